@@ -1,0 +1,60 @@
+# Plateau: `make run` and `make test` do their whole set-up on a fresh Debian machine (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip
+APT_UPDATED := var/.apt-updated
+
+.PHONY: run test test-unit test-db test-asterisk test-browser bench lint fmt setup system-deps migrate clean
+
+$(APT_UPDATED):
+	@mkdir -p var
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq; fi
+	@touch $@
+
+# System packages the tests need: python venv support, PostgreSQL binaries (for a throwaway cluster).
+system-deps: $(APT_UPDATED)
+	@command -v $(PYTHON) >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml $(BIN)/activate
+	$(PIP) install -q -e '.[test]'
+	@touch $@
+
+setup: system-deps $(VENV)/.installed
+
+migrate: setup
+	$(BIN)/plateau migrate
+
+run: setup
+	$(BIN)/plateau migrate
+	$(BIN)/plateau serve
+
+lint: setup
+	$(BIN)/ruff check .
+
+fmt: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: setup lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-unit: setup
+	$(BIN)/pytest -q -m "not db and not asterisk and not browser"
+
+test-db: setup
+	$(BIN)/pytest -q -m db
+
+bench: setup
+	@for b in bench/*.py; do echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var/*.db var/run

@@ -1,0 +1,46 @@
+"""The FastAPI application: one process owning the database, the AMI link and the WebSocket hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.db import Database
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(settings.database_url)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Plateau",
+        version="0.1.0",
+        summary="Contact-centre telephony server",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, Any]:
+        db_error = await app.state.db.ping()
+        return {
+            "status": "ok" if db_error is None else "degraded",
+            "database": {
+                "ok": db_error is None,
+                "engine": "sqlite" if settings.is_sqlite else "postgresql",
+                "error": db_error,
+            },
+        }
+
+    return app

@@ -1,0 +1,328 @@
+"""The data model. Alembic migrations in `migrations/` are the only way this schema reaches a database."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Integers are 64-bit on PostgreSQL and SQLite's INTEGER PRIMARY KEY alias alike.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Role(enum.StrEnum):
+    agent = "agent"
+    supervisor = "supervisor"
+    manager = "manager"
+    admin = "admin"
+
+
+class Tier(enum.StrEnum):
+    vip = "vip"
+    gold = "gold"
+    standard = "standard"
+    low = "low"
+
+
+class NumberKind(enum.StrEnum):
+    mobile = "mobile"
+    landline = "landline"
+    work = "work"
+    home = "home"
+    switchboard = "switchboard"
+    fax = "fax"
+    other = "other"
+
+
+class CallDirection(enum.StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+    internal = "internal"
+
+
+class ComplaintStatus(enum.StrEnum):
+    open = "open"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class InteractionKind(enum.StrEnum):
+    call = "call"
+    note = "note"
+    disposition = "disposition"
+    script = "script"
+    complaint = "complaint"
+    callback = "callback"
+
+
+def _enum(e: type[enum.Enum]) -> Enum:
+    # VARCHAR + CHECK on both engines: adding a value later is a plain migration.
+    return Enum(
+        e, native_enum=False, length=32, validate_strings=True, values_callable=lambda x: [m.value for m in x]
+    )
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    sip_endpoint: Mapped[str | None] = mapped_column(String(80), unique=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    team: Mapped[Team | None] = relationship(lazy="joined")
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)  # the Asterisk queue name
+    display_name: Mapped[str] = mapped_column(String(200))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
+    service_level_s: Mapped[int] = mapped_column(Integer, default=20)
+    script: Mapped[str | None] = mapped_column(String(120))
+
+
+class QueueMember(Base):
+    """Which agents may log into which queue (the live membership is Asterisk's, via the tracker)."""
+
+    __tablename__ = "queue_members"
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    penalty: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class Account(Timestamped, Base):
+    """A B2B company."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    tier: Mapped[Tier] = mapped_column(_enum(Tier), default=Tier.standard)
+    segment: Mapped[str | None] = mapped_column(String(80))
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+
+
+class Contact(Timestamped, Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
+    first_name: Mapped[str] = mapped_column(String(120), default="")
+    last_name: Mapped[str] = mapped_column(String(120), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    job_title: Mapped[str | None] = mapped_column(String(120))
+    role: Mapped[str | None] = mapped_column(String(40))  # e.g. decision_maker, gatekeeper, user
+    tier: Mapped[Tier] = mapped_column(_enum(Tier), default=Tier.standard)
+    segment: Mapped[str | None] = mapped_column(String(80))
+    language: Mapped[str | None] = mapped_column(String(8))
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    account: Mapped[Account | None] = relationship(lazy="joined")
+    numbers: Mapped[list[PhoneNumber]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", lazy="selectin", order_by="PhoneNumber.id"
+    )
+
+
+class PhoneNumber(Base):
+    __tablename__ = "phone_numbers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[NumberKind] = mapped_column(_enum(NumberKind), default=NumberKind.other)
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    suffix_key: Mapped[str] = mapped_column(String(16), index=True)
+    extension: Mapped[str | None] = mapped_column(String(16))
+    raw: Mapped[str | None] = mapped_column(String(64))
+    contact: Mapped[Contact] = relationship(back_populates="numbers")
+    __table_args__ = (UniqueConstraint("contact_id", "e164", "extension", name="uq_phone_numbers_contact"),)
+
+
+class DispositionCode(Base):
+    __tablename__ = "disposition_codes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40), default="other")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PauseReason(Base):
+    __tablename__ = "pause_reasons"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Call(Base):
+    """One row per call, keyed by Asterisk's Linkedid."""
+
+    __tablename__ = "calls"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[CallDirection] = mapped_column(_enum(CallDirection))
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+    caller_name: Mapped[str | None] = mapped_column(String(200))
+    called_number: Mapped[str | None] = mapped_column(String(64))  # DNIS for inbound
+    queue: Mapped[str | None] = mapped_column(String(80), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    lead_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    offered_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    wait_s: Mapped[float | None]
+    talk_s: Mapped[float | None]
+    hold_s: Mapped[float | None]
+    wrap_s: Mapped[float | None]
+    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    ivr_path: Mapped[list[Any] | None]
+
+
+class Interaction(Base):
+    """The timeline of a contact: calls, notes, dispositions, script answers, complaints."""
+
+    __tablename__ = "interactions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[InteractionKind] = mapped_column(_enum(InteractionKind))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id", ondelete="SET NULL"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    disposition_code: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        Index("ix_interactions_contact_at", "contact_id", "at", "id"),
+        Index("ix_interactions_account_at", "account_id", "at", "id"),
+    )
+
+
+class Complaint(Timestamped, Base):
+    """A réclamation (ACPR 2022-R-01): acknowledge and answer deadlines are stored at creation."""
+
+    __tablename__ = "complaints"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    category: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str] = mapped_column(String(20), default="phone")
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[ComplaintStatus] = mapped_column(
+        _enum(ComplaintStatus), default=ComplaintStatus.open, index=True
+    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=1)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ack_due_at: Mapped[datetime]
+    answer_due_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
