@@ -1,0 +1,52 @@
+"""Customer store queries. Caller matching: exact E.164 first, then the suffix key; always every match."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from app.models import Contact, PhoneNumber
+from cti.numbers import lookup_keys
+
+MAX_MATCHES = 50  # a shared switchboard number can map to many contacts; a pop shows a chooser, not 10k rows
+
+
+@dataclass(frozen=True, slots=True)
+class CallerMatch:
+    contact: Contact
+    number: PhoneNumber
+    how: Literal["exact", "suffix"]
+
+
+def lookup_statement(*, e164: str | None = None, suffix: str | None = None) -> Select[tuple[PhoneNumber]]:
+    """The one query caller matching runs; each variant is served by an index (see tests/db)."""
+    stmt = select(PhoneNumber).options(joinedload(PhoneNumber.contact).joinedload(Contact.account))
+    if e164 is not None:
+        stmt = stmt.where(PhoneNumber.e164 == e164)
+    elif suffix is not None:
+        stmt = stmt.where(PhoneNumber.suffix_key == suffix)
+    else:
+        raise ValueError("lookup needs an E.164 number or a suffix key")
+    return stmt.order_by(PhoneNumber.contact_id, PhoneNumber.id).limit(MAX_MATCHES)
+
+
+async def find_callers(session: AsyncSession, raw: str | None, region: str) -> list[CallerMatch]:
+    """Every contact whose number matches `raw`; [] for withheld or unusable caller IDs."""
+    e164, suffix = lookup_keys(raw or "", region)
+    for how, key in (("exact", {"e164": e164}), ("suffix", {"suffix": suffix})):
+        if not any(key.values()):
+            continue
+        numbers = (await session.scalars(lookup_statement(**key))).unique().all()
+        if numbers:
+            seen: set[int] = set()
+            matches = []
+            for n in numbers:
+                if n.contact_id not in seen:
+                    seen.add(n.contact_id)
+                    matches.append(CallerMatch(n.contact, n, how))  # type: ignore[arg-type]
+            return matches
+    return []
