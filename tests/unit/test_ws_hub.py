@@ -1,0 +1,131 @@
+"""The WebSocket hub over a real uvicorn server and a real websockets client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+from fastapi import FastAPI, WebSocket
+
+from app.ws_hub import Hub, Principal
+from tests.conftest import wait_for
+
+ALICE = Principal(1, "alice", "agent", team_id=1, sip_endpoint="agent1")
+BOB = Principal(2, "bob", "agent", team_id=1, sip_endpoint="agent2")
+SUP = Principal(3, "sue", "supervisor", team_id=1)
+PRINCIPALS = {p.username: p for p in (ALICE, BOB, SUP)}
+
+
+@dataclass(frozen=True)
+class ToUser:
+    user_id: int
+
+    def admits(self, who: Principal) -> bool:
+        return who.user_id == self.user_id
+
+
+@dataclass(frozen=True)
+class ToRole:
+    role: str
+
+    def admits(self, who: Principal) -> bool:
+        return who.role == self.role
+
+
+@dataclass(frozen=True)
+class Event:
+    audience: Any
+    body: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": "event", "body": self.body}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[Hub, str]]:
+    async def snapshot(who: Principal) -> list[dict[str, Any]]:
+        return [{"for": who.username}]
+
+    hub = Hub(snapshot, heartbeat_s=0.2)
+    app = FastAPI()
+
+    @app.websocket("/ws/{name}")
+    async def ws(websocket: WebSocket, name: str) -> None:
+        await websocket.accept()
+        await hub.serve(websocket, PRINCIPALS[name])
+
+    port = _port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, what="uvicorn start")
+    yield hub, f"ws://127.0.0.1:{port}/ws"
+    server.should_exit = True
+    await task
+
+
+async def _next(ws: websockets.ClientConnection, skip: tuple[str, ...] = ("heartbeat",)) -> dict[str, Any]:
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if msg["type"] not in skip:
+            return dict(msg)
+
+
+async def test_given_a_new_connection_when_it_opens_then_it_first_gets_its_own_snapshot(served) -> None:
+    _hub, url = served
+    async with websockets.connect(f"{url}/alice") as ws:
+        msg = await _next(ws)
+    assert msg["type"] == "snapshot" and msg["items"] == [{"for": "alice"}]
+
+
+async def test_given_two_agents_when_a_pop_targets_one_then_the_other_never_receives_it(served) -> None:
+    hub, url = served
+    async with websockets.connect(f"{url}/alice") as a, websockets.connect(f"{url}/bob") as b:
+        await _next(a), await _next(b)
+        await wait_for(lambda: hub.connections == 2, what="both registered")
+        assert hub.publish(Event(ToUser(ALICE.user_id), "pop for alice")) == 1
+        hub.publish(Event(ToRole("agent"), "to all agents"))
+        assert (await _next(a))["body"] == "pop for alice"
+        assert (await _next(a))["body"] == "to all agents"
+        assert (await _next(b))["body"] == "to all agents"  # bob's first delta is not alice's pop
+
+
+async def test_given_an_idle_connection_when_time_passes_then_heartbeats_arrive(served) -> None:
+    _hub, url = served
+    async with websockets.connect(f"{url}/sue") as ws:
+        await _next(ws)
+        assert (await _next(ws, skip=()))["type"] == "heartbeat"
+
+
+async def test_given_a_client_ping_when_sent_then_a_pong_comes_back(served) -> None:
+    _hub, url = served
+    async with websockets.connect(f"{url}/sue") as ws:
+        await _next(ws)
+        await ws.send("ping")
+        assert (await _next(ws))["type"] == "pong"
+
+
+async def test_given_a_client_that_never_reads_when_its_outbox_overflows_then_it_is_closed_to_resync(
+    served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub, url = served
+    async with websockets.connect(f"{url}/alice", max_queue=1) as ws:
+        await _next(ws)
+        await wait_for(lambda: hub.connections == 1, what="registered")
+        big = "x" * 200_000
+        for _ in range(3000):  # more than the outbox bound, faster than a non-reading client drains
+            hub.publish(Event(ToUser(ALICE.user_id), big))
+        await wait_for(lambda: hub.overflows == 1, what="overflow noticed")
+        await wait_for(lambda: hub.connections == 0, timeout=10, what="slow connection dropped")
