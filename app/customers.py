@@ -24,7 +24,10 @@ class CallerMatch:
 
 def lookup_statement(*, e164: str | None = None, suffix: str | None = None) -> Select[tuple[PhoneNumber]]:
     """The one query caller matching runs; each variant is served by an index (see tests/db)."""
-    stmt = select(PhoneNumber).options(joinedload(PhoneNumber.contact).joinedload(Contact.account))
+    contact = joinedload(PhoneNumber.contact)
+    stmt = select(PhoneNumber).options(
+        contact.joinedload(Contact.account), contact.selectinload(Contact.numbers)
+    )
     if e164 is not None:
         stmt = stmt.where(PhoneNumber.e164 == e164)
     elif suffix is not None:

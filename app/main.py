@@ -9,7 +9,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.db import Database
+from app.routes import admin, auth, complaints, customers, history, reports
+from app.security import LoginRateLimiter
 from app.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,6 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.login_limiter = LoginRateLimiter(settings.login_rate_limit, settings.login_rate_window_s)
+    for module in (auth, customers, history, complaints, admin, reports):
+        app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, Any]:

@@ -1,0 +1,215 @@
+"""Administration: users, teams, queues, disposition codes, pause reasons, audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import audit
+from app.models import AuditLog, DispositionCode, PauseReason, Queue, Team, User
+from app.schemas import (
+    AuditOut,
+    CodeIn,
+    CodeOut,
+    DispositionOut,
+    Limit,
+    PathId,
+    QueueIn,
+    QueueOut,
+    TeamIn,
+    TeamOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from app.security import ANY_ROLE, Identity, get_db, hash_password, require
+
+router = APIRouter(tags=["admin"])
+admin = require()  # admins only
+any_role = require(*ANY_ROLE)
+
+
+async def _commit(db: AsyncSession, what: str) -> None:
+    try:
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        raise HTTPException(409, f"{what} already exists or is still referenced") from None
+
+
+async def _check_team(db: AsyncSession, team_id: int | None) -> None:
+    if team_id is not None and await db.get(Team, team_id) is None:
+        raise HTTPException(422, [{"loc": ["body", "team_id"], "msg": "no such team", "type": "value_error"}])
+
+
+# --- users ----------------------------------------------------------------------------------------------
+@router.get("/users", response_model=list[UserOut])
+async def list_users(_: Identity = Depends(admin), db: AsyncSession = Depends(get_db)) -> Any:
+    return list(await db.scalars(select(User).order_by(User.username)))
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+async def create_user(
+    body: UserIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
+) -> Any:
+    await _check_team(db, body.team_id)
+    user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password))
+    db.add(user)
+    try:
+        await db.flush()
+    except IntegrityError:
+        await db.rollback()
+        raise HTTPException(409, "username or SIP endpoint already in use") from None
+    audit(
+        db,
+        "user_created",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=user.id,
+        detail={"username": user.username, "role": user.role.value},
+        request=request,
+    )
+    await _commit(db, "user")
+    return user
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def update_user(
+    user_id: PathId,
+    body: UserPatch,
+    request: Request,
+    ident: Identity = Depends(admin),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    changes = body.model_dump(exclude_unset=True)
+    await _check_team(db, changes.get("team_id"))
+    if "password" in changes:
+        pw = changes.pop("password")
+        if pw is None:
+            raise HTTPException(422, "password may not be null")
+        user.password_hash = hash_password(pw)
+    for k, v in changes.items():
+        if v is None and k in ("display_name", "role", "language", "active"):
+            raise HTTPException(422, f"{k} may not be null")
+        setattr(user, k, v)
+    audit(
+        db,
+        "user_updated",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=user.id,
+        detail={"fields": sorted(body.model_dump(exclude_unset=True))},
+        request=request,
+    )
+    await _commit(db, "user")
+    return user
+
+
+# --- teams, queues --------------------------------------------------------------------------------------
+@router.get("/teams", response_model=list[TeamOut])
+async def list_teams(_: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)) -> Any:
+    return list(await db.scalars(select(Team).order_by(Team.name)))
+
+
+@router.post("/teams", response_model=TeamOut, status_code=201)
+async def create_team(
+    body: TeamIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
+) -> Any:
+    team = Team(name=body.name)
+    db.add(team)
+    await _commit(db, "team")
+    audit(db, "team_created", user_id=ident.user.id, target_type="team", target_id=team.id, request=request)
+    await db.commit()
+    return team
+
+
+@router.get("/queues", response_model=list[QueueOut])
+async def list_queues(_: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)) -> Any:
+    return list(await db.scalars(select(Queue).order_by(Queue.name)))
+
+
+@router.post("/queues", response_model=QueueOut, status_code=201)
+async def create_queue(
+    body: QueueIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
+) -> Any:
+    await _check_team(db, body.team_id)
+    queue = Queue(**body.model_dump())
+    db.add(queue)
+    await _commit(db, "queue")
+    audit(
+        db, "queue_created", user_id=ident.user.id, target_type="queue", target_id=queue.id, request=request
+    )
+    await db.commit()
+    return queue
+
+
+# --- codes ----------------------------------------------------------------------------------------------
+def _code_routes(path: str, model: type[DispositionCode] | type[PauseReason], out: type[BaseModel]) -> None:
+    @router.get(f"/{path}", response_model=list[out], name=f"list_{path}")  # type: ignore[valid-type]
+    async def list_codes(_: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)) -> Any:
+        return list(await db.scalars(select(model).order_by(model.code)))
+
+    @router.post(f"/{path}", response_model=out, status_code=201, name=f"create_{path}")
+    async def create_code(
+        body: CodeIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
+    ) -> Any:
+        fields = body.model_dump() if model is DispositionCode else body.model_dump(exclude={"category"})
+        row = model(**fields)
+        db.add(row)
+        await _commit(db, path)
+        audit(
+            db,
+            f"{path}_created",
+            user_id=ident.user.id,
+            target_type=path,
+            target_id=row.code,
+            request=request,
+        )
+        await db.commit()
+        return row
+
+    @router.delete(f"/{path}/{{code_id}}", status_code=204, name=f"deactivate_{path}")
+    async def deactivate(
+        code_id: PathId,
+        request: Request,
+        ident: Identity = Depends(admin),
+        db: AsyncSession = Depends(get_db),
+    ) -> None:
+        row = await db.get(model, code_id)
+        if row is None:
+            raise HTTPException(404, "no such code")
+        row.active = False  # history keeps pointing at it
+        audit(
+            db,
+            f"{path}_deactivated",
+            user_id=ident.user.id,
+            target_type=path,
+            target_id=row.code,
+            request=request,
+        )
+        await db.commit()
+
+
+_code_routes("dispositions", DispositionCode, DispositionOut)
+_code_routes("pause-reasons", PauseReason, CodeOut)
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def audit_log(
+    limit: Limit = 100,
+    before_id: int | None = Query(default=None, ge=1, le=2**62),
+    _: Identity = Depends(admin),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    if before_id:
+        stmt = stmt.where(AuditLog.id < before_id)
+    return list(await db.scalars(stmt))

@@ -1,0 +1,133 @@
+"""Login, logout, who am I, and personal API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import audit, client_ip
+from app.models import ApiToken, User
+from app.schemas import LoginIn, LoginOut, MeOut, PathId, TokenCreated, TokenIn, TokenOut
+from app.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    Identity,
+    close_session,
+    current_identity,
+    get_db,
+    new_token,
+    open_session,
+    token_digest,
+    verify_password,
+)
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/login", response_model=LoginOut)
+async def login(
+    body: LoginIn, request: Request, response: Response, db: AsyncSession = Depends(get_db)
+) -> LoginOut:
+    settings, limiter = request.app.state.settings, request.app.state.login_limiter
+    ip = client_ip(request) or "?"
+    wait = limiter.retry_after(body.username, ip)
+    if wait:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed logins; try again later",
+            headers={"Retry-After": str(wait)},
+        )
+    user = await db.scalar(select(User).where(func.lower(User.username) == body.username.lower()))
+    ok, rehash = verify_password(user.password_hash if user and user.active else None, body.password)
+    if not ok or user is None:
+        limiter.failed(body.username, ip)
+        audit(
+            db,
+            "login_failed",
+            user_id=user.id if user else None,
+            detail={"username": body.username[:80]},
+            request=request,
+        )
+        await db.commit()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    limiter.succeeded(body.username, ip)
+    if rehash:
+        user.password_hash = rehash
+    token, csrf = await open_session(db, user, settings.session_max_age_s)
+    audit(db, "login", user_id=user.id, request=request)
+    await db.commit()
+    common = {
+        "max_age": settings.session_max_age_s,
+        "samesite": "lax",
+        "secure": settings.cookie_secure,
+        "path": "/",
+    }
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, **common)
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=False, **common)  # read by the page's JS
+    return LoginOut(user=MeOut.model_validate(user), csrf_token=csrf)
+
+
+@router.post("/logout", status_code=204)
+async def logout(
+    request: Request,
+    response: Response,
+    ident: Identity = Depends(current_identity),
+    db: AsyncSession = Depends(get_db),
+) -> None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await close_session(db, cookie)
+    audit(db, "logout", user_id=ident.user.id, request=request)
+    await db.commit()
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+@router.get("/me", response_model=MeOut)
+async def me(ident: Identity = Depends(current_identity)) -> User:
+    return ident.user
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+async def my_tokens(
+    ident: Identity = Depends(current_identity), db: AsyncSession = Depends(get_db)
+) -> list[ApiToken]:
+    return list(
+        await db.scalars(select(ApiToken).where(ApiToken.user_id == ident.user.id).order_by(ApiToken.id))
+    )
+
+
+@router.post("/tokens", response_model=TokenCreated, status_code=201)
+async def create_token(
+    body: TokenIn,
+    request: Request,
+    ident: Identity = Depends(current_identity),
+    db: AsyncSession = Depends(get_db),
+) -> TokenCreated:
+    raw = new_token()
+    tok = ApiToken(user_id=ident.user.id, name=body.name, token_hash=token_digest(raw))
+    db.add(tok)
+    await db.flush()
+    audit(
+        db, "token_created", user_id=ident.user.id, target_type="api_token", target_id=tok.id, request=request
+    )
+    await db.commit()
+    return TokenCreated(**TokenOut.model_validate(tok).model_dump(), token=raw)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+async def revoke_token(
+    token_id: PathId,
+    request: Request,
+    ident: Identity = Depends(current_identity),
+    db: AsyncSession = Depends(get_db),
+) -> None:
+    tok = await db.get(ApiToken, token_id)
+    if tok is None or (tok.user_id != ident.user.id and ident.role != "admin"):
+        raise HTTPException(404, "no such token")
+    tok.revoked = True
+    audit(
+        db, "token_revoked", user_id=ident.user.id, target_type="api_token", target_id=tok.id, request=request
+    )
+    await db.commit()

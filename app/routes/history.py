@@ -1,0 +1,195 @@
+"""Contact and account timelines (keyset-paginated), notes and dispositions, and calls by role."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import (
+    Account,
+    Call,
+    CallDirection,
+    Contact,
+    DispositionCode,
+    Interaction,
+    InteractionKind,
+    Role,
+    User,
+)
+from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
+from app.security import ANY_ROLE, Identity, get_db, require
+
+router = APIRouter(tags=["history"])
+any_role = require(*ANY_ROLE)
+
+
+def encode_cursor(at: datetime, row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        parsed = datetime.fromisoformat(at)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed, int(row_id)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(
+            422, [{"loc": ["query", "cursor"], "msg": "malformed cursor", "type": "value_error"}]
+        ) from None
+
+
+Cursor = Query(default=None, max_length=200)
+
+
+async def _timeline(
+    db: AsyncSession, where: ColumnElement[bool], cursor: str | None, limit: int, kind: InteractionKind | None
+) -> Page[InteractionOut]:
+    # Newest first on (at, id): a row inserted while someone pages is never shown twice or skipped.
+    stmt = select(Interaction).where(where)
+    if kind is not None:
+        stmt = stmt.where(Interaction.kind == kind)
+    if cursor:
+        at, row_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(Interaction.at < at, and_(Interaction.at == at, Interaction.id < row_id)))
+    rows = list(
+        await db.scalars(stmt.order_by(Interaction.at.desc(), Interaction.id.desc()).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        items=[InteractionOut.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].at, rows[-1].id) if more and rows else None,
+    )
+
+
+@router.get("/contacts/{contact_id}/timeline", response_model=Page[InteractionOut])
+async def contact_timeline(
+    contact_id: PathId,
+    cursor: str | None = Cursor,
+    limit: Limit = 50,
+    kind: InteractionKind | None = None,
+    _: Identity = Depends(any_role),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    if await db.get(Contact, contact_id) is None:
+        raise HTTPException(404, "no such contact")
+    return await _timeline(db, Interaction.contact_id == contact_id, cursor, limit, kind)
+
+
+@router.get("/accounts/{account_id}/timeline", response_model=Page[InteractionOut])
+async def account_timeline(
+    account_id: PathId,
+    cursor: str | None = Cursor,
+    limit: Limit = 50,
+    kind: InteractionKind | None = None,
+    _: Identity = Depends(any_role),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    if await db.get(Account, account_id) is None:
+        raise HTTPException(404, "no such account")
+    # An account's timeline includes its contacts' interactions.
+    contact_ids = select(Contact.id).where(Contact.account_id == account_id)
+    where = or_(Interaction.account_id == account_id, Interaction.contact_id.in_(contact_ids))
+    return await _timeline(db, where, cursor, limit, kind)
+
+
+@router.post("/contacts/{contact_id}/timeline", response_model=InteractionOut, status_code=201)
+async def add_note(
+    contact_id: PathId, body: NoteIn, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
+) -> Any:
+    contact = await db.get(Contact, contact_id)
+    if contact is None:
+        raise HTTPException(404, "no such contact")
+    if body.disposition_code and not await db.scalar(
+        select(DispositionCode.id).where(
+            DispositionCode.code == body.disposition_code, DispositionCode.active
+        )
+    ):
+        raise HTTPException(
+            422,
+            [{"loc": ["body", "disposition_code"], "msg": "unknown disposition code", "type": "value_error"}],
+        )
+    if body.call_id is not None and await db.get(Call, body.call_id) is None:
+        raise HTTPException(422, [{"loc": ["body", "call_id"], "msg": "no such call", "type": "value_error"}])
+    row = Interaction(
+        contact_id=contact_id,
+        account_id=contact.account_id,
+        agent_id=ident.user.id,
+        kind=InteractionKind.disposition if body.disposition_code else InteractionKind.note,
+        body=body.body,
+        disposition_code=body.disposition_code,
+        call_id=body.call_id,
+    )
+    db.add(row)
+    await db.commit()
+    return row
+
+
+def _call_scope(ident: Identity) -> ColumnElement[bool] | None:
+    """Agents see their own calls, supervisors their team's, managers and admins all."""
+    if ident.role is Role.agent:
+        return Call.agent_id == ident.user.id
+    if ident.role is Role.supervisor:
+        team = select(User.id).where(User.team_id == ident.user.team_id) if ident.user.team_id else None
+        return Call.agent_id.in_(team) if team is not None else Call.agent_id == ident.user.id
+    return None
+
+
+@router.get("/calls", response_model=Page[CallOut])
+async def list_calls(
+    request: Request,
+    cursor: str | None = Cursor,
+    limit: Limit = 50,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    queue: str | None = Query(default=None, max_length=80),
+    outcome: str | None = Query(default=None, max_length=32),
+    direction: CallDirection | None = None,
+    ident: Identity = Depends(any_role),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    stmt = select(Call)
+    scope = _call_scope(ident)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    for value, cond in (
+        (since, lambda v: Call.offered_at >= v),
+        (until, lambda v: Call.offered_at < v),
+        (queue, lambda v: Call.queue == v),
+        (outcome, lambda v: Call.outcome == v),
+        (direction, lambda v: Call.direction == v),
+    ):
+        if value is not None:
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise HTTPException(422, "since/until need a time zone")
+            stmt = stmt.where(cond(value))
+    if cursor:
+        at, row_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(Call.offered_at < at, and_(Call.offered_at == at, Call.id < row_id)))
+    rows = list(await db.scalars(stmt.order_by(Call.offered_at.desc(), Call.id.desc()).limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
+    return Page(
+        items=[CallOut.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].offered_at, rows[-1].id) if more and rows else None,
+    )
+
+
+@router.get("/calls/{call_id}", response_model=CallOut)
+async def get_call(
+    call_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
+) -> Any:
+    stmt = select(Call).where(Call.id == call_id)
+    scope = _call_scope(ident)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    call = await db.scalar(stmt)
+    if call is None:
+        raise HTTPException(404, "no such call")
+    return call
