@@ -39,6 +39,121 @@ def _cmd_config(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(coro_fn):  # type: ignore[no-untyped-def]
+    """Run `coro_fn(session)` against the configured database."""
+    import asyncio
+
+    from app.db import Database
+
+    async def main():  # type: ignore[no-untyped-def]
+        db = Database(load_settings().database_url)
+        try:
+            async with db.session() as session:
+                return await coro_fn(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    from app.audit import audit
+    from app.models import Role, Team, User
+    from app.security import hash_password
+
+    password = args.password
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CliError("the two passwords differ")
+    if len(password) < 10:
+        raise CliError("the password needs at least 10 characters")
+
+    async def add(session):  # type: ignore[no-untyped-def]
+        team_id = None
+        if args.team:
+            team = await session.scalar(select(Team).where(Team.name == args.team))
+            if team is None:
+                team = Team(name=args.team)
+                session.add(team)
+                await session.flush()
+            team_id = team.id
+        user = User(
+            username=args.username,
+            display_name=args.name or args.username,
+            role=Role(args.role),
+            password_hash=hash_password(password),
+            language=args.language,
+            sip_endpoint=args.sip_endpoint,
+            team_id=team_id,
+        )
+        session.add(user)
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise CliError(
+                f"user {args.username!r} or SIP endpoint {args.sip_endpoint!r} exists already"
+            ) from None
+        audit(
+            session,
+            "user_created",
+            user_id=None,
+            target_type="user",
+            target_id=user.id,
+            detail={"username": user.username, "role": user.role.value, "via": "cli"},
+        )
+        await session.commit()
+        return user.id
+
+    user_id = _run(add)
+    print(f"user {args.username} ({args.role}) created with id {user_id}")
+    return 0
+
+
+def _cmd_import_customers(args: argparse.Namespace) -> int:
+    from app.customer_import import MalformedFile, import_customers
+
+    settings = load_settings()
+    try:
+        report = _run(
+            lambda s: import_customers(
+                s,
+                args.file,
+                settings.default_region,
+                encoding=args.encoding,
+                delimiter=args.delimiter,
+                all_or_nothing=args.all_or_nothing,
+                dry_run=args.dry_run,
+            )
+        )
+    except MalformedFile as exc:
+        raise CliError(f"{args.file}: {exc}; nothing was imported") from None
+    except OSError as exc:
+        raise CliError(f"{args.file}: {exc.strerror}") from None
+    print(report.summary())
+    for line, reason in report.rejected[: args.show_rejects]:
+        print(f"  line {line}: {reason}")
+    if len(report.rejected) > args.show_rejects:
+        print(f"  … and {len(report.rejected) - args.show_rejects} more")
+    return 0
+
+
+def _cmd_demo(_args: argparse.Namespace) -> int:
+    from app.demo import seed_demo
+
+    print(_run(seed_demo))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="plateau", description="Plateau contact-centre server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +169,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="print the effective configuration, secrets masked")
     p.set_defaults(func=_cmd_config)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", help="create a user")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["agent", "supervisor", "manager", "admin"])
+    p.add_argument("--password", help="(prompted twice when omitted)")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--sip-endpoint")
+    p.add_argument("--team")
+    p.add_argument("--language", default="fr", choices=["fr", "en"])
+    p.set_defaults(func=_cmd_user_add)
+
+    imp = sub.add_parser("import", help="import data").add_subparsers(dest="import_command", required=True)
+    p = imp.add_parser(
+        "customers", help="import contacts from a CSV file (Excel-style, ';', cp1252 or UTF-8)"
+    )
+    p.add_argument("file")
+    p.add_argument("--encoding", help="force the encoding (default: detected)")
+    p.add_argument("--delimiter", help="force the separator (default: sniffed among ; , tab)")
+    p.add_argument("--all-or-nothing", action="store_true", help="import nothing if any line is rejected")
+    p.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    p.add_argument("--show-rejects", type=int, default=50, help="how many rejected lines to print")
+    p.set_defaults(func=_cmd_import_customers)
+
+    p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 
@@ -61,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, CliError) as exc:
         print(f"plateau: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,459 @@
+"""Customer CSV import, as Excel writes it in France: `;`, cp1252 or UTF-8 with BOM, French headers.
+
+One transaction, read as a stream in batches: a file that turns out malformed half-way (undecodable,
+binary, ragged rows) rolls back whole, so a failed import never leaves half a file behind. A bad *line*
+(no name, unusable number) is reported with its line number and skipped; `all_or_nothing` turns any
+rejected line into a failed import.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import audit
+from app.models import Account, Contact, NumberKind, PhoneNumber, Tier, utcnow
+from cti.numbers import InvalidNumber, parse
+
+BATCH = 2000
+SNIFF_BYTES = 64 * 1024
+MAX_CELL = 500
+
+# Normalised header (lowercase, no accents, no punctuation) → field.
+HEADERS: dict[str, str] = {}
+for _field, _names in {
+    "last_name": ["nom", "nom de famille", "last name", "lastname", "surname", "family name"],
+    "first_name": ["prenom", "first name", "firstname", "given name"],
+    "company": [
+        "societe",
+        "entreprise",
+        "raison sociale",
+        "company",
+        "account",
+        "organisation",
+        "organization",
+        "compte",
+    ],
+    "email": ["email", "e mail", "courriel", "mail", "adresse email", "adresse e mail"],
+    "job_title": ["fonction", "poste", "titre", "job title", "title"],
+    "role": ["role", "contact role"],
+    "segment": ["segment", "secteur"],
+    "tier": ["niveau", "tier", "valeur", "value tier", "categorie client"],
+    "external_id": ["identifiant", "id", "external id", "ref", "reference", "code client", "numero client"],
+    "language": ["langue", "language"],
+    f"number:{NumberKind.mobile.value}": [
+        "portable",
+        "mobile",
+        "tel portable",
+        "telephone portable",
+        "gsm",
+        "cellulaire",
+    ],
+    f"number:{NumberKind.landline.value}": ["fixe", "tel fixe", "telephone fixe", "landline"],
+    f"number:{NumberKind.work.value}": [
+        "tel pro",
+        "telephone professionnel",
+        "tel bureau",
+        "work phone",
+        "bureau",
+        "ligne directe",
+    ],
+    f"number:{NumberKind.switchboard.value}": ["standard", "switchboard"],
+    f"number:{NumberKind.other.value}": [
+        "telephone",
+        "tel",
+        "phone",
+        "numero",
+        "numero de telephone",
+        "phone number",
+    ],
+}.items():
+    for _name in _names:
+        HEADERS[_name] = _field
+
+TIERS = {
+    "vip": Tier.vip,
+    "gold": Tier.gold,
+    "or": Tier.gold,
+    "standard": Tier.standard,
+    "std": Tier.standard,
+    "low": Tier.low,
+    "bas": Tier.low,
+    "faible": Tier.low,
+    "": Tier.standard,
+}
+
+
+class MalformedFile(ValueError):
+    """The file as a whole cannot be imported; nothing was written."""
+
+
+@dataclass
+class ImportReport:
+    encoding: str = ""
+    delimiter: str = ""
+    rows: int = 0
+    imported: int = 0
+    numbers: int = 0
+    accounts_created: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        return (
+            f"{self.rows} lines read ({self.encoding}, '{self.delimiter}'): {verb} {self.imported} contacts "
+            f"with {self.numbers} numbers, {self.accounts_created} new accounts, "
+            f"{len(self.rejected)} rejected"
+        )
+
+
+def normalise_header(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def detect_encoding(head: bytes, declared: str | None = None) -> str:
+    if declared:
+        try:
+            codecs.lookup(declared)
+        except LookupError:
+            raise MalformedFile(f"unknown encoding {declared!r}") from None
+        return "utf-8-sig" if declared.lower().replace("_", "-") in ("utf-8", "utf8") else declared
+    if b"\x00" in head:
+        raise MalformedFile("this is not a text file (it contains NUL bytes): export the sheet as CSV")
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        head.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a character cut by the sniff window, not bad UTF-8
+            return "utf-8-sig"
+    return "cp1252"
+
+
+def _sniff_delimiter(sample: str, declared: str | None) -> str:
+    if declared:
+        if declared in ("\\t", "tab"):
+            return "\t"
+        if len(declared) != 1:
+            raise MalformedFile("the separator must be one character")
+        return declared
+    first = sample.splitlines()[0] if sample else ""
+    counts = {d: first.count(d) for d in (";", ",", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        try:
+            return csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
+        except csv.Error:
+            raise MalformedFile(
+                "cannot tell the separator: expected ';', ',' or tab between columns"
+            ) from None
+    return best
+
+
+class _Lines:
+    """Decodes a binary stream incrementally; a decoding error names the line it happened on."""
+
+    def __init__(self, stream: IO[bytes], encoding: str) -> None:
+        self._stream, self._decoder = stream, codecs.getincrementaldecoder(encoding)(errors="strict")
+        self.encoding, self.line = encoding, 0
+
+    def __iter__(self) -> Iterator[str]:
+        pending = ""
+        while True:
+            chunk = self._stream.read(256 * 1024)
+            try:
+                text = self._decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                before = pending + chunk[: exc.start].decode(self.encoding, errors="ignore")
+                name = "UTF-8" if self.encoding.startswith("utf-8") else self.encoding
+                raise MalformedFile(
+                    f"line {self.line + before.count(chr(10)) + 1}: bytes that are not {name}; "
+                    "choose the file's encoding (UTF-8 or Windows-1252)"
+                ) from None
+            if "\x00" in text:
+                raise MalformedFile("this is not a text file (it contains NUL bytes)")
+            pending += text
+            lines = pending.split("\n")
+            pending = lines.pop()
+            for ln in lines:
+                self.line += 1
+                yield ln + "\n"
+            if not chunk:
+                if pending:
+                    self.line += 1
+                    yield pending
+                return
+
+
+@dataclass
+class _Row:
+    line: int
+    contact: dict[str, Any]
+    company: str | None
+    numbers: list[dict[str, Any]]
+
+
+class CustomerImporter:
+    def __init__(self, session: AsyncSession, region: str, *, user_id: int | None = None) -> None:
+        self.db, self.region, self.user_id = session, region, user_id
+        self._accounts: dict[str, int] = {}
+        self._external_ids: set[str] = set()
+
+    async def run(
+        self,
+        stream: IO[bytes],
+        *,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        all_or_nothing: bool = False,
+        dry_run: bool = False,
+    ) -> ImportReport:
+        head = stream.read(SNIFF_BYTES)
+        if not head.strip(codecs.BOM_UTF8 + b" \r\n\t"):
+            raise MalformedFile("the file is empty")
+        stream = _Chain(head, stream)
+        report = ImportReport(dry_run=dry_run)
+        report.encoding = detect_encoding(head, encoding)
+        sample = head.decode(report.encoding, errors="ignore")
+        report.delimiter = _sniff_delimiter(sample, delimiter)
+        lines = _Lines(stream, report.encoding)
+        reader = csv.reader(lines, delimiter=report.delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise MalformedFile("the file is empty") from None
+        columns = [HEADERS.get(normalise_header(h)) for h in header]
+        if "last_name" not in columns and "company" not in columns:
+            raise MalformedFile(
+                "no name column: expected 'Nom' (or 'Société'); found " + ", ".join(header[:12])
+            )
+        if not any(c and c.startswith("number:") for c in columns):
+            raise MalformedFile("no phone column: expected 'Téléphone', 'Portable', 'Fixe'…")
+        batch: list[_Row] = []
+        try:
+            for cells in reader:
+                report.rows += 1
+                line = lines.line
+                if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+                    raise MalformedFile(
+                        f"line {line}: {len(cells)} columns where the header has {len(header)}"
+                    )
+                if not any(c.strip() for c in cells):
+                    report.rows -= 1
+                    continue
+                row = self._row(line, columns, cells, report)
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= BATCH:
+                    await self._write(batch, report)
+                    batch.clear()
+            await self._write(batch, report)
+        except csv.Error as exc:
+            raise MalformedFile(f"line {lines.line}: {exc}") from None
+        if all_or_nothing and report.rejected:
+            raise MalformedFile(f"{len(report.rejected)} lines rejected and all-or-nothing was asked")
+        if not dry_run:
+            audit(
+                self.db,
+                "customers_imported",
+                user_id=self.user_id,
+                target_type="import",
+                detail={"rows": report.rows, "imported": report.imported, "rejected": len(report.rejected)},
+            )
+        return report
+
+    def _row(
+        self, line: int, columns: list[str | None], cells: list[str], report: ImportReport
+    ) -> _Row | None:
+        values: dict[str, str] = {}
+        numbers: list[tuple[str, str]] = []
+        for col, cell in zip(columns, cells, strict=False):
+            cell = cell.strip()
+            if col is None or not cell:
+                continue
+            if len(cell) > MAX_CELL or any(ord(c) < 32 and c != "\t" for c in cell):
+                report.rejected.append((line, f"{col}: too long or contains control characters"))
+                return None
+            if col.startswith("number:"):
+                numbers.append((col.split(":", 1)[1], cell))
+            else:
+                values.setdefault(col, cell)
+        company = values.pop("company", None)
+        last_name = values.get("last_name") or company
+        if not last_name:
+            report.rejected.append((line, "no name"))
+            return None
+        if not numbers:
+            report.rejected.append((line, "no phone number"))
+            return None
+        parsed: list[dict[str, Any]] = []
+        seen: set[tuple[str, str | None]] = set()
+        for kind, raw in numbers:
+            try:
+                p = parse(raw, self.region)
+            except InvalidNumber as exc:
+                report.rejected.append((line, f"number {raw!r}: {exc.reason}"))
+                return None
+            if (p.e164, p.extension) not in seen:
+                seen.add((p.e164, p.extension))
+                parsed.append(
+                    {
+                        "e164": p.e164,
+                        "suffix_key": p.suffix_key,
+                        "extension": p.extension,
+                        "kind": NumberKind(kind),
+                        "raw": raw,
+                    }
+                )
+        tier = TIERS.get(values.get("tier", "").lower())
+        if tier is None:
+            report.rejected.append((line, f"tier {values['tier']!r}: expected VIP, Gold, Standard or Low"))
+            return None
+        ext = values.get("external_id")
+        if ext is not None:
+            if ext in self._external_ids:
+                report.rejected.append((line, f"identifier {ext!r} appears twice in the file"))
+                return None
+            self._external_ids.add(ext)
+        lang = values.get("language", "").lower()[:2] or None
+        limits = {
+            "first_name": 120,
+            "last_name": 120,
+            "email": 254,
+            "job_title": 120,
+            "role": 40,
+            "segment": 80,
+            "external_id": 80,
+        }
+        for k, n in limits.items():
+            if k in values and len(values[k]) > n:
+                report.rejected.append((line, f"{k}: longer than {n} characters"))
+                return None
+        contact = {
+            "last_name": last_name,
+            "first_name": values.get("first_name", ""),
+            "email": values.get("email"),
+            "job_title": values.get("job_title"),
+            "role": values.get("role"),
+            "segment": values.get("segment"),
+            "tier": tier,
+            "external_id": ext,
+            "language": lang if lang and lang.isalpha() else None,
+        }
+        if company and len(company) > 200:
+            report.rejected.append((line, "company: longer than 200 characters"))
+            return None
+        return _Row(line, contact, company, parsed)
+
+    async def _write(self, batch: list[_Row], report: ImportReport) -> None:
+        if not batch:
+            return
+        ext_ids = [r.contact["external_id"] for r in batch if r.contact["external_id"]]
+        if ext_ids:
+            taken = set(
+                await self.db.scalars(select(Contact.external_id).where(Contact.external_id.in_(ext_ids)))
+            )
+            keep = []
+            for r in batch:
+                if r.contact["external_id"] in taken:
+                    report.rejected.append(
+                        (r.line, f"identifier {r.contact['external_id']!r} already exists")
+                    )
+                else:
+                    keep.append(r)
+            batch = keep
+        await self._resolve_accounts({r.company for r in batch if r.company}, report)
+        now = utcnow()
+        contact_rows = [
+            r.contact
+            | {
+                "account_id": self._accounts.get(r.company) if r.company else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for r in batch
+        ]
+        report.imported += len(batch)
+        report.numbers += sum(len(r.numbers) for r in batch)
+        if report.dry_run or not batch:
+            return
+        ids = list(
+            await self.db.scalars(
+                insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contact_rows
+            )
+        )
+        number_rows = [n | {"contact_id": cid} for r, cid in zip(batch, ids, strict=True) for n in r.numbers]
+        await self.db.execute(insert(PhoneNumber), number_rows)
+
+    async def _resolve_accounts(self, names: set[str], report: ImportReport) -> None:
+        missing = [n for n in names if n not in self._accounts]
+        if not missing:
+            return
+        for acc_id, name in await self.db.execute(
+            select(Account.id, Account.name).where(Account.name.in_(missing))
+        ):
+            self._accounts.setdefault(name, acc_id)
+        new = [n for n in missing if n not in self._accounts]
+        report.accounts_created += len(new)
+        if not new:
+            return
+        if report.dry_run:
+            self._accounts.update(dict.fromkeys(new, 0))
+            return
+        now = utcnow()
+        ids = await self.db.scalars(
+            insert(Account).returning(Account.id, sort_by_parameter_order=True),
+            [{"name": n, "tier": Tier.standard, "created_at": now, "updated_at": now} for n in new],
+        )
+        self._accounts.update(zip(new, ids, strict=True))
+
+
+class _Chain(io.RawIOBase):
+    """The sniffed head followed by the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            out, self._head = (
+                (self._head, b"") if n < 0 or n >= len(self._head) else (self._head[:n], self._head[n:])
+            )
+            return out
+        return self._rest.read(n)
+
+
+async def import_customers(
+    session: AsyncSession, path: Path | str, region: str, **options: Any
+) -> ImportReport:
+    """Import a file in one transaction: committed when it succeeds, rolled back when it raises."""
+    # Local file read in 256 KiB chunks between database batches: the CLI's path, not a request handler's.
+    with open(path, "rb") as f:  # noqa: ASYNC230
+        try:
+            report = await CustomerImporter(session, region, user_id=options.pop("user_id", None)).run(
+                f, **options
+            )
+        except BaseException:
+            await session.rollback()
+            raise
+    if report.dry_run:
+        await session.rollback()
+    else:
+        await session.commit()
+    return report

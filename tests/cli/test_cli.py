@@ -1,0 +1,79 @@
+"""The `plateau` command line, in-process against a fresh SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app import migrate
+from app.cli import main
+from app.settings import get_settings
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("PLATEAU_DATABASE_URL", url)
+    monkeypatch.setenv("PLATEAU_SECRET_KEY", "cli-test-secret")
+    get_settings.cache_clear()
+    assert main(["migrate"]) == 0
+    return url
+
+
+def test_given_a_new_admin_when_added_with_password_then_created_once(cli_db: str, capsys) -> None:
+    assert main(["user", "add", "alice", "--role", "admin", "--password", "a-long-password"]) == 0
+    assert "alice (admin) created" in capsys.readouterr().out
+    assert main(["user", "add", "alice", "--role", "agent", "--password", "a-long-password"]) == 2
+    assert "exists already" in capsys.readouterr().err
+
+
+def test_given_a_short_password_when_adding_a_user_then_refused(cli_db: str, capsys) -> None:
+    assert main(["user", "add", "bob", "--role", "agent", "--password", "short"]) == 2
+    assert "at least 10 characters" in capsys.readouterr().err
+
+
+def test_given_a_malformed_csv_when_imported_then_exit_2_with_reason_and_no_traceback(
+    cli_db: str, tmp_path: Path, capsys
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"Prenom;Ville\nHelene;Lyon\n")
+    assert main(["import", "customers", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "no name column" in err and "nothing was imported" in err and "Traceback" not in err
+
+
+def test_given_a_french_csv_when_imported_then_summary_and_rejects_are_printed(
+    cli_db: str, tmp_path: Path, capsys
+) -> None:
+    f = tmp_path / "c.csv"
+    f.write_bytes("Nom;Portable\nLefèvre;06 12 34 56 78\nPetit;pas un numéro\n".encode("cp1252"))
+    assert main(["import", "customers", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 1 contacts" in out and "line 3: number 'pas un numéro'" in out
+
+
+def test_given_demo_when_run_twice_then_seeded_once(cli_db: str, capsys) -> None:
+    assert main(["demo"]) == 0
+    assert "demo data:" in capsys.readouterr().out
+    assert main(["demo"]) == 0
+    assert "already present" in capsys.readouterr().out
+
+
+def test_given_a_bad_setting_when_any_command_runs_then_the_variable_is_named(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PLATEAU_DEFAULT_REGION", "XX")
+    get_settings.cache_clear()
+    assert main(["config"]) == 2
+    assert "PLATEAU_DEFAULT_REGION" in capsys.readouterr().err
+
+
+def test_given_secrets_when_config_printed_then_they_are_masked(cli_db: str, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("PLATEAU_AMI_SECRET", "s3cr3t-value")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cr3t-value" not in out and "cli-test-secret" not in out and "********" in out
+
+
+def test_given_migrations_when_downgraded_and_upgraded_then_both_work(cli_db: str) -> None:
+    migrate.downgrade(cli_db, "base")
+    migrate.upgrade(cli_db, "head")

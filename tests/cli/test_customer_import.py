@@ -1,0 +1,143 @@
+"""Customer CSV import with real-world files: Excel's French CSV, BOMs, broken files, hostile cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.customer_import import MalformedFile, import_customers
+from app.db import Database
+from app.models import Account, AuditLog, Contact, PhoneNumber
+
+FRENCH = (
+    "Nom;Prénom;Société;Téléphone;Portable;Courriel;Niveau\r\n"
+    "Lefèvre;Hélène;Société Générale;01 45 67 89 10;06 12 34 56 78;h.lefevre@example.fr;VIP\r\n"
+    "Benali;Karim;Transports Benali;+33 (0)4 78 12 34 56;;k@example.fr;Standard\r\n"
+    "Müller;Jürgen;Société Générale;0033 1 40 00 00 00;;;\r\n"
+)
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+async def _count(db: Database, model: type) -> int:
+    async with db.session() as s:
+        return int(await s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_given_a_cp1252_semicolon_file_when_imported_then_accents_numbers_and_accounts_are_right(
+    db: Database, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "clients.csv", FRENCH.encode("cp1252"))
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR")
+    assert (report.encoding, report.delimiter, report.imported, report.rejected) == ("cp1252", ";", 3, [])
+    assert report.accounts_created == 2
+    async with db.session() as s:
+        helene = await s.scalar(select(Contact).where(Contact.last_name == "Lefèvre"))
+        assert helene.first_name == "Hélène" and helene.account.name == "Société Générale"
+        assert sorted(n.e164 for n in helene.numbers) == ["+33145678910", "+33612345678"]
+        assert helene.tier.value == "vip"
+        assert await s.scalar(select(func.count()).select_from(Account)) == 2
+        assert await s.scalar(select(Contact.first_name).where(Contact.last_name == "Müller")) == "Jürgen"
+        assert await s.scalar(select(func.count()).where(AuditLog.action == "customers_imported")) == 1
+
+
+async def test_given_a_utf8_bom_comma_file_when_imported_then_bom_is_not_in_the_first_header(
+    db: Database, tmp_path: Path
+) -> None:
+    text = FRENCH.replace(";", ",")
+    path = _write(tmp_path, "bom.csv", b"\xef\xbb\xbf" + text.encode("utf-8"))
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR")
+    assert (report.encoding, report.delimiter, report.imported) == ("utf-8-sig", ",", 3)
+
+
+async def test_given_bad_lines_when_imported_then_each_is_reported_with_its_line_and_the_rest_imported(
+    db: Database, tmp_path: Path
+) -> None:
+    data = (
+        "Nom;Téléphone;Identifiant\n"
+        "Durand;06 12 34 56 78;A1\n"
+        ";06 12 34 56 79;A2\n"
+        "Petit;12;A3\n"
+        "Roux;06 12 34 56 80;A1\n"
+        '"=HYPERLINK(""http://evil"";""clic"")";06 12 34 56 81;A5\n'
+    )  # quoted as Excel writes it
+    path = _write(tmp_path, "mixed.csv", data.encode())
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR")
+    assert report.imported == 2
+    assert [(line, reason.split(":")[0].split(" ")[0]) for line, reason in report.rejected] == [
+        (3, "no"),
+        (4, "number"),
+        (5, "identifier"),
+    ]
+    async with db.session() as s:
+        # The formula is kept as inert text (exports neutralise it); it is data, not an instruction.
+        assert (
+            await s.scalar(select(Contact.last_name).where(Contact.external_id == "A5"))
+            == '=HYPERLINK("http://evil";"clic")'
+        )
+
+
+async def test_given_all_or_nothing_when_a_line_is_rejected_then_nothing_is_imported(
+    db: Database, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "strict.csv", b"Nom;Telephone\nDurand;0612345678\nPetit;12\n")
+    async with db.session() as s:
+        with pytest.raises(MalformedFile, match="1 lines rejected"):
+            await import_customers(s, path, "FR", all_or_nothing=True)
+    assert await _count(db, Contact) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("nocol.csv", b"Prenom;Ville\nHelene;Lyon\n", "no name column"),
+        ("nophone.csv", b"Nom;Ville\nDurand;Lyon\n", "no phone column"),
+        (
+            "binary.csv",
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(range(256)) * 10,
+            "not a text file",
+        ),
+        ("empty.csv", b"", "empty"),
+        ("ragged.csv", b"Nom;Tel\nDurand;0612345678\nPetit;0612345679;x;y;z\n", "line 3: 5 columns"),
+    ],
+)
+async def test_given_a_malformed_file_when_imported_then_clear_error_and_nothing_written(
+    db: Database, tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
+    path = _write(tmp_path, name, data)
+    async with db.session() as s:
+        with pytest.raises(MalformedFile, match=message):
+            await import_customers(s, path, "FR")
+    assert await _count(db, Contact) == 0 and await _count(db, PhoneNumber) == 0
+
+
+async def test_given_a_bad_byte_deep_in_a_utf8_file_when_imported_then_error_names_the_line_and_nothing_kept(
+    db: Database, tmp_path: Path
+) -> None:
+    good = "".join(
+        f"Nom{i};06 12 {i // 10000 % 100:02d} {i // 100 % 100:02d} {i % 100:02d}\n" for i in range(5000)
+    )
+    data = ("Nom;Téléphone\n" + good).encode() + b"Bad\xff\xfe;0612345678\n"
+    path = _write(tmp_path, "truncated.csv", data)
+    async with db.session() as s:
+        with pytest.raises(MalformedFile, match="line 5002"):
+            await import_customers(s, path, "FR", encoding="utf-8")
+    assert await _count(db, Contact) == 0  # the 5000 good lines before it were rolled back too
+
+
+async def test_given_dry_run_when_imported_then_report_is_full_and_nothing_written(
+    db: Database, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "clients.csv", FRENCH.encode("cp1252"))
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR", dry_run=True)
+    assert report.imported == 3 and await _count(db, Contact) == 0
