@@ -18,7 +18,8 @@ MAX_INPUT_LEN = 64
 # Written forms that phonenumbers does not take as they are.
 _TRUNK_PREFIX = re.compile(r"^\+(\d{1,3})\s*\(0\)")  # "+33 (0)6 ..." → "+33 6 ..."
 _FR_EXTENSION = re.compile(r"\s*(?:poste|post\.|p\.)\s*(\d{1,8})\s*$", re.IGNORECASE)  # "poste 12"
-_ALLOWED = re.compile(r"^[0-9+()\-./\s#*,;:a-zA-Z]*$")
+# Letters stay for "ext"/"poste"; CR, LF and other controls never belong in a number (AMI injection).
+_ALLOWED = re.compile(r"^[0-9+()\-./ \t\u00a0\u202f#*,;:a-zA-Z]*$")
 _WITHHELD = {"", "anonymous", "restricted", "unknown", "unavailable", "private", "withheld", "<unknown>"}
 
 
@@ -77,6 +78,7 @@ def _prepare(raw: str) -> str:
         raise InvalidNumber(raw, "empty")
     if not _ALLOWED.match(s):
         raise InvalidNumber(raw, "contains characters that are not part of a phone number")
+    s = s.replace("\u00a0", " ").replace("\u202f", " ")  # Excel's French number formats
     s = _TRUNK_PREFIX.sub(r"+\1 ", s)
     s = _FR_EXTENSION.sub(r" ext. \1", s)
     # A trunk or a spreadsheet may give the international prefix as 00 (or lose the + entirely);
