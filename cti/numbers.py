@@ -7,7 +7,7 @@ in an odd shape still finds its contact through an index, never a scan.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -35,13 +35,22 @@ class InvalidNumber(ValueError):
 @dataclass(frozen=True, slots=True)
 class ParsedNumber:
     e164: str
-    region: str | None
     extension: str | None
-    kind: str  # mobile, landline, voip, tollfree, other
+    number: phonenumbers.PhoneNumber = field(repr=False, compare=False)
 
     @property
     def suffix_key(self) -> str:
         return suffix_key(self.e164)
+
+    @property
+    def region(self) -> str | None:
+        return phonenumbers.region_code_for_number(self.number)
+
+    @property
+    def kind(self) -> str:
+        """mobile, landline, voip, tollfree, premium or other. Computed on demand: it costs as much as the
+        validation itself, and bulk imports do not need it."""
+        return _KINDS.get(phonenumbers.number_type(self.number), "other")
 
     def national(self) -> str:
         return phonenumbers.format_number(phonenumbers.parse(self.e164), PhoneNumberFormat.NATIONAL)
@@ -100,8 +109,7 @@ def parse(raw: str, region: str = "FR") -> ParsedNumber:
     if not phonenumbers.is_valid_number(num):
         raise InvalidNumber(raw, "not a number in use in " + _where(num))
     e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
-    kind = _KINDS.get(phonenumbers.number_type(num), "other")
-    return ParsedNumber(e164, phonenumbers.region_code_for_number(num), num.extension or None, kind)
+    return ParsedNumber(e164, num.extension or None, num)
 
 
 def try_parse(raw: str | None, region: str = "FR") -> ParsedNumber | None:
