@@ -1,0 +1,226 @@
+"""A private Asterisk for `make run` and the integration tests: `asterisk-conf/` rendered into a runtime dir.
+
+Ports, addresses and secrets are placeholders (`@@NAME@@`) so tests never collide with a system Asterisk
+or with each other. The dialplan's own `${VAR}` syntax is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.settings import ROOT
+
+CONF_DIR = ROOT / "asterisk-conf"
+CONF_FILES = (
+    "asterisk.conf",
+    "modules.conf",
+    "logger.conf",
+    "rtp.conf",
+    "cdr.conf",
+    "cel.conf",
+    "musiconhold.conf",
+    "features.conf",
+    "amd.conf",
+    "manager.conf",
+    "pjsip.conf",
+    "queues.conf",
+    "extensions.conf",
+)
+
+
+class PbxError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def phone_address(kind: str, n: int) -> str:
+    """Each SIPp phone gets its own loopback host: agentN → 127.0.1.N, supervisorN → 127.0.2.N."""
+    return f"127.0.{1 if kind == 'agent' else 2}.{n}"
+
+
+@dataclass
+class PbxConfig:
+    runtime: Path
+    sip_port: int = 5160
+    ami_port: int = 5038
+    agi_port: int = 4573
+    trunk_host: str = "127.0.0.2"
+    trunk_port: int = 5064
+    phone_port: int = 5062
+    rtp_start: int = 20000
+    rtp_end: int = 20999
+    ami_user: str = "plateau"
+    ami_secret: str = "plateau-dev-secret"
+    phone_secret: str = "plateau-phone-secret"
+    agents: int = 60
+    supervisors: int = 5
+    queue_ring_timeout: int = 15
+    ivr_enabled: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_tests(cls, runtime: Path, **overrides: object) -> PbxConfig:
+        base = free_port() % 2000
+        ports = {
+            "sip_port": free_port(),
+            "ami_port": free_port(),
+            "agi_port": free_port(),
+            "trunk_port": free_port(),
+            "phone_port": free_port(),
+            "rtp_start": 30000 + base * 10,
+            "rtp_end": 30000 + base * 10 + 998,
+        }
+        return cls(runtime=runtime, **(ports | overrides))  # type: ignore[arg-type]
+
+    def values(self) -> dict[str, str]:
+        return {
+            "RUN": str(self.runtime),
+            "SIP_PORT": str(self.sip_port),
+            "AMI_PORT": str(self.ami_port),
+            "AGI_PORT": str(self.agi_port),
+            "TRUNK_HOST": self.trunk_host,
+            "TRUNK_PORT": str(self.trunk_port),
+            "RTP_START": str(self.rtp_start),
+            "RTP_END": str(self.rtp_end),
+            "AMI_USER": self.ami_user,
+            "AMI_SECRET": self.ami_secret,
+            "PHONE_SECRET": self.phone_secret,
+            "QUEUE_RING_TIMEOUT": str(self.queue_ring_timeout),
+            "IVR_ENABLED": "1" if self.ivr_enabled else "0",
+            "PHONES": self._phones(),
+            **self.extra,
+        }
+
+    def _phones(self) -> str:
+        blocks = []
+        for kind, count in (("agent", self.agents), ("supervisor", self.supervisors)):
+            for n in range(1, count + 1):
+                name = f"{kind}{n}"
+                blocks.append(
+                    f"[{name}](phone-endpoint)\naors = {name}\nauth = {name}-auth\n"
+                    f'callerid = "{kind.title()} {n}" <{7000 + n if kind == "agent" else 7900 + n}>\n'
+                    f"[{name}](phone-aor)\ncontact = sip:{name}@{phone_address(kind, n)}:{self.phone_port}\n"
+                    f"[{name}-auth](phone-auth)\nusername = {name}\n"
+                )
+        return "\n".join(blocks)
+
+
+def render(cfg: PbxConfig) -> Path:
+    """Write the rendered configuration; returns the path of asterisk.conf."""
+    etc = cfg.runtime / "etc"
+    for sub in ("etc", "lib", "spool", "run", "log", "cache"):
+        (cfg.runtime / sub).mkdir(parents=True, exist_ok=True)
+    values = cfg.values()
+    for name in CONF_FILES:
+        text = (CONF_DIR / name).read_text()
+        for key, value in values.items():
+            text = text.replace(f"@@{key}@@", value)
+        if "@@" in text:
+            raise PbxError(f"{name}: unrendered placeholder near {text[text.index('@@') :][:40]!r}")
+        (etc / name).write_text(text)
+    sounds = cfg.runtime / "lib" / "sounds"
+    if not sounds.exists():  # astvarlibdir/sounds is where Playback looks
+        sounds.symlink_to("/usr/share/asterisk/sounds")
+    moh = cfg.runtime / "lib" / "moh"
+    if not moh.exists() and Path("/usr/share/asterisk/moh").exists():
+        moh.symlink_to("/usr/share/asterisk/moh")
+    return etc / "asterisk.conf"
+
+
+class PrivateAsterisk:
+    def __init__(self, cfg: PbxConfig) -> None:
+        self.cfg = cfg
+        self.conf = cfg.runtime / "etc" / "asterisk.conf"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def binary(self) -> str:
+        found = shutil.which("asterisk") or (
+            "/usr/sbin/asterisk" if Path("/usr/sbin/asterisk").exists() else None
+        )
+        if not found:
+            raise PbxError("asterisk is not installed: run `bash asterisk-conf/install.sh` (make does it)")
+        return found
+
+    def rx(self, command: str, timeout: float = 20) -> str:
+        out = subprocess.run(
+            [self.binary, "-C", str(self.conf), "-rx", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if out.returncode != 0:
+            raise PbxError(f"asterisk -rx {command!r}: {out.stderr.strip() or out.stdout.strip()}")
+        return out.stdout
+
+    def start(self, timeout: float = 60) -> None:
+        render(self.cfg)
+        log = open(self.cfg.runtime / "log" / "console.log", "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "-f", "-n", "-C", str(self.conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.wait_booted(timeout)
+
+    def wait_booted(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise PbxError(f"asterisk exited with {self.proc.returncode}; see {self.cfg.runtime}/log")
+            try:
+                self.rx("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
+                if _port_open("127.0.0.1", self.cfg.ami_port):
+                    return
+            except (PbxError, subprocess.TimeoutExpired) as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise PbxError(f"asterisk did not boot within {timeout}s: {last}")
+
+    def restart(self, timeout: float = 60) -> None:
+        """`core restart now`: the same process re-executes itself, as an operator would do it."""
+        try:
+            self.rx("core restart now", timeout=5)
+        except (PbxError, subprocess.TimeoutExpired):
+            pass  # the console connection drops as Asterisk goes down
+        deadline = time.monotonic() + 10
+        while _port_open("127.0.0.1", self.cfg.ami_port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.wait_booted(timeout)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.rx("core stop now", timeout=5)
+        except (PbxError, subprocess.TimeoutExpired):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self.proc = None
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.3):
+            return True
+    except OSError:
+        return False
