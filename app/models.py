@@ -151,6 +151,10 @@ class Queue(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     service_level_s: Mapped[int] = mapped_column(Integer, default=20)
     script: Mapped[str | None] = mapped_column(String(120))
+    # KPI settings (issue 4, see app/kpi.py): which service-level formula, its target, short abandons.
+    sl_variant: Mapped[str] = mapped_column(String(32), default="short_abandons_excluded")
+    sl_target_pct: Mapped[int] = mapped_column(Integer, default=80)
+    short_abandon_s: Mapped[int] = mapped_column(Integer, default=5)
 
 
 class QueueMember(Base):
@@ -326,3 +330,21 @@ class AuditLog(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None]
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- CTI (issue 3) ---
+class AgentStateLog(Base):
+    """One period an agent spent in a state; `ended_at` is None while it lasts. Written by the CTI layer,
+    read by the agent state-time report (created with issue 4's reports)."""
+
+    __tablename__ = "agent_state_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20))  # logged_in, ready, talk, wrap, pause, ...
+    reason: Mapped[str | None] = mapped_column(String(40))  # pause reason code
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_agent_state_log_user_started", "user_id", "started_at"),
+        Index("ix_agent_state_log_started_at", "started_at"),
+    )
