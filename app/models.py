@@ -348,3 +348,7 @@ class AgentStateLog(Base):
         Index("ix_agent_state_log_user_started", "user_id", "started_at"),
         Index("ix_agent_state_log_started_at", "started_at"),
     )
+
+
+# --- outbound (issue 5): call lists, leads, campaigns, DNC, callbacks live in dialer/models.py ---
+import dialer.models  # noqa: E402, F401  (registers those tables on Base.metadata)
