@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
-import re
-import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,10 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.models import Account, Contact, NumberKind, PhoneNumber, Tier, utcnow
+from app.tabular import SNIFF_BYTES, MalformedFile, detect_encoding, normalise_header
+from app.tabular import Chain as _Chain
+from app.tabular import Lines as _Lines
+from app.tabular import sniff_delimiter as _sniff_delimiter
 from cti.numbers import InvalidNumber, parse
 
 BATCH = 2000
-SNIFF_BYTES = 64 * 1024
 MAX_CELL = 500
 
 # Normalised header (lowercase, no accents, no punctuation) → field.
@@ -94,10 +93,6 @@ TIERS = {
 }
 
 
-class MalformedFile(ValueError):
-    """The file as a whole cannot be imported; nothing was written."""
-
-
 @dataclass
 class ImportReport:
     encoding: str = ""
@@ -116,86 +111,6 @@ class ImportReport:
             f"with {self.numbers} numbers, {self.accounts_created} new accounts, "
             f"{len(self.rejected)} rejected"
         )
-
-
-def normalise_header(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
-
-
-def detect_encoding(head: bytes, declared: str | None = None) -> str:
-    if declared:
-        try:
-            codecs.lookup(declared)
-        except LookupError:
-            raise MalformedFile(f"unknown encoding {declared!r}") from None
-        return "utf-8-sig" if declared.lower().replace("_", "-") in ("utf-8", "utf8") else declared
-    if b"\x00" in head:
-        raise MalformedFile("this is not a text file (it contains NUL bytes): export the sheet as CSV")
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    try:
-        head.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 3:  # a character cut by the sniff window, not bad UTF-8
-            return "utf-8-sig"
-    return "cp1252"
-
-
-def _sniff_delimiter(sample: str, declared: str | None) -> str:
-    if declared:
-        if declared in ("\\t", "tab"):
-            return "\t"
-        if len(declared) != 1:
-            raise MalformedFile("the separator must be one character")
-        return declared
-    first = sample.splitlines()[0] if sample else ""
-    counts = {d: first.count(d) for d in (";", ",", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    if counts[best] == 0:
-        try:
-            return csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
-        except csv.Error:
-            raise MalformedFile(
-                "cannot tell the separator: expected ';', ',' or tab between columns"
-            ) from None
-    return best
-
-
-class _Lines:
-    """Decodes a binary stream incrementally; a decoding error names the line it happened on."""
-
-    def __init__(self, stream: IO[bytes], encoding: str) -> None:
-        self._stream, self._decoder = stream, codecs.getincrementaldecoder(encoding)(errors="strict")
-        self.encoding, self.line = encoding, 0
-
-    def __iter__(self) -> Iterator[str]:
-        pending = ""
-        while True:
-            chunk = self._stream.read(256 * 1024)
-            try:
-                text = self._decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                before = pending + chunk[: exc.start].decode(self.encoding, errors="ignore")
-                name = "UTF-8" if self.encoding.startswith("utf-8") else self.encoding
-                raise MalformedFile(
-                    f"line {self.line + before.count(chr(10)) + 1}: bytes that are not {name}; "
-                    "choose the file's encoding (UTF-8 or Windows-1252)"
-                ) from None
-            if "\x00" in text:
-                raise MalformedFile("this is not a text file (it contains NUL bytes)")
-            pending += text
-            lines = pending.split("\n")
-            pending = lines.pop()
-            for ln in lines:
-                self.line += 1
-                yield ln + "\n"
-            if not chunk:
-                if pending:
-                    self.line += 1
-                    yield pending
-                return
 
 
 @dataclass
@@ -453,24 +368,6 @@ class CustomerImporter:
 
 def _pg(value: Any) -> Any:
     return value.value if isinstance(value, Tier) else value
-
-
-class _Chain(io.RawIOBase):
-    """The sniffed head followed by the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head, self._rest = head, rest
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            out, self._head = (
-                (self._head, b"") if n < 0 or n >= len(self._head) else (self._head[:n], self._head[n:])
-            )
-            return out
-        return self._rest.read(n)
 
 
 async def import_customers(
