@@ -27,6 +27,7 @@ CONF_FILES = (
     "cel.conf",
     "musiconhold.conf",
     "features.conf",
+    "indications.conf",
     "amd.conf",
     "manager.conf",
     "pjsip.conf",

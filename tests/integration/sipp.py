@@ -1,0 +1,280 @@
+"""SIPp as the carrier trunk (callers) and as agent phones, for the integration tier and bench/screenpop.py.
+
+Scenarios are generated from templates so each test states its timings (ring, talk, hold) in one place.
+Every SIPp process binds its own loopback address, like a real phone on its own host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cti.pbx_process import PbxConfig, free_port, phone_address
+
+SDP = """Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+"""
+
+CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="plateau trunk caller">
+  <send retrans="500"><![CDATA[
+INVITE sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "[field2]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[field1]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:trunk@[local_ip]:[local_port]>
+Max-Forwards: 70
+{sdp}
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+ACK sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "[field2]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[field1]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:trunk@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+  <send next="end"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <label id="hangup"/>
+  <send retrans="500"><![CDATA[
+BYE sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "[field2]" <sip:[field0]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[field1]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+  <recv response="200" crlf="true"/>
+  <label id="end"/>
+</scenario>
+"""
+
+_UAS_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="plateau agent phone">
+  <recv request="INVITE" crlf="true" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>
+      <ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
+    </action>
+  </recv>
+"""
+
+_REPLY_HEADERS = """[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>"""
+
+AGENT_ANSWER = _UAS_HEAD + """  <send><![CDATA[
+SIP/2.0 180 Ringing
+{reply}
+Content-Length: 0
+]]></send>
+  <recv request="CANCEL" timeout="{ring_ms}" ontimeout="answer"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+{reply}
+Content-Length: 0
+]]></send>
+  <send><![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+CSeq:[$invite_cseq]
+Content-Length: 0
+]]></send>
+  <recv request="ACK" next="end"/>
+  <label id="answer"/>
+  <send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+{reply}
+{sdp}
+]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
+  <send next="end"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <label id="hangup"/>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From:[$local_to];tag=[pid]SIPpTag01[call_number]
+To:[$remote_from]
+[last_Call-ID:]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+  <recv response="200" crlf="true"/>
+  <label id="end"/>
+</scenario>
+"""
+
+AGENT_REJECT = _UAS_HEAD + """  <send><![CDATA[
+SIP/2.0 {code} {reason}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="ACK" crlf="true"/>
+</scenario>
+"""
+
+NEVER_MS = 3_600_000
+
+
+def agent_scenario(behaviour: str, ring_ms: int = 1000, talk_ms: int = NEVER_MS) -> str:
+    """`answer` after ring_ms (talk_ms then hang up), `noanswer` (rings until cancelled), `busy` (486)."""
+    if behaviour == "busy":
+        return AGENT_REJECT.format(code=486, reason="Busy Here")
+    if behaviour == "congestion":
+        return AGENT_REJECT.format(code=503, reason="Service Unavailable")
+    if behaviour == "noanswer":
+        ring_ms = NEVER_MS
+    return AGENT_ANSWER.format(reply=_REPLY_HEADERS, sdp=SDP, ring_ms=ring_ms, talk_ms=talk_ms)
+
+
+def caller_scenario(hold_ms: int) -> str:
+    return CALLER.format(sdp=SDP, hold_ms=hold_ms)
+
+
+def sipp_binary() -> str:
+    found = shutil.which("sipp")
+    if not found:
+        raise RuntimeError("sipp is not installed: run `bash asterisk-conf/install.sh` (make test does it)")
+    return found
+
+
+@dataclass
+class Caller:
+    number: str
+    did: str = "5551000"
+    name: str = ""
+
+
+class Sipp:
+    """Starts SIPp processes against one private Asterisk and kills them all at the end."""
+
+    def __init__(self, cfg: PbxConfig, workdir: Path) -> None:
+        self.cfg = cfg
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._n = 0
+
+    def _file(self, stem: str, text: str) -> Path:
+        self._n += 1
+        path = self.workdir / f"{self._n:03d}-{stem}"
+        path.write_text(text, encoding="latin-1" if stem.endswith(".xml") else "utf-8")
+        return path
+
+    def _base(self, scenario: Path, host: str, port: int) -> list[str]:
+        return [sipp_binary(), "-sf", str(scenario), "-i", host, "-p", str(port), "-mi", host,
+                "-mp", str(free_port()), "-nostdin", "-trace_err", "-error_file",
+                str(scenario.with_suffix(".err")), "-timeout_error", "-recv_timeout", "120000"]
+
+    def agent(self, n: int, behaviour: str = "answer", ring_ms: int = 1000,
+              talk_ms: int = NEVER_MS) -> subprocess.Popen[bytes]:
+        """Agent phone N answering at 127.0.1.N (the address pjsip.conf gives agentN)."""
+        scenario = self._file(f"agent{n}-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
+        cmd = self._base(scenario, phone_address("agent", n), self.cfg.phone_port)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def customer(self, behaviour: str = "answer", ring_ms: int = 1000,
+                 talk_ms: int = NEVER_MS) -> subprocess.Popen[bytes]:
+        """The far end of the trunk (127.0.0.2:trunk_port) answering outbound calls as a customer would."""
+        scenario = self._file(f"customer-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
+        proc = subprocess.Popen(self._base(scenario, self.cfg.trunk_host, self.cfg.trunk_port),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def call(self, callers: Sequence[Caller], hold_ms: int = 5000, rate: float = 10,
+             limit: int = 50, wait: bool = False) -> subprocess.Popen[bytes]:
+        """Place one call per caller from the trunk (127.0.0.2); caller IDs come from a CSV injection file."""
+        rows = ["SEQUENTIAL", *(f"{c.number};{c.did};{c.name}" for c in callers)]
+        inf = self._file("callers.csv", "\n".join(rows) + "\n")
+        scenario = self._file("caller.xml", caller_scenario(hold_ms))
+        cmd = [*self._base(scenario, self.cfg.trunk_host, free_port()), "-inf", str(inf),
+               "-m", str(len(callers)), "-r", str(rate), "-l", str(limit),
+               f"127.0.0.1:{self.cfg.sip_port}"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(proc)
+        if wait:
+            proc.wait(timeout=120)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 5
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            if proc.poll() is None:
+                proc.kill()
+        self.procs.clear()
+
+
+@contextlib.contextmanager
+def sipp_for(cfg: PbxConfig, workdir: Path) -> Iterator[Sipp]:
+    s = Sipp(cfg, workdir)
+    try:
+        yield s
+    finally:
+        s.stop()
