@@ -1,0 +1,617 @@
+"""IVR flows: the YAML format, its Pydantic model, the loader and the graph checks.
+
+A flow is one file in `ivr_flows/` (its name is the file stem): a language, the DIDs it answers, a
+start node and a mapping of nodes. Each node has a `type` and names the node(s) that follow. Nodes
+that end the IVR (queue, transfer, voicemail, hangup) are exits; every other node must lead to one.
+
+Checks beyond the schema, each reported as `file: nodes.<id>.<field>: message`:
+- every reference names an existing node;
+- every node is reachable from `start`;
+- every node can reach an exit, and no cycle runs without waiting for the caller (such a loop
+  would spin forever on the same variables).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from cti.ivr.hours import Schedule
+from dialer.model_errors import ContentError, format_validation_error
+
+FLOWS_DIR = Path(__file__).resolve().parent.parent.parent / "ivr_flows"
+SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
+
+_ID = r"^[a-z0-9][a-z0-9_-]{0,49}$"
+_VAR = r"^[a-z_][a-z0-9_]{0,49}$"
+# A sound is a path under Asterisk's sounds dir, without extension; no '..', no absolute path, nothing
+# that could smuggle a second AGI argument (spaces, quotes).
+_SOUND = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/-]{0,119}$")
+DTMF_KEYS = "0123456789*#"
+
+
+def _sound(s: str) -> str:
+    if not _SOUND.match(s) or "//" in s:
+        raise ValueError(f"sound {s!r} must be a path like 'digits/1' (letters, digits, _ - /)")
+    return s
+
+
+Sound = Annotated[str, AfterValidator(_sound)]
+# One sound or a list of sounds played in order.
+SoundList = Annotated[list[Sound], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str = ""  # shown in the agent's pop and in reports ("facturation")
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        """(field path, target node id) for every node this one can lead to."""
+        return iter(())
+
+    @property
+    def is_exit(self) -> bool:
+        return False
+
+    @property
+    def waits_for_caller(self) -> bool:
+        return False
+
+
+class Play(_Node):
+    type: Literal["play"]
+    sounds: SoundList
+    next: str
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+
+
+class Say(_Node):
+    """Say a value digit by digit or as a number: `value: "{account}"` or a literal."""
+
+    type: Literal["say"]
+    say: Literal["digits", "number"] = "digits"
+    value: str = Field(min_length=1, max_length=80)
+    next: str
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    next: str
+    label: str = ""
+
+
+class Menu(_Node):
+    type: Literal["menu"]
+    prompt: SoundList
+    choices: dict[str, Choice] = Field(min_length=1)
+    timeout_s: float = Field(default=5, gt=0, le=60)
+    retries: int = Field(default=3, ge=1, le=9, description="attempts before on_failure")
+    invalid_sound: Sound = "pm-invalid-option"
+    timeout_sound: Sound | None = None
+    on_failure: str  # the default exit after `retries` invalid or missing inputs
+
+    @field_validator("choices", mode="before")
+    @classmethod
+    def _keys(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            v = {str(k): c for k, c in v.items()}  # YAML reads `1:` as an integer
+            for k in v:
+                if len(k) != 1 or k not in DTMF_KEYS:
+                    raise ValueError(f"choice key {k!r} must be one key among {DTMF_KEYS}")
+        return v
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        for key, c in self.choices.items():
+            yield f"choices.{key}.next", c.next
+        yield "on_failure", self.on_failure
+
+    @property
+    def waits_for_caller(self) -> bool:
+        return True
+
+
+class Collect(_Node):
+    """Collect digits into a variable (account, order number), checked by length, regex and Luhn."""
+
+    type: Literal["collect"]
+    var: str = Field(pattern=_VAR)
+    prompt: SoundList
+    min_digits: int = Field(default=1, ge=1, le=32)
+    max_digits: int = Field(default=16, ge=1, le=32)
+    terminator: Literal["#", "*", ""] = "#"
+    timeout_s: float = Field(default=8, gt=0, le=60)
+    pattern: str | None = None
+    luhn: bool = False
+    sensitive: bool = False  # card numbers, PINs: masked in the history (PCI-DSS)
+    retries: int = Field(default=3, ge=1, le=9)
+    invalid_sound: Sound = "pm-invalid-option"
+    next: str
+    on_failure: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Collect:
+        if self.min_digits > self.max_digits:
+            raise ValueError("min_digits is larger than max_digits")
+        return self
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+        yield "on_failure", self.on_failure
+
+    @property
+    def waits_for_caller(self) -> bool:
+        return True
+
+
+class Hours(_Node):
+    type: Literal["hours"]
+    schedule: Schedule
+    open: str
+    closed: str
+    holiday: str | None = None  # defaults to `closed`
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "open", self.open
+        yield "closed", self.closed
+        if self.holiday is not None:
+            yield "holiday", self.holiday
+
+
+class Lookup(_Node):
+    """The data dip: sets `known`, `tier`, `open_complaint`, `customer_name`, `contact_id`."""
+
+    type: Literal["lookup"]
+    next: str
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+
+
+Scalar = str | int | bool
+_OPERATORS = ("equals", "not_equals", "one_of", "is_set", "matches")
+
+
+class Condition(BaseModel):
+    """One test on a variable; `all`/`any` combine tests. Exactly one operator per test."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    var: str | None = Field(default=None, pattern=_VAR)
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    one_of: list[Scalar] | None = None
+    is_set: bool | None = None
+    matches: str | None = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Condition:
+        ops = [k for k in _OPERATORS if getattr(self, k) is not None]
+        combos = [k for k in ("all", "any") if getattr(self, k) is not None]
+        if combos:
+            if ops or self.var is not None or len(combos) > 1:
+                raise ValueError("`all`/`any` stand alone (no var, no operator beside them)")
+        elif self.var is None or len(ops) != 1:
+            raise ValueError(f"a test needs `var` and exactly one of {', '.join(_OPERATORS)}")
+        if self.matches is not None:
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches is not a valid regular expression: {exc}") from None
+        return self
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    when: Condition
+    next: str
+
+
+class Branch(_Node):
+    type: Literal["branch"]
+    cases: list[Case] = Field(min_length=1)
+    default: str
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        for i, c in enumerate(self.cases):
+            yield f"cases[{i}].next", c.next
+        yield "default", self.default
+
+
+class SetVars(_Node):
+    type: Literal["set"]
+    values: dict[str, Scalar] = Field(min_length=1)
+    next: str
+
+    @field_validator("values")
+    @classmethod
+    def _names(cls, v: dict[str, Scalar]) -> dict[str, Scalar]:
+        for k in v:
+            if not re.match(_VAR, k):
+                raise ValueError(f"variable name {k!r} must be lower-case letters, digits and _")
+        return v
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+
+
+class QueueNode(_Node):
+    """Wait for an agent. Higher priority is answered first (VIP ahead); after `max_wait_s` the caller
+    goes to `on_timeout` when set (e.g. a callback offer), else hears a sorry message and is released."""
+
+    type: Literal["queue"]
+    queue: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
+    priority: int = Field(default=0, ge=0, le=100)
+    max_wait_s: int = Field(default=600, ge=5, le=7200)
+    on_timeout: str | None = None
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        if self.on_timeout is not None:
+            yield "on_timeout", self.on_timeout
+
+    @property
+    def is_exit(self) -> bool:
+        return True
+
+
+class Callback(_Node):
+    """Offer a callback instead of waiting: confirm the caller ID (1) or type another number (2)."""
+
+    type: Literal["callback"]
+    queue: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")
+    mode: Literal["agent", "anyone"] = "anyone"  # the agent of the call only, or anyone in the queue
+    confirm_prompt: SoundList = Field(default_factory=lambda: ["to-call-this-number"])
+    confirm_keys_prompt: SoundList = Field(default_factory=lambda: ["if-correct-press", "digits/1"])
+    enter_prompt: SoundList = Field(default_factory=lambda: ["vm-enter-num-to-call"])
+    timeout_s: float = Field(default=6, gt=0, le=60)
+    retries: int = Field(default=3, ge=1, le=9)
+    invalid_sound: Sound = "pm-invalid-option"
+    next: str
+    on_failure: str
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+        yield "on_failure", self.on_failure
+
+    @property
+    def waits_for_caller(self) -> bool:
+        return True
+
+
+class Voicemail(_Node):
+    type: Literal["voicemail"]
+    prompt: SoundList = Field(default_factory=lambda: ["vm-intro"])
+    max_s: int = Field(default=120, ge=5, le=600)
+
+    @property
+    def is_exit(self) -> bool:
+        return True
+
+
+class Transfer(_Node):
+    type: Literal["transfer"]
+    number: str = Field(pattern=r"^\+?[0-9]{3,20}$")
+
+    @property
+    def is_exit(self) -> bool:
+        return True
+
+
+class Hangup(_Node):
+    type: Literal["hangup"]
+    sounds: SoundList = Field(default_factory=list)
+
+    @property
+    def is_exit(self) -> bool:
+        return True
+
+
+Node = Annotated[
+    Play
+    | Say
+    | Menu
+    | Collect
+    | Hours
+    | Lookup
+    | Branch
+    | SetVars
+    | QueueNode
+    | Callback
+    | Voicemail
+    | Transfer
+    | Hangup,
+    Field(discriminator="type"),
+]
+NODE_TYPES = (
+    "play",
+    "say",
+    "menu",
+    "collect",
+    "hours",
+    "lookup",
+    "branch",
+    "set",
+    "queue",
+    "callback",
+    "voicemail",
+    "transfer",
+    "hangup",
+)
+
+
+class Flow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = ""  # set from the file name by the loader
+    title: str = ""
+    language: Literal["fr", "en"] = "fr"
+    dids: list[str] = Field(default_factory=list)
+    start: str
+    nodes: dict[str, Node] = Field(min_length=1)
+
+    @field_validator("dids", mode="before")
+    @classmethod
+    def _dids(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            v = [str(d) for d in v]
+            for d in v:
+                if not re.match(r"^\+?[0-9]{2,20}$", d):
+                    raise ValueError(f"DID {d!r} must be digits")
+        return v
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> Any:
+        if isinstance(v, Mapping):
+            for k in v:
+                if not isinstance(k, str) or not re.match(_ID, k):
+                    raise ValueError(f"node id {k!r} must be lower-case letters, digits, _ or -")
+        return v
+
+    def node(self, node_id: str) -> Any:
+        return self.nodes[node_id]
+
+
+# --- graph checks -------------------------------------------------------------------------------------
+
+
+def graph_errors(flow: Flow) -> list[str]:
+    """Dangling references, unreachable nodes, nodes that cannot reach an exit, loops without input."""
+    errors: list[str] = []
+    if flow.start not in flow.nodes:
+        errors.append(f"start: unknown node {flow.start!r}")
+    for nid, node in flow.nodes.items():
+        for where, target in node.edges():
+            if target not in flow.nodes:
+                errors.append(f"nodes.{nid}.{where}: unknown node {target!r}")
+    if errors:
+        return errors
+    succ = {nid: [t for _, t in node.edges()] for nid, node in flow.nodes.items()}
+
+    seen: set[str] = set()
+    stack = [flow.start]
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(succ[n])
+    for nid in flow.nodes:
+        if nid not in seen:
+            errors.append(f"nodes.{nid}: unreachable from start {flow.start!r}")
+
+    # Nodes that can reach an exit: fixed point over predecessors.
+    pred: dict[str, set[str]] = {nid: set() for nid in flow.nodes}
+    for nid, targets in succ.items():
+        for t in targets:
+            pred[t].add(nid)
+    can_exit = {nid for nid, node in flow.nodes.items() if node.is_exit}
+    stack = list(can_exit)
+    while stack:
+        for p in pred[stack.pop()]:
+            if p not in can_exit:
+                can_exit.add(p)
+                stack.append(p)
+    for nid in flow.nodes:
+        if nid in seen and nid not in can_exit:
+            errors.append(
+                f"nodes.{nid}: loop without an exit (no path leads to a queue, transfer, voicemail or hangup)"
+            )
+
+    # Cycles among nodes that never wait for the caller spin forever.
+    passive = {nid for nid, node in flow.nodes.items() if not node.waits_for_caller and not node.is_exit}
+    for cycle in _cycles(passive, succ):
+        errors.append(f"nodes.{cycle[0]}: loop without caller input: {' → '.join([*cycle, cycle[0]])}")
+    return errors
+
+
+def _cycles(nodes: set[str], succ: Mapping[str, list[str]]) -> list[list[str]]:
+    """One representative cycle per strongly connected component of `nodes` (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on: set[str] = set()
+    st: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(nodes):
+        if root in index:
+            continue
+        work = [(root, iter([t for t in succ[root] if t in nodes]))]
+        index[root] = low[root] = counter
+        counter += 1
+        st.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    st.append(w)
+                    on.add(w)
+                    work.append((w, iter([t for t in succ[w] if t in nodes])))
+                    advanced = True
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = st.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in succ[v]:
+                    out.append(sorted(comp))
+    return out
+
+
+def sound_errors(flow: Flow, sounds_dir: Path = SOUNDS_DIR) -> list[str]:
+    """Sounds that Asterisk would not find (checked only where Asterisk's sounds are installed)."""
+    if not sounds_dir.is_dir():
+        return []
+    errors = []
+    for nid, node in flow.nodes.items():
+        for field, sounds in _node_sounds(node):
+            for s in sounds:
+                if not _sound_exists(sounds_dir, flow.language, s):
+                    errors.append(
+                        f"nodes.{nid}.{field}: sound {s!r} not found in {sounds_dir / flow.language}"
+                    )
+    return errors
+
+
+def _node_sounds(node: Any) -> Iterator[tuple[str, list[str]]]:
+    for field in ("sounds", "prompt", "confirm_prompt", "confirm_keys_prompt", "enter_prompt"):
+        if hasattr(node, field):
+            yield field, list(getattr(node, field))
+    for field in ("invalid_sound", "timeout_sound"):
+        if getattr(node, field, None):
+            yield field, [getattr(node, field)]
+
+
+def _sound_exists(root: Path, language: str, sound: str) -> bool:
+    # Asterisk looks in sounds/<language>/ first, then falls back to sounds/en/ and sounds/.
+    for base in (root / language, root / "en", root):
+        folder = (base / sound).parent
+        if folder.is_dir() and any(p.stem == Path(sound).name for p in folder.iterdir() if p.is_file()):
+            return True
+    return False
+
+
+# --- loading ------------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses duplicate keys: a second `menu:` silently replacing the first is a lost node."""
+
+
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def parse_flow(name: str, text: str, source: str, sounds_dir: Path | None = SOUNDS_DIR) -> Flow:
+    """Validate one flow; a ContentError lists every problem as `source: path: message`."""
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ContentError([f"{source}: {where}invalid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise ContentError([f"{source}: (top level): a flow is a mapping with start and nodes"])
+    data.pop("name", None)
+    try:
+        flow = Flow.model_validate({**data, "name": name})
+    except ValidationError as exc:
+        raise ContentError(format_validation_error(source, exc)) from None
+    errors = graph_errors(flow)
+    if sounds_dir is not None:
+        errors += sound_errors(flow, sounds_dir)
+    if errors:
+        raise ContentError([f"{source}: {e}" for e in errors])
+    return flow
+
+
+def load_flows(directory: Path = FLOWS_DIR, sounds_dir: Path | None = SOUNDS_DIR) -> dict[str, Flow]:
+    """Every `*.yaml` flow of `directory` by name; all files' errors together in one ContentError."""
+    flows: dict[str, Flow] = {}
+    errors: list[str] = []
+    if not directory.is_dir():
+        raise ContentError([f"{directory}: no such flows directory"])
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{path}: cannot read: {exc}")
+            continue
+        if not re.match(_ID, path.stem):
+            errors.append(f"{path}: the file name must be a flow id (lower-case letters, digits, _ or -)")
+            continue
+        try:
+            flows[path.stem] = parse_flow(path.stem, text, str(path), sounds_dir)
+        except ContentError as exc:
+            errors.extend(exc.errors)
+    owner: dict[str, str] = {}
+    for name, flow in flows.items():
+        for i, did in enumerate(flow.dids):
+            if did in owner:
+                errors.append(
+                    f"{directory / name}.yaml: dids[{i}]: DID {did} is already routed by {owner[did]}"
+                )
+            owner.setdefault(did, name)
+    if errors:
+        raise ContentError(errors)
+    return flows
+
+
+def flow_for_did(flows: Mapping[str, Flow], did: str, default: str | None = None) -> Flow | None:
+    """The flow answering `did`: the one listing it, else the configured default flow, else none."""
+    for flow in flows.values():
+        if did in flow.dids:
+            return flow
+    return flows.get(default) if default else None
