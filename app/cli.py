@@ -154,6 +154,37 @@ def _cmd_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ivr_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cti.ivr.model import SOUNDS_DIR, load_flows
+    from dialer.model_errors import ContentError
+
+    directory = Path(args.dir) if args.dir else load_settings().ivr_flows_dir
+    try:
+        flows = load_flows(directory, None if args.no_sounds else SOUNDS_DIR)
+    except ContentError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        print(f"plateau: {len(exc.errors)} problem(s) in the IVR flows of {directory}", file=sys.stderr)
+        return 1
+    for name, flow in sorted(flows.items()):
+        print(f"{name}: ok ({len(flow.nodes)} nodes, DIDs {', '.join(flow.dids) or 'none'})")
+    return 0
+
+
+def _cmd_ivr_exits(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from cti.ivr.history import ivr_exit_report
+
+    until = datetime.now(UTC)
+    since = until - timedelta(days=args.days)
+    rows = _run(lambda s: ivr_exit_report(s, since=since, until=until, flow=args.flow))
+    print(json.dumps(rows, indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="plateau", description="Plateau contact-centre server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
     p.set_defaults(func=_cmd_demo)
+
+    ivr = sub.add_parser("ivr", help="IVR flows").add_subparsers(dest="ivr_command", required=True)
+    p = ivr.add_parser("check", help="validate the IVR flows (exit code 1 with one line per problem)")
+    p.add_argument("--dir", help="flows directory (default: PLATEAU_IVR_FLOWS_DIR)")
+    p.add_argument("--no-sounds", action="store_true", help="do not check that the sounds exist")
+    p.set_defaults(func=_cmd_ivr_check)
+    p = ivr.add_parser("exits", help="where callers left the IVR (per flow, node and exit), as JSON")
+    p.add_argument("--days", type=int, default=7)
+    p.add_argument("--flow")
+    p.set_defaults(func=_cmd_ivr_exits)
     return parser
 
 

@@ -22,9 +22,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
+        from cti.ivr.service import start_ivr
+
+        app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
         try:
             yield
         finally:
+            if app.state.ivr is not None:
+                await app.state.ivr.stop()
             await app.state.db.dispose()
 
     app = FastAPI(

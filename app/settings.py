@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     ami_enabled: bool = True
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=1, le=65535)
+    # IVR (cti/ivr): the FastAGI server runs the flows of `ivr_flows_dir`; each flow lists the DIDs it
+    # answers, `ivr_default_flow` takes the other DIDs (unset: they go straight to their queue).
+    ivr_enabled: bool = False
+    ivr_flows_dir: Path = ROOT / "ivr_flows"
+    ivr_default_flow: str | None = None
 
     default_region: str = "FR"
     default_language: Literal["fr", "en"] = "fr"

@@ -244,8 +244,8 @@ class Session:
         raise RuntimeError(f"node {node_id} does not take events")
 
     @property
-    def summary_choices(self) -> list[dict[str, Any]]:
-        return [p for p in self.path if p.get("type") == "menu" and "choice" in p]
+    def current_node(self) -> str:
+        return self._node or self.start_at
 
     # --- the walk ----------------------------------------------------------------------------------
 

@@ -1,0 +1,35 @@
+"""Start-up glue: validate the flows and start the FastAGI server when `PLATEAU_IVR_ENABLED` is set."""
+
+from __future__ import annotations
+
+from app.db import Database
+from app.settings import ConfigError, Settings
+from cti.ivr.agi import IvrServer
+from cti.ivr.model import load_flows
+from dialer.model_errors import ContentError
+
+
+async def start_ivr(settings: Settings, db: Database) -> IvrServer | None:
+    """The running IVR server, or None when the IVR is disabled. Invalid flows stop the start-up with
+    one line per problem (file and path inside it), like `plateau ivr check`."""
+    if not settings.ivr_enabled:
+        return None
+    try:
+        flows = load_flows(settings.ivr_flows_dir)
+    except ContentError as exc:
+        raise ConfigError("invalid IVR flows:\n  " + "\n  ".join(exc.errors)) from None
+    if settings.ivr_default_flow and settings.ivr_default_flow not in flows:
+        raise ConfigError(
+            f"PLATEAU_IVR_DEFAULT_FLOW: no flow {settings.ivr_default_flow!r} in {settings.ivr_flows_dir}"
+        )
+    server = IvrServer(
+        flows=flows,
+        db=db,
+        host=settings.agi_host,
+        port=settings.agi_port,
+        region=settings.default_region,
+        default_zone=settings.timezone,
+        default_flow=settings.ivr_default_flow,
+    )
+    await server.start()
+    return server
