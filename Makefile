@@ -58,3 +58,14 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) var/*.db var/run
+
+# UI translations (web/locale): refresh the template from the sources, merge it into each catalogue.
+# The .po files are committed; the app compiles them at start-up, `make i18n` writes .mo files for tools.
+I18N_KEYWORDS := -k _gettext -k gettext -k N_
+i18n-extract: setup
+	$(BIN)/pybabel extract -F web/babel.cfg $(I18N_KEYWORDS) -o web/locale/messages.pot --no-location \
+		--sort-output --project=Plateau --copyright-holder=Plateau .
+	for l in fr en; do $(BIN)/pybabel update -i web/locale/messages.pot -d web/locale -l $$l --no-fuzzy-matching; done
+
+i18n: setup
+	$(BIN)/python -c 'from app.web.i18n import compile_all; print(*compile_all(), sep="\n")'

@@ -20,13 +20,11 @@ from urllib.parse import quote
 from babel.numbers import format_decimal
 from fastapi.responses import Response
 
-DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# The rule itself lives with the spreadsheet reading code, so that import and export cannot drift apart.
+from app.tabular import FORMULA_PREFIXES, neutralise
+
+__all__ = ["FORMULA_PREFIXES", "cell", "csv_response", "neutralise", "to_csv"]
 BOM = "\ufeff"
-
-
-def neutralise(text: str) -> str:
-    """A text cell that a spreadsheet will never evaluate."""
-    return "'" + text if text.startswith(DANGEROUS_PREFIXES) else text
 
 
 def cell(value: Any, lang: str = "fr") -> str:

@@ -12,6 +12,7 @@ from app.db import Database
 from app.routes import admin, auth, complaints, customers, history, reports
 from app.security import LoginRateLimiter
 from app.settings import Settings, get_settings
+from app.web import mount_web
 
 API_PREFIX = "/api/v1"
 
@@ -55,4 +56,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
         }
 
+    mount_web(app)  # browser pages and /static (issue 4)
     return app

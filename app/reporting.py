@@ -1,0 +1,165 @@
+"""Report data from the database: call facts and agent state periods in, app/kpi.py numbers out.
+
+The queries load per-call facts for a bounded period (at most MAX_DAYS) and leave every definition to the
+pure KPI module, so the wallboard, the reports pages, the API and the CSV exports cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import kpi
+from app.models import AgentStateLog, Call, CallDirection, Queue, User
+
+MAX_DAYS = 31
+
+
+class PeriodError(ValueError):
+    """A report period that cannot be served; the message names the field."""
+
+    def __init__(self, field: str, msg: str) -> None:
+        super().__init__(f"{field}: {msg}")
+        self.field, self.msg = field, msg
+
+
+def check_period(since: datetime, until: datetime) -> None:
+    if since.tzinfo is None:
+        raise PeriodError("since", "needs a time zone (e.g. 2026-03-10T00:00:00+01:00)")
+    if until.tzinfo is None:
+        raise PeriodError("until", "needs a time zone (e.g. 2026-03-10T00:00:00+01:00)")
+    if until <= since:
+        raise PeriodError("until", "must be after since")
+    if until - since > timedelta(days=MAX_DAYS):
+        raise PeriodError("until", f"a report covers at most {MAX_DAYS} days")
+
+
+def _fact(row: Any) -> kpi.CallFact:
+    return kpi.CallFact(
+        offered_at=row.offered_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        wait_s=row.wait_s,
+        talk_s=row.talk_s,
+        hold_s=row.hold_s,
+        wrap_s=row.wrap_s,
+        outcome=row.outcome,
+        queue=row.queue,
+        agent_id=row.agent_id,
+    )
+
+
+async def call_facts(
+    db: AsyncSession, since: datetime, until: datetime, queue: str | None = None
+) -> list[kpi.CallFact]:
+    """Inbound queue calls offered in [since, until)."""
+    stmt = select(
+        Call.offered_at,
+        Call.answered_at,
+        Call.ended_at,
+        Call.wait_s,
+        Call.talk_s,
+        Call.hold_s,
+        Call.wrap_s,
+        Call.outcome,
+        Call.queue,
+        Call.agent_id,
+    ).where(
+        Call.offered_at >= since,
+        Call.offered_at < until,
+        Call.queue.is_not(None),
+        Call.direction == CallDirection.inbound,
+    )
+    if queue is not None:
+        stmt = stmt.where(Call.queue == queue)
+    return [_fact(r) for r in await db.execute(stmt.order_by(Call.offered_at, Call.id))]
+
+
+async def queue_configs(db: AsyncSession) -> dict[str, kpi.KpiConfig]:
+    out = {}
+    for q in await db.scalars(select(Queue)):
+        try:
+            out[q.name] = kpi.KpiConfig(
+                sl_threshold_s=q.service_level_s,
+                sl_variant=kpi.SlVariant(q.sl_variant),
+                short_abandon_s=q.short_abandon_s,
+                sl_target_pct=q.sl_target_pct,
+            )
+        except ValueError:  # a bad row must not take every report down: fall back to the defaults
+            out[q.name] = kpi.KpiConfig()
+    return out
+
+
+async def queue_labels(db: AsyncSession) -> dict[str, str]:
+    return dict((await db.execute(select(Queue.name, Queue.display_name))).all())
+
+
+async def user_names(db: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(ids)))).all())
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    queue: str
+    start: datetime | None  # None: the whole period
+    kpis: kpi.Kpis
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRow:
+    agent_id: int
+    start: datetime | None
+    counts: kpi.Counts
+
+    @property
+    def aht_s(self) -> float | None:
+        return kpi.aht(self.counts)
+
+
+def queue_intervals(
+    facts: list[kpi.CallFact], configs: dict[str, kpi.KpiConfig], minutes: int, zone: str
+) -> list[QueueRow]:
+    return [
+        QueueRow(str(q), start, kpi.compute(group, configs.get(str(q), kpi.KpiConfig())))
+        for (q, start), group in kpi.by_interval(facts, minutes, zone).items()
+    ]
+
+
+def queue_totals(facts: list[kpi.CallFact], configs: dict[str, kpi.KpiConfig]) -> list[QueueRow]:
+    by_queue: dict[str, list[kpi.CallFact]] = {}
+    for f in facts:
+        by_queue.setdefault(str(f.queue), []).append(f)
+    return [
+        QueueRow(q, None, kpi.compute(group, configs.get(q, kpi.KpiConfig())))
+        for q, group in sorted(by_queue.items())
+    ]
+
+
+def agent_intervals(facts: list[kpi.CallFact], minutes: int | None, zone: str) -> list[AgentRow]:
+    """Calls each agent answered; `minutes=None` gives one row per agent for the whole period."""
+    handled = [f for f in facts if f.agent_id is not None and f.answered]
+    if minutes is None:
+        groups: dict[tuple[Any, datetime | None], list[kpi.CallFact]] = {}
+        for f in handled:
+            groups.setdefault((f.agent_id, None), []).append(f)
+        items = sorted(groups.items(), key=lambda kv: kv[0][0])
+    else:
+        items = list(kpi.by_interval(handled, minutes, zone, key=lambda f: f.agent_id).items())
+        items.sort(key=lambda kv: (kv[0][0], kv[0][1]))
+    return [AgentRow(int(a), start, kpi.tally(group, kpi.KpiConfig())) for (a, start), group in items]
+
+
+async def state_periods(db: AsyncSession, since: datetime, until: datetime) -> list[kpi.StatePeriod]:
+    rows = await db.scalars(
+        select(AgentStateLog).where(
+            AgentStateLog.started_at < until,
+            (AgentStateLog.ended_at.is_(None)) | (AgentStateLog.ended_at > since),
+        )
+    )
+    return [kpi.StatePeriod(r.user_id, r.state, r.started_at, r.ended_at, r.reason) for r in rows]

@@ -1,0 +1,361 @@
+"""Server-rendered pages. Data comes from the same query code as the REST API (app/routes/*), called
+directly, so a page never shows something the API would compute differently."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import audit
+from app.models import (
+    Account,
+    ComplaintStatus,
+    Contact,
+    DispositionCode,
+    InteractionKind,
+    PauseReason,
+    Queue,
+    Role,
+    Team,
+    User,
+)
+from app.routes import complaints as complaints_api
+from app.routes import customers as customers_api
+from app.routes import history as history_api
+from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
+from app.web import i18n
+from app.web.render import render, use_language
+
+router = APIRouter(include_in_schema=False)
+LANG_COOKIE = "plateau_lang"
+STAFF = (Role.supervisor, Role.manager, Role.admin)
+SLA_STATES = ("on_time", "due_soon", "late", "met", "missed")
+TIMELINE_PAGE = 25
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; answered with a redirect to the login page (see app.web.mount_web)."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect through ?next= would make a fine phishing link."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+async def page_identity(request: Request, db: AsyncSession = Depends(get_db)) -> Identity:
+    ident = await identify(db, bearer=None, cookie=request.cookies.get(SESSION_COOKIE))
+    if ident is None:
+        path = request.url.path + (("?" + request.url.query) if request.url.query else "")
+        raise LoginRequired(path)
+    use_language(ident.user.language, request.app.state.settings.timezone)
+    return ident
+
+
+def roles(*allowed: Role):  # type: ignore[no-untyped-def]
+    ok = frozenset(allowed) | {Role.admin}
+
+    async def dep(ident: Identity = Depends(page_identity)) -> Identity:
+        if ident.role not in ok:
+            raise HTTPException(403, "forbidden")
+        return ident
+
+    return dep
+
+
+def _check_csrf(ident: Identity, sent: str) -> None:
+    if not (ident.csrf_token and hmac.compare_digest(sent.encode(), ident.csrf_token.encode())):
+        raise HTTPException(403, "missing or wrong CSRF token")
+
+
+def page(request: Request, template: str, ident: Identity, **ctx: Any) -> Response:
+    return render(request, template, user=ident.user, csrf=ident.csrf_token, **ctx)
+
+
+LANDING = {
+    Role.agent: "/desk",
+    Role.supervisor: "/wallboard",
+    Role.manager: "/reports",
+    Role.admin: "/admin",
+}
+
+
+# --- sign-in, landing, language, sign-out --------------------------------------------------------------
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None, db: AsyncSession = Depends(get_db)) -> Any:
+    if await identify(db, bearer=None, cookie=request.cookies.get(SESSION_COOKIE)):
+        return RedirectResponse(safe_next(next), 303)
+    return render(request, "login.html", next_path=safe_next(next))
+
+
+@router.get("/")
+async def landing(ident: Identity = Depends(page_identity)) -> RedirectResponse:
+    return RedirectResponse(LANDING[ident.role], 303)
+
+
+@router.post("/language")
+async def set_language(
+    request: Request,
+    lang: str = Form(max_length=8),
+    next: str = Form(default="/", max_length=2000),
+    csrf_token: str = Form(default="", max_length=200),
+    db: AsyncSession = Depends(get_db),
+) -> RedirectResponse:
+    """Signed in: saved on the user (it follows them to any browser). Signed out: a cookie."""
+    if lang not in i18n.LANGUAGES:
+        raise HTTPException(
+            422, [{"loc": ["body", "lang"], "msg": "unsupported language", "type": "value_error"}]
+        )
+    ident = await identify(db, bearer=None, cookie=request.cookies.get(SESSION_COOKIE))
+    if ident is not None:
+        _check_csrf(ident, csrf_token)
+        user = await db.get(User, ident.user.id)
+        if user is not None:
+            user.language = lang
+            audit(db, "language_changed", user_id=user.id, detail={"language": lang}, request=request)
+            await db.commit()
+    resp = RedirectResponse(safe_next(next), 303)
+    resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    return resp
+
+
+@router.post("/logout")
+async def logout(
+    request: Request,
+    csrf_token: str = Form(default="", max_length=200),
+    ident: Identity = Depends(page_identity),
+    db: AsyncSession = Depends(get_db),
+) -> RedirectResponse:
+    _check_csrf(ident, csrf_token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await close_session(db, cookie)
+    audit(db, "logout", user_id=ident.user.id, request=request)
+    await db.commit()
+    resp = RedirectResponse("/login", 303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    resp.delete_cookie(CSRF_COOKIE, path="/")
+    return resp
+
+
+# --- desk and wallboard: the places the live CTI views plug into ----------------------------------------
+@router.get("/desk")
+async def desk(
+    request: Request, ident: Identity = Depends(roles(Role.agent)), db: AsyncSession = Depends(get_db)
+) -> Any:
+    pauses = list(await db.scalars(select(PauseReason).where(PauseReason.active).order_by(PauseReason.label)))
+    dispositions = list(
+        await db.scalars(
+            select(DispositionCode).where(DispositionCode.active).order_by(DispositionCode.label)
+        )
+    )
+    return page(request, "desk.html", ident, active="desk", pauses=pauses, dispositions=dispositions)
+
+
+@router.get("/wallboard")
+async def wallboard(
+    request: Request, ident: Identity = Depends(roles(*STAFF)), db: AsyncSession = Depends(get_db)
+) -> Any:
+    from app.web.reports_view import kpi_windows, sl_variant_label  # (imports this module)
+
+    queues, windows = await kpi_windows(request, db)
+    return page(
+        request,
+        "wallboard.html",
+        ident,
+        active="wallboard",
+        queues=queues,
+        windows=windows,
+        sl_variant_label=sl_variant_label,
+    )
+
+
+# --- customers -----------------------------------------------------------------------------------------
+@router.get("/customers")
+async def customers(
+    request: Request,
+    q: str | None = Query(default=None, max_length=120),
+    ident: Identity = Depends(page_identity),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    q = (q or "").strip()
+    contacts: list[Contact] = []
+    accounts: list[Account] = []
+    error = None
+    if q:
+        if any(ord(c) < 32 for c in q):
+            error = "invalid"
+        else:
+            contacts = await customers_api.search_contacts(request=request, q=q, limit=50, _=ident, db=db)
+            if sum(c.isdigit() for c in q) < 6:
+                accounts = await customers_api.list_accounts(q=q, limit=20, _=ident, db=db)
+    return page(
+        request,
+        "customers.html",
+        ident,
+        active="customers",
+        q=q,
+        contacts=contacts,
+        accounts=accounts,
+        error=error,
+    )
+
+
+async def _names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
+    ids_ = {i for i in ids if i is not None}
+    if not ids_:
+        return {}
+    return dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(ids_)))).all())
+
+
+async def _dispo_labels(db: AsyncSession) -> dict[str, str]:
+    return dict((await db.execute(select(DispositionCode.code, DispositionCode.label))).all())
+
+
+def _kind(kind: str | None) -> InteractionKind | None:
+    try:
+        return InteractionKind(kind) if kind else None
+    except ValueError:
+        return None
+
+
+@router.get("/contacts/{contact_id}")
+async def contact_page(
+    request: Request,
+    contact_id: int,
+    cursor: str | None = Query(default=None, max_length=200),
+    kind: str | None = Query(default=None, max_length=20),
+    ident: Identity = Depends(page_identity),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    if not 1 <= contact_id <= 2**62:
+        raise HTTPException(404, "no such contact")
+    contact = await customers_api.get_contact(contact_id=contact_id, _=ident, db=db)
+    timeline = await history_api.contact_timeline(
+        contact_id=contact_id, cursor=cursor, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
+    )
+    complaints = await complaints_api.list_complaints(
+        request=request,
+        status=None,
+        sla=None,
+        owner_id=None,
+        contact_id=contact_id,
+        limit=100,
+        _=ident,
+        db=db,
+    )
+    names = await _names(db, {i.agent_id for i in timeline.items} | {c.owner_id for c in complaints})
+    return page(
+        request,
+        "contact.html",
+        ident,
+        active="customers",
+        contact=contact,
+        timeline=timeline,
+        complaints=complaints,
+        names=names,
+        dispositions=await _dispo_labels(db),
+        kind=_kind(kind),
+        kinds=list(InteractionKind),
+        cursor=cursor,
+        quote=quote,
+    )
+
+
+@router.get("/accounts/{account_id}")
+async def account_page(
+    request: Request,
+    account_id: int,
+    cursor: str | None = Query(default=None, max_length=200),
+    kind: str | None = Query(default=None, max_length=20),
+    ident: Identity = Depends(page_identity),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    if not 1 <= account_id <= 2**62:
+        raise HTTPException(404, "no such account")
+    account = await customers_api.get_account(account_id=account_id, _=ident, db=db)
+    members = list(
+        await db.scalars(
+            select(Contact).where(Contact.account_id == account_id).order_by(Contact.last_name, Contact.id)
+        )
+    )
+    timeline = await history_api.account_timeline(
+        account_id=account_id, cursor=cursor, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
+    )
+    who = {c.id: f"{c.first_name} {c.last_name}".strip() for c in members}
+    names = await _names(db, {i.agent_id for i in timeline.items})
+    return page(
+        request,
+        "account.html",
+        ident,
+        active="customers",
+        account=account,
+        members=members,
+        timeline=timeline,
+        names=names,
+        who=who,
+        dispositions=await _dispo_labels(db),
+        kind=_kind(kind),
+        kinds=list(InteractionKind),
+        cursor=cursor,
+        quote=quote,
+    )
+
+
+# --- complaints ----------------------------------------------------------------------------------------
+@router.get("/complaints")
+async def complaints_page(
+    request: Request,
+    status: str | None = Query(default=None, max_length=20),
+    sla: str | None = Query(default=None, max_length=20),
+    ident: Identity = Depends(page_identity),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    status_ = ComplaintStatus(status) if status in ComplaintStatus.__members__ else None
+    sla_ = sla if sla in SLA_STATES else None
+    rows = await complaints_api.list_complaints(
+        request=request, status=status_, sla=sla_, owner_id=None, contact_id=None, limit=200, _=ident, db=db
+    )
+    contact_ids = {c.contact_id for c in rows}
+    contacts = (
+        {c.id: c for c in await db.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+        if contact_ids
+        else {}
+    )
+    return page(
+        request,
+        "complaints.html",
+        ident,
+        active="complaints",
+        rows=rows,
+        contacts=contacts,
+        names=await _names(db, {c.owner_id for c in rows}),
+        status=status_,
+        sla=sla_,
+        statuses=list(ComplaintStatus),
+        sla_states=SLA_STATES,
+    )
+
+
+# --- administration (read-only overview; changes go through /api/v1) -----------------------------------
+@router.get("/admin")
+async def admin_page(
+    request: Request, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
+) -> Any:
+    users = list(await db.scalars(select(User).order_by(User.username)))
+    queues = list(await db.scalars(select(Queue).order_by(Queue.name)))
+    teams = {t.id: t.name for t in await db.scalars(select(Team))}
+    return page(request, "admin.html", ident, active="admin", users=users, queues=queues, teams=teams)

@@ -1,0 +1,161 @@
+"""Jinja2 rendering with per-request translations, locale-aware filters and the page chrome's context."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from app.models import Role, User
+from app.settings import ROOT
+from app.web import i18n
+
+TEMPLATES = ROOT / "web" / "templates"
+_lang: contextvars.ContextVar[str] = contextvars.ContextVar("ui_lang", default=i18n.DEFAULT_LANGUAGE)
+_zone: contextvars.ContextVar[str] = contextvars.ContextVar("ui_zone", default="Europe/Paris")
+
+
+def _gettext(message: str) -> str:
+    return i18n.translations(_lang.get()).ugettext(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return i18n.translations(_lang.get()).ungettext(singular, plural, n)
+
+
+def use_language(lang: str, zone: str | None = None) -> None:
+    """Set the UI language (and zone) for the rest of this request, for text built in Python."""
+    _lang.set(i18n.normalise(lang))
+    if zone:
+        _zone.set(zone)
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction where it is translated later (at render time)."""
+    return message
+
+
+def gettext(message: str, **kwargs: Any) -> str:
+    """For Python code that builds UI text (same catalogue and language as the templates)."""
+    text = _gettext(message)
+    return text % kwargs if kwargs else text
+
+
+def build_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "xml", "svg"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["dt"] = lambda v, fmt="short": i18n.fmt_datetime(v, _lang.get(), _zone.get(), fmt)
+    env.filters["pct"] = lambda v: i18n.fmt_percent(v, _lang.get())
+    env.filters["num"] = lambda v, digits=1: i18n.fmt_number(v, _lang.get(), digits)
+    env.filters["duration"] = i18n.fmt_duration
+    return env
+
+
+ENV = build_env()
+
+# Strings the ES modules show; translated here so that the browser never needs a catalogue of its own.
+JS_STRINGS = {
+    "connected": N_("Live: connected"),
+    "connecting": N_("Connecting…"),
+    "disconnected": N_("Connection lost. Reconnecting in {s} s…"),
+    "reconnecting": N_("Reconnecting…"),
+    "resynced": N_("Reconnected; data refreshed."),
+    "signing_in": N_("Signing in…"),
+    "login_failed": N_("Wrong username or password."),
+    "login_throttled": N_("Too many failed attempts. Try again in {s} s."),
+    "login_invalid": N_("Enter your username and password."),
+    "network_error": N_("The server cannot be reached. Check your connection and try again."),
+    "items": N_("{n} live items"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    href: str
+    label: str
+    key: str
+
+
+def nav_for(request: Request, user: User | None) -> list[NavItem]:
+    """The main navigation a role sees; a page only appears once its route exists."""
+    if user is None:
+        return []
+    role = user.role
+    staff = role in (Role.supervisor, Role.manager, Role.admin)
+    paths = {getattr(r, "path", None) for r in request.app.router.routes}
+    items: list[tuple[str, str, str, bool]] = [
+        ("/desk", _gettext("Desk"), "desk", role in (Role.agent, Role.admin)),
+        ("/wallboard", _gettext("Wallboard"), "wallboard", staff),
+        ("/customers", _gettext("Customers"), "customers", True),
+        ("/complaints", _gettext("Complaints"), "complaints", True),
+        ("/campaigns", _gettext("Campaigns"), "campaigns", role in (Role.manager, Role.admin)),
+        ("/reports", _gettext("Reports"), "reports", staff),
+        ("/admin", _gettext("Administration"), "admin", role is Role.admin),
+    ]
+    return [NavItem(h, label, k) for h, label, k, ok in items if ok and h in paths]
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    user: User | None = None,
+    csrf: str | None = None,
+    lang: str | None = None,
+    status_code: int = 200,
+    active: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    settings = request.app.state.settings
+    lang = i18n.normalise(
+        lang or (user.language if user else request.cookies.get("plateau_lang")), settings.default_language
+    )
+    lang_token, zone_token = _lang.set(lang), _zone.set(settings.timezone)
+    try:
+        js = {k: _gettext(v) for k, v in JS_STRINGS.items()}
+        html = ENV.get_template(template).render(
+            request=request,
+            user=user,
+            csrf=csrf,
+            lang=lang,
+            languages=i18n.LANGUAGES,
+            nav=nav_for(request, user),
+            role_names={
+                "agent": _gettext("Agent"),
+                "supervisor": _gettext("Supervisor"),
+                "manager": _gettext("Manager"),
+                "admin": _gettext("Administrator"),
+            },
+            active=active,
+            current_path=request.url.path + (("?" + request.url.query) if request.url.query else ""),
+            js_strings=Markup(json.dumps(js, ensure_ascii=False).replace("</", "<\\/")),
+            **context,
+        )
+    finally:
+        _lang.reset(lang_token)
+        _zone.reset(zone_token)
+    return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
+
+
+# Pages load only same-origin scripts and styles; the WebSocket is same-origin too.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}

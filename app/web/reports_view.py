@@ -1,0 +1,163 @@
+"""The reports page and the wallboard's KPI table: the API's report functions, rendered."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import reporting
+from app.models import Role
+from app.routes import reports as reports_api
+from app.security import Identity, get_db
+from app.web.charts import Series, horizontal_stacks, stacked_bars
+from app.web.pages import page, roles
+from app.web.render import gettext as _
+
+router = APIRouter(include_in_schema=False)
+STAFF = (Role.supervisor, Role.manager)
+
+
+def sl_variant_label(variant: str) -> str:
+    return {
+        "answered": _("answered within T / answered"),
+        "offered": _("answered within T / offered"),
+        "abandons_positive": _("(answered + abandoned within T) / offered"),
+        "abandons_in_t_excluded": _("answered within T / (offered − abandoned within T)"),
+        "short_abandons_excluded": _("answered within T / (offered − short abandons)"),
+    }.get(variant, variant)
+
+
+async def kpi_windows(request: Request, db: AsyncSession) -> tuple[dict[str, str], list[Any]]:
+    windows = await reports_api.kpi_windows(db, request.app.state.settings.timezone)
+    return await reporting.queue_labels(db), windows
+
+
+def _parse_day(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+@router.get("/reports")
+async def reports_page(
+    request: Request,
+    start: str | None = Query(default=None, max_length=10),
+    end: str | None = Query(default=None, max_length=10),
+    interval: str = Query(default="30", max_length=2),
+    queue: str | None = Query(default=None, max_length=80),
+    ident: Identity = Depends(roles(*STAFF)),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    today = datetime.now(zone).date()
+    first = _parse_day(start, today)
+    last = _parse_day(end, first)
+    error = None
+    if last < first or (last - first).days >= reporting.MAX_DAYS:
+        error = _("The period must end after it starts and cover at most %(n)s days.", n=reporting.MAX_DAYS)
+        last = first
+    interval = interval if interval in ("15", "30", "60") else "30"
+    since = datetime.combine(first, time(0), zone)
+    until = datetime.combine(last + timedelta(days=1), time(0), zone)
+    queue = queue or None
+    labels = await reporting.queue_labels(db)
+
+    facts = await reporting.call_facts(db, since, until, queue)
+    configs = await reporting.queue_configs(db)
+    qrows = [
+        reports_api.queue_row(r) for r in reporting.queue_intervals(facts, configs, int(interval), str(zone))
+    ]
+    totals = [reports_api.queue_row(r) for r in reporting.queue_totals(facts, configs)]
+    agent_rows_ = reporting.agent_intervals(facts, None, str(zone))
+    names = await reporting.user_names(db, {r.agent_id for r in agent_rows_})
+    arows = [reports_api.agent_row(r, names) for r in agent_rows_]
+    srows = await reports_api.agent_state_rows(db, since, until)
+
+    charts = []
+    for q in sorted({r.queue for r in qrows}):
+        rows = [r for r in qrows if r.queue == q]
+        charts.append(
+            {
+                "queue": q,
+                "svg": stacked_bars(
+                    _("Calls per interval and service level, queue %(q)s", q=labels.get(q, q)),
+                    [r.start.astimezone(zone).strftime("%H:%M") if r.start else "" for r in rows],
+                    [
+                        Series(_("Answered"), [r.answered for r in rows]),
+                        Series(_("Abandoned"), [r.abandoned for r in rows]),
+                    ],
+                    line=Series(_("Service level"), [r.service_level for r in rows]),  # type: ignore[arg-type]
+                ),
+            }
+        )
+    state_chart = None
+    if srows:
+        hours = [
+            (_("Ready"), "ready_s"),
+            (_("Talk"), "talk_s"),
+            (_("Hold"), "hold_s"),
+            (_("Wrap-up"), "wrap_s"),
+            (_("Pause"), "pause_s"),
+        ]
+        state_chart = horizontal_stacks(
+            _("Time per agent and state, in hours"),
+            [r.agent for r in srows],
+            [Series(label, [getattr(r, key) / 3600 for r in srows]) for label, key in hours],
+        )
+        state_legend = [label for label, _k in hours]
+    else:
+        state_legend = []
+    reasons = sorted({reason for r in srows for reason in r.pause_by_reason})
+    base = {"since": since.isoformat(), "until": until.isoformat()}
+    csv_links = {
+        "queue": "/api/v1/reports/intervals?"
+        + urlencode(
+            {
+                **base,
+                "interval": interval,
+                "by": "queue",
+                "format": "csv",
+                **({"queue": queue} if queue else {}),
+            }
+        ),
+        "agent": "/api/v1/reports/intervals?"
+        + urlencode(
+            {
+                **base,
+                "interval": interval,
+                "by": "agent",
+                "format": "csv",
+                **({"queue": queue} if queue else {}),
+            }
+        ),
+        "states": "/api/v1/reports/agent-states?" + urlencode({**base, "format": "csv"}),
+    }
+    return page(
+        request,
+        "reports.html",
+        ident,
+        active="reports",
+        start=first.isoformat(),
+        end=last.isoformat(),
+        interval=interval,
+        queue=queue,
+        labels=labels,
+        qrows=qrows,
+        totals=totals,
+        arows=arows,
+        srows=srows,
+        reasons=reasons,
+        charts=charts,
+        state_chart=state_chart,
+        state_legend=state_legend,
+        csv_links=csv_links,
+        error=error,
+        sl_variant_label=sl_variant_label,
+        zone=zone,
+    )
