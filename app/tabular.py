@@ -18,9 +18,18 @@ from typing import IO, Any
 
 SNIFF_BYTES = 64 * 1024
 CHUNK = 256 * 1024
-ENCODINGS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "utf-8-sig": "utf-8-sig", "cp1252": "cp1252",
-             "windows-1252": "cp1252", "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1",
-             "iso-8859-15": "iso-8859-15"}  # fmt: skip
+ENCODINGS = {
+    "utf-8": "utf-8-sig",
+    "utf8": "utf-8-sig",
+    "utf-8-sig": "utf-8-sig",
+    "cp1252": "cp1252",
+    "windows-1252": "cp1252",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso-8859-15": "iso-8859-15",
+}
+_BINARY = re.compile(rb"[\x01-\x08\x0e-\x1a\x1c-\x1f]")  # never in a text export (ESC and FF aside)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -43,6 +52,8 @@ def detect_encoding(head: bytes, declared: str | None = None) -> str:
         return ENCODINGS.get(declared.lower().replace("_", "-"), declared)
     if b"\x00" in head:
         raise MalformedFile("this is not a text file (it contains NUL bytes): export the sheet as CSV")
+    if _BINARY.search(head):
+        raise MalformedFile("this is not a text file (it contains control bytes): export the sheet as CSV")
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     try:
@@ -145,16 +156,31 @@ class Table:
     def bytes_read(self) -> int:
         return 0
 
+    def close(self) -> None:
+        """Release the file (idempotent)."""
+
 
 class CsvTable(Table):
     def __init__(
-        self, stream: IO[bytes], *, encoding: str | None = None, delimiter: str | None = None
+        self,
+        stream: IO[bytes],
+        *,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        single_column: bool = True,
     ) -> None:
         head = stream.read(SNIFF_BYTES)
         if not head.strip(codecs.BOM_UTF8 + b" \r\n\t"):
             raise MalformedFile("the file is empty")
+        self._stream = stream
         self.encoding = detect_encoding(head, encoding)
-        self.delimiter = sniff_delimiter(head.decode(self.encoding, errors="ignore"), delimiter)
+        sample = head.decode(self.encoding, errors="ignore")
+        try:
+            self.delimiter = sniff_delimiter(sample, delimiter)
+        except MalformedFile:
+            if not single_column:
+                raise
+            self.delimiter = ";"  # one column (a list of numbers): no separator to find
         self._lines = Lines(Chain(head, stream), self.encoding)
         self._reader = csv.reader(self._lines, delimiter=self.delimiter, strict=True)
         try:
@@ -171,6 +197,9 @@ class CsvTable(Table):
     @property
     def bytes_read(self) -> int:
         return self._lines.bytes_read
+
+    def close(self) -> None:
+        self._stream.close()
 
     def __iter__(self) -> Iterator[list[str]]:
         width = len(self.header)
@@ -203,12 +232,23 @@ class XlsxTable(Table):
 
     def __init__(self, path: str) -> None:
         import openpyxl
+        from openpyxl.utils.exceptions import InvalidFileException
 
+        self._file = open(path, "rb")
         try:
-            self._book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+            self._book = openpyxl.load_workbook(self._file, read_only=True, data_only=False)
             self._rows = self._book.worksheets[0].iter_rows(values_only=True)
             first = next(self._rows, None)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, IndexError, EOFError) as exc:
+        except (
+            zipfile.BadZipFile,
+            InvalidFileException,
+            KeyError,
+            OSError,
+            ValueError,
+            IndexError,
+            EOFError,
+        ) as exc:
+            self._file.close()
             raise MalformedFile(f"this is not a readable XLSX workbook ({type(exc).__name__})") from None
         if first is None:
             raise MalformedFile("the sheet is empty")
@@ -232,7 +272,11 @@ class XlsxTable(Table):
         except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
             raise MalformedFile(f"line {self.line}: the workbook is damaged ({type(exc).__name__})") from None
         finally:
-            self._book.close()
+            self.close()
+
+    def close(self) -> None:
+        self._book.close()
+        self._file.close()
 
 
 def is_xlsx(head: bytes) -> bool:

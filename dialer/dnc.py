@@ -1,0 +1,106 @@
+"""Do-not-call lists: add numbers one by one or from a file (e.g. a Bloctel extract), streamed in batches.
+
+A file is either one number per line (no header) or a CSV whose number column is recognised
+(`Téléphone`, `numero`, `phone`…); other columns are ignored. Invalid lines are reported with their line
+number; a malformed file (binary, undecodable) imports nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import utcnow
+from app.tabular import normalise_header
+from cti.numbers import InvalidNumber
+from dialer.bulk_numbers import Normaliser
+from dialer.list_import import AUTO_MAPPING, open_table
+from dialer.models import DncEntry
+
+BATCH = 5000
+
+
+@dataclass
+class DncReport:
+    rows: int = 0
+    added: int = 0  # new entries (a number already on the list is not added twice)
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def add_numbers(
+    session: AsyncSession,
+    dnc_list_id: int,
+    e164s: Iterable[str],
+    *,
+    reason: str | None = None,
+    user_id: int | None = None,
+) -> int:
+    """Insert E.164 numbers, ignoring those already on the list; returns how many were new."""
+    now = utcnow()
+    rows = [
+        {"dnc_list_id": dnc_list_id, "e164": e, "reason": reason, "added_by": user_id, "added_at": now}
+        for e in dict.fromkeys(e164s)
+    ]
+    if not rows:
+        return 0
+    ins = pg_insert(DncEntry) if session.bind.dialect.name == "postgresql" else sqlite_insert(DncEntry)
+    stmt = ins.on_conflict_do_nothing(index_elements=["dnc_list_id", "e164"]).returning(DncEntry.id)
+    added = 0
+    for i in range(0, len(rows), BATCH):
+        added += len(list(await session.scalars(stmt, rows[i : i + BATCH])))  # only new rows come back
+    return added
+
+
+async def import_dnc_file(
+    session: AsyncSession,
+    dnc_list_id: int,
+    path: Path | str,
+    *,
+    region: str = "FR",
+    reason: str | None = None,
+    user_id: int | None = None,
+) -> DncReport:
+    """Stream a file of numbers into a DNC list in the caller's transaction (the caller commits)."""
+    normalise = Normaliser(region)
+    report = DncReport()
+    table = open_table(path)
+    try:
+        header = table.header
+        column = next(
+            (
+                i
+                for i, h in enumerate(header)
+                if AUTO_MAPPING.get(normalise_header(h), "").startswith("number")
+            ),
+            None,
+        )
+        batch: list[str] = []
+        if column is None:
+            column = 0
+            try:  # no recognised header: the first line is a number too
+                batch.append(normalise(header[0]).e164)
+                report.rows += 1
+            except InvalidNumber:
+                if len(header) > 1 or any(ch.isdigit() for ch in header[0]):
+                    report.invalid.append((1, f"{header[0][:40]!r}: not a phone number nor a column name"))
+        for cells in table:
+            if not any(c.strip() for c in cells):
+                continue
+            report.rows += 1
+            cell = cells[column].strip() if column < len(cells) else ""
+            try:
+                batch.append(normalise(cell).e164)
+            except InvalidNumber as exc:
+                report.invalid.append((table.line, f"{cell[:40]!r}: {exc.reason}"))
+            if len(batch) >= BATCH:
+                report.added += await add_numbers(session, dnc_list_id, batch, reason=reason, user_id=user_id)
+                batch = []
+        report.added += await add_numbers(session, dnc_list_id, batch, reason=reason, user_id=user_id)
+    finally:
+        table.close()
+    return report

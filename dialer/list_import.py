@@ -1,0 +1,755 @@
+"""Call-list import: a CSV or XLSX file streamed into leads, scrubbed, deduplicated, with a report.
+
+One database transaction for the data: a file that turns out malformed half-way (binary, undecodable,
+cut off) rolls back whole and nothing is imported. A bad *line* is skipped and recorded with its line
+number, kind (invalid, duplicate, dnc, no_consent) and reason in `import_rejects`.
+
+Memory stays bounded whatever the file size: rows are handled in batches; duplicates across batches
+and DNC hits are found by indexed queries on what is already written (same transaction), not by
+keeping the file in memory. Progress goes to the `ImportJob` row through a separate connection
+(PostgreSQL; a poller sees it while the import runs) and to `LIVE` in this process (SQLite, whose single
+writer is busy with the import).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import audit
+from app.db import Database
+from app.models import utcnow
+from app.tabular import CsvTable, MalformedFile, Table, XlsxTable, is_xlsx, neutralise
+from app.tabular import normalise_header as _norm
+from cti.numbers import InvalidNumber
+from dialer.bulk_numbers import Normaliser, NumberInfo
+from dialer.compliance import RuleSet
+from dialer.compliance_zones import UnknownZone, zone_info
+from dialer.models import (
+    CallList,
+    CampaignList,
+    DncEntry,
+    DncKind,
+    DncList,
+    ImportJob,
+    ImportReject,
+    ImportStatus,
+    Lead,
+    LeadNumber,
+    RejectKind,
+)
+
+BATCH = 5000
+MAX_CELL = 500
+MAX_COLUMNS = 200
+PROGRESS_EVERY_S = 0.5
+
+# Lead fields a column can map to; anything else is a custom field or ignored.
+STANDARD_FIELDS = (
+    "external_id",
+    "civility",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "email",
+    "city",
+    "postcode",
+    "consent",
+    "priority",
+    "timezone",
+)
+_SYNONYMS: dict[str, list[str]] = {
+    "external_id": ["id", "identifiant", "external id", "ref", "reference", "code client", "numero client"],
+    "civility": ["civilite", "civility", "title", "titre"],
+    "first_name": ["prenom", "first name", "firstname", "given name"],
+    "last_name": ["nom", "nom de famille", "last name", "lastname", "surname"],
+    "company": ["societe", "entreprise", "raison sociale", "company", "organisation", "organization"],
+    "job_title": ["fonction", "poste", "job title"],
+    "email": ["email", "e mail", "courriel", "mail"],
+    "city": ["ville", "city", "commune"],
+    "postcode": ["code postal", "cp", "postcode", "zip", "zip code", "postal code"],
+    "consent": ["consentement", "consent", "opt in", "optin"],
+    "priority": ["priorite", "priority"],
+    "timezone": ["fuseau", "fuseau horaire", "timezone", "time zone", "tz"],
+    "number:mobile": ["portable", "mobile", "tel portable", "telephone portable", "gsm", "cellulaire"],
+    "number:landline": ["fixe", "tel fixe", "telephone fixe", "landline", "domicile"],
+    "number:work": ["tel pro", "telephone professionnel", "tel bureau", "work phone", "ligne directe"],
+    "number:switchboard": ["standard", "switchboard"],
+    "number": ["telephone", "tel", "phone", "numero", "numero de telephone", "phone number", "number"],
+}
+AUTO_MAPPING = {name: target for target, names in _SYNONYMS.items() for name in names}
+_YES = {"1", "oui", "o", "yes", "y", "true", "vrai", "x"}
+_NO = {"", "0", "non", "n", "no", "false", "faux"}
+
+DedupeScope = Literal["list", "campaign", "all"]
+DedupeBy = Literal["number", "external_id"]
+
+# Live counters per running job (this process): what a poller reads while SQLite is busy.
+LIVE: dict[int, dict[str, Any]] = {}
+
+
+class MappingError(ValueError):
+    """The column mapping does not fit the file (or names an unknown field)."""
+
+
+def valid_target(target: str) -> bool:
+    if target in STANDARD_FIELDS or target == "ignore" or target == "number":
+        return True
+    kind, _, name = target.partition(":")
+    return kind in ("number", "custom") and 0 < len(name) <= 40 and name.replace("_", "").isalnum()
+
+
+@dataclass
+class ImportOptions:
+    list_id: int
+    mapping: dict[str, str] | None = None  # normalised header → target; None: recognised headers
+    encoding: str | None = None
+    delimiter: str | None = None
+    dedupe_scope: DedupeScope = "list"
+    dedupe_by: DedupeBy = "number"
+    campaign_id: int | None = None  # campaign DNC lists, campaign dedupe scope
+    rule_set: RuleSet | None = None  # consent is required when it says so at `now`
+    region: str = "FR"
+    keep_unmapped: bool = True  # unmapped columns become custom fields
+    now: datetime | None = None
+
+
+@dataclass
+class Counters:
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    dnc: int = 0
+    no_consent: int = 0
+    invalid: int = 0
+    bytes_read: int = 0
+    encoding: str = ""
+    delimiter: str = ""
+    fast_numbers: int = 0
+    slow_numbers: int = 0
+
+
+@dataclass
+class _Row:
+    line: int
+    external_id: str | None
+    fields: dict[str, str]
+    numbers: list[tuple[str | None, str, NumberInfo]]  # (label, raw, info)
+    zone: str | None
+    consent: bool
+    priority: int
+
+
+@dataclass
+class _Plan:
+    """Where each column goes: (index, target) for the mapped ones."""
+
+    columns: list[tuple[int, str]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, header: list[str], mapping: dict[str, str] | None, keep_unmapped: bool) -> _Plan:
+        if len(header) > MAX_COLUMNS:
+            raise MalformedFile(f"{len(header)} columns: at most {MAX_COLUMNS}")
+        given = {_norm(k): v for k, v in (mapping or {}).items()}
+        bad = [f"{k!r} → {v!r}" for k, v in given.items() if not valid_target(v)]
+        if bad:
+            raise MappingError("unknown target field in the mapping: " + ", ".join(bad))
+        names = [_norm(h) for h in header]
+        missing = [k for k in given if k not in names]
+        if missing:
+            raise MappingError("the mapping names columns the file does not have: " + ", ".join(missing))
+        plan, seen = cls(), set()
+        for i, (raw, name) in enumerate(zip(header, names, strict=True)):
+            target = given.get(name) if mapping is not None else AUTO_MAPPING.get(name)
+            if target is None:
+                if mapping is not None and name in given:
+                    continue
+                target = f"custom:{name.replace(' ', '_')[:40]}" if keep_unmapped and name else "ignore"
+            if target == "ignore":
+                continue
+            if not target.startswith("number") and target in seen:
+                raise MappingError(f"two columns map to {target!r} (the second is {raw!r})")
+            seen.add(target)
+            plan.columns.append((i, target))
+        if not any(t.startswith("number") for _, t in plan.columns):
+            raise MappingError(
+                "no phone column: map one (e.g. 'Téléphone' → number); columns are " + ", ".join(header[:20])
+            )
+        return plan
+
+
+def open_table(path: Path | str, *, encoding: str | None = None, delimiter: str | None = None) -> Table:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if is_xlsx(head):
+        return XlsxTable(str(path))
+    stream = open(path, "rb")
+    try:
+        return CsvTable(stream, encoding=encoding, delimiter=delimiter)
+    except BaseException:
+        stream.close()
+        raise
+
+
+class ListImporter:
+    def __init__(
+        self,
+        session: AsyncSession,
+        options: ImportOptions,
+        *,
+        job_id: int | None = None,
+        user_id: int | None = None,
+        progress: Callable[[Counters], Awaitable[None]] | None = None,
+    ) -> None:
+        self.db, self.opt, self.job_id, self.user_id = session, options, job_id, user_id
+        self.progress = progress
+        self.counters = Counters()
+        self.normalise = Normaliser(options.region)
+        self._pg = session.bind.dialect.name == "postgresql"
+        self._raw: Any = None
+        self._scope_lists: list[int] | None = None
+        self._dnc_lists: list[int] = []
+        self._consent_required = False
+        self._last_progress = 0.0
+
+    async def run(self, table: Table) -> Counters:
+        c = self.counters
+        c.encoding, c.delimiter = table.encoding, table.delimiter
+        plan = _Plan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
+        await self._prepare()
+        batch: list[_Row] = []
+        rejects: list[tuple[int, RejectKind, str]] = []
+        for cells in table:
+            if not any(x.strip() for x in cells):
+                continue
+            c.rows += 1
+            row = self._row(table.line, plan, cells, rejects)
+            if row is not None:
+                batch.append(row)
+            if len(batch) >= BATCH:
+                await self._flush(batch, rejects, table)
+                batch, rejects = [], []
+        await self._flush(batch, rejects, table, final=True)
+        await self.db.execute(
+            update(CallList)
+            .where(CallList.id == self.opt.list_id)
+            .values(lead_count=CallList.lead_count + c.accepted, updated_at=utcnow())
+        )
+        audit(
+            self.db,
+            "call_list_imported",
+            user_id=self.user_id,
+            target_type="call_list",
+            target_id=self.opt.list_id,
+            detail={"job": self.job_id, **{k: v for k, v in asdict(c).items() if isinstance(v, int)}},
+        )
+        return c
+
+    # --- per line ----------------------------------------------------------------------------------
+
+    def _row(
+        self, line: int, plan: _Plan, cells: list[str], rejects: list[tuple[int, RejectKind, str]]
+    ) -> _Row | None:
+        def reject(reason: str) -> None:
+            self.counters.invalid += 1
+            rejects.append((line, RejectKind.invalid, reason))
+
+        fields: dict[str, str] = {}
+        numbers: list[tuple[str | None, str, NumberInfo]] = []
+        external_id = zone = None
+        consent, priority = False, 0
+        width = len(cells)
+        for index, target in plan.columns:
+            cell = cells[index].strip() if index < width else ""
+            if not cell:
+                continue
+            if len(cell) > MAX_CELL:
+                reject(f"{target}: longer than {MAX_CELL} characters")
+                return None
+            if not cell.isprintable() and any(ord(ch) < 32 and ch != "\t" for ch in cell):
+                reject(f"{target}: contains control characters")
+                return None
+            if target.startswith("number"):
+                try:
+                    info = self.normalise(cell)
+                except InvalidNumber as exc:
+                    reject(f"number {cell[:40]!r}: {exc.reason}")
+                    return None
+                numbers.append((target.partition(":")[2] or None, cell, info))
+            elif target == "external_id":
+                if len(cell) > 80:
+                    reject("external_id: longer than 80 characters")
+                    return None
+                external_id = cell
+            elif target == "consent":
+                low = cell.lower()
+                if low not in _YES and low not in _NO:
+                    reject(f"consent {cell[:20]!r}: expected oui/non, yes/no, 1/0")
+                    return None
+                consent = low in _YES
+            elif target == "priority":
+                try:
+                    priority = int(cell)
+                except ValueError:
+                    priority = 10_001
+                if not -10_000 <= priority <= 10_000:
+                    reject(f"priority {cell[:20]!r}: a whole number between -10000 and 10000")
+                    return None
+            elif target == "timezone":
+                try:
+                    zone_info(cell)
+                except UnknownZone:
+                    reject(f"timezone {cell[:40]!r}: not an IANA zone such as Europe/Paris")
+                    return None
+                zone = cell
+            else:
+                # Kept as text, formula-looking cells included: they are never evaluated here and
+                # are neutralised whenever they leave through an export.
+                fields[target.removeprefix("custom:")] = cell
+        if not numbers:
+            reject("no phone number")
+            return None
+        unique: dict[str, tuple[str | None, str, NumberInfo]] = {}
+        for entry in numbers:
+            unique.setdefault(entry[2].e164, entry)
+        return _Row(line, external_id, fields, list(unique.values()), zone, consent, priority)
+
+    # --- per batch ---------------------------------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        opt = self.opt
+        if opt.dedupe_scope == "list":
+            self._scope_lists = [opt.list_id]
+        elif opt.dedupe_scope == "campaign":
+            ids = []
+            if opt.campaign_id is not None:
+                ids = list(
+                    await self.db.scalars(
+                        select(CampaignList.list_id).where(CampaignList.campaign_id == opt.campaign_id)
+                    )
+                )
+            self._scope_lists = sorted({opt.list_id, *ids})
+        else:
+            self._scope_lists = None  # every list
+        kinds = select(DncList.id).where(
+            (DncList.kind.in_([DncKind.internal, DncKind.national]))
+            | ((DncList.kind == DncKind.campaign) & (DncList.campaign_id == opt.campaign_id))
+        )
+        self._dnc_lists = list(await self.db.scalars(kinds))
+        rs = opt.rule_set
+        now = opt.now or datetime.now(UTC)
+        if rs is not None and rs.consent_required_from is not None:
+            local_today = now.astimezone(zone_info(rs.reference_zone)).date()
+            self._consent_required = local_today >= rs.consent_required_from
+        if self._pg:
+            self._raw = (await (await self.db.connection()).get_raw_connection()).driver_connection
+
+    async def _flush(
+        self,
+        batch: list[_Row],
+        rejects: list[tuple[int, RejectKind, str]],
+        table: Table,
+        final: bool = False,
+    ) -> None:
+        c = self.counters
+        keep = await self._scrub(batch, rejects)
+        c.accepted += len(keep)
+        await self._write(keep)
+        await self._write_rejects(rejects)
+        c.bytes_read = table.bytes_read
+        c.fast_numbers, c.slow_numbers = self.normalise.fast, self.normalise.slow
+        now = time.monotonic()
+        if self.job_id is not None:
+            LIVE[self.job_id] = asdict(c)
+        if self.progress is not None and (final or now - self._last_progress >= PROGRESS_EVERY_S):
+            self._last_progress = now
+            await self.progress(c)
+
+    async def _scrub(self, batch: list[_Row], rejects: list[tuple[int, RejectKind, str]]) -> list[_Row]:
+        c = self.counters
+        if not batch:
+            return []
+        if self._consent_required:
+            kept = []
+            for r in batch:
+                if r.consent:
+                    kept.append(r)
+                else:
+                    c.no_consent += 1
+                    rejects.append((r.line, RejectKind.no_consent, "no consent, which the rule set requires"))
+            batch = kept
+        numbers = list({n[2].e164 for r in batch for n in r.numbers})
+        dnc = await self._existing_dnc(numbers) if self._dnc_lists and numbers else set()
+        if self.opt.dedupe_by == "number":
+            taken = await self._existing_numbers(numbers) if numbers else set()
+        else:
+            taken = await self._existing_external_ids([r.external_id for r in batch if r.external_id])
+        kept = []
+        for r in batch:
+            hit = sorted({n[2].e164 for n in r.numbers} & dnc)
+            if hit:
+                c.dnc += 1
+                rejects.append((r.line, RejectKind.dnc, f"{', '.join(hit)} is on a do-not-call list"))
+                continue
+            if self.opt.dedupe_by == "number":
+                dup = [n[2].e164 for n in r.numbers if n[2].e164 in taken]
+                reason = f"{dup[0]} is already in {self._scope_name()}" if dup else ""
+                keys = [n[2].e164 for n in r.numbers]
+            else:
+                dup = [r.external_id] if r.external_id and r.external_id in taken else []
+                reason = f"identifier {r.external_id!r} is already in {self._scope_name()}" if dup else ""
+                keys = [r.external_id] if r.external_id else []
+            if dup:
+                c.duplicates += 1
+                rejects.append((r.line, RejectKind.duplicate, reason))
+                continue
+            taken.update(keys)  # later lines of the same batch
+            kept.append(r)
+        return kept
+
+    def _scope_name(self) -> str:
+        return {"list": "this list", "campaign": "this campaign's lists", "all": "a call list"}[
+            self.opt.dedupe_scope
+        ]
+
+    async def _existing_numbers(self, numbers: list[str]) -> set[str]:
+        lists = self._scope_lists
+        if self._pg:
+            if lists is None:
+                sql = "SELECT e164 FROM lead_numbers WHERE e164 = ANY($1::text[])"
+                return {r[0] for r in await self._raw.fetch(sql, numbers)}
+            sql = "SELECT e164 FROM lead_numbers WHERE e164 = ANY($1::text[]) AND list_id = ANY($2::bigint[])"
+            return {r[0] for r in await self._raw.fetch(sql, numbers, lists)}
+        out: set[str] = set()
+        for chunk in _chunks(numbers, 500):
+            q = select(LeadNumber.e164).where(LeadNumber.e164.in_(chunk))
+            if lists is not None:
+                q = q.where(LeadNumber.list_id.in_(lists))
+            out.update(await self.db.scalars(q))
+        return out
+
+    async def _existing_external_ids(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        lists = self._scope_lists
+        out: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            q = select(Lead.external_id).where(Lead.external_id.in_(chunk))
+            if lists is not None:
+                q = q.where(Lead.list_id.in_(lists))
+            out.update(x for x in await self.db.scalars(q) if x is not None)
+        return out
+
+    async def _existing_dnc(self, numbers: list[str]) -> set[str]:
+        if self._pg:
+            sql = (
+                "SELECT e164 FROM dnc_entries"
+                " WHERE e164 = ANY($1::text[]) AND dnc_list_id = ANY($2::bigint[])"
+            )
+            return {r[0] for r in await self._raw.fetch(sql, numbers, self._dnc_lists)}
+        out: set[str] = set()
+        for chunk in _chunks(numbers, 500):
+            q = select(DncEntry.e164).where(
+                DncEntry.e164.in_(chunk), DncEntry.dnc_list_id.in_(self._dnc_lists)
+            )
+            out.update(await self.db.scalars(q))
+        return out
+
+    async def _write(self, rows: list[_Row]) -> None:
+        if not rows:
+            return
+        now = utcnow()
+        list_id = self.opt.list_id
+        if self._pg:
+            ids = [
+                r[0]
+                for r in await self._raw.fetch(
+                    "SELECT nextval(pg_get_serial_sequence('leads', 'id')) FROM generate_series(1, $1)",
+                    len(rows),
+                )
+            ]
+            await self._raw.copy_records_to_table(
+                "leads",
+                columns=[
+                    "id",
+                    "list_id",
+                    "external_id",
+                    "fields",
+                    "status",
+                    "attempts",
+                    "priority",
+                    "consent",
+                    "source_line",
+                    "created_at",
+                ],
+                records=[
+                    (
+                        i,
+                        list_id,
+                        r.external_id,
+                        json.dumps(r.fields, ensure_ascii=False),
+                        "new",
+                        0,
+                        r.priority,
+                        r.consent,
+                        r.line,
+                        now,
+                    )
+                    for i, r in zip(ids, rows, strict=True)
+                ],
+            )
+            await self._raw.copy_records_to_table(
+                "lead_numbers",
+                columns=["lead_id", "list_id", "position", "label", "e164", "tz", "country", "raw"],
+                records=[
+                    (
+                        i,
+                        list_id,
+                        pos,
+                        label,
+                        info.e164,
+                        r.zone or ",".join(info.zones),
+                        info.country,
+                        raw[:64],
+                    )
+                    for i, r in zip(ids, rows, strict=True)
+                    for pos, (label, raw, info) in enumerate(r.numbers)
+                ],
+            )
+            return
+        ids = list(
+            await self.db.scalars(
+                insert(Lead).returning(Lead.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "list_id": list_id,
+                        "external_id": r.external_id,
+                        "fields": r.fields,
+                        "status": "new",
+                        "attempts": 0,
+                        "priority": r.priority,
+                        "consent": r.consent,
+                        "source_line": r.line,
+                        "created_at": now,
+                    }
+                    for r in rows
+                ],
+            )
+        )
+        await self.db.execute(
+            insert(LeadNumber),
+            [
+                {
+                    "lead_id": i,
+                    "list_id": list_id,
+                    "position": pos,
+                    "label": label,
+                    "e164": info.e164,
+                    "tz": r.zone or ",".join(info.zones),
+                    "country": info.country,
+                    "raw": raw[:64],
+                }
+                for i, r in zip(ids, rows, strict=True)
+                for pos, (label, raw, info) in enumerate(r.numbers)
+            ],
+        )
+
+    async def _write_rejects(self, rejects: list[tuple[int, RejectKind, str]]) -> None:
+        if not rejects or self.job_id is None:
+            return
+        if self._pg:
+            await self._raw.copy_records_to_table(
+                "import_rejects",
+                columns=["job_id", "line", "kind", "reason"],
+                records=[(self.job_id, line, kind.value, reason[:300]) for line, kind, reason in rejects],
+            )
+            return
+        await self.db.execute(
+            insert(ImportReject),
+            [{"job_id": self.job_id, "line": ln, "kind": k, "reason": why[:300]} for ln, k, why in rejects],
+        )
+
+
+def _chunks(values: list[Any], n: int) -> Iterator[list[Any]]:
+    for i in range(0, len(values), n):
+        yield values[i : i + n]
+
+
+# --- running an import as a job ------------------------------------------------------------------
+
+
+async def create_job(
+    session: AsyncSession,
+    *,
+    list_id: int,
+    filename: str,
+    size: int,
+    options: dict[str, Any],
+    user_id: int | None,
+) -> ImportJob:
+    job = ImportJob(
+        list_id=list_id,
+        filename=filename[:255],
+        status=ImportStatus.running,
+        options=options,
+        bytes_total=size,
+        created_by=user_id,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def run_job(
+    db: Database, job_id: int, path: Path | str, options: ImportOptions, user_id: int | None
+) -> None:
+    """Import `path` for job `job_id`: data in one transaction; the job row ends done or failed."""
+    pg = db.engine.dialect.name == "postgresql"
+
+    async def progress(c: Counters) -> None:
+        if pg:  # another connection: the import's own transaction is not visible until it commits
+            async with db.session() as s:
+                await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**_job_values(c)))
+                await s.commit()
+
+    error: str | None = None
+    counters = Counters()
+    table: Table | None = None
+    try:
+        async with db.session() as session:
+            try:
+                table = open_table(path, encoding=options.encoding, delimiter=options.delimiter)
+                importer = ListImporter(session, options, job_id=job_id, user_id=user_id, progress=progress)
+                counters = await importer.run(table)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+    except (MalformedFile, MappingError) as exc:
+        error = f"{exc}; nothing was imported"
+    except Exception as exc:  # reported on the job; the file is left untouched
+        error = f"the import failed ({type(exc).__name__}: {str(exc)[:300]}); nothing was imported"
+    finally:
+        if table is not None:
+            table.close()
+    async with db.session() as s:
+        values: dict[str, Any] = {"finished_at": utcnow()}
+        if error is None:
+            values |= _job_values(counters) | {"status": ImportStatus.done}
+        else:
+            values |= {
+                "status": ImportStatus.failed,
+                "error": error[:2000],
+                "accepted": 0,
+                "duplicates": 0,
+                "dnc": 0,
+                "no_consent": 0,
+                "invalid": 0,
+            }
+        await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+        await s.commit()
+    LIVE.pop(job_id, None)
+
+
+def _job_values(c: Counters) -> dict[str, Any]:
+    return {
+        "rows": c.rows,
+        "accepted": c.accepted,
+        "duplicates": c.duplicates,
+        "dnc": c.dnc,
+        "no_consent": c.no_consent,
+        "invalid": c.invalid,
+        "bytes_read": c.bytes_read,
+    }
+
+
+def job_view(job: ImportJob) -> dict[str, Any]:
+    """The job as a poller sees it: the row, overlaid with live counters while it runs here."""
+    out = {
+        "id": job.id,
+        "list_id": job.list_id,
+        "filename": job.filename,
+        "status": job.status.value,
+        "bytes_total": job.bytes_total,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "error": job.error,
+        **{
+            k: getattr(job, k)
+            for k in ("rows", "accepted", "duplicates", "dnc", "no_consent", "invalid", "bytes_read")
+        },
+    }
+    live = LIVE.get(job.id) if job.status is ImportStatus.running else None
+    if live:
+        out |= {
+            k: live[k]
+            for k in ("rows", "accepted", "duplicates", "dnc", "no_consent", "invalid", "bytes_read")
+        }
+    total = out["bytes_total"] or 0
+    out["percent"] = (
+        100.0
+        if job.status is not ImportStatus.running
+        else (round(min(99.0, 100 * out["bytes_read"] / total), 1) if total else 0.0)
+    )
+    return out
+
+
+REPORT_HEADER = ["line", "kind", "reason"]
+
+
+def report_head(summary: dict[str, Any]) -> str:
+    """The top of the import report: BOM (for Excel), summary lines, then the reject column names."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    buf.write("\ufeff")
+    for key in (
+        "filename",
+        "status",
+        "rows",
+        "accepted",
+        "duplicates",
+        "dnc",
+        "no_consent",
+        "invalid",
+        "error",
+    ):
+        value = summary.get(key)
+        w.writerow([f"# {key}", neutralise("" if value is None else str(value))])
+    w.writerow(REPORT_HEADER)
+    return buf.getvalue()
+
+
+def report_rows(rejects: Iterable[tuple[int, str, str]]) -> str:
+    """Reject lines of the report; a reason quoting a cell cannot start a formula in a spreadsheet."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    for line, kind, reason in rejects:
+        w.writerow([line, neutralise(kind), neutralise(reason)])
+    return buf.getvalue()
+
+
+async def import_file(
+    session: AsyncSession, path: Path | str, options: ImportOptions, *, user_id: int | None = None
+) -> Counters:
+    """Import without a job row (the CLI's quick path): committed when it succeeds, rolled back otherwise."""
+    table = open_table(path, encoding=options.encoding, delimiter=options.delimiter)
+    try:
+        counters = await ListImporter(session, options, user_id=user_id).run(table)
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        table.close()
+    await session.commit()
+    return counters
