@@ -27,8 +27,9 @@ class AmiRecorder:
     async def start(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
         self._writer = writer
-        writer.write(f"Action: Login\r\nUsername: {self.user}\r\nSecret: {self.secret}\r\n"
-                     "Events: on\r\n\r\n".encode())
+        writer.write(
+            f"Action: Login\r\nUsername: {self.user}\r\nSecret: {self.secret}\r\nEvents: on\r\n\r\n".encode()
+        )
         self._task = asyncio.create_task(self._read(reader))
         await asyncio.wait_for(self._ready.wait(), 10)
 

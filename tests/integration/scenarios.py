@@ -19,6 +19,14 @@ from tests.integration.sipp import Caller, Sipp
 
 KNOWN = Caller("0612345678", "5551000", "José Müller")
 HOTLINE = "5553000"
+# A From user that percent-decodes to CR/LF (reference/asterisk-ami.md §0.1): it would forge an
+# AgentConnect for another agent and a FullyBooted, if the reader believed it.
+FORGED_NUMBER = (
+    "0612345679%0D%0A%0D%0AEvent%3A%20AgentConnect%0D%0APrivilege%3A%20agent%2Call%0D%0A"
+    "Timestamp%3A%201795000000.000001%0D%0AUniqueid%3A%20forged.1%0D%0ALinkedid%3A%20forged.1"
+    "%0D%0AInterface%3A%20PJSIP%2Fagent3%0D%0AQueue%3A%20support%0D%0A%0D%0AEvent%3A%20"
+    "FullyBooted%0D%0APrivilege%3A%20system%2Call%0D%0AFake%3A%20x"
+)
 
 
 @dataclass
@@ -143,11 +151,29 @@ async def direct_call_to_agent(s: Stage) -> None:
 async def click_to_call(s: Stage) -> None:
     s.sipp.agent(1, "answer", ring_ms=300)
     s.sipp.customer("answer", ring_ms=800, talk_ms=2500)
-    s.ami.send("Originate", Channel="PJSIP/agent1", Context="plateau-click-to-call", Exten="0612345678",
-               Priority="1", CallerID='"Plateau" <0140000000>', Async="true",
-               ChannelId="c2c-0001", OtherChannelId="c2c-0001-2", Timeout="20000")
+    s.ami.send(
+        "Originate",
+        Channel="PJSIP/agent1",
+        Context="plateau-click-to-call",
+        Exten="0612345678",
+        Priority="1",
+        CallerID='"Plateau" <0140000000>',
+        Async="true",
+        ChannelId="c2c-0001",
+        OtherChannelId="c2c-0001-2",
+        Timeout="20000",
+    )
     await s.until_in_stream(b"OriginateResponse")
     await s.until_idle()
+
+
+async def injection_attempt(s: Stage) -> None:
+    s.sipp.agent(1, "answer", ring_ms=500, talk_ms=1500)
+    s.login("support", 1)
+    await s.until_in_stream(b"QueueMemberAdded")
+    s.sipp.call([Caller(FORGED_NUMBER, "5551000", "Mallory <script>alert(1)</script>")], hold_ms=10_000)
+    await s.until_idle()
+    s.logout("support", 1)
 
 
 SCENARIOS: dict[str, Callable[[Stage], Awaitable[None]]] = {
@@ -159,6 +185,7 @@ SCENARIOS: dict[str, Callable[[Stage], Awaitable[None]]] = {
     "attended_transfer": attended_transfer,
     "direct_call_to_agent": direct_call_to_agent,
     "click_to_call": click_to_call,
+    "injection_attempt": injection_attempt,
 }
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"

@@ -102,7 +102,9 @@ _REPLY_HEADERS = """[last_Via:]
 [last_CSeq:]
 Contact: <sip:[local_ip]:[local_port];transport=[transport]>"""
 
-AGENT_ANSWER = _UAS_HEAD + """  <send><![CDATA[
+AGENT_ANSWER = (
+    _UAS_HEAD
+    + """  <send><![CDATA[
 SIP/2.0 180 Ringing
 {reply}
 Content-Length: 0
@@ -155,8 +157,11 @@ Content-Length: 0
   <label id="end"/>
 </scenario>
 """
+)
 
-AGENT_REJECT = _UAS_HEAD + """  <send><![CDATA[
+AGENT_REJECT = (
+    _UAS_HEAD
+    + """  <send><![CDATA[
 SIP/2.0 {code} {reason}
 [last_Via:]
 [last_From:]
@@ -168,6 +173,7 @@ Content-Length: 0
   <recv request="ACK" crlf="true"/>
 </scenario>
 """
+)
 
 NEVER_MS = 3_600_000
 
@@ -218,41 +224,89 @@ class Sipp:
         return path
 
     def _base(self, scenario: Path, host: str, port: int) -> list[str]:
-        return [sipp_binary(), "-sf", str(scenario), "-i", host, "-p", str(port), "-mi", host,
-                "-mp", str(free_port()), "-nostdin", "-trace_err", "-error_file",
-                str(scenario.with_suffix(".err")), "-timeout_error", "-recv_timeout", "120000"]
+        return [
+            sipp_binary(),
+            "-sf",
+            str(scenario),
+            "-i",
+            host,
+            "-p",
+            str(port),
+            "-mi",
+            host,
+            "-mp",
+            str(free_port()),
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+            str(scenario.with_suffix(".err")),
+            "-timeout_error",
+            "-recv_timeout",
+            "120000",
+        ]
 
-    def agent(self, n: int, behaviour: str = "answer", ring_ms: int = 1000,
-              talk_ms: int = NEVER_MS) -> subprocess.Popen[bytes]:
+    def agent(
+        self, n: int, behaviour: str = "answer", ring_ms: int = 1000, talk_ms: int = NEVER_MS
+    ) -> subprocess.Popen[bytes]:
         """Agent phone N answering at 127.0.1.N (the address pjsip.conf gives agentN)."""
         scenario = self._file(f"agent{n}-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
         cmd = self._base(scenario, phone_address("agent", n), self.cfg.phone_port)
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
-    def customer(self, behaviour: str = "answer", ring_ms: int = 1000,
-                 talk_ms: int = NEVER_MS) -> subprocess.Popen[bytes]:
+    def customer(
+        self, behaviour: str = "answer", ring_ms: int = 1000, talk_ms: int = NEVER_MS
+    ) -> subprocess.Popen[bytes]:
         """The far end of the trunk (127.0.0.2:trunk_port) answering outbound calls as a customer would."""
         scenario = self._file(f"customer-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
-        proc = subprocess.Popen(self._base(scenario, self.cfg.trunk_host, self.cfg.trunk_port),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            self._base(scenario, self.cfg.trunk_host, self.cfg.trunk_port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
-    def call(self, callers: Sequence[Caller], hold_ms: int = 5000, rate: float = 10,
-             limit: int = 50, wait: bool = False) -> subprocess.Popen[bytes]:
+    def call(
+        self,
+        callers: Sequence[Caller],
+        hold_ms: int = 5000,
+        rate: float = 10,
+        limit: int = 50,
+        wait: bool = False,
+    ) -> subprocess.Popen[bytes]:
         """Place one call per caller from the trunk (127.0.0.2); caller IDs come from a CSV injection file."""
         rows = ["SEQUENTIAL", *(f"{c.number};{c.did};{c.name}" for c in callers)]
         inf = self._file("callers.csv", "\n".join(rows) + "\n")
         scenario = self._file("caller.xml", caller_scenario(hold_ms))
-        cmd = [*self._base(scenario, self.cfg.trunk_host, free_port()), "-inf", str(inf),
-               "-m", str(len(callers)), "-r", str(rate), "-l", str(limit),
-               f"127.0.0.1:{self.cfg.sip_port}"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        cmd = [
+            *self._base(scenario, self.cfg.trunk_host, free_port()),
+            "-inf",
+            str(inf),
+            "-m",
+            str(len(callers)),
+            "-r",
+            str(rate),
+            "-l",
+            str(limit),
+            f"127.0.0.1:{self.cfg.sip_port}",
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         if wait:
             proc.wait(timeout=120)

@@ -1,0 +1,243 @@
+"""Domain events the tracker emits. Plain frozen dataclasses: the bus moves them, the edges serialise them."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_PHONEISH = re.compile(r"\+?[0-9*#]{1,32}")
+_WITHHELD = frozenset({"", "<unknown>", "anonymous", "unknown", "restricted", "private", "withheld"})
+
+
+class AgentState(enum.StrEnum):
+    logged_out = "logged_out"
+    ready = "ready"
+    ringing = "ringing"
+    on_call = "on_call"
+    wrap_up = "wrap_up"
+    paused = "paused"
+
+
+class Direction(enum.StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+    internal = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerId:
+    """Who is calling, as a stranger told us: the number is kept only if it looks like one."""
+
+    number: str | None
+    name: str | None
+    withheld: bool
+
+    @classmethod
+    def from_ami(cls, num: str, name: str) -> CallerId:
+        num = num.strip()
+        name = unescape_c(name).strip()
+        name_out = None if name.lower() in _WITHHELD else name[:200]
+        if num.lower() in _WITHHELD:
+            return cls(None, name_out, True)
+        if not _PHONEISH.fullmatch(num):
+            return cls(None, name_out, False)
+        return cls(num, name_out, False)
+
+
+def unescape_c(value: str) -> str:
+    r"""Undo Asterisk's ast_escape_c on CallerIDName: `José \"Pepe\"` → `José "Pepe"`."""
+    if "\\" not in value:
+        return value
+    out = []
+    it = iter(value)
+    table = {
+        "n": "\n",
+        "t": "\t",
+        "r": "\r",
+        "\\": "\\",
+        '"': '"',
+        "'": "'",
+        "?": "?",
+        "a": "\a",
+        "b": "\b",
+        "f": "\f",
+        "v": "\v",
+    }
+    for ch in it:
+        if ch == "\\":
+            nxt = next(it, "")
+            out.append(table.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def endpoint_of(channel: str) -> str:
+    """`PJSIP/agent1-0000002a` → `PJSIP/agent1` (the queue member interface and device name)."""
+    head, sep, _tail = channel.rpartition("-")
+    return head if sep and "/" in head else channel
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call, as the contact history stores it (one row per Linkedid)."""
+
+    linkedid: str
+    direction: Direction
+    caller: CallerId
+    called_number: str | None
+    queue: str | None
+    agent: str | None  # endpoint of the first agent who answered
+    offered_at: float
+    answered_at: float | None
+    ended_at: float
+    wait_s: float | None
+    talk_s: float | None
+    hold_s: float
+    outcome: str
+    hangup_cause: int | None
+    agents_rung: tuple[str, ...] = ()
+    transfers: tuple[str, ...] = ()
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallOffered:
+    linkedid: str
+    direction: Direction
+    caller: CallerId
+    called_number: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallQueued:
+    linkedid: str
+    queue: str
+    position: int
+    caller: CallerId
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallLeftQueue:
+    linkedid: str
+    queue: str
+    reason: str  # answered | abandoned | left
+    wait_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRinging:
+    """The moment to pop: the agent's phone rings for this call."""
+
+    linkedid: str
+    agent: str
+    agent_leg: str
+    queue: str | None
+    caller: CallerId
+    called_number: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRingEnded:
+    linkedid: str
+    agent: str
+    reason: str  # answer | noanswer | busy | cancel | unavailable
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    linkedid: str
+    agent: str
+    queue: str | None
+    caller: CallerId
+    wait_s: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallHeld:
+    linkedid: str
+    held: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    linkedid: str
+    kind: str  # blind | attended
+    by_agent: str | None
+    target: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    record: CallRecord
+    agents: tuple[str, ...]  # every agent the call reached (for their desks)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    agent: str
+    state: AgentState
+    reason: str | None
+    since: float
+    queues: tuple[str, ...]
+    linkedid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpStarted:
+    """An agent's call ended: the control layer pauses them until the disposition is saved."""
+
+    agent: str
+    linkedid: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChanged:
+    queue: str
+    waiting: int
+    oldest_since: float | None
+    at: float
+
+
+DomainEvent = (
+    CallOffered
+    | CallQueued
+    | CallLeftQueue
+    | AgentRinging
+    | AgentRingEnded
+    | CallAnswered
+    | CallHeld
+    | CallTransferred
+    | CallEnded
+    | AgentStateChanged
+    | WrapUpStarted
+    | QueueChanged
+)
+
+
+def to_wire(event: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """JSON-ready dict with a snake_case `type` (e.g. `agent_state_changed`)."""
+    name = type(event).__name__
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    body = asdict(event)
+    return {"type": kind, **body, **(extra or {})}
+
+
+@dataclass
+class Snapshot:
+    """What `CoreShowChannels` + `QueueStatus` said after a (re)connect."""
+
+    channels: list[dict[str, str]] = field(default_factory=list)
+    members: list[dict[str, str]] = field(default_factory=list)
+    entries: list[dict[str, str]] = field(default_factory=list)
