@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from cti.ivr.hours import Schedule
-from dialer.model_errors import ContentError, format_validation_error
+from dialer.model_errors import ContentError, format_loc
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent.parent / "ivr_flows"
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
@@ -553,6 +553,17 @@ def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = Fals
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
+def _validation_lines(source: str, exc: ValidationError) -> list[str]:
+    """`file: nodes.menu.timeout_s: message`: the node type pydantic adds after the id is dropped."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        if len(loc) >= 3 and loc[0] == "nodes" and loc[2] in NODE_TYPES:
+            del loc[2]
+        lines.append(f"{source}: {format_loc(loc)}: {err['msg'].removeprefix('Value error, ')}")
+    return lines
+
+
 def parse_flow(name: str, text: str, source: str, sounds_dir: Path | None = SOUNDS_DIR) -> Flow:
     """Validate one flow; a ContentError lists every problem as `source: path: message`."""
     try:
@@ -568,7 +579,7 @@ def parse_flow(name: str, text: str, source: str, sounds_dir: Path | None = SOUN
     try:
         flow = Flow.model_validate({**data, "name": name})
     except ValidationError as exc:
-        raise ContentError(format_validation_error(source, exc)) from None
+        raise ContentError(_validation_lines(source, exc)) from None
     errors = graph_errors(flow)
     if sounds_dir is not None:
         errors += sound_errors(flow, sounds_dir)
