@@ -19,6 +19,8 @@ system-deps: $(APT_UPDATED)
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+	@# Browser tier: Debian's Chromium (Playwright cannot download its own browsers here).
+	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +54,9 @@ test-unit: setup
 
 test-db: setup
 	$(BIN)/pytest -q -m db
+
+test-browser: setup
+	$(BIN)/pytest -q -m browser tests/browser
 
 bench: setup
 	@for b in bench/*.py; do echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from starlette.routing import Match
 
 from app.models import Role, User
 from app.settings import ROOT
@@ -88,13 +89,30 @@ class NavItem:
     key: str
 
 
+NAV_PATHS = ("/desk", "/wallboard", "/customers", "/complaints", "/campaigns", "/reports", "/admin")
+
+
+def has_route(app: Any, path: str, kind: str = "http") -> bool:
+    """Whether `app` serves `path` (routers are matched, not listed: included routers nest their routes)."""
+    scope = {"type": kind, "path": path, "method": "GET", "root_path": "", "headers": [], "query_string": b""}
+    return any(r.matches(scope)[0] is Match.FULL for r in app.router.routes)
+
+
+def existing_paths(app: Any) -> frozenset[str]:
+    cached = getattr(app.state, "web_nav_paths", None)
+    if cached is None:
+        cached = frozenset(p for p in NAV_PATHS if has_route(app, p))
+        app.state.web_nav_paths = cached
+    return cached
+
+
 def nav_for(request: Request, user: User | None) -> list[NavItem]:
     """The main navigation a role sees; a page only appears once its route exists."""
     if user is None:
         return []
     role = user.role
     staff = role in (Role.supervisor, Role.manager, Role.admin)
-    paths = {getattr(r, "path", None) for r in request.app.router.routes}
+    paths = existing_paths(request.app)
     items: list[tuple[str, str, str, bool]] = [
         ("/desk", _gettext("Desk"), "desk", role in (Role.agent, Role.admin)),
         ("/wallboard", _gettext("Wallboard"), "wallboard", staff),

@@ -1,0 +1,226 @@
+"""The pages as a person uses them, in Debian's Chromium: sign-in, languages, roles, customers, complaints,
+reports, keyboard use and the live connection banner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import EVIL_AGENT, HISTORY_NOTES, LiveServer, login
+
+pytestmark = pytest.mark.browser
+
+
+def test_given_a_new_visitor_when_the_login_page_opens_then_it_is_in_french(page: Page) -> None:
+    page.goto("/desk")
+    expect(page).to_have_url(re.compile(r"/login\?next=/desk$"))
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
+    expect(page.get_by_label("Identifiant")).to_be_focused()
+
+
+def test_given_a_wrong_password_when_signing_in_then_an_error_is_announced_in_french(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_label("Identifiant").fill("agent1")
+    page.get_by_label("Mot de passe").fill("not the password")
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("alert")).to_have_text("Identifiant ou mot de passe incorrect.")
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+
+@pytest.mark.parametrize(
+    ("username", "path", "heading"),
+    [
+        ("agent1", "/desk", "Poste agent"),
+        ("demo-supervisor", "/wallboard", "Tableau de bord"),
+        ("demo-manager", "/reports", "Rapports"),
+        ("demo-admin", "/admin", "Administration"),
+    ],
+)
+def test_given_a_role_when_signing_in_then_it_lands_on_its_home_page(
+    page: Page, username: str, path: str, heading: str
+) -> None:
+    login(page, username)
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+
+
+def test_given_an_agent_when_opening_the_wallboard_then_access_is_denied(page: Page) -> None:
+    login(page, "agent2")
+    expect(page.get_by_role("navigation", name="Navigation principale").get_by_role("link")).to_have_text(
+        ["Poste", "Clients", "Réclamations"]
+    )
+    response = page.goto("/wallboard")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("Accès refusé")
+
+
+def test_given_a_french_user_when_switching_to_english_then_labels_change_and_follow_the_user(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, "agent3")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Poste agent")
+    page.get_by_label("Langue").select_option("en")
+    page.get_by_role("button", name="Appliquer").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Agent desk")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # Saved on the user: a new browser signing in gets English straight away.
+    other = page.context.browser.new_context(base_url=live_server.url)  # type: ignore[union-attr]
+    try:
+        p2 = other.new_page()
+        login(p2, "agent3")
+        expect(p2.get_by_role("heading", level=1)).to_have_text("Agent desk")
+        expect(p2.get_by_role("link", name="Customers")).to_be_visible()
+    finally:
+        other.close()
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Poste agent")
+
+
+def test_given_a_number_typed_in_another_format_when_searching_then_the_contact_is_found(page: Page) -> None:
+    login(page, "agent1")
+    page.get_by_role("link", name="Clients").click()
+    search = page.get_by_role("searchbox", name="Nom, société ou numéro de téléphone")
+    search.fill("+33 (0)6.12.34.56.78")  # stored from "06 12 34 56 78"
+    search.press("Enter")
+    results = page.locator("#contact-results tbody tr")
+    expect(results).to_have_count(1)
+    expect(results.first).to_contain_text("Hélène Lefèvre")
+    expect(results.first).to_contain_text("Boulangeries Lefèvre")
+    results.first.get_by_role("link", name="Hélène Lefèvre").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Hélène Lefèvre")
+
+
+def test_given_a_name_or_company_when_searching_then_contacts_and_companies_are_listed(page: Page) -> None:
+    login(page, "agent1")
+    page.goto("/customers?q=atlas")
+    expect(page.locator("#contact-results tbody tr")).to_have_count(2)  # Youssef El Amrani, Nadia Bensaïd
+    expect(page.get_by_role("link", name="Atlas Télécom").first).to_be_visible()
+
+
+def test_given_a_long_history_when_paging_through_the_timeline_then_every_note_is_reached(page: Page) -> None:
+    login(page, "agent1")
+    page.goto("/customers?q=06 12 34 56 78")
+    page.get_by_role("link", name="Hélène Lefèvre").click()
+    timeline = page.locator("ol.timeline > li")
+    expect(timeline).to_have_count(25)
+    seen: set[str] = set()
+    for _ in range(10):
+        bodies = page.locator("ol.timeline .body").all_inner_texts()
+        seen |= {t for t in bodies if t.startswith("Note de suivi")}
+        older = page.get_by_role("link", name="Plus anciens")
+        if older.count() == 0:
+            break
+        older.click()
+        expect(page.get_by_role("link", name="Plus récents")).to_be_visible()
+    assert seen == {f"Note de suivi n°{i}" for i in range(1, HISTORY_NOTES + 1)}
+    page.get_by_role("link", name="Note", exact=True).click()  # the kind filter
+    expect(page.locator("ol.timeline > li[data-kind='note']")).to_have_count(25)
+    expect(page.locator("ol.timeline > li:not([data-kind='note'])")).to_have_count(0)
+
+
+def test_given_complaints_when_filtered_by_status_and_deadline_then_only_matching_rows_show(
+    page: Page,
+) -> None:
+    login(page, "demo-supervisor")
+    page.goto("/complaints")
+    rows = page.locator("#complaints-table tbody tr")
+    expect(rows).to_have_count(5)
+    page.get_by_label("Statut").select_option("open")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(rows).to_have_count(2)
+    page.get_by_label("Échéance").select_option("late")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-status", "open")
+    expect(rows.first).to_have_attribute("data-sla", "late")
+    expect(rows.first.locator(".badge")).to_have_text("En retard")
+
+
+def test_given_calls_today_when_the_reports_page_opens_then_charts_show_and_csv_cells_are_neutralised(
+    page: Page, tmp_path: Path
+) -> None:
+    login(page, "demo-manager")
+    expect(page.locator("figure.chart[data-queue='support'] svg rect")).not_to_have_count(0)
+    expect(page.locator("#state-chart svg rect")).not_to_have_count(0)
+    expect(page.locator("#queue-totals")).to_contain_text("Support")
+    expect(page.locator("#agent-states")).to_contain_text("Pause : dejeuner")
+    with page.expect_download() as info:
+        page.locator("#csv-agents").click()
+    target = tmp_path / "agents.csv"
+    info.value.save_as(target)
+    text = target.read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))  # French: ; and decimal comma
+    assert rows[0][:3] == ["agent_id", "agent", "start"]
+    names = [r[1] for r in rows[1:]]
+    assert "'" + EVIL_AGENT in names and EVIL_AGENT not in names
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def _focus_info(page: Page) -> dict[str, object]:
+    return page.evaluate(
+        """() => {
+        const el = document.activeElement;
+        const cs = getComputedStyle(el);
+        const r = el.getBoundingClientRect();
+        return {tag: el.tagName, id: el.id, text: (el.innerText || el.value || '').trim().slice(0, 40),
+                outline: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2,
+                onscreen: r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0};
+    }"""
+    )
+
+
+def test_given_only_a_keyboard_when_using_the_desk_then_main_actions_are_reached_with_visible_focus(
+    page: Page,
+) -> None:
+    page.goto("/login")  # the username field has the focus: sign in without a mouse
+    page.keyboard.type("agent1")
+    page.keyboard.press("Tab")
+    page.keyboard.type("plateau-demo")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/desk$"))
+    page.keyboard.press("Tab")
+    first = _focus_info(page)
+    assert first["text"] == "Aller au contenu principal" and first["outline"] and first["onscreen"], first
+    reached = []
+    for _ in range(30):  # until focus leaves the page
+        page.keyboard.press("Tab")
+        info = _focus_info(page)
+        if info["tag"] == "BODY":
+            break
+        assert info["outline"], f"no visible focus on {info}"
+        reached.append(info["text"] or info["id"])
+    for action in ("Poste", "Clients", "Réclamations", "Appliquer", "Se déconnecter", "desk-q", "Rechercher"):
+        assert action in reached, (action, reached)
+    # The skip link takes keyboard users straight to the page content.
+    page.keyboard.press("Shift+Tab")
+    page.goto("/desk")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+
+def test_given_the_desk_when_the_server_restarts_then_the_banner_shows_and_the_desk_resyncs(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, "agent1")
+    status, banner = page.locator("#live-status"), page.locator("#conn-banner")
+    expect(status).to_have_attribute("data-state", "ok")
+    expect(status).to_have_text("En direct : connecté")
+    expect(banner).to_be_hidden()
+    live_server.stop(crash=True)
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("Connexion perdue")
+    expect(status).to_have_attribute("data-state", "down")
+    live_server.start()
+    expect(status).to_have_attribute("data-state", "ok", timeout=20_000)
+    expect(banner).to_contain_text("Reconnecté")
+    assert page.evaluate("window.plateauLive.store.snapshots") >= 2
+    assert page.evaluate("window.plateauLive.store.items.size") >= 1
