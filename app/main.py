@@ -9,10 +9,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.db import Database
-from app.routes import admin, auth, complaints, customers, history, reports
+from app.routes import admin, agent, auth, complaints, customers, history, outbound, reports
 from app.security import LoginRateLimiter
 from app.settings import Settings, get_settings
 from app.web import mount_web
+from app.ws_hub import Hub
+from cti.service import CtiService
 
 API_PREFIX = "/api/v1"
 
@@ -23,6 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
+        app.state.cti = CtiService(settings, app.state.db, app.state.hub)
+        app.state.hub.set_snapshot(app.state.cti.snapshot)
+        await app.state.cti.start()
         from cti.ivr.service import start_ivr
 
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
@@ -31,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
+            await app.state.cti.stop()
             await app.state.db.dispose()
 
     app = FastAPI(
@@ -40,15 +46,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.hub = Hub()
     app.state.login_limiter = LoginRateLimiter(settings.login_rate_limit, settings.login_rate_window_s)
-    for module in (auth, customers, history, complaints, admin, reports):
+    for module in (auth, customers, history, complaints, admin, reports, outbound, agent):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, Any]:
         db_error = await app.state.db.ping()
+        ami = app.state.cti.health()
         return {
-            "status": "ok" if db_error is None else "degraded",
+            "status": "ok" if db_error is None and ami["ok"] else "degraded",
+            "ami": ami,
             "database": {
                 "ok": db_error is None,
                 "engine": "sqlite" if settings.is_sqlite else "postgresql",
@@ -56,5 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
         }
 
+    app.add_api_websocket_route("/ws", agent.websocket_endpoint)
     mount_web(app)  # browser pages and /static (issue 4)
     return app
