@@ -147,6 +147,67 @@ def _cmd_import_customers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbound(fn):  # type: ignore[no-untyped-def]
+    """Run an outbound CLI coroutine `fn(db, region)`; its user-facing errors become CliError."""
+    import asyncio
+
+    from app.db import Database
+    from dialer.cli_outbound import OutboundCliError
+
+    settings = load_settings()
+
+    async def main():  # type: ignore[no-untyped-def]
+        db = Database(settings.database_url)
+        try:
+            return await fn(db, settings.default_region)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except OutboundCliError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _cmd_import_list(args: argparse.Namespace) -> int:
+    from dialer.cli_outbound import import_list
+
+    view, rejects = _outbound(
+        lambda db, region: import_list(
+            db, args.file, list_name=args.list, template=args.template, encoding=args.encoding,
+            delimiter=args.delimiter, dedupe_scope=args.dedupe, dedupe_by=args.dedupe_by,
+            campaign=args.campaign, region=region, show_rejects=args.show_rejects,
+        )
+    )  # fmt: skip
+    if view["status"] == "failed":
+        raise CliError(f"{args.file}: {view['error']}")
+    print(
+        f"{view['rows']} lines read: {view['accepted']} leads imported into {args.list!r}, "
+        f"{view['duplicates']} duplicates, {view['dnc']} on a do-not-call list, "
+        f"{view['no_consent']} without consent, {view['invalid']} invalid (import {view['id']})"
+    )
+    for line, kind, reason in rejects:
+        print(f"  line {line}: {kind}: {reason}")
+    return 0
+
+
+def _cmd_dnc_import(args: argparse.Namespace) -> int:
+    from dialer.cli_outbound import import_dnc
+
+    report = _outbound(
+        lambda db, region: import_dnc(
+            db, args.file, list_name=args.list, kind=args.kind, campaign=args.campaign, region=region
+        )
+    )
+    print(
+        f"{report.rows} lines read: {report.added} numbers added to {args.list!r}, "
+        f"{len(report.invalid)} invalid"
+    )
+    for line, reason in report.invalid[: args.show_rejects]:
+        print(f"  line {line}: {reason}")
+    return 0
+
+
 def _cmd_demo(_args: argparse.Namespace) -> int:
     from app.demo import seed_demo
 
@@ -223,6 +284,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     p.add_argument("--show-rejects", type=int, default=50, help="how many rejected lines to print")
     p.set_defaults(func=_cmd_import_customers)
+
+    # --- outbound (issue 5) ---
+    p = imp.add_parser("list", help="import a call list (CSV or XLSX) into leads")
+    p.add_argument("file")
+    p.add_argument("--list", required=True, help="call list name (created when missing)")
+    p.add_argument("--template", help="saved column-mapping template")
+    p.add_argument("--encoding", choices=["utf-8", "utf-8-sig", "cp1252", "latin-1"])
+    p.add_argument("--delimiter", choices=[";", ",", "tab"])
+    p.add_argument("--dedupe", default="list", choices=["list", "campaign", "all"])
+    p.add_argument("--dedupe-by", default="number", choices=["number", "external_id"])
+    p.add_argument("--campaign", help="campaign name: its DNC lists, rule set (consent) and lists for dedupe")
+    p.add_argument("--show-rejects", type=int, default=50)
+    p.set_defaults(func=_cmd_import_list)
+    dnc = sub.add_parser("dnc", help="do-not-call lists").add_subparsers(dest="dnc_command", required=True)
+    p = dnc.add_parser("import", help="add the numbers of a file (e.g. a Bloctel extract) to a DNC list")
+    p.add_argument("file")
+    p.add_argument("--list", default="Interne", help="DNC list name (created when missing)")
+    p.add_argument("--kind", default="internal", choices=["internal", "national", "campaign"])
+    p.add_argument("--campaign", help="campaign name, for a campaign list")
+    p.add_argument("--show-rejects", type=int, default=50)
+    p.set_defaults(func=_cmd_dnc_import)
 
     p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
     p.set_defaults(func=_cmd_demo)
