@@ -45,6 +45,8 @@ def stacked_bars(
     n = max(len(labels), 1)
     totals = [sum(s.values[i] for s in stacks) for i in range(len(labels))]
     ymax = _nice_max(max(totals, default=0))
+    if all(float(v).is_integer() for v in totals):  # counts: whole-number ticks
+        ymax = max(4, -(-int(ymax) // 4) * 4)
     slot = pw / n
     bar = max(2.0, min(28.0, slot * 0.7))
     out = [

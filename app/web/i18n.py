@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel.dates import format_datetime as _babel_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -89,3 +90,16 @@ def fmt_duration(seconds: float | None) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def fmt_phone(e164: str | None, region: str) -> str:
+    """Display form: national digits for numbers of the centre's own country, international otherwise."""
+    if not e164:
+        return "—"
+    try:
+        num = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    own = phonenumbers.region_code_for_number(num) == region
+    fmt = phonenumbers.PhoneNumberFormat.NATIONAL if own else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(num, fmt)

@@ -20,6 +20,7 @@ from app.web import i18n
 TEMPLATES = ROOT / "web" / "templates"
 _lang: contextvars.ContextVar[str] = contextvars.ContextVar("ui_lang", default=i18n.DEFAULT_LANGUAGE)
 _zone: contextvars.ContextVar[str] = contextvars.ContextVar("ui_zone", default="Europe/Paris")
+_region: contextvars.ContextVar[str] = contextvars.ContextVar("ui_region", default="FR")
 
 
 def _gettext(message: str) -> str:
@@ -61,6 +62,7 @@ def build_env() -> Environment:
     env.filters["pct"] = lambda v: i18n.fmt_percent(v, _lang.get())
     env.filters["num"] = lambda v, digits=1: i18n.fmt_number(v, _lang.get(), digits)
     env.filters["duration"] = i18n.fmt_duration
+    env.filters["phone"] = lambda e164: i18n.fmt_phone(e164, _region.get())
     return env
 
 
@@ -141,6 +143,7 @@ def render(
         lang or (user.language if user else request.cookies.get("plateau_lang")), settings.default_language
     )
     lang_token, zone_token = _lang.set(lang), _zone.set(settings.timezone)
+    _region.set(settings.default_region)
     try:
         js = {k: _gettext(v) for k, v in JS_STRINGS.items()}
         html = ENV.get_template(template).render(

@@ -37,6 +37,17 @@ async def kpi_windows(request: Request, db: AsyncSession) -> tuple[dict[str, str
     return await reporting.queue_labels(db), windows
 
 
+def _contiguous(starts: list[datetime], minutes: int) -> list[datetime]:
+    """Every interval start from the first to the last one with calls, so that quiet intervals show."""
+    if not starts:
+        return []
+    out, t, end = [], min(starts), max(starts)
+    while t <= end and len(out) < 3000:
+        out.append(t)
+        t += timedelta(minutes=minutes)
+    return out
+
+
 def _parse_day(value: str | None, default: date) -> date:
     try:
         return date.fromisoformat(value) if value else default
@@ -81,18 +92,21 @@ async def reports_page(
 
     charts = []
     for q in sorted({r.queue for r in qrows}):
-        rows = [r for r in qrows if r.queue == q]
+        by_start = {r.start: r for r in qrows if r.queue == q}
+        slots = _contiguous([s for s in by_start if s is not None], int(interval))
+        rows = [by_start.get(s) for s in slots]  # None: an interval without calls, drawn as a gap
+        day_fmt = "%d/%m %H:%M" if first != last else "%H:%M"
         charts.append(
             {
                 "queue": q,
                 "svg": stacked_bars(
                     _("Calls per interval and service level, queue %(q)s", q=labels.get(q, q)),
-                    [r.start.astimezone(zone).strftime("%H:%M") if r.start else "" for r in rows],
+                    [s.astimezone(zone).strftime(day_fmt) for s in slots],
                     [
-                        Series(_("Answered"), [r.answered for r in rows]),
-                        Series(_("Abandoned"), [r.abandoned for r in rows]),
+                        Series(_("Answered"), [r.answered if r else 0 for r in rows]),
+                        Series(_("Abandoned"), [r.abandoned if r else 0 for r in rows]),
                     ],
-                    line=Series(_("Service level"), [r.service_level for r in rows]),  # type: ignore[arg-type]
+                    line=Series(_("Service level"), [r.service_level if r else None for r in rows]),  # type: ignore[misc]
                 ),
             }
         )
