@@ -25,12 +25,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
-        app.state.cti = CtiService(settings, app.state.db, app.state.hub)
-        app.state.hub.set_snapshot(app.state.cti.snapshot)
-        await app.state.cti.start()
         from cti.ivr.service import start_ivr
 
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
+        app.state.cti = CtiService(settings, app.state.db, app.state.hub)
+        app.state.hub.set_snapshot(app.state.cti.snapshot)
+        await app.state.cti.start()
         try:
             yield
         finally:

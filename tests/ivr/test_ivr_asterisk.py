@@ -336,3 +336,15 @@ async def _count(coro: object, n: int) -> bool:
 
 async def _finished_row(db: Database, flow: str, after_id: int) -> bool:
     return await last_finished_row(db, flow, after_id) is not None
+
+
+async def test_given_plateau_unreachable_when_a_caller_dials_a_did_then_the_dids_queue_takes_the_call(
+    pbx: PrivateAsterisk, workdir: Path
+) -> None:
+    # No FastAGI server in this test: AGI() fails to connect and the dialplan falls back.
+    caller = start_caller(pbx.cfg, workdir, "no-plateau", "5552000", CALLER, [], hold_ms=3000)
+    try:
+        await wait_for(lambda: _nonempty(callers_in(pbx, "sales")), timeout=15, what="a caller in sales")
+        assert await finished(caller) == 0
+    finally:
+        stop(caller)
