@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from babel import Locale
 from babel.dates import format_datetime as _babel_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -73,7 +74,10 @@ def fmt_datetime(value: datetime | None, lang: str, zone: str, fmt: str = "short
 
 def fmt_percent(value: float | None, lang: str) -> str:
     """0.8302 → '83,0 %' (fr) / '83.0%' (en); None (no calls) → a dash, never 0 %."""
-    return "—" if value is None else format_percent(value, "#,##0.0 %", locale=lang)
+    if value is None:
+        return "—"
+    pattern = Locale.parse(lang).percent_formats[None].pattern.replace("#,##0", "#,##0.0", 1)
+    return format_percent(value, pattern, locale=lang)
 
 
 def fmt_number(value: float | None, lang: str, digits: int = 1) -> str:
