@@ -377,7 +377,10 @@ class IvrServer:
             return it.Recorded(False)
         name = "".join(ch for ch in linkedid if ch.isalnum() or ch in "-.")[:64] or str(time.time())
         path = f"{spool}/plateau-voicemail-{name}"
-        await chan.command(f'RECORD FILE {path} wav "#" {req.max_s * 1000} s=5', timeout=req.max_s + 30)
+        try:
+            await chan.command(f'RECORD FILE {path} wav "#" {req.max_s * 1000} s=5', timeout=req.max_s + 30)
+        except ChannelGone:
+            pass  # hanging up is how most callers end a message; Asterisk keeps what was recorded
         return it.Recorded(True, f"{path}.wav")
 
     async def _db(

@@ -32,6 +32,7 @@ from tests.ivr.sipp import Key, start_agent_phone, start_caller, stop
 pytestmark = pytest.mark.asterisk
 
 MENU_DID, CLOSED_DID, VIP_DID, CALLBACK_DID = "6100", "6200", "6300", "6400"
+TIMEOUT_DID, VOICEMAIL_DID = "6500", "6600"
 
 FLOWS = {
     "menu": f"""
@@ -109,6 +110,21 @@ nodes:
     on_failure: bye
   merci: {{type: hangup, label: rappel programmé, sounds: [auth-thankyou]}}
   bye: {{type: hangup}}
+""",
+    "timeout": f"""
+language: fr
+dids: ["{TIMEOUT_DID}"]
+start: attente
+nodes:
+  attente: {{type: queue, queue: outbound, max_wait_s: 5, on_timeout: desole}}
+  desole: {{type: hangup, sounds: [please-try-call-later]}}
+""",
+    "voicemail": f"""
+language: fr
+dids: ["{VOICEMAIL_DID}"]
+start: message
+nodes:
+  message: {{type: voicemail, prompt: [silence/1], max_s: 30}}
 """,
 }
 
@@ -348,3 +364,41 @@ async def test_given_plateau_unreachable_when_a_caller_dials_a_did_then_the_dids
         assert await finished(caller) == 0
     finally:
         stop(caller)
+
+
+async def test_given_a_queue_with_max_wait_when_nobody_answers_then_the_flow_resumes_at_on_timeout(
+    pbx: PrivateAsterisk, ivr_server: IvrServer, ivr_db: Database, workdir: Path
+) -> None:
+    before = await max_row_id(ivr_db)
+    caller = start_caller(pbx.cfg, workdir, "timeout", TIMEOUT_DID, CALLER, [], hold_ms=20000)
+    try:
+        await wait_for(
+            lambda: _finished_row(ivr_db, "timeout", before + 1), timeout=20, what="the second pass"
+        )
+        assert await finished(caller) == 0  # Asterisk hung up after the on_timeout node
+    finally:
+        stop(caller)
+    passes = [r for r in await rows(ivr_db) if r.flow == "timeout" and r.id > before]
+    assert [(r.exit_kind, r.exit_node) for r in passes] == [("queue", "attente"), ("hangup", "desole")]
+    assert passes[0].linkedid == passes[1].linkedid
+    async with ivr_db.session() as s:
+        summary = await ivr_summary(s, passes[0].linkedid)
+    assert summary is not None and [p["node"] for p in summary["path"]] == ["attente", "desole"]
+
+
+async def test_given_a_voicemail_node_when_the_caller_speaks_and_hangs_up_then_the_message_is_kept(
+    pbx: PrivateAsterisk, ivr_server: IvrServer, ivr_db: Database, workdir: Path
+) -> None:
+    before = await max_row_id(ivr_db)
+    caller = start_caller(pbx.cfg, workdir, "voicemail", VOICEMAIL_DID, CALLER, [], hold_ms=3000)
+    try:
+        assert await finished(caller) == 0
+        await wait_for(
+            lambda: _finished_row(ivr_db, "voicemail", before), timeout=10, what="the voicemail pass"
+        )
+    finally:
+        stop(caller)
+    row = await last_finished_row(ivr_db, "voicemail", before)
+    assert row is not None and (row.exit_kind, row.exit_node) == ("voicemail", "message")
+    recording = Path(row.exit_detail["reason"])
+    assert recording.parent == pbx.cfg.runtime / "spool" and await asyncio.to_thread(recording.exists)
