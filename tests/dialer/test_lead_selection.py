@@ -204,3 +204,55 @@ def test_given_n_zero_or_naive_now_when_selecting_then_nothing_or_a_clear_error(
     assert select_leads([lead(consent=True)], [], FR, at(NOW), 0) == []
     with pytest.raises(ValueError, match="timezone-aware"):
         select_leads([lead(consent=True)], [], FR, at(NOW).replace(tzinfo=None), 1)
+
+
+# --- DST weekends: the window follows the lead's wall clock, on both sides of the switch ---------------
+
+
+@pytest.mark.parametrize(
+    ("rule_set", "number", "instant", "selected"),
+    [
+        # New York, spring forward (Sun 8 Mar 2026): 08:00 EDT is 12:00Z, an hour earlier in UTC than Saturday
+        (US, NEW_YORK, "2026-03-07T12:59:59+00:00", False),  # Sat 07:59:59 EST
+        (US, NEW_YORK, "2026-03-07T13:00:00+00:00", True),  # Sat 08:00 EST
+        (US, NEW_YORK, "2026-03-08T11:59:59+00:00", False),  # Sun 07:59:59 EDT
+        (US, NEW_YORK, "2026-03-08T12:00:00+00:00", True),  # Sun 08:00 EDT
+        (US, NEW_YORK, "2026-03-09T00:59:59+00:00", True),  # Sun 20:59:59 EDT
+        (US, NEW_YORK, "2026-03-09T01:00:00+00:00", False),  # Sun 21:00 EDT
+        # London, clocks go forward (Sun 29 Mar 2026) and back (Sun 25 Oct 2026)
+        (UK, LONDON, "2026-03-29T06:59:59+00:00", False),  # 07:59:59 BST
+        (UK, LONDON, "2026-03-29T07:00:00+00:00", True),  # 08:00 BST
+        (UK, LONDON, "2026-10-25T07:59:59+00:00", False),  # 07:59:59 GMT
+        (UK, LONDON, "2026-10-25T08:00:00+00:00", True),  # 08:00 GMT
+        # Paris, the Monday after each switch (no calls at weekends under FR-2023)
+        (FR, PARIS, "2026-03-30T07:59:59+00:00", False),  # 09:59:59 CEST
+        (FR, PARIS, "2026-03-30T08:00:00+00:00", True),  # 10:00 CEST
+        (FR, PARIS, "2026-10-26T08:59:59+00:00", False),  # 09:59:59 CET
+        (FR, PARIS, "2026-10-26T09:00:00+00:00", True),  # 10:00 CET
+    ],
+)
+def test_given_a_dst_weekend_when_selecting_at_the_window_edges_then_local_wall_time_decides(
+    rule_set, number: str, instant: str, selected: bool
+) -> None:
+    chosen = select_leads([lead(number, consent=True)], [], rule_set, at(instant), 1)
+    assert bool(chosen) is selected
+
+
+@pytest.mark.parametrize(
+    ("number", "now"),
+    [
+        (PARIS, "2026-07-15T11:00:00+02:00"),
+        (CASABLANCA, "2026-07-15T11:00:00+01:00"),
+        (REUNION, "2026-07-15T11:00:00+04:00"),
+        (MARTINIQUE, "2026-07-15T11:00:00-04:00"),
+    ],
+)
+def test_given_leads_in_four_zones_inside_their_window_when_capped_or_cooling_off_then_none_is_selected(
+    number: str, now: str
+) -> None:
+    open_lead = lead(number, consent=True)
+    assert ids(select_leads([open_lead], [], FR, at(now), 1)) == [1]  # the window is open there…
+    four = [attempt(R.NO_ANSWER, f"2026-07-0{d}T12:00:00+00:00", number=number) for d in (1, 2, 3, 6)]
+    assert select_leads([open_lead], four, FR, at(now), 1) == []  # …but the 30-day cap is reached
+    refused = [attempt(R.REFUSED, "2026-06-01T12:00:00+00:00", number=number, agent_after_s=1)]
+    assert select_leads([open_lead], refused, FR, at(now), 1) == []  # …or the 60-day cool-off runs
