@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     ami_user: str = "plateau"
     ami_secret: SecretStr = SecretStr("plateau-dev-secret")
     ami_enabled: bool = True
+    ami_trunks: list[str] = Field(default=["trunk"], description="PJSIP endpoints that are carrier trunks")
+    ami_ping_interval_s: float = Field(default=5.0, gt=0)
+    ami_ping_timeout_s: float = Field(default=3.0, gt=0)
+    pop_lookup_timeout_s: float = Field(default=0.25, gt=0, description="a slower store pops without data")
+    wrapup_timeout_s: float = Field(default=60.0, ge=0, description="0: wrap-up lasts until the disposition")
+    outbound_caller_id: str = '"Plateau" <0100000000>'
+    run_asterisk: bool = Field(default=True, description="make run starts the private Asterisk")
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=1, le=65535)
     # IVR (cti/ivr): the FastAGI server runs the flows of `ivr_flows_dir`; each flow lists the DIDs it

@@ -66,6 +66,9 @@ class Hub:
         self.sent = 0
         self.overflows = 0
 
+    def set_snapshot(self, snapshot: SnapshotFn) -> None:
+        self._snapshot = snapshot
+
     @property
     def connections(self) -> int:
         return len(self._connections)
@@ -102,8 +105,13 @@ class Hub:
         self._connections.add(conn)
         try:
             snapshot = await self._snapshot(principal) if self._snapshot else []
-            await ws.send_text(json.dumps({"type": "snapshot", "at": time.time(), "items": snapshot},
-                                          default=str, ensure_ascii=False))
+            await ws.send_text(
+                json.dumps(
+                    {"type": "snapshot", "at": time.time(), "items": snapshot},
+                    default=str,
+                    ensure_ascii=False,
+                )
+            )
             reader = asyncio.create_task(self._read(ws, conn))
             try:
                 await self._write(ws, conn, reader)
@@ -117,16 +125,28 @@ class Hub:
             self._connections.discard(conn)
 
     async def _write(self, ws: WebSocket, conn: Connection, reader: asyncio.Task[None]) -> None:
-        while not reader.done():
-            if conn.overflowed:
-                await ws.close(code=1013, reason="too slow; reconnect to resync")
-                return
-            try:
-                text = await asyncio.wait_for(conn.outbox.get(), timeout=self._heartbeat_s)
-            except TimeoutError:
-                text = json.dumps({"type": "heartbeat", "at": time.time()})
-            await ws.send_text(text)
-            self.sent += 1
+        getter: asyncio.Task[str] | None = None
+        try:
+            while not reader.done():
+                if conn.overflowed:
+                    await ws.close(code=1013, reason="too slow; reconnect to resync")
+                    return
+                getter = getter or asyncio.ensure_future(conn.outbox.get())
+                # wake on a message, on the client going away, or when a heartbeat is due
+                await asyncio.wait(
+                    {getter, reader}, timeout=self._heartbeat_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter.done():
+                    text, getter = getter.result(), None
+                elif reader.done():
+                    return
+                else:
+                    text = json.dumps({"type": "heartbeat", "at": time.time()})
+                await ws.send_text(text)
+                self.sent += 1
+        finally:
+            if getter is not None:
+                getter.cancel()
 
     async def _read(self, ws: WebSocket, conn: Connection) -> None:
         # Clients only send pings; anything else is ignored (actions go through the REST API + CSRF).

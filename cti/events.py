@@ -178,6 +178,14 @@ class CallTransferred:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldPartyLeft:
+    """One side hung up while Plateau held the call: the other side's channels must be hung up too."""
+
+    linkedid: str
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     record: CallRecord
     agents: tuple[str, ...]  # every agent the call reached (for their desks)

@@ -32,6 +32,7 @@ from cti.events import (
     CallTransferred,
     Direction,
     DomainEvent,
+    HeldPartyLeft,
     QueueChanged,
     Snapshot,
     WrapUpStarted,
@@ -107,6 +108,7 @@ class _Call:
     dial_status: str | None = None
     transfers: list[str] = field(default_factory=list)
     reached_trunk: bool = False
+    plateau_hold: bool = False  # held by Plateau's Redirect (not a phone's own hold)
     answer_pending: bool = False  # an agent picked up; AgentConnect follows QueueCallerLeave
 
 
@@ -211,6 +213,9 @@ class Tracker:
             call.hangup_cause = cause
         if not call.legs:
             self._end(call, ev.ts, out, None)
+        elif call.plateau_hold:
+            left = tuple(self.legs[u].channel for u in call.legs if u in self.legs)
+            out.append(HeldPartyLeft(call.linkedid, left))
 
     def _end(self, call: _Call, at: float, out: list[DomainEvent], forced: str | None) -> None:
         self.calls.pop(call.linkedid, None)
@@ -436,6 +441,22 @@ class Tracker:
             call.hold_since = None
             out.append(CallHeld(call.linkedid, False, ev.ts))
 
+    def _on_UserEvent(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
+        if ev.get("UserEvent") != "PlateauHold":
+            return
+        call = self._call_of(ev.headers)
+        if call is not None and call.hold_since is None:
+            call.hold_since, call.plateau_hold = ev.ts, True
+            out.append(CallHeld(call.linkedid, True, ev.ts))
+
+    def _on_BridgeEnter(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
+        call = self._call_of(ev.headers)
+        if call is not None and call.plateau_hold and ev.get("BridgeNumChannels") == "2":
+            assert call.hold_since is not None
+            call.hold_s += ev.ts - call.hold_since
+            call.hold_since, call.plateau_hold = None, False
+            out.append(CallHeld(call.linkedid, False, ev.ts))
+
     def _on_BlindTransfer(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
         call = self._call_of(ev.headers, "Transferee") or self._call_of(ev.headers, "Transferer")
         if call is None or ev.get("Result") not in ("Success", ""):
@@ -556,8 +577,11 @@ class Tracker:
     # -- resync after a (re)connect ------------------------------------------------------------------------
     def resync(self, snap: Snapshot, at: float) -> list[DomainEvent]:
         """Rebuild from what Asterisk says now; calls that vanished while we were away end `interrupted`."""
+        return self.resync_channels(snap.channels, at) + self.resync_queues(snap.members, snap.entries, at)
+
+    def resync_channels(self, channels: list[dict[str, str]], at: float) -> list[DomainEvent]:
         out: list[DomainEvent] = []
-        live = {c.get("Uniqueid", ""): c for c in snap.channels}
+        live = {c.get("Uniqueid", ""): c for c in channels}
         for uid in [u for u in self.legs if u not in live]:
             leg = self.legs.pop(uid)
             call = self.calls.get(leg.linkedid)
@@ -569,14 +593,18 @@ class Tracker:
         for uid, ch in live.items():
             if uid and uid not in self.legs:
                 self._add_leg(self._leg_from(ch, "", at), out)
+        return out
+
+    def resync_queues(
+        self, members_in: list[dict[str, str]], entries: list[dict[str, str]], at: float
+    ) -> list[DomainEvent]:
+        out: list[DomainEvent] = []
         members: dict[str, dict[str, tuple[bool, str]]] = {}
         devices: dict[str, str] = {}
-        for m in snap.members:
+        for m in members_in:
             ep = m.get("Location") or m.get("Interface") or m.get("StateInterface", "")
-            members.setdefault(ep, {})[m.get("Queue", "")] = (
-                m.get("Paused") == "1",
-                m.get("PausedReason", ""),
-            )
+            paused = (m.get("Paused") == "1", m.get("PausedReason", ""))
+            members.setdefault(ep, {})[m.get("Queue", "")] = paused
             devices[ep] = _STATUS_NAMES.get(m.get("Status", ""), "UNKNOWN")
         for ep in set(self.agents) | set(members):
             agent = self._agent(ep)
@@ -585,9 +613,11 @@ class Tracker:
                 agent.device = devices[ep]
             if agent.linkedid and agent.linkedid not in self.calls:
                 agent.linkedid = None
+            if agent.wrapup_linkedid and not agent.queues:
+                agent.wrapup_linkedid = None
             self._refresh_agent(ep, at, out)
         self.waiting = {}
-        for e in snap.entries:
+        for e in entries:
             call = self.calls.get(e.get("Linkedid", "")) or self.calls.get(e.get("Uniqueid", ""))
             if call is None:
                 continue
@@ -598,9 +628,35 @@ class Tracker:
                 wait = 0.0
             call.queue, call.queued_at, call.left_queue_at = queue, at - wait, None
             self.waiting.setdefault(queue, {})[call.linkedid] = at - wait
-        for queue in {m.get("Queue", "") for m in snap.members} | set(self.waiting):
+        for queue in {m.get("Queue", "") for m in members_in} | set(self.waiting):
             self._queue_changed(queue, at, out)
         return out
+
+    def leg_of(self, linkedid: str, interface: str) -> str | None:
+        """The channel name of `interface`'s leg in the call (what Hangup, Redirect, transfers act on)."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return None
+        for uid in call.legs:
+            leg = self.legs.get(uid)
+            if leg is not None and leg.endpoint == interface:
+                return leg.channel
+        return None
+
+    def other_leg(self, linkedid: str, interface: str) -> str | None:
+        """The customer's side of an agent's call: the first leg that is not the agent's."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return None
+        for uid in sorted(call.legs):
+            leg = self.legs.get(uid)
+            if leg is not None and leg.endpoint != interface and not leg.channel.startswith("Local/"):
+                return leg.channel
+        return None
+
+    def call_of_agent(self, interface: str) -> str | None:
+        agent = self.agents.get(interface)
+        return agent.linkedid if agent else None
 
     def agent_views(self) -> list[AgentStateChanged]:
         return [

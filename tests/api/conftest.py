@@ -53,7 +53,7 @@ class Api:
 
 @pytest_asyncio.fixture
 async def api(db: Database) -> AsyncIterator[Api]:
-    settings = Settings(database_url=db.url, secret_key="test-secret", login_rate_limit=3)
+    settings = Settings(database_url=db.url, secret_key="test-secret", login_rate_limit=3, ami_enabled=False)
     app = create_app(settings)
     app.state.db = db  # the lifespan is not run by ASGITransport
     users: dict[str, User] = {}

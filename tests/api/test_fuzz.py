@@ -52,7 +52,7 @@ def live_server(db: Database) -> Iterator[str]:
     threading.Thread(target=asyncio.run, args=(_seed(db.url),)).run()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(Settings(database_url=db.url, secret_key="k")),
+            create_app(Settings(database_url=db.url, secret_key="k", ami_enabled=False)),
             host="127.0.0.1",
             port=port,
             log_level="error",

@@ -1,0 +1,84 @@
+"""In-process publish/subscribe for domain events, and the audiences that route them to browsers.
+
+Subscribers are plain callables run in order; one that raises is logged and the others still run.
+Anything slow (database, lookups) is queued by the subscriber itself, never done inline: the bus runs on
+the AMI event path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.ws_hub import Principal
+
+log = logging.getLogger(__name__)
+
+SUPERVISING_ROLES = frozenset({"supervisor", "manager", "admin"})
+
+
+def interface_of(sip_endpoint: str | None) -> str | None:
+    """A user's SIP endpoint (`agent1`) as Asterisk names the device and queue member (`PJSIP/agent1`)."""
+    return f"PJSIP/{sip_endpoint}" if sip_endpoint else None
+
+
+@dataclass(frozen=True, slots=True)
+class ToAgent:
+    """Only the agent on that device: screen-pops never reach anyone else."""
+
+    interface: str
+
+    def admits(self, who: Principal) -> bool:
+        return interface_of(who.sip_endpoint) == self.interface
+
+
+@dataclass(frozen=True, slots=True)
+class ToSupervisors:
+    def admits(self, who: Principal) -> bool:
+        return who.role in SUPERVISING_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class ToAgentAndSupervisors:
+    interface: str
+
+    def admits(self, who: Principal) -> bool:
+        return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) == self.interface
+
+
+@dataclass(frozen=True, slots=True)
+class ToAgentsAndSupervisors:
+    interfaces: frozenset[str]
+
+    def admits(self, who: Principal) -> bool:
+        return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) in self.interfaces
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A wire message for the WebSocket hub: a JSON-ready payload and who may see it."""
+
+    audience: ToAgent | ToSupervisors | ToAgentAndSupervisors | ToAgentsAndSupervisors
+    payload: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.payload
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[Any], None]] = []
+        self.errors = 0
+
+    def subscribe(self, fn: Callable[[Any], None]) -> None:
+        self._subscribers.append(fn)
+
+    def publish(self, event: Any) -> None:
+        for fn in self._subscribers:
+            try:
+                fn(event)
+            except Exception:
+                self.errors += 1
+                log.exception("bus: subscriber %r failed on %s", fn, type(event).__name__)

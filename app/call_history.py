@@ -1,0 +1,183 @@
+"""The contact history writer: every call ends up as exactly one `calls` row, written in batches.
+
+Rows are keyed by Linkedid and inserted with ON CONFLICT DO NOTHING, so replaying the same events (a
+resync, a restart, a retried batch) never duplicates a call or its timeline entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.customers import find_callers
+from app.db import Database
+from app.directory import AgentDirectory
+from app.models import Call, CallDirection, Interaction, InteractionKind
+from app.settings import VAR
+from cti.events import CallEnded, CallRecord
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER = VAR / "history-dead-letter.jsonl"
+IvrPathFn = Callable[[Any, str], Awaitable[dict[str, Any] | None]]
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts else None
+
+
+def call_row(
+    rec: CallRecord, agent_id: int | None, contact_id: int | None, ivr_path: list[Any] | None
+) -> dict[str, Any]:
+    return {
+        "linkedid": rec.linkedid,
+        "direction": CallDirection(rec.direction.value),
+        "caller_number": rec.caller.number,
+        "caller_name": rec.caller.name,
+        "called_number": rec.called_number,
+        "queue": rec.queue,
+        "agent_id": agent_id,
+        "contact_id": contact_id,
+        "offered_at": _dt(rec.offered_at),
+        "answered_at": _dt(rec.answered_at),
+        "ended_at": _dt(rec.ended_at),
+        "wait_s": rec.wait_s,
+        "talk_s": round(rec.talk_s, 3) if rec.talk_s is not None else None,
+        "hold_s": rec.hold_s,
+        "wrap_s": None,
+        "outcome": rec.outcome,
+        "hangup_cause": rec.hangup_cause,
+        "ivr_path": ivr_path,
+    }
+
+
+class CallHistoryWriter:
+    def __init__(
+        self,
+        db: Database,
+        directory: AgentDirectory,
+        region: str,
+        *,
+        matches: dict[str, list[int]] | None = None,
+        ivr_summary: IvrPathFn | None = None,
+        batch: int = 500,
+        flush_s: float = 0.2,
+    ) -> None:
+        self.db = db
+        self.directory = directory
+        self.region = region
+        self.matches = matches if matches is not None else {}
+        self.ivr_summary = ivr_summary
+        self.batch, self.flush_s = batch, flush_s
+        self.queue: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self.written = 0
+        self.failed_batches = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, CallEnded):
+            self._idle.clear()
+            self.queue.put_nowait(event.record)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="call-history")
+
+    async def stop(self) -> None:
+        await self.drain(timeout=5)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait until every call handed over so far is in the database."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def _run(self) -> None:
+        while True:
+            records = [await self.queue.get()]
+            deadline = asyncio.get_running_loop().time() + self.flush_s
+            while len(records) < self.batch:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0 and self.queue.empty():
+                    break
+                try:
+                    records.append(
+                        self.queue.get_nowait()
+                        if not self.queue.empty()
+                        else await asyncio.wait_for(self.queue.get(), remaining)
+                    )
+                except TimeoutError:
+                    break
+            await self._write_with_retry(records)
+            if self.queue.empty():
+                self._idle.set()
+
+    async def _write_with_retry(self, records: list[CallRecord]) -> None:
+        for attempt in range(5):
+            try:
+                await self.write(records)
+                return
+            except Exception:
+                self.failed_batches += 1
+                log.exception(
+                    "history: batch of %d calls failed (attempt %d); retrying", len(records), attempt + 1
+                )
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+        log.error("history: gave up on %d calls: %s", len(records), [r.linkedid for r in records])
+
+    async def write(self, records: list[CallRecord]) -> int:
+        """Insert the calls that are not there yet, with a timeline entry for the matched contact."""
+        await self.directory.refresh_if_stale()
+        async with self.db.session() as s:
+            rows = []
+            for rec in records:
+                contact_ids = self.matches.pop(rec.linkedid, None)
+                if contact_ids is None and rec.caller.number:
+                    contact_ids = [
+                        m.contact.id for m in await find_callers(s, rec.caller.number, self.region)
+                    ]
+                contact_id = contact_ids[0] if contact_ids and len(contact_ids) == 1 else None
+                agent = self.directory.get(rec.agent)
+                ivr = await self.ivr_summary(s, rec.linkedid) if self.ivr_summary else None
+                rows.append(
+                    call_row(
+                        rec, agent.user_id if agent else None, contact_id, ivr.get("path") if ivr else None
+                    )
+                )
+            dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(Call).values(rows).on_conflict_do_nothing(index_elements=["linkedid"])
+            inserted = (await s.execute(stmt.returning(Call.id, Call.linkedid))).all()
+            by_linkedid = {r["linkedid"]: r for r in rows}
+            timeline = []
+            for call_id, linkedid in inserted:
+                row = by_linkedid[linkedid]
+                if row["contact_id"] is not None:
+                    timeline.append(
+                        Interaction(
+                            contact_id=row["contact_id"],
+                            kind=InteractionKind.call,
+                            call_id=call_id,
+                            agent_id=row["agent_id"],
+                            at=row["ended_at"],
+                            data={
+                                "direction": row["direction"].value,
+                                "outcome": row["outcome"],
+                                "queue": row["queue"],
+                                "talk_s": row["talk_s"],
+                                "wait_s": row["wait_s"],
+                            },
+                        )
+                    )
+            s.add_all(timeline)
+            await s.commit()
+        self.written += len(inserted)
+        return len(inserted)

@@ -1,0 +1,287 @@
+"""Agent call control over REST (each action shows up as events on the WebSocket), and the `/ws` endpoint."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, status
+from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import audit
+from app.bus import interface_of
+from app.models import Call, DispositionCode, Interaction, InteractionKind, PauseReason, Queue, QueueMember
+from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require
+from app.ws_hub import Principal
+from cti.ami import AmiError, AmiUnavailable
+from cti.numbers import InvalidNumber
+from cti.service import ControlError, CtiService
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/agent", tags=["agent"])
+AGENT = require(Role.agent, Role.supervisor)
+
+Linkedid = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+
+
+class LoginIn(BaseModel):
+    queues: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$")]] | None = None
+
+
+class PauseIn(BaseModel):
+    reason: Code
+
+
+class DialIn(BaseModel):
+    number: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+class TransferIn(BaseModel):
+    target: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    mode: Literal["blind", "attended"] = "blind"
+
+
+class DispositionIn(BaseModel):
+    code: Code
+    notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    contact_id: int | None = Field(default=None, ge=1)
+
+
+def cti(request: Request) -> CtiService:
+    service: CtiService | None = getattr(request.app.state, "cti", None)
+    if service is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "CTI is not running")
+    return service
+
+
+def my_phone(ident: Identity) -> str:
+    interface = interface_of(ident.user.sip_endpoint)
+    if interface is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "your account has no phone (SIP endpoint)")
+    return interface
+
+
+async def _ami(coro: Any) -> Any:
+    try:
+        return await coro
+    except AmiUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"PBX unavailable: {exc}") from None
+    except ControlError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except InvalidNumber as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+    except AmiError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"PBX refused: {exc}") from None
+
+
+@router.get("/me")
+async def me(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)) -> dict[str, Any]:
+    interface = my_phone(ident)
+    agent = service.tracker.agents.get(interface)
+    return {
+        "interface": interface,
+        "state": agent.state.value if agent else "logged_out",
+        "reason": agent.reason if agent else None,
+        "since": agent.since if agent else None,
+        "queues": sorted(agent.queues) if agent else [],
+        "call": agent.linkedid if agent else None,
+        "pop": service.screenpop.current.get(interface),
+    }
+
+
+@router.post("/login", status_code=204)
+async def login(
+    body: LoginIn,
+    request: Request,
+    ident: Identity = Depends(AGENT),
+    db: AsyncSession = Depends(get_db),
+    service: CtiService = Depends(cti),
+) -> None:
+    interface = my_phone(ident)
+    allowed = set(
+        (
+            await db.scalars(
+                select(Queue.name)
+                .join(QueueMember, QueueMember.queue_id == Queue.id)
+                .where(QueueMember.user_id == ident.user.id)
+            )
+        ).all()
+    )
+    wanted = set(body.queues) if body.queues is not None else allowed
+    refused = wanted - allowed
+    if refused:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"not a member of: {', '.join(sorted(refused))}")
+    if not wanted:
+        raise HTTPException(status.HTTP_409_CONFLICT, "you are not a member of any queue")
+    await _ami(service.login(interface, ident.user.display_name, sorted(wanted)))
+    audit(
+        db,
+        "agent.login",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=ident.user.id,
+        detail={"queues": sorted(wanted)},
+        request=request,
+    )
+    await db.commit()
+
+
+@router.post("/logout", status_code=204)
+async def logout(
+    request: Request,
+    ident: Identity = Depends(AGENT),
+    db: AsyncSession = Depends(get_db),
+    service: CtiService = Depends(cti),
+) -> None:
+    await _ami(service.logout(my_phone(ident)))
+    audit(
+        db,
+        "agent.logout",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=ident.user.id,
+        request=request,
+    )
+    await db.commit()
+
+
+@router.post("/pause", status_code=204)
+async def pause(
+    body: PauseIn,
+    ident: Identity = Depends(AGENT),
+    db: AsyncSession = Depends(get_db),
+    service: CtiService = Depends(cti),
+) -> None:
+    known = await db.scalar(select(PauseReason.id).where(PauseReason.code == body.reason, PauseReason.active))
+    if known is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, f"reason: unknown pause reason {body.reason!r}"
+        )
+    await _ami(service.pause(my_phone(ident), body.reason))
+
+
+@router.post("/ready", status_code=204)
+async def ready(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)) -> None:
+    await _ami(service.ready(my_phone(ident)))
+
+
+@router.post("/dial")
+async def dial(
+    body: DialIn, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
+) -> dict[str, str]:
+    return {"linkedid": await _ami(service.click_to_call(my_phone(ident), body.number))}
+
+
+@router.post("/calls/{linkedid}/hangup", status_code=204)
+async def hangup(
+    linkedid: Linkedid, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
+) -> None:
+    await _ami(service.hangup(my_phone(ident), linkedid))
+
+
+@router.post("/calls/{linkedid}/hold", status_code=204)
+async def hold(
+    linkedid: Linkedid, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
+) -> None:
+    await _ami(service.hold(my_phone(ident), linkedid))
+
+
+@router.post("/calls/{linkedid}/unhold", status_code=204)
+async def unhold(
+    linkedid: Linkedid, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
+) -> None:
+    await _ami(service.unhold(my_phone(ident), linkedid))
+
+
+@router.post("/calls/{linkedid}/transfer", status_code=204)
+async def transfer(
+    linkedid: Linkedid, body: TransferIn, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
+) -> None:
+    await _ami(service.transfer(my_phone(ident), linkedid, body.target, body.mode == "attended"))
+
+
+@router.post("/calls/{linkedid}/disposition", status_code=201)
+async def disposition(
+    linkedid: Linkedid,
+    body: DispositionIn,
+    request: Request,
+    ident: Identity = Depends(AGENT),
+    db: AsyncSession = Depends(get_db),
+    service: CtiService = Depends(cti),
+) -> dict[str, Any]:
+    """Wrap-up: the disposition (required), notes, the contact. The agent is ready again afterwards."""
+    interface = my_phone(ident)
+    code = await db.scalar(
+        select(DispositionCode).where(DispositionCode.code == body.code, DispositionCode.active)
+    )
+    if code is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"code: unknown disposition {body.code!r}")
+    pop = service.screenpop.current.get(interface)
+    if (pop is None or pop["linkedid"] != linkedid) and service.tracker.leg_of(linkedid, interface) is None:
+        with_call = await db.scalar(
+            select(Call.id).where(Call.linkedid == linkedid, Call.agent_id == ident.user.id)
+        )
+        if with_call is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such call of yours")
+    await service.history.drain(timeout=5)  # the call row is written when the call ends
+    call = await db.scalar(select(Call).where(Call.linkedid == linkedid))
+    now = datetime.now(UTC)
+    if call is not None and call.ended_at is not None:
+        await db.execute(
+            update(Call)
+            .where(Call.id == call.id)
+            .values(wrap_s=round((now - call.ended_at).total_seconds(), 3))
+        )
+    contact_id = body.contact_id or (call.contact_id if call else None)
+    entry = Interaction(
+        contact_id=contact_id,
+        kind=InteractionKind.disposition,
+        call_id=call.id if call else None,
+        agent_id=ident.user.id,
+        disposition_code=code.code,
+        body=body.notes,
+        at=now,
+        data={"linkedid": linkedid, "label": code.label},
+    )
+    db.add(entry)
+    audit(
+        db,
+        "call.disposition",
+        user_id=ident.user.id,
+        target_type="call",
+        target_id=linkedid,
+        detail={"code": code.code},
+        request=request,
+    )
+    await db.commit()
+    try:
+        await service.end_wrapup(interface)
+    except AmiError as exc:  # saved all the same; the agent can press ready
+        log.warning("agent: could not end wrap-up for %s: %s", interface, exc)
+    return {"id": entry.id, "call_id": entry.call_id, "contact_id": contact_id}
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    """`/ws`: the session cookie (same-origin only) or a bearer token; then snapshot and deltas."""
+    app = websocket.app
+    bearer = websocket.headers.get("authorization", "").partition(" ")[2].strip() or None
+    cookie = websocket.cookies.get(SESSION_COOKIE)
+    if cookie and not bearer:
+        origin = websocket.headers.get("origin")
+        host = websocket.headers.get("host", "")
+        if origin is not None and origin.split("://", 1)[-1] != host:
+            await websocket.close(code=4403, reason="cross-site WebSocket refused")
+            return
+    async with app.state.db.session() as s:
+        ident = await identify(s, bearer=bearer, cookie=cookie)
+        await s.commit()
+    if ident is None:
+        await websocket.close(code=4401, reason="not authenticated")
+        return
+    await websocket.accept()
+    u = ident.user
+    await app.state.hub.serve(websocket, Principal(u.id, u.username, u.role.value, u.team_id, u.sip_endpoint))

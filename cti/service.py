@@ -1,0 +1,338 @@
+"""The CTI service: AMI link → tracker → bus → screen-pop, history, browsers; and the agent's call controls.
+
+This is the I/O shell around the pure tracker. It owns the wrap-up pause (an agent whose call ends is
+paused with reason `wrapup` until the disposition is saved or the wrap-up time runs out) and turns REST
+requests into AMI actions on the agent's own calls only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from app.bus import (
+    Bus,
+    Message,
+    ToAgentAndSupervisors,
+    ToAgentsAndSupervisors,
+    ToSupervisors,
+    interface_of,
+)
+from app.call_history import CallHistoryWriter
+from app.db import Database
+from app.directory import AgentDirectory
+from app.settings import Settings
+from app.ws_hub import Hub, Principal
+from cti.ami import AmiError, AmiLink, AmiUnavailable, ChannelsSnapshot, LinkState, QueueItem, QueuesSnapshot
+from cti.ami_wire import AmiEvent
+from cti.events import (
+    AgentRingEnded,
+    AgentRinging,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallHeld,
+    CallLeftQueue,
+    CallOffered,
+    CallQueued,
+    CallTransferred,
+    HeldPartyLeft,
+    QueueChanged,
+    WrapUpStarted,
+    to_wire,
+)
+from cti.numbers import parse
+from cti.screenpop import ScreenPop
+from cti.tracker import WRAPUP_REASON, Tracker
+
+log = logging.getLogger(__name__)
+
+
+class ControlError(RuntimeError):
+    """A call control the agent may not do now (no such call, not theirs)."""
+
+
+def _ivr_summary() -> Any:
+    try:
+        from cti.ivr.history import ivr_summary
+    except ImportError:  # the IVR is optional
+        return None
+    return ivr_summary
+
+
+class CtiService:
+    def __init__(self, settings: Settings, db: Database, hub: Hub) -> None:
+        self.settings = settings
+        self.db = db
+        self.hub = hub
+        self.bus = Bus()
+        self.tracker = Tracker(trunks=[f"PJSIP/{t}" for t in settings.ami_trunks])
+        self.directory = AgentDirectory(db)
+        summary = _ivr_summary()
+        self.screenpop = ScreenPop(
+            db,
+            hub.publish,
+            settings.default_region,
+            lookup_timeout_s=settings.pop_lookup_timeout_s,
+            ivr_summary=summary,
+        )
+        self.history = CallHistoryWriter(
+            db, self.directory, settings.default_region, matches=self.screenpop.matches, ivr_summary=summary
+        )
+        self.link = AmiLink(
+            settings.ami_host,
+            settings.ami_port,
+            settings.ami_user,
+            settings.ami_secret.get_secret_value(),
+            self.consume,
+            ping_interval=settings.ami_ping_interval_s,
+            ping_timeout=settings.ami_ping_timeout_s,
+        )
+        self.bus.subscribe(self.screenpop.on_event)
+        self.bus.subscribe(self.history.on_event)
+        self.bus.subscribe(self._to_browsers)
+        self.bus.subscribe(self._on_control_event)
+        self._wrapup_timers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._channels_seen = False
+
+    async def start(self) -> None:
+        await self.directory.load()
+        self.history.start()
+        if self.settings.ami_enabled:
+            await self.link.start()
+
+    async def stop(self) -> None:
+        await self.link.stop()
+        for task in [*self._wrapup_timers.values(), *self._tasks]:
+            task.cancel()
+        await self.history.stop()
+
+    # -- the event path ---------------------------------------------------------------------------------
+    def consume(self, item: QueueItem) -> None:
+        """Runs for every AMI event, in order. Keep it free of I/O."""
+        now = time.time()
+        if isinstance(item, AmiEvent):
+            events = self.tracker.feed(item)
+        elif isinstance(item, ChannelsSnapshot):
+            events = self.tracker.resync_channels(item.channels, now)
+        elif isinstance(item, QueuesSnapshot):
+            events = self.tracker.resync_queues(item.members, item.entries, now)
+        elif isinstance(item, LinkState):
+            self.hub.publish(
+                Message(
+                    ToSupervisors(), {"type": "pbx_link", "up": item.up, "reason": item.reason, "at": now}
+                )
+            )
+            return
+        else:
+            return
+        for event in events:
+            self.bus.publish(event)
+
+    def _agent_fields(self, interface: str | None) -> dict[str, Any]:
+        info = self.directory.get(interface)
+        return (
+            {
+                "user_id": info.user_id,
+                "username": info.username,
+                "display_name": info.display_name,
+                "team_id": info.team_id,
+            }
+            if info
+            else {"user_id": None, "username": None, "display_name": None, "team_id": None}
+        )
+
+    def _to_browsers(self, event: Any) -> None:
+        audience: Any
+        if isinstance(event, AgentStateChanged):
+            audience = ToAgentAndSupervisors(event.agent)
+            payload = to_wire(event, self._agent_fields(event.agent))
+        elif isinstance(event, (AgentRinging, AgentRingEnded, CallAnswered, WrapUpStarted)):
+            audience = ToAgentAndSupervisors(event.agent)
+            payload = to_wire(event)
+        elif isinstance(event, CallEnded):
+            audience = ToAgentsAndSupervisors(frozenset(event.agents))
+            payload = to_wire(event)
+        elif isinstance(event, (CallHeld, CallTransferred)):
+            agent = self.tracker.calls.get(event.linkedid)
+            current = agent.agent if agent else None
+            audience = ToAgentAndSupervisors(current) if current else ToSupervisors()
+            payload = to_wire(event)
+        elif isinstance(event, (CallOffered, CallQueued, CallLeftQueue, QueueChanged)):
+            audience, payload = ToSupervisors(), to_wire(event)
+        else:
+            return
+        self.hub.publish(Message(audience, payload))
+
+    def _on_control_event(self, event: Any) -> None:
+        if isinstance(event, WrapUpStarted):
+            self._spawn(self._start_wrapup(event.agent))
+        elif isinstance(event, HeldPartyLeft):
+            self._spawn(self._hangup_channels(event.channels))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- wrap-up ------------------------------------------------------------------------------------------
+    async def _start_wrapup(self, interface: str) -> None:
+        try:
+            await self.link.send("QueuePause", Interface=interface, Paused="true", Reason=WRAPUP_REASON)
+        except AmiError as exc:
+            log.warning("cti: could not pause %s for wrap-up: %s", interface, exc)
+            return
+        old = self._wrapup_timers.pop(interface, None)
+        if old is not None:
+            old.cancel()
+        if self.settings.wrapup_timeout_s > 0:
+            self._wrapup_timers[interface] = asyncio.create_task(self._wrapup_timeout(interface))
+
+    async def _wrapup_timeout(self, interface: str) -> None:
+        await asyncio.sleep(self.settings.wrapup_timeout_s)
+        self._wrapup_timers.pop(interface, None)
+        with contextlib.suppress(AmiError):
+            await self.end_wrapup(interface)
+
+    async def end_wrapup(self, interface: str) -> None:
+        """Disposition saved (or wrap-up time over): ready again, unless the agent paused for a reason."""
+        timer = self._wrapup_timers.pop(interface, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        agent = self.tracker.agents.get(interface)
+        if agent is None or not agent.queues:
+            return
+        paused_reasons = {r for p, r in agent.queues.values() if p}
+        if paused_reasons and paused_reasons != {WRAPUP_REASON}:
+            return  # the agent chose a pause during wrap-up: keep it
+        await self.link.send("QueuePause", Interface=interface, Paused="false")
+
+    async def _hangup_channels(self, channels: tuple[str, ...]) -> None:
+        for channel in channels:
+            with contextlib.suppress(AmiError):
+                await self.link.send("Hangup", Channel=channel, Cause=16)
+
+    # -- agent controls -----------------------------------------------------------------------------------
+    async def login(self, interface: str, member_name: str, queues: list[str]) -> None:
+        for queue in queues:
+            try:
+                await self.link.send(
+                    "QueueAdd",
+                    Queue=queue,
+                    Interface=interface,
+                    MemberName=member_name,
+                    StateInterface=interface,
+                    Paused="false",
+                )
+            except AmiError as exc:
+                if "Already there" not in str(exc):
+                    raise
+
+    async def logout(self, interface: str) -> None:
+        agent = self.tracker.agents.get(interface)
+        for queue in list(agent.queues if agent else []):
+            with contextlib.suppress(AmiError):
+                await self.link.send("QueueRemove", Queue=queue, Interface=interface)
+
+    async def pause(self, interface: str, reason: str) -> None:
+        await self.link.send("QueuePause", Interface=interface, Paused="true", Reason=reason)
+
+    async def ready(self, interface: str) -> None:
+        timer = self._wrapup_timers.pop(interface, None)
+        if timer is not None:
+            timer.cancel()
+        await self.link.send("QueuePause", Interface=interface, Paused="false")
+
+    def _own_channel(self, interface: str, linkedid: str) -> str:
+        channel = self.tracker.leg_of(linkedid, interface)
+        if channel is None:
+            raise ControlError("no such call on your phone")
+        return channel
+
+    async def hangup(self, interface: str, linkedid: str) -> None:
+        await self.link.send("Hangup", Channel=self._own_channel(interface, linkedid), Cause=16)
+
+    async def transfer(self, interface: str, linkedid: str, target: str, attended: bool) -> None:
+        channel = self._own_channel(interface, linkedid)
+        exten = self.transfer_exten(target)
+        if attended:
+            await self.link.send("Atxfer", Channel=channel, Exten=exten, Context="plateau-transfer")
+        else:
+            await self.link.send("BlindTransfer", Channel=channel, Exten=exten, Context="plateau-transfer")
+
+    def transfer_exten(self, target: str) -> str:
+        """An agent extension (7001…) as it is, any other number in E.164 (validated, never raw)."""
+        target = target.strip()
+        if target.isdigit() and len(target) == 4 and target.startswith("7"):
+            return target
+        return parse(target, self.settings.default_region).e164
+
+    async def hold(self, interface: str, linkedid: str) -> None:
+        channel = self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("nobody to hold on this call")
+        await self.link.send(
+            "Redirect",
+            Channel=customer,
+            ExtraChannel=channel,
+            Context="plateau-hold",
+            Exten="customer",
+            ExtraContext="plateau-hold",
+            ExtraExten="agent",
+            Priority=1,
+            ExtraPriority=1,
+        )
+
+    async def unhold(self, interface: str, linkedid: str) -> None:
+        channel = self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("nobody on hold on this call")
+        await self.link.send("Bridge", Channel1=customer, Channel2=channel, Tone="no")
+
+    async def click_to_call(self, interface: str, number: str, caller_id: str | None = None) -> str:
+        """Ring the agent's phone first, then the customer. Returns the call's ChannelId (its Linkedid)."""
+        e164 = parse(number, self.settings.default_region).e164
+        channel_id = f"c2c-{uuid.uuid4().hex[:16]}"
+        await self.link.originate(
+            channel=interface,
+            context="plateau-click-to-call",
+            exten=e164,
+            channel_id=channel_id,
+            caller_id=caller_id or self.settings.outbound_caller_id,
+            timeout_ms=30_000,
+        )
+        return channel_id
+
+    # -- snapshots for (re)connecting browsers ---------------------------------------------------------------
+    async def snapshot(self, who: Principal) -> list[dict[str, Any]]:
+        mine = interface_of(who.sip_endpoint)
+        supervising = who.role in ("supervisor", "manager", "admin")
+        items: list[dict[str, Any]] = []
+        for view in self.tracker.agent_views():
+            if supervising or view.agent == mine:
+                items.append(to_wire(view, self._agent_fields(view.agent)))
+        if supervising:
+            items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))
+        items.extend(self.screenpop.snapshot_for(mine))
+        items.append({"type": "pbx_link", "up": self.link.ready, "reason": self.link.stats.last_error or ""})
+        return items
+
+    def health(self) -> dict[str, Any]:
+        if not self.settings.ami_enabled:
+            return {"ok": True, "enabled": False}
+        return {
+            "enabled": True,
+            **self.link.status(),
+            "calls": len(self.tracker.calls),
+            "history_written": self.history.written,
+        }
+
+
+__all__ = ["AmiError", "AmiUnavailable", "ControlError", "CtiService"]
