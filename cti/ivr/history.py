@@ -233,3 +233,30 @@ async def ivr_exit_report(
     ]
     out.sort(key=lambda x: (x["flow"], -x["count"], x["exit_node"] or ""))
     return out
+
+
+async def ivr_choice_report(
+    session: AsyncSession, *, since: datetime, until: datetime, flow: str | None = None, limit: int = 100_000
+) -> list[dict[str, Any]]:
+    """Per-key selections of every menu (the wallboard's IVR tile): flow, menu node, key, label, count.
+    Reads at most `limit` passes of the period, newest first (a report, not an export)."""
+    stmt = (
+        select(IvrSession.flow, IvrSession.path)
+        .where(IvrSession.started_at >= since, IvrSession.started_at < until)
+        .order_by(IvrSession.started_at.desc())
+        .limit(limit)
+    )
+    if flow is not None:
+        stmt = stmt.where(IvrSession.flow == flow)
+    counts: dict[tuple[str, str, str], list[Any]] = {}
+    for row_flow, path in (await session.execute(stmt)).all():
+        for p in path or []:
+            if p.get("type") == "menu" and "choice" in p:
+                key = (row_flow, str(p.get("node")), str(p["choice"]))
+                counts.setdefault(key, [p.get("choice_label", ""), 0])[1] += 1
+    return [
+        {"flow": f, "node": n, "key": k, "label": label, "count": c}
+        for (f, n, k), (label, c) in sorted(
+            counts.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[1][1], kv[0][2])
+        )
+    ]

@@ -204,3 +204,22 @@ async def test_given_hostile_caller_id_when_recorded_then_it_is_stored_truncated
         )
         row = await s.get(history.IvrSession, row_id)
     assert row is not None and len(row.linkedid) == 64 and row.caller is not None and len(row.caller) == 32
+
+
+@pytest.mark.db
+async def test_given_menu_choices_when_the_choice_report_runs_then_keys_are_counted_per_menu(
+    db: Database,
+) -> None:
+    sales = [{"node": "menu", "type": "menu", "digits": "1", "choice": "1", "choice_label": "ventes"}]
+    for i in range(2):
+        await pass_(db, f"c.{i}", "accueil", MENU_2, Exit("queue", "facturation", queue="support"), T0)
+    await pass_(db, "c.2", "accueil", sales, Exit("queue", "ventes", queue="sales"), T0)
+    await pass_(db, "c.3", "accueil", [], Exit("caller_hangup", "menu"), T0)
+    async with db.session() as s:
+        report = await history.ivr_choice_report(
+            s, since=T0 - timedelta(hours=1), until=T0 + timedelta(hours=1)
+        )
+    assert report == [
+        {"flow": "accueil", "node": "menu", "key": "2", "label": "facturation", "count": 2},
+        {"flow": "accueil", "node": "menu", "key": "1", "label": "ventes", "count": 1},
+    ]

@@ -321,3 +321,27 @@ def test_given_an_ended_session_when_fed_again_then_it_refuses() -> None:
     session = run([VIP])
     with pytest.raises(RuntimeError, match="ended"):
         session.feed(D("1"))
+
+
+def test_given_a_caller_looping_in_a_menu_when_the_hop_limit_is_reached_then_the_flow_exits_in_error() -> (
+    None
+):
+    flow = parse_flow(
+        "loop",
+        """
+start: menu
+nodes:
+  menu: {type: menu, prompt: [beep], choices: {"9": {next: again}}, on_failure: q}
+  again: {type: play, sounds: [beep], next: menu}
+  q: {type: queue, queue: support}
+""",
+        "loop.yaml",
+    )
+    session = it.Session(flow, it.CallContext(None, "1", MONDAY_OPEN))
+    step = session.start()
+    presses = 0
+    while step.exit is None:
+        step = session.feed(D("9"))
+        presses += 1
+    assert step.exit == it.Exit("error", "menu", reason="too many steps")
+    assert presses == it.MAX_HOPS // 2
