@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from app.kpi import SlVariant
 from app.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
 
 MAX_ID = 2**62  # below BIGINT's limit on PostgreSQL and SQLite
@@ -315,6 +316,18 @@ class QueueIn(BaseModel):
     team_id: Id | None = None  # type: ignore[valid-type]
     service_level_s: Annotated[int, Field(ge=1, le=3600)] = 20
     script: Text(120) | None = None  # type: ignore[valid-type]
+    # KPI settings (issue 4; definitions in app/kpi.py and the README).
+    sl_variant: SlVariant = SlVariant.short_abandons_excluded
+    sl_target_pct: Annotated[int, Field(ge=1, le=100)] = 80
+    short_abandon_s: Annotated[int, Field(ge=0, le=600)] = 5
+
+
+class QueuePatch(BaseModel):
+    display_name: Label | None = None  # type: ignore[valid-type]
+    service_level_s: Annotated[int, Field(ge=1, le=3600)] | None = None
+    sl_variant: SlVariant | None = None
+    sl_target_pct: Annotated[int, Field(ge=1, le=100)] | None = None
+    short_abandon_s: Annotated[int, Field(ge=0, le=600)] | None = None
 
 
 class QueueOut(ORM):
@@ -324,6 +337,9 @@ class QueueOut(ORM):
     team_id: int | None
     service_level_s: int
     script: str | None
+    sl_variant: str
+    sl_target_pct: int
+    short_abandon_s: int
 
 
 class CodeIn(BaseModel):

@@ -21,6 +21,7 @@ from app.schemas import (
     PathId,
     QueueIn,
     QueueOut,
+    QueuePatch,
     TeamIn,
     TeamOut,
     UserIn,
@@ -146,6 +147,34 @@ async def create_queue(
     await _commit(db, "queue")
     audit(
         db, "queue_created", user_id=ident.user.id, target_type="queue", target_id=queue.id, request=request
+    )
+    await db.commit()
+    return queue
+
+
+@router.patch("/queues/{queue_id}", response_model=QueueOut)
+async def update_queue(
+    queue_id: PathId,
+    body: QueuePatch,
+    request: Request,
+    ident: Identity = Depends(admin),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    """Change a queue's name or KPI settings (service-level threshold, formula, target, short abandons)."""
+    queue = await db.get(Queue, queue_id)
+    if queue is None:
+        raise HTTPException(404, "no such queue")
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    for k, v in changes.items():
+        setattr(queue, k, v.value if hasattr(v, "value") else v)
+    audit(
+        db,
+        "queue_updated",
+        user_id=ident.user.id,
+        target_type="queue",
+        target_id=queue.id,
+        detail={"fields": sorted(changes)},
+        request=request,
     )
     await db.commit()
     return queue

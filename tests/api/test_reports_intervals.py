@@ -183,3 +183,24 @@ async def test_given_a_bad_report_query_when_asked_then_a_422_names_the_field(
 async def test_given_an_agent_when_asking_for_reports_then_it_is_refused(api: Api) -> None:
     c = await api.bearer("agent")
     assert (await c.get("/api/v1/reports/intervals")).status_code == 403
+
+
+async def test_given_an_admin_when_changing_a_queues_sl_formula_then_reports_use_the_new_one(
+    api: Api,
+) -> None:
+    admin = await api.bearer("admin")
+    r = await admin.post("/api/v1/queues", json={"name": "support", "display_name": "Support"})
+    assert r.status_code == 201 and r.json()["sl_variant"] == "short_abandons_excluded"
+    assert r.json()["short_abandon_s"] == 5 and r.json()["sl_target_pct"] == 80
+    qid = r.json()["id"]
+    bad = await admin.patch(f"/api/v1/queues/{qid}", json={"sl_variant": "made_up"})
+    assert bad.status_code == 422 and "sl_variant" in bad.text
+    r = await admin.patch(f"/api/v1/queues/{qid}", json={"sl_variant": "answered", "service_level_s": 10})
+    assert r.status_code == 200 and r.json()["sl_variant"] == "answered"
+    await _calls(api, [(1, 5, True, "agent"), (2, 15, True, "agent"), (3, 2, False, None)])
+    rows = (await admin.get("/api/v1/reports/intervals", params={**PERIOD, "interval": "60"})).json()
+    assert (rows[0]["sl_variant"], rows[0]["sl_threshold_s"], rows[0]["service_level"]) == (
+        "answered",
+        10,
+        0.5,
+    )
