@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app import migrate
 from app.main import create_app
 from app.settings import ConfigError, Settings
-from cti.ivr.agi import read_headers
+from cti.ivr.agi import AgiChannel, ChannelGone, read_headers
 from cti.pbx_process import free_port
 
 
@@ -83,3 +83,59 @@ def test_given_an_invalid_flow_when_the_service_starts_then_start_up_fails_namin
     with pytest.raises(ConfigError, match=r"broken\.yaml: nodes\.a\.next: unknown node 'nowhere'"):
         with TestClient(create_app(settings)):
             pass
+
+
+PEERS: list[socket.socket] = []
+
+
+async def channel_replying(replies: bytes) -> AgiChannel:
+    """An AgiChannel whose peer sends `replies` (lines as Asterisk 16 writes them) and then closes."""
+    ours, theirs = socket.socketpair()
+    theirs.sendall(replies)
+    theirs.shutdown(socket.SHUT_WR)  # then EOF, as when Asterisk ends the AGI; our writes stay unread
+    PEERS.append(theirs)
+    reader, writer = await asyncio.open_connection(sock=ours)
+
+    class _Request:
+        pass
+
+    request = _Request()
+    request.reader, request.writer = reader, writer  # type: ignore[attr-defined]
+    return AgiChannel(request)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("replies", "expected"),
+    [
+        (b"200 result=1 (plateau-1795415509.0)\n", (1, "plateau-1795415509.0")),
+        (b"200 result=0 endpos=8000\n", (0, "")),
+        (b"100 result=0 Trying...\n200 result=50\n", (50, "")),  # EXEC's interim line
+        (
+            b"HANGUP\n200 result=0\n",
+            (0, ""),
+        ),  # AGISIGHUP left on: the notice is skipped, not taken as the reply
+        (b"200 result=-1\n", ChannelGone),  # the caller hung up during the command
+        (b"511 Command Not Permitted on a dead channel or intercept routine\n", ChannelGone),
+        (b"", ChannelGone),  # Asterisk closed the socket
+        (b"200 result=0 (hangup)\n", ChannelGone),
+        (b"510 Invalid or unknown command\n", RuntimeError),
+        (
+            b"520-Invalid command syntax.  Proper usage follows:\nUsage: ...\n520 End of proper usage.\n",
+            RuntimeError,
+        ),
+    ],
+)
+async def test_given_an_asterisk_reply_when_a_command_completes_then_hangups_end_the_flow(
+    replies: bytes, expected: tuple[int, str] | type[Exception]
+) -> None:
+    chan = await channel_replying(replies)
+    try:
+        if isinstance(expected, tuple):
+            assert await chan.command('STREAM FILE beep ""', timeout=2) == expected
+        else:
+            with pytest.raises(expected):
+                await chan.command('STREAM FILE beep ""', timeout=2)
+    finally:
+        chan.writer.close()
+        while PEERS:
+            PEERS.pop().close()
