@@ -60,8 +60,10 @@ class PacingStats:
             self.other_delays.add(delay_s)
 
     def call_finished(self, talk_s: float, wrap_s: float) -> None:
+        self.wrap.add(wrap_s)  # validates wrap_s; talk is validated through the sum below
+        if talk_s != talk_s or talk_s < 0:
+            raise ValueError(f"a duration must be a non-negative number, got {talk_s!r}")
         self.handle.add(talk_s + wrap_s)
-        self.wrap.add(wrap_s)
 
     @property
     def dials_sampled(self) -> int:

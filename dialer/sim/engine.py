@@ -27,9 +27,20 @@ from dialer.pacing import AbandonMeasure, Observation, PacingStats, Policy
 from dialer.sim.model import CallRecord, SimConfig, lognormal_params
 
 # event kinds
-_TICK, _RESOLVE, _ROUTED, _DEADLINE, _TALK_END, _WRAP_END, _LOGIN, _LOGOUT, _PAUSE, _UNPAUSE, _CLICK = range(
-    11
-)
+(
+    _TICK,
+    _RESOLVE,
+    _ROUTED,
+    _DEADLINE,
+    _TALK_END,
+    _WRAP_END,
+    _LOGIN,
+    _LOGOUT,
+    _PAUSE,
+    _UNPAUSE,
+    _CLICK,
+    _DEPART,
+) = range(12)
 # agent states
 OFF, READY, TALK, WRAP, PAUSED, PREVIEW = range(6)
 
@@ -161,6 +172,7 @@ class Simulation:
         self.ringing: dict[_Call, float] = {}
         self.waiting: deque[_Call] = deque()
         self.n_waiting = 0
+        self.departing = 0  # ready agents who asked to pause or log out (not counted for pacing)
         self.records: list[CallRecord] = []
         self.busy_s = 0.0
         self.present_s = 0.0
@@ -227,6 +239,7 @@ class Simulation:
             self._on_pause,
             self._on_unpause,
             self._on_click,
+            self._on_depart,
         )
         heap = self.heap
         while heap:
@@ -255,29 +268,42 @@ class Simulation:
             self._push(t, _TICK)
 
     def _leave(self, t: float, agent: _Agent, state: int) -> None:
-        self.ready.pop(agent, None)
+        if self.ready.pop(agent, False) is None and agent.pending is not None:
+            self.departing -= 1
         if agent in self.clicked:
             self.clicked.remove(agent)
         self.present_s += t - agent.present_since
-        agent.state, agent.since = state, t
+        agent.state, agent.since, agent.pending = state, t, None
+
+    def _request_leave(self, t: float, agent: _Agent, state: int) -> None:
+        """Pause or log out. A ready agent asks, stops being counted for pacing at once, still takes a
+        call already placed for them during `depart_grace_s`, and leaves after it (or the grace)."""
+        if agent.state == READY:
+            if agent.pending is None:
+                self.departing += 1
+                self._push(t + self.cfg.depart_grace_s, _DEPART, agent)
+            agent.pending = state
+        elif agent.state == PREVIEW and agent.call is None:
+            self._leave(t, agent, state)
+        elif agent.state == PAUSED and state == OFF:
+            agent.state = OFF
+        elif agent.state in (TALK, WRAP, PREVIEW):
+            agent.pending = state
 
     def _on_logout(self, t: float, agent: _Agent) -> None:
-        if agent.state in (READY, PAUSED) or (agent.state == PREVIEW and agent.call is None):
-            if agent.state == PAUSED:
-                agent.state = OFF
-            else:
-                self._leave(t, agent, OFF)
-        elif agent.state != OFF:
-            agent.pending = OFF
+        self._request_leave(t, agent, OFF)
 
     def _on_pause(self, t: float, agent: _Agent) -> None:
-        if agent.state == READY or (agent.state == PREVIEW and agent.call is None):
-            self._leave(t, agent, PAUSED)
-        elif agent.state in (TALK, WRAP, PREVIEW):
-            agent.pending = PAUSED
+        self._request_leave(t, agent, PAUSED)
+
+    def _on_depart(self, t: float, agent: _Agent) -> None:
+        if agent.state == READY and agent.pending is not None:
+            self._leave(t, agent, agent.pending)
 
     def _on_unpause(self, t: float, agent: _Agent) -> None:
         if agent.pending == PAUSED:
+            if agent.state == READY:
+                self.departing -= 1
             agent.pending = None
         elif agent.state == PAUSED:
             agent.present_since = t
@@ -287,7 +313,6 @@ class Simulation:
         agent.call = None
         if agent.pending is not None:
             self._leave(t, agent, agent.pending)
-            agent.pending = None
             return
         agent.since = t
         while self.waiting:  # a person is waiting: take them now
@@ -356,7 +381,7 @@ class Simulation:
         day_ab, day_live = self._sum(t - 86400 + 3600, t)
         return Observation(
             now=t,
-            agents_ready=len(self.ready),
+            agents_ready=len(self.ready) - self.departing,
             on_call=[t - a.since for a in self.talking],
             in_wrap=[t - a.since for a in self.wrapping],
             ringing=[t - s for s in self.ringing.values()],
@@ -480,6 +505,8 @@ class Simulation:
         elif self.ready:
             agent = next(iter(self.ready))
             del self.ready[agent]
+            if agent.pending is not None:  # leaving after this call
+                self.departing -= 1
             self._connect(t, call, agent)
         else:
             self.waiting.append(call)

@@ -57,6 +57,7 @@ class SimConfig:
     routing_fast_s: float = 0.1
     routing_slow_s: float = 1.5
     routing_slow_share: float = 0.05
+    depart_grace_s: float = 20.0  # a ready agent who asks for a pause still takes a call placed for them
     preview_s: float = 8.0  # preview mode: reading the lead before clicking
     tick_s: float = 1.0  # the engine loop: one pacing decision per tick
     evening: tuple[float, float] | None = None  # (hour after UTC midnight, new answer rate) each day

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,7 @@ class Population:
         self.waiting: list[tuple[float, int]] = []
         self.closed_until = [0.0] * len(self.places)
         self.checks = 0
+        self.blocked: Counter[Reason] = Counter()  # why offered leads were refused (pressure proof)
         self.dropped_leads = 0  # never dialable again (DNC, wrong numbers, attempts exhausted)
         self._generate(leads, prior_share)
 
@@ -203,6 +205,8 @@ class Population:
         lead = state.lead
         verdicts = [check(lead, num, state.history, self.rs, now) for num in lead.numbers]
         self.checks += len(verdicts)
+        for v in verdicts:
+            self.blocked.update(set(v.reasons))
         times = [v.next_allowed for v in verdicts if v.next_allowed is not None]
         if not times:
             self.dropped_leads += 1

@@ -1,0 +1,293 @@
+"""Pacing policies, as tables: given an observation, when a policy decides, then this many calls."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dialer.pacing import (
+    AbandonMeasure,
+    IssabelPredictor,
+    Observation,
+    PacingStats,
+    PlateauPredictive,
+    Preview,
+    Progressive,
+    VicidialAdaptive,
+    make_policy,
+)
+from dialer.pacing.plateau import expected_excess, finish_probability, live_probability
+
+HANDLE = sorted([20.0 + 10 * i for i in range(60)])  # 20 … 610 s
+WRAP = [20.0] * 60
+HUMAN = sorted([8.0 + 0.1 * i for i in range(40)])
+OTHER = sorted([3.0] * 30 + [20.0] * 90)
+SHORT = [100.0] * 30 + [120.0] * 30  # every call past 100 s ends at 120 s
+
+
+def measured(**kw: object) -> Observation:
+    """A campaign with enough samples for predictive pacing; fields overridable."""
+    base: dict[str, object] = dict(
+        now=1000.0,
+        agents_ready=0,
+        on_call=[100.0] * 20,
+        dials_sampled=1000,
+        answer_rate=0.25,
+        human_delays=HUMAN,
+        other_delays=OTHER,
+        handle_times=HANDLE,
+        wrap_times=WRAP,
+        abandon_today=AbandonMeasure(5, 500),
+        abandon_period=AbandonMeasure(50, 5000),
+    )
+    base.update(kw)
+    return Observation(**base)  # type: ignore[arg-type]
+
+
+# --- preview and progressive ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requests", "max_channels", "on_call", "calls"),
+    [(0, None, 0, 0), (3, None, 5, 3), (3, 6, 5, 1), (3, 5, 5, 0)],
+)
+def test_given_agent_clicks_when_preview_decides_then_one_call_per_click_within_trunks(
+    requests: int, max_channels: int | None, on_call: int, calls: int
+) -> None:
+    obs = Observation(
+        now=0, agents_ready=0, on_call=[1.0] * on_call, preview_requests=requests, max_channels=max_channels
+    )
+    assert Preview().decide(obs).calls == calls
+
+
+@pytest.mark.parametrize(
+    ("ready", "ringing", "waiting", "calls"),
+    [(0, 0, 0, 0), (5, 0, 0, 5), (5, 3, 0, 2), (5, 3, 1, 1), (2, 4, 0, 0)],
+)
+def test_given_free_agents_and_calls_in_flight_when_progressive_decides_then_one_per_uncovered_agent(
+    ready: int, ringing: int, waiting: int, calls: int
+) -> None:
+    obs = Observation(now=0, agents_ready=ready, ringing=[5.0] * ringing, waiting=waiting)
+    decision = Progressive().decide(obs)
+    assert decision.calls == calls
+    assert decision.inputs["agents_ready"] == ready
+
+
+# --- Plateau predictive: building blocks ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mu", "var", "expected"),
+    [(0.0, 1.0, 1 / math.sqrt(2 * math.pi)), (5.0, 0.0, 5.0), (-5.0, 0.0, 0.0), (-10.0, 1.0, 0.0)],
+)
+def test_given_a_normal_when_expected_excess_then_matches_closed_form(
+    mu: float, var: float, expected: float
+) -> None:
+    assert expected_excess(mu, var) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "horizon", "expected"),
+    [
+        (0.0, 15.0, 0.0),  # nobody finishes within 15 s of starting (shortest is 20 s)
+        (15.0, 10.0, 1 / 60),  # 20 s is the only one in (15, 25]
+        (295.0, 20.0, 2 / 32),  # survivors of 295 s: 300…610 (32); 300 and 310 end within 20 s
+        (605.0, 10.0, 1 - math.exp(-10 / 30)),  # beyond the data: memoryless tail
+    ],
+)
+def test_given_handle_samples_when_finish_probability_then_conditioned_on_elapsed(
+    elapsed: float, horizon: float, expected: float
+) -> None:
+    assert finish_probability(HANDLE, elapsed, horizon) == pytest.approx(expected)
+
+
+_H, _O = 19 / 40 * 0.25, 90 / 120 * 0.75  # still unresolved at 10 s: humans after 10 s, no-answers
+
+
+@pytest.mark.parametrize(
+    ("ring", "expected"),
+    [(0.0, 0.25), (5.0, 0.25 / (0.25 + 0.75 * 0.75)), (10.0, _H / (_H + _O)), (25.0, 0.0)],
+)
+def test_given_ring_time_when_live_probability_then_conditioned_on_still_ringing(
+    ring: float, expected: float
+) -> None:
+    assert live_probability(HUMAN, OTHER, 0.25, ring) == pytest.approx(expected)
+
+
+# --- Plateau predictive: decisions -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("obs", "reason"),
+    [
+        (measured(on_call=[100.0] * 3, agents_ready=1), "small_team"),
+        (measured(dials_sampled=20), "few_samples"),
+        (measured(handle_times=HANDLE[:10]), "few_samples"),
+        (measured(abandon_today=AbandonMeasure(15, 500)), "abandon_guard"),
+        (measured(abandon_period=AbandonMeasure(30, 1000)), "abandon_guard"),
+        (measured(abandon_today=AbandonMeasure(0, 20)), "abandon_guard"),  # one more abandon = 4.8 %
+        (measured(abandon_24h=AbandonMeasure(10, 300)), "abandon_guard"),
+    ],
+)
+def test_given_a_risky_or_unknown_campaign_when_plateau_decides_then_it_dials_progressively(
+    obs: Observation, reason: str
+) -> None:
+    decision = PlateauPredictive().decide(obs)
+    assert decision.mode == "progressive"
+    assert decision.inputs["fallback"] == reason
+    assert decision.calls == max(0, obs.agents_ready - len(obs.ringing) - obs.waiting)
+
+
+def test_given_agents_about_to_finish_when_plateau_decides_then_it_dials_ahead_of_them() -> None:
+    decision = PlateauPredictive().decide(
+        measured(on_call=[110.0] * 20, handle_times=SHORT)
+    )  # all end within 12 s
+    assert decision.mode == "predictive"
+    assert decision.calls > 20  # several calls per agent about to be free (answer rate 0.25)
+    assert decision.inputs["agents_free_soon"] > 10
+
+
+@pytest.mark.parametrize("field", ["on_call", "ringing", "abandon"])
+def test_given_more_pressure_when_plateau_decides_then_never_more_calls(field: str) -> None:
+    """Monotone: later-in-call agents → more calls; more calls ringing or a higher abandon rate → fewer."""
+    if field == "on_call":
+        low, high = measured(on_call=[30.0] * 20), measured(on_call=[110.0] * 20, handle_times=SHORT)
+        assert PlateauPredictive().decide(low).calls <= PlateauPredictive().decide(high).calls
+    elif field == "ringing":
+        base = measured(on_call=[110.0] * 20, handle_times=SHORT)
+        busy = measured(on_call=[110.0] * 20, handle_times=SHORT, ringing=[2.0] * 15)
+        assert PlateauPredictive().decide(busy).calls < PlateauPredictive().decide(base).calls
+    else:
+        calm = PlateauPredictive()
+        tense = PlateauPredictive()
+        obs_calm = measured(on_call=[110.0] * 20, handle_times=SHORT, abandon_today=AbandonMeasure(0, 2000))
+        obs_tense = measured(on_call=[110.0] * 20, handle_times=SHORT, abandon_today=AbandonMeasure(44, 2000))
+        for step in range(600):  # ten minutes of feedback
+            a = calm.decide(Observation(**{**_fields(obs_calm), "now": 1000.0 + step}))
+            b = tense.decide(Observation(**{**_fields(obs_tense), "now": 1000.0 + step}))
+        assert b.calls < a.calls
+        assert tense.bias > calm.bias
+
+
+def _fields(obs: Observation) -> dict[str, object]:
+    return {name: getattr(obs, name) for name in obs.__slots__}  # type: ignore[attr-defined]
+
+
+def test_given_a_trunk_limit_when_plateau_decides_then_it_stays_within_it() -> None:
+    obs = measured(on_call=[110.0] * 20, handle_times=SHORT, max_channels=25)
+    assert PlateauPredictive().decide(obs).calls == 5
+
+
+# --- VICIdial-style adaptive ----------------------------------------------------------------------
+
+
+def _vici_run(policy: VicidialAdaptive, seconds: int, **kw: object) -> int:
+    calls = 0
+    for s in range(seconds):
+        obs = Observation(**{"now": float(s), "agents_ready": 0, **kw})  # type: ignore[arg-type]
+        calls = policy.decide(obs).calls
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("ready", "on_call", "waiting", "level_after"),
+    [
+        (5, 5, 0, 1.5),  # half the agents idle: level × (1 + 5/10)
+        (0, 10, 0, 1.0),  # nobody idle: unchanged
+        (10, 0, 0, 2.0),  # all idle: doubled
+    ],
+)
+def test_given_idle_agents_when_vicidial_adapts_every_15_s_then_level_scales_by_the_differential(
+    ready: int, on_call: int, waiting: int, level_after: float
+) -> None:
+    policy = VicidialAdaptive()
+    _vici_run(policy, 16, agents_ready=ready, on_call=[10.0] * on_call, waiting=waiting)
+    assert policy.level == pytest.approx(level_after)
+
+
+@pytest.mark.parametrize(
+    ("method", "start", "expected"),
+    [("ADAPT_HARD_LIMIT", 2.5, 1.0), ("ADAPT_AVERAGE", 2.5, 1.25), ("ADAPT_TAPERED", 2.5, 2.5 * 0.6)],
+)
+def test_given_daily_drops_over_target_when_vicidial_adapts_then_the_drop_method_applies(
+    method: str, start: float, expected: float
+) -> None:
+    policy = VicidialAdaptive(method=method, level=start, server_hhmm=1500)  # type: ignore[arg-type]
+    _vici_run(policy, 16, on_call=[10.0] * 10, dials_today=500, abandon_today=AbandonMeasure(5, 100))
+    assert policy.level == pytest.approx(expected)
+
+
+def test_given_a_level_when_vicidial_decides_then_goal_calls_minus_existing_calls() -> None:
+    policy = VicidialAdaptive(level=2.5)
+    obs = Observation(now=0, agents_ready=2, on_call=[5.0] * 8, ringing=[1.0] * 4, waiting=1)
+    assert policy.decide(obs).calls == math.floor(2.5 * 10) - (8 + 4 + 1)
+
+
+def test_given_idle_agents_for_long_when_vicidial_adapts_then_level_never_passes_the_maximum() -> None:
+    policy = VicidialAdaptive()
+    _vici_run(policy, 300, agents_ready=10)
+    assert policy.level == 3.0
+
+
+# --- Issabel-style predictor ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "counted"),
+    [(100.0, 0), (1000.0, 1)],  # mean 150 s, qos 0.97: counts once t + 8 ≥ 3.5 × 150
+)
+def test_given_busy_agents_when_issabel_predicts_then_only_those_past_the_qos_cdf_count(
+    elapsed: float, counted: int
+) -> None:
+    obs = Observation(
+        now=0,
+        agents_ready=0,
+        on_call=[elapsed],
+        handle_times=[150.0] * 20,
+        human_delays=[8.0] * 20,
+        dials_sampled=5,
+    )
+    decision = IssabelPredictor().decide(obs)
+    assert decision.inputs["agents_soon_free"] == counted
+    assert decision.calls == counted
+
+
+@pytest.mark.parametrize(
+    ("asr", "calls"),
+    [(0.5, 6), (0.25, 12), (0.1, 15)],  # 3 free agents / ASR, the ASR floored at 0.20
+)
+def test_given_an_answer_rate_when_issabel_overcommits_then_it_divides_by_it(asr: float, calls: int) -> None:
+    obs = Observation(now=0, agents_ready=3, handle_times=[150.0] * 20, dials_sampled=100, answer_rate=asr)
+    assert IssabelPredictor().decide(obs).calls == calls
+
+
+def test_given_few_finished_calls_when_issabel_predicts_then_only_free_agents_count() -> None:
+    obs = Observation(now=0, agents_ready=2, on_call=[5000.0], handle_times=[150.0] * 5)
+    assert IssabelPredictor(overcommit=False).decide(obs).calls == 2
+
+
+# --- stats and factory ------------------------------------------------------------------------------
+
+
+def test_given_outcomes_when_stats_slide_then_rates_and_sorted_windows_follow() -> None:
+    stats = PacingStats(dial_window=4, call_window=3)
+    for live, delay in [(True, 9.0), (False, 20.0), (True, 7.0), (False, 3.0), (False, 20.0)]:
+        stats.dial_resolved(live, delay)
+    assert stats.dials_sampled == 4
+    assert stats.answer_rate == 0.25  # the first live answer slid out
+    for talk in (100.0, 50.0, 300.0, 10.0):
+        stats.call_finished(talk, 20.0)
+    assert stats.handle.sorted == [30.0, 70.0, 320.0]
+    assert stats.human_delays.sorted == [7.0, 9.0]
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+def test_given_a_bad_duration_when_recorded_then_a_clear_error(bad: float) -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        PacingStats().call_finished(bad, 20.0)
+
+
+def test_given_an_unknown_name_when_making_a_policy_then_the_choices_are_named() -> None:
+    with pytest.raises(ValueError, match="preview, progressive, vicidial, issabel, plateau"):
+        make_policy("turbo")
