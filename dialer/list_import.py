@@ -202,6 +202,33 @@ def open_table(path: Path | str, *, encoding: str | None = None, delimiter: str 
         raise
 
 
+def preview(
+    path: Path | str, *, encoding: str | None = None, delimiter: str | None = None, rows: int = 5
+) -> dict[str, Any]:
+    """The first rows of a file and the mapping the importer would use, for the mapping screen."""
+    table = open_table(path, encoding=encoding, delimiter=delimiter)
+    try:
+        sample = []
+        for cells in table:
+            if any(c.strip() for c in cells):
+                sample.append([c[:100] for c in cells[: len(table.header)]])
+            if len(sample) >= rows:
+                break
+    finally:
+        table.close()
+    suggested = {
+        h: AUTO_MAPPING.get(_norm(h)) or f"custom:{_norm(h).replace(' ', '_')[:40]}" for h in table.header
+    }
+    return {
+        "encoding": table.encoding,
+        "delimiter": table.delimiter,
+        "header": table.header,
+        "rows": sample,
+        "suggested": suggested,
+        "fields": [*STANDARD_FIELDS, "number", "number:mobile", "number:landline", "number:work", "ignore"],
+    }
+
+
 class ListImporter:
     def __init__(
         self,

@@ -48,6 +48,7 @@ from dialer.models import (
 router = APIRouter(tags=["call lists"])
 manager = require(Role.manager)
 MAX_UPLOAD = 512 * 1024 * 1024
+MAX_PREVIEW = 32 * 1024 * 1024  # the page sends the first 256 KiB of a CSV; an XLSX is sent whole
 _TASKS: set[asyncio.Task[None]] = set()  # running imports (kept referenced until they end)
 
 
@@ -205,15 +206,15 @@ async def upload(
     return job_view(job)
 
 
-async def _spool(file: UploadFile) -> tuple[str, int]:
+async def _spool(file: UploadFile, limit: int = MAX_UPLOAD) -> tuple[str, int]:
     fd, path = tempfile.mkstemp(prefix="plateau-list-", suffix=".upload")
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
             while chunk := await file.read(1024 * 1024):
                 size += len(chunk)
-                if size > MAX_UPLOAD:
-                    raise HTTPException(413, f"the file is larger than {MAX_UPLOAD // 2**20} MB")
+                if size > limit:
+                    raise HTTPException(413, f"the file is larger than {limit // 2**20} MB")
                 out.write(chunk)
     except BaseException:
         os.unlink(path)
@@ -227,6 +228,26 @@ async def _spool(file: UploadFile) -> tuple[str, int]:
 async def _run(db: Any, job_id: int, path: str, opts: ImportOptions, user_id: int) -> None:
     try:
         await run_job(db, job_id, path, opts, user_id)
+    finally:
+        os.unlink(path)
+
+
+@router.post("/lists/preview")
+async def preview_upload(
+    file: Annotated[UploadFile, File(description="the file to map (only its first rows are read)")],
+    encoding: Annotated[Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] | None, Form()] = None,
+    delimiter: Annotated[Literal[";", ",", "tab"] | None, Form()] = None,
+    _: Identity = Depends(manager),
+) -> Any:
+    """Header, first rows and the suggested column mapping of a file, before uploading it for good."""
+    from app.tabular import MalformedFile
+    from dialer.list_import import preview
+
+    path, _size = await _spool(file, limit=MAX_PREVIEW)
+    try:
+        return preview(path, encoding=encoding, delimiter=delimiter)
+    except MalformedFile as exc:
+        raise _unprocessable("file", str(exc), "form") from None
     finally:
         os.unlink(path)
 

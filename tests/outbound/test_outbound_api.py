@@ -278,3 +278,31 @@ async def test_given_dnc_lists_when_numbers_are_added_removed_and_imported_then_
     list_id = (await client.post("/api/v1/lists", json={"name": "L"})).json()["id"]
     job = await _finished(client, (await _upload(client, list_id, french_csv(tmp_path))).json()["id"])
     assert (job["accepted"], job["dnc"]) == (2, 2)
+
+
+async def test_given_a_file_when_previewed_then_header_rows_and_suggested_mapping_come_back(
+    api: Api, tmp_path: Path
+) -> None:
+    client = await api.login("manager")
+    r = await client.post("/api/v1/lists/preview", files=_files(french_csv(tmp_path)))
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert (p["encoding"], p["delimiter"], p["header"][4]) == ("cp1252", ";", "Portable")
+    assert p["suggested"]["Portable"] == "number:mobile" and p["suggested"]["Remarque"] == "custom:remarque"
+    assert p["rows"][0][4] == "06 12 34 56 78"
+    bad = tmp_path / "bin.csv"
+    bad.write_bytes(b"\x00\x01binary")
+    r = await client.post("/api/v1/lists/preview", files=_files(bad))
+    assert r.status_code == 422 and "not a text file" in r.text
+
+
+async def test_given_the_campaigns_page_when_a_manager_or_an_agent_opens_it_then_only_the_manager_gets_it(
+    api: Api,
+) -> None:
+    manager = await api.login("manager")
+    await manager.post("/api/v1/lists", json={"name": '=HYPERLINK("x")<b>'})
+    r = await manager.get("/campaigns", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and 'id="upload-form"' in r.text
+    assert "&lt;b&gt;" in r.text and "<b>" not in r.text.split('id="lists-table"')[1]  # escaped
+    r = await (await api.login("agent")).get("/campaigns", headers={"Accept": "text/html"})
+    assert r.status_code == 403
