@@ -4,6 +4,7 @@ directly, so a page never shows something the API would compute differently."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -225,6 +226,23 @@ async def _dispo_labels(db: AsyncSession) -> dict[str, str]:
     return dict((await db.execute(select(DispositionCode.code, DispositionCode.label))).all())
 
 
+async def _or_first_page(fetch: Callable[[str | None], Awaitable[Any]], cursor: str | None) -> Any:
+    """A mangled ?cursor= (an edited or truncated link) shows the newest page instead of an error."""
+    try:
+        return await fetch(cursor)
+    except HTTPException as exc:
+        if exc.status_code != 422 or cursor is None:
+            raise
+        return await fetch(None)
+
+
+def _path_id(raw: str) -> int:
+    """A record id from the URL; anything else is a 'not found' page, not a JSON validation error."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        raise HTTPException(404, "not found")
+    return int(raw)
+
+
 def _kind(kind: str | None) -> InteractionKind | None:
     try:
         return InteractionKind(kind) if kind else None
@@ -235,17 +253,21 @@ def _kind(kind: str | None) -> InteractionKind | None:
 @router.get("/contacts/{contact_id}")
 async def contact_page(
     request: Request,
-    contact_id: int,
+    contact_id: str,
     cursor: str | None = Query(default=None, max_length=200),
     kind: str | None = Query(default=None, max_length=20),
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
+    contact_id = _path_id(contact_id)  # type: ignore[assignment]
     if not 1 <= contact_id <= 2**62:
         raise HTTPException(404, "no such contact")
     contact = await customers_api.get_contact(contact_id=contact_id, _=ident, db=db)
-    timeline = await history_api.contact_timeline(
-        contact_id=contact_id, cursor=cursor, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
+    timeline = await _or_first_page(
+        lambda c: history_api.contact_timeline(
+            contact_id=contact_id, cursor=c, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
+        ),
+        cursor,
     )
     complaints = await complaints_api.list_complaints(
         request=request,
@@ -278,12 +300,13 @@ async def contact_page(
 @router.get("/accounts/{account_id}")
 async def account_page(
     request: Request,
-    account_id: int,
+    account_id: str,
     cursor: str | None = Query(default=None, max_length=200),
     kind: str | None = Query(default=None, max_length=20),
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
+    account_id = _path_id(account_id)  # type: ignore[assignment]
     if not 1 <= account_id <= 2**62:
         raise HTTPException(404, "no such account")
     account = await customers_api.get_account(account_id=account_id, _=ident, db=db)
@@ -292,8 +315,11 @@ async def account_page(
             select(Contact).where(Contact.account_id == account_id).order_by(Contact.last_name, Contact.id)
         )
     )
-    timeline = await history_api.account_timeline(
-        account_id=account_id, cursor=cursor, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
+    timeline = await _or_first_page(
+        lambda c: history_api.account_timeline(
+            account_id=account_id, cursor=c, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
+        ),
+        cursor,
     )
     who = {c.id: f"{c.first_name} {c.last_name}".strip() for c in members}
     names = await _names(db, {i.agent_id for i in timeline.items})
