@@ -9,6 +9,9 @@ A million-row list spends most of its time in `phonenumbers`. Two honest savings
   `phonenumbers.number_type` (what `is_valid_number` runs underneath): every number is validated.
   Anything else, and anything this path would reject, goes through `cti.numbers.parse`, so errors
   read the same as everywhere else. Tests check both paths agree on thousands of inputs.
+- **The same type check, without the per-call overhead.** `_type_of` runs phonenumbers' own
+  `_number_type_helper` algorithm (same metadata, same order, same patterns) with the patterns compiled
+  once per region instead of looked up in a cache for each of the ~8 type checks of every number.
 - **Zones from the validation's own number type** (`phonenumbers.timezone` would compute it again),
   with the territory correction of `dialer.compliance_zones` cached per (region, zones).
 
@@ -17,8 +20,11 @@ A bounded cache keyed by the separator-free text absorbs duplicate numbers.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import holidays
 import phonenumbers
@@ -73,6 +79,67 @@ def _split(compact: str, region: str) -> tuple[int, str] | None:
     return (prefix[0], nsn) if nsn and nsn[0] != "0" else None
 
 
+_SPECIAL_TYPES = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+_Desc = tuple[frozenset[int], re.Pattern[str]] | None
+
+
+def _desc(desc: Any) -> _Desc:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern)
+
+
+def _matches(desc: _Desc, nsn: str) -> bool:
+    if desc is None:
+        return False
+    lengths, pattern = desc
+    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+
+
+@lru_cache(maxsize=512)
+def _typer(cc: int, region: str | None) -> Callable[[str], int]:
+    """phonenumbers' `_number_type_helper` for one region, its patterns compiled once."""
+    md = phonenumberutil.PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
+    if md is None:
+        return lambda _nsn: PhoneNumberType.UNKNOWN
+    general = _desc(md.general_desc)
+    special = [(_desc(getattr(md, name)), kind) for name, kind in _SPECIAL_TYPES]
+    fixed, mobile, same = _desc(md.fixed_line), _desc(md.mobile), md.same_mobile_and_fixed_line_pattern
+
+    def kind_of(nsn: str) -> int:
+        if not _matches(general, nsn):
+            return PhoneNumberType.UNKNOWN
+        for desc, kind in special:
+            if _matches(desc, nsn):
+                return kind
+        if _matches(fixed, nsn):
+            return (
+                PhoneNumberType.FIXED_LINE_OR_MOBILE
+                if same or _matches(mobile, nsn)
+                else PhoneNumberType.FIXED_LINE
+            )
+        if not same and _matches(mobile, nsn):
+            return PhoneNumberType.MOBILE
+        return PhoneNumberType.UNKNOWN
+
+    return kind_of
+
+
+def number_type(num: PhoneNumber) -> int:
+    """`phonenumbers.number_type(num)`, faster (see the module docstring); tests compare both."""
+    region = phonenumbers.region_code_for_number(num)
+    return _typer(num.country_code, region)(phonenumberutil.national_significant_number(num))
+
+
 @lru_cache(maxsize=4096)
 def _place(region: str | None, cc: int, zones: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
     """Territory-corrected zones and holiday country, as `LeadNumber.for_e164` derives them."""
@@ -115,7 +182,7 @@ class Normaliser:
         if split is not None:
             num = PhoneNumber(country_code=split[0], national_number=int(split[1]))
             if phonenumbers.is_possible_number(num):
-                kind = phonenumbers.number_type(num)
+                kind = number_type(num)
                 if kind != PhoneNumberType.UNKNOWN:
                     self.fast += 1
                     return self._info(num, kind)
