@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 APT_UPDATED := var/.apt-updated
 
-.PHONY: run test test-unit test-db test-asterisk test-browser bench lint fmt setup system-deps migrate clean
+.PHONY: run test test-unit test-db test-asterisk test-browser bench lint fmt setup system-deps migrate clean capture
 
 $(APT_UPDATED):
 	@mkdir -p var
@@ -19,6 +19,8 @@ system-deps: $(APT_UPDATED)
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+	@# Integration tier and `make run`: Asterisk 16 (bullseye's package) and SIPp.
+	@bash asterisk-conf/install.sh
 	@# Browser tier: Debian's Chromium (Playwright cannot download its own browsers here).
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
@@ -37,7 +39,7 @@ migrate: setup
 
 run: setup
 	$(BIN)/plateau migrate
-	$(BIN)/plateau serve
+	$(BIN)/plateau serve --with-pbx
 
 lint: setup
 	$(BIN)/ruff check .
@@ -55,6 +57,12 @@ test-unit: setup
 test-db: setup
 	$(BIN)/pytest -q -m db
 
+test-asterisk: setup
+	$(BIN)/pytest -q -m asterisk
+
+capture: setup
+	$(BIN)/python -m tests.integration.scenarios
+
 test-browser: setup
 	$(BIN)/pytest -q -m browser tests/browser
 
@@ -70,7 +78,7 @@ I18N_KEYWORDS := -k _gettext -k gettext -k N_
 i18n-extract: setup
 	$(BIN)/pybabel extract -F web/babel.cfg $(I18N_KEYWORDS) -o web/locale/messages.pot --no-location \
 		--sort-output --project=Plateau --copyright-holder=Plateau .
-	for l in fr en; do $(BIN)/pybabel update -i web/locale/messages.pot -d web/locale -l $$l --no-fuzzy-matching; done
+	for l in fr en; do $(BIN)/pybabel update -i web/locale/messages.pot -d web/locale -l $$l --no-fuzzy-matching --ignore-obsolete; done
 
 i18n: setup
 	$(BIN)/python -c 'from app.web.i18n import compile_all; print(*compile_all(), sep="\n")'

@@ -23,15 +23,43 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = load_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.http_host,
-        port=args.port or settings.http_port,
-        log_level="info",
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-    )
+    pbx = _start_private_pbx(settings) if args.with_pbx else None
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=args.host or settings.http_host,
+            port=args.port or settings.http_port,
+            log_level="info",
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+        )
+    finally:
+        if pbx is not None:
+            pbx.stop()
     return 0
+
+
+def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
+    """`make run`: the Asterisk of asterisk-conf/, unless something already answers on the AMI port."""
+    import socket
+
+    from app.settings import VAR
+    from cti.pbx_process import PbxConfig, PrivateAsterisk
+
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        if s.connect_ex((settings.ami_host, settings.ami_port)) == 0:
+            where = f"{settings.ami_host}:{settings.ami_port}"
+            print(f"an AMI already answers on {where}; using it", file=sys.stderr)
+            return None
+    cfg = PbxConfig(runtime=VAR / "asterisk", sip_port=settings.pbx_sip_port, ami_port=settings.ami_port,
+                    agi_port=settings.agi_port, ami_user=settings.ami_user,
+                    ami_secret=settings.ami_secret.get_secret_value(),
+                    ivr_enabled=bool(getattr(settings, "ivr_enabled", False)))
+    pbx = PrivateAsterisk(cfg)
+    pbx.start()
+    print(f"private Asterisk: SIP 127.0.0.1:{cfg.sip_port}, AMI 127.0.0.1:{cfg.ami_port}", file=sys.stderr)
+    return pbx
 
 
 def _cmd_config(_args: argparse.Namespace) -> int:
@@ -257,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP/WebSocket server")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--with-pbx", action="store_true", help="also run the private Asterisk of asterisk-conf/")
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("config", help="print the effective configuration, secrets masked")

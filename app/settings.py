@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     pop_lookup_timeout_s: float = Field(default=0.25, gt=0, description="a slower store pops without data")
     wrapup_timeout_s: float = Field(default=60.0, ge=0, description="0: wrap-up lasts until the disposition")
     outbound_caller_id: str = '"Plateau" <0100000000>'
-    run_asterisk: bool = Field(default=True, description="make run starts the private Asterisk")
+    pbx_sip_port: int = Field(default=5160, ge=1, le=65535, description="SIP port of `make run`'s Asterisk")
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=1, le=65535)
     # IVR (cti/ivr): the FastAGI server runs the flows of `ivr_flows_dir`; each flow lists the DIDs it

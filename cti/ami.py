@@ -107,6 +107,7 @@ class AmiStats:
     events: int = 0
     handler_errors: int = 0
     unmatched_responses: int = 0
+    ping_timeouts: int = 0
     last_event_at: float | None = None
 
 
@@ -368,6 +369,7 @@ class AmiLink:
             try:
                 await self.send("Ping", timeout=self.ping_timeout)
             except AmiError as exc:
+                self.stats.ping_timeouts += 1
                 self.stats.last_error = f"no reply to Ping within {self.ping_timeout}s ({exc})"
                 log.error("ami: %s; dropping the connection", self.stats.last_error)
                 if self._manager is not None and self._manager.protocol is not None:
@@ -452,7 +454,7 @@ class AmiLink:
             "connects": s.connects,
             "events": s.events,
             "dropped_events": dict(Counter(self.reader.dropped)),
-            "handler_errors": s.handler_errors,
+            "handler_errors": s.handler_errors, "ping_timeouts": s.ping_timeouts,
             "unmatched_responses": s.unmatched_responses,
             "last_event_at": s.last_event_at,
         }

@@ -40,6 +40,7 @@ from cti.events import (
 )
 
 WRAPUP_REASON = "wrapup"
+SOFTHANGUP_SHUTDOWN = "4"  # AST_SOFTHANGUP_SHUTDOWN, as SoftHangupRequest reports it on `core restart`
 _RINGING = frozenset({"RINGING", "RINGINUSE", "6", "7"})
 _BUSY = frozenset({"INUSE", "BUSY", "ONHOLD", "2", "3", "8"})
 _STATUS_NAMES = {
@@ -108,6 +109,7 @@ class _Call:
     dial_status: str | None = None
     transfers: list[str] = field(default_factory=list)
     reached_trunk: bool = False
+    cut_by_shutdown: bool = False  # Asterisk hung it up because it was stopping or restarting
     plateau_hold: bool = False  # held by Plateau's Redirect (not a phone's own hold)
     answer_pending: bool = False  # an agent picked up; AgentConnect follows QueueCallerLeave
 
@@ -244,7 +246,7 @@ class Tracker:
             wait_s=_wait(call, at),
             talk_s=(at - call.answered_at) - call.hold_s if call.answered_at else None,
             hold_s=round(call.hold_s, 3),
-            outcome=forced or _outcome(call),
+            outcome=forced or ("interrupted" if call.cut_by_shutdown else _outcome(call)),
             hangup_cause=call.hangup_cause,
             agents_rung=tuple(call.agents_rung),
             transfers=tuple(call.transfers),
@@ -440,6 +442,11 @@ class Tracker:
             call.hold_s += ev.ts - call.hold_since
             call.hold_since = None
             out.append(CallHeld(call.linkedid, False, ev.ts))
+
+    def _on_SoftHangupRequest(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
+        call = self._call_of(ev.headers)
+        if call is not None and ev.get("Cause") == SOFTHANGUP_SHUTDOWN:
+            call.cut_by_shutdown = True
 
     def _on_UserEvent(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
         if ev.get("UserEvent") != "PlateauHold":

@@ -199,3 +199,20 @@ def test_given_the_same_transcript_twice_when_replayed_on_one_tracker_then_the_c
     tracker, first = replay(raw("answered_queue_call"))
     _t, second = replay(raw("answered_queue_call"), tracker=tracker)
     assert len(of_type(first, CallEnded)) == 1 and of_type(second, CallEnded) == []
+
+
+def test_given_asterisk_restarting_mid_call_when_replayed_then_the_call_ends_interrupted():
+    _t, events = replay(raw("restart_mid_call"))
+    rec = _record(events)
+    assert (rec.outcome, rec.agent) == ("interrupted", "PJSIP/agent1")
+
+
+def test_given_calls_unseen_while_disconnected_when_resynced_then_they_end_interrupted_and_members_return():
+    tracker, _ = replay(reorder(raw("answered_queue_call"), lambda bs: bs[: len(bs) // 2]))
+    assert len(tracker.calls) == 1
+    events = tracker.resync_channels([], 1795415700.0)
+    assert [e.record.outcome for e in of_type(events, CallEnded)] == ["interrupted"]
+    events = tracker.resync_queues([{"Queue": "support", "Location": "PJSIP/agent1", "Paused": "1",
+                                     "PausedReason": "lunch", "Status": "1"}], [], 1795415700.0)
+    (state,) = of_type(events, AgentStateChanged)
+    assert (state.state, state.reason, state.queues) == (AgentState.paused, "lunch", ("support",))

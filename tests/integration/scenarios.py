@@ -176,6 +176,15 @@ async def injection_attempt(s: Stage) -> None:
     s.logout("support", 1)
 
 
+async def restart_mid_call(s: Stage) -> None:
+    s.sipp.agent(1, "answer", ring_ms=300)
+    s.login("support", 1)
+    await s.until_in_stream(b"QueueMemberAdded")
+    s.sipp.call([KNOWN], hold_ms=60_000)
+    await s.until_in_stream(b"Event: AgentConnect")
+    await asyncio.to_thread(s.pbx.restart)
+
+
 SCENARIOS: dict[str, Callable[[Stage], Awaitable[None]]] = {
     "answered_queue_call": answered_queue_call,
     "abandoned_in_queue": abandoned_in_queue,
@@ -186,6 +195,7 @@ SCENARIOS: dict[str, Callable[[Stage], Awaitable[None]]] = {
     "direct_call_to_agent": direct_call_to_agent,
     "click_to_call": click_to_call,
     "injection_attempt": injection_attempt,
+    "restart_mid_call": restart_mid_call,
 }
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"

@@ -69,7 +69,7 @@ async def test_given_nobody_answers_when_the_caller_hangs_up_in_queue_then_the_c
     assert call.wait_s is not None and call.wait_s > 1.5
 
 
-async def test_given_the_first_agent_does_not_answer_when_the_ring_times_out_then_the_next_agent_gets_the_call(
+async def test_given_the_first_agent_does_not_answer_when_ring_times_out_then_the_next_agent_gets_the_call(
     plateau: Plateau, sipp: Sipp
 ) -> None:
     agent1, agent2 = await plateau.ws("agent1"), await plateau.ws("agent2")
