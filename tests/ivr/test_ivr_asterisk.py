@@ -70,7 +70,7 @@ nodes:
   message:
     type: hangup
     label: fermé
-    sounds: [ss-noservice]
+    sounds: [goodbye]
   queue: {{type: queue, queue: support}}
 """,
     "vip": f"""
@@ -189,7 +189,7 @@ async def test_given_menu_when_caller_presses_2_then_call_waits_in_the_billing_q
     pbx: PrivateAsterisk, ivr_server: IvrServer, ivr_db: Database, workdir: Path
 ) -> None:
     before = await max_row_id(ivr_db)
-    caller = start_caller(pbx.cfg, workdir, "menu2", MENU_DID, CALLER, [Key("2")], hold_ms=6000)
+    caller = start_caller(pbx.cfg, workdir, "menu2", MENU_DID, CALLER, [Key("2")], hold_ms=3000)
     try:
         await wait_for(lambda: _nonempty(callers_in(pbx, "support")), timeout=15, what="a caller in support")
         assert await callers_in(pbx, "sales") == []
@@ -253,7 +253,7 @@ async def test_given_closed_hours_when_caller_calls_then_the_closed_message_play
     assert row is not None and row.exit_kind == "hangup" and row.exit_node == "message"
     assert row.path[0] == {"node": "hours", "type": "hours", "result": "closed"}
     log = (pbx.cfg.runtime / "log" / "ivr-verbose.log").read_text(errors="replace")
-    assert re.search(r"Playing 'ss-noservice\.gsm' .*\(language 'fr'\)", log), log[-2000:]
+    assert re.search(r"Playing 'goodbye\.gsm' .*\(language 'fr'\)", log), log[-2000:]
     assert await callers_in(pbx, "support") == []
 
 
@@ -262,7 +262,7 @@ async def test_given_menu_when_caller_presses_three_invalid_keys_then_the_fallba
 ) -> None:
     before = await max_row_id(ivr_db)
     keys = [Key("9"), Key("7"), Key("9")]
-    caller = start_caller(pbx.cfg, workdir, "invalid", MENU_DID, CALLER, keys, hold_ms=5000)
+    caller = start_caller(pbx.cfg, workdir, "invalid", MENU_DID, CALLER, keys, hold_ms=3000)
     try:
         await wait_for(lambda: _nonempty(callers_in(pbx, "hotline")), timeout=20, what="a caller in hotline")
         assert await finished(caller) == 0
