@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     ivr_enabled: bool = False
     ivr_flows_dir: Path = ROOT / "ivr_flows"
     ivr_default_flow: str | None = None
+    ivr_check_sounds: bool = True  # off when Plateau's host does not have Asterisk's sounds
 
     default_region: str = "FR"
     default_language: Literal["fr", "en"] = "fr"

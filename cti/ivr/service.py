@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.db import Database
 from app.settings import ConfigError, Settings
 from cti.ivr.agi import IvrServer
-from cti.ivr.model import load_flows
+from cti.ivr.model import SOUNDS_DIR, load_flows
 from dialer.model_errors import ContentError
 
 
@@ -15,7 +15,7 @@ async def start_ivr(settings: Settings, db: Database) -> IvrServer | None:
     if not settings.ivr_enabled:
         return None
     try:
-        flows = load_flows(settings.ivr_flows_dir)
+        flows = load_flows(settings.ivr_flows_dir, SOUNDS_DIR if settings.ivr_check_sounds else None)
     except ContentError as exc:
         raise ConfigError("invalid IVR flows:\n  " + "\n  ".join(exc.errors)) from None
     if settings.ivr_default_flow and settings.ivr_default_flow not in flows:
