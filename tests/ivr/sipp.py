@@ -125,3 +125,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def start_carrier(cfg: PbxConfig, workdir: Path) -> subprocess.Popen[bytes]:
+    """The carrier side of the trunk: answers outgoing calls, traces every message to a file."""
+    log = open(workdir / "carrier.log", "wb")
+    return subprocess.Popen(
+        [
+            "sipp", "-sn", "uas", "-i", cfg.trunk_host, "-p", str(cfg.trunk_port), "-nostdin", "-trace_msg",
+            "-message_file", str(workdir / "carrier_messages.log"), "-mp", "0",
+        ],
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip

@@ -27,12 +27,12 @@ from cti.pbx_process import PrivateAsterisk
 from dialer.models import Callback
 from tests.conftest import wait_for
 from tests.ivr.conftest import AmiEvents
-from tests.ivr.sipp import Key, start_agent_phone, start_caller, stop
+from tests.ivr.sipp import Key, start_agent_phone, start_caller, start_carrier, stop
 
 pytestmark = pytest.mark.asterisk
 
 MENU_DID, CLOSED_DID, VIP_DID, CALLBACK_DID = "6100", "6200", "6300", "6400"
-TIMEOUT_DID, VOICEMAIL_DID = "6500", "6600"
+TIMEOUT_DID, VOICEMAIL_DID, TRANSFER_DID = "6500", "6600", "6700"
 
 FLOWS = {
     "menu": f"""
@@ -125,6 +125,13 @@ dids: ["{VOICEMAIL_DID}"]
 start: message
 nodes:
   message: {{type: voicemail, prompt: [silence/1], max_s: 30}}
+""",
+    "transfer": f"""
+language: fr
+dids: ["{TRANSFER_DID}"]
+start: partner
+nodes:
+  partner: {{type: transfer, number: "+33140000000", label: partenaire}}
 """,
 }
 
@@ -402,3 +409,24 @@ async def test_given_a_voicemail_node_when_the_caller_speaks_and_hangs_up_then_t
     assert row is not None and (row.exit_kind, row.exit_node) == ("voicemail", "message")
     recording = Path(row.exit_detail["reason"])
     assert recording.parent == pbx.cfg.runtime / "spool" and await asyncio.to_thread(recording.exists)
+
+
+async def test_given_a_transfer_node_when_reached_then_asterisk_dials_the_number_through_the_trunk(
+    pbx: PrivateAsterisk, ivr_server: IvrServer, ivr_db: Database, workdir: Path
+) -> None:
+    carrier = start_carrier(pbx.cfg, workdir)
+    before = await max_row_id(ivr_db)
+    caller = start_caller(pbx.cfg, workdir, "transfer", TRANSFER_DID, CALLER, [], hold_ms=3000)
+    messages = workdir / "carrier_messages.log"
+    try:
+        await wait_for(
+            lambda: messages.exists() and "INVITE sip:+33140000000@" in messages.read_text(errors="replace"),
+            timeout=15,
+            what="the carrier to receive the transferred call",
+        )
+        assert await finished(caller) == 0
+    finally:
+        stop(caller)
+        stop(carrier)
+    row = await last_finished_row(ivr_db, "transfer", before)
+    assert row is not None and (row.exit_kind, row.exit_node) == ("transfer", "partner")
