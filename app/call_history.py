@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +32,10 @@ IvrPathFn = Callable[[Any, str], Awaitable[dict[str, Any] | None]]
 
 def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts else None
+
+
+def _cut(value: str | None, n: int) -> str | None:
+    return value[:n] if value else value
 
 
 def call_row(
@@ -78,6 +84,7 @@ class CallHistoryWriter:
         self.queue: asyncio.Queue[CallRecord] = asyncio.Queue()
         self.written = 0
         self.failed_batches = 0
+        self.retry_base_s = 0.2
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -131,8 +138,19 @@ class CallHistoryWriter:
                 log.exception(
                     "history: batch of %d calls failed (attempt %d); retrying", len(records), attempt + 1
                 )
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-        log.error("history: gave up on %d calls: %s", len(records), [r.linkedid for r in records])
+                await asyncio.sleep(min(5.0, self.retry_base_s * 2**attempt))
+        for rec in records:  # one poisoned record must not take the others down with it
+            try:
+                await self.write([rec])
+            except Exception:
+                self._dead_letter(rec)
+
+    def _dead_letter(self, rec: CallRecord) -> None:
+        """Nothing is lost: what cannot be written is kept on disk for replay, and said loudly."""
+        DEAD_LETTER.parent.mkdir(parents=True, exist_ok=True)
+        with DEAD_LETTER.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(rec), default=str, ensure_ascii=False) + "\n")
+        log.error("history: call %s could not be written; kept in %s", rec.linkedid, DEAD_LETTER)
 
     async def write(self, records: list[CallRecord]) -> int:
         """Insert the calls that are not there yet, with a timeline entry for the matched contact."""

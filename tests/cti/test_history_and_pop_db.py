@@ -1,0 +1,149 @@
+"""History writer and screen-pop on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.bus import Message
+from app.call_history import CallHistoryWriter
+from app.db import Database
+from app.directory import AgentDirectory
+from app.models import Account, Call, Complaint, Contact, Interaction, PhoneNumber, Role, Tier, User
+from cti.events import AgentRinging, CallEnded, CallerId, CallRecord, Direction
+from cti.numbers import parse
+from cti.screenpop import ScreenPop
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.db
+T0 = 1_795_415_613.0
+
+
+def _record(linkedid: str, number: str | None = "0612345678", outcome: str = "answered") -> CallRecord:
+    return CallRecord(linkedid=linkedid, direction=Direction.inbound, caller=CallerId(number, "Ana", False),
+                      called_number="5551000", queue="support", agent="PJSIP/agent1", offered_at=T0,
+                      answered_at=T0 + 5 if outcome == "answered" else None, ended_at=T0 + 65, wait_s=5.0,
+                      talk_s=60.0 if outcome == "answered" else None, hold_s=0.0, outcome=outcome,
+                      hangup_cause=16)
+
+
+async def _seed(db: Database) -> dict[str, int]:
+    async with db.session() as s:
+        acme = Account(name="Acme", tier=Tier.gold)
+        s.add(acme)
+        await s.flush()
+        ana = Contact(first_name="Ana", last_name="Lopes", account_id=acme.id, tier=Tier.vip)
+        s.add(ana)
+        await s.flush()
+        p = parse("0612345678", "FR")
+        s.add(PhoneNumber(contact_id=ana.id, e164=p.e164, suffix_key=p.suffix_key))
+        agent = User(username="agent1", display_name="Agent 1", password_hash="x", role=Role.agent,
+                     sip_endpoint="agent1")
+        s.add(agent)
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        s.add(Complaint(contact_id=ana.id, category="billing", description="<b>double</b> charge",
+                        ack_due_at=now + timedelta(days=3), answer_due_at=now + timedelta(days=1)))
+        await s.commit()
+        return {"contact": ana.id, "agent": agent.id}
+
+
+async def test_given_the_same_calls_written_twice_when_replayed_then_each_call_has_one_row_and_one_entry(db):
+    ids = await _seed(db)
+    directory = AgentDirectory(db)
+    writer = CallHistoryWriter(db, directory, "FR")
+    records = [_record("p-1.1"), _record("p-1.2", outcome="abandoned"), _record("p-1.3", number=None)]
+    assert await writer.write(records) == 3
+    assert await writer.write(records) == 0  # a resync or a retried batch changes nothing
+    async with db.session() as s:
+        calls = (await s.scalars(select(Call).order_by(Call.linkedid))).all()
+        entries = await s.scalar(select(func.count()).select_from(Interaction))
+    assert [(c.linkedid, c.outcome, c.contact_id, c.agent_id) for c in calls] == [
+        ("p-1.1", "answered", ids["contact"], ids["agent"]),
+        ("p-1.2", "abandoned", ids["contact"], ids["agent"]),
+        ("p-1.3", "answered", None, ids["agent"]),
+    ]
+    assert entries == 2
+
+
+async def test_given_a_stream_of_ended_calls_when_batched_then_every_one_lands_once(db):
+    await _seed(db)
+    writer = CallHistoryWriter(db, AgentDirectory(db), "FR", flush_s=0.05)
+    writer.start()
+    for n in range(120):
+        writer.on_event(CallEnded(_record(f"p-2.{n}"), ("PJSIP/agent1",)))
+    writer.on_event(CallEnded(_record("p-2.7"), ("PJSIP/agent1",)))  # a duplicate in the stream
+    await writer.drain(20)
+    await writer.stop()
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(Call)) == 120
+
+
+def _ring(linkedid: str, number: str | None, withheld: bool = False) -> AgentRinging:
+    return AgentRinging(linkedid, "PJSIP/agent1", "leg-1", "support", CallerId(number, "Ana", withheld),
+                        "5551000", T0)
+
+
+async def _pops(db: Database, event: Any, timeout_s: float = 1.0) -> list[dict[str, Any]]:
+    sent: list[Message] = []
+    pop = ScreenPop(db, sent.append, "FR", lookup_timeout_s=timeout_s)
+    pop.on_event(event)
+    await wait_for(lambda: any(not m.payload["partial"] for m in sent), 10, what="the full pop")
+    assert {m.audience.interface for m in sent} == {"PJSIP/agent1"}
+    return [m.payload for m in sent]
+
+
+async def test_given_a_known_caller_when_ringing_then_the_pop_has_contact_account_history_and_complaints(db):
+    ids = await _seed(db)
+    (pop,) = await _pops(db, _ring("p-3.1", "+33 6 12 34 56 78"))
+    got = [(m["id"], m["account"]["name"], m["tier"]) for m in pop["matches"]]
+    assert got == [(ids["contact"], "Acme", "vip")]
+    assert [(c["category"], c["sla_state"]) for c in pop["complaints"]] == [("billing", "due_soon")]
+    assert pop["complaints"][0]["description"] == "<b>double</b> charge"  # data, rendered as text by the desk
+    assert pop["new_contact"] is None and pop["phase"] == "ringing"
+
+
+async def test_given_a_slow_store_when_ringing_then_a_partial_pop_goes_at_once_and_the_full_one_follows(db):
+    await _seed(db)
+    pops = await _pops(db, _ring("p-3.2", "0612345678"), timeout_s=0.000_001)
+    assert [p["partial"] for p in pops] == [True, False]
+    assert pops[0]["caller"]["e164"] == "+33612345678" and pops[0]["matches"] == []
+    assert pops[1]["pop_id"] == pops[0]["pop_id"] and len(pops[1]["matches"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("number", "withheld", "expected_form"),
+    [("0698765432", False, {"number": "+33698765432", "first_name": "Ana", "last_name": ""}),
+     (None, True, None), (None, False, None)],
+    ids=["unknown", "withheld", "garbage"],
+)
+async def test_given_an_unknown_or_hidden_caller_when_ringing_then_the_pop_offers_what_it_can(
+    db, number, withheld, expected_form
+):
+    await _seed(db)
+    (pop,) = await _pops(db, _ring("p-3.3", number, withheld))
+    assert pop["matches"] == [] and pop["new_contact"] == expected_form
+    assert pop["caller"]["withheld"] is withheld
+
+
+async def test_given_a_record_that_the_database_refuses_when_written_then_it_is_kept_in_the_dead_letter_file(
+    db, tmp_path, monkeypatch
+):
+    from app import call_history
+
+    monkeypatch.setattr(call_history, "DEAD_LETTER", tmp_path / "dead.jsonl")
+    writer = CallHistoryWriter(db, AgentDirectory(db), "FR")
+    writer.retry_base_s = 0
+    too_long = dataclasses.replace(_record("p-4.1"), linkedid="p-4.1" + "x" * 100)  # over the column
+    good = _record("p-4.2")
+    if db.url.startswith("sqlite"):
+        pytest.skip("SQLite does not enforce VARCHAR lengths: nothing to refuse")
+    await writer._write_with_retry([too_long, good])
+    assert writer.failed_batches >= 5, writer.failed_batches
+    assert "p-4.1xxx" in (tmp_path / "dead.jsonl").read_text()
+    async with db.session() as s:
+        assert (await s.scalars(select(Call.linkedid))).all() == ["p-4.2"]
