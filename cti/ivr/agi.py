@@ -224,7 +224,10 @@ class IvrServer:
             return
         caller = headers.get("agi_callerid")
         caller = None if caller in (None, "", "unknown") else caller
-        linkedid = await chan.get_variable("${CHANNEL(linkedid)}") or headers.get("agi_uniqueid", "")
+        try:
+            linkedid = await chan.get_variable("${CHANNEL(linkedid)}") or headers.get("agi_uniqueid", "")
+        except ChannelGone:
+            return  # gone before the first prompt: nothing to record
         session = it.Session(flow, it.CallContext(caller, did, self.clock(), self.region), resume)
         row_id = await self._db(
             lambda s: history.record_start(
@@ -234,7 +237,8 @@ class IvrServer:
                 flow=flow.name,
                 did=did,
                 caller=caller,
-            )
+            ),
+            timeout=DB_TIMEOUT_S,  # the caller is not answered until this row exists
         )
         exit_: it.Exit | None = None
         try:
