@@ -23,8 +23,14 @@ async def _login(p: Plateau, user: str, *queues: str) -> None:
         r = await c.post("/api/v1/agent/login", json={"queues": list(queues)})
         assert r.status_code == 204, r.text
     iface = f"PJSIP/{user}"
-    await wait_for(lambda: p.cti.tracker.agents.get(iface) is not None
-                   and set(queues) <= set(p.cti.tracker.agents[iface].queues), 10, what=f"{user} logged in")
+    await wait_for(
+        lambda: (
+            p.cti.tracker.agents.get(iface) is not None
+            and set(queues) <= set(p.cti.tracker.agents[iface].queues)
+        ),
+        10,
+        what=f"{user} logged in",
+    )
 
 
 async def test_given_a_known_caller_when_the_queue_rings_an_agent_then_that_agent_gets_the_pop_while_ringing(
@@ -38,7 +44,8 @@ async def test_given_a_known_caller_when_the_queue_rings_an_agent_then_that_agen
     await wait_for(lambda: agent1.pops(phase="ringing", partial=False), 10, what="the pop")
     pop = agent1.pops(phase="ringing", partial=False)[0]
     assert [(m["first_name"], m["last_name"], m["account"]["name"], m["tier"]) for m in pop["matches"]] == [
-        ("José", "Müller", "Acme Industries", "vip")]
+        ("José", "Müller", "Acme Industries", "vip")
+    ]
     assert (pop["queue"], pop["dnis"], pop["caller"]["e164"]) == ("support", "5551000", "+33612345678")
     # it arrived before the agent answered
     pop_at = next(t for t, m in agent1.messages if m.get("type") == "pop" and not m["partial"])
@@ -50,7 +57,11 @@ async def test_given_a_known_caller_when_the_queue_rings_an_agent_then_that_agen
     await wait_for(lambda: plateau.cti.history.written >= 1, 15, what="the history row")
     (call,) = await _calls(plateau)
     assert (call.outcome, call.queue, call.agent_id, call.contact_id) == (
-        "answered", "support", plateau.users["agent1"], plateau.users["contact"])
+        "answered",
+        "support",
+        plateau.users["agent1"],
+        plateau.users["contact"],
+    )
     assert call.talk_s is not None and 0.5 < call.talk_s < 3
     async with plateau.db.session() as s:
         timeline = (await s.scalars(select(Interaction).where(Interaction.call_id == call.id))).all()

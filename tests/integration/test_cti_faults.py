@@ -27,7 +27,7 @@ async def test_given_a_caller_id_with_crlf_when_it_calls_then_no_forged_event_ac
     await _login(plateau, "agent1", "support")
     await _login(plateau, "agent3", "support")
     await plateau.cti.link.send("QueuePause", Interface="PJSIP/agent3", Paused="true")
-    sipp.call([Caller(FORGED_NUMBER, "5551000", 'Mallory <img src=x onerror=alert(1)>')], hold_ms=8000)
+    sipp.call([Caller(FORGED_NUMBER, "5551000", "Mallory <img src=x onerror=alert(1)>")], hold_ms=8000)
     await wait_for(lambda: plateau.cti.history.written >= 1, 20, what="the history row")
 
     dropped = plateau.cti.link.reader.dropped
@@ -52,8 +52,9 @@ async def test_given_calls_in_progress_when_asterisk_restarts_then_plateau_resyn
     connects = plateau.cti.link.stats.connects
 
     await asyncio.to_thread(pbx.restart)
-    await wait_for(lambda: plateau.cti.link.ready and plateau.cti.link.stats.connects > connects, 30,
-                   what="reconnect")
+    await wait_for(
+        lambda: plateau.cti.link.ready and plateau.cti.link.stats.connects > connects, 30, what="reconnect"
+    )
     async with plateau.client("agent1") as c:
         health = (await c.get("/healthz")).json()
     assert health["ami"]["ok"] is True
@@ -62,8 +63,9 @@ async def test_given_calls_in_progress_when_asterisk_restarts_then_plateau_resyn
     (call,) = await _calls(plateau)
     assert call.outcome == "interrupted" and call.ended_at is not None
     # membership survived in astdb and the tracker re-learnt it from QueueStatus
-    await wait_for(lambda: "support" in plateau.cti.tracker.agents["PJSIP/agent1"].queues, 10,
-                   what="agent1 resynced")
+    await wait_for(
+        lambda: "support" in plateau.cti.tracker.agents["PJSIP/agent1"].queues, 10, what="agent1 resynced"
+    )
     assert plateau.cti.tracker.calls == {}
 
 
@@ -85,8 +87,9 @@ async def test_given_the_link_dies_before_an_originate_is_answered_when_it_comes
             proxy.freeze(False)
             r = await dial
             assert r.status_code in (502, 503), r.text  # failed, not queued for later
-            await wait_for(lambda: p.cti.link.ready and p.cti.link.stats.connects > connects, 30,
-                           what="reconnect")
+            await wait_for(
+                lambda: p.cti.link.ready and p.cti.link.stats.connects > connects, 30, what="reconnect"
+            )
             originates = proxy.sent_to_pbx.count(b"Action: Originate")
             await asyncio.sleep(1.5)  # give a resend every chance to happen
             assert proxy.sent_to_pbx.count(b"Action: Originate") == originates == 1
@@ -99,8 +102,9 @@ async def test_given_a_pbx_that_stops_answering_when_pings_time_out_then_the_lin
 ) -> None:
     proxy = AmiProxy(pbx.cfg.ami_port)
     await proxy.start()
-    settings = plateau_settings(pbx, tmp_path, ami_port=proxy.port, ami_ping_interval_s=0.5,
-                                ami_ping_timeout_s=0.5)
+    settings = plateau_settings(
+        pbx, tmp_path, ami_port=proxy.port, ami_ping_interval_s=0.5, ami_ping_timeout_s=0.5
+    )
     try:
         async with serve_plateau(settings) as p:
             assert await p.cti.link.wait_ready(15)
@@ -131,8 +135,9 @@ async def test_given_an_unreachable_pbx_when_plateau_runs_then_healthz_reports_i
         dead_port = s.getsockname()[1]
     from app.settings import Settings
 
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", secret_key="k",
-                        ami_port=dead_port)
+    settings = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", secret_key="k", ami_port=dead_port
+    )
     async with serve_plateau(settings) as p, p.client("agent1") as c:
         await wait_for(lambda: p.cti.link.stats.last_error is not None, 10, what="the error")
         health = (await c.get("/healthz")).json()
