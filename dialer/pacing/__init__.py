@@ -22,7 +22,7 @@ Contract for the engine loop (once a second per running campaign, and after any 
         abandon_24h=AbandonMeasure(abandoned, live),           # optional: trailing 24 h
         abandon_limit_percent=rule_set.max_abandon_rate_percent,    # (compliance.abandon_stats gives both)
         abandon_after_seconds=rule_set.abandon_after_seconds,
-        dials_today=..., max_channels=campaign trunk limit or None,
+        dials_today=..., max_channels=campaign trunk limit or None, clock_hhmm=server HHMM (VICIdial TAPERED),
     ))
     originate decision.calls calls (leads from dialer.leads.select_leads); log decision.inputs
 

@@ -59,6 +59,7 @@ class Observation:
     abandon_after_seconds: float = 2.0
     dials_today: int = 0
     max_channels: int | None = None  # trunk limit for this campaign (calls in flight + connected)
+    clock_hhmm: int | None = None  # the server's wall clock as HHMM, for policies that taper by time
 
     @property
     def agents_logged_in(self) -> int:

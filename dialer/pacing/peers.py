@@ -32,7 +32,7 @@ class VicidialAdaptive:
     dl_diff_target: float = 0.0  # adaptive_dl_diff_target, -40..+40
     method: DropMethod = "ADAPT_HARD_LIMIT"
     latest_server_hhmm: int = 2100  # adaptive_latest_server_time, for TAPERED
-    server_hhmm: int | None = None  # the wall clock HHMM, for TAPERED (an input: no clock is read)
+    server_hhmm: int | None = None  # fixed HHMM for TAPERED when observations carry no `clock_hhmm`
     level: float = 1.0  # auto_dial_level, the state
     name: str = "vicidial"
     _samples: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=15))
@@ -83,8 +83,8 @@ class VicidialAdaptive:
                 self.level = 1.0
             elif self.method == "ADAPT_AVERAGE":
                 self.level /= 2
-            elif self.server_hhmm is not None:
-                left = self.latest_server_hhmm - self.server_hhmm
+            elif (hhmm := obs.clock_hhmm if obs.clock_hhmm is not None else self.server_hhmm) is not None:
+                left = self.latest_server_hhmm - hhmm
                 self.level = 1.0 if left <= 0 else self.level * min(1.0, left / 1000)
         self.level = min(max(self.level, 1.0), self.maximum_level)
 

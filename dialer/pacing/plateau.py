@@ -112,8 +112,8 @@ class PlateauPredictive:
             "abandon_today": obs.abandon_today.rate,
             "abandon_period": obs.abandon_period.rate,
             "abandon_24h": None if obs.abandon_24h is None else obs.abandon_24h.rate,
-            "abandon_measured": round(measured, 5),
-            "bias": round(self.bias, 4),
+            "abandon_measured": measured,
+            "bias": self.bias,
         }
         reason = self._fallback_reason(obs, measured, limit)
         if reason is not None:
@@ -150,10 +150,10 @@ class PlateauPredictive:
             n += 1
         n = max(n, progressive_calls(obs))  # never below progressive: a free agent always gets a call
         inputs.update(
-            agents_free_soon=round(free_mu - obs.agents_ready, 3),
-            people_expected=round(need_mu, 3),
-            horizon_s=round(h, 2),
-            alpha=round(alpha, 5),
+            agents_free_soon=free_mu - obs.agents_ready,
+            people_expected=need_mu,
+            horizon_s=h,
+            alpha=alpha,
         )
         return Decision(cap_channels(n, obs), self.name, "predictive", inputs)
 

@@ -15,7 +15,9 @@ what stops the dialler, not a lack of pressure.
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import itertools
 import random
 from collections import Counter
 from collections.abc import Iterable
@@ -106,10 +108,10 @@ class Population:
 
     def _generate(self, n: int, prior_share: float) -> None:
         rng = self.rng
-        weights = [p.share for p in self.places]
+        cumulative = list(itertools.accumulate(p.share for p in self.places))
         counters = [0] * len(self.places)
         for lead_id in range(n):
-            k = rng.choices(range(len(self.places)), weights)[0]
+            k = min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), len(cumulative) - 1)
             place, proto = self.places[k], self._protos[k]
             numbers = []
             for _ in range(2 if rng.random() < 0.2 else 1):

@@ -218,6 +218,16 @@ def test_given_daily_drops_over_target_when_vicidial_adapts_then_the_drop_method
     assert policy.level == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(("clock", "expected"), [(1000, 2.5), (2000, 2.5 * 0.1), (2130, 1.0)])
+def test_given_the_observed_clock_when_vicidial_tapers_then_the_level_shrinks_toward_closing(
+    clock: int, expected: float
+) -> None:
+    policy = VicidialAdaptive(method="ADAPT_TAPERED", level=2.5)
+    kw = dict(on_call=[10.0] * 10, dials_today=500, abandon_today=AbandonMeasure(5, 100), clock_hhmm=clock)
+    _vici_run(policy, 16, **kw)
+    assert policy.level == pytest.approx(max(expected, 1.0))
+
+
 def test_given_a_level_when_vicidial_decides_then_goal_calls_minus_existing_calls() -> None:
     policy = VicidialAdaptive(level=2.5)
     obs = Observation(now=0, agents_ready=2, on_call=[5.0] * 8, ringing=[1.0] * 4, waiting=1)
