@@ -9,19 +9,22 @@
 // - reconnection with exponential backoff and jitter (0.5 s doubling to 15 s), reset by a snapshot;
 // - a dead-connection watchdog: no message at all for `staleMs` means the socket is gone even if the
 //   browser has not noticed (NAT timeout, server killed), so it is closed and reopened;
-// - a LiveStore: the snapshot REPLACES the store, deltas are applied after it. Items are keyed by
-//   `key` or `id` (with `kind`, when present); a delta carrying a `version` older than the stored
-//   item's is ignored, so a delta racing the snapshot is harmless.
+// - a LiveStore: the snapshot REPLACES the store, deltas are applied after it (see keyOf); a delta
+//   carrying a `version` older than the stored item's is ignored, so a delta racing the snapshot is
+//   harmless. Domain events (agent_state_changed, pop, …) reach the views as "event".
 import { t } from "./i18n.js";
 
 export class LiveStore extends EventTarget {
   constructor() { super(); this.items = new Map(); this.snapshots = 0; }
 
+  // Key: the item's kind/type plus its identity (key, id, agent, queue or linkedid); an item with a type
+  // and no identity (e.g. {"type":"pbx_link"}) is a singleton keyed by its type.
   static keyOf(item) {
     if (item == null || typeof item !== "object") return null;
-    const id = item.key ?? item.id;
-    if (id === undefined || id === null) return null;
-    return item.kind ? `${item.kind}:${id}` : String(id);
+    const ns = item.kind ?? item.type ?? "";
+    const id = item.key ?? item.id ?? item.agent ?? item.queue ?? item.linkedid ?? null;
+    if (id === null) return ns ? String(ns) : null;
+    return ns ? `${ns}:${id}` : String(id);
   }
 
   applySnapshot(items) {
