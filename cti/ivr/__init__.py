@@ -1,0 +1,2 @@
+"""IVR: declarative YAML flows (`model`), opening hours (`hours`), the pure interpreter (`interpreter`), the
+FastAGI server that runs them (`agi`, started by `service`), and the per-call history (`tables`, `history`)."""
