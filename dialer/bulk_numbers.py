@@ -181,11 +181,12 @@ class Normaliser:
         split = _split(compact, self.region) if len(stripped) <= MAX_INPUT_LEN else None
         if split is not None:
             num = PhoneNumber(country_code=split[0], national_number=int(split[1]))
-            if phonenumbers.is_possible_number(num):
-                kind = number_type(num)
-                if kind != PhoneNumberType.UNKNOWN:
-                    self.fast += 1
-                    return self._info(num, kind)
+            # A known type implies a possible length: every type check starts with the region's general
+            # description, whose lengths are exactly what `is_possible_number` accepts.
+            kind = number_type(num)
+            if kind != PhoneNumberType.UNKNOWN:
+                self.fast += 1
+                return self._info(num, kind)
         self.slow += 1
         try:
             parsed = parse(stripped, self.region)

@@ -13,6 +13,8 @@ writer is busy with the import).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -140,7 +142,27 @@ class Counters:
     slow_numbers: int = 0
 
 
-@dataclass
+_FIELD, _NUMBER, _EXTERNAL_ID, _CONSENT, _PRIORITY, _TIMEZONE = (
+    "field",
+    "number",
+    "id",
+    "consent",
+    "prio",
+    "tz",
+)
+
+
+def _kind(target: str) -> tuple[str, str]:
+    """(how a column is handled, the field name or number label) for a mapping target."""
+    special = {"external_id": _EXTERNAL_ID, "consent": _CONSENT, "priority": _PRIORITY, "timezone": _TIMEZONE}
+    if target in special:
+        return special[target], target
+    if target.startswith("number"):
+        return _NUMBER, target.partition(":")[2]
+    return _FIELD, target.removeprefix("custom:")
+
+
+@dataclass(slots=True)
 class _Row:
     line: int
     external_id: str | None
@@ -155,7 +177,7 @@ class _Row:
 class _Plan:
     """Where each column goes: (index, target) for the mapped ones."""
 
-    columns: list[tuple[int, str]] = field(default_factory=list)
+    columns: list[tuple[int, str, str, str]] = field(default_factory=list)  # index, target, kind, name
 
     @classmethod
     def build(cls, header: list[str], mapping: dict[str, str] | None, keep_unmapped: bool) -> _Plan:
@@ -181,8 +203,8 @@ class _Plan:
             if not target.startswith("number") and target in seen:
                 raise MappingError(f"two columns map to {target!r} (the second is {raw!r})")
             seen.add(target)
-            plan.columns.append((i, target))
-        if not any(t.startswith("number") for _, t in plan.columns):
+            plan.columns.append((i, target, *_kind(target)))
+        if not any(kind is _NUMBER for _, _, kind, _ in plan.columns):
             raise MappingError(
                 "no phone column: map one (e.g. 'Téléphone' → number); columns are " + ", ".join(header[:20])
             )
@@ -257,17 +279,32 @@ class ListImporter:
         await self._prepare()
         batch: list[_Row] = []
         rejects: list[tuple[int, RejectKind, str]] = []
-        for cells in table:
-            if not any(x.strip() for x in cells):
-                continue
-            c.rows += 1
-            row = self._row(table.line, plan, cells, rejects)
-            if row is not None:
-                batch.append(row)
-            if len(batch) >= BATCH:
-                await self._flush(batch, rejects, table)
-                batch, rejects = [], []
-        await self._flush(batch, rejects, table, final=True)
+        # The database digests batch n while batch n+1 is parsed (two cores at work); one batch at a
+        # time is written, in order, so each batch's duplicate check sees every earlier one.
+        pending: asyncio.Task[None] | None = None
+        try:
+            for cells in table:
+                if not any(x.strip() for x in cells):
+                    continue
+                c.rows += 1
+                row = self._row(table.line, plan, cells, rejects)
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= BATCH:
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.create_task(self._flush(batch, rejects, table))
+                    batch, rejects = [], []
+            if pending is not None:
+                await pending
+            await self._flush(batch, rejects, table, final=True)
+        except BaseException:
+            if (
+                pending is not None
+            ):  # let it end (a COPY cut short would break the connection), then roll back
+                with contextlib.suppress(BaseException):
+                    await pending
+            raise
         await self.db.execute(
             update(CallList)
             .where(CallList.id == self.opt.list_id)
@@ -297,7 +334,7 @@ class ListImporter:
         external_id = zone = None
         consent, priority = False, 0
         width = len(cells)
-        for index, target in plan.columns:
+        for index, target, kind, name in plan.columns:
             cell = cells[index].strip() if index < width else ""
             if not cell:
                 continue
@@ -307,25 +344,29 @@ class ListImporter:
             if not cell.isprintable() and any(ord(ch) < 32 and ch != "\t" for ch in cell):
                 reject(f"{target}: contains control characters")
                 return None
-            if target.startswith("number"):
+            if kind is _FIELD:
+                # Kept as text, formula-looking cells included: they are never evaluated here and
+                # are neutralised whenever they leave through an export.
+                fields[name] = cell
+            elif kind is _NUMBER:
                 try:
                     info = self.normalise(cell)
                 except InvalidNumber as exc:
                     reject(f"number {cell[:40]!r}: {exc.reason}")
                     return None
-                numbers.append((target.partition(":")[2] or None, cell, info))
-            elif target == "external_id":
+                numbers.append((name or None, cell, info))
+            elif kind is _EXTERNAL_ID:
                 if len(cell) > 80:
                     reject("external_id: longer than 80 characters")
                     return None
                 external_id = cell
-            elif target == "consent":
+            elif kind is _CONSENT:
                 low = cell.lower()
                 if low not in _YES and low not in _NO:
                     reject(f"consent {cell[:20]!r}: expected oui/non, yes/no, 1/0")
                     return None
                 consent = low in _YES
-            elif target == "priority":
+            elif kind is _PRIORITY:
                 try:
                     priority = int(cell)
                 except ValueError:
@@ -333,17 +374,13 @@ class ListImporter:
                 if not -10_000 <= priority <= 10_000:
                     reject(f"priority {cell[:20]!r}: a whole number between -10000 and 10000")
                     return None
-            elif target == "timezone":
+            else:
                 try:
                     zone_info(cell)
                 except UnknownZone:
                     reject(f"timezone {cell[:40]!r}: not an IANA zone such as Europe/Paris")
                     return None
                 zone = cell
-            else:
-                # Kept as text, formula-looking cells included: they are never evaluated here and
-                # are neutralised whenever they leave through an export.
-                fields[target.removeprefix("custom:")] = cell
         if not numbers:
             reject("no phone number")
             return None
