@@ -6,10 +6,12 @@ import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from cti.pbx_process import PbxConfig, phone_address
 
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"
+PCAP_DIR = Path("/usr/share/sip-tester")  # RFC 2833 key recordings shipped with Debian's SIPp
 
 
 @dataclass(frozen=True)
@@ -18,23 +20,35 @@ class Key:
 
     key: str
     delay_ms: int = 1500
+    via: Literal["info", "rfc2833"] = "info"  # SIP INFO (application/dtmf-relay) or RTP telephone-events
 
 
 def caller_scenario(workdir: Path, name: str, keys: list[Key], hold_ms: int) -> Path:
     """Write a caller scenario that presses `keys`, then waits up to `hold_ms` for Asterisk's BYE."""
-    block = (SIPP_DIR / "dtmf_info.xml").read_text()
+    info = (SIPP_DIR / "dtmf_info.xml").read_text()
+    rtp = (SIPP_DIR / "dtmf_rfc2833.xml").read_text()
     steps = []
-    for n, k in enumerate(keys):
+    cseq = 2
+    for k in keys:
+        if k.via == "rfc2833":
+            name = {"*": "star", "#": "pound"}.get(k.key, k.key)
+            steps.append(
+                rtp.replace("@@DELAY_MS@@", str(k.delay_ms)).replace(
+                    "@@PCAP@@", str(PCAP_DIR / f"dtmf_2833_{name}.pcap")
+                )
+            )
+            continue
         steps.append(
-            block.replace("@@DELAY_MS@@", str(k.delay_ms))
+            info.replace("@@DELAY_MS@@", str(k.delay_ms))
             .replace("@@KEY@@", k.key)
-            .replace("@@CSEQ@@", str(2 + n))
+            .replace("@@CSEQ@@", str(cseq))
         )
+        cseq += 1
     text = (SIPP_DIR / "caller.xml").read_text()
     text = (
         text.replace("<!--DTMF-->", "\n".join(steps))
         .replace("@@HOLD_MS@@", str(hold_ms))
-        .replace("@@BYE_CSEQ@@", str(2 + len(keys)))
+        .replace("@@BYE_CSEQ@@", str(cseq))
     )
     path = workdir / f"{name}.xml"
     path.write_text(text)

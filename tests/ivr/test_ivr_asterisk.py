@@ -430,3 +430,19 @@ async def test_given_a_transfer_node_when_reached_then_asterisk_dials_the_number
         stop(carrier)
     row = await last_finished_row(ivr_db, "transfer", before)
     assert row is not None and (row.exit_kind, row.exit_node) == ("transfer", "partner")
+
+
+async def test_given_rfc2833_keys_in_the_media_when_the_caller_presses_1_then_the_call_reaches_sales(
+    pbx: PrivateAsterisk, ivr_server: IvrServer, ivr_db: Database, workdir: Path
+) -> None:
+    before = await max_row_id(ivr_db)
+    caller = start_caller(
+        pbx.cfg, workdir, "rfc2833", MENU_DID, CALLER, [Key("1", via="rfc2833")], hold_ms=3000
+    )
+    try:
+        await wait_for(lambda: _nonempty(callers_in(pbx, "sales")), timeout=15, what="a caller in sales")
+        assert await finished(caller) == 0
+    finally:
+        stop(caller)
+    row = await last_finished_row(ivr_db, "menu", before)
+    assert row is not None and (row.exit_node, row.digits) == ("ventes", "1")
