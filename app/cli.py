@@ -262,6 +262,34 @@ def _cmd_ivr_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ivr_try(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from cti.ivr.model import load_flows
+    from cti.ivr.simulate import simulate
+    from dialer.model_errors import ContentError
+
+    settings = load_settings()
+    try:
+        flows = load_flows(settings.ivr_flows_dir, None)
+    except ContentError as exc:
+        raise CliError("invalid IVR flows (see `plateau ivr check`):\n  " + "\n  ".join(exc.errors)) from None
+    if args.flow not in flows:
+        names = ", ".join(sorted(flows))
+        raise CliError(f"no flow {args.flow!r} in {settings.ivr_flows_dir}; there are {names}")
+    try:
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    except ValueError:
+        raise CliError(f"--at {args.at!r}: use an ISO date-time such as 2026-11-23T10:00+01:00") from None
+    if at.tzinfo is None:
+        at = at.astimezone()  # a wall-clock time on this machine
+    keys = [k.strip() for k in args.keys.split(",")] if args.keys else []
+    for line in simulate(flows[args.flow], at=at, keys=keys, caller=args.caller, tier=args.tier,
+                         open_complaint=args.complaint, region=settings.default_region):
+        print(line)
+    return 0
+
+
 def _cmd_ivr_exits(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
@@ -343,6 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", help="flows directory (default: PLATEAU_IVR_FLOWS_DIR)")
     p.add_argument("--no-sounds", action="store_true", help="do not check that the sounds exist")
     p.set_defaults(func=_cmd_ivr_check)
+    p = ivr.add_parser("try", help="dry-run a flow: keys typed, time of the call, caller's tier")
+    p.add_argument("flow")
+    p.add_argument("--keys", help="comma-separated inputs, one per prompt, e.g. 2,12345674#")
+    p.add_argument("--at", help="ISO date-time of the call (default: now)")
+    p.add_argument("--caller", default="0612345678", help="caller ID")
+    p.add_argument("--tier", choices=["vip", "gold", "standard", "low"], help="a known caller of this tier")
+    p.add_argument("--complaint", action="store_true", help="the known caller has an open complaint")
+    p.set_defaults(func=_cmd_ivr_try)
     p = ivr.add_parser("exits", help="where callers left the IVR (per flow, node and exit), as JSON")
     p.add_argument("--days", type=int, default=7)
     p.add_argument("--flow")

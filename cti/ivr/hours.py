@@ -84,6 +84,7 @@ class Schedule(BaseModel):
     # ISO 3166 country (and optional subdivision) whose public holidays close the line; none when unset
     holidays_country: str | None = None
     holidays_subdivision: str | None = None
+    holidays_language: str | None = None  # names of the holidays in the history, e.g. fr: "Fête nationale"
     exceptions: list[SpecialDay] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -111,13 +112,21 @@ class Schedule(BaseModel):
     def _country(self) -> Schedule:
         if self.holidays_country is not None:
             try:
-                _holidays(self.holidays_country, self.holidays_subdivision, 2000)
+                calendar = _holidays(self.holidays_country, self.holidays_subdivision, 2000, None)
             except NotImplementedError:
                 raise ValueError(
                     f"holidays of {self.holidays_country!r}"
                     + (f" / {self.holidays_subdivision!r}" if self.holidays_subdivision else "")
                     + " are not known"
                 ) from None
+            languages = tuple(getattr(calendar, "supported_languages", ()))
+            if self.holidays_language is not None and self.holidays_language not in languages:
+                raise ValueError(
+                    f"holidays_language {self.holidays_language!r} is not offered for "
+                    f"{self.holidays_country}; use one of {', '.join(languages) or '(none)'}"
+                )
+        elif self.holidays_language is not None:
+            raise ValueError("holidays_language needs holidays_country")
         dates = [e.date for e in self.exceptions]
         if len(set(dates)) != len(dates):
             raise ValueError("two exceptions for the same date")
@@ -135,7 +144,10 @@ class Schedule(BaseModel):
                     return HoursStatus.EXCEPTION_OPEN, exc.reason
                 return HoursStatus.EXCEPTION_CLOSED, exc.reason
         if self.holidays_country is not None:
-            name = _holidays(self.holidays_country, self.holidays_subdivision, day.year).get(day)
+            calendar = _holidays(
+                self.holidays_country, self.holidays_subdivision, day.year, self.holidays_language
+            )
+            name = calendar.get(day)
             if name is not None:
                 return HoursStatus.HOLIDAY, str(name)
         if _in_ranges(self.weekly.get(DAYS[local.weekday()], []), t):
@@ -144,6 +156,6 @@ class Schedule(BaseModel):
 
 
 @lru_cache(maxsize=64)
-def _holidays(country: str, subdivision: str | None, year: int) -> holidays.HolidayBase:
+def _holidays(country: str, subdivision: str | None, year: int, language: str | None) -> holidays.HolidayBase:
     # Built in memory from the package's rules: no I/O, so the interpreter stays pure.
-    return holidays.country_holidays(country, subdiv=subdivision, years=year)
+    return holidays.country_holidays(country, subdiv=subdivision, years=year, language=language)

@@ -146,6 +146,8 @@ def test_given_a_range_text_when_parsed_then_times_or_error(
         ({"timezone": "Europe/Pariss"}, "unknown time zone"),
         ({"holidays_country": "XX"}, "holidays of 'XX' are not known"),
         ({"exceptions": [{"date": "2026-12-24"}, {"date": "2026-12-24"}]}, "same date"),
+        ({"holidays_country": "FR", "holidays_language": "de"}, "'de' is not offered for FR; use one of"),
+        ({"holidays_language": "fr"}, "holidays_language needs holidays_country"),
     ],
 )
 def test_given_a_bad_schedule_when_validated_then_the_error_says_what(schedule: dict, message: str) -> None:
@@ -156,3 +158,11 @@ def test_given_a_bad_schedule_when_validated_then_the_error_says_what(schedule: 
 def test_given_a_naive_datetime_when_judged_then_it_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         SCHEDULE.status(datetime(2026, 11, 23, 10, 0))
+
+
+@pytest.mark.parametrize(("language", "name"), [("fr", "Fête nationale"), ("en_US", "National Day")])
+def test_given_a_holidays_language_when_a_holiday_comes_then_its_name_is_in_that_language(
+    language: str, name: str
+) -> None:
+    sched = Schedule(holidays_country="FR", holidays_language=language)
+    assert sched.status(paris(2026, 7, 14, 10, 0)) == (HoursStatus.HOLIDAY, name)
