@@ -59,7 +59,7 @@ def test_given_thousands_of_random_inputs_when_normalised_then_fast_and_referenc
     rnd = random.Random(5)
     normalise = Normaliser("FR", cache_size=500)  # small: the cache is cleared and refilled on the way
     inputs = []
-    for _ in range(1500):
+    for _ in range(600):
         d = (
             "0"
             + str(rnd.randrange(1, 10))
@@ -74,7 +74,7 @@ def test_given_thousands_of_random_inputs_when_normalised_then_fast_and_referenc
         if bulk(normalise, raw) != reference(raw)
     ]
     assert mismatches == []
-    assert normalise.fast > 1000 and normalise.slow > 1000  # both paths were exercised
+    assert normalise.fast > 500 and normalise.slow > 500  # both paths were exercised
 
 
 def test_given_example_numbers_of_every_region_and_type_when_typed_then_phonenumbers_agrees() -> None:

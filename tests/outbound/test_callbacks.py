@@ -89,10 +89,10 @@ async def test_given_the_ivr_when_it_schedules_a_callback_then_it_is_stored_in_u
 async def test_given_an_agent_when_scheduling_callbacks_then_ownership_windows_and_cancel_are_enforced(
     api: Api,
 ) -> None:
-    manager = await api.login("manager")
+    manager = await api.bearer("manager")
     camp = await manager.post("/api/v1/campaigns", json={"name": "Rappels", "rule_set": "FR-2023"})
     camp_id = camp.json()["id"]
-    agent = await api.login("agent")
+    agent = await api.bearer("agent")
     me = api.users["agent"].id
     # 11:00 in Paris on a Wednesday: inside the FR window
     r = await agent.post(
@@ -130,7 +130,9 @@ async def test_given_an_agent_when_scheduling_callbacks_then_ownership_windows_a
     # the agent sees their own and anyone's, not a colleague's
     mine = (await agent.get("/api/v1/callbacks")).json()
     assert [c["id"] for c in mine] == [cb["id"]]
-    assert (await (await api.login("agent2")).post(f"/api/v1/callbacks/{cb['id']}/cancel")).status_code == 403
+    assert (
+        await (await api.bearer("agent2")).post(f"/api/v1/callbacks/{cb['id']}/cancel")
+    ).status_code == 403
     r = await agent.post(f"/api/v1/callbacks/{cb['id']}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "cancelled" and r.json()["audience"] == "closed"
     assert (await agent.post(f"/api/v1/callbacks/{cb['id']}/cancel")).status_code == 409

@@ -49,7 +49,7 @@ async def _finished(client, job_id: int) -> dict:  # type: ignore[no-untyped-def
 async def test_given_a_manager_when_uploading_a_list_then_progress_ends_done_and_the_report_downloads(
     api: Api, tmp_path: Path
 ) -> None:
-    client = await api.login("manager")
+    client = await api.login("manager")  # a browser session: cookie + CSRF header on the multipart upload
     r = await client.post("/api/v1/lists", json={"name": "Boulangeries"})
     assert r.status_code == 201, r.text
     list_id = r.json()["id"]
@@ -84,7 +84,7 @@ async def test_given_a_manager_when_uploading_a_list_then_progress_ends_done_and
 async def test_given_a_saved_template_when_uploading_an_xlsx_with_it_then_the_mapping_applies(
     api: Api, tmp_path: Path
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     r = await client.post(
         "/api/v1/list-templates",
         json={
@@ -105,7 +105,7 @@ async def test_given_a_saved_template_when_uploading_an_xlsx_with_it_then_the_ma
 async def test_given_a_binary_upload_when_imported_then_the_job_fails_with_a_clear_error(
     api: Api, tmp_path: Path
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     list_id = (await client.post("/api/v1/lists", json={"name": "L"})).json()["id"]
     path = tmp_path / "photo.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)))
@@ -117,7 +117,7 @@ async def test_given_a_binary_upload_when_imported_then_the_job_fails_with_a_cle
 
 @pytest.mark.parametrize("who", ["agent", "supervisor"])
 async def test_given_a_non_manager_when_using_outbound_admin_routes_then_403(api: Api, who: str) -> None:
-    client = await api.login(who)
+    client = await api.bearer(who)
     for method, url, body in [
         ("get", "/api/v1/lists", None),
         ("post", "/api/v1/lists", {"name": "x"}),
@@ -152,7 +152,7 @@ async def _campaign(api: Api, client, **extra):  # type: ignore[no-untyped-def]
 async def test_given_a_campaign_when_walking_the_state_machine_then_legal_moves_pass_and_others_are_409(
     api: Api, tmp_path: Path
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     camp, list_id = await _campaign(api, client)
     assert (camp["state"], camp["caller_id"], camp["list_ids"]) == ("draft", "+33170380000", [list_id])
     url = f"/api/v1/campaigns/{camp['id']}/transition"
@@ -194,7 +194,7 @@ async def test_given_a_campaign_when_walking_the_state_machine_then_legal_moves_
 async def test_given_a_running_campaign_when_editing_then_locked_fields_wait_for_a_pause(
     api: Api, tmp_path: Path
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     camp, list_id = await _campaign(api, client)
     await _finished(client, (await _upload(client, list_id, french_csv(tmp_path))).json()["id"])
     url = f"/api/v1/campaigns/{camp['id']}"
@@ -221,7 +221,7 @@ async def test_given_a_running_campaign_when_editing_then_locked_fields_wait_for
 async def test_given_bad_campaign_fields_when_creating_then_422_names_the_field(
     api: Api, field: str, value: object, message: str
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     r = await client.post("/api/v1/campaigns", json={"name": "Bad", field: value})
     assert r.status_code == 422 and message in r.text, r.text
 
@@ -229,7 +229,7 @@ async def test_given_bad_campaign_fields_when_creating_then_422_names_the_field(
 async def test_given_rule_sets_when_a_manager_copies_and_edits_one_then_it_is_validated_and_audited(
     api: Api,
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     names = [rs["name"] for rs in (await client.get("/api/v1/rule-sets")).json()]
     assert {"FR-2023", "US-TCPA", "UK-Ofcom"} <= set(names)
     r = await client.post(
@@ -252,7 +252,7 @@ async def test_given_rule_sets_when_a_manager_copies_and_edits_one_then_it_is_va
 async def test_given_dnc_lists_when_numbers_are_added_removed_and_imported_then_uploads_are_scrubbed(
     api: Api, tmp_path: Path
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     r = await client.post("/api/v1/dnc-lists", json={"name": "Interne", "kind": "internal"})
     assert r.status_code == 201, r.text
     internal = r.json()["id"]
@@ -283,7 +283,7 @@ async def test_given_dnc_lists_when_numbers_are_added_removed_and_imported_then_
 async def test_given_a_file_when_previewed_then_header_rows_and_suggested_mapping_come_back(
     api: Api, tmp_path: Path
 ) -> None:
-    client = await api.login("manager")
+    client = await api.bearer("manager")
     r = await client.post("/api/v1/lists/preview", files=_files(french_csv(tmp_path)))
     assert r.status_code == 200, r.text
     p = r.json()
@@ -299,7 +299,7 @@ async def test_given_a_file_when_previewed_then_header_rows_and_suggested_mappin
 async def test_given_the_campaigns_page_when_a_manager_or_an_agent_opens_it_then_only_the_manager_gets_it(
     api: Api,
 ) -> None:
-    manager = await api.login("manager")
+    manager = await api.login("manager")  # pages take the session cookie
     await manager.post("/api/v1/lists", json={"name": '=HYPERLINK("x")<b>'})
     r = await manager.get("/campaigns", headers={"Accept": "text/html"})
     assert r.status_code == 200 and 'id="upload-form"' in r.text
