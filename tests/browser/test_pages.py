@@ -224,3 +224,23 @@ def test_given_the_desk_when_the_server_restarts_then_the_banner_shows_and_the_d
     expect(banner).to_contain_text("Reconnecté")
     assert page.evaluate("window.plateauLive.store.snapshots") >= 2
     assert page.evaluate("window.plateauLive.store.items.size") >= 1
+
+
+# WCAG 2.1 contrast (1.4.3), measured on the rendered pages: every visible text against the first opaque
+# background behind it; 4.5:1, or 3:1 for large text (≥ 24 px, or ≥ 18.66 px bold).
+_CONTRAST_LINES = (Path(__file__).parent / "contrast.js").read_text().splitlines(True)
+_CONTRAST_JS = "".join(line for line in _CONTRAST_LINES if not line.startswith("//"))
+
+
+def test_given_the_main_pages_when_rendered_then_every_text_meets_aa_contrast(page: Page) -> None:
+    login(page, "demo-admin")  # sees every page
+    failures = {}
+    pages = ["/desk", "/wallboard", "/customers?q=lef", "/contacts/1", "/complaints", "/reports", "/admin"]
+    for path in pages:
+        page.goto(path)
+        page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")
+        bad = page.evaluate(_CONTRAST_JS)
+        assert isinstance(bad, list), bad
+        if bad:
+            failures[path] = bad
+    assert failures == {}
