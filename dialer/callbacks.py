@@ -10,11 +10,12 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.leads_model import require_aware
-from dialer.models import Callback, CallbackSource, CallbackStatus
+from dialer.models import Callback, CallbackSource, CallbackStatus, Lead
 
 MAX_NOTE = 2000
 DEFAULT_FALLBACK_MINUTES = 30
@@ -75,11 +76,14 @@ async def schedule_callback(
     campaign_id: int | None = None,
     fallback_after_minutes: int = DEFAULT_FALLBACK_MINUTES,
     created_by: int | None = None,
+    region: str = "FR",
 ) -> Callback:
     """Add a pending callback to the caller's transaction (flushed, not committed) and return it.
 
-    `due_at` is an aware instant (stored in UTC); `tz` is the customer's IANA zone. Raises
-    CallbackError naming the field for anything unusable.
+    `due_at` is an aware instant (stored in UTC); `tz` is the customer's IANA zone; `region` is the
+    default region for a number written without its country code. A callback for a lead puts the
+    lead in the `callback` status, so the hopper takes it when due. Raises CallbackError naming the
+    field for anything unusable.
     """
     from cti.numbers import InvalidNumber, parse
 
@@ -90,7 +94,7 @@ async def schedule_callback(
     except UnknownZone as exc:
         raise CallbackError("tz", str(exc)) from None
     try:
-        e164 = parse(number_e164, "FR").e164 if not number_e164.startswith("+") else parse(number_e164).e164
+        e164 = parse(number_e164, region).e164
     except InvalidNumber as exc:
         raise CallbackError("number_e164", exc.reason) from None
     try:
@@ -116,5 +120,7 @@ async def schedule_callback(
         created_by=created_by,
     )
     session.add(callback)
+    if lead_id is not None:
+        await session.execute(update(Lead).where(Lead.id == lead_id).values(status="callback"))
     await session.flush()
     return callback
