@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.customers import find_callers
+from app.customers import find_contact_ids
 from app.db import Database
 from app.directory import AgentDirectory
 from app.models import Call, CallDirection, Interaction, InteractionKind
@@ -157,12 +157,11 @@ class CallHistoryWriter:
         await self.directory.refresh_if_stale()
         async with self.db.session() as s:
             rows = []
+            known = {r.linkedid: self.matches.pop(r.linkedid) for r in records if r.linkedid in self.matches}
+            unknown = [r.caller.number for r in records if r.linkedid not in known and r.caller.number]
+            looked_up = await find_contact_ids(s, unknown, self.region) if unknown else {}
             for rec in records:
-                contact_ids = self.matches.pop(rec.linkedid, None)
-                if contact_ids is None and rec.caller.number:
-                    contact_ids = [
-                        m.contact.id for m in await find_callers(s, rec.caller.number, self.region)
-                    ]
+                contact_ids = known.get(rec.linkedid) or looked_up.get(rec.caller.number or "")
                 contact_id = contact_ids[0] if contact_ids and len(contact_ids) == 1 else None
                 agent = self.directory.get(rec.agent)
                 ivr = await self.ivr_summary(s, rec.linkedid) if self.ivr_summary else None
@@ -172,8 +171,10 @@ class CallHistoryWriter:
                     )
                 )
             dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(Call).values(rows).on_conflict_do_nothing(index_elements=["linkedid"])
-            inserted = (await s.execute(stmt.returning(Call.id, Call.linkedid))).all()
+            stmt = dialect.insert(Call).on_conflict_do_nothing(index_elements=["linkedid"])
+            # executemany with RETURNING (SQLAlchemy's insertmanyvalues): compiled once per batch
+            inserted = (await s.execute(stmt.returning(Call.id, Call.linkedid, sort_by_parameter_order=True),
+                                        rows)).all()
             by_linkedid = {r["linkedid"]: r for r in rows}
             timeline = []
             for call_id, linkedid in inserted:

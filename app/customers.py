@@ -53,3 +53,33 @@ async def find_callers(session: AsyncSession, raw: str | None, region: str) -> l
                     matches.append(CallerMatch(n.contact, n, how))  # type: ignore[arg-type]
             return matches
     return []
+
+
+async def find_contact_ids(session: AsyncSession, raws: list[str], region: str) -> dict[str, list[int]]:
+    """`find_callers` for many numbers at once (the history writer's batches): contact ids only.
+
+    Same rule, two indexed queries for the whole batch: exact E.164 first, then the suffix key for the rest.
+    """
+    keys = {raw: lookup_keys(raw, region) for raw in set(raws) if raw}
+    found: dict[str, list[int]] = {raw: [] for raw in keys}
+    by_e164 = {e164: raw for raw, (e164, _s) in keys.items() if e164}
+    if by_e164:
+        rows = await session.execute(select(PhoneNumber.e164, PhoneNumber.contact_id)
+                                     .where(PhoneNumber.e164.in_(list(by_e164))).order_by(PhoneNumber.contact_id))
+        for e164, contact_id in rows:
+            ids = found[by_e164[e164]]
+            if contact_id not in ids and len(ids) < MAX_MATCHES:
+                ids.append(contact_id)
+    by_suffix: dict[str, list[str]] = {}
+    for raw, (_e, suffix) in keys.items():
+        if suffix and not found[raw]:
+            by_suffix.setdefault(suffix, []).append(raw)
+    if by_suffix:
+        rows = await session.execute(select(PhoneNumber.suffix_key, PhoneNumber.contact_id)
+                                     .where(PhoneNumber.suffix_key.in_(list(by_suffix)))
+                                     .order_by(PhoneNumber.contact_id))
+        for suffix, contact_id in rows:
+            for raw in by_suffix[suffix]:
+                if contact_id not in found[raw] and len(found[raw]) < MAX_MATCHES:
+                    found[raw].append(contact_id)
+    return found

@@ -18,6 +18,7 @@ These are strong heuristics, not proof: an SBC that refuses `%`-escapes in From 
 from __future__ import annotations
 
 import codecs
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -43,6 +44,13 @@ REPEATABLE = frozenset({"ChanVariable", "DestChanVariable", "Output", "Variable"
 NO_SNAPSHOT = frozenset({"OriginateResponse"})
 # Sent by the manager session itself on login, without a Timestamp even when timestampevents=yes.
 NO_TIMESTAMP = frozenset({"FullyBooted"})
+_LINE = re.compile(r"^([^:\r\n]+):(?: |(?=[\r\n]|$))([^\r\n]*)", re.M)
+_SNAP_START = re.compile(r"^(\w*)Channel: [^\r\n]*\r\n\1ChannelState: ", re.M)
+_SNAP_WHOLE = re.compile(
+    r"^(\w*)Channel: [^\r\n]*" + "".join(rf"\r\n\1{k}:[^\r\n]*" for k in SNAPSHOT[1:]) + r"(?:\r\n|$)", re.M
+)
+_CUTTABLE = SNAPSHOT[:-1]  # a block that ends on one of these may have been cut by an injected CR/LF
+_EXPECTED: dict[str, list[str]] = {}
 MAX_BLOCK = 64 * 1024  # a block this large is garbage, not AMI: drop it rather than grow without bound
 POISONED = "<injected>"  # what a field that carried an injection reads as once the event is stitched
 
@@ -108,14 +116,8 @@ class AmiReader:
         return out
 
     def _parse(self, block: str) -> AmiEvent | AmiResponse | None:
-        pairs: list[tuple[str, str]] = []
-        for line in block.split(EOL):
-            key, sep, value = line.partition(": ")
-            if not sep:
-                if not line.endswith(":"):
-                    continue
-                key, value = line[:-1], ""  # `AccountCode:` with an empty value
-            pairs.append((key, value))
+        # One regex pass in C: `Key: value` lines (and `Key:` with nothing after); others are skipped.
+        pairs: list[tuple[str, str]] = _LINE.findall(block)
         if not pairs:
             return None
         if self._taint is not None:
@@ -132,7 +134,7 @@ class AmiReader:
             return None
         if self._tainted(pairs, keys):
             return None
-        return self._validate_event(keys, headers, dup)
+        return self._validate_event(keys, headers, dup, block)
 
     def _tainted(self, pairs: list[tuple[str, str]], keys: list[str]) -> bool:
         """A block cut inside a snapshot: keep its genuine head and wait for the tail."""
@@ -160,9 +162,12 @@ class AmiReader:
             self.dropped["injected"] -= 1
             return None
         headers = dict(merged)
-        return self._validate_event(keys, headers, _bad_duplicates(merged, headers))
+        text = "\r\n".join(f"{k}: {v}" for k, v in merged)
+        return self._validate_event(keys, headers, _bad_duplicates(merged, headers), text)
 
-    def _validate_event(self, keys: list[str], headers: dict[str, str], dup: bool) -> AmiEvent | None:
+    def _validate_event(
+        self, keys: list[str], headers: dict[str, str], dup: bool, block: str
+    ) -> AmiEvent | None:
         name = headers["Event"]
         if dup:
             self.dropped["duplicate_header"] += 1
@@ -180,7 +185,7 @@ class AmiReader:
             except ValueError:
                 self.dropped["bad_timestamp"] += 1
                 return None
-        if name not in NO_SNAPSHOT and not _snapshots_whole(keys):
+        if name not in NO_SNAPSHOT and not _snapshots_whole(block):
             self.dropped["bad_snapshot"] += 1
             return None
         self.events += 1
@@ -209,33 +214,39 @@ def _multi(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
     return out
 
 
+def _expected(prefix: str) -> list[str]:
+    found = _EXPECTED.get(prefix)
+    if found is None:
+        found = _EXPECTED[prefix] = [prefix + k for k in SNAPSHOT]
+    return found
+
+
 def _prefixes(keys: list[str]) -> list[tuple[str, int]]:
     """(prefix, index of its `Channel` key) for every snapshot started in the block."""
     found = []
+    last = len(keys) - 1
     for i, key in enumerate(keys):
-        if key.endswith("Channel") and i + 1 < len(keys) and keys[i + 1] == key + "State":
-            found.append((key[: -len("Channel")], i))
-        elif key.endswith("Channel") and i + 1 == len(keys):
-            found.append((key[: -len("Channel")], i))
+        if key.endswith("Channel") and (i == last or keys[i + 1] == key + "State"):
+            found.append((key[:-7], i))
     return found
 
 
 def _truncated_snapshot(keys: list[str]) -> tuple[str, ...] | None:
     """If the block ends inside a snapshot, the keys that the genuine rest of the event will carry."""
+    if not keys[-1].endswith(_CUTTABLE):
+        return None
     for prefix, start in _prefixes(keys):
-        expected = [prefix + k for k in SNAPSHOT]
+        expected = _expected(prefix)
         got = keys[start : start + len(expected)]
         if len(got) < len(expected) and got == expected[: len(got)] and start + len(got) == len(keys):
             return tuple(expected[len(got) :])
     return None
 
 
-def _snapshots_whole(keys: list[str]) -> bool:
-    for prefix, start in _prefixes(keys):
-        expected = [prefix + k for k in SNAPSHOT]
-        if keys[start : start + len(expected)] != expected:
-            return False
-    return True
+def _snapshots_whole(block: str) -> bool:
+    """Every snapshot that starts in the block runs complete and in order (two regex passes, in C)."""
+    started = len(_SNAP_START.findall(block))
+    return started == 0 or started == len(_SNAP_WHOLE.findall(block))
 
 
 def _find_tail(keys: list[str], tail: tuple[str, ...]) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 _PHONEISH = re.compile(r"\+?[0-9*#]{1,32}")
@@ -234,12 +234,32 @@ DomainEvent = (
 )
 
 
+_KINDS: dict[type, tuple[str, tuple[str, ...]]] = {}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def to_wire(event: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """JSON-ready dict with a snake_case `type` (e.g. `agent_state_changed`)."""
-    name = type(event).__name__
-    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-    body = asdict(event)
-    return {"type": kind, **body, **(extra or {})}
+    """JSON-ready dict with a snake_case `type` (e.g. `agent_state_changed`). Shallow and cached: hot path."""
+    cls = type(event)
+    meta = _KINDS.get(cls)
+    if meta is None:
+        meta = _KINDS[cls] = (
+            re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower(),
+            tuple(cls.__dataclass_fields__),
+        )
+    body = {"type": meta[0]}
+    for name in meta[1]:
+        body[name] = _plain(getattr(event, name))
+    if extra:
+        body.update(extra)
+    return body
 
 
 @dataclass
