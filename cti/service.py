@@ -70,7 +70,9 @@ class CtiService:
         self.db = db
         self.hub = hub
         self.bus = Bus()
-        self.tracker = Tracker(trunks=[f"PJSIP/{t}" for t in settings.ami_trunks], wrapup=settings.wrapup_enabled)
+        self.tracker = Tracker(
+            trunks=[f"PJSIP/{t}" for t in settings.ami_trunks], wrapup=settings.wrapup_enabled
+        )
         self.directory = AgentDirectory(db)
         summary = _ivr_summary()
         self.screenpop = ScreenPop(
