@@ -266,14 +266,23 @@ def state_time(
         if stop <= start:
             continue
         st = out.setdefault(p.user_id, StateTime())
-        k = (p.state, p.reason if p.state == "pause" else None)
+        state = ALIASES.get(p.state, p.state)
+        k = (state, p.reason if state == PAUSE else None)
         st.seconds[k] = st.seconds.get(k, 0.0) + (stop - start).total_seconds()
     return out
 
 
-# State names the CTI layer writes to agent_state_log (issue 3); anything else is reported as-is.
-READY, TALK, HOLD, WRAP, PAUSE, RINGING = "ready", "talk", "hold", "wrap", "pause", "ringing"
-LOGGED_OUT = "logged_out"
+# State names: those of cti.events.AgentState, which the CTI layer writes to agent_state_log (issue 3).
+READY, RINGING, TALK, WRAP, PAUSE, LOGGED_OUT = (
+    "ready",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
+    "logged_out",
+)
+HOLD = "hold"  # if the CTI layer ever logs hold separately from on_call
+ALIASES = {"talk": TALK, "wrap": WRAP, "pause": PAUSE, "available": READY}  # common spellings, same meaning
 HANDLING_STATES = frozenset({RINGING, TALK, HOLD, WRAP})
 
 

@@ -128,9 +128,10 @@ async def _seed(url: str) -> None:
             t = now - timedelta(hours=2)
             for user in ("agent1", "agent2"):
                 uid = agents[user].id
-                for state, minutes, reason in [
-                    ("ready", 20, None), ("talk", 25, None), ("wrap", 5, None), ("pause", 15, "dejeuner"),
-                    ("ready", 10, None), ("talk", 20, None), ("pause", 10, "brief"),
+                for state, minutes, reason in [  # cti.events.AgentState names
+                    ("ready", 20, None), ("on_call", 25, None), ("wrap_up", 5, None),
+                    ("paused", 15, "dejeuner"), ("ready", 10, None), ("on_call", 20, None),
+                    ("paused", 10, "brief"),
                 ]:  # fmt: skip
                     s.add(
                         AgentStateLog(

@@ -223,20 +223,20 @@ def test_given_state_periods_when_timed_then_periods_are_clipped_and_pauses_spli
     since, until, now = T0, T0 + timedelta(hours=1), T0 + timedelta(minutes=50)
     periods = [
         StatePeriod(1, "ready", T0 - timedelta(minutes=10), T0 + timedelta(minutes=5)),  # clipped at since
-        StatePeriod(1, "talk", T0 + timedelta(minutes=5), T0 + timedelta(minutes=20)),
-        StatePeriod(1, "pause", T0 + timedelta(minutes=20), T0 + timedelta(minutes=30), "dejeuner"),
-        StatePeriod(1, "pause", T0 + timedelta(minutes=30), T0 + timedelta(minutes=35), "brief"),
-        StatePeriod(1, "wrap", T0 + timedelta(minutes=35), None),  # open: runs until now
+        StatePeriod(1, "on_call", T0 + timedelta(minutes=5), T0 + timedelta(minutes=20)),
+        StatePeriod(1, "paused", T0 + timedelta(minutes=20), T0 + timedelta(minutes=30), "dejeuner"),
+        StatePeriod(1, "pause", T0 + timedelta(minutes=30), T0 + timedelta(minutes=35), "brief"),  # alias
+        StatePeriod(1, "wrap_up", T0 + timedelta(minutes=35), None),  # open: runs until now
         StatePeriod(2, "ready", T0 - timedelta(hours=2), T0 - timedelta(hours=1)),  # outside
     ]
     st = kpi.state_time(periods, since, until, now)
     assert set(st) == {1}
     assert st[1].seconds == {
         ("ready", None): 300,
-        ("talk", None): 900,
-        ("pause", "dejeuner"): 600,
-        ("pause", "brief"): 300,
-        ("wrap", None): 900,
+        ("on_call", None): 900,
+        ("paused", "dejeuner"): 600,
+        ("paused", "brief"): 300,
+        ("wrap_up", None): 900,
     }
-    assert st[1].total("pause") == 900 and kpi.logged_in_s(st[1]) == 3000
+    assert st[1].total("paused") == 900 and kpi.logged_in_s(st[1]) == 3000
     assert kpi.state_occupancy(st[1]) == pytest.approx(1800 / 2100)
