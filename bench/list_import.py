@@ -77,7 +77,7 @@ def write_csv(path: Path, n: int) -> tuple[int, int]:
     return duplicates, dnc
 
 
-async def run(url: str, csv_path: Path, n: int) -> dict[str, object]:
+async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, object]:
     db = Database(url)
     async with db.session() as s:
         bloctel = DncList(name="Bloctel", kind=DncKind.national, source="bench")
@@ -90,7 +90,7 @@ async def run(url: str, csv_path: Path, n: int) -> dict[str, object]:
         await s.commit()
         job_id, list_id = job.id, cl.id
     start, cpu = time.perf_counter(), time.process_time()
-    await run_job(db, job_id, csv_path, ImportOptions(list_id=list_id), None)
+    await run_job(db, job_id, csv_path, ImportOptions(list_id=list_id, workers=workers), None)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     async with db.session() as s:
         job = await s.get(ImportJob, job_id)
@@ -100,9 +100,7 @@ async def run(url: str, csv_path: Path, n: int) -> dict[str, object]:
         "rows": job.rows,
         "rows_per_s": round(job.rows / elapsed),
         "seconds": round(elapsed, 1),
-        # this process's CPU time (PostgreSQL's work excluded): rows/s if it had a core to itself
-        "python_cpu_s": round(cpu, 1),
-        "rows_per_python_cpu_s": round(job.rows / cpu),
+        "importer_cpu_s": round(cpu, 1),  # the importing process only (workers and PostgreSQL excluded)
         "accepted": job.accepted,
         "duplicates": job.duplicates,
         "dnc": job.dnc,
@@ -114,6 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--engines", default="postgresql")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="parsing processes beside the importer (0: none)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "liste.csv"
@@ -122,15 +123,16 @@ def main() -> None:
             if engine == "postgresql":
                 with postgres_server() as server, fresh_database(server) as url:
                     migrate.upgrade(url)
-                    figures = asyncio.run(run(url, csv_path, args.rows))
+                    figures = asyncio.run(run(url, csv_path, args.rows, args.workers))
             else:
                 url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
                 migrate.upgrade(url)
-                figures = asyncio.run(run(url, csv_path, args.rows))
+                figures = asyncio.run(run(url, csv_path, args.rows, args.workers))
             assert (figures["duplicates"], figures["dnc"], figures["invalid"]) == (duplicates, dnc, 0), (
                 figures
             )
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # largest worker
             print(
                 json.dumps(
                     {
@@ -138,6 +140,7 @@ def main() -> None:
                         "engine": engine,
                         **figures,
                         "peak_rss_mb": round(peak, 1),
+                        "worker_peak_rss_mb": round(worker_peak, 1),
                         "file_mb": round(csv_path.stat().st_size / 2**20, 1),
                     }
                 ),

@@ -14,6 +14,7 @@ writer is busy with the import).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import csv
 import io
@@ -97,6 +98,8 @@ _NO = {"", "0", "non", "n", "no", "false", "faux"}
 DedupeScope = Literal["list", "campaign", "all"]
 DedupeBy = Literal["number", "external_id"]
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: dumps() builds one per call
+
 # Live counters per running job (this process): what a poller reads while SQLite is busy.
 LIVE: dict[int, dict[str, Any]] = {}
 
@@ -125,6 +128,7 @@ class ImportOptions:
     region: str = "FR"
     keep_unmapped: bool = True  # unmapped columns become custom fields
     now: datetime | None = None
+    workers: int = 0  # processes that parse lines (validate numbers) beside this one; 0: parse here
 
 
 @dataclass
@@ -204,11 +208,100 @@ class _Plan:
                 raise MappingError(f"two columns map to {target!r} (the second is {raw!r})")
             seen.add(target)
             plan.columns.append((i, target, *_kind(target)))
-        if not any(kind is _NUMBER for _, _, kind, _ in plan.columns):
+        if not any(kind == _NUMBER for _, _, kind, _ in plan.columns):
             raise MappingError(
                 "no phone column: map one (e.g. 'Téléphone' → number); columns are " + ", ".join(header[:20])
             )
         return plan
+
+
+def _parse_row(
+    normalise: Normaliser,
+    columns: list[tuple[int, str, str, str]],
+    line: int,
+    cells: list[str],
+    rejects: list[tuple[int, RejectKind, str]],
+) -> _Row | None:
+    """One line to a lead, or None after adding exactly one `invalid` reject that says why."""
+
+    def reject(reason: str) -> None:
+        rejects.append((line, RejectKind.invalid, reason))
+
+    fields: dict[str, str] = {}
+    numbers: list[tuple[str | None, str, NumberInfo]] = []
+    external_id = zone = None
+    consent, priority = False, 0
+    width = len(cells)
+    for index, target, kind, name in columns:
+        cell = cells[index].strip() if index < width else ""
+        if not cell:
+            continue
+        if len(cell) > MAX_CELL:
+            reject(f"{target}: longer than {MAX_CELL} characters")
+            return None
+        if not cell.isprintable() and any(ord(ch) < 32 and ch != "\t" for ch in cell):
+            reject(f"{target}: contains control characters")
+            return None
+        if kind == _FIELD:
+            # Kept as text, formula-looking cells included: they are never evaluated here and
+            # are neutralised whenever they leave through an export.
+            fields[name] = cell
+        elif kind == _NUMBER:
+            try:
+                info = normalise(cell)
+            except InvalidNumber as exc:
+                reject(f"number {cell[:40]!r}: {exc.reason}")
+                return None
+            numbers.append((name or None, cell, info))
+        elif kind == _EXTERNAL_ID:
+            if len(cell) > 80:
+                reject("external_id: longer than 80 characters")
+                return None
+            external_id = cell
+        elif kind == _CONSENT:
+            low = cell.lower()
+            if low not in _YES and low not in _NO:
+                reject(f"consent {cell[:20]!r}: expected oui/non, yes/no, 1/0")
+                return None
+            consent = low in _YES
+        elif kind == _PRIORITY:
+            try:
+                priority = int(cell)
+            except ValueError:
+                priority = 10_001
+            if not -10_000 <= priority <= 10_000:
+                reject(f"priority {cell[:20]!r}: a whole number between -10000 and 10000")
+                return None
+        else:
+            try:
+                zone_info(cell)
+            except UnknownZone:
+                reject(f"timezone {cell[:40]!r}: not an IANA zone such as Europe/Paris")
+                return None
+            zone = cell
+    if not numbers:
+        reject("no phone number")
+        return None
+    unique: dict[str, tuple[str | None, str, NumberInfo]] = {}
+    for entry in numbers:
+        unique.setdefault(entry[2].e164, entry)
+    return _Row(line, external_id, fields, list(unique.values()), zone, consent, priority)
+
+
+_WORKER_NORMALISERS: dict[str, Normaliser] = {}
+
+
+def _parse_chunk(
+    region: str, columns: list[tuple[int, str, str, str]], chunk: list[tuple[int, list[str]]]
+) -> tuple[list[_Row], list[tuple[int, RejectKind, str]], int, int]:
+    """Runs in a worker process: a chunk of lines to leads and rejects (plus the normaliser's counts)."""
+    normalise = _WORKER_NORMALISERS.setdefault(region, Normaliser(region))
+    rows, rejects = [], []
+    for line, cells in chunk:
+        row = _parse_row(normalise, columns, line, cells, rejects)
+        if row is not None:
+            rows.append(row)
+    return rows, rejects, normalise.fast, normalise.slow
 
 
 def open_table(path: Path | str, *, encoding: str | None = None, delimiter: str | None = None) -> Table:
@@ -262,6 +355,7 @@ class ListImporter:
         progress: Callable[[Counters], Awaitable[None]] | None = None,
     ) -> None:
         self.db, self.opt, self.job_id, self.user_id = session, options, job_id, user_id
+        self.workers = options.workers
         self.progress = progress
         self.counters = Counters()
         self.normalise = Normaliser(options.region)
@@ -277,33 +371,20 @@ class ListImporter:
         c.encoding, c.delimiter = table.encoding, table.delimiter
         plan = _Plan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
         await self._prepare()
-        batch: list[_Row] = []
-        rejects: list[tuple[int, RejectKind, str]] = []
         # The database digests batch n while batch n+1 is parsed (two cores at work); one batch at a
         # time is written, in order, so each batch's duplicate check sees every earlier one.
-        pending: asyncio.Task[None] | None = None
+        self._pending: asyncio.Task[None] | None = None
         try:
-            for cells in table:
-                if not any(x.strip() for x in cells):
-                    continue
-                c.rows += 1
-                row = self._row(table.line, plan, cells, rejects)
-                if row is not None:
-                    batch.append(row)
-                if len(batch) >= BATCH:
-                    if pending is not None:
-                        await pending
-                    pending = asyncio.create_task(self._flush(batch, rejects, table))
-                    batch, rejects = [], []
-            if pending is not None:
-                await pending
-            await self._flush(batch, rejects, table, final=True)
+            if self.workers:
+                await self._run_with_workers(table, plan)
+            else:
+                await self._run_here(table, plan)
+            if self._pending is not None:
+                await self._pending
         except BaseException:
-            if (
-                pending is not None
-            ):  # let it end (a COPY cut short would break the connection), then roll back
+            if self._pending is not None:  # let it end (a COPY cut short breaks the connection), roll back
                 with contextlib.suppress(BaseException):
-                    await pending
+                    await self._pending
             raise
         await self.db.execute(
             update(CallList)
@@ -320,74 +401,76 @@ class ListImporter:
         )
         return c
 
+    async def _run_here(self, table: Table, plan: _Plan) -> None:
+        c = self.counters
+        batch: list[_Row] = []
+        rejects: list[tuple[int, RejectKind, str]] = []
+        for cells in table:
+            if not "".join(cells).strip():  # a blank line
+                continue
+            c.rows += 1
+            row = self._row(table.line, plan, cells, rejects)
+            if row is not None:
+                batch.append(row)
+            if len(batch) >= BATCH:
+                await self._queue_flush(batch, rejects, table)
+                batch, rejects = [], []
+        await self._queue_flush(batch, rejects, table, final=True)
+
+    async def _run_with_workers(self, table: Table, plan: _Plan) -> None:
+        """Lines are parsed (numbers validated) in worker processes, a few chunks ahead, kept in order."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        loop = asyncio.get_running_loop()
+        inflight: collections.deque[asyncio.Future[Any]] = collections.deque()
+        c = self.counters
+
+        async def take_one(final: bool = False) -> None:
+            rows, rejects, fast, slow = await inflight.popleft()
+            c.invalid += len(rejects)
+            self.normalise.fast, self.normalise.slow = fast, slow
+            await self._queue_flush(rows, rejects, table, final=final)
+
+        with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            chunk: list[tuple[int, list[str]]] = []
+            for cells in table:
+                if not "".join(cells).strip():  # a blank line
+                    continue
+                c.rows += 1
+                chunk.append((table.line, cells))
+                if len(chunk) >= BATCH:
+                    inflight.append(
+                        loop.run_in_executor(pool, _parse_chunk, self.opt.region, plan.columns, chunk)
+                    )
+                    chunk = []
+                    if len(inflight) > 2 * self.workers:
+                        await take_one()
+            inflight.append(loop.run_in_executor(pool, _parse_chunk, self.opt.region, plan.columns, chunk))
+            while len(inflight) > 1:
+                await take_one()
+            await take_one(final=True)
+
+    async def _queue_flush(
+        self, batch: list[_Row], rejects: list[tuple[int, RejectKind, str]], table: Table, final: bool = False
+    ) -> None:
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        if final:
+            await self._flush(batch, rejects, table, final=True)
+        else:
+            self._pending = asyncio.create_task(self._flush(batch, rejects, table))
+
     # --- per line ----------------------------------------------------------------------------------
 
     def _row(
         self, line: int, plan: _Plan, cells: list[str], rejects: list[tuple[int, RejectKind, str]]
     ) -> _Row | None:
-        def reject(reason: str) -> None:
+        row = _parse_row(self.normalise, plan.columns, line, cells, rejects)
+        if row is None:
             self.counters.invalid += 1
-            rejects.append((line, RejectKind.invalid, reason))
-
-        fields: dict[str, str] = {}
-        numbers: list[tuple[str | None, str, NumberInfo]] = []
-        external_id = zone = None
-        consent, priority = False, 0
-        width = len(cells)
-        for index, target, kind, name in plan.columns:
-            cell = cells[index].strip() if index < width else ""
-            if not cell:
-                continue
-            if len(cell) > MAX_CELL:
-                reject(f"{target}: longer than {MAX_CELL} characters")
-                return None
-            if not cell.isprintable() and any(ord(ch) < 32 and ch != "\t" for ch in cell):
-                reject(f"{target}: contains control characters")
-                return None
-            if kind is _FIELD:
-                # Kept as text, formula-looking cells included: they are never evaluated here and
-                # are neutralised whenever they leave through an export.
-                fields[name] = cell
-            elif kind is _NUMBER:
-                try:
-                    info = self.normalise(cell)
-                except InvalidNumber as exc:
-                    reject(f"number {cell[:40]!r}: {exc.reason}")
-                    return None
-                numbers.append((name or None, cell, info))
-            elif kind is _EXTERNAL_ID:
-                if len(cell) > 80:
-                    reject("external_id: longer than 80 characters")
-                    return None
-                external_id = cell
-            elif kind is _CONSENT:
-                low = cell.lower()
-                if low not in _YES and low not in _NO:
-                    reject(f"consent {cell[:20]!r}: expected oui/non, yes/no, 1/0")
-                    return None
-                consent = low in _YES
-            elif kind is _PRIORITY:
-                try:
-                    priority = int(cell)
-                except ValueError:
-                    priority = 10_001
-                if not -10_000 <= priority <= 10_000:
-                    reject(f"priority {cell[:20]!r}: a whole number between -10000 and 10000")
-                    return None
-            else:
-                try:
-                    zone_info(cell)
-                except UnknownZone:
-                    reject(f"timezone {cell[:40]!r}: not an IANA zone such as Europe/Paris")
-                    return None
-                zone = cell
-        if not numbers:
-            reject("no phone number")
-            return None
-        unique: dict[str, tuple[str | None, str, NumberInfo]] = {}
-        for entry in numbers:
-            unique.setdefault(entry[2].e164, entry)
-        return _Row(line, external_id, fields, list(unique.values()), zone, consent, priority)
+        return row
 
     # --- per batch ---------------------------------------------------------------------------------
 
@@ -562,7 +645,7 @@ class ListImporter:
                         i,
                         list_id,
                         r.external_id,
-                        json.dumps(r.fields, ensure_ascii=False),
+                        _JSON.encode(r.fields),
                         "new",
                         0,
                         r.priority,

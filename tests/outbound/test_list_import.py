@@ -353,3 +353,31 @@ async def test_given_a_bloctel_style_file_when_imported_into_a_dnc_list_then_num
         await s.commit()
     assert (report.rows, report.added) == (4, 2)
     assert [line for line, _ in report.invalid] == [4]
+
+
+async def test_given_worker_processes_when_importing_then_leads_and_rejects_are_the_same_as_in_process(
+    db: Database, tmp_path: Path
+) -> None:
+    rows = [f"M.;N{i};P;;06 12 34 {i // 100 % 100:02d} {i % 100:02d};;;oui;" for i in range(300)]
+    rows += ["M.;Dup;P;;06 12 34 00 05;;;oui;", "M.;Bad;P;;12;;;oui;"] * 3
+    path = french_csv(tmp_path, rows)
+    results = []
+    for workers, name in ((0, "here"), (1, "workers")):
+        list_id = await new_list(db, name)
+        job_id = await _job(db, list_id)
+        async with db.session() as s:
+            table = open_table(path)
+            importer = ListImporter(s, ImportOptions(list_id=list_id, workers=workers), job_id=job_id)
+            c = await importer.run(table)
+            table.close()
+            await s.commit()
+            rejects = [
+                (r.line, r.kind.value, r.reason)
+                for r in await s.scalars(
+                    select(ImportReject).where(ImportReject.job_id == job_id).order_by(ImportReject.line)
+                )
+            ]
+            numbers = sorted(await s.scalars(select(LeadNumber.e164).where(LeadNumber.list_id == list_id)))
+        results.append(((c.rows, c.accepted, c.duplicates, c.invalid), rejects, numbers))
+    assert results[0] == results[1]
+    assert results[0][0] == (306, 300, 3, 3)
