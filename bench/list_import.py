@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--engines", default="postgresql")
     parser.add_argument(
-        "--workers", type=int, default=1, help="parsing processes beside the importer (0: none)"
+        "--workers", type=int, default=0, help="parsing processes beside the importer (0: none)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
