@@ -2,7 +2,7 @@
 
 Preview, progressive, VICIdial-style adaptive, Issabel-style predictor and Plateau predictive, for
 10, 20 and 50 agents and live-answer rates 0.15, 0.25 and 0.35 (talk lognormal mean 150 s, CV 1,
-wrap-up 20 s, AMD on, US-TCPA abandon rules: 2 s, 3 %). Each case: 3 days, one 4-hour shift a day
+wrap-up 20 s, AMD on, US-TCPA abandon rules: 2 s, 3 %). Each case: 2 days, one 4-hour shift a day
 with staggered logins, a break each and staggered logouts, an endless lead list (pacing only;
 compliance is covered by tests/dialer/test_sim_compliance.py).
 
@@ -115,7 +115,7 @@ def _task(args: tuple[int, int, float, int, int]) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="runs in parallel (same results)"

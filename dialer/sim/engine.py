@@ -166,8 +166,9 @@ class Simulation:
         self.seq = 0
         self.agents: dict[int, _Agent] = {}
         self.ready: dict[_Agent, None] = {}  # insertion order: longest idle first
-        self.talking: set[_Agent] = set()
-        self.wrapping: set[_Agent] = set()
+        # dicts, not sets: iteration must not depend on object addresses (determinism across runs)
+        self.talking: dict[_Agent, None] = {}
+        self.wrapping: dict[_Agent, None] = {}
         self.clicked: deque[_Agent] = deque()
         self.ringing: dict[_Call, float] = {}
         self.waiting: deque[_Call] = deque()
@@ -533,7 +534,7 @@ class Simulation:
             rec.abandoned = True
         self.waits.append(t - agent.since)
         agent.state, agent.since, agent.call = TALK, t, call
-        self.talking.add(agent)
+        self.talking[agent] = None
         if call.human:
             rec.live = True
             self.hourly.add(rec.start, 1.0 if rec.abandoned else 0.0, 1.0)
@@ -545,9 +546,9 @@ class Simulation:
     def _on_talk_end(self, t: float, agent: _Agent) -> None:
         call = agent.call
         assert call is not None
-        self.talking.discard(agent)
+        del self.talking[agent]
         agent.state, agent.since = WRAP, t
-        self.wrapping.add(agent)
+        self.wrapping[agent] = None
         if call.human:
             result = self._disposition()
             wrap = self.cfg.wrap_s
@@ -557,7 +558,7 @@ class Simulation:
         self._push(t + wrap, _WRAP_END, agent)
 
     def _on_wrap_end(self, t: float, agent: _Agent) -> None:
-        self.wrapping.discard(agent)
+        del self.wrapping[agent]
         wrap = t - agent.since
         self.busy_s += agent.talk + wrap
         self.stats.call_finished(agent.talk, wrap)

@@ -46,7 +46,7 @@ def month(name: str) -> Month:
         rs = builtin_rule_sets()[name]
         population = Population(rs, START, leads=100_000, seed=11)
         # UK: AMD off, since Ofcom counts its estimated false positives as abandoned calls.
-        cfg = SimConfig(answer_rate=0.25, shifts=SHIFTS[name], amd=name != "UK-Ofcom", tick_s=3.0)
+        cfg = SimConfig(answer_rate=0.25, shifts=SHIFTS[name], amd=name != "UK-Ofcom", tick_s=5.0)
         Simulation(cfg, PlateauPredictive(), population, rs, start=START, days=DAYS, seed=12).run()
         every = population.attempts()
         ours = [a for _, a, during in every if during]
