@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.db import Database
-from app.routes import admin, agent, auth, complaints, customers, history, outbound, reports
+from app.routes import admin, agent, auth, complaints, customers, history, outbound, reports, supervisor
 from app.security import LoginRateLimiter
 from app.settings import Settings, get_settings
 from app.web import mount_web
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.hub = Hub()
     app.state.login_limiter = LoginRateLimiter(settings.login_rate_limit, settings.login_rate_window_s)
-    for module in (auth, customers, history, complaints, admin, reports, outbound, agent):
+    for module in (auth, customers, history, complaints, admin, reports, outbound, agent, supervisor):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"])

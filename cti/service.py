@@ -52,6 +52,9 @@ from cti.tracker import WRAPUP_REASON, Tracker
 log = logging.getLogger(__name__)
 
 
+SPY_MODES = ("listen", "whisper", "barge")
+
+
 class ControlError(RuntimeError):
     """A call control the agent may not do now (no such call, not theirs)."""
 
@@ -309,6 +312,24 @@ class CtiService:
             channel_id=channel_id,
             caller_id=caller_id or self.settings.outbound_caller_id,
             timeout_ms=30_000,
+        )
+        return channel_id
+
+    async def spy(self, supervisor: str, target: str, mode: str) -> str:
+        """Ring the supervisor's phone into ChanSpy on the agent's channel: listen, whisper or barge."""
+        if mode not in SPY_MODES:
+            raise ValueError(f"mode: one of {', '.join(SPY_MODES)}")
+        if self.tracker.call_of_agent(target) is None:
+            raise ControlError("this agent is not on a call")
+        channel_id = f"spy-{uuid.uuid4().hex[:16]}"
+        await self.link.originate(
+            channel=supervisor,
+            context="plateau-spy",
+            exten=mode,
+            channel_id=channel_id,
+            caller_id=f'"Supervision" <{mode}>',
+            variables={"SPY_TARGET": target},
+            timeout_ms=20_000,
         )
         return channel_id
 

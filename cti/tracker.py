@@ -110,6 +110,7 @@ class _Call:
     transfers: list[str] = field(default_factory=list)
     reached_trunk: bool = False
     cut_by_shutdown: bool = False  # Asterisk hung it up because it was stopping or restarting
+    origin_answered_at: float | None = None  # the originated phone picked up (click-to-call, supervision)
     plateau_hold: bool = False  # held by Plateau's Redirect (not a phone's own hold)
     answer_pending: bool = False  # an agent picked up; AgentConnect follows QueueCallerLeave
 
@@ -224,6 +225,8 @@ class Tracker:
         self._ended[call.linkedid] = None
         while len(self._ended) > _ENDED_MEMORY:
             self._ended.popitem(last=False)
+        if call.answered_at is None and not call.reached_trunk and call.origin_answered_at is not None:
+            call.answered_at = call.origin_answered_at  # a call between phones (supervision, internal)
         if call.hold_since is not None:
             call.hold_s += at - call.hold_since
         if call.queue and call.left_queue_at is None:
@@ -357,6 +360,9 @@ class Tracker:
             ):
                 self.agents[agent].linkedid = None
             self._refresh_agent(agent, ev.ts, out)
+        elif "Channel" not in ev.headers:  # the first leg of an Originate picked up (agent or supervisor phone)
+            if status == "ANSWER" and call.origin_answered_at is None:
+                call.origin_answered_at = ev.ts
         elif dest_ep in self.trunks:
             call.dial_status = status
             if status == "ANSWER" and "Channel" in ev.headers:

@@ -153,7 +153,7 @@ async def seed(db: Database) -> tuple[dict[str, str], dict[str, int]]:
             [DispositionCode(code="resolved", label="Résolu"), PauseReason(code="lunch", label="Déjeuner")]
         )
         users = [(f"agent{n}", Role.agent, f"agent{n}") for n in range(1, 7)] + [
-            ("boss", Role.supervisor, None)
+            ("boss", Role.supervisor, "supervisor1")
         ]
         pw = hash_password("irrelevant-password")
         for name, role, endpoint in users:

@@ -245,6 +245,19 @@ class Sipp:
             "120000",
         ]
 
+    def supervisor(self, n: int, ring_ms: int = 300) -> subprocess.Popen[bytes]:
+        """Supervisor phone N (127.0.2.N): answers, then listens until Asterisk hangs up."""
+        scenario = self._file(f"supervisor{n}.xml", agent_scenario("answer", ring_ms))
+        proc = subprocess.Popen(
+            self._base(scenario, phone_address("supervisor", n), self.cfg.phone_port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
     def agent(
         self, n: int, behaviour: str = "answer", ring_ms: int = 1000, talk_ms: int = NEVER_MS
     ) -> subprocess.Popen[bytes]:

@@ -199,3 +199,26 @@ async def test_given_a_session_cookie_when_another_site_opens_the_ws_then_it_is_
         url, additional_headers={"Cookie": cookie, "Origin": f"http://{host}"}
     ) as ws:
         assert json.loads(await ws.recv())["type"] == "snapshot"
+
+
+@pytest.mark.parametrize("mode", ["listen", "whisper", "barge"])
+async def test_given_an_agent_on_a_call_when_the_supervisor_spies_then_their_phone_joins_with_chanspy(
+    plateau: Plateau, sipp: Sipp, recorder, mode: str
+) -> None:
+    sipp.agent(1, "answer", ring_ms=300)
+    sipp.supervisor(1)
+    await _login(plateau, "agent1", "support")
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=8000)
+    await wait_for(lambda: _state(plateau, "agent1") is AgentState.on_call, 15, what="on call")
+    async with plateau.client("agent2") as c:  # agents may not spy
+        assert (await c.post("/api/v1/supervisor/spy", json={"agent": "PJSIP/agent1"})).status_code == 403
+    async with plateau.client("boss") as c:
+        r = await c.post("/api/v1/supervisor/spy", json={"agent": "PJSIP/agent1", "mode": mode})
+        assert r.status_code == 200, r.text
+    await wait_for(lambda: b"Event: ChanSpyStart" in recorder.data, 15, what="ChanSpyStart")
+    start = recorder.data[recorder.data.index(b"Event: ChanSpyStart") :].split(b"\r\n\r\n")[0]
+    assert b"SpyerChannel: PJSIP/supervisor1-" in start and b"SpyeeChannel: PJSIP/agent1-" in start
+    await wait_for(lambda: plateau.cti.history.written >= 2, 20, what="history")
+    calls = {c.direction: c for c in await _calls(plateau)}
+    assert calls["inbound"].outcome == "answered"  # the supervision did not change the customer call's story
+    assert calls["internal"].linkedid.startswith("spy-")  # and is on record itself

@@ -1,0 +1,70 @@
+"""Supervisor actions on live calls (listen, whisper, barge) and the live state for non-WebSocket clients."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import audit
+from app.bus import interface_of
+from app.models import User
+from app.routes.agent import _ami, cti, my_phone
+from app.security import Identity, Role, get_db, require
+from app.ws_hub import Principal
+from cti.service import CtiService
+
+router = APIRouter(prefix="/supervisor", tags=["supervisor"])
+SUPERVISOR = require(Role.supervisor)
+
+
+class SpyIn(BaseModel):
+    agent: Annotated[str, StringConstraints(pattern=r"^PJSIP/[A-Za-z0-9_\-]{1,80}$")]
+    mode: Literal["listen", "whisper", "barge"] = "listen"
+
+
+@router.post("/spy")
+async def spy(
+    body: SpyIn,
+    request: Request,
+    ident: Identity = Depends(SUPERVISOR),
+    db: AsyncSession = Depends(get_db),
+    service: CtiService = Depends(cti),
+) -> dict[str, str]:
+    """Rings the supervisor's own phone, which then hears (whispers to, joins) the agent's call."""
+    phone = my_phone(ident)
+    target = await db.scalar(select(User).where(User.sip_endpoint == body.agent.removeprefix("PJSIP/")))
+    if target is None or target.role is not Role.agent:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "agent: no such agent")
+    if (
+        ident.role is Role.supervisor
+        and ident.user.team_id is not None
+        and target.team_id != ident.user.team_id
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "agent: not in your team")
+    channel_id = await _ami(service.spy(phone, body.agent, body.mode))
+    audit(
+        db,
+        f"call.{body.mode}",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=target.id,
+        detail={"agent": body.agent},
+        request=request,
+    )
+    await db.commit()
+    return {"channel_id": channel_id}
+
+
+@router.get("/live")
+async def live(
+    ident: Identity = Depends(require(Role.supervisor, Role.manager)), service: CtiService = Depends(cti)
+) -> dict[str, Any]:
+    """The same picture a wallboard's WebSocket snapshot gives, for integrations that poll."""
+    who = Principal(
+        ident.user.id, ident.user.username, ident.role.value, ident.user.team_id, ident.user.sip_endpoint
+    )
+    return {"items": await service.snapshot(who), "interface": interface_of(ident.user.sip_endpoint)}
