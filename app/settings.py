@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     ami_ping_interval_s: float = Field(default=5.0, gt=0)
     ami_ping_timeout_s: float = Field(default=3.0, gt=0)
     pop_lookup_timeout_s: float = Field(default=0.25, gt=0, description="a slower store pops without data")
-    wrapup_enabled: bool = Field(default=True, description="pause agents after each call until the disposition")
+    wrapup_enabled: bool = Field(default=True, description="pause agents after a call until the disposition")
     wrapup_timeout_s: float = Field(default=60.0, ge=0, description="0: wrap-up lasts until the disposition")
     outbound_caller_id: str = '"Plateau" <0100000000>'
     pbx_sip_port: int = Field(default=5160, ge=1, le=65535, description="SIP port of `make run`'s Asterisk")

@@ -360,7 +360,7 @@ class Tracker:
             ):
                 self.agents[agent].linkedid = None
             self._refresh_agent(agent, ev.ts, out)
-        elif "Channel" not in ev.headers:  # the first leg of an Originate picked up (agent or supervisor phone)
+        elif "Channel" not in ev.headers:  # an Originate's first leg picked up (agent or supervisor phone)
             if status == "ANSWER" and call.origin_answered_at is None:
                 call.origin_answered_at = ev.ts
         elif dest_ep in self.trunks:
