@@ -544,7 +544,7 @@ class ListImporter:
             taken = await self._existing_external_ids([r.external_id for r in batch if r.external_id])
         kept = []
         for r in batch:
-            hit = sorted({n[2].e164 for n in r.numbers} & dnc)
+            hit = sorted({n[2].e164 for n in r.numbers} & dnc) if dnc else None
             if hit:
                 c.dnc += 1
                 rejects.append((r.line, RejectKind.dnc, f"{', '.join(hit)} is on a do-not-call list"))
