@@ -88,6 +88,9 @@ async def reports_page(
     agent_rows_ = reporting.agent_intervals(facts, None, str(zone))
     names = await reporting.user_names(db, {r.agent_id for r in agent_rows_})
     arows = [reports_api.agent_row(r, names) for r in agent_rows_]
+    aint = [
+        reports_api.agent_row(r, names) for r in reporting.agent_intervals(facts, int(interval), str(zone))
+    ]
     srows = await reports_api.agent_state_rows(db, since, until)
 
     charts = []
@@ -165,6 +168,7 @@ async def reports_page(
         qrows=qrows,
         totals=totals,
         arows=arows,
+        aint=aint,
         srows=srows,
         reasons=reasons,
         charts=charts,

@@ -152,6 +152,7 @@ def test_given_calls_today_when_the_reports_page_opens_then_charts_show_and_csv_
     expect(page.locator("#state-chart svg rect")).not_to_have_count(0)
     expect(page.locator("#queue-totals")).to_contain_text("Support")
     expect(page.locator("#agent-states")).to_contain_text("Pause : dejeuner")
+    expect(page.locator("#agent-intervals tbody tr")).not_to_have_count(0)  # 15/30/60-min rows per agent
     with page.expect_download() as info:
         page.locator("#csv-agents").click()
     target = tmp_path / "agents.csv"
