@@ -22,6 +22,7 @@ from app.models import (
     InteractionKind,
     PauseReason,
     Queue,
+    QueueMember,
     Role,
     Team,
     User,
@@ -163,7 +164,23 @@ async def desk(
             select(DispositionCode).where(DispositionCode.active).order_by(DispositionCode.label)
         )
     )
-    return page(request, "desk.html", ident, active="desk", pauses=pauses, dispositions=dispositions)
+    my_queues = list(  # the queues this agent may log into (issue 4 desk)
+        await db.scalars(
+            select(Queue)
+            .join(QueueMember, QueueMember.queue_id == Queue.id)
+            .where(QueueMember.user_id == ident.user.id)
+            .order_by(Queue.name)
+        )
+    )
+    return page(
+        request,
+        "desk.html",
+        ident,
+        active="desk",
+        pauses=pauses,
+        dispositions=dispositions,
+        my_queues=my_queues,
+    )
 
 
 @router.get("/wallboard")
@@ -173,6 +190,15 @@ async def wallboard(
     from app.web.reports_view import kpi_windows, sl_variant_label  # (imports this module)
 
     queues, windows = await kpi_windows(request, db)
+    # Who may log into each queue (the live wallboard counts the members not logged in as logged out).
+    members: dict[str, list[str]] = {}
+    for qname, endpoint in await db.execute(
+        select(Queue.name, User.sip_endpoint)
+        .join(QueueMember, QueueMember.queue_id == Queue.id)
+        .join(User, User.id == QueueMember.user_id)
+        .where(User.sip_endpoint.is_not(None))
+    ):
+        members.setdefault(qname, []).append(f"PJSIP/{endpoint}")
     return page(
         request,
         "wallboard.html",
@@ -181,6 +207,8 @@ async def wallboard(
         queues=queues,
         windows=windows,
         sl_variant_label=sl_variant_label,
+        members=members,
+        pauses={p.code: p.label for p in await db.scalars(select(PauseReason))},
     )
 
 

@@ -1,6 +1,371 @@
-// Supervisor wallboard. The live tiles and agent list of the CTI work plug in here: listen to
-// `live.store` ("snapshot" and "event") and render into [data-slot="live-tiles"] and [data-slot="agents"].
+// Supervisor wallboard: live queue tiles, agent list, thresholds, listen/whisper/barge.
+//
+// Live facts (calls waiting, oldest wait, agent states) come from the CTI events on the WebSocket and are
+// drawn as soon as they arrive; times tick locally from the server's timestamps. Ratios come from
+// /api/v1/reports/kpi (app/kpi.py over the call history), refetched a moment after each call ends (the
+// history row is written when the call ends) and every minute (the windows slide).
 import { connectLive } from "./ws.js";
+import { ApiError, api, duration, h, loadJson, loadStrings, nowS } from "./desk_util.js";
+
+const t = loadStrings("wb-strings");
+const config = loadJson("wb-config", {});
+const $ = (id) => document.getElementById(id);
+const STATES = ["ready", "on_call", "wrap_up", "paused", "logged_out"];
+const DEFAULTS = {
+  waiting: { warn: 3, alert: 6, worse: "up" },
+  longest: { warn: 30, alert: 60, worse: "up" },
+  service_level: { warn: 80, alert: 70, worse: "down" },
+  asa: { warn: 20, alert: 40, worse: "up" },
+  abandon_rate: { warn: 5, alert: 10, worse: "up" },
+};
+const TH_KEY = `plateau.wallboard.thresholds.${config.user || ""}`;
+const WIN_KEY = `plateau.wallboard.window.${config.user || ""}`;
+const KPI_DEBOUNCE_MS = 1500;
+
+const state = {
+  agents: new Map(),   // interface → agent_state_changed
+  queues: new Map(),   // queue → queue_changed
+  calls: new Map(),    // linkedid → {number, name, withheld, queue}
+  kpi: null,           // /api/v1/reports/kpi
+  window: localStorage.getItem(WIN_KEY) || "today",
+  thresholds: loadThresholds(),
+  pbxUp: null,
+  tiles: new Map(),    // queue → {root, waiting, longest, counts: {}, kpis: {}, variant}
+};
+
+function loadThresholds() {
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem(TH_KEY) || "{}"); } catch { saved = {}; }
+  const out = {};
+  for (const [k, d] of Object.entries(DEFAULTS)) {
+    const s = saved[k] || {};
+    out[k] = { ...d, warn: Number.isFinite(s.warn) ? s.warn : d.warn, alert: Number.isFinite(s.alert) ? s.alert : d.alert };
+  }
+  return out;
+}
+
+function level(key, value) {
+  const th = state.thresholds[key];
+  if (!th || value === null || value === undefined || !Number.isFinite(value)) return null;
+  if (th.worse === "up") return value >= th.alert ? "alert" : value >= th.warn ? "warn" : null;
+  return value <= th.alert ? "alert" : value <= th.warn ? "warn" : null;
+}
+
+function setLevel(metric, lvl) {
+  if (lvl) metric.dataset.level = lvl;
+  else delete metric.dataset.level;
+}
+
+function message(text) {
+  const box = $("wb-message");
+  box.textContent = text;
+  clearTimeout(message.timer);
+  message.timer = setTimeout(() => { box.textContent = ""; }, 8000);
+}
+
+// --- queue tiles ---------------------------------------------------------------------------------------
+function metric(label, cls = "") {
+  const value = h("div", { class: "value", text: "—" });
+  const root = h("div", { class: `wb-metric ${cls}` }, h("div", { class: "label", text: label }), value);
+  return { root, value };
+}
+
+function queueNames() {
+  const names = new Set(Object.keys(config.queues || {}));
+  for (const q of state.queues.keys()) names.add(q);
+  for (const a of state.agents.values()) for (const q of a.queues || []) names.add(q);
+  for (const w of (state.kpi || [])) for (const r of w.queues) names.add(r.queue);
+  return [...names].sort((a, b) => label(a).localeCompare(label(b)));
+}
+
+const label = (q) => (config.queues && config.queues[q]) || q;
+
+function tile(queue) {
+  let tl = state.tiles.get(queue);
+  if (tl) return tl;
+  const waiting = metric(t("waiting"), "wb-waiting");
+  const longest = metric(t("longest"), "wb-longest");
+  const counts = {};
+  const row = h("div", { class: "wb-agents-row" });
+  for (const s of STATES) {
+    const value = h("span", { class: "value", text: "0" });
+    row.append(h("div", { class: "wb-count", dataset: { state: s } }, value, h("span", { class: "label", text: t(`state_${s}`) })));
+    counts[s] = value;
+  }
+  const kpis = {};
+  const grid = h("div", { class: "wb-kpis" });
+  for (const k of ["offered", "answered", "abandoned", "service_level", "asa", "aht", "abandon_rate"]) {
+    const m = metric(t(k), `wb-kpi-${k}`);
+    m.root.dataset.kpi = k;
+    grid.append(m.root);
+    kpis[k] = m;
+  }
+  const variant = h("p", { class: "wb-variant" });
+  const root = h("article", { class: "wb-queue", dataset: { queue }, "aria-label": label(queue) },
+    h("h2", {}, h("span", { text: label(queue) }), h("span", { class: "muted mono", text: queue })),
+    h("div", { class: "wb-big" }, waiting.root, longest.root), row, grid, variant);
+  tl = { root, waiting, longest, counts, kpis, variant };
+  state.tiles.set(queue, tl);
+  return tl;
+}
+
+function renderTiles() {
+  const box = $("wb-queues");
+  const names = queueNames();
+  const roots = names.map((q) => tile(q).root);
+  if (roots.length !== box.children.length || roots.some((r, i) => box.children[i] !== r)) box.replaceChildren(...roots);
+  for (const q of names) renderQueueLive(q);
+  renderKpis();
+}
+
+function renderQueueLive(queue) {
+  const tl = tile(queue);
+  const qc = state.queues.get(queue);
+  const waiting = qc ? qc.waiting : 0;
+  tl.waiting.value.textContent = String(waiting);
+  tl.waiting.root.dataset.at = qc ? String(qc.at) : "";
+  setLevel(tl.waiting.root, level("waiting", waiting));
+  if (qc && qc.oldest_since) tl.longest.value.dataset.oldest = String(qc.oldest_since);
+  else delete tl.longest.value.dataset.oldest;
+  tickLongest(tl);
+  const counts = Object.fromEntries(STATES.map((s) => [s, 0]));
+  const loggedIn = new Set();
+  for (const a of state.agents.values()) {
+    if (!(a.queues || []).includes(queue) || a.state === "logged_out") continue;
+    loggedIn.add(a.agent);
+    const s = a.state === "ringing" ? "ready" : a.state; // a ringing agent is still available to the queue
+    counts[s] = (counts[s] || 0) + 1;
+  }
+  counts.logged_out = ((config.members || {})[queue] || []).filter((m) => !loggedIn.has(m)).length;
+  for (const s of STATES) tl.counts[s].textContent = String(counts[s]);
+}
+
+function tickLongest(tl) {
+  const oldest = Number(tl.longest.value.dataset.oldest);
+  const secs = Number.isFinite(oldest) && oldest > 0 ? Math.max(0, nowS() - oldest) : null;
+  tl.longest.value.textContent = secs === null ? "—" : duration(secs);
+  setLevel(tl.longest.root, level("longest", secs));
+}
+
+const pct = (v) => (v === null || v === undefined ? "—"
+  : new Intl.NumberFormat(config.lang === "en" ? "en-GB" : "fr-FR", { style: "percent", maximumFractionDigits: 1 }).format(v));
+
+function renderKpis() {
+  const w = (state.kpi || []).find((x) => x.window === state.window);
+  const rows = new Map((w ? w.queues : []).map((r) => [r.queue, r]));
+  for (const [queue, tl] of state.tiles) {
+    const r = rows.get(queue);
+    const k = tl.kpis;
+    k.offered.value.textContent = r ? String(r.offered) : "0";
+    k.answered.value.textContent = r ? String(r.answered) : "0";
+    k.abandoned.value.textContent = r ? String(r.abandoned) : "0";
+    k.service_level.value.textContent = r ? pct(r.service_level) : "—";
+    k.asa.value.textContent = r ? duration(r.asa_s) : "—";
+    k.aht.value.textContent = r ? duration(r.aht_s) : "—";
+    k.abandon_rate.value.textContent = r ? pct(r.abandon_rate) : "—";
+    setLevel(k.service_level.root, r && r.service_level !== null ? level("service_level", r.service_level * 100) : null);
+    setLevel(k.asa.root, r ? level("asa", r.asa_s) : null);
+    setLevel(k.abandon_rate.root, r && r.abandon_rate !== null ? level("abandon_rate", r.abandon_rate * 100) : null);
+    tl.variant.textContent = r ? t("sl_def", { variant: t(`v_${r.sl_variant}`), target: Math.round(r.sl_target_pct), t: Math.round(r.sl_threshold_s) }) : "";
+  }
+}
+
+let kpiTimer = null;
+async function fetchKpi() {
+  try {
+    state.kpi = await api("GET", "/api/v1/reports/kpi");
+    $("wb-kpi-at").textContent = t("kpi_at", { time: new Date().toLocaleTimeString(config.lang === "en" ? "en-GB" : "fr-FR") });
+    renderTiles();
+  } catch {
+    $("wb-kpi-at").textContent = t("kpi_error");
+  }
+}
+function fetchKpiSoon() {
+  clearTimeout(kpiTimer);
+  kpiTimer = setTimeout(fetchKpi, KPI_DEBOUNCE_MS);
+}
+
+// --- agents --------------------------------------------------------------------------------------------
+function callText(a) {
+  if (!a.linkedid) return "";
+  const c = state.calls.get(a.linkedid);
+  if (!c) return a.linkedid;
+  const who = c.withheld ? t("caller_withheld") : [c.name, c.number].filter(Boolean).join(" · ");
+  return [who, c.queue].filter(Boolean).join(" — ") || a.linkedid;
+}
+
+function spyButtons(a) {
+  const box = h("div", { class: "spy" });
+  const onCall = a.state === "on_call";
+  const name = a.display_name || a.username || a.agent;
+  for (const mode of ["listen", "whisper", "barge"]) {
+    box.append(h("button", {
+      type: "button", class: "btn btn-small btn-secondary", dataset: { spy: mode, agent: a.agent },
+      disabled: !onCall || !config.phone, "aria-label": t("spy_label", { mode: t(mode), agent: name }),
+      title: config.phone ? t("spy_label", { mode: t(mode), agent: name }) : t("no_phone"), text: t(mode),
+    }));
+  }
+  return box;
+}
+
+function renderAgents() {
+  const body = $("wb-agents");
+  const agents = [...state.agents.values()].sort((x, y) =>
+    (x.display_name || x.agent).localeCompare(y.display_name || y.agent));
+  if (!agents.length) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "muted", text: t("no_agent") })));
+    return;
+  }
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset : {};
+  const rows = agents.map((a) => h("tr", { dataset: { agent: a.agent, state: a.state } },
+    h("th", { scope: "row" }, a.display_name || a.username || a.agent, h("div", { class: "muted mono", text: a.agent })),
+    h("td", {}, h("span", { class: "state-pill", dataset: { state: a.state }, text: t(`state_${a.state}`) })),
+    h("td", { class: "num", dataset: { since: String(a.since || "") }, text: duration(nowS() - (a.since || nowS())) }),
+    h("td", { text: a.state === "paused" && a.reason ? ((config.pauses || {})[a.reason] || a.reason) : "" }),
+    h("td", { text: callText(a) }),
+    h("td", { text: (a.queues || []).map(label).join(", ") }),
+    h("td", {}, spyButtons(a))));
+  body.replaceChildren(...rows);
+  if (focused.spy && focused.agent) { // keep keyboard focus across a re-render
+    const again = body.querySelector(`[data-spy="${CSS.escape(focused.spy)}"][data-agent="${CSS.escape(focused.agent)}"]`);
+    if (again && !again.disabled) again.focus();
+  }
+}
+
+$("wb-agents").addEventListener("click", async (ev) => {
+  const btn = ev.target.closest("[data-spy]");
+  if (!btn) return;
+  const agent = btn.dataset.agent;
+  const mode = btn.dataset.spy;
+  const a = state.agents.get(agent);
+  const name = (a && (a.display_name || a.username)) || agent;
+  try {
+    await api("POST", "/api/v1/supervisor/spy", { agent, mode });
+    message(t("spy_ok", { mode: t(mode), agent: name }));
+  } catch (exc) {
+    message(t("err_generic", { detail: exc instanceof ApiError ? exc.detail : String(exc) }));
+  }
+});
+
+// --- live events -----------------------------------------------------------------------------------------
+function rememberCall(msg) {
+  const c = msg.caller || {};
+  const old = state.calls.get(msg.linkedid) || {};
+  state.calls.set(msg.linkedid, {
+    number: c.number || old.number, name: c.name || old.name, withheld: c.withheld ?? old.withheld, queue: msg.queue || old.queue,
+  });
+}
+
+function renderLink() {
+  const el = $("wb-link");
+  if (state.pbxUp === null) { el.hidden = true; return; }
+  el.hidden = false;
+  el.dataset.up = String(state.pbxUp);
+  el.textContent = state.pbxUp ? t("link_up") : t("link_down");
+}
+
+function apply(msg, render = true) {
+  switch (msg.type) {
+    case "agent_state_changed":
+      state.agents.set(msg.agent, msg);
+      if (render) { renderAgents(); for (const q of queueNames()) renderQueueLive(q); if (!state.tiles.size || (msg.queues || []).some((q) => !state.tiles.has(q))) renderTiles(); }
+      break;
+    case "queue_changed":
+      state.queues.set(msg.queue, msg);
+      if (render) { if (!state.tiles.has(msg.queue)) renderTiles(); else renderQueueLive(msg.queue); }
+      break;
+    case "call_offered": case "call_queued": case "agent_ringing": case "call_answered":
+      rememberCall(msg);
+      if (render && msg.type === "call_answered") renderAgents();
+      break;
+    case "call_ended":
+      state.calls.delete(msg.record && msg.record.linkedid);
+      fetchKpiSoon();
+      break;
+    case "pbx_link":
+      state.pbxUp = !!msg.up;
+      if (render) renderLink();
+      break;
+    default:
+  }
+}
+
+function applySnapshot(items) {
+  state.agents.clear();
+  state.queues.clear();
+  for (const item of items) apply(item, false);
+  renderTiles();
+  renderAgents();
+  renderLink();
+  fetchKpiSoon(); // anything may have happened while disconnected
+}
+
+// --- thresholds form -----------------------------------------------------------------------------------
+function fillThresholdForm() {
+  const form = $("wb-threshold-form");
+  for (const [k, th] of Object.entries(state.thresholds)) {
+    form.elements[`${k}.warn`].value = String(th.warn);
+    form.elements[`${k}.alert`].value = String(th.alert);
+  }
+}
+
+$("wb-threshold-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  const saved = {};
+  for (const k of Object.keys(DEFAULTS)) {
+    const warn = Number(form.elements[`${k}.warn`].value);
+    const alert = Number(form.elements[`${k}.alert`].value);
+    saved[k] = { warn: Number.isFinite(warn) ? warn : DEFAULTS[k].warn, alert: Number.isFinite(alert) ? alert : DEFAULTS[k].alert };
+  }
+  localStorage.setItem(TH_KEY, JSON.stringify(saved));
+  state.thresholds = loadThresholds();
+  renderTiles();
+  message(t("saved"));
+});
+
+$("wb-threshold-reset").addEventListener("click", () => {
+  localStorage.removeItem(TH_KEY);
+  state.thresholds = loadThresholds();
+  fillThresholdForm();
+  renderTiles();
+  message(t("reset_done"));
+});
+
+// --- window chips ----------------------------------------------------------------------------------------
+function renderWindowChips() {
+  for (const b of $("wb-windows").querySelectorAll("[data-window]")) {
+    b.setAttribute("aria-pressed", String(b.dataset.window === state.window));
+    b.setAttribute("aria-current", String(b.dataset.window === state.window));
+  }
+}
+$("wb-windows").addEventListener("click", (ev) => {
+  const b = ev.target.closest("[data-window]");
+  if (!b) return;
+  state.window = b.dataset.window;
+  localStorage.setItem(WIN_KEY, state.window);
+  renderWindowChips();
+  renderKpis();
+});
+
+// --- start -------------------------------------------------------------------------------------------------
+fillThresholdForm();
+renderWindowChips();
+renderTiles();
+renderAgents();
+fetchKpi();
+setInterval(fetchKpi, 60_000);
+setInterval(() => {
+  for (const tl of state.tiles.values()) tickLongest(tl);
+  const now = nowS();
+  for (const td of $("wb-agents").querySelectorAll("[data-since]")) {
+    const since = Number(td.dataset.since);
+    td.textContent = since > 0 ? duration(now - since) : "—";
+  }
+}, 1000);
 
 const live = connectLive();
+live.store.addEventListener("snapshot", (ev) => applySnapshot(ev.detail.items));
+live.store.addEventListener("event", (ev) => apply(ev.detail));
+window.plateauWallboard = { state };
 export default live;

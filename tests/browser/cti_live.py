@@ -1,0 +1,128 @@
+"""Browser tests against the real Asterisk: Plateau under uvicorn (the browser tier's LiveServer) with its
+AMI link pointed at the integration tier's private Asterisk (`pbx`), seeded by the integration tier's
+`seed()` (agents agent1…agent6 on PJSIP/agentN in every queue, supervisor `boss`, José Müller on
+KNOWN_NUMBER, disposition `resolved`, pause reason `lunch`)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app import migrate
+from app.db import Database
+from cti.pbx_process import PrivateAsterisk
+from tests.browser.conftest import LiveServer
+from tests.integration.conftest import seed
+
+PASSWORD = "irrelevant-password"  # what seed() gives every user
+
+
+@dataclass
+class CtiServer:
+    server: LiveServer
+    tokens: dict[str, str]
+    users: dict[str, int]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def api(self, username: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[username]}"}, timeout=10
+        )
+
+    def agent(self, username: str) -> dict[str, Any]:
+        """The agent's live state as a supervisor's snapshot shows it ({} when Asterisk does not know it)."""
+        with self.api("boss") as c:
+            r = c.get("/api/v1/supervisor/live")
+            r.raise_for_status()
+            items = r.json()["items"]
+        phone = f"PJSIP/{username}"
+        return next(
+            (i for i in items if i.get("type") == "agent_state_changed" and i.get("agent") == phone), {}
+        )
+
+    def reset_agents(self) -> None:
+        """Every agent logged out of the queues: the next test starts from a quiet PBX."""
+        for n in range(1, 7):
+            with self.api(f"agent{n}") as c:
+                c.post("/api/v1/agent/logout")
+
+
+def _prepare(url: str) -> tuple[dict[str, str], dict[str, int]]:
+    out: list[Any] = []
+
+    def run() -> None:  # a thread of its own: Playwright's sync API may own this thread's event loop
+        try:
+            migrate.upgrade(url)
+
+            async def go() -> tuple[dict[str, str], dict[str, int]]:
+                db = Database(url)
+                try:
+                    return await seed(db)
+                finally:
+                    await db.dispose()
+
+            out.append(asyncio.run(go()))
+        except BaseException as exc:
+            out.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return out[0]
+
+
+def serve_with_pbx(pbx: PrivateAsterisk, work: Path) -> Iterator[CtiServer]:
+    url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
+    tokens, users = _prepare(url)
+    server = LiveServer(url, work)
+    server.env.update(
+        {
+            "PLATEAU_AMI_ENABLED": "true",
+            "PLATEAU_AMI_HOST": "127.0.0.1",
+            "PLATEAU_AMI_PORT": str(pbx.cfg.ami_port),
+            "PLATEAU_AMI_USER": pbx.cfg.ami_user,
+            "PLATEAU_AMI_SECRET": pbx.cfg.ami_secret,
+            "PLATEAU_AMI_PING_INTERVAL_S": "1",
+            "PLATEAU_AMI_PING_TIMEOUT_S": "1",
+            "PLATEAU_WRAPUP_TIMEOUT_S": "0",  # wrap-up lasts until the disposition
+        }
+    )
+    server.start()
+    live = CtiServer(server, tokens, users)
+    wait_until(lambda: _ami_ready(live), 15, "Plateau's AMI link to the test Asterisk")
+    try:
+        yield live
+    finally:
+        server.stop()
+
+
+def _ami_ready(live: CtiServer) -> bool:
+    try:
+        r = httpx.get(f"{live.url}/healthz", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return bool(r.json().get("ami", {}).get("ok"))
+
+
+def wait_until(cond: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)

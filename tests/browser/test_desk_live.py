@@ -1,0 +1,223 @@
+"""The agent desk in Chromium against the real Asterisk and SIPp: pop, hostile caller ID, wrap-up,
+WebSocket loss and resync, keyboard use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from cti.pbx_process import PrivateAsterisk
+from tests.browser.conftest import ARTIFACTS, login
+from tests.browser.cti_live import PASSWORD, CtiServer, serve_with_pbx, wait_until
+from tests.integration.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
+from tests.integration.sipp import Caller, Sipp
+
+pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
+
+EVIL_NAME = "<img src=x onerror=alert(1)>"
+UNKNOWN_NUMBER = "0698765432"
+
+# Records when the caller's name first shows in the pop, by the page's own clock (same machine as the
+# server that stamped the ring): a MutationObserver set up before any page script runs.
+POP_OBSERVER = """
+window.__popSeen = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll('[data-pop-name]')) {
+    const key = el.dataset.popId + '|' + el.textContent;
+    if (!window.__popSeen.some((s) => s.key === key)) {
+      window.__popSeen.push(
+        {key, text: el.textContent, eventAt: Number(el.dataset.eventAt), seenAt: Date.now()});
+    }
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def cti(pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtiServer]:  # noqa: F811
+    yield from serve_with_pbx(pbx, tmp_path_factory.mktemp("desk-live"))
+
+
+@pytest.fixture
+def desk(
+    browser: Browser,
+    cti: CtiServer,
+    pbx: PrivateAsterisk,
+    request: pytest.FixtureRequest,  # noqa: F811
+) -> Iterator[Page]:
+    context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.add_init_script(POP_OBSERVER)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    yield page
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        except Exception as exc:  # a dead page must not hide the test's own failure
+            print(f"screenshot failed: {exc}")
+    context.close()
+    pbx.rx("channel request hangup all")  # no call may leak into the next test's queue
+    cti.reset_agents()
+
+
+def _ready_at_desk(page: Page, username: str) -> None:
+    login(page, username, PASSWORD)
+    expect(page).to_have_url(re.compile(r"/desk$"))
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "ok")
+    page.get_by_role("button", name="Me connecter à mes files").click()
+    expect(page.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
+
+
+def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them_within_a_second_and_the_wrap_up_needs_a_code(  # noqa: E501
+    desk: Page,
+    cti: CtiServer,
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    _ready_at_desk(desk, "agent1")
+    sipp.agent(1, "answer", ring_ms=1500, talk_ms=1500)
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=15_000)
+    name = desk.locator("#pop .pop-name")
+    expect(name).to_have_text("José Müller", timeout=15_000)
+    seen = desk.evaluate("window.__popSeen.filter((s) => s.text === 'José Müller')")[0]
+    latency_ms = seen["seenAt"] - seen["eventAt"] * 1000
+    assert 0 <= latency_ms < 1000, f"pop shown {latency_ms:.0f} ms after the ring"
+    pop = desk.locator("#pop")
+    expect(pop).to_contain_text("Acme Industries")
+    expect(pop.locator(".badge-vip")).to_be_visible()  # the contact's tier
+    expect(pop).to_contain_text("support")  # the queue the call came through
+    expect(desk.locator("#pop-phase")).to_have_text("En conversation", timeout=10_000)
+    expect(desk.locator("#btn-hangup")).to_be_enabled()
+    desk.get_by_label("Notes").fill("Rappel promis <b>mardi</b>")
+    # The caller's phone hangs up after talk_ms: wrap-up, and the agent stays paused until the disposition.
+    expect(desk.locator("#pop-phase")).to_have_text("Appel terminé — qualification", timeout=10_000)
+    expect(desk.locator("#agent-state")).to_have_text("Qualification")
+    expect(desk.locator("#btn-ready")).to_be_disabled()
+    save = desk.get_by_role("button", name="Enregistrer la qualification")
+    save.click()
+    expect(desk.locator("#wrap-code-error")).to_have_text(
+        "Choisissez un code de qualification avant d'enregistrer."
+    )
+    expect(desk.locator("#wrap-code")).to_be_focused()
+    assert cti.agent("agent1").get("state") == "wrap_up"  # nothing was sent
+    desk.get_by_label("Code de qualification").select_option(label="Résolu")
+    save.click()
+    expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
+    expect(desk.locator("#pop-phase")).to_have_text("Dernier appel — qualification enregistrée")
+    # The note is in the contact's timeline, as text.
+    desk.goto(f"/contacts/{cti.users['contact']}")
+    expect(desk.locator(".timeline")).to_contain_text("Rappel promis <b>mardi</b>")
+
+
+def test_given_a_caller_name_with_markup_when_the_phone_rings_then_the_desk_shows_it_as_text(
+    desk: Page,
+    cti: CtiServer,
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    _ready_at_desk(desk, "agent2")
+    sipp.agent(2, "noanswer")
+    sipp.call([Caller(UNKNOWN_NUMBER, "5551000", EVIL_NAME)], hold_ms=4000)
+    expect(desk.locator("#pop .pop-unknown")).to_have_text(EVIL_NAME, timeout=15_000)
+    assert desk.locator("#pop img, main img").count() == 0
+    assert desk.evaluate("document.querySelectorAll('img').length") == 0
+    # Unknown caller: the new-contact form is pre-filled from the caller ID; it posts to the contacts API.
+    form = desk.locator("#new-contact-form")
+    expect(form.get_by_label("Prénom")).to_have_value("<img")
+    expect(form.get_by_label("Téléphone")).to_have_value("+33698765432")
+    form.get_by_label("Nom", exact=True).fill("Inconnu")
+    form.get_by_role("button", name="Créer la fiche").click()
+    expect(desk.locator("#desk-message")).to_have_text("Fiche créée et rattachée à cet appel.")
+    expect(desk.locator("#pop .pop-name")).to_have_text("<img Inconnu")
+    assert desk.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_given_a_call_in_progress_when_the_websocket_drops_then_the_banner_shows_and_the_snapshot_resyncs(
+    desk: Page,
+    cti: CtiServer,
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    _ready_at_desk(desk, "agent3")
+    sipp.agent(3, "answer", ring_ms=2000, talk_ms=20_000)
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=30_000)
+    expect(desk.locator("#pop-phase")).to_have_text("Appel entrant", timeout=15_000)
+    # Cut the socket and keep it down (reconnects go to a path that refuses them) while the call is answered.
+    desk.evaluate("window.plateauLive.url = '/ws-cut'; window.plateauLive.ws.close()")
+    banner = desk.locator("#conn-banner")
+    expect(banner).to_contain_text("Connexion perdue")
+    wait_until(lambda: cti.agent("agent3").get("state") == "on_call", 15, "the agent on the call")
+    expect(desk.locator("#pop-phase")).to_have_text("Appel entrant")  # missed while disconnected
+    snapshots = desk.evaluate("window.plateauLive.store.snapshots")
+    desk.evaluate("window.plateauLive.url = '/ws'")
+    desk.wait_for_function(
+        "() => { window.plateauLive.retryNow(); return window.plateauLive.state === 'ok'; }", polling=200
+    )
+    expect(banner).to_contain_text("Reconnecté")
+    assert desk.evaluate("window.plateauLive.store.snapshots") == snapshots + 1
+    expect(desk.locator("#pop-phase")).to_have_text("En conversation")
+    expect(desk.locator("#agent-state")).to_have_text("En conversation")
+    expect(desk.locator("#pop .pop-name")).to_have_text("José Müller")
+    desk.get_by_role("button", name="Raccrocher").click()
+    expect(desk.locator("#pop-phase")).to_have_text("Appel terminé — qualification", timeout=10_000)
+
+
+def _focus(page: Page) -> dict[str, object]:
+    return page.evaluate(
+        """() => { const el = document.activeElement; const cs = getComputedStyle(el);
+        return {id: el.id, tag: el.tagName, text: (el.innerText || el.value || '').trim().slice(0, 60),
+                outline: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2}; }"""
+    )
+
+
+def _tab_to(page: Page, element_id: str, limit: int = 40) -> None:
+    """Tab (forwards, wrapping) until `element_id` has the focus; every stop on the way shows its focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        info = _focus(page)
+        if info["tag"] != "BODY":
+            assert info["outline"], f"no visible focus on {info}"
+        if info["id"] == element_id:
+            return
+    pytest.fail(f"#{element_id} not reached with the keyboard")
+
+
+def test_given_only_a_keyboard_when_working_at_the_desk_then_its_main_actions_are_reached_with_visible_focus(
+    desk: Page, cti: CtiServer
+) -> None:
+    login(desk, "agent4", PASSWORD)
+    expect(desk.locator("#live-status")).to_have_attribute("data-state", "ok")
+    state = desk.locator("#agent-state")
+    _tab_to(desk, "btn-login")
+    desk.keyboard.press("Enter")
+    expect(state).to_have_text("Disponible", timeout=10_000)
+    expect(desk.locator("#btn-logout")).to_be_focused()  # focus follows the toggle, never lost
+    _tab_to(desk, "pause-reason")
+    desk.keyboard.press("ArrowDown")  # the first reason: Déjeuner
+    _tab_to(desk, "btn-pause")
+    desk.keyboard.press("Enter")
+    expect(state).to_have_text("En pause", timeout=10_000)
+    expect(desk.locator("#agent-reason")).to_have_text("Déjeuner")
+    _tab_to(desk, "btn-ready")
+    desk.keyboard.press("Enter")
+    expect(state).to_have_text("Disponible", timeout=10_000)
+    _tab_to(desk, "dial-number")
+    _tab_to(desk, "btn-dial")
+    _tab_to(desk, "desk-q")
+    _tab_to(desk, "shortcuts-summary")  # the shortcuts are documented on the page
+    desk.keyboard.press("Enter")
+    expect(desk.locator("#shortcuts")).to_contain_text("Alt+R")
+    # The shortcuts themselves.
+    desk.keyboard.press("Alt+P")
+    expect(state).to_have_text("En pause", timeout=10_000)
+    desk.keyboard.press("Alt+R")
+    expect(state).to_have_text("Disponible", timeout=10_000)
+    desk.keyboard.press("Alt+K")
+    expect(desk.locator("#dial-number")).to_be_focused()
+    desk.keyboard.press("Alt+L")
+    expect(state).to_have_text("Déconnecté", timeout=10_000)
