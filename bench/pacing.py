@@ -7,10 +7,11 @@ with staggered logins, a break each and staggered logouts, an endless lead list 
 compliance is covered by tests/dialer/test_sim_compliance.py).
 
 The peers run as the reference describes them, with their shipped defaults (`variant: "default"`),
-and with the setting their admin would turn to stay under 3 %: VICIdial's drop target at 2 % and 1 %,
-Issabel without overcommit. One JSON line per run, then one `pacing-summary` line per case comparing
-Plateau with the best variant of each peer that kept every abandon rate within 3 % (null: no variant
-did), and listing the peer runs Plateau does not dominate (higher occupancy at equal or lower abandon).
+and with the settings their admin would turn to stay under 3 %: VICIdial's drop target at 2 % and
+1 % or only READY agents tallied, Issabel without overcommit. One JSON line per run, then one
+`pacing-summary` line per case comparing Plateau with the best variant of each peer that kept every
+abandon rate within 3 % (null: no variant did), and listing the peer runs Plateau does not dominate
+(higher occupancy at an equal or lower abandon rate).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ RUNS: list[tuple[str, str, Callable[[], Policy]]] = [
     ("vicidial", "default", lambda: VicidialAdaptive()),
     ("vicidial", "drop_target_2", lambda: VicidialAdaptive(dropped_percentage=2.0)),
     ("vicidial", "drop_target_1", lambda: VicidialAdaptive(dropped_percentage=1.0)),
+    ("vicidial", "ready_only_tally", lambda: VicidialAdaptive(available_only_ratio_tally=True)),
     ("issabel", "default", lambda: IssabelPredictor()),
     ("issabel", "no_overcommit", lambda: IssabelPredictor(overcommit=False)),
     ("plateau", "default", lambda: make_policy("plateau")),

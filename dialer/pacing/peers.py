@@ -31,6 +31,9 @@ class VicidialAdaptive:
     intensity: float = 0.0  # adaptive_intensity, -40..+40
     dl_diff_target: float = 0.0  # adaptive_dl_diff_target, -40..+40
     method: DropMethod = "ADAPT_HARD_LIMIT"
+    # available_only_ratio_tally=Y: only READY agents are tallied. Our reading: the calls already
+    # connected are then not counted against the goal either (only ringing and waiting ones are).
+    available_only_ratio_tally: bool = False
     latest_server_hhmm: int = 2100  # adaptive_latest_server_time, for TAPERED
     server_hhmm: int | None = None  # fixed HHMM for TAPERED when observations carry no `clock_hhmm`
     level: float = 1.0  # auto_dial_level, the state
@@ -53,8 +56,12 @@ class VicidialAdaptive:
         elif obs.now - self._last_update >= 15.0:
             self._last_update = obs.now
             self._adapt(obs)
-        goal = math.floor(self.level * agents)  # VICIdial truncates goalcalls toward zero
-        existing = len(obs.ringing) + obs.waiting + len(obs.on_call)
+        if self.available_only_ratio_tally:
+            goal = math.floor(self.level * obs.agents_ready)
+            existing = len(obs.ringing) + obs.waiting
+        else:
+            goal = math.floor(self.level * agents)  # VICIdial truncates goalcalls toward zero
+            existing = len(obs.ringing) + obs.waiting + len(obs.on_call)
         calls = cap_channels(goal - existing, obs)
         inputs = {"dial_level": round(self.level, 3), "agents": agents, "existing_calls": existing}
         return Decision(calls, self.name, self.method, inputs)

@@ -13,12 +13,13 @@ Model (each decision, once a second):
 - place the largest `n` whose expected excess of people over agents (normal approximation of both
   sums) is at most `alpha` × the expected people, i.e. an expected abandon fraction of `alpha`.
 
-Feedback: `alpha` starts at `setpoint × limit` and is multiplied by `exp(-bias)`; `bias` integrates
-the gap between the measured rate (the worst of today's, the rule set's period and the trailing
-24 h when given, each smoothed toward
-the setpoint by a prior of `prior_live` calls so ten calls do not swing it) and the setpoint. Above
-`guard × limit`, or when one more abandon would take a raw measured rate there (early in a day), the
-policy dials progressively (one call per free agent: no abandon by design) until the rate is back.
+Feedback: `alpha` starts at `setpoint × limit` and is multiplied by `exp(-bias)` and by a taper.
+`bias` integrates the gap between the measured rate and the setpoint; the measured rate is the worst
+of today's, the rule set's period and the trailing 24 h when given, each smoothed toward the setpoint
+by a prior of `prior_live` calls so ten calls do not swing it. The taper shrinks `alpha` linearly to
+zero as the measured rate goes from the setpoint to the guard. Above `guard × limit`, or when one more
+abandon would take a raw measured rate there (early in a day), the policy dials progressively (one
+call per free agent: no abandon by design) until the rate is back.
 Small teams (fewer than `min_agents`) and too few samples also dial progressively.
 """
 
@@ -85,7 +86,7 @@ class PlateauPredictive:
     min_agents: int = 5  # below: progressive (small teams cannot be paced safely)
     min_dials: int = 100  # resolved dials before the answer rate is trusted
     min_calls: int = 30  # finished calls before the handle-time distribution is trusted
-    setpoint: float = 0.6  # aim at this fraction of the limit
+    setpoint: float = 0.4  # aim at this fraction of the limit (occupancy saturates well below it)
     guard: float = 0.9  # at or above this fraction of the limit (measured): progressive
     prior_live: float = 150.0  # smoothing of measured rates toward the setpoint, in live calls
     gain_per_s: float = 1.0 / 300  # integral gain: bias moves by (error / limit) per 300 s
@@ -139,7 +140,11 @@ class PlateauPredictive:
             q = live_probability(obs.human_delays, obs.other_delays, p, r)
             need_mu += q
             need_var += q * (1 - q)
-        alpha = target * math.exp(-self.bias)
+        # Proportional taper on top of the integral term: between the setpoint and the guard, the
+        # allowed abandon fraction shrinks linearly to zero, so the guard's cliff is rarely reached.
+        risk = max(measured, *((m.abandoned + 1) / (m.live + 1) for m in obs.abandon_measures))
+        taper = min(1.0, max(0.0, (self.guard * limit - risk) / ((self.guard - self.setpoint) * limit)))
+        alpha = target * math.exp(-self.bias) * taper
         ceiling = max(0, int(self.max_ratio * obs.agents_logged_in) - len(obs.ringing))
         n = 0
         while n < ceiling:
@@ -154,6 +159,7 @@ class PlateauPredictive:
             people_expected=need_mu,
             horizon_s=h,
             alpha=alpha,
+            taper=taper,
         )
         return Decision(cap_channels(n, obs), self.name, "predictive", inputs)
 

@@ -301,3 +301,9 @@ def test_given_a_bad_duration_when_recorded_then_a_clear_error(bad: float) -> No
 def test_given_an_unknown_name_when_making_a_policy_then_the_choices_are_named() -> None:
     with pytest.raises(ValueError, match="preview, progressive, vicidial, issabel, plateau"):
         make_policy("turbo")
+
+
+def test_given_ready_only_tally_when_vicidial_decides_then_ready_agents_and_pending_calls_count() -> None:
+    policy = VicidialAdaptive(level=2.0, available_only_ratio_tally=True)
+    obs = Observation(now=0, agents_ready=3, on_call=[5.0] * 7, ringing=[1.0] * 2, waiting=1)
+    assert policy.decide(obs).calls == 2 * 3 - (2 + 1)
