@@ -10,19 +10,18 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.tabular import MalformedFile
-from dialer.compliance import builtin_rule_sets, parse_rule_set
 from dialer.dnc import DncReport, import_dnc_file
 from dialer.list_import import ImportOptions, create_job, job_view, run_job
 from dialer.models import (
     CallList,
     Campaign,
-    CustomRuleSet,
     DncKind,
     DncList,
     ImportJob,
     ImportReject,
     MappingTemplate,
 )
+from dialer.store import rule_set_named
 
 
 class OutboundCliError(Exception):
@@ -64,10 +63,7 @@ async def import_list(
             if camp is None:
                 raise OutboundCliError(f"no campaign named {campaign!r}")
             campaign_id = camp.id
-            rule_set = builtin_rule_sets().get(camp.rule_set)
-            if rule_set is None:
-                row = await s.scalar(select(CustomRuleSet).where(CustomRuleSet.name == camp.rule_set))
-                rule_set = parse_rule_set(row.data, camp.rule_set) if row is not None else None
+            rule_set = await rule_set_named(s, camp.rule_set)
         job = await create_job(
             s,
             list_id=cl.id,

@@ -14,7 +14,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer import leads_model as m
-from dialer.models import Callback, CallbackStatus, Lead, LeadAttempt, LeadNumber
+from dialer.compliance import RuleSet, builtin_rule_sets, parse_rule_set
+from dialer.models import Callback, CallbackStatus, CustomRuleSet, Lead, LeadAttempt, LeadNumber
 
 DIALABLE = tuple(s.value for s in m.DIALABLE_STATUSES)
 
@@ -123,3 +124,12 @@ async def record_attempt(
     await session.execute(update(Lead).where(Lead.id == attempt.lead_id).values(attempts=Lead.attempts + 1))
     await session.flush()
     return row
+
+
+async def rule_set_named(session: AsyncSession, name: str) -> RuleSet | None:
+    """A shipped rule set, or a manager's custom one (validated again on the way out), or None."""
+    shipped = builtin_rule_sets().get(name)
+    if shipped is not None:
+        return shipped
+    row = await session.scalar(select(CustomRuleSet).where(CustomRuleSet.name == name))
+    return None if row is None else parse_rule_set(row.data, f"rule set {name!r}")

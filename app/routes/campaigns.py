@@ -44,6 +44,7 @@ from dialer.models import (
     DialMode,
     MachineAction,
 )
+from dialer.store import rule_set_named
 
 router = APIRouter(tags=["campaigns"])
 RuleSetName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -69,14 +70,6 @@ def _content_422(field: str, exc: ContentError) -> HTTPException:
     return HTTPException(
         422, [{"loc": ["body", field], "msg": line, "type": "value_error"} for line in exc.errors]
     )
-
-
-async def rule_set_named(db: AsyncSession, name: str) -> RuleSet | None:
-    shipped = builtin_rule_sets().get(name)
-    if shipped is not None:
-        return shipped
-    row = await db.scalar(select(CustomRuleSet).where(CustomRuleSet.name == name))
-    return None if row is None else parse_rule_set(row.data, f"rule set {name!r}")
 
 
 def _script_names() -> set[str]:

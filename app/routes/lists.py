@@ -23,7 +23,6 @@ from app.schemas import ORM, Label, Limit, Name, PathId, Text
 from app.security import Identity, get_db, require
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
-from dialer.compliance import builtin_rule_sets, parse_rule_set
 from dialer.list_import import (
     ImportOptions,
     create_job,
@@ -36,7 +35,6 @@ from dialer.list_import import (
 from dialer.models import (
     CallList,
     Campaign,
-    CustomRuleSet,
     DncEntry,
     DncKind,
     DncList,
@@ -44,6 +42,7 @@ from dialer.models import (
     ImportReject,
     MappingTemplate,
 )
+from dialer.store import rule_set_named
 
 router = APIRouter(tags=["call lists"])
 manager = require(Role.manager)
@@ -117,13 +116,6 @@ async def get_list(
     return cl
 
 
-async def _rule_set_for(db: AsyncSession, name: str) -> Any:
-    if name in builtin_rule_sets():
-        return builtin_rule_sets()[name]
-    custom = await db.scalar(select(CustomRuleSet).where(CustomRuleSet.name == name))
-    return None if custom is None else parse_rule_set(custom.data, f"rule set {name!r}")
-
-
 @router.post("/lists/{list_id}/imports", status_code=202)
 async def upload(
     list_id: PathId,
@@ -159,7 +151,7 @@ async def upload(
         campaign = await db.get(Campaign, campaign_id)
         if campaign is None:
             raise _unprocessable("campaign_id", "no such campaign", "form")
-        rule_set = await _rule_set_for(db, campaign.rule_set)
+        rule_set = await rule_set_named(db, campaign.rule_set)
     elif dedupe_scope == "campaign":
         raise _unprocessable("campaign_id", "dedupe within a campaign needs the campaign", "form")
     settings = request.app.state.settings
