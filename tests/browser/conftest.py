@@ -60,7 +60,7 @@ PASSWORD = DEMO_PASSWORD
 EVIL_AGENT = "@SUM(1+1)*cmd|' /C calc'!A0"  # a display name that a spreadsheet would run as a formula
 HISTORY_NOTES = 30  # more than one timeline page (25)
 
-expect.set_options(timeout=5_000)
+expect.set_options(timeout=10_000)  # generous: CI shares 2 cores with the other tiers
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
