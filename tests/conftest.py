@@ -69,6 +69,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "migrated_url" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("db"):
             item.add_marker(pytest.mark.db)
+    # Playwright's sync API keeps an event loop running in the main thread for the whole session once it
+    # starts, after which asyncio.run() (migrations, CLI) cannot run: the browser tier goes last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 ROOT = Path(__file__).resolve().parent.parent
