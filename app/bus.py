@@ -17,6 +17,12 @@ from app.ws_hub import Principal
 log = logging.getLogger(__name__)
 
 SUPERVISING_ROLES = frozenset({"supervisor", "manager", "admin"})
+_STAFF_GROUPS = tuple(f"role:{r}" for r in sorted(SUPERVISING_ROLES))
+
+
+def _ep_group(interface: str) -> str:
+    """The hub's group of the connections of the user on that phone (see app/ws_hub.py `_groups_of`)."""
+    return "ep:" + interface.removeprefix("PJSIP/")
 
 
 def interface_of(sip_endpoint: str | None) -> str | None:
@@ -33,11 +39,17 @@ class ToAgent:
     def admits(self, who: Principal) -> bool:
         return interface_of(who.sip_endpoint) == self.interface
 
+    def groups(self) -> tuple[str, ...]:
+        return (_ep_group(self.interface),)
+
 
 @dataclass(frozen=True, slots=True)
 class ToSupervisors:
     def admits(self, who: Principal) -> bool:
         return who.role in SUPERVISING_ROLES
+
+    def groups(self) -> tuple[str, ...]:
+        return _STAFF_GROUPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +59,9 @@ class ToAgentAndSupervisors:
     def admits(self, who: Principal) -> bool:
         return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) == self.interface
 
+    def groups(self) -> tuple[str, ...]:
+        return (*_STAFF_GROUPS, _ep_group(self.interface))
+
 
 @dataclass(frozen=True, slots=True)
 class ToAgentsAndSupervisors:
@@ -54,6 +69,9 @@ class ToAgentsAndSupervisors:
 
     def admits(self, who: Principal) -> bool:
         return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) in self.interfaces
+
+    def groups(self) -> tuple[str, ...]:
+        return (*_STAFF_GROUPS, *(_ep_group(i) for i in self.interfaces))
 
 
 @dataclass(frozen=True, slots=True)

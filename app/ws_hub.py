@@ -62,6 +62,7 @@ class Hub:
         self._snapshot = snapshot
         self._heartbeat_s = heartbeat_s
         self._connections: set[Connection] = set()
+        self._groups: dict[str, set[Connection]] = {}  # "role:…" and "ep:…" → connections, to skip scans
         self._ids = itertools.count(1)
         self.sent = 0
         self.overflows = 0
@@ -76,11 +77,32 @@ class Hub:
     def connected(self, who: Callable[[Principal], bool]) -> Iterable[Connection]:
         return [c for c in self._connections if who(c.principal)]
 
+    def attach(self, principal: Principal) -> Connection:
+        conn = Connection(principal, id=next(self._ids))
+        self._connections.add(conn)
+        for group in _groups_of(principal):
+            self._groups.setdefault(group, set()).add(conn)
+        return conn
+
+    def detach(self, conn: Connection) -> None:
+        self._connections.discard(conn)
+        for group in _groups_of(conn.principal):
+            members = self._groups.get(group)
+            if members is not None:
+                members.discard(conn)
+                if not members:
+                    del self._groups[group]
+
     def publish(self, event: Publishable) -> int:
         """Queue `event` for every connection its audience admits; returns how many."""
         text: str | None = None
         n = 0
-        for conn in self._connections:
+        groups = getattr(event.audience, "groups", None)  # an audience may name the groups it can admit
+        if groups is None:
+            candidates: Iterable[Connection] = self._connections
+        else:
+            candidates = set().union(*(self._groups.get(g, ()) for g in groups()))
+        for conn in candidates:
             if conn.overflowed or not event.audience.admits(conn.principal):
                 continue
             if text is None:  # serialise once, only if someone may see it
@@ -99,10 +121,9 @@ class Hub:
 
     async def serve(self, ws: WebSocket, principal: Principal) -> None:
         """Run one accepted connection until it closes."""
-        conn = Connection(principal, id=next(self._ids))
+        conn = self.attach(principal)
         # Register before taking the snapshot: a delta that races the snapshot is sent after it, and
         # clients apply deltas idempotently (they carry ids/versions), so nothing falls in between.
-        self._connections.add(conn)
         try:
             snapshot = await self._snapshot(principal) if self._snapshot else []
             await ws.send_text(
@@ -122,7 +143,7 @@ class Hub:
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
-            self._connections.discard(conn)
+            self.detach(conn)
 
     async def _write(self, ws: WebSocket, conn: Connection, reader: asyncio.Task[None]) -> None:
         getter: asyncio.Task[str] | None = None
@@ -155,3 +176,7 @@ class Hub:
             msg = await ws.receive_text()
             if msg == "ping":
                 self._put(conn, json.dumps({"type": "pong", "at": time.time()}))
+
+
+def _groups_of(p: Principal) -> tuple[str, ...]:
+    return (f"role:{p.role}", f"ep:{p.sip_endpoint}") if p.sip_endpoint else (f"role:{p.role}",)

@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from app.agent_state_log import AgentStateLogWriter
 from app.bus import (
     Bus,
     Message,
@@ -97,7 +98,9 @@ class CtiService:
             ping_interval=settings.ami_ping_interval_s,
             ping_timeout=settings.ami_ping_timeout_s,
         )
+        self.state_log = AgentStateLogWriter(db, self.directory)
         self.bus.subscribe(self.screenpop.on_event)
+        self.bus.subscribe(self.state_log.on_event)
         self.bus.subscribe(self.history.on_event)
         self.bus.subscribe(self._to_browsers)
         self.bus.subscribe(self._on_control_event)
@@ -108,6 +111,7 @@ class CtiService:
     async def start(self) -> None:
         await self.directory.load()
         self.history.start()
+        self.state_log.start()
         if self.settings.ami_enabled:
             await self.link.start()
 
@@ -116,6 +120,7 @@ class CtiService:
         for task in [*self._wrapup_timers.values(), *self._tasks]:
             task.cancel()
         await self.history.stop()
+        await self.state_log.stop()
 
     # -- the event path ---------------------------------------------------------------------------------
     def consume(self, item: QueueItem) -> None:

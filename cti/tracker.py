@@ -142,11 +142,12 @@ class Tracker:
         self.agents: dict[str, _Agent] = {}
         self.waiting: dict[str, dict[str, float]] = {}  # queue → linkedid → joined at
         self._ended: OrderedDict[str, None] = OrderedDict()
+        self._handlers = {n[4:]: getattr(self, n) for n in dir(self) if n.startswith("_on_")}
         self.ignored = 0
 
     # -- entry point ---------------------------------------------------------------------------------------
     def feed(self, ev: AmiEvent) -> list[DomainEvent]:
-        handler = getattr(self, "_on_" + ev.name, None)
+        handler = self._handlers.get(ev.name)
         if handler is None:
             return []
         out: list[DomainEvent] = []

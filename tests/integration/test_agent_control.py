@@ -222,3 +222,28 @@ async def test_given_an_agent_on_a_call_when_the_supervisor_spies_then_their_pho
     calls = {c.direction: c for c in await _calls(plateau)}
     assert calls["inbound"].outcome == "answered"  # the supervision did not change the customer call's story
     assert calls["internal"].linkedid.startswith("spy-")  # and is on record itself
+
+
+async def test_given_state_changes_when_logged_then_the_state_time_report_has_closed_periods(
+    plateau: Plateau,
+) -> None:
+    from app.models import AgentStateLog
+
+    await _login(plateau, "agent5", "support")
+    async with plateau.client("agent5") as c:
+        assert (await c.post("/api/v1/agent/pause", json={"reason": "lunch"})).status_code == 204
+        await wait_for(lambda: _state(plateau, "agent5") is AgentState.paused, 10, what="paused")
+        assert (await c.post("/api/v1/agent/logout")).status_code == 204
+        await wait_for(lambda: _state(plateau, "agent5") is AgentState.logged_out, 10, what="logged out")
+    await plateau.cti.state_log.drain(10)
+    async with plateau.db.session() as s:
+        rows = (
+            await s.scalars(
+                select(AgentStateLog)
+                .where(AgentStateLog.user_id == plateau.users["agent5"])
+                .order_by(AgentStateLog.id)
+            )
+        ).all()
+    states = [(r.state, r.reason) for r in rows]
+    assert ("ready", None) in states and ("paused", "lunch") in states and states[-1] == ("logged_out", None)
+    assert all(r.ended_at is not None for r in rows[:-1]) and rows[-1].ended_at is None
