@@ -350,8 +350,8 @@ class AgentStateLog(Base):
     )
 
 
-# --- outbound (issue 5): call lists, leads, campaigns, DNC, callbacks live in dialer/models.py ---
-import dialer.models  # noqa: E402, F401  (registers those tables on Base.metadata)
-
 # --- IVR (issue 7): the IVR history table lives in cti/ivr/tables.py ---
 import cti.ivr.tables  # noqa: E402, F401  (registers it on Base.metadata)
+
+# --- outbound (issue 5): call lists, leads, campaigns, DNC, callbacks live in dialer/models.py ---
+import dialer.models  # noqa: E402, F401  (registers those tables on Base.metadata)
