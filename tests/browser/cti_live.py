@@ -6,6 +6,7 @@ KNOWN_NUMBER, disposition `resolved`, pause reason `lunch`)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,12 @@ from tests.browser.conftest import LiveServer
 from tests.integration.conftest import seed
 
 PASSWORD = "irrelevant-password"  # what seed() gives every user
+# The browser tier's WCAG contrast probe (tests/browser/contrast.js), run on the live states too.
+CONTRAST_JS = "".join(
+    line
+    for line in (Path(__file__).parent / "contrast.js").read_text().splitlines(True)
+    if not line.startswith("//")
+)
 
 
 @dataclass
@@ -115,6 +122,13 @@ def _ami_ready(live: CtiServer) -> bool:
     except httpx.HTTPError:
         return False
     return bool(r.json().get("ami", {}).get("ok"))
+
+
+def screenshot(page: Any, name: str) -> None:
+    """With PLATEAU_SCREENSHOTS=<dir>, keep a picture of a live state (for the docs and for review)."""
+    folder = os.environ.get("PLATEAU_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
 
 
 def wait_until(cond: Callable[[], Any], timeout: float, what: str) -> Any:

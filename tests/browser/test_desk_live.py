@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from cti.pbx_process import PrivateAsterisk
 from tests.browser.conftest import ARTIFACTS, login
-from tests.browser.cti_live import PASSWORD, CtiServer, serve_with_pbx, wait_until
+from tests.browser.cti_live import CONTRAST_JS, PASSWORD, CtiServer, screenshot, serve_with_pbx, wait_until
 from tests.integration.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
 from tests.integration.sipp import Caller, Sipp
 
@@ -45,8 +45,8 @@ def cti(pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtiServer]:  
 def desk(
     browser: Browser,
     cti: CtiServer,
-    pbx: PrivateAsterisk,
-    request: pytest.FixtureRequest,  # noqa: F811
+    pbx: PrivateAsterisk,  # noqa: F811
+    request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
     context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
     page = context.new_page()
@@ -96,6 +96,8 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     expect(desk.locator("#pop-phase")).to_have_text("En conversation", timeout=10_000)
     expect(desk.locator("#btn-hangup")).to_be_enabled()
     desk.get_by_label("Notes").fill("Rappel promis <b>mardi</b>")
+    screenshot(desk, "desk-pop")
+    assert desk.evaluate(CONTRAST_JS) == []  # WCAG AA with a live pop on screen
     # The caller's phone hangs up after talk_ms: wrap-up, and the agent stays paused until the disposition.
     expect(desk.locator("#pop-phase")).to_have_text("Appel terminé — qualification", timeout=10_000)
     expect(desk.locator("#agent-state")).to_have_text("Qualification")
@@ -135,6 +137,7 @@ def test_given_a_caller_name_with_markup_when_the_phone_rings_then_the_desk_show
     form.get_by_role("button", name="Créer la fiche").click()
     expect(desk.locator("#desk-message")).to_have_text("Fiche créée et rattachée à cet appel.")
     expect(desk.locator("#pop .pop-name")).to_have_text("<img Inconnu")
+    screenshot(desk, "desk-unknown")
     assert desk.dialogs == []  # type: ignore[attr-defined]
 
 

@@ -188,7 +188,10 @@ function renderContact(pop, contact) {
   const nums = (contact.numbers || []).filter((n) => n.e164);
   if (nums.length) {
     const ul = h("ul", { class: "pop-numbers" });
-    for (const n of nums) ul.append(h("li", {}, h("span", { class: "phone", text: n.raw || n.e164 }), " ", callButton(n.e164, n.raw || n.e164)));
+    for (const n of nums) {
+      const shown = phoneText({ e164: n.e164 }) + (n.extension ? ` p. ${n.extension}` : "");
+      ul.append(h("li", {}, h("span", { class: "phone", text: shown }), " ", callButton(n.e164, shown)));
+    }
     box.append(ul);
   }
   return box;
