@@ -47,7 +47,8 @@ NO_TIMESTAMP = frozenset({"FullyBooted"})
 _LINE = re.compile(r"^([^:\r\n]+):(?: |(?=[\r\n]|$))([^\r\n]*)", re.M)
 # Snapshot checks run on the keys joined by NUL (a few hundred bytes), not on the whole block.
 _SNAP_START = re.compile(r"(?:^|\0)(\w*)Channel\0\1ChannelState(?=\0|$)")
-_SNAP_WHOLE = re.compile(r"(?:^|\0)(\w*)Channel" + "".join(rf"\0\1{k}" for k in SNAPSHOT[1:]) + r"(?=\0|$)")
+_JOINED: dict[str, str] = {}
+_SHAPES: dict[str, bool] = {}
 _CUTTABLE = SNAPSHOT[:-1]  # a block that ends on one of these may have been cut by an injected CR/LF
 _EXPECTED: dict[str, list[str]] = {}
 MAX_BLOCK = 64 * 1024  # a block this large is garbage, not AMI: drop it rather than grow without bound
@@ -242,10 +243,32 @@ def _truncated_snapshot(keys: list[str]) -> tuple[str, ...] | None:
 
 
 def _snapshots_whole(keys: list[str]) -> bool:
-    """Every snapshot started in the block runs complete and in order (regex passes over the keys, in C)."""
+    """Every snapshot started in the block runs complete and in order. The answer depends on the keys
+    alone, and Asterisk sends a few dozen shapes, so it is remembered per shape (bounded)."""
     sig = "\0".join(keys)
-    started = len(_SNAP_START.findall(sig))
-    return started == 0 or started == len(_SNAP_WHOLE.findall(sig))
+    known = _SHAPES.get(sig)
+    if known is None:
+        if len(_SHAPES) > 4096:
+            _SHAPES.clear()
+        known = _SHAPES[sig] = _check_shape(sig)
+    return known
+
+
+def _check_shape(sig: str) -> bool:
+    for m in _SNAP_START.finditer(sig):
+        prefix, at = m.group(1), m.start(1)
+        whole = _joined(prefix)
+        end = at + len(whole)
+        if not sig.startswith(whole, at) or (end < len(sig) and sig[end] != "\0"):
+            return False
+    return True
+
+
+def _joined(prefix: str) -> str:
+    found = _JOINED.get(prefix)
+    if found is None:
+        found = _JOINED[prefix] = "\0".join(_expected(prefix))
+    return found
 
 
 def _find_tail(keys: list[str], tail: tuple[str, ...]) -> int | None:
