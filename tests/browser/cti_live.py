@@ -1,7 +1,7 @@
 """Browser tests against the real Asterisk: Plateau under uvicorn (the browser tier's LiveServer) with its
 AMI link pointed at the integration tier's private Asterisk (`pbx`), seeded by the integration tier's
-`seed()` (agents agent1…agent6 on PJSIP/agentN in every queue, supervisor `boss`, José Müller on
-KNOWN_NUMBER, disposition `resolved`, pause reason `lunch`)."""
+`seed()` (agents agent1…agent6 on PJSIP/agentN in every queue, supervisor `boss` on PJSIP/supervisor1,
+José Müller on KNOWN_NUMBER, disposition `resolved`, pause reason `lunch`)."""
 
 from __future__ import annotations
 

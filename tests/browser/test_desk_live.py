@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
 EVIL_NAME = "<img src=x onerror=alert(1)>"
 UNKNOWN_NUMBER = "0698765432"
+SHARED_NUMBER = "0655443322"
 
 # Records when the caller's name first shows in the pop, by the page's own clock (same machine as the
 # server that stamped the ring): a MutationObserver set up before any page script runs.
@@ -166,6 +167,12 @@ def test_given_a_call_in_progress_when_the_websocket_drops_then_the_banner_shows
     expect(desk.locator("#pop-phase")).to_have_text("En conversation")
     expect(desk.locator("#agent-state")).to_have_text("En conversation")
     expect(desk.locator("#pop .pop-name")).to_have_text("José Müller")
+    hold = desk.locator("#btn-hold")
+    hold.click()
+    expect(hold).to_have_text("Reprendre", timeout=10_000)  # once the PBX says the call is held
+    expect(hold).to_have_attribute("aria-pressed", "true")
+    hold.click()
+    expect(hold).to_have_text("Mettre en attente", timeout=10_000)
     desk.get_by_role("button", name="Raccrocher").click()
     expect(desk.locator("#pop-phase")).to_have_text("Appel terminé — qualification", timeout=10_000)
 
@@ -224,3 +231,40 @@ def test_given_only_a_keyboard_when_working_at_the_desk_then_its_main_actions_ar
     expect(desk.locator("#dial-number")).to_be_focused()
     desk.keyboard.press("Alt+L")
     expect(state).to_have_text("Déconnecté", timeout=10_000)
+
+
+def test_given_a_number_shared_by_two_contacts_when_it_calls_then_the_agent_chooses_the_caller(
+    desk: Page,
+    cti: CtiServer,
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    with cti.api("agent6") as c:
+        for first, last in (("Anne", "Martin"), ("Paul", "Martin")):  # one switchboard number, two people
+            r = c.post(
+                "/api/v1/contacts",
+                json={"first_name": first, "last_name": last, "numbers": [{"number": SHARED_NUMBER}]},
+            )
+            assert r.status_code == 201, r.text
+    _ready_at_desk(desk, "agent6")
+    sipp.agent(6, "noanswer")
+    sipp.call([Caller(SHARED_NUMBER, "5551000", "Standard")], hold_ms=5000)
+    chooser = desk.locator("#pop .chooser")
+    expect(chooser).to_contain_text("2 contacts ont ce numéro", timeout=15_000)
+    expect(desk.locator("#pop .pop-name")).to_have_text("Anne Martin")
+    chooser.get_by_label("Paul Martin").check()
+    expect(desk.locator("#pop .pop-name")).to_have_text("Paul Martin")
+    expect(chooser.get_by_label("Paul Martin")).to_be_focused()  # the keyboard user keeps their place
+
+
+def test_given_an_agent_in_english_when_the_desk_opens_then_the_live_labels_are_english(
+    desk: Page, cti: CtiServer
+) -> None:
+    login(desk, "agent5", PASSWORD)
+    desk.locator("#lang-select").select_option("en")
+    desk.get_by_role("button", name="Appliquer").click()
+    expect(desk.get_by_role("heading", level=1)).to_have_text("Agent desk")
+    expect(desk.locator("#live-status")).to_have_attribute("data-state", "ok")
+    expect(desk.locator("#agent-state")).to_have_text("Logged out")  # drawn by desk.js from its strings
+    desk.get_by_role("button", name="Log into my queues").click()
+    expect(desk.locator("#agent-state")).to_have_text("Ready", timeout=10_000)
+    expect(desk.locator("#agent-queues")).to_contain_text("In queues: hotline")

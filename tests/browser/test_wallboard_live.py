@@ -4,16 +4,23 @@ it, a pause with its reason, an abandon, the threshold colours."""
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from cti.pbx_process import PrivateAsterisk
+from cti.pbx_process import PrivateAsterisk, phone_address
 from tests.browser.conftest import ARTIFACTS, login
-from tests.browser.cti_live import CONTRAST_JS, PASSWORD, CtiServer, screenshot, serve_with_pbx
+from tests.browser.cti_live import (
+    CONTRAST_JS,
+    PASSWORD,
+    CtiServer,
+    screenshot,
+    serve_with_pbx,
+)
 from tests.integration.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
-from tests.integration.sipp import Caller, Sipp
+from tests.integration.sipp import Caller, Sipp, agent_scenario
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -105,9 +112,9 @@ def test_given_a_supervisor_when_a_call_waits_and_a_paused_agent_takes_it_then_t
     expect(tile.locator(".wb-waiting .value")).to_have_text("0")
     expect(row).to_contain_text(KNOWN_NUMBER)  # the current call
     expect(tile.locator('.wb-count[data-state="on_call"] .value')).to_have_text("1")
-    # Listening needs a phone: this supervisor has none, so the buttons say why instead of failing.
-    listen = row.get_by_role("button", name="Écouter : Agent5")
-    expect(listen).to_be_disabled()
+    expect(
+        row.get_by_role("button", name="Écouter : Agent5")
+    ).to_be_enabled()  # on a call: can be listened to
     screenshot(board, "wallboard")
     # The call ends (the agent's phone hangs up): the ratios are fetched again from the history.
     expect(tile.locator('[data-kpi="answered"] .value')).to_have_text("1", timeout=15_000)
@@ -137,3 +144,29 @@ def test_given_thresholds_when_a_call_waits_then_abandons_the_tile_turns_amber_a
     expect(waiting.locator(".value")).to_have_text("0", timeout=10_000)  # the caller gave up
     expect(waiting).not_to_have_attribute("data-level", re.compile("."))
     expect(tile.locator('[data-kpi="abandoned"] .value')).to_have_text(str(before + 1), timeout=15_000)
+
+
+def test_given_a_supervisor_when_listening_to_an_agent_then_their_phone_is_rung_into_the_call(
+    board: Page,
+    cti: CtiServer,
+    pbx: PrivateAsterisk,  # noqa: F811
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    _post(cti, "agent6", "/login")
+    sipp.agent(6, "answer", ring_ms=300, talk_ms=15_000)
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=20_000)
+    row = board.locator('tr[data-agent="PJSIP/agent6"]')
+    expect(row).to_have_attribute("data-state", "on_call", timeout=15_000)
+    # The supervisor's phone: SIPp answering one call at 127.0.2.1, then hanging up; exit code 0 = done.
+    scenario = sipp._file("supervisor1.xml", agent_scenario("answer", ring_ms=200, talk_ms=1000))
+    phone = subprocess.Popen(
+        [*sipp._base(scenario, phone_address("supervisor", 1), pbx.cfg.phone_port), "-m", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    sipp.procs.append(phone)
+    row.get_by_role("button", name="Écouter : Agent6").click()
+    expect(board.locator("#wb-message")).to_have_text("Votre poste sonne : Écouter sur l'appel de Agent6.")
+    assert phone.wait(timeout=15) == 0, "the supervisor's phone was not rung into the call"

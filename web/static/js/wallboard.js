@@ -94,7 +94,7 @@ function tile(queue) {
   }
   const kpis = {};
   const grid = h("div", { class: "wb-kpis" });
-  for (const k of ["offered", "answered", "abandoned", "service_level", "asa", "aht", "abandon_rate"]) {
+  for (const k of ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht"]) {
     const m = metric(t(k), `wb-kpi-${k}`);
     m.root.dataset.kpi = k;
     grid.append(m.root);
@@ -102,7 +102,8 @@ function tile(queue) {
   }
   const variant = h("p", { class: "wb-variant" });
   const root = h("article", { class: "wb-queue", dataset: { queue }, "aria-label": label(queue) },
-    h("h2", {}, h("span", { text: label(queue) }), h("span", { class: "muted mono", text: queue })),
+    h("h2", {}, h("span", { text: label(queue) }),
+      label(queue).toLowerCase() !== queue.toLowerCase() ? h("span", { class: "muted mono", text: queue }) : null),
     h("div", { class: "wb-big" }, waiting.root, longest.root), row, grid, variant);
   tl = { root, waiting, longest, counts, kpis, variant };
   state.tiles.set(queue, tl);
