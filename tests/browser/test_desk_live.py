@@ -111,12 +111,25 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     expect(desk.locator("#wrap-code")).to_be_focused()
     assert cti.agent("agent1").get("state") == "wrap_up"  # nothing was sent
     desk.get_by_label("Code de qualification").select_option(label="Résolu")
+    desk.get_by_label("Planifier un rappel").check()
+    save.click()  # a callback needs its date
+    expect(desk.locator("#wrap-due-error")).to_have_text("Choisissez la date et l'heure du rappel.")
+    assert cti.agent("agent1").get("state") == "wrap_up"
+    desk.get_by_label("Date et heure du rappel").fill("2030-01-15T10:30")
     save.click()
     expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
     expect(desk.locator("#pop-phase")).to_have_text("Dernier appel — qualification enregistrée")
-    # The note is in the contact's timeline, as text.
+    expect(desk.locator("#desk-message")).to_contain_text("Rappel planifié le 15/01/2030 10:30")
+    # A complaint opened from the call, for the caller on the pop.
+    desk.get_by_text("Ouvrir une réclamation depuis cet appel").click()
+    desk.get_by_label("Catégorie").fill("Facturation")
+    desk.get_by_label("Objet du mécontentement du client").fill("Facture <script>x</script> en double")
+    desk.get_by_role("button", name="Ouvrir la réclamation").click()
+    expect(desk.locator("#desk-message")).to_contain_text(re.compile(r"Réclamation n°\d+ ouverte"))
+    # The note and the complaint are on the contact's page, as text.
     desk.goto(f"/contacts/{cti.users['contact']}")
     expect(desk.locator(".timeline")).to_contain_text("Rappel promis <b>mardi</b>")
+    expect(desk.locator("main")).to_contain_text("Facturation")
 
 
 def test_given_a_caller_name_with_markup_when_the_phone_rings_then_the_desk_shows_it_as_text(
