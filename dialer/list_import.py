@@ -19,6 +19,8 @@ import contextlib
 import csv
 import io
 import json
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -737,7 +739,7 @@ async def create_job(
         list_id=list_id,
         filename=filename[:255],
         status=ImportStatus.running,
-        options=options,
+        options=options | {"runner": {"host": socket.gethostname(), "pid": os.getpid()}},
         bytes_total=size,
         created_by=user_id,
     )
@@ -826,6 +828,12 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         },
     }
     live = LIVE.get(job.id) if job.status is ImportStatus.running else None
+    if job.status is ImportStatus.running and live is None and _runner_gone(job):
+        out |= {
+            "status": ImportStatus.failed.value,
+            "error": "interrupted: the server stopped during the import;"
+            " nothing was imported, upload the file again",
+        }
     if live:
         out |= {
             k: live[k]
@@ -838,6 +846,22 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         else (round(min(99.0, 100 * out["bytes_read"] / total), 1) if total else 0.0)
     )
     return out
+
+
+def _runner_gone(job: ImportJob) -> bool:
+    """The process that ran this job was on this machine and is no more (a restart): it will never end."""
+    runner = (job.options or {}).get("runner") or {}
+    if runner.get("host") != socket.gethostname() or not isinstance(runner.get("pid"), int):
+        return False  # another node's import: its own progress row says how it goes
+    if runner["pid"] == os.getpid():
+        return False  # ours, between its creation and its first batch
+    try:
+        os.kill(runner["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 REPORT_HEADER = ["line", "kind", "reason"]

@@ -19,6 +19,7 @@ from dialer.list_import import (
     MappingError,
     create_job,
     import_file,
+    job_view,
     open_table,
     report_head,
     report_rows,
@@ -381,3 +382,28 @@ async def test_given_worker_processes_when_importing_then_leads_and_rejects_are_
         results.append(((c.rows, c.accepted, c.duplicates, c.invalid), rejects, numbers))
     assert results[0] == results[1]
     assert results[0][0] == (306, 300, 3, 3)
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True
+    )
+    return int(proc.stdout)
+
+
+async def test_given_a_job_whose_process_died_when_polled_then_it_reads_as_failed_not_running_forever(
+    db: Database,
+) -> None:
+    dead = _dead_pid()
+    list_id = await new_list(db)
+    job_id = await _job(db, list_id)
+    async with db.session() as s:
+        job = await s.get(ImportJob, job_id)
+        assert job_view(job)["status"] == "running"  # started by this (living) process
+        job.options = job.options | {"runner": {**job.options["runner"], "pid": dead}}
+        await s.commit()
+        view = job_view(await s.get(ImportJob, job_id))
+    assert view["status"] == "failed" and "interrupted" in view["error"]
