@@ -153,6 +153,12 @@ def test_given_a_caller_name_with_markup_when_the_phone_rings_then_the_desk_show
     expect(desk.locator("#pop .pop-name")).to_have_text("<img Inconnu")
     screenshot(desk, "desk-unknown")
     assert desk.dialogs == []  # type: ignore[attr-defined]
+    # The caller gives up; click-to-call from the number on the pop rings the agent's own phone first.
+    expect(desk.locator("#pop-phase")).to_have_text("Appel manqué", timeout=10_000)
+    expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
+    desk.locator("#pop .pop-caller").get_by_role("button", name="Appeler le 06 98 76 54 32").click()
+    expect(desk.locator("#desk-message")).to_contain_text("votre poste sonne d'abord")
+    expect(desk.locator("#agent-state")).to_have_text("Sonnerie", timeout=10_000)
 
 
 def test_given_a_call_in_progress_when_the_websocket_drops_then_the_banner_shows_and_the_snapshot_resyncs(
