@@ -2,8 +2,9 @@
 
 A private Asterisk 16 (asterisk-conf/), SIPp as the carrier placing calls at `--cps` into the `support`
 queue served by `--agents` SIPp agent phones, Plateau itself (`plateau serve`, its own process) on
-PostgreSQL loaded with `--contacts` contacts, and `--clients` WebSocket clients in another process: one per
-agent, the rest supervisors' wallboards (which receive every queue and agent event).
+PostgreSQL loaded with `--contacts` contacts, and `--clients` WebSocket clients in another process: one desk
+per agent of the queue, `--supervisors` wallboards (which receive every queue and agent event), and the
+rest desks of agents of other teams, signed in but not in this queue (the hub must not burden them).
 
 Latency is from the AMI event that rang the agent (its `Timestamp` header, carried as the pop's
 `event_at`) to the moment the agent's WebSocket client receives the complete pop. Prints one JSON line.
@@ -49,7 +50,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def seed(url: str, csv_path: Path, contacts: int, agents: int, supervisors: int) -> dict[str, str]:
+async def seed(
+    url: str, csv_path: Path, contacts: int, agents: int, supervisors: int, others: int
+) -> dict[str, str]:
     db = Database(url)
     async with db.session() as s:
         report = await import_customers(s, csv_path, "FR")
@@ -61,13 +64,14 @@ async def seed(url: str, csv_path: Path, contacts: int, agents: int, supervisors
         await s.flush()
         users = [(f"agent{n}", Role.agent, f"agent{n}") for n in range(1, agents + 1)]
         users += [(f"sup{n}", Role.supervisor, None) for n in range(1, supervisors + 1)]
+        users += [(f"other{n}", Role.agent, f"other{n}") for n in range(1, others + 1)]
         for name, role, endpoint in users:
             u = User(username=name, display_name=name, password_hash="x", role=role, sip_endpoint=endpoint)
             s.add(u)
             await s.flush()
             tokens[name] = f"bench-{name}-token-0123456789"
             s.add(ApiToken(user_id=u.id, name="bench", token_hash=token_digest(tokens[name])))
-            if role is Role.agent:
+            if role is Role.agent and name.startswith("agent"):
                 s.add(QueueMember(queue_id=queue.id, user_id=u.id))
         await s.commit()
     async with db.engine.begin() as conn:
@@ -110,6 +114,7 @@ def ws_clients(url: str, tokens: dict[str, str], ready: mp.Event, stop: mp.Event
                 "pops": pops,
                 "first": first,
                 "messages": counts["messages"],
+                "lookups": lookups,
                 "failed": sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception()),
             }
         )
@@ -127,16 +132,18 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--supervisors", type=int, default=10)
     parser.add_argument("--cps", type=float, default=20)
     parser.add_argument("--calls", type=int, default=600)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-screenpop-"))
     csv_path = work / "customers.csv"
     write_csv(csv_path, args.contacts)
-    supervisors = max(0, args.clients - args.agents)
+    supervisors = min(args.supervisors, max(0, args.clients - args.agents))
+    others = max(0, args.clients - args.agents - supervisors)
     with postgres_server() as server, fresh_database(server) as url:
         migrate.upgrade(url)
-        tokens = asyncio.run(seed(url, csv_path, args.contacts, args.agents, supervisors))
+        tokens = asyncio.run(seed(url, csv_path, args.contacts, args.agents, supervisors, others))
         cfg = PbxConfig.for_tests(work / "pbx", agents=args.agents, supervisors=1, queue_ring_timeout=5)
         pbx = PrivateAsterisk(cfg)
         pbx.start()
@@ -229,6 +236,7 @@ def main() -> None:
                 "pops": len(lat),
                 "contacts": args.contacts,
                 "ws_clients": args.clients,
+                "supervisors": supervisors,
                 "cps": args.cps,
                 "placed_in_s": round(elapsed, 1),
                 "pop_latency_p50_ms": round(pct(lat, 0.5), 2),

@@ -190,9 +190,8 @@ class ScreenPop:
         )
 
     async def _lookup(self, linkedid: str, caller: CallerId) -> dict[str, Any]:
-        """Matches first, then their history and complaints side by side; the IVR path meanwhile."""
+        """One connection, a handful of indexed queries: matches, their history, open complaints, IVR path."""
         t0 = time.perf_counter()
-        ivr_task = asyncio.create_task(self._ivr(linkedid)) if self.ivr_summary is not None else None
         async with self.db.session() as s:
             matches: list[CallerMatch] = (
                 await find_callers(s, caller.number, self.region) if caller.number else []
@@ -201,12 +200,11 @@ class ScreenPop:
                 {**ContactOut.model_validate(m.contact).model_dump(mode="json"), "matched_by": m.how}
                 for m in matches
             ]
-        ids = [m["id"] for m in contacts]
-        self.matches[linkedid] = ids
-        history, complaints = (
-            await asyncio.gather(self._history(ids), self._complaints(ids)) if ids else ([], [])
-        )
-        ivr = await ivr_task if ivr_task is not None else None
+            ids = [m["id"] for m in contacts]
+            self.matches[linkedid] = ids
+            history = await self._history(s, ids) if ids else []
+            complaints = await self._complaints(s, ids) if ids else []
+            ivr = await self._ivr(s, linkedid) if self.ivr_summary is not None else None
         return {
             "matches": contacts,
             "history": history,
@@ -215,43 +213,50 @@ class ScreenPop:
             "lookup_ms": round((time.perf_counter() - t0) * 1000, 2),
         }
 
-    async def _history(self, ids: list[int]) -> list[dict[str, Any]]:
-        async with self.db.session() as s:
-            rows = (
-                await s.scalars(
-                    select(Interaction)
-                    .where(Interaction.contact_id.in_(ids[:10]))
-                    .order_by(Interaction.at.desc(), Interaction.id.desc())
-                    .limit(HISTORY_PER_CONTACT * 2)
-                )
-            ).all()
-            return [InteractionOut.model_validate(r).model_dump(mode="json") for r in rows]
+    async def _history(self, s: Any, ids: list[int]) -> list[dict[str, Any]]:
+        rows = (
+            await s.scalars(
+                select(Interaction)
+                .where(Interaction.contact_id.in_(ids[:10]))
+                .order_by(Interaction.at.desc(), Interaction.id.desc())
+                .limit(HISTORY_PER_CONTACT * 2)
+            )
+        ).all()
+        return [InteractionOut.model_validate(r).model_dump(mode="json") for r in rows]
 
-    async def _complaints(self, ids: list[int]) -> list[dict[str, Any]]:
+    async def _complaints(self, s: Any, ids: list[int]) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
         out = []
-        async with self.db.session() as s:
-            for c in (
-                await s.scalars(
-                    select(Complaint)
-                    .where(Complaint.contact_id.in_(ids[:10]), Complaint.status.in_(OPEN))
-                    .order_by(Complaint.answer_due_at)
-                )
-            ).all():
-                item = ComplaintOut.model_validate(c).model_dump(mode="json")
-                item["sla_state"] = sla_state(now, c.answer_due_at, c.resolved_at, self.due_soon).value
-                out.append(item)
+        for c in (
+            await s.scalars(
+                select(Complaint)
+                .where(Complaint.contact_id.in_(ids[:10]), Complaint.status.in_(OPEN))
+                .order_by(Complaint.answer_due_at)
+            )
+        ).all():
+            item = ComplaintOut.model_validate(c).model_dump(mode="json")
+            item["sla_state"] = sla_state(now, c.answer_due_at, c.resolved_at, self.due_soon).value
+            out.append(item)
         return out
 
-    async def _ivr(self, linkedid: str) -> dict[str, Any] | None:
+    async def _ivr(self, s: Any, linkedid: str) -> dict[str, Any] | None:
         assert self.ivr_summary is not None
         try:
-            async with self.db.session() as s:
-                result: dict[str, Any] | None = await self.ivr_summary(s, linkedid)
-                return result
+            result: dict[str, Any] | None = await self.ivr_summary(s, linkedid)
+            return result
         except Exception:
             log.exception("screenpop: IVR summary failed for %s", linkedid)
+            await s.rollback()
             return None
+
+    async def warm(self, connections: int = 4) -> None:
+        """Open and prime pool connections before the first ring (a cold connection costs tens of ms)."""
+        caller = CallerId("+33100000000", None, False)
+        await asyncio.gather(
+            *(self._lookup(f"warm-{n}", caller) for n in range(connections)), return_exceptions=True
+        )
+        for n in range(connections):
+            self.matches.pop(f"warm-{n}", None)
 
     def snapshot_for(self, interface: str | None) -> list[dict[str, Any]]:
         pop = self.current.get(interface or "")

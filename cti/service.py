@@ -110,6 +110,7 @@ class CtiService:
 
     async def start(self) -> None:
         await self.directory.load()
+        await self.screenpop.warm()
         self.history.start()
         self.state_log.start()
         if self.settings.ami_enabled:
