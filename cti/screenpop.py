@@ -33,6 +33,11 @@ OPEN = (ComplaintStatus.open, ComplaintStatus.in_progress)
 IvrSummaryFn = Callable[[Any, str], Any]
 
 
+def _one_of(column: Any, ids: list[int]) -> Any:
+    # `=` for the usual single match: an IN list is re-expanded at every execution (SQLAlchemy postcompile)
+    return column == ids[0] if len(ids) == 1 else column.in_(ids[:10])
+
+
 def caller_view(caller: CallerId, region: str) -> dict[str, Any]:
     parsed = try_parse(caller.number, region) if caller.number else None
     return {
