@@ -82,6 +82,15 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     cti: CtiServer,
     sipp: Sipp,  # noqa: F811
 ) -> None:
+    contact = cti.users["contact"]
+    with cti.api("agent1") as c:  # a past note and an open complaint, for the pop to show
+        r = c.post(f"/api/v1/contacts/{contact}/timeline", json={"body": "Demande de devis <i>urgent</i>"})
+        assert r.status_code == 201, r.text
+        r = c.post(
+            "/api/v1/complaints",
+            json={"contact_id": contact, "category": "Livraison", "description": "Colis <b>jamais</b> reçu"},
+        )
+        assert r.status_code == 201, r.text
     _ready_at_desk(desk, "agent1")
     sipp.agent(1, "answer", ring_ms=1500, talk_ms=1500)
     sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=15_000)
@@ -94,6 +103,10 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     expect(pop).to_contain_text("Acme Industries")
     expect(pop.locator(".badge-vip")).to_be_visible()  # the contact's tier
     expect(pop).to_contain_text("support")  # the queue the call came through
+    expect(pop.locator(".pop-history")).to_contain_text("Demande de devis <i>urgent</i>")
+    complaint = pop.locator(".pop-complaints li")
+    expect(complaint).to_contain_text("Colis <b>jamais</b> reçu")
+    expect(complaint.locator(".badge-on_time")).to_have_text("Dans les délais")  # its SLA state
     expect(desk.locator("#pop-phase")).to_have_text("En conversation", timeout=10_000)
     expect(desk.locator("#btn-hangup")).to_be_enabled()
     desk.get_by_label("Notes").fill("Rappel promis <b>mardi</b>")
@@ -127,7 +140,7 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     desk.get_by_role("button", name="Ouvrir la réclamation").click()
     expect(desk.locator("#desk-message")).to_contain_text(re.compile(r"Réclamation n°\d+ ouverte"))
     # The note and the complaint are on the contact's page, as text.
-    desk.goto(f"/contacts/{cti.users['contact']}")
+    desk.goto(f"/contacts/{contact}")
     expect(desk.locator(".timeline")).to_contain_text("Rappel promis <b>mardi</b>")
     expect(desk.locator("main")).to_contain_text("Facturation")
 
