@@ -13,10 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Role
 from app.security import Identity, get_db
 from app.web.pages import page, roles
+from app.web.render import N_, gettext
+from dialer.campaigns import TRANSITIONS
 from dialer.list_import import STANDARD_FIELDS
 from dialer.models import CallList, Campaign, ImportJob, MappingTemplate
 
 router = APIRouter(include_in_schema=False)
+STATE_LABELS = {
+    "draft": N_("Draft"),
+    "running": N_("Running"),
+    "paused": N_("Paused"),
+    "stopped": N_("Stopped"),
+    "finished": N_("Finished"),
+}
+ACTION_LABELS = {
+    "running": N_("Start / resume"),
+    "paused": N_("Pause"),
+    "stopped": N_("Stop"),
+    "finished": N_("Mark finished"),
+}
 
 
 @router.get("/campaigns")
@@ -39,4 +54,9 @@ async def campaigns_page(
         jobs=jobs,
         list_names={cl.id: cl.name for cl in lists},
         fields=fields,
+        transitions={
+            state: sorted(targets, key=list(TRANSITIONS).index) for state, targets in TRANSITIONS.items()
+        },
+        state_labels={k: gettext(v) for k, v in STATE_LABELS.items()},
+        action_labels={k: gettext(v) for k, v in ACTION_LABELS.items()},
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,39 @@ def test_given_a_manager_when_uploading_a_french_list_then_columns_map_progress_
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     start = rows.index(["line", "kind", "reason"])
     assert [r[:2] for r in rows[start + 1 :]] == [["4", "invalid"], ["5", "duplicate"]]
+
+
+def test_given_campaigns_when_the_manager_uses_the_state_buttons_then_legal_moves_apply_and_refusals_show(
+    page: Page,
+) -> None:
+    login(page, "demo-manager")
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "plateau_csrf")
+    headers = {"X-CSRF-Token": csrf}
+    queue_id = page.request.get("/api/v1/queues").json()[0]["id"]
+    list_id = page.request.post("/api/v1/lists", data={"name": "Relance 2026"}, headers=headers).json()["id"]
+    body = "Nom;Téléphone\r\nDurand;06 11 22 33 44\r\n".encode("cp1252")
+    job = page.request.post(
+        f"/api/v1/lists/{list_id}/imports",
+        multipart={"file": {"name": "l.csv", "mimeType": "text/csv", "buffer": body}},
+        headers=headers,
+    ).json()
+    deadline = time.monotonic() + 15  # poll the import job with a deadline
+    while page.request.get(f"/api/v1/imports/{job['id']}").json()["status"] == "running":
+        assert time.monotonic() < deadline, "the import did not end"
+        page.wait_for_timeout(100)
+    for name, lists in (("Relance printemps", [list_id]), ("Sans liste", [])):
+        r = page.request.post(
+            "/api/v1/campaigns", data={"name": name, "list_ids": lists, "queue_id": queue_id}, headers=headers
+        )
+        assert r.status == 201, r.text()
+    page.goto("/campaigns")
+    row = page.get_by_role("row", name=re.compile("Relance printemps"))
+    expect(row).to_contain_text("Brouillon")
+    row.get_by_role("button", name="Démarrer / reprendre").click()
+    expect(page.get_by_role("row", name=re.compile("Relance printemps"))).to_contain_text("En cours")
+    page.get_by_role("row", name=re.compile("Relance printemps")).get_by_role("button", name="Pause").click()
+    expect(page.get_by_role("row", name=re.compile("Relance printemps"))).to_contain_text("En pause")
+    page.get_by_role("row", name=re.compile("Sans liste")).get_by_role(
+        "button", name="Démarrer / reprendre"
+    ).click()
+    expect(page.locator("#campaign-error")).to_contain_text("attach at least one call list")

@@ -154,3 +154,23 @@ async function follow(jobId) {
 document.getElementById("up-preview").addEventListener("click", preview);
 fileInput.addEventListener("change", () => { mappingBox.hidden = true; mappingBody.replaceChildren(); });
 form.addEventListener("submit", upload);
+
+// Campaign state buttons: POST the transition; a refusal (409) is shown as the server words it.
+const campaignError = document.getElementById("campaign-error");
+for (const button of document.querySelectorAll("#campaigns-table button[data-to]")) {
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api(`/api/v1/campaigns/${button.dataset.campaign}/transition`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ to: button.dataset.to }),
+      });
+      location.reload();
+    } catch (e) {
+      campaignError.textContent = e.message;
+      campaignError.hidden = false;
+      button.disabled = false;
+    }
+  });
+}
