@@ -299,4 +299,4 @@ def test_given_an_agent_in_english_when_the_desk_opens_then_the_live_labels_are_
     expect(desk.locator("#agent-state")).to_have_text("Logged out")  # drawn by desk.js from its strings
     desk.get_by_role("button", name="Log into my queues").click()
     expect(desk.locator("#agent-state")).to_have_text("Ready", timeout=10_000)
-    expect(desk.locator("#agent-queues")).to_contain_text("In queues: hotline")
+    expect(desk.locator("#agent-queues")).to_have_text("In queues: hotline, sales, support")

@@ -152,7 +152,9 @@ def test_given_a_supervisor_when_listening_to_an_agent_then_their_phone_is_rung_
     pbx: PrivateAsterisk,  # noqa: F811
     sipp: Sipp,  # noqa: F811
 ) -> None:
-    _post(cti, "agent6", "/login")
+    _post(cti, "agent6", "/login")  # joins hotline, sales, support one by one
+    tile = board.locator('.wb-queue[data-queue="support"]')
+    expect(tile.locator('.wb-count[data-state="ready"] .value')).to_have_text("1")
     sipp.agent(6, "answer", ring_ms=300, talk_ms=15_000)
     sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=20_000)
     row = board.locator('tr[data-agent="PJSIP/agent6"]')

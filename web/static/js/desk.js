@@ -451,7 +451,7 @@ function ready() {
 }
 
 function toggleLogin() {
-  if (!$("btn-login").hidden) act(() => agentApi("/login", {}));
+  if (!$("btn-login").hidden) login();
   else act(() => agentApi("/logout"));
 }
 
@@ -544,7 +544,25 @@ async function openComplaint(ev) {
 }
 
 // --- wiring ------------------------------------------------------------------------------------------------
-$("btn-login").addEventListener("click", () => act(() => agentApi("/login", {})));
+// Joining several queues changes the agent's state once (the first queue): read the full list back.
+async function refreshQueues() {
+  for (const delay of [800, 2500]) {
+    await new Promise((r) => setTimeout(r, delay));
+    try {
+      const me = await api("GET", "/api/v1/agent/me");
+      if (state.agent && me && me.state === state.agent.state && String(me.queues) !== String(state.agent.queues)) {
+        state.agent = { ...state.agent, queues: me.queues };
+        renderStatus();
+      }
+    } catch { /* the events remain the source of truth */ }
+  }
+}
+
+function login() {
+  act(() => agentApi("/login", {})).then((out) => { if (out !== undefined) refreshQueues(); });
+}
+
+$("btn-login").addEventListener("click", login);
 $("btn-logout").addEventListener("click", () => act(() => agentApi("/logout")));
 $("pause-form").addEventListener("submit", (ev) => { ev.preventDefault(); pause(); });
 $("btn-ready").addEventListener("click", ready);

@@ -267,10 +267,13 @@ function renderLink() {
 
 function apply(msg, render = true) {
   switch (msg.type) {
-    case "agent_state_changed":
+    case "agent_state_changed": {
+      const before = state.agents.get(msg.agent);
+      if (!before || before.state === "logged_out" || msg.state === "logged_out") reconcileSoon();
       state.agents.set(msg.agent, msg);
       if (render) { renderAgents(); for (const q of queueNames()) renderQueueLive(q); if (!state.tiles.size || (msg.queues || []).some((q) => !state.tiles.has(q))) renderTiles(); }
       break;
+    }
     case "queue_changed":
       state.queues.set(msg.queue, msg);
       if (render) { if (!state.tiles.has(msg.queue)) renderTiles(); else renderQueueLive(msg.queue); }
@@ -349,6 +352,30 @@ $("wb-windows").addEventListener("click", (ev) => {
   renderKpis();
 });
 
+// Reconcile with the server's live picture now and then: a change the PBX reports without a new agent
+// state (e.g. an agent added to one more queue) has no event of its own. Never overrides newer facts.
+async function reconcile() {
+  let data;
+  try { data = await api("GET", "/api/v1/supervisor/live"); } catch { return; }
+  let changed = false;
+  for (const item of data.items || []) {
+    if (item.type !== "agent_state_changed") continue;
+    const cur = state.agents.get(item.agent);
+    if (cur && (cur.since || 0) > (item.since || 0)) continue;
+    if (!cur || cur.state !== item.state || String(cur.queues) !== String(item.queues) || cur.reason !== item.reason) {
+      state.agents.set(item.agent, { ...cur, ...item });
+      changed = true;
+    }
+  }
+  if (changed) { renderTiles(); renderAgents(); }
+}
+
+let reconcileTimer = null;
+function reconcileSoon() { // a log in joins queues one by one: read the whole membership back once it settles
+  clearTimeout(reconcileTimer);
+  reconcileTimer = setTimeout(reconcile, 1500);
+}
+
 // --- start -------------------------------------------------------------------------------------------------
 fillThresholdForm();
 renderWindowChips();
@@ -356,6 +383,7 @@ renderTiles();
 renderAgents();
 fetchKpi();
 setInterval(fetchKpi, 60_000);
+setInterval(reconcile, 10_000);
 setInterval(() => {
   for (const tl of state.tiles.values()) tickLongest(tl);
   const now = nowS();
