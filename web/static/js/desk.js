@@ -139,7 +139,7 @@ function renderCaller(pop) {
   } else {
     line.append(h("span", { class: "muted", text: t("no_number") }));
   }
-  if (c.name) line.append(" ", h("span", { class: "pop-cid-name", text: `« ${c.name} »` }));
+  if (c.name) line.append(" ", h("span", { class: "pop-cid-name", text: config.lang === "en" ? `“${c.name}”` : `« ${c.name} »` }));
   return line;
 }
 
