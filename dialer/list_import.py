@@ -503,6 +503,10 @@ class ListImporter:
             self._consent_required = local_today >= rs.consent_required_from
         if self._pg:
             self._raw = (await (await self.db.connection()).get_raw_connection()).driver_connection
+            # The tables grow inside this transaction, faster than statistics follow: a planner that
+            # still believes `lead_numbers` is empty scans it for every batch (quadratic). The indexes
+            # always fit these lookups, so sequential scans are off until the import commits.
+            await self._raw.execute("SET LOCAL enable_seqscan = off")
 
     async def _flush(
         self,
