@@ -83,7 +83,9 @@ def _post(cti: CtiServer, user: str, path: str, body: dict[str, object] | None =
 def _latency_ms(page: Page, what: str) -> float:
     seen = page.evaluate(f"window.__wb.{what}")
     assert seen, f"{what} never shown"
-    return float(seen["seenAt"] - seen["eventAt"] * 1000)
+    latency = float(seen["seenAt"] - seen["eventAt"] * 1000)
+    print(f"wallboard {what}: shown {latency:.0f} ms after the event")
+    return latency
 
 
 def test_given_a_supervisor_when_a_call_waits_and_a_paused_agent_takes_it_then_the_wallboard_follows_within_a_second(  # noqa: E501
