@@ -355,9 +355,11 @@ class ListImporter:
         job_id: int | None = None,
         user_id: int | None = None,
         progress: Callable[[Counters], Awaitable[None]] | None = None,
+        keep_live: bool = False,
     ) -> None:
         self.db, self.opt, self.job_id, self.user_id = session, options, job_id, user_id
         self.workers = options.workers
+        self.keep_live = keep_live  # run_job drops the live counters itself, once the job row is final
         self.progress = progress
         self.counters = Counters()
         self.normalise = Normaliser(options.region)
@@ -388,6 +390,9 @@ class ListImporter:
                 with contextlib.suppress(BaseException):
                     await self._pending
             raise
+        finally:
+            if self.job_id is not None and not self.keep_live:
+                LIVE.pop(self.job_id, None)
         await self.db.execute(
             update(CallList)
             .where(CallList.id == self.opt.list_id)
@@ -771,7 +776,9 @@ async def run_job(
         async with db.session() as session:
             try:
                 table = open_table(path, encoding=options.encoding, delimiter=options.delimiter)
-                importer = ListImporter(session, options, job_id=job_id, user_id=user_id, progress=progress)
+                importer = ListImporter(
+                    session, options, job_id=job_id, user_id=user_id, progress=progress, keep_live=True
+                )
                 counters = await importer.run(table)
                 await session.commit()
             except BaseException:
@@ -784,23 +791,25 @@ async def run_job(
     finally:
         if table is not None:
             table.close()
-    async with db.session() as s:
-        values: dict[str, Any] = {"finished_at": utcnow()}
-        if error is None:
-            values |= _job_values(counters) | {"status": ImportStatus.done}
-        else:
-            values |= {
-                "status": ImportStatus.failed,
-                "error": error[:2000],
-                "accepted": 0,
-                "duplicates": 0,
-                "dnc": 0,
-                "no_consent": 0,
-                "invalid": 0,
-            }
-        await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
-        await s.commit()
-    LIVE.pop(job_id, None)
+    try:
+        async with db.session() as s:
+            values: dict[str, Any] = {"finished_at": utcnow()}
+            if error is None:
+                values |= _job_values(counters) | {"status": ImportStatus.done}
+            else:
+                values |= {
+                    "status": ImportStatus.failed,
+                    "error": error[:2000],
+                    "accepted": 0,
+                    "duplicates": 0,
+                    "dnc": 0,
+                    "no_consent": 0,
+                    "invalid": 0,
+                }
+            await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+            await s.commit()
+    finally:
+        LIVE.pop(job_id, None)
 
 
 def _job_values(c: Counters) -> dict[str, Any]:
