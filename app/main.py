@@ -15,6 +15,8 @@ from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
 from cti.service import CtiService
+from dialer import monitor_api as dialer_monitor
+from dialer.engine import DialerService
 
 API_PREFIX = "/api/v1"
 
@@ -31,9 +33,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cti = CtiService(settings, app.state.db, app.state.hub)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         await app.state.cti.start()
+        # the live dialer (issue 6): only with a PBX to dial through
+        app.state.dialer = DialerService(app.state.cti, app.state.db)
+        if settings.ami_enabled:
+            await app.state.dialer.start()
         try:
             yield
         finally:
+            await app.state.dialer.stop()
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
             await app.state.cti.stop()
@@ -50,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limiter = LoginRateLimiter(settings.login_rate_limit, settings.login_rate_window_s)
     for module in (auth, customers, history, complaints, admin, reports, outbound, agent, supervisor):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(dialer_monitor.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, Any]:

@@ -80,6 +80,8 @@ class ScreenPop:
         self._lookups: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.pops_sent = 0
+        # linkedid → extra pop fields or None (the dialer adds the lead, campaign and script of its calls)
+        self.extras: list[Callable[[str], dict[str, Any] | None]] = []
 
     # -- bus subscriber -----------------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
@@ -161,6 +163,8 @@ class ScreenPop:
             "caller": caller_view(caller, self.region),
             "event_at": at,
         }
+        for extra in self.extras:
+            base.update(extra(linkedid) or {})
         try:
             found = await asyncio.wait_for(asyncio.shield(lookup), self.lookup_timeout_s)
         except TimeoutError:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from app.agent_state_log import AgentStateLogWriter
@@ -107,6 +108,8 @@ class CtiService:
         self._wrapup_timers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._channels_seen = False
+        # called with every validated AmiEvent before the tracker (the dialer follows its own channels)
+        self.raw_listeners: list[Callable[[AmiEvent], None]] = []
 
     async def start(self) -> None:
         await self.directory.load()
@@ -128,6 +131,11 @@ class CtiService:
         """Runs for every AMI event, in order. Keep it free of I/O."""
         now = time.time()
         if isinstance(item, AmiEvent):
+            for listener in self.raw_listeners:
+                try:
+                    listener(item)
+                except Exception:  # a listener's bug must not stop the event path
+                    log.exception("cti: raw AMI listener failed on %s", item.name)
             events = self.tracker.feed(item)
         elif isinstance(item, ChannelsSnapshot):
             events = self.tracker.resync_channels(item.channels, now)

@@ -1,0 +1,226 @@
+"""The live dialer against the private Asterisk: Plateau reaches the AMI through a proxy that sees every
+Originate it sends; SIPp plays the customers (the trunk's far end) and the agents' phones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from app.models import ApiToken, Queue, Role, User
+from app.security import hash_password, token_digest
+from cti.events import AgentState
+from cti.pbx_process import PrivateAsterisk
+from dialer.models import (
+    CallList,
+    Campaign,
+    CampaignList,
+    CampaignState,
+    DialMode,
+    Lead,
+    LeadAttempt,
+    LeadNumber,
+)
+from tests.integration.conftest import Plateau, pbx, plateau_settings, recorder, serve_plateau, sipp  # noqa: F401
+from tests.integration.faults import AmiProxy
+from tests.integration.sipp import Sipp
+
+# A Tuesday, 11:00 in Paris: inside FR-2023's windows, not a public holiday.
+IN_WINDOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+OUT_OF_WINDOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)  # 21:30 in Paris
+MANAGER_TOKEN = "token-manager-0123456789"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/dialer_live" in str(item.fspath) and "test_outcomes" not in str(item.fspath):
+            item.add_marker(pytest.mark.asterisk)
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_for_async(fn: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+# tests.integration.sipp's busy/congestion scenarios keep the UAS head's unused `ereg` variables, which
+# SIPp 3.6.1 refuses to load ("Variable $invite_cseq is referenced 1 times!"): a plain rejecting UAS here.
+REJECT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="plateau customer rejecting">
+  <recv request="INVITE" crlf="true"/>
+  <send><![CDATA[
+SIP/2.0 {code} {reason}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>
+  <recv request="ACK" crlf="true"/>
+</scenario>
+"""
+REJECTS = {"busy": (486, "Busy Here"), "congestion": (503, "Service Unavailable")}
+
+
+def customer(sipp: Sipp, behaviour: str, ring_ms: int = 1000) -> None:  # noqa: F811
+    """The far end of the trunk: `answer`, `noanswer`, or rejecting with 486 (`busy`) / 503 (`congestion`)."""
+    if behaviour not in REJECTS:
+        sipp.customer(behaviour, ring_ms=ring_ms)
+        return
+    code, reason = REJECTS[behaviour]
+    scenario = sipp._file(f"customer-{behaviour}.xml", REJECT.format(code=code, reason=reason))
+    sipp.procs.append(
+        subprocess.Popen(
+            sipp._base(scenario, sipp.cfg.trunk_host, sipp.cfg.trunk_port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    )
+
+
+@dataclass
+class Live:
+    p: Plateau
+    proxy: AmiProxy
+    pbx: PrivateAsterisk
+
+    @property
+    def dialer(self) -> Any:
+        return self.p.app.state.dialer
+
+    def originates(self) -> list[dict[str, str]]:
+        """Every Originate Plateau sent, as {channel_id, number}."""
+        out = []
+        for block in bytes(self.proxy.sent_to_pbx).split(b"\r\n\r\n"):
+            if re.search(rb"(?im)^Action: Originate\s*$", block):
+                cid = re.search(rb"(?im)^ChannelId: (\S+)", block)
+                num = re.search(rb"(?im)^Variable: PLATEAU_NUMBER=(\S+)", block)
+                out.append(
+                    {
+                        "channel_id": cid.group(1).decode() if cid else "",
+                        "number": num.group(1).decode() if num else "",
+                    }
+                )
+        return out
+
+    async def login(self, n: int, queue: str = "sales") -> None:
+        await self.p.cti.login(f"PJSIP/agent{n}", f"agent{n}", [queue])
+        await wait_until(
+            lambda: (
+                (a := self.p.cti.tracker.agents.get(f"PJSIP/agent{n}")) is not None
+                and a.state is AgentState.ready
+            ),
+            what=f"agent{n} ready",
+        )
+
+    async def campaign(
+        self,
+        numbers: list[str],
+        *,
+        retry_rules: dict[str, Any] | None = None,
+        state: CampaignState = CampaignState.running,
+    ) -> tuple[int, list[int]]:
+        async with self.p.db.session() as s:
+            queue_id = await s.scalar(select(Queue.id).where(Queue.name == "sales"))
+            cl = CallList(name=f"list-{time.monotonic_ns()}", lead_count=len(numbers))
+            s.add(cl)
+            await s.flush()
+            lead_ids = []
+            for i, e164 in enumerate(numbers):
+                lead = Lead(list_id=cl.id, fields={"first_name": f"Lead{i}"}, consent=True, status="new")
+                s.add(lead)
+                await s.flush()
+                s.add(LeadNumber(lead_id=lead.id, list_id=cl.id, e164=e164, tz="Europe/Paris", country="FR"))
+                lead_ids.append(lead.id)
+            c = Campaign(
+                name=f"camp-{time.monotonic_ns()}",
+                queue_id=queue_id,
+                dial_mode=DialMode.progressive,
+                caller_id="+33100000000",
+                script="sales",
+                rule_set="FR-2023",
+                retry_rules=retry_rules or {},
+                state=state,
+            )
+            s.add(c)
+            await s.flush()
+            s.add(CampaignList(campaign_id=c.id, list_id=cl.id))
+            await s.commit()
+            return c.id, lead_ids
+
+    async def attempts(self, lead_id: int | None = None) -> list[LeadAttempt]:
+        async with self.p.db.session() as s:
+            q = select(LeadAttempt).order_by(LeadAttempt.id)
+            if lead_id is not None:
+                q = q.where(LeadAttempt.lead_id == lead_id)
+            return list(await s.scalars(q))
+
+    async def lead(self, lead_id: int) -> Lead:
+        async with self.p.db.session() as s:
+            lead = await s.get(Lead, lead_id)
+            assert lead is not None
+            return lead
+
+
+@pytest_asyncio.fixture
+async def live(pbx: PrivateAsterisk, tmp_path: Path) -> AsyncIterator[Live]:  # noqa: F811
+    proxy = AmiProxy(pbx.cfg.ami_port)
+    await proxy.start()
+    async with serve_plateau(plateau_settings(pbx, tmp_path, ami_port=proxy.port)) as p:
+        assert await p.cti.link.wait_ready(15), p.cti.health()
+        p.app.state.dialer.clock = lambda: IN_WINDOW
+        p.app.state.dialer.ring_s = 4
+        async with p.db.session() as s:
+            u = User(
+                username="manager",
+                display_name="Manager",
+                password_hash=hash_password("irrelevant-password"),
+                role=Role.manager,
+            )
+            s.add(u)
+            await s.flush()
+            s.add(ApiToken(user_id=u.id, name="test", token_hash=token_digest(MANAGER_TOKEN)))
+            await s.commit()
+        p.tokens["manager"] = MANAGER_TOKEN
+        try:
+            yield Live(p, proxy, pbx)
+        finally:
+            # no campaign keeps dialling into the next test, and the PBX is left without members
+            async with p.db.session() as s:
+                for c in await s.scalars(select(Campaign)):
+                    c.state = CampaignState.stopped
+                await s.commit()
+            for n in range(1, 7):
+                with contextlib.suppress(Exception):
+                    await p.cti.logout(f"PJSIP/agent{n}")
+    await proxy.stop()

@@ -1,0 +1,180 @@
+"""The live dialer engine with the real Asterisk; SIPp answers as customers (trunk) and as agents' phones."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from cti.pbx_process import PrivateAsterisk
+from tests.dialer_live.conftest import IN_WINDOW, OUT_OF_WINDOW, Live, customer, wait_for_async, wait_until
+from tests.integration.conftest import KNOWN_NUMBER
+from tests.integration.sipp import Sipp
+
+pytestmark = pytest.mark.asterisk
+
+KNOWN_E164 = "+33" + KNOWN_NUMBER[1:]  # José Müller, a contact of the seed
+
+
+async def test_given_a_clock_outside_the_calling_window_when_the_campaign_runs_then_no_call_is_placed(
+    live: Live,
+) -> None:
+    live.dialer.clock = lambda: OUT_OF_WINDOW
+    await live.login(1)
+    cid, _ = await live.campaign(["+33611000001", "+33611000002"])
+    loop = await wait_until(lambda: live.dialer.loops.get(cid), what="the campaign loop")
+    # three decisions that wanted a call (an agent is free) and found no lead it may dial now
+    await wait_until(
+        lambda: sum(1 for d in loop.decisions if d.get("allowed", 0) > 0) >= 3, what="three decisions"
+    )
+    assert all(d["selected"] == 0 for d in loop.decisions)
+    assert live.originates() == []
+    assert await live.attempts() == []
+
+
+async def test_given_a_free_agent_when_the_customer_answers_then_the_agent_gets_the_call_with_the_leads_pop(
+    live: Live, sipp: Sipp
+) -> None:
+    sipp.customer("answer", ring_ms=300)
+    sipp.agent(1, "answer", ring_ms=200, talk_ms=1500)
+    ws = await live.p.ws("agent1")
+    await live.login(1)
+    cid, (lead_id,) = await live.campaign([KNOWN_E164])
+
+    pop = await wait_until(
+        lambda: next((p for p in ws.pops() if (p.get("dialer") or {}).get("lead_id") == lead_id), None),
+        what="the lead's pop on agent1's desk",
+    )
+    assert pop["dialer"]["campaign_id"] == cid and pop["dialer"]["script"] == "sales"
+    assert pop["dialer"]["fields"] == {"first_name": "Lead0"}
+    assert pop["linkedid"] == live.originates()[0]["channel_id"]
+    final = await wait_until(
+        lambda: next((p for p in ws.pops(linkedid=pop["linkedid"]) if not p.get("partial")), None),
+        what="the full pop",
+    )
+    assert [m["last_name"] for m in final["matches"]] == ["Müller"]  # the customer's number, not ours
+
+    (attempt,) = await wait_for_async(lambda: live.attempts(lead_id), what="the attempt")
+    assert attempt.result == "contact"
+    assert attempt.agent_id == live.p.users["agent1"]
+    assert attempt.answered_at is not None and attempt.agent_connected_at is not None
+    assert (attempt.agent_connected_at - attempt.answered_at).total_seconds() <= 2
+    lead = await live.lead(lead_id)
+    assert (lead.status, lead.attempts, lead.next_attempt_at) == ("done", 1, None)
+    assert len(live.originates()) == 1
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "result", "delay"),
+    [
+        ("busy", "busy", timedelta(minutes=15)),
+        ("congestion", "failed", timedelta(minutes=60)),
+        ("noanswer", "no_answer", timedelta(minutes=120)),
+    ],
+)
+async def test_given_a_customer_who_does_not_answer_when_dialled_then_the_outcome_and_retry_time_are_recorded(
+    live: Live, sipp: Sipp, behaviour: str, result: str, delay: timedelta
+) -> None:
+    customer(sipp, behaviour)
+    await live.login(1)
+    _, (lead_id,) = await live.campaign(["+33611000010"])
+    (attempt,) = await wait_for_async(lambda: live.attempts(lead_id), timeout=20, what="the attempt")
+    assert attempt.result == result
+    assert attempt.answered_at is None and attempt.agent_connected_at is None
+    lead = await live.lead(lead_id)
+    assert lead.status == "retry" and lead.attempts == 1
+    assert lead.next_attempt_at is not None
+    # retry delay counted from the end of the attempt (the injected clock plus the ringing time)
+    assert IN_WINDOW + delay <= lead.next_attempt_at <= IN_WINDOW + delay + timedelta(seconds=15)
+    assert len(live.originates()) == 1  # not dialled again before its retry time
+
+
+async def test_given_no_agent_answers_when_a_person_picks_up_then_the_abandon_message_plays_and_it_counts(
+    live: Live, sipp: Sipp
+) -> None:
+    sipp.customer("answer", ring_ms=200)
+    sipp.agent(1, "noanswer")  # logged in and ready, but the phone is never picked up
+    await live.login(1)
+    cid, (lead_id,) = await live.campaign(["+33611000020"])
+    (attempt,) = await wait_for_async(lambda: live.attempts(lead_id), timeout=25, what="the attempt")
+    assert attempt.result == "dropped"
+    assert attempt.answered_at is not None and attempt.agent_connected_at is None
+    # the abandon message (≈4 s) played before the hang-up
+    assert (attempt.ended_at - attempt.answered_at).total_seconds() >= 4
+    log = (live.pbx.cfg.runtime / "log" / "messages").read_text(errors="replace")
+    assert "plateau-sounds/abandon" not in log  # Playback did not complain about a missing file
+    lead = await live.lead(lead_id)
+    assert lead.next_attempt_at is not None and lead.next_attempt_at >= IN_WINDOW + timedelta(hours=72)
+
+    async with live.p.client("manager") as http:
+        monitor = await wait_for_async(
+            lambda: _monitor_with_abandon(http, cid), what="the abandon on the campaign monitor"
+        )
+    assert monitor["abandon_today"] == {"abandoned": 1.0, "live": 1.0, "rate_percent": 100.0}
+    assert monitor["results_today"] == {"dropped": 1}
+    assert monitor["list_penetration"] == {"leads": 1, "dialled": 1, "percent": 100.0}
+    assert monitor["decisions"] and "inputs" in monitor["decisions"][-1]
+
+
+async def _monitor_with_abandon(http: object, cid: int) -> dict | None:
+    r = await http.get(f"/api/v1/campaigns/{cid}/monitor")  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return body if (body.get("abandon_today") or {}).get("abandoned") == 1.0 else None
+
+
+async def test_given_a_dialling_campaign_when_it_is_paused_then_no_new_call_is_originated(
+    live: Live, sipp: Sipp
+) -> None:
+    customer(sipp, "busy")
+    await live.login(1)
+    cid, _ = await live.campaign([f"+336110001{n:02d}" for n in range(30)])
+    await wait_until(lambda: len(live.originates()) >= 2, what="two originates")
+    async with live.p.client("manager") as http:
+        r = await http.post(f"/api/v1/campaigns/{cid}/transition", json={"to": "paused"})
+    assert r.status_code == 200, r.text
+    await asyncio.sleep(0.2)  # a tick already past its state check may finish its one originate
+    placed = len(live.originates())
+    await asyncio.sleep(3)
+    assert len(live.originates()) == placed
+    assert not live.dialer.loops[cid].active
+
+
+async def test_given_calls_in_flight_when_asterisk_restarts_then_no_lead_is_dialled_twice(
+    live: Live, sipp: Sipp
+) -> None:
+    live.dialer.ring_s = 8
+    sipp.customer("noanswer")
+    await live.login(1)
+    numbers = [f"+336110002{n:02d}" for n in range(6)]
+    _, lead_ids = await live.campaign(numbers)
+    await wait_until(lambda: live.dialer.calls, what="a call in flight")
+    await asyncio.sleep(1)
+    before = len(live.originates())
+    await asyncio.to_thread(live.pbx.restart)
+    assert await live.p.cti.link.wait_ready(30)
+    # the campaign goes on after the restart with the next lead
+    await wait_until(
+        lambda: len(live.originates()) > before, timeout=20, what="an originate after the restart"
+    )
+    await wait_for_async(
+        lambda: _attempts_of(live, lead_ids[0]), timeout=15, what="the interrupted call's attempt"
+    )
+    sent = live.originates()
+    assert len({o["channel_id"] for o in sent}) == len(sent)  # no Originate was resent
+    dialled = [o["number"] for o in sent]
+    assert len(set(dialled)) == len(dialled), dialled  # no lead dialled twice
+    (first,) = await live.attempts(lead_ids[0])
+    assert first.result == "failed"
+    lead = await live.lead(lead_ids[0])
+    assert lead.status == "retry" and lead.next_attempt_at is not None
+
+
+async def _attempts_of(live: Live, lead_id: int) -> list:
+    return await live.attempts(lead_id)
+
+
+def test_given_the_rendered_pbx_when_it_starts_then_the_abandon_message_exists(pbx: PrivateAsterisk) -> None:
+    sound = pbx.cfg.runtime / "lib" / "plateau-sounds" / "abandon.gsm"
+    assert sound.stat().st_size >= 33 * 100  # at least 2 s of GSM frames (33 bytes per 20 ms)
