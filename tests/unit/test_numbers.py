@@ -111,3 +111,36 @@ def test_given_a_caller_id_when_making_lookup_keys_then_exact_and_suffix(raw: st
 
 def test_given_formatted_digits_when_suffix_key_then_only_the_last_nine_digits() -> None:
     assert suffix_key("+33 6 12 34 56 78") == "612345678"
+
+
+def test_given_many_numbers_when_parsed_fast_then_the_result_is_phonenumbers_own():
+    """The fast path (digits and separators) must agree with phonenumbers' generic parse and validation."""
+    import random
+
+    from cti.numbers import _fast_parse, _generic_parse, _prepare
+
+    rnd = random.Random(7)
+    shapes = [
+        ("FR", lambda: "0" + rnd.choice("123456789") + "".join(rnd.choice("0123456789") for _ in range(8))),
+        ("FR", lambda: "+33 " + rnd.choice("67") + " " + "".join(rnd.choice("0123456789") for _ in range(8))),
+        ("MA", lambda: "0" + rnd.choice("5678") + "".join(rnd.choice("0123456789") for _ in range(8))),
+        ("DZ", lambda: "0" + rnd.choice("5679") + "".join(rnd.choice("0123456789") for _ in range(8))),
+        ("TN", lambda: "+216" + "".join(rnd.choice("0123456789") for _ in range(8))),
+        ("FR", lambda: "+1 " + "".join(rnd.choice("0123456789") for _ in range(10))),
+        ("FR", lambda: "+44 7" + "".join(rnd.choice("0123456789") for _ in range(9))),
+    ]
+    fast_hits = 0
+    for _ in range(3000):
+        region, make = rnd.choice(shapes)
+        raw = make()
+        prepared = _prepare(raw)
+        fast = _fast_parse(prepared, region)
+        try:
+            generic = _generic_parse(raw, prepared, region)
+        except InvalidNumber:
+            generic = None
+        if fast is not None:
+            fast_hits += 1
+            assert generic is not None and fast.e164 == generic.e164, raw
+        # when the fast path declines, the generic path decides (and explains)
+    assert fast_hits > 500
