@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +28,7 @@ from cti.numbers import InvalidNumber, parse
 
 BATCH = 2000
 MAX_CELL = 500
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # control characters other than TAB
 
 # Normalised header (lowercase, no accents, no punctuation) → field.
 HEADERS: dict[str, str] = {}
@@ -199,7 +201,7 @@ class CustomerImporter:
             cell = cell.strip()
             if col is None or not cell:
                 continue
-            if len(cell) > MAX_CELL or any(ord(c) < 32 and c != "\t" for c in cell):
+            if len(cell) > MAX_CELL or _CONTROL.search(cell):
                 report.rejected.append((line, f"{col}: too long or contains control characters"))
                 return None
             if col.startswith("number:"):
