@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from app.db import Database
 from app.models import Queue
@@ -37,7 +37,7 @@ from cti.ami_wire import AmiEvent
 from cti.events import AgentState, AgentStateChanged, CallAnswered, CallEnded
 from cti.tracker import SOFTHANGUP_SHUTDOWN
 from dialer import leads_model as m
-from dialer.compliance import RuleSet, abandon_stats, clone_rule_set
+from dialer.compliance import AbandonStats, RuleSet, abandon_stats, clone_rule_set
 from dialer.leads import select_leads
 from dialer.models import (
     Callback,
@@ -348,35 +348,7 @@ class DialerService:
         )
 
     async def _load_abandons(self, s: Any, loop: CampaignLoop, rs: RuleSet, now: datetime) -> None:
-        since = now - timedelta(days=rs.abandon_period_days + 1)
-        rows = await s.execute(
-            select(
-                LeadAttempt.lead_id,
-                LeadAttempt.e164,
-                LeadAttempt.started_at,
-                LeadAttempt.result,
-                LeadAttempt.answered_at,
-                LeadAttempt.agent_connected_at,
-                LeadAttempt.amd_machine,
-            ).where(LeadAttempt.campaign_id == loop.campaign_id, LeadAttempt.started_at >= since)
-        )
-        history = [
-            m.Attempt(
-                lead_id=r.lead_id,
-                e164=r.e164,
-                started_at=_aware(r.started_at),
-                result=m.AttemptResult(r.result),
-                answered_at=_aware(r.answered_at),
-                agent_connected_at=_aware(r.agent_connected_at),
-                amd_machine=r.amd_machine,
-            )
-            for r in rows
-        ]
-        period = abandon_stats(history, rs, now)
-        today_rs = clone_rule_set(
-            rs, rs.name, {"abandon_period_kind": "calendar_days", "abandon_period_days": 1}
-        )
-        today = abandon_stats(history, today_rs, now)
+        today, period = await campaign_abandons(s, loop.campaign_id, rs, now)
         loop.abandon_period = AbandonMeasure(period.abandoned, period.live)
         loop.abandon_today = AbandonMeasure(today.abandoned, today.live)
         loop.abandon_loaded_at = time.monotonic()
@@ -645,19 +617,44 @@ class DialerService:
             "agents": agents,
             "originated_since_start": loop.originated if loop else 0,
             "answer_rate": loop.stats.answer_rate if loop else None,
-            "abandon_today": _measure(loop.abandon_today) if loop else None,
-            "abandon_period": _measure(loop.abandon_period) if loop else None,
             "decisions": list(loop.decisions)[-20:] if loop else [],
         }
 
 
-def _measure(measure: AbandonMeasure) -> dict[str, Any]:
-    rate = measure.rate
-    return {
-        "abandoned": measure.abandoned,
-        "live": measure.live,
-        "rate_percent": None if rate is None else round(100 * rate, 3),
-    }
+async def campaign_abandons(
+    s: Any, campaign_id: int, rs: RuleSet, now: datetime
+) -> tuple[AbandonStats, AbandonStats]:
+    """The campaign's abandon rate today (the rule set's reference zone) and over its period."""
+    since = now - timedelta(days=rs.abandon_period_days + 1)
+    rows = await s.execute(
+        select(
+            LeadAttempt.lead_id,
+            LeadAttempt.e164,
+            LeadAttempt.started_at,
+            LeadAttempt.result,
+            LeadAttempt.answered_at,
+            LeadAttempt.agent_connected_at,
+            LeadAttempt.amd_machine,
+        ).where(
+            LeadAttempt.campaign_id == campaign_id,
+            LeadAttempt.started_at >= since,
+            or_(LeadAttempt.answered_at.is_not(None), LeadAttempt.amd_machine.is_(True)),
+        )
+    )
+    history = [
+        m.Attempt(
+            lead_id=r.lead_id,
+            e164=r.e164,
+            started_at=_aware(r.started_at),
+            result=m.AttemptResult(r.result),
+            answered_at=_aware(r.answered_at),
+            agent_connected_at=_aware(r.agent_connected_at),
+            amd_machine=r.amd_machine,
+        )
+        for r in rows
+    ]
+    today_rs = clone_rule_set(rs, rs.name, {"abandon_period_kind": "calendar_days", "abandon_period_days": 1})
+    return abandon_stats(history, today_rs, now), abandon_stats(history, rs, now)
 
 
 def _aware(value: datetime | None) -> datetime | None:

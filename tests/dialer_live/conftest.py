@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
@@ -40,12 +39,6 @@ from tests.integration.sipp import Sipp
 IN_WINDOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 OUT_OF_WINDOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)  # 21:30 in Paris
 MANAGER_TOKEN = "token-manager-0123456789"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/dialer_live" in str(item.fspath) and "test_outcomes" not in str(item.fspath):
-            item.add_marker(pytest.mark.asterisk)
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
