@@ -29,6 +29,7 @@ _TRUNK_PREFIX = re.compile(r"^\+(\d{1,3})\s*\(0\)")  # "+33 (0)6 ..." → "+33 6
 _FR_EXTENSION = re.compile(r"\s*(?:poste|post\.|p\.)\s*(\d{1,8})\s*$", re.IGNORECASE)  # "poste 12"
 # Letters stay for "ext"/"poste"; CR, LF and other controls never belong in a number (AMI injection).
 _ALLOWED = re.compile(r"^[0-9+()\-./ \t\u00a0\u202f#*,;:a-zA-Z]*$")
+_NON_DIGITS = re.compile(r"\D")
 _WITHHELD = {"", "anonymous", "restricted", "unknown", "unavailable", "private", "withheld", "<unknown>"}
 
 
@@ -80,7 +81,7 @@ _KINDS = {
 
 
 def suffix_key(digits_or_e164: str) -> str:
-    digits = "".join(c for c in digits_or_e164 if c.isdigit())
+    digits = _NON_DIGITS.sub("", digits_or_e164)
     return digits[-SUFFIX_DIGITS:]
 
 
@@ -97,8 +98,10 @@ def _prepare(raw: str) -> str:
     if not _ALLOWED.match(s):
         raise InvalidNumber(raw, "contains characters that are not part of a phone number")
     s = s.replace("\u00a0", " ").replace("\u202f", " ")  # Excel's French number formats
-    s = _TRUNK_PREFIX.sub(r"+\1 ", s)
-    s = _FR_EXTENSION.sub(r" ext. \1", s)
+    if "(" in s:  # guards: most inputs have neither form, and a regex pass costs more than a lookup
+        s = _TRUNK_PREFIX.sub(r"+\1 ", s)
+    if "p" in s or "P" in s:
+        s = _FR_EXTENSION.sub(r" ext. \1", s)
     # A trunk or a spreadsheet may give the international prefix as 00 (or lose the + entirely);
     # phonenumbers handles 00 only for regions whose IDD is 00, which is every region we default to.
     return s
