@@ -301,3 +301,39 @@ def test_given_an_agent_in_english_when_the_desk_opens_then_the_live_labels_are_
     desk.get_by_role("button", name="Log into my queues").click()
     expect(desk.locator("#agent-state")).to_have_text("Ready", timeout=10_000)
     expect(desk.locator("#agent-queues")).to_have_text("In queues: hotline, sales, support")
+
+
+def test_given_a_call_when_the_agent_transfers_it_blind_from_the_desk_then_the_other_agent_gets_it(
+    desk: Page,
+    cti: CtiServer,
+    pbx: PrivateAsterisk,  # noqa: F811
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    _ready_at_desk(desk, "agent1")
+    sipp.agent(1, "answer", ring_ms=300, talk_ms=20_000)
+    sipp.agent(2, "answer", ring_ms=300, talk_ms=10_000)  # agent2's phone, extension 7002
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=20_000)
+    expect(desk.locator("#pop-phase")).to_have_text("En conversation", timeout=15_000)
+    transfer = desk.get_by_role("button", name="Transférer", exact=True)
+    transfer.click()  # no target yet
+    expect(desk.locator("#desk-message")).to_have_text(
+        "Saisissez le numéro ou le poste vers lequel transférer."
+    )
+    expect(desk.get_by_label("Transférer vers (numéro ou poste)")).to_be_focused()
+    desk.keyboard.press("Alt+T")
+    desk.keyboard.type("7002")
+    desk.get_by_label("Direct").check()
+    transfer.click()
+    # Asterisk's own view: the customer now talks to agent2's phone; agent1's leg is gone.
+    wait_until(
+        lambda: "PJSIP/agent2-" in (ch := pbx.rx("core show channels concise")) and "PJSIP/agent1-" not in ch,
+        10,
+        "the customer bridged to agent2",
+    )
+    # The customer still talks to agent2; agent1's part is over: wrap-up, and the disposition closes it.
+    expect(desk.locator("#pop-phase")).to_have_text("Appel terminé — qualification")
+    expect(desk.locator("#btn-hangup")).to_be_disabled()
+    desk.get_by_label("Code de qualification").select_option(label="Résolu")
+    desk.get_by_role("button", name="Enregistrer la qualification").click()
+    expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
+    assert "PJSIP/agent2-" in pbx.rx("core show channels concise")

@@ -19,6 +19,7 @@ const state = {
   pop: null,            // latest pop for my phone
   renderedKey: null,    // what the pop panel currently shows (re-rendered only when the content changes)
   held: {},             // linkedid → on hold
+  transferred: new Set(), // linkedids this agent transferred away (their part is over)
   chosen: {},           // pop_id → chosen contact id (several matches, or a contact created from the pop)
   created: {},          // pop_id → contact created from the pop
   done: new Set(JSON.parse(sessionStorage.getItem(DONE_KEY) || "[]")), // linkedids with a saved wrap-up
@@ -276,10 +277,15 @@ function popKey(pop) {
   return pop ? `${pop.pop_id}|${pop.partial ? 1 : 0}|${state.created[pop.pop_id] ? 1 : 0}|${state.chosen[pop.pop_id] || ""}` : null;
 }
 
+// The phase the desk shows. The pop says "answered" until the whole call ends; the agent's own part may
+// end before (a blind transfer: the PBX already holds the agent in wrap-up), so their state decides too.
 function phaseOf(pop) {
   if (!pop) return null;
-  if (state.done.has(pop.linkedid) && (pop.phase === "wrap_up" || pop.phase === "answered")) return "done";
-  return pop.phase;
+  let phase = pop.phase;
+  const mineOver = state.transferred.has(pop.linkedid) || (state.agent && state.agent.state === "wrap_up");
+  if (phase === "answered" && mineOver) phase = "wrap_up";
+  if (state.done.has(pop.linkedid) && (phase === "wrap_up" || phase === "answered")) return "done";
+  return phase;
 }
 
 function renderPop(force = false) {
@@ -323,20 +329,24 @@ function renderPop(force = false) {
 // --- call controls and wrap-up ---------------------------------------------------------------------------
 function activeCall() {
   const pop = state.pop;
-  if (pop && (pop.phase === "ringing" || pop.phase === "answered")) return pop.linkedid;
+  const phase = phaseOf(pop);
+  if (pop && (phase === "ringing" || phase === "answered")) return pop.linkedid;
   const a = state.agent;
   if (a && (a.state === "on_call" || a.state === "ringing") && a.linkedid) return a.linkedid;
   return null;
 }
 
+// A wrap-up blocks "ready" only while the PBX still holds the agent in wrap-up: a pop from an earlier
+// session (the snapshot keeps the last pop) must not lock a fresh desk.
 function wrapPending() {
   const pop = state.pop;
-  return !!(pop && pop.phase === "wrap_up" && !state.done.has(pop.linkedid));
+  const inWrap = !!state.agent && state.agent.state === "wrap_up";
+  return !!(pop && inWrap && phaseOf(pop) === "wrap_up");
 }
 
 function renderControls() {
   const call = activeCall();
-  const talking = !!call && ((state.pop && state.pop.phase === "answered") || (state.agent && state.agent.state === "on_call"));
+  const talking = !!call && (phaseOf(state.pop) === "answered" || (state.agent && state.agent.state === "on_call"));
   const held = call ? !!state.held[call] : false;
   $("btn-hangup").disabled = !call;
   const hold = $("btn-hold");
@@ -415,6 +425,7 @@ function applyEvent(msg) {
     case "agent_state_changed": onAgent(msg); break;
     case "pop": onPop(msg); break;
     case "call_held": state.held[msg.linkedid] = !!msg.held; break;
+    case "call_transferred": if (!me || msg.by_agent === me) state.transferred.add(msg.linkedid); break;
     case "pbx_link": state.pbxUp = !!msg.up; break;
     case "call_ended": delete state.held[msg.record && msg.record.linkedid]; break;
     default: return;
