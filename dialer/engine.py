@@ -277,6 +277,7 @@ class DialerService:
                 "script": c.script,
                 "caller_id": c.caller_id,
                 "amd": c.amd_enabled,
+                "machine_action": c.amd_machine_action.value,
                 "queue": queue,
                 "abandon_s": max(1, math.ceil(rs.abandon_after_seconds)),
             }
@@ -402,6 +403,7 @@ class DialerService:
                     "PLATEAU_CHANNEL_ID": channel_id,
                     "PLATEAU_RING_S": str(self.ring_s),
                     "PLATEAU_NUMBER": call.e164,
+                    "PLATEAU_MACHINE_ACTION": campaign["machine_action"],
                 },
                 timeout_ms=(self.ring_s + 10) * 1000,
             )

@@ -142,6 +142,7 @@ class Live:
         *,
         retry_rules: dict[str, Any] | None = None,
         state: CampaignState = CampaignState.running,
+        amd: bool = False,
     ) -> tuple[int, list[int]]:
         async with self.p.db.session() as s:
             queue_id = await s.scalar(select(Queue.id).where(Queue.name == "sales"))
@@ -164,6 +165,7 @@ class Live:
                 rule_set="FR-2023",
                 retry_rules=retry_rules or {},
                 state=state,
+                amd_enabled=amd,
             )
             s.add(c)
             await s.flush()

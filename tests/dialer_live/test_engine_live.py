@@ -9,6 +9,7 @@ import pytest
 
 from cti.pbx_process import PrivateAsterisk
 from tests.dialer_live.conftest import IN_WINDOW, OUT_OF_WINDOW, Live, customer, wait_for_async, wait_until
+from tests.integration.capture import AmiRecorder
 from tests.integration.conftest import KNOWN_NUMBER
 from tests.integration.sipp import Sipp
 
@@ -116,6 +117,24 @@ async def test_given_no_agent_answers_when_a_person_picks_up_then_the_abandon_me
     assert monitor["results_today"] == {"dropped": 1}
     assert monitor["list_penetration"] == {"leads": 1, "dialled": 1, "percent": 100.0}
     assert monitor["decisions"] and "inputs" in monitor["decisions"][-1]
+
+
+async def test_given_amd_when_the_analysis_is_not_sure_then_the_person_reaches_an_agent_late_and_it_counts(
+    live: Live, sipp: Sipp, recorder: AmiRecorder
+) -> None:
+    sipp.customer("answer", ring_ms=200)  # SIPp sends no audio: AMD ends NOTSURE after its analysis time
+    sipp.agent(1, "answer", ring_ms=200, talk_ms=1000)
+    await live.login(1)
+    cid, (lead_id,) = await live.campaign(["+33611000030"], amd=True)
+    (attempt,) = await wait_for_async(lambda: live.attempts(lead_id), timeout=25, what="the attempt")
+    assert b"UserEvent: AMDResult" in recorder.data and b"AMDStatus: NOTSURE" in recorder.data
+    assert attempt.result == "contact" and not attempt.amd_machine
+    assert attempt.agent_connected_at is not None and attempt.answered_at is not None
+    # the analysis outlasts the 2-second rule: connected, yet abandoned by the TCPA definition
+    assert (attempt.agent_connected_at - attempt.answered_at).total_seconds() > 2
+    async with live.p.client("manager") as http:
+        monitor = await wait_for_async(lambda: _monitor_with_abandon(http, cid), what="the monitor")
+    assert monitor["results_today"] == {"contact": 1}
 
 
 async def _monitor_with_abandon(http: object, cid: int) -> dict | None:
