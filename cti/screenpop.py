@@ -43,7 +43,7 @@ def caller_view(caller: CallerId, region: str) -> dict[str, Any]:
     return {
         "number": caller.number,
         "e164": parsed.e164 if parsed else None,
-        "display": parsed.national if parsed else caller.number,
+        "display": parsed.national() if parsed else caller.number,
         "name": caller.name,
         "withheld": caller.withheld,
         "valid": parsed is not None,

@@ -125,6 +125,7 @@ class _Agent:
     state: AgentState = AgentState.logged_out
     reason: str | None = None
     since: float = 0.0
+    seen_queues: tuple[str, ...] = ()
 
 
 class Tracker:
@@ -582,11 +583,13 @@ class Tracker:
             state, reason = AgentState.paused, paused[0] or None
         else:
             state = AgentState.ready
+        queues = tuple(sorted(agent.queues))
         if (state, reason) != (agent.state, agent.reason) or agent.since == 0.0:
             agent.state, agent.reason, agent.since = state, reason, at
-            out.append(
-                AgentStateChanged(endpoint, state, reason, at, tuple(sorted(agent.queues)), agent.linkedid)
-            )
+        elif queues == agent.seen_queues:
+            return
+        agent.seen_queues = queues  # joining or leaving a queue is news too, even in the same state
+        out.append(AgentStateChanged(endpoint, state, reason, agent.since, queues, agent.linkedid))
 
     # -- resync after a (re)connect ------------------------------------------------------------------------
     def resync(self, snap: Snapshot, at: float) -> list[DomainEvent]:

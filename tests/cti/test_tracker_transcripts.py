@@ -212,7 +212,40 @@ def test_given_calls_unseen_while_disconnected_when_resynced_then_they_end_inter
     assert len(tracker.calls) == 1
     events = tracker.resync_channels([], 1795415700.0)
     assert [e.record.outcome for e in of_type(events, CallEnded)] == ["interrupted"]
-    events = tracker.resync_queues([{"Queue": "support", "Location": "PJSIP/agent1", "Paused": "1",
-                                     "PausedReason": "lunch", "Status": "1"}], [], 1795415700.0)
+    events = tracker.resync_queues(
+        [
+            {
+                "Queue": "support",
+                "Location": "PJSIP/agent1",
+                "Paused": "1",
+                "PausedReason": "lunch",
+                "Status": "1",
+            }
+        ],
+        [],
+        1795415700.0,
+    )
     (state,) = of_type(events, AgentStateChanged)
     assert (state.state, state.reason, state.queues) == (AgentState.paused, "lunch", ("support",))
+
+
+def test_given_an_agent_in_one_queue_when_joining_another_then_the_new_queue_set_is_announced():
+    from cti.ami_wire import AmiEvent
+    from cti.tracker import Tracker
+
+    tracker = Tracker()
+
+    def member(queue: str, ts: float) -> AmiEvent:
+        return AmiEvent(
+            "QueueMemberAdded",
+            {"Queue": queue, "Interface": "PJSIP/agent1", "Paused": "0", "Status": "1"},
+            ts,
+        )
+
+    first = tracker.feed(member("support", 1.0))
+    second = tracker.feed(member("sales", 2.0))
+    assert [e.queues for e in of_type(first + second, AgentStateChanged)] == [
+        ("support",),
+        ("sales", "support"),
+    ]
+    assert of_type(second, AgentStateChanged)[0].since == 1.0  # still ready since the first login
