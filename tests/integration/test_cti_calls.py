@@ -47,6 +47,10 @@ async def test_given_a_known_caller_when_the_queue_rings_an_agent_then_that_agen
         ("José", "Müller", "Acme Industries", "vip")
     ]
     assert (pop["queue"], pop["dnis"], pop["caller"]["e164"]) == ("support", "5551000", "+33612345678")
+    assert pop["caller"]["display"] == "06 12 34 56 78"
+    async with plateau.client("agent1") as c:  # the REST view of the same state, for a desk that reloads
+        me = await c.get("/api/v1/agent/me")
+        assert me.status_code == 200 and me.json()["pop"]["linkedid"] == pop["linkedid"]
     # it arrived before the agent answered
     pop_at = next(t for t, m in agent1.messages if m.get("type") == "pop" and not m["partial"])
     await wait_for(lambda: agent1.of_type("call_answered"), 10, what="the answer")
