@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 1000
+BATCH_MAX = 200
 HEARTBEAT_S = 15.0
 
 
@@ -159,6 +160,7 @@ class Hub:
                 )
                 if getter.done():
                     text, getter = getter.result(), None
+                    text = self._with_queued(conn, text)
                 elif reader.done():
                     return
                 else:
@@ -168,6 +170,20 @@ class Hub:
         finally:
             if getter is not None:
                 getter.cancel()
+
+    @staticmethod
+    def _with_queued(conn: Connection, first: str) -> str:
+        """Whatever else is already waiting goes in the same frame: `{"type":"batch","items":[…]}`.
+
+        Events come in bursts (one AMI read yields several); a frame per burst instead of per event is
+        what lets a thousand wallboards keep up. The items are the JSON already serialised once, joined.
+        """
+        if conn.outbox.empty():
+            return first
+        texts = [first]
+        while len(texts) < BATCH_MAX and not conn.outbox.empty():
+            texts.append(conn.outbox.get_nowait())
+        return '{"type":"batch","items":[' + ",".join(texts) + "]}"
 
     async def _read(self, ws: WebSocket, conn: Connection) -> None:
         # Clients only send pings; anything else is ignored (actions go through the REST API + CSRF).

@@ -119,7 +119,9 @@ class Plateau:
         async def read() -> None:
             with contextlib.suppress(websockets.ConnectionClosed):
                 async for raw in conn:
-                    client.messages.append((time.time(), json.loads(raw)))
+                    msg, now = json.loads(raw), time.time()
+                    items = msg["items"] if msg.get("type") == "batch" else [msg]  # see Hub._with_queued
+                    client.messages.extend((now, item) for item in items)
 
         client.task = asyncio.create_task(read())
         client.conn = conn  # type: ignore[attr-defined]

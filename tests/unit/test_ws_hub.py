@@ -76,11 +76,31 @@ async def served() -> AsyncIterator[tuple[Hub, str]]:
     await task
 
 
+_PENDING: dict[int, list[dict[str, Any]]] = {}
+
+
 async def _next(ws: websockets.ClientConnection, skip: tuple[str, ...] = ("heartbeat",)) -> dict[str, Any]:
+    """The next event, in order, whether it came alone or in a batch frame."""
+    pending = _PENDING.setdefault(id(ws), [])
     while True:
-        msg = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if not pending:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            pending.extend(frame["items"] if frame["type"] == "batch" else [frame])
+        msg = pending.pop(0)
         if msg["type"] not in skip:
             return dict(msg)
+
+
+async def test_given_a_burst_of_events_when_sent_then_they_share_frames_and_keep_their_order(served) -> None:
+    hub, url = served
+    async with websockets.connect(f"{url}/alice") as a:
+        await _next(a)
+        await wait_for(lambda: hub.connections == 1, what="registered")
+        for n in range(50):
+            hub.publish(Event(ToUser(ALICE.user_id), f"event {n}"))
+        bodies = [(await _next(a))["body"] for _ in range(50)]
+        assert bodies == [f"event {n}" for n in range(50)]
+        assert hub.sent < 50  # fewer frames than events
 
 
 async def test_given_a_new_connection_when_it_opens_then_it_first_gets_its_own_snapshot(served) -> None:

@@ -107,6 +107,15 @@ export class LiveSocket {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
     if (!msg || typeof msg !== "object") return;
+    if (msg.type === "batch") {  // several events sent in one frame, in order
+      for (const item of Array.isArray(msg.items) ? msg.items : []) this.handle(item);
+      return;
+    }
+    this.handle(msg);
+  }
+
+  handle(msg) {
+    if (!msg || typeof msg !== "object") return;
     if (msg.type === "snapshot") {
       const wasDown = this.everConnected && this.state !== "ok";
       this.attempt = 0;

@@ -1,0 +1,243 @@
+"""A whole call centre on one machine, for the end-to-end benchmarks (screen-pop, wallboard fan-out).
+
+A private Asterisk (asterisk-conf/), SIPp agent phones logged into the `support` queue, PostgreSQL loaded
+with contacts, Plateau as `plateau serve` in its own process, and WebSocket clients in another process that
+note when each message arrives. SIPp places the calls as the carrier would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import websockets
+
+from app import migrate
+from app.customer_import import import_customers
+from app.db import Database
+from app.models import ApiToken, Queue, QueueMember, Role, User
+from app.security import token_digest
+from bench.lookup import mobile, write_csv
+from cti.pbx_process import PbxConfig, PrivateAsterisk, free_port
+from tests.integration.capture import AmiRecorder
+from tests.integration.sipp import Caller, Sipp
+from tests.pg import fresh_database, postgres_server
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(p * len(s)))], 2) if s else float("nan")
+
+
+async def seed(
+    url: str, csv_path: Path, contacts: int, users: list[tuple[str, Role, str | None]]
+) -> dict[str, str]:
+    db = Database(url)
+    async with db.session() as s:
+        report = await import_customers(s, csv_path, "FR")
+        assert report.imported == contacts, report.summary()
+    tokens = {}
+    async with db.session() as s:
+        queue = Queue(name="support", display_name="Support")
+        s.add(queue)
+        await s.flush()
+        for name, role, endpoint in users:
+            u = User(username=name, display_name=name, password_hash="x", role=role, sip_endpoint=endpoint)
+            s.add(u)
+            await s.flush()
+            tokens[name] = f"bench-{name}-token-0123456789"
+            s.add(ApiToken(user_id=u.id, name="bench", token_hash=token_digest(tokens[name])))
+            if name.startswith("agent"):
+                s.add(QueueMember(queue_id=queue.id, user_id=u.id))
+        await s.commit()
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+    await db.dispose()
+    return tokens
+
+
+def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any) -> None:
+    """In its own process: hold every connection and note when messages arrive (epoch seconds).
+
+    Agents: each complete pop, from the ring's AMI Timestamp (`event_at`). Everyone else: every event that
+    carries an AMI Timestamp (`at`), i.e. its staleness on arrival.
+    """
+
+    async def main() -> None:
+        pops: dict[str, float] = {}
+        first: dict[str, float] = {}
+        lookups: list[float] = []
+        stale: list[float] = []
+        counts = {"messages": 0}
+
+        async def client(name: str, token: str) -> None:
+            async with websockets.connect(
+                url, additional_headers={"Authorization": f"Bearer {token}"}, max_queue=None, open_timeout=120
+            ) as ws:
+                async for raw in ws:
+                    now = time.time()
+                    if not (name.startswith("agent") and '"type": "pop"' in raw) and not (
+                        name.startswith("sup") and '"at": ' in raw
+                    ):
+                        counts["messages"] += 1
+                        continue
+                    frame = json.loads(raw)
+                    for msg in frame["items"] if frame.get("type") == "batch" else [frame]:
+                        counts["messages"] += 1
+                        kind = msg.get("type")
+                        if name.startswith("agent") and kind == "pop":
+                            first.setdefault(msg["pop_id"], now - msg["event_at"])
+                            if not msg["partial"] and msg["pop_id"] not in pops:
+                                pops[msg["pop_id"]] = now - msg["event_at"]
+                                lookups.append(msg.get("lookup_ms") or 0.0)
+                        elif (
+                            name.startswith("sup")
+                            and "at" in msg
+                            and kind not in ("heartbeat", "pong", "pbx_link")
+                        ):
+                            stale.append(now - msg["at"])
+
+        tasks = [asyncio.create_task(client(n, t)) for n, t in tokens.items()]
+        await asyncio.sleep(3)
+        ready.set()
+        await asyncio.to_thread(stop.wait)
+        for t in tasks:
+            t.cancel()
+        failed = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception())
+        out.put(
+            {
+                "pops": pops,
+                "first": first,
+                "lookups": lookups,
+                "stale": stale,
+                "messages": counts["messages"],
+                "failed": failed,
+            }
+        )
+
+    asyncio.run(main())
+
+
+@dataclass
+class CallCentre:
+    contacts: int
+    agents: int
+    supervisors: int
+    others: int = 0
+    work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-centre-")))
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def __enter__(self) -> CallCentre:
+        self._stack = ExitStack()
+        csv_path = self.work / "customers.csv"
+        write_csv(csv_path, self.contacts)
+        url = self._stack.enter_context(fresh_database(self._stack.enter_context(postgres_server())))
+        migrate.upgrade(url)
+        users = [(f"agent{n}", Role.agent, f"agent{n}") for n in range(1, self.agents + 1)]
+        users += [(f"sup{n}", Role.supervisor, None) for n in range(1, self.supervisors + 1)]
+        users += [(f"other{n}", Role.agent, f"other{n}") for n in range(1, self.others + 1)]
+        self.tokens = asyncio.run(seed(url, csv_path, self.contacts, users))
+        self.cfg = PbxConfig.for_tests(
+            self.work / "pbx", agents=self.agents, supervisors=1, queue_ring_timeout=5
+        )
+        self.pbx = PrivateAsterisk(self.cfg)
+        self.pbx.start()
+        self._stack.callback(self.pbx.stop)
+        self.sipp = Sipp(self.cfg, self.work / "sipp")
+        self._stack.callback(self.sipp.stop)
+        self.http_port = free_port()
+        env = {
+            **os.environ,
+            "PLATEAU_DATABASE_URL": url,
+            "PLATEAU_AMI_PORT": str(self.cfg.ami_port),
+            "PLATEAU_AMI_USER": self.cfg.ami_user,
+            "PLATEAU_AMI_SECRET": self.cfg.ami_secret,
+            "PLATEAU_SECRET_KEY": "bench",
+            "PLATEAU_WRAPUP_ENABLED": "false",
+            "PLATEAU_HTTP_PORT": str(self.http_port),
+        }
+        log = self._stack.enter_context(open(self.work / "plateau.log", "wb"))
+        self.plateau = subprocess.Popen(
+            [str(Path(sys.executable).parent / "plateau"), "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._stack.callback(self._stop_plateau)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and self.plateau.poll() is None, "plateau did not start"
+                time.sleep(0.2)
+        for n in range(1, self.agents + 1):
+            self.sipp.agent(n, "answer", ring_ms=400, talk_ms=1500)
+        with httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}", timeout=30) as http:
+            for n in range(1, self.agents + 1):
+                r = http.post(
+                    "/api/v1/agent/login",
+                    headers={"Authorization": f"Bearer {self.tokens[f'agent{n}']}"},
+                    json={"queues": ["support"]},
+                )
+                assert r.status_code == 204, r.text
+        return self
+
+    def _stop_plateau(self) -> None:
+        self.plateau.terminate()
+        try:
+            self.plateau.wait(20)
+        except subprocess.TimeoutExpired:
+            self.plateau.kill()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def run(self, calls: int, cps: float) -> dict[str, Any]:
+        """Connect every client, place the calls, and gather what the clients saw and the server spent."""
+        ready, stop, out = mp.Event(), mp.Event(), mp.Queue()
+        clients = mp.Process(
+            target=ws_clients, args=(f"ws://127.0.0.1:{self.http_port}/ws", self.tokens, ready, stop, out)
+        )
+        clients.start()
+        assert ready.wait(180), "WebSocket clients did not connect"
+        rnd = random.Random(3)
+        callers = [Caller(mobile(rnd.randrange(self.contacts)), "5551000", "Bench") for _ in range(calls)]
+        server = psutil.Process(self.plateau.pid)
+
+        async def place() -> tuple[bytes, float, float]:
+            rec = AmiRecorder(self.cfg.ami_port, self.cfg.ami_user, self.cfg.ami_secret)
+            await rec.start()
+            cpu0, t0 = server.cpu_times(), time.monotonic()
+            proc = self.sipp.call(callers, hold_ms=4000, rate=cps, limit=400)
+            await asyncio.to_thread(proc.wait, calls / cps + 120)
+            await asyncio.sleep(3)  # the last events
+            cpu1, t1 = server.cpu_times(), time.monotonic()
+            busy = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+            return await rec.stop(), t1 - t0, 100 * busy / (t1 - t0)
+
+        stream, elapsed, cpu_percent = asyncio.run(place())
+        stop.set()
+        result: dict[str, Any] = out.get(timeout=120)
+        clients.join(30)
+        result.update(stream=stream, elapsed=elapsed, server_cpu_percent=cpu_percent)
+        return result
