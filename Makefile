@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 APT_UPDATED := var/.apt-updated
 
-.PHONY: run test test-unit test-db test-asterisk test-browser bench lint fmt setup system-deps migrate clean capture
+.PHONY: run test test-unit test-db test-asterisk test-browser bench lint fmt setup system-deps migrate clean capture docs-screenshots
 
 $(APT_UPDATED):
 	@mkdir -p var
@@ -62,6 +62,10 @@ test-asterisk: setup
 
 capture: setup
 	$(BIN)/python -m tests.integration.scenarios
+
+# Pictures of the desk with a pop and of the wallboard under load (a real call centre runs meanwhile).
+docs-screenshots: setup
+	$(BIN)/python -m tests.browser.screenshots docs
 
 test-browser: setup
 	$(BIN)/pytest -q -m browser tests/browser

@@ -47,7 +47,11 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def seed(
-    url: str, csv_path: Path, contacts: int, users: list[tuple[str, Role, str | None]]
+    url: str,
+    csv_path: Path,
+    contacts: int,
+    users: list[tuple[str, Role, str | None]],
+    password_hash: str = "x",
 ) -> dict[str, str]:
     db = Database(url)
     async with db.session() as s:
@@ -59,7 +63,13 @@ async def seed(
         s.add(queue)
         await s.flush()
         for name, role, endpoint in users:
-            u = User(username=name, display_name=name, password_hash="x", role=role, sip_endpoint=endpoint)
+            u = User(
+                username=name,
+                display_name=name.title(),
+                password_hash=password_hash,
+                role=role,
+                sip_endpoint=endpoint,
+            )
             s.add(u)
             await s.flush()
             tokens[name] = f"bench-{name}-token-0123456789"
@@ -145,6 +155,8 @@ class CallCentre:
     agents: int
     supervisors: int
     others: int = 0
+    password_hash: str = "x"  # "x" matches no password: the benches sign in with tokens
+    talk_ms: int = 1500
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-centre-")))
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -157,7 +169,7 @@ class CallCentre:
         users = [(f"agent{n}", Role.agent, f"agent{n}") for n in range(1, self.agents + 1)]
         users += [(f"sup{n}", Role.supervisor, None) for n in range(1, self.supervisors + 1)]
         users += [(f"other{n}", Role.agent, f"other{n}") for n in range(1, self.others + 1)]
-        self.tokens = asyncio.run(seed(url, csv_path, self.contacts, users))
+        self.tokens = asyncio.run(seed(url, csv_path, self.contacts, users, self.password_hash))
         self.cfg = PbxConfig.for_tests(
             self.work / "pbx", agents=self.agents, supervisors=1, queue_ring_timeout=5
         )
@@ -196,7 +208,7 @@ class CallCentre:
                 assert time.monotonic() < deadline and self.plateau.poll() is None, "plateau did not start"
                 time.sleep(0.2)
         for n in range(1, self.agents + 1):
-            self.sipp.agent(n, "answer", ring_ms=400, talk_ms=1500)
+            self.sipp.agent(n, "answer", ring_ms=400, talk_ms=self.talk_ms)
         with httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}", timeout=30) as http:
             for n in range(1, self.agents + 1):
                 r = http.post(
