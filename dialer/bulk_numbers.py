@@ -9,9 +9,9 @@ A million-row list spends most of its time in `phonenumbers`. Two honest savings
   `phonenumbers.number_type` (what `is_valid_number` runs underneath): every number is validated.
   Anything else, and anything this path would reject, goes through `cti.numbers.parse`, so errors
   read the same as everywhere else. Tests check both paths agree on thousands of inputs.
-- **The same type check, without the per-call overhead.** `_type_of` runs phonenumbers' own
-  `_number_type_helper` algorithm (same metadata, same order, same patterns) with the patterns compiled
-  once per region instead of looked up in a cache for each of the ~8 type checks of every number.
+- **The same type check, without the per-call overhead.** `cti.numbers.number_type` runs phonenumbers'
+  own `_number_type_helper` algorithm (same metadata, same order, same patterns) with the patterns
+  compiled once per region; `cti.numbers.parse` takes the same fast path for every caller.
 - **Zones from the validation's own number type** (`phonenumbers.timezone` would compute it again),
   with the territory correction of `dialer.compliance_zones` cached per (region, zones).
 
@@ -20,11 +20,8 @@ A bounded cache keyed by the separator-free text absorbs duplicate numbers.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import holidays
 import phonenumbers
@@ -32,11 +29,12 @@ from babel.core import get_global
 from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType, phonenumberutil
 from phonenumbers import timezone as pn_timezone
 
-from cti.numbers import MAX_INPUT_LEN, InvalidNumber, parse
+from cti.numbers import MAX_INPUT_LEN, SEPARATORS, InvalidNumber, number_type, parse
+from cti.numbers import split_number as _split
 from dialer.compliance_zones import zones_for_number
 
 CACHE_SIZE = 50_000
-_SEPARATORS = str.maketrans("", "", " .-/()\u00a0\u202f\t")
+
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 
@@ -45,99 +43,6 @@ class NumberInfo:
     e164: str
     zones: tuple[str, ...]  # where it rings (an explicit zone column overrides this at import)
     country: str | None  # whose public holidays apply
-
-
-@lru_cache(maxsize=64)
-def _national_prefix(region: str) -> tuple[int, str] | None:
-    """(country code, national prefix) when the region's prefix is a plain digit string to strip."""
-    md = phonenumberutil.PhoneMetadata.metadata_for_region(region.upper())
-    if md is None or not md.national_prefix or md.national_prefix_transform_rule:
-        return None
-    if (md.national_prefix_for_parsing or md.national_prefix) != md.national_prefix:
-        return None
-    return md.country_code, md.national_prefix
-
-
-def _split(compact: str, region: str) -> tuple[int, str] | None:
-    """(country code, national significant number) for the shapes the shortcut takes, else None."""
-    if compact.startswith("+"):
-        digits = compact[1:]
-        if not digits.isdigit():
-            return None
-        for n in (1, 2, 3):
-            cc = int(digits[:n])
-            if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                nsn = digits[n:]
-                return (cc, nsn) if nsn and nsn[0] != "0" else None
-        return None
-    if not compact.isdigit():
-        return None
-    prefix = _national_prefix(region)
-    if prefix is None or not compact.startswith(prefix[1]):
-        return None
-    nsn = compact[len(prefix[1]) :]
-    return (prefix[0], nsn) if nsn and nsn[0] != "0" else None
-
-
-_SPECIAL_TYPES = (
-    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
-    ("toll_free", PhoneNumberType.TOLL_FREE),
-    ("shared_cost", PhoneNumberType.SHARED_COST),
-    ("voip", PhoneNumberType.VOIP),
-    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
-    ("pager", PhoneNumberType.PAGER),
-    ("uan", PhoneNumberType.UAN),
-    ("voicemail", PhoneNumberType.VOICEMAIL),
-)
-_Desc = tuple[frozenset[int], re.Pattern[str]] | None
-
-
-def _desc(desc: Any) -> _Desc:
-    if desc is None or not desc.national_number_pattern:
-        return None
-    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern)
-
-
-def _matches(desc: _Desc, nsn: str) -> bool:
-    if desc is None:
-        return False
-    lengths, pattern = desc
-    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
-
-
-@lru_cache(maxsize=512)
-def _typer(cc: int, region: str | None) -> Callable[[str], int]:
-    """phonenumbers' `_number_type_helper` for one region, its patterns compiled once."""
-    md = phonenumberutil.PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
-    if md is None:
-        return lambda _nsn: PhoneNumberType.UNKNOWN
-    general = _desc(md.general_desc)
-    special = [(_desc(getattr(md, name)), kind) for name, kind in _SPECIAL_TYPES]
-    fixed, mobile, same = _desc(md.fixed_line), _desc(md.mobile), md.same_mobile_and_fixed_line_pattern
-
-    def kind_of(nsn: str) -> int:
-        if not _matches(general, nsn):
-            return PhoneNumberType.UNKNOWN
-        for desc, kind in special:
-            if _matches(desc, nsn):
-                return kind
-        if _matches(fixed, nsn):
-            return (
-                PhoneNumberType.FIXED_LINE_OR_MOBILE
-                if same or _matches(mobile, nsn)
-                else PhoneNumberType.FIXED_LINE
-            )
-        if not same and _matches(mobile, nsn):
-            return PhoneNumberType.MOBILE
-        return PhoneNumberType.UNKNOWN
-
-    return kind_of
-
-
-def number_type(num: PhoneNumber) -> int:
-    """`phonenumbers.number_type(num)`, faster (see the module docstring); tests compare both."""
-    region = phonenumbers.region_code_for_number(num)
-    return _typer(num.country_code, region)(phonenumberutil.national_significant_number(num))
 
 
 @lru_cache(maxsize=4096)
@@ -166,7 +71,7 @@ class Normaliser:
 
     def __call__(self, raw: str) -> NumberInfo:
         stripped = raw.strip()
-        compact = stripped.translate(_SEPARATORS)
+        compact = stripped.translate(SEPARATORS)
         hit = self._cache.get(compact)
         if hit is None:
             hit = self._compute(stripped, compact)
