@@ -26,7 +26,7 @@ def lookup_statement(*, e164: str | None = None, suffix: str | None = None) -> S
     """The one query caller matching runs; each variant is served by an index (see tests/db)."""
     contact = joinedload(PhoneNumber.contact)
     stmt = select(PhoneNumber).options(
-        contact.joinedload(Contact.account), contact.selectinload(Contact.numbers)
+        contact.joinedload(Contact.account), contact.joinedload(Contact.numbers)  # one round trip
     )
     if e164 is not None:
         stmt = stmt.where(PhoneNumber.e164 == e164)
