@@ -40,6 +40,7 @@ from cti.events import (
 )
 
 WRAPUP_REASON = "wrapup"
+_BUSY_CAUSES = frozenset({"17", "21"})  # user busy, call rejected
 SOFTHANGUP_SHUTDOWN = "4"  # AST_SOFTHANGUP_SHUTDOWN, as SoftHangupRequest reports it on `core restart`
 _RINGING = frozenset({"RINGING", "RINGINUSE", "6", "7"})
 _BUSY = frozenset({"INUSE", "BUSY", "ONHOLD", "2", "3", "8"})
@@ -113,6 +114,7 @@ class _Call:
     origin_answered_at: float | None = None  # the originated phone picked up (click-to-call, supervision)
     plateau_hold: bool = False  # held by Plateau's Redirect (not a phone's own hold)
     answer_pending: bool = False  # an agent picked up; AgentConnect follows QueueCallerLeave
+    busy_legs: set[str] = field(default_factory=set)  # agent legs refused busy (486)
 
 
 @dataclass
@@ -352,6 +354,8 @@ class Tracker:
             reason = {"ANSWER": "answer", "NOANSWER": "noanswer", "BUSY": "busy", "CANCEL": "cancel"}.get(
                 status, "unavailable"
             )
+            if dest_uid in call.busy_legs:
+                reason = "busy"
             out.append(AgentRingEnded(call.linkedid, agent, reason, ev.ts))
             if status == "ANSWER" and (not call.queue or call.left_queue_at):
                 self._answer(call, agent, ev.ts, out)
@@ -450,6 +454,12 @@ class Tracker:
             call.hold_s += ev.ts - call.hold_since
             call.hold_since = None
             out.append(CallHeld(call.linkedid, False, ev.ts))
+
+    def _on_HangupRequest(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
+        # app_queue reports a phone that answered 486 as NOANSWER; the request's cause tells the truth
+        call = self._call_of(ev.headers)
+        if call is not None and ev.get("Uniqueid") in call.ringing and ev.get("Cause") in _BUSY_CAUSES:
+            call.busy_legs.add(ev.get("Uniqueid"))
 
     def _on_SoftHangupRequest(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
         call = self._call_of(ev.headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cti.events import (
+    AgentRingEnded,
     AgentRinging,
     AgentState,
     AgentStateChanged,
@@ -249,3 +250,11 @@ def test_given_an_agent_in_one_queue_when_joining_another_then_the_new_queue_set
         ("sales", "support"),
     ]
     assert of_type(second, AgentStateChanged)[0].since == 1.0  # still ready since the first login
+
+
+def test_given_an_agent_phone_that_answers_busy_when_replayed_then_its_ring_ends_busy_and_the_next_takes_it():
+    _t, events = replay(raw("agent_busy"))
+    assert [(e.agent, e.reason) for e in of_type(events, AgentRingEnded)] == [
+        ("PJSIP/agent1", "busy"),
+        ("PJSIP/agent2", "answer"),
+    ]
