@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cti.numbers import is_withheld  # one rule for what a hidden number looks like
+
 _PHONEISH = re.compile(r"\+?[0-9*#]{1,32}")
-_WITHHELD = frozenset({"", "<unknown>", "anonymous", "unknown", "restricted", "private", "withheld"})
 
 
 class AgentState(enum.StrEnum):
@@ -38,8 +39,8 @@ class CallerId:
     def from_ami(cls, num: str, name: str) -> CallerId:
         num = num.strip()
         name = unescape_c(name).strip()
-        name_out = None if name.lower() in _WITHHELD else name[:200]
-        if num.lower() in _WITHHELD:
+        name_out = None if is_withheld(name) else name[:200]
+        if is_withheld(num):
             return cls(None, name_out, True)
         if not _PHONEISH.fullmatch(num):
             return cls(None, name_out, False)

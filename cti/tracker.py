@@ -146,7 +146,6 @@ class Tracker:
         self.waiting: dict[str, dict[str, float]] = {}  # queue → linkedid → joined at
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._handlers = {n[4:]: getattr(self, n) for n in dir(self) if n.startswith("_on_")}
-        self.ignored = 0
 
     # -- entry point ---------------------------------------------------------------------------------------
     def feed(self, ev: AmiEvent) -> list[DomainEvent]:

@@ -30,6 +30,17 @@ a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16
 """
 
+# The far end hung up first: acknowledge its BYE and end the scenario (callers and phones alike).
+OK_TO_BYE = """  <send next="end"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+]]></send>"""
+
 CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="plateau trunk caller">
   <send retrans="500"><![CDATA[
@@ -59,15 +70,7 @@ Max-Forwards: 70
 Content-Length: 0
 ]]></send>
   <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
-  <send next="end"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-]]></send>
+{ok_to_bye}
   <label id="hangup"/>
   <send retrans="500"><![CDATA[
 BYE sip:[field1]@[remote_ip]:[remote_port] SIP/2.0
@@ -133,15 +136,7 @@ SIP/2.0 200 OK
 ]]></send>
   <recv request="ACK" crlf="true"/>
   <recv request="BYE" timeout="{talk_ms}" ontimeout="hangup"/>
-  <send next="end"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-]]></send>
+{ok_to_bye}
   <label id="hangup"/>
   <send retrans="500"><![CDATA[
 BYE [next_url] SIP/2.0
@@ -160,8 +155,7 @@ Content-Length: 0
 )
 
 # No ereg here: SIPp refuses a scenario that assigns variables it never uses.
-AGENT_REJECT = (
-    """<?xml version="1.0" encoding="ISO-8859-1" ?>
+AGENT_REJECT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="plateau phone rejecting">
   <recv request="INVITE" crlf="true"/>
   <send><![CDATA[
@@ -176,7 +170,6 @@ Content-Length: 0
   <recv request="ACK" crlf="true"/>
 </scenario>
 """
-)
 
 NEVER_MS = 3_600_000
 
@@ -189,11 +182,13 @@ def agent_scenario(behaviour: str, ring_ms: int = 1000, talk_ms: int = NEVER_MS)
         return AGENT_REJECT.format(code=503, reason="Service Unavailable")
     if behaviour == "noanswer":
         ring_ms = NEVER_MS
-    return AGENT_ANSWER.format(reply=_REPLY_HEADERS, sdp=SDP, ring_ms=ring_ms, talk_ms=talk_ms)
+    return AGENT_ANSWER.format(
+        reply=_REPLY_HEADERS, sdp=SDP, ring_ms=ring_ms, talk_ms=talk_ms, ok_to_bye=OK_TO_BYE
+    )
 
 
 def caller_scenario(hold_ms: int) -> str:
-    return CALLER.format(sdp=SDP, hold_ms=hold_ms)
+    return CALLER.format(sdp=SDP, hold_ms=hold_ms, ok_to_bye=OK_TO_BYE)
 
 
 def sipp_binary() -> str:
