@@ -178,8 +178,8 @@ class CtiService:
             audience = ToAgentsAndSupervisors(frozenset(event.agents))
             payload = to_wire(event)
         elif isinstance(event, (CallHeld, CallTransferred)):
-            agent = self.tracker.calls.get(event.linkedid)
-            current = agent.agent if agent else None
+            call = self.tracker.calls.get(event.linkedid)
+            current = call.agent if call else None
             audience = ToAgentAndSupervisors(current) if current else ToSupervisors()
             payload = to_wire(event)
         elif isinstance(event, (CallOffered, CallQueued, CallLeftQueue, QueueChanged)):
