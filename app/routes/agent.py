@@ -221,6 +221,13 @@ async def disposition(
     if code is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"code: unknown disposition {body.code!r}")
     pop = service.screenpop.current.get(interface)
+    if pop is not None and pop["linkedid"] == linkedid:
+        from app.routes.agent_script import script_name_of  # imports this module
+
+        if await script_name_of(db, pop):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "this call follows a script: save its outcome (/script/outcome)"
+            )
     if (pop is None or pop["linkedid"] != linkedid) and service.tracker.leg_of(linkedid, interface) is None:
         with_call = await db.scalar(
             select(Call.id).where(Call.linkedid == linkedid, Call.agent_id == ident.user.id)

@@ -1,11 +1,13 @@
-"""Outbound API (issue 5): call lists, imports, templates, DNC, campaigns, rule sets, callbacks."""
+"""Outbound API (issue 5): call lists, imports, templates, DNC, campaigns, rule sets, callbacks, and the
+CROC script of an agent's call."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.routes import campaigns, lists
+from app.routes import agent_script, campaigns, lists
 
 router = APIRouter()
 router.include_router(lists.router)
 router.include_router(campaigns.router)
+router.include_router(agent_script.router)
