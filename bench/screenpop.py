@@ -52,6 +52,8 @@ def main() -> None:
                 "server_cpu_percent": round(r["server_cpu_percent"], 1),
                 "ws_messages": r["messages"],
                 "ws_failed": r["failed"],
+                "ws_connected": r["connected"],
+                "ws_reconnects": r["reconnects"],
             }
         ),
         flush=True,

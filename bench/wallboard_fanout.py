@@ -40,6 +40,8 @@ def main() -> None:
                 "staleness_p99_ms": pct(stale, 0.99),
                 "server_cpu_percent": round(r["server_cpu_percent"], 1),
                 "ws_failed": r["failed"],
+                "ws_connected": r["connected"],
+                "ws_reconnects": r["reconnects"],
             }
         ),
         flush=True,

@@ -8,6 +8,7 @@ note when each message arrives. SIPp places the calls as the carrier would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -88,6 +89,7 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
 
     Agents: each complete pop, from the ring's AMI Timestamp (`event_at`). Wallboards (one in
     SAMPLE_EVERY): every event that carries an AMI Timestamp (`at`), i.e. its staleness on arrival.
+    `ready` is set once every client has received its snapshot (or after a deadline; `connected` says).
     """
 
     async def main() -> None:
@@ -97,7 +99,24 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
         stale: list[float] = []
         counts = {"messages": 0}
 
+        connected: set[str] = set()
+        all_in = asyncio.Event()
+        counts["reconnects"] = 0
+
         async def client(name: str, token: str) -> None:
+            # like ws.js: a refused or dropped connection is retried with backoff (0.5 s doubling to 15 s)
+            delay = 0.5
+            while True:
+                try:
+                    await session(name, token)
+                    return
+                except (OSError, websockets.exceptions.WebSocketException):
+                    counts["reconnects"] += 1
+                    connected.discard(name)
+                    await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                    delay = min(15.0, delay * 2)
+
+        async def session(name: str, token: str) -> None:
             # every connection receives everything; staleness is read on a sample of the wallboards, so
             # that the clients' own JSON parsing (on the same cores as the server) does not dominate
             measured = not name.startswith("sup") or int(name[3:]) % SAMPLE_EVERY == 1
@@ -106,6 +125,12 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
             ) as ws:
                 async for raw in ws:
                     now = time.time()
+                    if name not in connected and '"type": "snapshot"' in raw[:40]:
+                        connected.add(name)
+                        if len(connected) == len(tokens):
+                            all_in.set()
+                        counts["messages"] += 1
+                        continue
                     if not measured or (
                         not (name.startswith("agent") and '"type": "pop"' in raw)
                         and not (name.startswith("sup") and '"at": ' in raw)
@@ -129,7 +154,10 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
                             stale.append(now - msg["at"])
 
         tasks = [asyncio.create_task(client(n, t)) for n, t in tokens.items()]
-        await asyncio.sleep(3)
+        # the calls start once every client holds its snapshot: a connection storm is not what is measured
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 170)
+        counts["connected"] = len(connected)
         ready.set()
         await asyncio.to_thread(stop.wait)
         for t in tasks:
@@ -143,6 +171,8 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
                 "stale": stale,
                 "messages": counts["messages"],
                 "failed": failed,
+                "connected": counts["connected"],
+                "reconnects": counts["reconnects"],
             }
         )
 
