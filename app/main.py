@@ -9,13 +9,25 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.db import Database
-from app.routes import admin, agent, auth, complaints, customers, history, outbound, reports, supervisor
+from app.routes import (
+    admin,
+    agent,
+    agent_preview,
+    auth,
+    complaints,
+    customers,
+    history,
+    outbound,
+    reports,
+    supervisor,
+)
 from app.security import LoginRateLimiter
 from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
 from cti.service import CtiService
 from dialer import monitor_api as dialer_monitor
+from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
 
 API_PREFIX = "/api/v1"
@@ -37,9 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.dialer = DialerService(app.state.cti, app.state.db)
         if settings.ami_enabled:
             await app.state.dialer.start()
+        # the running campaigns' wallboard tiles, pushed to supervisors (issue 6)
+        app.state.campaign_feed = CampaignFeed(app.state.dialer, app.state.hub, app.state.db)
+        await app.state.campaign_feed.start()
         try:
             yield
         finally:
+            await app.state.campaign_feed.stop()
             await app.state.dialer.stop()
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
@@ -55,7 +71,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.hub = Hub()
     app.state.login_limiter = LoginRateLimiter(settings.login_rate_limit, settings.login_rate_window_s)
-    for module in (auth, customers, history, complaints, admin, reports, outbound, agent, supervisor):
+    for module in (
+        auth,
+        customers,
+        history,
+        complaints,
+        admin,
+        reports,
+        outbound,
+        agent,
+        agent_preview,
+        supervisor,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)
 

@@ -1,11 +1,15 @@
 """GET /api/v1/campaigns/{id}/monitor: the live dialer's view of one campaign, for supervisors.
 
 Dial level, calls in flight, agents by state, contacts, abandons today and over the rule set's period,
-list penetration and the last pacing decisions with their inputs.
+list penetration and the last pacing decisions with their inputs. Today's counts use the campaign
+report definitions (`dialer.campaign_reports`), so the monitor and the reports cannot disagree.
+GET /api/v1/campaign-tiles: the wallboard's campaign tiles as the feed last published them.
+The campaign reports (`dialer.report_api`) are mounted with this router.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,16 +20,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Role
 from app.schemas import PathId
 from app.security import Identity, get_db, require
-from dialer.compliance import AbandonStats
+from dialer import campaign_reports as cr
+from dialer import report_api
+from dialer.campaign_feed import abandon_wire
 from dialer.engine import campaign_abandons, utc_now
-from dialer.leads_model import LIVE_RESULTS, AttemptResult
-from dialer.models import Campaign, CampaignList, Lead, LeadAttempt
+from dialer.models import Campaign, CampaignList, Lead
 from dialer.store import rule_set_named
 
 router = APIRouter(tags=["campaigns"])
+router.include_router(report_api.router)
 supervisor = require(Role.supervisor, Role.manager)
-# a person was reached and talked to an agent (a drop is live but not a contact)
-CONTACTS = frozenset(r.value for r in LIVE_RESULTS - {AttemptResult.DROPPED})
+
+
+@router.get("/campaign-tiles")
+async def campaign_tiles(request: Request, _: Identity = Depends(supervisor)) -> list[dict[str, Any]]:
+    """The running campaigns' wallboard tiles (then follow the `campaign_tile` WebSocket messages)."""
+    feed = getattr(request.app.state, "campaign_feed", None)
+    return feed.current() if feed is not None else []
 
 
 @router.get("/campaigns/{campaign_id}/monitor")
@@ -49,29 +60,25 @@ async def campaign_monitor(
             select(func.count(), func.count().filter(Lead.attempts > 0)).where(Lead.list_id.in_(list_ids))
         )
     ).one()
-    today = {
-        result: n
-        for result, n in (
-            await db.execute(
-                select(LeadAttempt.result, func.count())
-                .where(LeadAttempt.campaign_id == c.id, LeadAttempt.started_at >= midnight)
-                .group_by(LeadAttempt.result)
-            )
-        ).all()
-    }
+    attempts = (await report_api.load_attempts(db, [c.id], midnight, now + timedelta(microseconds=1)))[c.id]
+    today = cr.figures(attempts, cr.RuleSetView(rs), total)
     abandons: dict[str, Any] = {"abandon_today": None, "abandon_period": None}
     if rs is not None:
         day, period = await campaign_abandons(db, c.id, rs, now)
-        abandons = {"abandon_today": _stats(day), "abandon_period": _stats(period)}
+        abandons = {"abandon_today": abandon_wire(day), "abandon_period": abandon_wire(period)}
     live = dialer.live_view(c.id) if dialer is not None else {"running": False, "decisions": []}
     return {
         "campaign": {"id": c.id, "name": c.name, "state": c.state.value, "dial_mode": c.dial_mode.value},
         "at": now.isoformat(),
         **live,
         **abandons,
-        "attempts_today": sum(today.values()),
-        "results_today": today,
-        "contacts_today": sum(n for r, n in today.items() if r in CONTACTS),
+        "attempts_today": today.attempts,
+        "results_today": today.results,
+        "contacts_today": today.contacts,  # a person answered (drops included)
+        "connected_today": today.connected,
+        "conversions_today": today.conversions,
+        "contact_rate_today": today.contact_rate,
+        "conversion_rate_today": today.conversion_rate,
         "list_penetration": {
             "leads": total,
             "dialled": reached,
@@ -79,13 +86,6 @@ async def campaign_monitor(
         },
         "abandon_limit_percent": rs.max_abandon_rate_percent if rs else None,
         "abandon_period_days": rs.abandon_period_days if rs else None,
-    }
-
-
-def _stats(st: AbandonStats) -> dict[str, Any]:
-    return {
-        "abandoned": st.abandoned,
-        "live": st.live,
-        "rate_percent": None if st.rate_percent is None else round(st.rate_percent, 3),
-        "since": st.since.isoformat(),
+        "abandon_definition": rs.abandon_definition if rs else None,
+        "abandon_after_seconds": rs.abandon_after_seconds if rs else None,
     }

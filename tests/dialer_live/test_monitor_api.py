@@ -67,7 +67,7 @@ async def test_given_a_campaigns_attempts_when_the_monitor_is_read_then_it_count
     body = r.json()
     assert body["campaign"]["state"] == "running"
     assert body["results_today"] == {"contact": 1, "dropped": 1, "busy": 1}
-    assert (body["attempts_today"], body["contacts_today"]) == (3, 1)
+    assert (body["attempts_today"], body["contacts_today"], body["connected_today"]) == (3, 2, 1)
     assert body["list_penetration"] == {"leads": 4, "dialled": 3, "percent": 75.0}
     for key in ("abandon_today", "abandon_period"):
         assert (body[key]["abandoned"], body[key]["live"], body[key]["rate_percent"]) == (1.0, 2.0, 50.0)
