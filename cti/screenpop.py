@@ -4,18 +4,26 @@ The lookup is bounded in time: when the store is slow the pop goes out at once w
 (`partial`), and the full pop follows under the same `pop_id` when the lookup lands. One lookup per call
 serves every agent it rings (ring-no-answer, then the next agent). Caller names are data, never markup:
 the browser renders them as text.
+
+The lookup is on the ring's critical path, so it runs on a few connections of its own, opened and warmed
+at start-up: no pool checkout behind the history writers and the WebSocket logins, no pre-ping, and
+autocommit (three statements, three round trips, no BEGIN/ROLLBACK). History and complaints are read with
+prebuilt Core statements (compiled once, cached) into plain dicts, without ORM objects or validation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from pydantic_core import to_jsonable_python
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.bus import Message, ToAgent
 from app.complaints import sla_state
@@ -33,9 +41,32 @@ OPEN = (ComplaintStatus.open, ComplaintStatus.in_progress)
 IvrSummaryFn = Callable[[Any, str], Any]
 
 
-def _one_of(column: Any, ids: list[int]) -> Any:
-    # `=` for the usual single match: an IN list is re-expanded at every execution (SQLAlchemy postcompile)
-    return column == ids[0] if len(ids) == 1 else column.in_(ids[:10])
+MAX_CONTACTS = 10
+
+
+def _by_contact(query: Any, column: Any) -> tuple[Any, Any]:
+    """The statement for one matched contact (`=`, the usual case) and for several (an IN list, which
+    SQLAlchemy re-expands at each execution). Built once: the compiled form is cached with its key."""
+    return query.where(column == bindparam("id")), query.where(column.in_(bindparam("ids", expanding=True)))
+
+
+# The columns are the pop's fields, as the REST API's schemas name them (one definition of the shape).
+_HISTORY = _by_contact(
+    select(*(Interaction.__table__.c[f] for f in InteractionOut.model_fields))
+    .order_by(Interaction.__table__.c.at.desc(), Interaction.__table__.c.id.desc())
+    .limit(HISTORY_PER_CONTACT * 2),
+    Interaction.__table__.c.contact_id,
+)
+_COMPLAINTS = _by_contact(
+    select(*(Complaint.__table__.c[f] for f in ComplaintOut.model_fields if f != "sla_state"))
+    .where(Complaint.__table__.c.status.in_(OPEN))
+    .order_by(Complaint.__table__.c.answer_due_at),
+    Complaint.__table__.c.contact_id,
+)
+
+
+def _ids_params(ids: list[int]) -> dict[str, Any]:
+    return {"id": ids[0]} if len(ids) == 1 else {"ids": ids[:MAX_CONTACTS]}
 
 
 def caller_view(caller: CallerId, region: str) -> dict[str, Any]:
@@ -68,6 +99,7 @@ class ScreenPop:
         lookup_timeout_s: float = 0.25,
         due_soon: timedelta = timedelta(days=2),
         ivr_summary: IvrSummaryFn | None = None,
+        connections: int = 3,
     ) -> None:
         self.db = db
         self.publish = publish
@@ -79,6 +111,9 @@ class ScreenPop:
         self.matches: dict[str, list[int]] = {}  # linkedid → matched contact ids (for the history writer)
         self._lookups: dict[str, asyncio.Task[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._idle: list[AsyncConnection] = []  # the pop's own connections, not in use right now
+        self._open = 0
+        self.connections = connections
         self.pops_sent = 0
         # linkedid → extra pop fields or None (the dialer adds the lead, campaign and script of its calls)
         self.extras: list[Callable[[str], dict[str, Any] | None]] = []
@@ -198,53 +233,76 @@ class ScreenPop:
             agent, {**base, **found, "partial": False, "new_contact": new_contact, "sent_at": time.time()}
         )
 
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """One of the pop's own connections; past `connections` lookups at once, one from the pool."""
+        if not self._idle and self._open >= self.connections:
+            async with self.db.engine.connect() as conn:
+                yield conn
+            return
+        if self._idle:
+            conn = self._idle.pop()
+        else:
+            self._open += 1
+            try:
+                conn = await self.db.engine.connect()
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            except BaseException:
+                self._open -= 1
+                raise
+        try:
+            yield conn
+        except BaseException:
+            self._open -= 1  # a broken or interrupted connection is not reused; the next lookup opens one
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
+        self._idle.append(conn)
+
     async def _lookup(self, linkedid: str, caller: CallerId) -> dict[str, Any]:
-        """One connection, a handful of indexed queries: matches, their history, open complaints, IVR path."""
+        """Matches, their history, open complaints (and the IVR path): one round trip each."""
         t0 = time.perf_counter()
-        async with self.db.session() as s:
-            matches: list[CallerMatch] = (
-                await find_callers(s, caller.number, self.region) if caller.number else []
-            )
-            contacts = [
-                {**ContactOut.model_validate(m.contact).model_dump(mode="json"), "matched_by": m.how}
-                for m in matches
-            ]
-            ids = [m["id"] for m in contacts]
-            self.matches[linkedid] = ids
-            history = await self._history(s, ids) if ids else []
-            complaints = await self._complaints(s, ids) if ids else []
-            ivr = await self._ivr(s, linkedid) if self.ivr_summary is not None else None
-        return {
-            "matches": contacts,
-            "history": history,
-            "complaints": complaints,
-            "ivr": ivr,
-            "lookup_ms": round((time.perf_counter() - t0) * 1000, 2),
-        }
+        try:
+            found = await self._lookup_on(linkedid, caller)
+        except Exception:  # the pop's connection died (database restarted): once more on a fresh one
+            log.warning("screenpop: lookup for %s failed; retrying on a new connection", linkedid)
+            found = await self._lookup_on(linkedid, caller)
+        found["lookup_ms"] = round((time.perf_counter() - t0) * 1000, 2)
+        return found
 
-    async def _history(self, s: Any, ids: list[int]) -> list[dict[str, Any]]:
-        rows = (
-            await s.scalars(
-                select(Interaction)
-                .where(Interaction.contact_id.in_(ids[:10]))
-                .order_by(Interaction.at.desc(), Interaction.id.desc())
-                .limit(HISTORY_PER_CONTACT * 2)
-            )
-        ).all()
-        return [InteractionOut.model_validate(r).model_dump(mode="json") for r in rows]
+    async def _lookup_on(self, linkedid: str, caller: CallerId) -> dict[str, Any]:
+        async with self._connection() as conn:
+            s = AsyncSession(bind=conn)
+            try:
+                matches: list[CallerMatch] = (
+                    await find_callers(s, caller.number, self.region) if caller.number else []
+                )
+                contacts = [
+                    {**ContactOut.model_validate(m.contact).model_dump(mode="json"), "matched_by": m.how}
+                    for m in matches
+                ]
+                ids = [m["id"] for m in contacts]
+                self.matches[linkedid] = ids
+                history = await self._history(conn, ids) if ids else []
+                complaints = await self._complaints(conn, ids) if ids else []
+                ivr = await self._ivr(s, linkedid) if self.ivr_summary is not None else None
+            finally:
+                await s.close()
+        return {"matches": contacts, "history": history, "complaints": complaints, "ivr": ivr}
 
-    async def _complaints(self, s: Any, ids: list[int]) -> list[dict[str, Any]]:
+    async def _history(self, conn: AsyncConnection, ids: list[int]) -> list[dict[str, Any]]:
+        one, several = _HISTORY
+        rows = await conn.execute(one if len(ids) == 1 else several, _ids_params(ids))
+        return [to_jsonable_python(dict(r)) for r in rows.mappings()]
+
+    async def _complaints(self, conn: AsyncConnection, ids: list[int]) -> list[dict[str, Any]]:
+        one, several = _COMPLAINTS
+        rows = await conn.execute(one if len(ids) == 1 else several, _ids_params(ids))
         now = datetime.now(UTC)
         out = []
-        for c in (
-            await s.scalars(
-                select(Complaint)
-                .where(Complaint.contact_id.in_(ids[:10]), Complaint.status.in_(OPEN))
-                .order_by(Complaint.answer_due_at)
-            )
-        ).all():
-            item = ComplaintOut.model_validate(c).model_dump(mode="json")
-            item["sla_state"] = sla_state(now, c.answer_due_at, c.resolved_at, self.due_soon).value
+        for r in rows.mappings():
+            item = to_jsonable_python(dict(r))
+            item["sla_state"] = sla_state(now, r["answer_due_at"], r["resolved_at"], self.due_soon).value
             out.append(item)
         return out
 
@@ -258,14 +316,31 @@ class ScreenPop:
             await s.rollback()
             return None
 
-    async def warm(self, connections: int = 4) -> None:
-        """Open and prime pool connections before the first ring (a cold connection costs tens of ms)."""
+    async def warm(self) -> None:
+        """Open the pop's connections and prime them before the first ring (a cold connection, its
+        prepared statements and the compiled-statement cache cost tens of ms on the first call)."""
         caller = CallerId("+33100000000", None, False)
         await asyncio.gather(
-            *(self._lookup(f"warm-{n}", caller) for n in range(connections)), return_exceptions=True
+            *(self._warm_one(caller) for _ in range(self.connections)), return_exceptions=True
         )
-        for n in range(connections):
-            self.matches.pop(f"warm-{n}", None)
+
+    async def _warm_one(self, caller: CallerId) -> None:
+        async with self._connection() as conn:  # started together, so each opens a connection of its own
+            s = AsyncSession(bind=conn)
+            try:
+                await find_callers(s, caller.number, self.region)
+            finally:
+                await s.close()
+            for one, several in (_HISTORY, _COMPLAINTS):
+                await conn.execute(one, {"id": 0})
+                await conn.execute(several, {"ids": [0, 0]})
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        self._open -= len(idle)
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     def snapshot_for(self, interface: str | None) -> list[dict[str, Any]]:
         pop = self.current.get(interface or "")

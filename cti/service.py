@@ -79,7 +79,8 @@ class CtiService:
             trunks=[f"PJSIP/{t}" for t in settings.ami_trunks], wrapup=settings.wrapup_enabled
         )
         self.directory = AgentDirectory(db)
-        summary = _ivr_summary()
+        # the IVR's part of a call is only read (one more query per pop and per call) when it runs here
+        summary = _ivr_summary() if settings.ivr_enabled else None
         self.screenpop = ScreenPop(
             db,
             hub.publish,
@@ -125,6 +126,7 @@ class CtiService:
             task.cancel()
         await self.history.stop()
         await self.state_log.stop()
+        await self.screenpop.close()
 
     # -- the event path ---------------------------------------------------------------------------------
     def consume(self, item: QueueItem) -> None:

@@ -13,6 +13,7 @@ from app.call_history import CallHistoryWriter
 from app.db import Database
 from app.directory import AgentDirectory
 from app.models import Account, Call, Complaint, Contact, Interaction, PhoneNumber, Role, Tier, User
+from app.schemas import ComplaintOut, InteractionOut
 from cti.events import AgentRinging, CallEnded, CallerId, CallRecord, Direction
 from cti.numbers import parse
 from cti.screenpop import ScreenPop
@@ -91,10 +92,54 @@ def _ring(linkedid: str, number: str | None, withheld: bool = False) -> AgentRin
 async def _pops(db: Database, event: Any, timeout_s: float = 1.0) -> list[dict[str, Any]]:
     sent: list[Message] = []
     pop = ScreenPop(db, sent.append, "FR", lookup_timeout_s=timeout_s)
-    pop.on_event(event)
-    await wait_for(lambda: any(not m.payload["partial"] for m in sent), 10, what="the full pop")
+    try:
+        pop.on_event(event)
+        await wait_for(lambda: any(not m.payload["partial"] for m in sent), 10, what="the full pop")
+    finally:
+        await pop.close()
     assert {m.audience.interface for m in sent} == {"PJSIP/agent1"}
     return [m.payload for m in sent]
+
+
+async def _full_pop(pop: ScreenPop, sent: list[Message], event: AgentRinging) -> dict[str, Any]:
+    pop.on_event(event)
+    pop_id = f"{event.linkedid}:{event.agent}"
+    await wait_for(lambda: any(m.payload["pop_id"] == pop_id and not m.payload["partial"] for m in sent), 10,
+                   what="the full pop")
+    return next(m.payload for m in sent if m.payload["pop_id"] == pop_id and not m.payload["partial"])
+
+
+async def test_given_a_warmed_pop_when_calls_ring_one_after_another_then_its_own_connections_serve_them(db):
+    ids = await _seed(db)
+    sent: list[Message] = []
+    pop = ScreenPop(db, sent.append, "FR", connections=2)
+    try:
+        await pop.warm()
+        warmed = list(pop._idle)
+        for n in range(5):
+            got = await _full_pop(pop, sent, _ring(f"p-5.{n}", "0612345678"))
+            assert [m["id"] for m in got["matches"]] == [ids["contact"]]
+        assert len(warmed) == 2 and sorted(map(id, pop._idle)) == sorted(map(id, warmed))  # none opened since
+    finally:
+        await pop.close()
+
+
+async def test_given_the_pop_connection_killed_by_the_server_when_a_call_rings_then_the_full_pop_comes(db):
+    if db.url.startswith("sqlite"):
+        pytest.skip("an embedded SQLite connection cannot be cut from the server side")
+    ids = await _seed(db)
+    sent: list[Message] = []
+    pop = ScreenPop(db, sent.append, "FR", connections=1)
+    try:
+        await pop.warm()
+        (conn,) = pop._idle
+        backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+        async with db.engine.connect() as admin:
+            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+        got = await _full_pop(pop, sent, _ring("p-6.1", "0612345678"))
+        assert [m["id"] for m in got["matches"]] == [ids["contact"]] and "error" not in got
+    finally:
+        await pop.close()
 
 
 async def test_given_a_known_caller_when_ringing_then_the_pop_has_contact_account_history_and_complaints(db):
@@ -105,6 +150,20 @@ async def test_given_a_known_caller_when_ringing_then_the_pop_has_contact_accoun
     assert [(c["category"], c["sla_state"]) for c in pop["complaints"]] == [("billing", "due_soon")]
     assert pop["complaints"][0]["description"] == "<b>double</b> charge"  # data, rendered as text by the desk
     assert pop["new_contact"] is None and pop["phase"] == "ringing"
+
+
+async def test_given_a_known_caller_when_popped_then_history_and_complaints_read_as_the_api_shows_them(db):
+    ids = await _seed(db)
+    writer = CallHistoryWriter(db, AgentDirectory(db), "FR")
+    await writer.write([_record("p-7.1")])  # one timeline entry for the contact
+    (pop,) = await _pops(db, _ring("p-7.2", "0612345678"))
+    async with db.session() as s:
+        entries = (await s.scalars(select(Interaction).where(Interaction.contact_id == ids["contact"]))).all()
+        complaints = (await s.scalars(select(Complaint))).all()
+    assert pop["history"] == [InteractionOut.model_validate(e).model_dump(mode="json") for e in entries]
+    assert [{**c, "sla_state": ""} for c in pop["complaints"]] == [
+        ComplaintOut.model_validate(c).model_dump(mode="json") for c in complaints
+    ]
 
 
 async def test_given_a_slow_store_when_ringing_then_a_partial_pop_goes_at_once_and_the_full_one_follows(db):
