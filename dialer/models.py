@@ -157,9 +157,31 @@ class Campaign(Timestamped, Base):
     retry_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)  # outcome → {delay_minutes, max}
     rule_set: Mapped[str] = mapped_column(String(64))
     callback_fallback_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # said digit by digit in the abandon message (None: the caller ID); `machine_message`: a sound file
+    # name left on answering machines (None: the abandon message) -- both validated by dialer.messages
+    callback_number: Mapped[str | None] = mapped_column(String(20))
+    machine_message: Mapped[str | None] = mapped_column(String(80))
     state: Mapped[CampaignState] = mapped_column(_enum(CampaignState), default=CampaignState.draft)
     state_changed_at: Mapped[datetime | None]
     state_changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class DialerCall(Base):
+    """A call the dialer originated and has not written yet (see migration 0005): what a restarted
+    engine adopts instead of dialling the lead again."""
+
+    __tablename__ = "dialer_calls"
+    channel_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(20))
+    lead_status: Mapped[str] = mapped_column(String(16))
+    for_agent: Mapped[str | None] = mapped_column(String(80))  # agent-first call: the agent's interface
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    agent_connected_at: Mapped[datetime | None]
+    agent: Mapped[str | None] = mapped_column(String(80))
+    amd_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class CampaignList(Base):

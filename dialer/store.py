@@ -15,9 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer import leads_model as m
 from dialer.compliance import RuleSet, builtin_rule_sets, parse_rule_set
-from dialer.models import Callback, CallbackStatus, CustomRuleSet, Lead, LeadAttempt, LeadNumber
+from dialer.models import (
+    Callback,
+    CallbackStatus,
+    CustomRuleSet,
+    DncEntry,
+    DncKind,
+    DncList,
+    Lead,
+    LeadAttempt,
+    LeadNumber,
+)
 
 DIALABLE = tuple(s.value for s in m.DIALABLE_STATUSES)
+DNC_CHUNK = 500
 
 
 async def load_leads(
@@ -36,6 +47,17 @@ async def load_leads(
             .limit(limit)
         )
     )
+    return await _records(session, rows)
+
+
+async def load_lead(session: AsyncSession, lead_id: int) -> m.Lead | None:
+    """One lead as a core record, whatever its status (the caller checks it is dialable)."""
+    row = await session.get(Lead, lead_id)
+    return None if row is None else (await _records(session, [row]))[0]
+
+
+async def _records(session: AsyncSession, rows: list[Lead]) -> list[m.Lead]:
+    """Lead rows with their numbers and earliest pending callback, as frozen core records."""
     if not rows:
         return []
     ids = [r.id for r in rows]
@@ -133,3 +155,23 @@ async def rule_set_named(session: AsyncSession, name: str) -> RuleSet | None:
         return shipped
     row = await session.scalar(select(CustomRuleSet).where(CustomRuleSet.name == name))
     return None if row is None else parse_rule_set(row.data, f"rule set {name!r}")
+
+
+async def dnc_numbers(session: AsyncSession, e164s: Iterable[str], campaign_id: int) -> set[str]:
+    """Those of the numbers on a do-not-call list that binds the campaign (internal, national, its own):
+    checked again at dial time, since a number may have been added after its list was scrubbed."""
+    wanted = sorted(set(e164s))
+    lists = select(DncList.id).where(
+        DncList.kind.in_([DncKind.internal, DncKind.national])
+        | ((DncList.kind == DncKind.campaign) & (DncList.campaign_id == campaign_id))
+    )
+    found: set[str] = set()
+    for i in range(0, len(wanted), DNC_CHUNK):
+        found.update(
+            await session.scalars(
+                select(DncEntry.e164).where(
+                    DncEntry.e164.in_(wanted[i : i + DNC_CHUNK]), DncEntry.dnc_list_id.in_(lists)
+                )
+            )
+        )
+    return found

@@ -31,6 +31,7 @@ from dialer.compliance import Reason, RuleSet, builtin_rule_sets, check, clone_r
 from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.croc import shipped_script_paths
 from dialer.leads_model import Lead, LeadNumber
+from dialer.messages import MessageError, sound_name
 from dialer.model_errors import ContentError
 from dialer.models import Callback as CallbackRow
 from dialer.models import (
@@ -92,6 +93,8 @@ class CampaignIn(BaseModel):
     retry_rules: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_RETRY_RULES))
     rule_set: Text(64, 1) = "FR-2023"  # type: ignore[valid-type]
     callback_fallback_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
+    callback_number: Text(32) | None = None  # type: ignore[valid-type]
+    machine_message: Text(80) | None = None  # type: ignore[valid-type]
 
 
 class CampaignPatch(BaseModel):
@@ -109,6 +112,8 @@ class CampaignPatch(BaseModel):
     retry_rules: dict[str, Any] | None = None
     rule_set: Text(64, 1) | None = None  # type: ignore[valid-type]
     callback_fallback_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    callback_number: Text(32) | None = None  # type: ignore[valid-type]
+    machine_message: Text(80) | None = None  # type: ignore[valid-type]
 
 
 class CampaignOut(ORM):
@@ -127,6 +132,8 @@ class CampaignOut(ORM):
     retry_rules: dict[str, Any]
     rule_set: str
     callback_fallback_minutes: int
+    callback_number: str | None = None
+    machine_message: str | None = None
     state: CampaignState
     state_changed_at: datetime | None
     state_changed_by: int | None
@@ -177,6 +184,16 @@ async def _validate(db: AsyncSession, values: dict[str, Any]) -> dict[str, Any]:
             values["caller_id"] = parse(values["caller_id"]).e164
         except InvalidNumber as exc:
             raise _unprocessable("caller_id", exc.reason) from None
+    if values.get("callback_number"):
+        try:
+            values["callback_number"] = parse(values["callback_number"]).e164
+        except InvalidNumber as exc:
+            raise _unprocessable("callback_number", exc.reason) from None
+    if values.get("machine_message"):
+        try:
+            values["machine_message"] = sound_name(values["machine_message"])
+        except MessageError as exc:
+            raise _unprocessable(exc.field, exc.message) from None
     if values.get("script") and values["script"] not in _script_names():
         raise _unprocessable(
             "script", f"no script named {values['script']!r}; known: {', '.join(sorted(_script_names()))}"
@@ -369,6 +386,9 @@ async def transition(
         request=request,
     )
     await db.commit()
+    dialer = getattr(request.app.state, "dialer", None)
+    if dialer is not None:  # a pause or stop holds before this answer leaves; a start begins at once
+        dialer.campaign_changed(c.id, body.to)
     return await _out(db, c)
 
 

@@ -39,6 +39,7 @@ from tests.integration.sipp import Sipp
 IN_WINDOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 OUT_OF_WINDOW = datetime(2026, 11, 24, 20, 30, tzinfo=UTC)  # 21:30 in Paris
 MANAGER_TOKEN = "token-manager-0123456789"
+SCRIPT = "suivi-satisfaction"  # a shipped script: a paused campaign may start again
 
 
 async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
@@ -143,6 +144,8 @@ class Live:
         retry_rules: dict[str, Any] | None = None,
         state: CampaignState = CampaignState.running,
         amd: bool = False,
+        mode: DialMode = DialMode.progressive,
+        **settings: Any,
     ) -> tuple[int, list[int]]:
         async with self.p.db.session() as s:
             queue_id = await s.scalar(select(Queue.id).where(Queue.name == "sales"))
@@ -159,13 +162,14 @@ class Live:
             c = Campaign(
                 name=f"camp-{time.monotonic_ns()}",
                 queue_id=queue_id,
-                dial_mode=DialMode.progressive,
+                dial_mode=mode,
                 caller_id="+33100000000",
-                script="sales",
+                script=SCRIPT,
                 rule_set="FR-2023",
                 retry_rules=retry_rules or {},
                 state=state,
                 amd_enabled=amd,
+                **settings,
             )
             s.add(c)
             await s.flush()

@@ -8,7 +8,15 @@ from datetime import timedelta
 import pytest
 
 from cti.pbx_process import PrivateAsterisk
-from tests.dialer_live.conftest import IN_WINDOW, OUT_OF_WINDOW, Live, customer, wait_for_async, wait_until
+from tests.dialer_live.conftest import (
+    IN_WINDOW,
+    OUT_OF_WINDOW,
+    SCRIPT,
+    Live,
+    customer,
+    wait_for_async,
+    wait_until,
+)
 from tests.integration.capture import AmiRecorder
 from tests.integration.conftest import KNOWN_NUMBER
 from tests.integration.sipp import Sipp
@@ -47,7 +55,7 @@ async def test_given_a_free_agent_when_the_customer_answers_then_the_agent_gets_
         lambda: next((p for p in ws.pops() if (p.get("dialer") or {}).get("lead_id") == lead_id), None),
         what="the lead's pop on agent1's desk",
     )
-    assert pop["dialer"]["campaign_id"] == cid and pop["dialer"]["script"] == "sales"
+    assert pop["dialer"]["campaign_id"] == cid and pop["dialer"]["script"] == SCRIPT
     assert pop["dialer"]["fields"] == {"first_name": "Lead0"}
     assert pop["linkedid"] == live.originates()[0]["channel_id"]
     final = await wait_until(
@@ -144,21 +152,41 @@ async def _monitor_with_abandon(http: object, cid: int) -> dict | None:
     return body if (body.get("abandon_today") or {}).get("abandoned") == 1.0 else None
 
 
-async def test_given_a_dialling_campaign_when_it_is_paused_then_no_new_call_is_originated(
+async def test_given_a_dialling_campaign_when_it_is_paused_then_no_originate_follows_the_answer(
     live: Live, sipp: Sipp
 ) -> None:
     customer(sipp, "busy")
     await live.login(1)
     cid, _ = await live.campaign([f"+336110001{n:02d}" for n in range(30)])
     await wait_until(lambda: len(live.originates()) >= 2, what="two originates")
+    loop = live.dialer.loops[cid]
     async with live.p.client("manager") as http:
         r = await http.post(f"/api/v1/campaigns/{cid}/transition", json={"to": "paused"})
-    assert r.status_code == 200, r.text
-    await asyncio.sleep(0.2)  # a tick already past its state check may finish its one originate
-    placed = len(live.originates())
-    await asyncio.sleep(3)
-    assert len(live.originates()) == placed
-    assert not live.dialer.loops[cid].active
+        assert r.status_code == 200, r.text
+        decided = loop.originated  # every originate the engine let out before the answer came back
+        assert not loop.active
+        await wait_until(lambda: len(live.originates()) >= decided, what="the decided originates on the wire")
+        # the busy calls end (each wakes the loops) and the safety polls pass: still nothing new
+        await wait_until(lambda: not live.dialer.calls, what="the calls in flight to end")
+        await asyncio.sleep(3)
+        assert len(live.originates()) == decided == loop.originated
+
+        r = await http.post(f"/api/v1/campaigns/{cid}/transition", json={"to": "running"})
+        assert r.status_code == 200, r.text
+    await wait_until(lambda: len(live.originates()) > decided, timeout=5, what="an originate after resuming")
+
+
+async def test_given_a_slow_safety_tick_when_an_agent_becomes_ready_then_the_campaign_dials_at_once(
+    live: Live, sipp: Sipp
+) -> None:
+    live.dialer.tick_s = 120  # the safety net alone would not dial within the test's deadline
+    customer(sipp, "busy")
+    cid, _ = await live.campaign(["+33611000400", "+33611000401"])
+    loop = await wait_until(lambda: live.dialer.loops.get(cid), what="the campaign loop")
+    await wait_until(lambda: loop.decisions, what="a first decision with nobody logged in")
+    assert live.originates() == []
+    await live.login(1)  # AgentStateChanged on the CTI bus wakes the loop
+    await wait_until(lambda: live.originates(), timeout=10, what="an originate after the agent's login")
 
 
 async def test_given_calls_in_flight_when_asterisk_restarts_then_no_lead_is_dialled_twice(

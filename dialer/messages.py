@@ -1,0 +1,71 @@
+"""What the dialplan says to a customer the dialer cannot serve: the values it gets, checked here. Pure.
+
+The abandon message ("who is calling and a number to call back", TCPA/Ofcom) is built in
+`[plateau-dialer-message]` from stock Asterisk prompts and SayDigits of the campaign's callback number;
+the machine message is a recording the campaign names. Both travel as Originate channel variables, so
+everything is reduced to a small alphabet here: digits for the number, a plain relative sound name for
+the recording (no path climbing, no dialplan separators, no AMI line breaks).
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+SOUND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}(?:/[A-Za-z0-9][A-Za-z0-9_-]{0,39}){0,2}")
+SOUND_NAME_MAX = 80
+# Prompt languages shipped by asterisk-core-sounds (install.sh); anything else hears English.
+LANGUAGE_OF_REGION = {"FR": "fr", "BE": "fr", "CH": "fr", "LU": "fr", "MC": "fr", "CA": "en"}
+FRENCH_OVERSEAS = frozenset({"GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF"})
+
+
+class MessageError(ValueError):
+    """A value that cannot go into the dialplan; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def sound_name(value: str) -> str:
+    """A recording Playback may take: `name` or `dir/name` under the sounds directory, no extension."""
+    if len(value) > SOUND_NAME_MAX or not SOUND_NAME.fullmatch(value):
+        raise MessageError(
+            "machine_message",
+            "a sound name like 'custom/acme-message': letters, digits, '-' and '_', up to three parts "
+            "separated by '/', no extension",
+        )
+    return value
+
+
+def _parse(e164: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def spoken_number(callback_e164: str | None, customer_e164: str) -> str:
+    """The digits to say: the national form when the customer is in the callback number's country (as
+    they would dial it), else the international form with its 00 prefix. Empty when there is none."""
+    number = _parse(callback_e164) if callback_e164 else None
+    if number is None:
+        return ""
+    customer = _parse(customer_e164)
+    same_country = customer is not None and customer.country_code == number.country_code
+    if same_country:
+        text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    else:
+        text = "00" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return re.sub(r"\D", "", text)
+
+
+def message_language(customer_e164: str) -> str:
+    """The prompt language for the customer: French for French-speaking regions, else English."""
+    number = _parse(customer_e164)
+    region = phonenumbers.region_code_for_number(number) if number is not None else None
+    if region in FRENCH_OVERSEAS:
+        return "fr"
+    return LANGUAGE_OF_REGION.get(region or "", "en")
