@@ -25,11 +25,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.models import Call, Contact, Interaction, InteractionKind, Queue
+from app.models import Call, Contact, Interaction, InteractionKind, PhoneNumber, Queue
 from app.routes.agent import AGENT, Linkedid, cti, my_phone
 from app.security import Identity, get_db
 from cti.ami import AmiError
-from cti.numbers import try_parse
+from cti.numbers import InvalidNumber, parse, try_parse
 from cti.service import CtiService
 from dialer.callbacks import CallbackError
 from dialer.croc import (
@@ -154,12 +154,38 @@ async def _contact(
     if contact_id is not None:
         contact = await db.get(Contact, contact_id)
         if contact is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "contact_id: no such contact")
+            raise HTTPException(422, "contact_id: no such contact")
         return contact
     if lead is not None and lead.contact_id is not None:
         return await db.get(Contact, lead.contact_id)
     matches = pop.get("matches") or []
     return await db.get(Contact, matches[0]["id"]) if matches else None
+
+
+async def contact_from_lead(db: AsyncSession, lead: Lead, e164: str | None, region: str) -> Contact:
+    """A CRM contact for a lead reached for the first time, so the answers land on a timeline."""
+    fields = lead.fields or {}
+
+    def text(key: str, size: int) -> str:
+        value = fields.get(key)
+        return "" if value is None else str(value).strip()[:size]
+
+    contact = Contact(
+        first_name=text("first_name", 120),
+        last_name=text("last_name", 120) or text("company", 120) or (e164 or "?"),
+        job_title=text("job_title", 120) or None,
+        email=text("email", 254) or None,
+    )
+    if e164:
+        try:
+            p = parse(e164, region)
+            contact.numbers = [PhoneNumber(e164=p.e164, suffix_key=p.suffix_key, raw=e164)]
+        except InvalidNumber:
+            pass  # the contact is still worth keeping: the lead's number stays on the lead
+    db.add(contact)
+    await db.flush()
+    lead.contact_id = contact.id
+    return contact
 
 
 def script_variables(
@@ -227,7 +253,7 @@ def _valid_answers(script: Script, raw: dict[str, Any]) -> dict[str, Any]:
     if problems:
         labels = {step.id: step.question.label for _, _, step in script.steps() if step.question}
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             [
                 {
                     "loc": ["body", "answers", step_id],
@@ -385,12 +411,10 @@ async def save_outcome(
         blockers = outcome_blockers(script, answers, body.outcome)
     except KeyError:
         known = ", ".join(o.id for o in script.outcomes)
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"outcome: {body.outcome!r} is not one of {known}"
-        ) from None
+        raise HTTPException(422, f"outcome: {body.outcome!r} is not one of {known}") from None
     if blockers:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             [
                 {
                     "loc": ["body", "answers", b.step_id] if b.step_id else ["body", "outcome"],
@@ -405,7 +429,13 @@ async def save_outcome(
     await service.history.drain(timeout=5)  # the call row is written when the call ends
     call = await db.scalar(select(Call).where(Call.linkedid == linkedid))
     now = datetime.now(UTC)
-    contact_id = ctx.contact.id if ctx.contact else (call.contact_id if call else None)
+    if ctx.contact is None and call is not None and call.contact_id is not None:
+        ctx.contact = await db.get(Contact, call.contact_id)
+    if ctx.contact is None and ctx.lead is not None:
+        ctx.contact = await contact_from_lead(
+            db, ctx.lead, ctx.number, request.app.state.settings.default_region
+        )
+    contact_id = ctx.contact.id if ctx.contact else None
     try:
         effect = await apply_outcome(
             db,
@@ -423,7 +453,7 @@ async def save_outcome(
     except CallbackError as exc:
         await db.rollback()
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}],
         ) from None
     if call is not None and call.ended_at is not None:

@@ -7,6 +7,7 @@
 // Every value from a caller or a CRM record is inserted as text (desk_util.h), never as HTML.
 import { connectLive } from "./ws.js";
 import { ApiError, api, duration, formatDate, h, loadJson, loadStrings, nowS, shortcuts, startTicker } from "./desk_util.js";
+import { createScriptPanel } from "./script_panel.js";
 
 const t = loadStrings("desk-strings");
 const config = loadJson("desk-config", {});
@@ -368,10 +369,12 @@ function resetWrapForm(linkedid) {
 function renderWrap() {
   const pop = state.pop;
   const phase = phaseOf(pop);
-  const show = !!pop && (phase === "answered" || phase === "wrap_up");
+  const scripted = !!pop && scriptPanel.active(pop.linkedid); // its outcome is saved in the script panel
+  const show = !!pop && (phase === "answered" || phase === "wrap_up") && !scripted;
   if (show && state.wrapFor !== pop.linkedid) resetWrapForm(pop.linkedid);
   $("wrap-form").hidden = !show;
-  $("wrap-empty").hidden = show;
+  $("wrap-empty").hidden = show || scripted;
+  $("wrap-scripted").hidden = !scripted;
   const canSave = phase === "wrap_up";
   $("btn-wrap-save").disabled = !canSave;
   $("wrap-hint").hidden = canSave || !show;
@@ -382,8 +385,24 @@ function renderAll() {
   renderStatus();
   renderPop();
   renderControls();
+  scriptPanel.update(state.pop, phaseOf(state.pop));
   renderWrap();
 }
+
+// The CROC script of the call (campaign or queue), with its own outcome form (script_panel.js).
+const scriptPanel = createScriptPanel({
+  root: $("script-panel"),
+  t,
+  errorText,
+  contactOf: () => (state.pop ? chosenContact(state.pop) : null),
+  isDone: (linkedid) => state.done.has(linkedid),
+  onActive: () => renderWrap(),
+  onSaved: (linkedid) => {
+    markDone(linkedid);
+    say(t("script_saved_ready"), "ok");
+    renderAll();
+  },
+});
 
 // --- live events -------------------------------------------------------------------------------------------
 function announce(pop) {
