@@ -1,5 +1,9 @@
 """In-process publish/subscribe for domain events, and the audiences that route them to browsers.
 
+An audience says who may see an event (`admits`) and for whom it is their own business (`direct`: the agent
+whose phone rings or whose state changed). The hub sends the latter at once and lets onlookers (wallboards)
+have theirs at its next tick.
+
 Subscribers are plain callables run in order; one that raises is logged and the others still run.
 Anything slow (database, lookups) is queued by the subscriber itself, never done inline: the bus runs on
 the AMI event path.
@@ -39,6 +43,9 @@ class ToAgent:
     def admits(self, who: Principal) -> bool:
         return interface_of(who.sip_endpoint) == self.interface
 
+    def direct(self, who: Principal) -> bool:
+        return True
+
     def groups(self) -> tuple[str, ...]:
         return (_ep_group(self.interface),)
 
@@ -47,6 +54,9 @@ class ToAgent:
 class ToSupervisors:
     def admits(self, who: Principal) -> bool:
         return who.role in SUPERVISING_ROLES
+
+    def direct(self, who: Principal) -> bool:
+        return False
 
     def groups(self) -> tuple[str, ...]:
         return _STAFF_GROUPS
@@ -59,6 +69,9 @@ class ToAgentAndSupervisors:
     def admits(self, who: Principal) -> bool:
         return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) == self.interface
 
+    def direct(self, who: Principal) -> bool:
+        return interface_of(who.sip_endpoint) == self.interface
+
     def groups(self) -> tuple[str, ...]:
         return (*_STAFF_GROUPS, _ep_group(self.interface))
 
@@ -69,6 +82,9 @@ class ToAgentsAndSupervisors:
 
     def admits(self, who: Principal) -> bool:
         return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) in self.interfaces
+
+    def direct(self, who: Principal) -> bool:
+        return interface_of(who.sip_endpoint) in self.interfaces
 
     def groups(self) -> tuple[str, ...]:
         return (*_STAFF_GROUPS, *(_ep_group(i) for i in self.interfaces))

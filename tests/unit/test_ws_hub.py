@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI, WebSocket
 
+from app.bus import Message, ToAgent, ToAgentAndSupervisors, ToSupervisors
 from app.ws_hub import Hub, Principal
 from tests.conftest import wait_for
 
@@ -54,26 +56,33 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.asynccontextmanager
+async def _serving(hub: Hub) -> AsyncIterator[str]:
+    app = FastAPI()
+    who = {**PRINCIPALS, "boss": Principal(4, "boss", "supervisor", sip_endpoint="agent9")}
+
+    @app.websocket("/ws/{name}")
+    async def ws(websocket: WebSocket, name: str) -> None:
+        await websocket.accept()
+        await hub.serve(websocket, who[name])
+
+    port = _port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, what="uvicorn start")
+    yield f"ws://127.0.0.1:{port}/ws"
+    server.should_exit = True
+    await task
+
+
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Hub, str]]:
     async def snapshot(who: Principal) -> list[dict[str, Any]]:
         return [{"for": who.username}]
 
     hub = Hub(snapshot, heartbeat_s=0.2)
-    app = FastAPI()
-
-    @app.websocket("/ws/{name}")
-    async def ws(websocket: WebSocket, name: str) -> None:
-        await websocket.accept()
-        await hub.serve(websocket, PRINCIPALS[name])
-
-    port = _port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, what="uvicorn start")
-    yield hub, f"ws://127.0.0.1:{port}/ws"
-    server.should_exit = True
-    await task
+    async with _serving(hub) as url:
+        yield hub, url
 
 
 _PENDING: dict[int, list[dict[str, Any]]] = {}
@@ -149,3 +158,56 @@ async def test_given_a_client_that_never_reads_when_its_outbox_overflows_then_it
             hub.publish(Event(ToUser(ALICE.user_id), big))
         await wait_for(lambda: hub.overflows == 1, what="overflow noticed")
         await wait_for(lambda: hub.connections == 0, timeout=10, what="slow connection dropped")
+
+
+@pytest.fixture
+async def slow_ticks() -> AsyncIterator[tuple[Hub, str]]:
+    """A hub whose onlooker tick is far longer than any test wait: whatever arrives early came at once."""
+    hub = Hub(heartbeat_s=60, tick_s=30)
+    async with _serving(hub) as url:
+        yield hub, url
+
+
+def _msg(audience: Any, n: int) -> Message:
+    return Message(audience, {"type": "event", "body": f"event {n}"})
+
+
+async def test_given_a_wallboard_when_events_come_one_by_one_then_they_wait_for_the_tick_in_one_frame():
+    hub = Hub(heartbeat_s=60, tick_s=0.2)
+    async with _serving(hub) as url, websockets.connect(f"{url}/sue") as sue:
+        await _next(sue)
+        await wait_for(lambda: hub.connections == 1, what="registered")
+        for n in range(3):
+            hub.publish(_msg(ToSupervisors(), n))
+            for _ in range(20):  # the loop runs between events: an immediate writer would send each alone
+                await asyncio.sleep(0)
+        frame = json.loads(await asyncio.wait_for(sue.recv(), 5))
+    assert [m["body"] for m in frame["items"]] == ["event 0", "event 1", "event 2"]
+    assert hub.sent == 1
+
+
+async def test_given_an_agents_own_event_when_published_then_it_leaves_at_once_without_waiting_for_the_tick(
+    slow_ticks,
+) -> None:
+    hub, url = slow_ticks
+    async with websockets.connect(f"{url}/alice") as a, websockets.connect(f"{url}/sue") as sue:
+        await _next(a), await _next(sue)
+        await wait_for(lambda: hub.connections == 2, what="both registered")
+        hub.publish(_msg(ToAgent("PJSIP/agent1"), 1))  # her pop
+        hub.publish(_msg(ToAgentAndSupervisors("PJSIP/agent1"), 2))  # her state, also on the wallboard
+        assert [(await _next(a))["body"] for _ in range(2)] == ["event 1", "event 2"]
+        with pytest.raises(TimeoutError):  # the wallboard's copy waits for the (30 s) tick
+            await asyncio.wait_for(sue.recv(), 0.5)
+
+
+async def test_given_onlooker_events_waiting_when_an_own_event_comes_then_all_leave_together_in_order(
+    slow_ticks,
+) -> None:
+    hub, url = slow_ticks
+    async with websockets.connect(f"{url}/boss") as boss:  # a supervisor who also takes calls on agent9
+        await _next(boss)
+        await wait_for(lambda: hub.connections == 1, what="registered")
+        hub.publish(_msg(ToSupervisors(), 1))
+        hub.publish(_msg(ToAgentAndSupervisors("PJSIP/agent1"), 2))
+        hub.publish(_msg(ToAgent("PJSIP/agent9"), 3))
+        assert [(await _next(boss))["body"] for _ in range(3)] == ["event 1", "event 2", "event 3"]
