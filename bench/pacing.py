@@ -122,17 +122,33 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="runs in parallel (same results)"
     )
+    parser.add_argument("--agents", type=int, nargs="+", default=[10, 20, 50], help="team sizes to run")
+    parser.add_argument("--rates", type=float, nargs="+", default=[0.15, 0.25, 0.35], help="answer rates")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=None,
+        help="only these runs, as policy or policy/variant (e.g. plateau vicidial/ready_only_tally)",
+    )
     args = parser.parse_args()
-    cases = [(agents, rate) for agents in (10, 20, 50) for rate in (0.15, 0.25, 0.35)]
-    tasks = [(i, agents, rate, args.days, args.seed) for agents, rate in cases for i in range(len(RUNS))]
+    chosen = [i for i, (policy, variant, _) in enumerate(RUNS) if _wanted(policy, variant, args.runs)]
+    if not chosen:
+        parser.error(f"--runs matches none of {', '.join(f'{p}/{v}' for p, v, _ in RUNS)}")
+    cases = [(agents, rate) for agents in args.agents for rate in args.rates]
+    tasks = [(i, agents, rate, args.days, args.seed) for agents, rate in cases for i in chosen]
     with multiprocessing.get_context("spawn").Pool(max(1, args.jobs)) as pool:
         rows: list[dict] = []
         for row in pool.imap(_task, tasks):  # in task order, whatever finishes first
             rows.append(row)
             print(json.dumps(row), flush=True)
-            if len(rows) == len(RUNS):
-                print(json.dumps(summary(rows)), flush=True)
+            if len(rows) == len(chosen):
+                if any(r["policy"] == "plateau" for r in rows):
+                    print(json.dumps(summary(rows)), flush=True)
                 rows = []
+
+
+def _wanted(policy: str, variant: str, runs: list[str] | None) -> bool:
+    return runs is None or policy in runs or f"{policy}/{variant}" in runs
 
 
 if __name__ == "__main__":

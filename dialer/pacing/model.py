@@ -47,6 +47,7 @@ class Observation:
     # measured on recent calls (PacingStats)
     dials_sampled: int = 0  # resolved dials behind `answer_rate`
     answer_rate: float | None = None  # live (human) answers / resolved dials
+    connect_rate: float | None = None  # answered by a person or a machine / resolved dials (the ASR)
     human_delays: Sequence[float] = ()  # originate → ready for an agent, live answers
     other_delays: Sequence[float] = ()  # originate → resolution, every other outcome
     handle_times: Sequence[float] = ()  # talk + wrap-up of finished calls

@@ -1,15 +1,21 @@
-"""Peer policies, implemented as the reference describes them, for the benchmark and comparisons.
+"""Peer policies, implemented as their source code does it, for the benchmark and comparisons.
 
-- `VicidialAdaptive`: `AST_VDadapt.pl` + `AST_VDauto_dial.pl` (reference §1.1–1.2). Samples ready agents
-  and waiting calls every second (last 15 samples), recomputes the dial level every 15 s with the
-  multiplicative rule and the intensity, clamps it to [1, max level], then applies the drop overrides
-  (1-minute 50 % rule; daily drop % over `adaptive_dropped_percentage` with HARD_LIMIT, AVERAGE or
-  TAPERED). Calls = level × agents (ready, in call, in wrap-up) − existing calls (ringing, waiting and
-  connected), as `goalcalls − existing calls`.
+- `VicidialAdaptive`: `AST_VDadapt.pl` + `AST_VDauto_dial.pl` (reference §1.1–1.2, checked against the
+  code). Samples ready agents, waiting calls and all the campaign's agents (paused too: `total_agents`
+  counts every status) every second (last 15 samples); every 15 s the dial level becomes
+  `level × (1 + mul × intensity factor)` printed to 3 decimals, clamped to [1, max level], then the drop
+  overrides (1-minute 50 % rule on calls placed; daily drops / answers over `adaptive_dropped_percentage`
+  with HARD_LIMIT, AVERAGE or TAPERED). The dial loop runs every `loop_s` (2.5 s): goal calls =
+  `sprintf("%.0f", level × agents)` where agents are READY/DONE plus INCALL agents whose call is still up
+  (an agent whose customer has hung up, in wrap-up, is DEAD and not counted), plus `dl_diff_target`;
+  new calls = goal − existing calls (ringing, waiting for an agent, and connected ones). With
+  `available_only_ratio_tally` only READY agents count, and the calls connected to agents (XFER) are
+  added to the goal, so they cancel out of the existing calls.
 - `IssabelPredictor`: `Predictor.class.php` + `CampaignProcess.class.php` (reference §2). Calls = free
-  agents + busy agents "about to finish" − callers waiting − calls awaiting an answer; a busy agent counts
-  when the exponential CDF `1 − exp(−(t + avg_answer)/avg_duration) ≥ qos`; prediction only after 10
-  finished calls; optional overcommit divides by the answer rate (floored at 0.20).
+  agents + busy agents "about to finish" − callers waiting, minus the calls still awaiting an answer;
+  a busy agent counts when `1 − exp(−(t + avg_answer)/avg_duration) ≥ qos`; prediction only after 10
+  finished calls; overcommit divides by the ASR of recent calls — answered (anything but a failure or
+  no answer: people and machines alike) over placed — floored at 0.20, rounded half up (PHP `round`).
 """
 
 from __future__ import annotations
@@ -31,23 +37,23 @@ class VicidialAdaptive:
     intensity: float = 0.0  # adaptive_intensity, -40..+40
     dl_diff_target: float = 0.0  # adaptive_dl_diff_target, -40..+40
     method: DropMethod = "ADAPT_HARD_LIMIT"
-    # available_only_ratio_tally=Y: only READY agents are tallied. Our reading: the calls already
-    # connected are then not counted against the goal either (only ringing and waiting ones are).
-    available_only_ratio_tally: bool = False
+    available_only_ratio_tally: bool = False  # Y: only READY agents are tallied
     latest_server_hhmm: int = 2100  # adaptive_latest_server_time, for TAPERED
     server_hhmm: int | None = None  # fixed HHMM for TAPERED when observations carry no `clock_hhmm`
+    loop_s: float = 2.5  # AST_VDauto_dial.pl's loop delay (default 2500 ms): calls are placed this often
     level: float = 1.0  # auto_dial_level, the state
     name: str = "vicidial"
     _samples: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=15))
     _last_sample: float | None = None
     _last_update: float | None = None
+    _next_loop: float | None = None
     _minute: deque[tuple[float, int, float]] = field(default_factory=deque)  # (now, dials, abandoned)
 
     def decide(self, obs: Observation) -> Decision:
-        agents = obs.agents_logged_in
         if self._last_sample is None or obs.now - self._last_sample >= 1.0:
             self._last_sample = obs.now
-            self._samples.append((obs.agents_ready, obs.waiting, agents))
+            total = obs.agents_logged_in + obs.agents_paused  # every live agent row, paused too
+            self._samples.append((obs.agents_ready, obs.waiting, total))
         self._minute.append((obs.now, obs.dials_today, obs.abandon_today.abandoned))
         while self._minute and obs.now - self._minute[0][0] > 60:
             self._minute.popleft()
@@ -56,14 +62,21 @@ class VicidialAdaptive:
         elif obs.now - self._last_update >= 15.0:
             self._last_update = obs.now
             self._adapt(obs)
-        if self.available_only_ratio_tally:
-            goal = math.floor(self.level * obs.agents_ready)
-            existing = len(obs.ringing) + obs.waiting
-        else:
-            goal = math.floor(self.level * agents)  # VICIdial truncates goalcalls toward zero
-            existing = len(obs.ringing) + obs.waiting + len(obs.on_call)
+        # READY/DONE, plus INCALL agents whose call is up (wrap-up agents are DEAD: not counted)
+        agents = obs.agents_ready if self.available_only_ratio_tally else obs.agents_ready + len(obs.on_call)
+        agents = max(0.0, agents + self.dl_diff_target)
+        # sprintf("%.0f") rounds half to even, as Python's round does. Ready-only tally: the XFER calls
+        # added to the goal are among the existing calls, so only ringing and waiting ones remain.
+        goal = round(self.level * agents)
+        existing = len(obs.ringing) + obs.waiting
+        if not self.available_only_ratio_tally:
+            existing += len(obs.on_call)
+        inputs = {"dial_level": self.level, "agents": agents, "existing_calls": existing}
+        if self._next_loop is not None and obs.now < self._next_loop:
+            return Decision(0, self.name, self.method, {**inputs, "between_loops": 1})
+        self._next_loop = obs.now + self.loop_s if self._next_loop is None else self._next_loop + self.loop_s
+        self._next_loop = max(self._next_loop, obs.now)  # after a pause, not a burst of catch-up loops
         calls = cap_channels(goal - existing, obs)
-        inputs = {"dial_level": round(self.level, 3), "agents": agents, "existing_calls": existing}
         return Decision(calls, self.name, self.method, inputs)
 
     def _adapt(self, obs: Observation) -> None:
@@ -76,7 +89,7 @@ class VicidialAdaptive:
             mul = (ready - waiting + self.dl_diff_target) / avg_agents
             i = self.intensity / 100
             factor = (1 + i) if mul >= 0 else abs(i - 1)
-            self.level *= 1 + mul * factor
+            self.level = round(self.level * (1 + mul * factor), 3)  # sprintf("%.3f")
         self.level = min(max(self.level, 1.0), self.maximum_level)
         # drop overrides
         first = self._minute[0]
@@ -119,9 +132,9 @@ class IssabelPredictor:
                 if 1 - math.exp(-(t + avg_answer) / avg_duration) >= self.qos:
                     soon += 1
         calls = max(0, free + soon - obs.waiting) - len(obs.ringing)
-        asr = obs.answer_rate
-        if self.overcommit and calls > 0 and asr is not None and obs.dials_sampled >= self.min_samples:
-            calls = math.ceil(calls / max(asr, self.asr_floor))
+        asr = obs.connect_rate if obs.connect_rate is not None else obs.answer_rate
+        if self.overcommit and calls > 0 and asr and obs.dials_sampled >= self.min_samples:
+            calls = math.floor(calls / max(asr, self.asr_floor) + 0.5)  # PHP round(): half up
         calls = cap_channels(calls, obs)
         inputs = {"agents_free": free, "agents_soon_free": soon, "waiting": obs.waiting, "asr": asr}
         return Decision(calls, self.name, "predictive" if predictive else "progressive", inputs)

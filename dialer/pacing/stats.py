@@ -38,21 +38,31 @@ class SortedWindow:
 class PacingStats:
     """Recent dial outcomes and handle times of one campaign."""
 
-    __slots__ = ("_outcomes", "handle", "human_delays", "humans", "other_delays", "wrap")
+    __slots__ = ("_outcomes", "answered", "handle", "human_delays", "humans", "other_delays", "wrap")
 
     def __init__(self, dial_window: int = 1000, call_window: int = 500) -> None:
-        self._outcomes: deque[bool] = deque(maxlen=dial_window)
+        self._outcomes: deque[tuple[bool, bool]] = deque(maxlen=dial_window)  # (live, answered)
         self.humans = 0  # live answers among `_outcomes`
+        self.answered = 0  # answered by anyone or anything (people and machines) among `_outcomes`
         self.human_delays = SortedWindow(call_window)
         self.other_delays = SortedWindow(dial_window)
         self.handle = SortedWindow(call_window)
         self.wrap = SortedWindow(call_window)
 
-    def dial_resolved(self, live: bool, delay_s: float) -> None:
-        """A dial ended ringing: a live answer ready for an agent after `delay_s`, or anything else."""
-        if len(self._outcomes) == self._outcomes.maxlen and self._outcomes[0]:
-            self.humans -= 1
-        self._outcomes.append(live)
+    def dial_resolved(self, live: bool, delay_s: float, answered: bool | None = None) -> None:
+        """A dial ended ringing: a live answer ready for an agent after `delay_s`, or anything else.
+
+        `answered`: the network connected the call (a person or a machine, even one AMD hung up),
+        as opposed to busy, congestion or no answer; defaults to `live`. Only the connect rate
+        (the ASR some peers pace on) uses it.
+        """
+        answered = live if answered is None else (answered or live)
+        if len(self._outcomes) == self._outcomes.maxlen:
+            old_live, old_answered = self._outcomes[0]
+            self.humans -= old_live
+            self.answered -= old_answered
+        self._outcomes.append((live, answered))
+        self.answered += answered
         if live:
             self.humans += 1
             self.human_delays.add(delay_s)
@@ -72,3 +82,8 @@ class PacingStats:
     @property
     def answer_rate(self) -> float | None:
         return self.humans / len(self._outcomes) if self._outcomes else None
+
+    @property
+    def connect_rate(self) -> float | None:
+        """Answered (people and machines) / resolved dials: the answer-seizure ratio."""
+        return self.answered / len(self._outcomes) if self._outcomes else None

@@ -383,6 +383,8 @@ class Simulation:
         return Observation(
             now=t,
             agents_ready=len(self.ready) - self.departing,
+            # logged in but not taking calls: on a break, or asked for one (or to log out)
+            agents_paused=self.departing + sum(1 for a in self.agents.values() if a.state == PAUSED),
             on_call=[t - a.since for a in self.talking],
             in_wrap=[t - a.since for a in self.wrapping],
             ringing=[t - s for s in self.ringing.values()],
@@ -390,6 +392,7 @@ class Simulation:
             preview_requests=len(self.clicked),
             dials_sampled=stats.dials_sampled,
             answer_rate=stats.answer_rate,
+            connect_rate=stats.connect_rate,
             human_delays=stats.human_delays.sorted,
             other_delays=stats.other_delays.sorted,
             handle_times=stats.handle.sorted,
@@ -490,7 +493,8 @@ class Simulation:
     def _on_resolve(self, t: float, item: tuple[_Call, AttemptResult]) -> None:
         call, result = item
         start = self.ringing.pop(call)
-        self.stats.dial_resolved(False, t - start)
+        # answered by the network when AMD heard a machine (or a person it took for one)
+        self.stats.dial_resolved(False, t - start, answered=call.rec.amd_machine)
         call.done = True
         if call.rec.amd_machine and self.fp:
             self.hourly.add(call.rec.start, self.fp, self.fp)
