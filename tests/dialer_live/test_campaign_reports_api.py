@@ -254,3 +254,36 @@ async def test_given_a_running_campaign_when_the_feed_ticks_then_supervisors_get
     async with await api.bearer("supervisor") as http:
         api.app.state.campaign_feed = feed
         assert (await http.get("/api/v1/campaign-tiles")).json() == []
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "buttons"), [("agent", 403, 0), ("supervisor", 200, 0), ("manager", 200, 3)]
+)
+async def test_given_a_role_when_it_opens_the_monitor_page_then_it_sees_the_reports_and_managers_the_buttons(
+    api: Api,  # noqa: F811
+    who: str,
+    status: int,
+    buttons: int,
+) -> None:
+    ids = await seed(api)
+    c = await api.login(who)
+    r = await c.get(
+        f"/campaigns/{ids['a']}/monitor",
+        params={"start": "2026-11-10", "end": "2026-11-10"},
+        headers={"accept": "text/html"},
+    )
+    assert r.status_code == status
+    if status != 200:
+        return
+    html = r.text
+    assert html.count('data-to="') == buttons
+    assert "Résultats par passage" in html  # French by default
+    assert f"/api/v1/campaign-reports/{ids['a']}?since=2026-11-10T00" in html  # the CSV links of the period
+    assert "33,3" in html  # the live-answered abandon rate, 1 of 3, in the campaign table
+
+
+async def test_given_no_such_campaign_when_its_monitor_page_is_opened_then_404(
+    api: Api,  # noqa: F811
+) -> None:
+    c = await api.login("manager")
+    assert (await c.get("/campaigns/999999/monitor", headers={"accept": "text/html"})).status_code == 404

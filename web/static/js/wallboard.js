@@ -4,8 +4,11 @@
 // drawn as soon as they arrive; times tick locally from the server's timestamps. Ratios come from
 // /api/v1/reports/kpi (app/kpi.py over the call history), refetched a moment after each call ends (the
 // history row is written when the call ends) and every minute (the windows slide).
+// Running outbound campaigns have tiles too: read once from /api/v1/campaign-tiles (and again after a
+// reconnection), then kept up by the `campaign_tile` messages the server pushes when a tile changes.
 import { connectLive } from "./ws.js";
 import { ApiError, api, duration, h, loadJson, loadStrings, nowS } from "./desk_util.js";
+import { ABANDON_SHARE_DEFAULTS, number, percent, shareOfLimit } from "./campaign_util.js";
 
 const t = loadStrings("wb-strings");
 const config = loadJson("wb-config", {});
@@ -17,6 +20,7 @@ const DEFAULTS = {
   service_level: { warn: 80, alert: 70, worse: "down" },
   asa: { warn: 20, alert: 40, worse: "up" },
   abandon_rate: { warn: 5, alert: 10, worse: "up" },
+  campaign_abandon: { ...ABANDON_SHARE_DEFAULTS, worse: "up" }, // % of the campaign rule set's limit
 };
 const TH_KEY = `plateau.wallboard.thresholds.${config.user || ""}`;
 const WIN_KEY = `plateau.wallboard.window.${config.user || ""}`;
@@ -31,6 +35,7 @@ const state = {
   thresholds: loadThresholds(),
   pbxUp: null,
   tiles: new Map(),    // queue → {root, waiting, longest, counts: {}, kpis: {}, variant}
+  campaigns: new Map(), // campaign id → campaign_tile
 };
 
 function loadThresholds() {
@@ -186,6 +191,49 @@ function fetchKpiSoon() {
   kpiTimer = setTimeout(fetchKpi, KPI_DEBOUNCE_MS);
 }
 
+// --- campaign tiles --------------------------------------------------------------------------------------
+function campaignTile(c) {
+  const big = h("div", { class: "wb-big" });
+  const dial = metric(t("cp_dial_level"), "wb-cp-dial");
+  const flight = metric(t("cp_in_flight"), "wb-cp-flight");
+  big.append(dial.root, flight.root);
+  dial.value.textContent = number(c.dial_level, config.lang, 2);
+  flight.value.textContent = String(c.calls_in_flight ?? 0);
+  const grid = h("div", { class: "wb-kpis" });
+  const small = [["cp_waiting", c.waiting_for_agent], ["cp_connected", c.connected],
+    ["cp_ready", (c.agents || {}).ready], ["cp_on_call", (c.agents || {}).on_call]];
+  for (const [key, v] of small) {
+    const m = metric(t(key), `wb-cp-${key}`);
+    m.value.textContent = String(v ?? 0);
+    grid.append(m.root);
+  }
+  const ab = metric(t("cp_abandon_today"), "wb-cp-abandon");
+  const today = c.abandon_today;
+  ab.value.textContent = today ? percent(today.rate_percent, config.lang, 2) : "—";
+  const counts = { abandoned: number(today ? today.abandoned : 0, config.lang, 1), live: number(today ? today.live : 0, config.lang, 1) };
+  ab.root.append(h("div", { class: "detail muted", text: c.abandon_limit_percent === null || c.abandon_limit_percent === undefined
+    ? t("cp_no_limit", counts) : t("cp_limit", { ...counts, limit: number(c.abandon_limit_percent, config.lang, 1) }) }));
+  setLevel(ab.root, level("campaign_abandon", shareOfLimit(today ? today.rate_percent : null, c.abandon_limit_percent)));
+  return h("article", { class: "wb-campaign", dataset: { campaignId: String(c.campaign_id) }, "aria-label": c.name },
+    h("h2", {}, h("a", { href: `/campaigns/${c.campaign_id}/monitor`, "aria-label": t("cp_monitor", { name: c.name }), text: c.name }),
+      h("span", { class: "muted mono", text: c.dial_mode || "" })),
+    big, ab.root, grid);
+}
+
+function renderCampaigns() {
+  const list = [...state.campaigns.values()].sort((a, b) => a.name.localeCompare(b.name));
+  $("wb-campaigns-section").hidden = list.length === 0;
+  $("wb-campaigns").replaceChildren(...list.map(campaignTile));
+}
+
+async function fetchCampaigns() {
+  try {
+    const tiles = await api("GET", "/api/v1/campaign-tiles");
+    state.campaigns = new Map(tiles.map((c) => [c.campaign_id, c]));
+    renderCampaigns();
+  } catch { /* the pushed tiles will fill in */ }
+}
+
 // --- agents --------------------------------------------------------------------------------------------
 function callText(a) {
   if (!a.linkedid) return "";
@@ -290,6 +338,11 @@ function apply(msg, render = true) {
       state.pbxUp = !!msg.up;
       if (render) renderLink();
       break;
+    case "campaign_tile":
+      if (msg.gone) state.campaigns.delete(msg.campaign_id);
+      else state.campaigns.set(msg.campaign_id, msg);
+      if (render) renderCampaigns();
+      break;
     default:
   }
 }
@@ -302,6 +355,7 @@ function applySnapshot(items) {
   renderAgents();
   renderLink();
   fetchKpiSoon(); // anything may have happened while disconnected
+  fetchCampaigns();
 }
 
 // --- thresholds form -----------------------------------------------------------------------------------
@@ -325,6 +379,7 @@ $("wb-threshold-form").addEventListener("submit", (ev) => {
   localStorage.setItem(TH_KEY, JSON.stringify(saved));
   state.thresholds = loadThresholds();
   renderTiles();
+  renderCampaigns();
   message(t("saved"));
 });
 
@@ -333,6 +388,7 @@ $("wb-threshold-reset").addEventListener("click", () => {
   state.thresholds = loadThresholds();
   fillThresholdForm();
   renderTiles();
+  renderCampaigns();
   message(t("reset_done"));
 });
 
@@ -382,6 +438,7 @@ renderWindowChips();
 renderTiles();
 renderAgents();
 fetchKpi();
+fetchCampaigns();
 setInterval(fetchKpi, 60_000);
 setInterval(reconcile, 10_000);
 setInterval(() => {
