@@ -112,7 +112,8 @@ export function createScriptPanel({ root, t, errorText, contactOf, isDone, onAct
         const checked = multi ? Array.isArray(answer) && answer.includes(o.value)
           : q.type === "yes_no" ? answer !== null && answer !== undefined && String(answer) === o.value : answer === o.value;
         const input = h("input", { type: multi ? "checkbox" : "radio", name: id, value: o.value, checked: checked || null });
-        input.addEventListener("change", () => commit(step.id, valueOf(step, control)));
+        // a multiple choice in the current step is sent with "Next" (one tick must not move on)
+        input.addEventListener("change", () => { if (!(multi && current)) commit(step.id, valueOf(step, control)); });
         control.append(h("label", {}, input, " ", o.label));
       }
     } else {
@@ -202,6 +203,7 @@ export function createScriptPanel({ root, t, errorText, contactOf, isDone, onAct
     const notes = root.querySelector("#script-notes");
     const due = root.querySelector("#script-callback-at");
     const kept = { notes: notes ? notes.value : "", due: due ? due.value : "" };
+    const opened = new Set([...root.querySelectorAll(".script-objection[open]")].map((d) => d.dataset.objection));
     const title = h("h2", { id: "script-title", tabindex: "-1" }, t("script_title"), " — ", view.script.title);
     const head = h("div", { class: "card-head" }, title,
       view.campaign ? h("span", { class: "badge badge-neutral", text: view.campaign.name }) : null);
@@ -221,6 +223,7 @@ export function createScriptPanel({ root, t, errorText, contactOf, isDone, onAct
     if (notesNow) notesNow.value = kept.notes;
     const dueNow = root.querySelector("#script-callback-at");
     if (dueNow) dueNow.value = kept.due;
+    for (const d of root.querySelectorAll(".script-objection")) d.open = opened.has(d.dataset.objection);
     if (s.saved) for (const el of root.querySelectorAll(".script-main input, .script-main button")) el.disabled = true;
     renderSave();
     const again = focused && document.getElementById(focused);
