@@ -113,16 +113,18 @@ class Live:
         return self.p.app.state.dialer
 
     def originates(self) -> list[dict[str, str]]:
-        """Every Originate Plateau sent, as {channel_id, number}."""
+        """Every Originate Plateau sent, as {channel_id, number, channel}."""
         out = []
         for block in bytes(self.proxy.sent_to_pbx).split(b"\r\n\r\n"):
             if re.search(rb"(?im)^Action: Originate\s*$", block):
                 cid = re.search(rb"(?im)^ChannelId: (\S+)", block)
                 num = re.search(rb"(?im)^Variable: PLATEAU_NUMBER=(\S+)", block)
+                channel = re.search(rb"(?im)^Channel: (\S+)", block)
                 out.append(
                     {
                         "channel_id": cid.group(1).decode() if cid else "",
                         "number": num.group(1).decode() if num else "",
+                        "channel": channel.group(1).decode() if channel else "",
                     }
                 )
         return out
