@@ -179,6 +179,15 @@ class Live:
             await s.commit()
             return c.id, lead_ids
 
+    async def set_state(self, campaign_id: int, state: CampaignState) -> None:
+        """As the API does: the row, then the engine told (a campaign filled while still a draft)."""
+        async with self.p.db.session() as s:
+            c = await s.get(Campaign, campaign_id)
+            assert c is not None
+            c.state = state
+            await s.commit()
+        self.dialer.campaign_changed(campaign_id, state)
+
     async def attempts(self, lead_id: int | None = None) -> list[LeadAttempt]:
         async with self.p.db.session() as s:
             q = select(LeadAttempt).order_by(LeadAttempt.id)
