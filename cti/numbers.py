@@ -131,54 +131,92 @@ def _generic_parse(raw: str, s: str, region: str) -> ParsedNumber:
 # --- the fast path -------------------------------------------------------------------------------------
 # Most numbers are digits and separators in the region's national form (`06 12 34 56 78`) or in
 # international form (`+33 6 12 34 56 78`). Those are split into country code and national number
-# directly, then validated with phonenumbers' own type algorithm (same metadata, same order, same
-# patterns, compiled once per region): a known type is exactly what `is_valid_number` accepts, and it
-# implies a possible length. Anything else takes phonenumbers' generic path above. Imports of a million
-# numbers spend their time here; tests compare both paths.
+# directly, then validated with phonenumbers' own algorithms (`region_code_for_number`, then
+# `_number_type_helper`: same metadata, same order, same patterns), the type patterns of one region and
+# length folded into one regex so a number costs one `fullmatch`. A known type is exactly what
+# `is_valid_number` accepts, and it implies a possible length. Anything else (and any shape where
+# phonenumbers' parser could read the digits differently) takes phonenumbers' generic path above.
+# Imports of a million numbers spend their time here; tests compare both paths on many thousand inputs.
 
-SEPARATORS = str.maketrans("", "", " .-/()\u00a0\u202f\t")
+SEPARATORS = str.maketrans("", "", " .-/()\u00a0\u202f")  # what phonenumbers skips too (not TAB)
+
+# (E.164, country calling code, the number's own region, PhoneNumberType) of a valid number.
+Classified = tuple[str, int, str | None, int]
+
+
+def classify(compact: str, region: str) -> Classified | None:
+    """`compact` (separators removed, see SEPARATORS) when the fast path can decide it and it is valid;
+    None means phonenumbers' generic parse decides (and explains a rejection)."""
+    split = split_number(compact, region)
+    if split is None:
+        return None
+    cc, nsn = split
+    where, kind = _classifier(cc)(nsn)
+    if kind == PhoneNumberType.UNKNOWN:
+        return None
+    return f"+{cc}{nsn}", cc, where, kind
 
 
 def _fast_parse(prepared: str, region: str) -> ParsedNumber | None:
-    split = split_number(prepared.translate(SEPARATORS), region)
-    if split is None:
+    found = classify(prepared.translate(SEPARATORS), region)
+    if found is None:
         return None
-    num = PhoneNumber(country_code=split[0], national_number=int(split[1]))
-    if number_type(num) == PhoneNumberType.UNKNOWN:
-        return None  # the generic path gives the precise reason
-    return ParsedNumber(phonenumbers.format_number(num, PhoneNumberFormat.E164), None, num)
+    e164, cc, _, _ = found
+    return ParsedNumber(
+        e164, None, PhoneNumber(country_code=cc, national_number=int(e164[1 + len(str(cc)) :]))
+    )
 
 
 @lru_cache(maxsize=64)
-def _national_prefix(region: str) -> tuple[int, str] | None:
-    """(country code, national prefix) when the region's prefix is a plain digit string to strip."""
+def _national_form(region: str) -> tuple[int, str, re.Pattern[str] | None] | None:
+    """(country code, national prefix, international prefix pattern) when the region's national prefix is
+    a plain digit string that phonenumbers strips as it is (no transform rule, no alternatives)."""
     md = phonenumberutil.PhoneMetadata.metadata_for_region(region.upper())
     if md is None or not md.national_prefix or md.national_prefix_transform_rule:
         return None
     if (md.national_prefix_for_parsing or md.national_prefix) != md.national_prefix:
         return None
-    return md.country_code, md.national_prefix
+    if not md.national_prefix.isdigit() or str(md.country_code).startswith(md.national_prefix):
+        return None  # phonenumbers may read a leading country code there
+    idd = re.compile(md.international_prefix) if md.international_prefix else None
+    return md.country_code, md.national_prefix, idd
+
+
+@lru_cache(maxsize=512)
+def _strippable(cc: int) -> re.Pattern[str] | None:
+    """The national prefix phonenumbers would try to strip after `+cc` (from the code's main region)."""
+    md = phonenumberutil.PhoneMetadata.metadata_for_region_or_calling_code(
+        cc, phonenumbers.region_code_for_country_code(cc)
+    )
+    prefix = md.national_prefix_for_parsing if md is not None else None
+    return re.compile(prefix) if prefix else None
 
 
 def split_number(compact: str, region: str) -> tuple[int, str] | None:
     """(country code, national significant number) for the shapes the fast path takes, else None."""
-    if compact.startswith("+"):
+    if compact[:1] == "+":
         digits = compact[1:]
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):  # "²" and "６" are digits to str.isdigit
             return None
         for n in (1, 2, 3):
             cc = int(digits[:n])
             if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
                 nsn = digits[n:]
-                return (cc, nsn) if nsn and nsn[0] != "0" else None
+                if not nsn or nsn[0] == "0":
+                    return None
+                strip = _strippable(cc)
+                # phonenumbers would strip a national prefix written after the country code
+                return None if strip is not None and strip.match(nsn) else (cc, nsn)
         return None
-    if not compact.isdigit():
+    if not (compact.isascii() and compact.isdigit()):
         return None
-    prefix = _national_prefix(region)
-    if prefix is None or not compact.startswith(prefix[1]):
+    form = _national_form(region)
+    if form is None or not compact.startswith(form[1]):
         return None
-    nsn = compact[len(prefix[1]) :]
-    return (prefix[0], nsn) if nsn and nsn[0] != "0" else None
+    if form[2] is not None and form[2].match(compact):
+        return None  # an international prefix (00…): phonenumbers reads a country code next
+    nsn = compact[len(form[1]) :]
+    return (form[0], nsn) if nsn and nsn[0] != "0" else None
 
 
 _SPECIAL_TYPES = (
@@ -191,55 +229,107 @@ _SPECIAL_TYPES = (
     ("uan", PhoneNumberType.UAN),
     ("voicemail", PhoneNumberType.VOICEMAIL),
 )
-_Desc = tuple[frozenset[int], re.Pattern[str]] | None
 
 
-def _desc(desc: Any) -> _Desc:
+def _pattern_for(desc: Any, length: int) -> str | None:
+    """`_is_number_matching_desc` for one length: the pattern to fullmatch, or None (cannot match)."""
     if desc is None or not desc.national_number_pattern:
         return None
-    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern)
+    if desc.possible_length and length not in desc.possible_length:
+        return None
+    return f"(?:{desc.national_number_pattern})"
 
 
-def _matches(desc: _Desc, nsn: str) -> bool:
-    if desc is None:
-        return False
-    lengths, pattern = desc
-    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+def _type_regex(md: Any, length: int) -> Callable[[str], int]:
+    """`_number_type_helper(nsn, md)` for numbers of `length` digits, as one regex.
 
-
-@lru_cache(maxsize=512)
-def _typer(cc: int, region: str | None) -> Callable[[str], int]:
-    """phonenumbers' `_number_type_helper` for one region, its patterns compiled once."""
-    md = phonenumberutil.PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
-    if md is None:
+    The branches follow the helper's order and a fullmatch takes the first branch that matches whole,
+    so the branch that matched names the type the helper returns (a branch's group closes last, whatever
+    its pattern holds); the general description is a lookahead every type needs."""
+    general = _pattern_for(md.general_desc, length)
+    if general is None:
         return lambda _nsn: PhoneNumberType.UNKNOWN
-    general = _desc(md.general_desc)
-    special = [(_desc(getattr(md, name)), kind) for name, kind in _SPECIAL_TYPES]
-    fixed, mobile, same = _desc(md.fixed_line), _desc(md.mobile), md.same_mobile_and_fixed_line_pattern
+    branches: list[tuple[int, str]] = []
+    for name, kind in _SPECIAL_TYPES:
+        pattern = _pattern_for(getattr(md, name), length)
+        if pattern is not None:
+            branches.append((kind, pattern))
+    fixed, mobile = _pattern_for(md.fixed_line, length), _pattern_for(md.mobile, length)
+    same = md.same_mobile_and_fixed_line_pattern
+    if fixed is not None:
+        if same:
+            branches.append((PhoneNumberType.FIXED_LINE_OR_MOBILE, fixed))
+        else:
+            if mobile is not None:
+                branches.append((PhoneNumberType.FIXED_LINE_OR_MOBILE, rf"(?=(?:{mobile})\Z){fixed}"))
+            branches.append((PhoneNumberType.FIXED_LINE, fixed))
+    if not same and mobile is not None:
+        branches.append((PhoneNumberType.MOBILE, mobile))
+    if not branches:
+        return lambda _nsn: PhoneNumberType.UNKNOWN
+    kinds = {f"t{i}": kind for i, (kind, _) in enumerate(branches)}
+    alternatives = "|".join(f"(?P<t{i}>{p})" for i, (_, p) in enumerate(branches))
+    fullmatch = re.compile(rf"(?={general}\Z)(?:{alternatives})").fullmatch
 
     def kind_of(nsn: str) -> int:
-        if not _matches(general, nsn):
-            return PhoneNumberType.UNKNOWN
-        for desc, kind in special:
-            if _matches(desc, nsn):
-                return kind
-        if _matches(fixed, nsn):
-            return (
-                PhoneNumberType.FIXED_LINE_OR_MOBILE
-                if same or _matches(mobile, nsn)
-                else PhoneNumberType.FIXED_LINE
-            )
-        if not same and _matches(mobile, nsn):
-            return PhoneNumberType.MOBILE
-        return PhoneNumberType.UNKNOWN
+        m = fullmatch(nsn)
+        return PhoneNumberType.UNKNOWN if m is None else kinds[m.lastgroup]  # type: ignore[index]
 
     return kind_of
 
 
+@lru_cache(maxsize=1024)
+def _typer(cc: int, region: str) -> Callable[[str], int]:
+    """The type of a national significant number under one region's metadata (one regex per length)."""
+    md = phonenumberutil.PhoneMetadata.metadata_for_region_or_calling_code(cc, region)
+    if md is None:
+        return lambda _nsn: PhoneNumberType.UNKNOWN
+    by_length: dict[int, Callable[[str], int]] = {}
+
+    def kind_of(nsn: str) -> int:
+        typed = by_length.get(len(nsn))
+        if typed is None:
+            typed = by_length[len(nsn)] = _type_regex(md, len(nsn))
+        return typed(nsn)
+
+    return kind_of
+
+
+@lru_cache(maxsize=512)
+def _classifier(cc: int) -> Callable[[str], tuple[str | None, int]]:
+    """nsn → (`region_code_for_number`, `number_type`) for one country code, as phonenumbers derives them:
+    the region first (the only one, or the first whose leading digits or type fit), then the type under
+    that region's metadata."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(cc)
+    if not regions:
+        return lambda _nsn: (None, PhoneNumberType.UNKNOWN)
+    if len(regions) == 1:
+        typed, only = _typer(cc, regions[0]), regions[0]
+        return lambda nsn: (only, typed(nsn))
+    candidates = []
+    for code in regions:
+        md = phonenumberutil.PhoneMetadata.metadata_for_region(code.upper(), None)
+        if md is not None:
+            leading = re.compile(md.leading_digits) if md.leading_digits is not None else None
+            candidates.append((code, leading, _typer(cc, code)))
+
+    def region_and_kind(nsn: str) -> tuple[str | None, int]:
+        for code, leading, typed in candidates:
+            if leading is not None:
+                if leading.match(nsn):
+                    return code, typed(nsn)
+            else:
+                kind = typed(nsn)
+                if kind != PhoneNumberType.UNKNOWN:
+                    return code, kind
+        return None, PhoneNumberType.UNKNOWN
+
+    return region_and_kind
+
+
 def number_type(num: PhoneNumber) -> int:
-    """`phonenumbers.number_type(num)`, with the patterns compiled once per region; tests compare both."""
-    region = phonenumbers.region_code_for_number(num)
-    return _typer(num.country_code, region)(phonenumberutil.national_significant_number(num))
+    """`phonenumbers.number_type(num)` through the fast path's classifier; tests compare both."""
+    return _classifier(num.country_code)(phonenumberutil.national_significant_number(num))[1]
 
 
 def try_parse(raw: str | None, region: str = "FR") -> ParsedNumber | None:

@@ -1,45 +1,44 @@
 """Number normalisation for call-list imports: `cti.numbers.parse` semantics at bulk speed, plus zones.
 
-A million-row list spends most of its time in `phonenumbers`. Two honest savings, no skipped checks:
+A million-row list spends most of its time on numbers. The savings, none of which skips a check:
 
-- **Tokenising shortcut.** A cell that is only digits and separators in the region's national form
-  (`06 12 34 56 78`, `06.12.34.56.78`) or in international form (`+33 6 12 34 56 78`) is split into
-  country code and national number directly instead of through `phonenumbers.parse`'s generic scanner.
-  The number is then checked **individually** with `phonenumbers.is_possible_number` and
-  `phonenumbers.number_type` (what `is_valid_number` runs underneath): every number is validated.
-  Anything else, and anything this path would reject, goes through `cti.numbers.parse`, so errors
-  read the same as everywhere else. Tests check both paths agree on thousands of inputs.
-- **The same type check, without the per-call overhead.** `cti.numbers.number_type` runs phonenumbers'
-  own `_number_type_helper` algorithm (same metadata, same order, same patterns) with the patterns
-  compiled once per region; `cti.numbers.parse` takes the same fast path for every caller.
-- **Zones from the validation's own number type** (`phonenumbers.timezone` would compute it again),
-  with the territory correction of `dialer.compliance_zones` cached per (region, zones).
+- **The fast path of `cti.numbers`** (`classify`): a cell of digits and separators in the region's
+  national form or in `+` form is split directly and validated by phonenumbers' own region and type
+  algorithms, one regex per region and length. Anything else goes through `cti.numbers.parse`, so
+  errors read the same as everywhere else.
+- **Zones memoised by number prefix.** phonenumbers finds a geographic number's zones by its longest
+  prefix in `TIMEZONE_DATA`; every key a number can meet there is at most `_tz_digits(cc)` digits long,
+  so the answer for the first `_tz_digits(cc)` digits is the answer for every number that starts with
+  them. Non-geographic types (mobiles…) get the country's zones. The territory correction of
+  `dialer.compliance_zones` is cached per (region, zones).
+- A bounded cache keyed by the separator-free text absorbs duplicate numbers.
 
-A bounded cache keyed by the separator-free text absorbs duplicate numbers.
+Tests compare every result with `cti.numbers.parse` + `LeadNumber.for_e164` (phonenumbers itself).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import holidays
 import phonenumbers
 from babel.core import get_global
-from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType, phonenumberutil
+from phonenumbers import PhoneNumber, phonenumberutil
 from phonenumbers import timezone as pn_timezone
+from phonenumbers.tzdata import TIMEZONE_DATA
 
-from cti.numbers import MAX_INPUT_LEN, SEPARATORS, InvalidNumber, number_type, parse
-from cti.numbers import split_number as _split
+from cti.numbers import MAX_INPUT_LEN, SEPARATORS, InvalidNumber, classify, number_type, parse
 from dialer.compliance_zones import zones_for_number
+
+__all__ = ["CACHE_SIZE", "Normaliser", "NumberInfo", "number_type"]
 
 CACHE_SIZE = 50_000
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class NumberInfo:
+class NumberInfo(NamedTuple):
     e164: str
     zones: tuple[str, ...]  # where it rings (an explicit zone column overrides this at import)
     country: str | None  # whose public holidays apply
@@ -59,7 +58,33 @@ def _place(region: str | None, cc: int, zones: tuple[str, ...]) -> tuple[tuple[s
     return candidates, country
 
 
-_COUNTRY_LEVEL: dict[int, tuple[str, ...]] = {}
+@lru_cache(maxsize=1024)
+def _tz_digits(cc: int) -> int:
+    """How many leading E.164 digits decide a geographic number's zones: a key of `TIMEZONE_DATA` that
+    prefixes such a number is either a prefix of the country code or starts with it."""
+    code = str(cc)
+    return max([len(code), *(len(k) for k in TIMEZONE_DATA if k.startswith(code))])
+
+
+_GEO_ZONES: dict[str, tuple[str, ...]] = {}  # E.164 digits prefix → phonenumbers' zones
+_COUNTRY_ZONES: dict[int, tuple[str, ...]] = {}
+
+
+def _raw_zones(e164: str, cc: int, kind: int) -> tuple[str, ...]:
+    """`phonenumbers.timezone.time_zones_for_number` for a valid fast-path number (no leading zero) of
+    type `kind`."""
+    if phonenumberutil.is_number_type_geographical(kind, cc):
+        key = e164[1 : 1 + _tz_digits(cc)]
+        zones = _GEO_ZONES.get(key)
+        if zones is None:
+            num = PhoneNumber(country_code=cc, national_number=int(e164[1 + len(str(cc)) :]))
+            zones = _GEO_ZONES[key] = tuple(pn_timezone.time_zones_for_geographical_number(num))
+        return zones
+    zones = _COUNTRY_ZONES.get(cc)
+    if zones is None:  # the country's zones, whichever non-geographic number asks first
+        num = PhoneNumber(country_code=cc, national_number=int(e164[1 + len(str(cc)) :]))
+        zones = _COUNTRY_ZONES[cc] = tuple(pn_timezone.time_zones_for_number(num))
+    return zones
 
 
 class Normaliser:
@@ -70,49 +95,35 @@ class Normaliser:
         self.fast = self.slow = 0  # how many numbers took each path (for the bench)
 
     def __call__(self, raw: str) -> NumberInfo:
-        stripped = raw.strip()
-        compact = stripped.translate(SEPARATORS)
+        compact = raw.translate(SEPARATORS)  # strips the surrounding blanks too
         hit = self._cache.get(compact)
         if hit is None:
-            hit = self._compute(stripped, compact)
+            hit = self._compute(raw.strip(), compact)
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()  # bounded memory; duplicates are usually close together
             self._cache[compact] = hit
-        if isinstance(hit, InvalidNumber):
-            raise InvalidNumber(raw, hit.reason)
-        return hit
+        if hit.__class__ is NumberInfo:
+            return hit  # type: ignore[return-value]
+        raise InvalidNumber(raw, hit.reason)  # type: ignore[union-attr]
 
     def _compute(self, stripped: str, compact: str) -> NumberInfo | InvalidNumber:
-        split = _split(compact, self.region) if len(stripped) <= MAX_INPUT_LEN else None
-        if split is not None:
-            num = PhoneNumber(country_code=split[0], national_number=int(split[1]))
-            # A known type implies a possible length: every type check starts with the region's general
-            # description, whose lengths are exactly what `is_possible_number` accepts.
-            kind = number_type(num)
-            if kind != PhoneNumberType.UNKNOWN:
-                self.fast += 1
-                return self._info(num, kind)
-        self.slow += 1
-        try:
-            parsed = parse(stripped, self.region)
-        except InvalidNumber as exc:
-            return exc
-        if parsed.extension:
-            return InvalidNumber(stripped, "an extension cannot be dialled by the dialer")
-        return self._info(parsed.number, phonenumbers.number_type(parsed.number))
-
-    @staticmethod
-    def _info(num: PhoneNumber, kind: int) -> NumberInfo:
-        e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
-        region = phonenumbers.region_code_for_number(num)
-        if phonenumberutil.is_number_type_geographical(kind, num.country_code):
-            raw_zones = tuple(pn_timezone.time_zones_for_geographical_number(num))
+        found = classify(compact, self.region) if len(stripped) <= MAX_INPUT_LEN and compact else None
+        if found is not None:
+            self.fast += 1
+            e164, cc, region, kind = found
+            raw_zones = _raw_zones(e164, cc, kind)
         else:
-            # Non-geographic numbers (mobiles…) get the country's zones: they depend on the code only.
-            raw_zones = _COUNTRY_LEVEL.get(num.country_code) or ()
-            if not raw_zones:
-                raw_zones = _COUNTRY_LEVEL[num.country_code] = tuple(pn_timezone.time_zones_for_number(num))
-        zones, country = _place(region, num.country_code, raw_zones)
+            self.slow += 1
+            try:
+                parsed = parse(stripped, self.region)
+            except InvalidNumber as exc:
+                return exc
+            if parsed.extension:
+                return InvalidNumber(stripped, "an extension cannot be dialled by the dialer")
+            e164, num = parsed.e164, parsed.number
+            cc, region = num.country_code, phonenumbers.region_code_for_number(num)
+            raw_zones = tuple(pn_timezone.time_zones_for_number(num))
+        zones, country = _place(region, cc, raw_zones)
         if not zones:  # the shared derivation raises the error that names the number
             zones = zones_for_number(e164)
         return NumberInfo(e164, zones, country)
