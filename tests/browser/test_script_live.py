@@ -120,40 +120,68 @@ async def _stop_campaigns(s: Any) -> None:
         c.state = CampaignState.stopped
 
 
-def _campaign(url: str) -> tuple[int, int]:
-    """A running progressive campaign on `sales` with the B2B script and one lead: José's number."""
+def _campaign(
+    url: str,
+    leads: list[tuple[str, dict[str, str]]],
+    *,
+    script: str = "b2b-rdv-barrage",
+    mode: DialMode = DialMode.progressive,
+    name: str = "Rendez-vous flottes",
+) -> tuple[int, list[int]]:
+    """A running campaign on `sales` with `script` and these (number, fields) leads, in this order."""
 
-    async def make(s: Any) -> tuple[int, int]:
+    async def make(s: Any) -> tuple[int, list[int]]:
         # FR-2023 with every hour open: the test does not depend on the day and time it runs
-        rs = clone_rule_set(
-            builtin_rule_sets()["FR-2023"],
-            "TEST-ALWAYS",
-            {"windows": ALWAYS, "no_calls_on_public_holidays": False, "consent_required_from": None},
-        )
-        s.add(CustomRuleSet(name=rs.name, data=rs.to_data()))
+        if await s.scalar(select(CustomRuleSet.id).where(CustomRuleSet.name == "TEST-ALWAYS")) is None:
+            rs = clone_rule_set(
+                builtin_rule_sets()["FR-2023"],
+                "TEST-ALWAYS",
+                {"windows": ALWAYS, "no_calls_on_public_holidays": False, "consent_required_from": None},
+            )
+            s.add(CustomRuleSet(name=rs.name, data=rs.to_data()))
         queue_id = await s.scalar(select(Queue.id).where(Queue.name == "sales"))
-        cl = CallList(name="Prospects B2B", lead_count=1)
+        cl = CallList(name=f"Liste {name}", lead_count=len(leads))
         s.add(cl)
         await s.flush()
-        lead = Lead(list_id=cl.id, fields=LEAD_FIELDS, consent=True, status="new")
-        s.add(lead)
-        await s.flush()
-        s.add(LeadNumber(lead_id=lead.id, list_id=cl.id, e164=KNOWN_E164, tz="Europe/Paris", country="FR"))
+        ids = []
+        for e164, fields in leads:
+            lead = Lead(list_id=cl.id, fields=fields, consent=True, status="new")
+            s.add(lead)
+            await s.flush()
+            s.add(LeadNumber(lead_id=lead.id, list_id=cl.id, e164=e164, tz="Europe/Paris", country="FR"))
+            ids.append(lead.id)
         c = Campaign(
-            name="Rendez-vous flottes",
+            name=name,
             queue_id=queue_id,
-            dial_mode=DialMode.progressive,
+            dial_mode=mode,
             caller_id="+33100000000",
-            script="b2b-rdv-barrage",
-            rule_set=rs.name,
+            script=script,
+            rule_set="TEST-ALWAYS",
             state=CampaignState.running,
         )
         s.add(c)
         await s.flush()
         s.add(CampaignList(campaign_id=c.id, list_id=cl.id))
-        return c.id, lead.id
+        return c.id, ids
 
     return _db_run(url, make)
+
+
+def _ready(desk: Page) -> None:
+    login(desk, "agent1", PASSWORD)
+    expect(desk).to_have_url(re.compile(r"/desk$"))
+    expect(desk.locator("#live-status")).to_have_attribute("data-state", "ok")
+    desk.get_by_role("button", name="Me connecter à mes files").click()
+    expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
+
+
+def _attempts(url: str, lead_id: int) -> list[tuple[str, str | None, str]]:
+    async def read(s: Any) -> list[tuple[str, str | None, str]]:
+        lead = await s.get(Lead, lead_id)
+        rows = await s.scalars(select(LeadAttempt).where(LeadAttempt.lead_id == lead_id))
+        return [(a.result, a.disposition_code, lead.status) for a in rows]
+
+    return _db_run(url, read)
 
 
 def test_given_a_campaign_with_a_french_script_when_the_dialer_connects_a_customer_then_the_desk_runs_the_script_and_saves_the_answers(  # noqa: E501
@@ -164,12 +192,8 @@ def test_given_a_campaign_with_a_french_script_when_the_dialer_connects_a_custom
     url = cti.server.env["PLATEAU_DATABASE_URL"]
     sipp.customer("answer", ring_ms=300)  # the customer stays on the line until the agent hangs up
     sipp.agent(1, "answer", ring_ms=300)
-    login(desk, "agent1", PASSWORD)
-    expect(desk).to_have_url(re.compile(r"/desk$"))
-    expect(desk.locator("#live-status")).to_have_attribute("data-state", "ok")
-    desk.get_by_role("button", name="Me connecter à mes files").click()
-    expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
-    _, lead_id = _campaign(url)
+    _ready(desk)
+    _, (lead_id,) = _campaign(url, [(KNOWN_E164, LEAD_FIELDS)])
 
     # The dialer calls the lead, the customer answers, agent1's phone is connected: the script shows.
     panel = desk.locator("#script-panel")
@@ -286,10 +310,59 @@ def test_given_a_campaign_with_a_french_script_when_the_dialer_connects_a_custom
     expect(script_item).to_contain_text(f"Date du rendez-vous : {meeting.isoformat()}")
     expect(script_item).to_contain_text("Heure et lieu (ou visio) : 10 h, dans vos locaux <i>bâtiment B</i>")
 
-    async def attempt(s: Any) -> tuple[str, str | None, str]:
-        a = await s.scalar(select(LeadAttempt).where(LeadAttempt.lead_id == lead_id))
-        lead = await s.get(Lead, lead_id)
-        return a.result, a.disposition_code, lead.status
-
-    assert _db_run(url, attempt) == ("success", "RDV", "done")
+    assert _attempts(url, lead_id) == [("success", "RDV", "done")]
     wait_until(lambda: cti.agent("agent1").get("state") == "ready", 10, "agent1 ready")
+
+
+def test_given_a_preview_campaign_when_the_agent_skips_then_dials_then_the_call_runs_its_script(
+    desk: Page,
+    cti: CtiServer,
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    url = cti.server.env["PLATEAU_DATABASE_URL"]
+    sipp.agent(1, "answer", ring_ms=300)  # the agent's phone rings first, then the customer's
+    sipp.customer("answer", ring_ms=300)
+    _ready(desk)
+    first = {"first_name": "Paul", "last_name": "Martin", "company": "Boulangerie Martin"}
+    second = {
+        "civility": "Mme",
+        "first_name": "Anne",
+        "last_name": "Lefèbvre <script>",
+        "product": "votre box",
+    }
+    _, (skipped, dialled) = _campaign(
+        url,
+        [("+33611000101", first), ("+33611000102", second)],
+        script="suivi-satisfaction",
+        mode=DialMode.preview,
+        name="Satisfaction box",
+    )
+    card = desk.locator("#preview-card")
+    expect(card.locator(".preview-name")).to_have_text("Paul Martin", timeout=15_000)
+    expect(card).to_contain_text("Boulangerie Martin")
+    expect(card).to_contain_text("Satisfaction box")
+    card.get_by_role("button", name="Passer").click()
+    expect(card.locator(".preview-name")).to_have_text("Anne Lefèbvre <script>")
+    expect(card).to_contain_text("06 11 00 01 02")
+    card.get_by_role("button", name="Appeler ce contact").click()
+    expect(card).to_be_hidden()
+
+    panel = desk.locator("#script-panel")
+    expect(panel.locator("#script-title")).to_have_text(
+        "Script — Suivi de satisfaction client", timeout=30_000
+    )
+    current = panel.locator(".script-step-current")
+    expect(current.locator(".script-text")).to_contain_text(
+        "Suis-je bien en ligne avec Mme Lefèbvre <script> ?"
+    )
+    current.get_by_label("Personne inconnue à ce numéro").click()
+    expect(panel.locator(".script-end")).to_have_text("Fin du script — issue proposée : Mauvais numéro.")
+    desk.get_by_role("button", name="Raccrocher").click()
+    expect(desk.locator("#pop-phase")).to_have_text("Appel terminé — qualification", timeout=15_000)
+    save = panel.get_by_role("button", name="Enregistrer l'issue")
+    expect(save).to_have_attribute("aria-disabled", "false")
+    save.click()
+    expect(panel.locator(".script-saved")).to_have_text("Issue enregistrée : Mauvais numéro.")
+    assert _attempts(url, dialled) == [("wrong_number", "FAUXNUM", "done")]
+    assert _attempts(url, skipped) == []  # skipped: never dialled
+    assert desk.dialogs == []  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@
 // Every value from a caller or a CRM record is inserted as text (desk_util.h), never as HTML.
 import { connectLive } from "./ws.js";
 import { ApiError, api, duration, formatDate, h, loadJson, loadStrings, nowS, shortcuts, startTicker } from "./desk_util.js";
+import { createPreviewCard } from "./preview_card.js";
 import { createScriptPanel } from "./script_panel.js";
 
 const t = loadStrings("desk-strings");
@@ -386,6 +387,7 @@ function renderAll() {
   renderPop();
   renderControls();
   scriptPanel.update(state.pop, phaseOf(state.pop));
+  previewCard.update(state.agent ? state.agent.state : null, !!activeCall());
   renderWrap();
 }
 
@@ -403,6 +405,9 @@ const scriptPanel = createScriptPanel({
     renderAll();
   },
 });
+
+// Preview campaigns: the next lead to dial or skip while the agent is ready (preview_card.js).
+const previewCard = createPreviewCard({ root: $("preview-card"), t, errorText, say });
 
 // --- live events -------------------------------------------------------------------------------------------
 function announce(pop) {
