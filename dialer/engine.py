@@ -205,6 +205,7 @@ class DialerService:
         self._link_up_since: float | None = None
         self._wake = asyncio.Event()
         self._changed_at: dict[int, float] = {}  # campaign → when the API last changed its state
+        self._stopped = False  # the bus has no unsubscribe: its events are ignored from then on
         self.reservations: dict[int, Reservation] = {}  # lead → its preview reservation
         self._skipped: dict[tuple[int, int], float] = {}  # (user, lead) → skipped until (monotonic)
 
@@ -220,6 +221,8 @@ class DialerService:
         self._task = asyncio.create_task(self._supervise(), name="dialer-supervisor")
 
     async def stop(self) -> None:
+        # calls still up are left to the next start (their rows stay): nothing is written for them now
+        self._stopped = True
         with contextlib.suppress(ValueError):
             self.cti.raw_listeners.remove(self.on_ami)
         with contextlib.suppress(ValueError):
@@ -576,6 +579,8 @@ class DialerService:
     def on_ami(self, ev: AmiEvent) -> None:
         """Raw AMI events (from CtiService.consume), before the tracker. No I/O here."""
         name = ev.name
+        if self._stopped:
+            return
         if name not in ("DialBegin", "DialEnd", "Hangup", "UserEvent", "AgentConnect", "SoftHangupRequest"):
             return
         h = ev.headers
@@ -622,6 +627,8 @@ class DialerService:
 
     def on_event(self, event: Any) -> None:
         """Domain events from the CTI bus."""
+        if self._stopped:
+            return
         if isinstance(event, CallAnswered):
             call = self.calls.get(event.linkedid)
             if call is not None and call.agent_t is None:
@@ -707,7 +714,7 @@ class DialerService:
 
     # -- the attempt -----------------------------------------------------------------------------------------
     def _finish(self, call: LiveCall) -> None:
-        if call.ending:
+        if call.ending or self._stopped:
             return
         call.ending = True
         if not call.resolved:
