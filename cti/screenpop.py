@@ -14,6 +14,7 @@ prebuilt Core statements (compiled once, cached) into plain dicts, without ORM o
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -113,6 +114,7 @@ class ScreenPop:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle: list[AsyncConnection] = []  # the pop's own connections, not in use right now
         self._open = 0
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self.connections = connections
         self.pops_sent = 0
         # linkedid → extra pop fields or None (the dialer adds the lead, campaign and script of its calls)
@@ -121,6 +123,7 @@ class ScreenPop:
     # -- bus subscriber -----------------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
         if isinstance(event, AgentRinging):
+            self._lookup_of(event.linkedid, event.caller)  # first in the loop's queue: the query leaves first
             self._spawn(
                 self._pop(
                     event.linkedid,
@@ -137,6 +140,7 @@ class ScreenPop:
             if pop is not None and pop["linkedid"] == event.linkedid:
                 self._update(event.agent, phase="answered", answered_at=event.at)
             else:  # click-to-call, outbound, or a transfer that reached this agent without a ring event
+                self._lookup_of(event.linkedid, event.caller)
                 self._spawn(
                     self._pop(
                         event.linkedid, event.agent, event.caller, event.queue, None, "answered", event.at
@@ -184,9 +188,7 @@ class ScreenPop:
         phase: str,
         at: float,
     ) -> None:
-        lookup = self._lookups.get(linkedid)
-        if lookup is None:
-            lookup = self._lookups[linkedid] = asyncio.create_task(self._lookup(linkedid, caller))
+        lookup = self._lookup_of(linkedid, caller)
         base = {
             "type": "pop",
             "pop_id": f"{linkedid}:{agent}",
@@ -233,13 +235,27 @@ class ScreenPop:
             agent, {**base, **found, "partial": False, "new_contact": new_contact, "sent_at": time.time()}
         )
 
+    def _lookup_of(self, linkedid: str, caller: CallerId) -> asyncio.Task[dict[str, Any]]:
+        """The call's one lookup, started by the first ring."""
+        lookup = self._lookups.get(linkedid)
+        if lookup is None:
+            lookup = self._lookups[linkedid] = asyncio.get_running_loop().create_task(
+                self._lookup(linkedid, caller)
+            )
+        return lookup
+
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        """One of the pop's own connections; past `connections` lookups at once, one from the pool."""
-        if not self._idle and self._open >= self.connections:
-            async with self.db.engine.connect() as conn:
-                yield conn
-            return
+        """One of the pop's own connections. Past `connections` lookups at once, the next waits for one:
+        opening another (TLS, authentication) would cost more than the wait, and take CPU from the rest."""
+        while not self._idle and self._open >= self.connections:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
         if self._idle:
             conn = self._idle.pop()
         else:
@@ -249,15 +265,26 @@ class ScreenPop:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             except BaseException:
                 self._open -= 1
+                self._next_waiter()
                 raise
         try:
             yield conn
         except BaseException:
-            self._open -= 1  # a broken or interrupted connection is not reused; the next lookup opens one
+            self._open -= 1  # a broken or interrupted connection is not reused; a waiter opens another
             with contextlib.suppress(Exception):
                 await conn.close()
             raise
-        self._idle.append(conn)
+        else:
+            self._idle.append(conn)
+        finally:
+            self._next_waiter()
+
+    def _next_waiter(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def _lookup(self, linkedid: str, caller: CallerId) -> dict[str, Any]:
         """Matches, their history, open complaints (and the IVR path): one round trip each."""

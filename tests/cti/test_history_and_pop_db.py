@@ -124,6 +124,20 @@ async def test_given_a_warmed_pop_when_calls_ring_one_after_another_then_its_own
         await pop.close()
 
 
+async def test_given_more_rings_at_once_than_pop_connections_when_looked_up_then_each_waits_its_turn(db):
+    ids = await _seed(db)
+    sent: list[Message] = []
+    pop = ScreenPop(db, sent.append, "FR", connections=2)
+    try:
+        for n in range(6):
+            pop.on_event(dataclasses.replace(_ring(f"p-8.{n}", "0612345678"), agent=f"PJSIP/agent{n}"))
+        await wait_for(lambda: sum(not m.payload["partial"] for m in sent) == 6, 10, what="six full pops")
+        assert pop._open == 2 and len(pop._idle) == 2  # never more than its own connections
+        assert all(m.payload["matches"][0]["id"] == ids["contact"] for m in sent if not m.payload["partial"])
+    finally:
+        await pop.close()
+
+
 async def test_given_the_pop_connection_killed_by_the_server_when_a_call_rings_then_the_full_pop_comes(db):
     if db.url.startswith("sqlite"):
         pytest.skip("an embedded SQLite connection cannot be cut from the server side")
