@@ -68,6 +68,10 @@ async def campaign_monitor_page(
         active="campaigns" if ident.role is not Role.supervisor else "wallboard",
         campaign=c,
         rule_set=rs,
+        definition_labels={
+            "live_answered": _("abandons / calls a person answered"),
+            "ofcom": _("Ofcom: AMD false positives estimated"),
+        },
         state_labels={k: _(v) for k, v in STATE_LABELS.items()},
         controls=[(s.value, _(ACTION_LABELS[s.value])) for s in CONTROLS] if can_control else [],
         transitions={k.value: sorted(v.value for v in vs) for k, vs in TRANSITIONS.items()},

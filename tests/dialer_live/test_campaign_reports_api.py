@@ -287,3 +287,19 @@ async def test_given_no_such_campaign_when_its_monitor_page_is_opened_then_404(
 ) -> None:
     c = await api.login("manager")
     assert (await c.get("/campaigns/999999/monitor", headers={"accept": "text/html"})).status_code == 404
+
+
+async def test_given_an_english_speaking_manager_when_the_monitor_page_opens_then_its_labels_are_english(
+    api: Api,  # noqa: F811
+) -> None:
+    ids = await seed(api)
+    async with api.db.session() as s:
+        u = await s.get(User, api.users["manager"].id)
+        assert u is not None
+        u.language = "en"
+        await s.commit()
+    c = await api.login("manager")
+    html = (await c.get(f"/campaigns/{ids['a']}/monitor", headers={"accept": "text/html"})).text
+    assert '<html lang="en">' in html
+    assert "Results by pass" in html and "Résultats par passage" not in html
+    assert "abandons / calls a person answered" in html  # FR-2023's definition, named

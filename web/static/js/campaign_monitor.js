@@ -79,7 +79,7 @@ function renderDecisions(decisions) {
   const body = $("#cm-decisions tbody");
   const rows = decisions.slice(-DECISIONS_SHOWN).reverse().map((e) => h("tr", {},
     h("td", { class: "mono", text: e.at ? new Date(e.at).toLocaleTimeString(lang === "en" ? "en-GB" : "fr-FR") : "—" }),
-    h("td", { text: [e.policy, e.mode].filter(Boolean).join(" / ") || "—" }),
+    h("td", { text: [...new Set([e.policy, e.mode].filter(Boolean))].join(" / ") || "—" }),
     h("td", { class: "num", text: e.calls ?? "—" }),
     h("td", { class: "num", text: e.allowed ?? "—" }),
     h("td", { class: "num", text: e.selected ?? "—" }),
