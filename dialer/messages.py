@@ -18,6 +18,9 @@ SOUND_NAME_MAX = 80
 # Prompt languages shipped by asterisk-core-sounds (install.sh); anything else hears English.
 LANGUAGE_OF_REGION = {"FR": "fr", "BE": "fr", "CH": "fr", "LU": "fr", "MC": "fr", "CA": "en"}
 FRENCH_OVERSEAS = frozenset({"GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF"})
+# Country codes of one closed numbering plan: a number of one is dialled in national form from the others
+# (01 42 … from Réunion or Guadeloupe).
+SHARED_PLANS = ({33, 262, 508, 590, 594, 596},)
 
 
 class MessageError(ValueError):
@@ -48,14 +51,17 @@ def _parse(e164: str) -> phonenumbers.PhoneNumber | None:
 
 
 def spoken_number(callback_e164: str | None, customer_e164: str) -> str:
-    """The digits to say: the national form when the customer is in the callback number's country (as
-    they would dial it), else the international form with its 00 prefix. Empty when there is none."""
+    """The digits to say: the national form when the customer shares the callback number's numbering plan
+    (as they would dial it), else the international form with its 00 prefix. Empty when there is none."""
     number = _parse(callback_e164) if callback_e164 else None
     if number is None:
         return ""
     customer = _parse(customer_e164)
-    same_country = customer is not None and customer.country_code == number.country_code
-    if same_country:
+    same_plan = customer is not None and (
+        customer.country_code == number.country_code
+        or any({customer.country_code, number.country_code} <= plan for plan in SHARED_PLANS)
+    )
+    if same_plan:
         text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     else:
         text = "00" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
