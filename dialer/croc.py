@@ -570,7 +570,8 @@ def _normalise(question: Question | None, raw: Any) -> tuple[Any, str | None]:
         return None, "expected yes or no"
     if kind == QuestionType.SINGLE_CHOICE:
         values = {o.value for o in question.options}
-        return (raw, None) if raw in values else (None, f"{_short(raw)} is not one of the options")
+        ok = isinstance(raw, str) and raw in values  # a hostile body may send any JSON value
+        return (raw, None) if ok else (None, f"{_short(raw)} is not one of the options")
     if kind == QuestionType.MULTIPLE_CHOICE:
         values = {o.value for o in question.options}
         if not isinstance(raw, list | tuple) or not all(isinstance(v, str) and v in values for v in raw):

@@ -38,6 +38,7 @@ from dialer.store import rule_set_named
 R = m.AttemptResult
 INTERNAL_DNC_NAME = "Liste interne (demandes des personnes appelées)"
 DEFAULT_CALLBACK_DAYS = 1
+ATTEMPT_MAX_AGE = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ async def apply_outcome(
     action = outcome.action
     lead = await s.get(Lead, lead_id) if lead_id is not None else None
     campaign = await s.get(Campaign, campaign_id) if campaign_id is not None else None
-    attempt = await _attempt_of_call(s, lead.id, campaign_id) if lead is not None else None
+    attempt = await _attempt_of_call(s, lead.id, campaign_id, now) if lead is not None else None
     e164 = attempt.e164 if attempt is not None else number_e164
     if attempt is not None:
         attempt.result = action.value
@@ -152,9 +153,16 @@ async def internal_dnc_list(s: AsyncSession) -> int:
     return row.id
 
 
-async def _attempt_of_call(s: AsyncSession, lead_id: int, campaign_id: int | None) -> LeadAttempt | None:
-    """The attempt that put this lead through to an agent: its latest connected one."""
-    q = select(LeadAttempt).where(LeadAttempt.lead_id == lead_id, LeadAttempt.agent_connected_at.is_not(None))
+async def _attempt_of_call(
+    s: AsyncSession, lead_id: int, campaign_id: int | None, now: datetime
+) -> LeadAttempt | None:
+    """The attempt that put this lead through to an agent: its latest connected one of the last day (an
+    older one belongs to an earlier call, whose outcome is not this one's to change)."""
+    q = select(LeadAttempt).where(
+        LeadAttempt.lead_id == lead_id,
+        LeadAttempt.agent_connected_at.is_not(None),
+        LeadAttempt.started_at >= now - ATTEMPT_MAX_AGE,
+    )
     if campaign_id is not None:
         q = q.where(LeadAttempt.campaign_id == campaign_id)
     return await s.scalar(q.order_by(LeadAttempt.id.desc()).limit(1))

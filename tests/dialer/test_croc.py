@@ -412,3 +412,36 @@ def test_given_a_callback_outcome_when_read_then_it_carries_the_dialer_action_an
         AttemptResult.CALLBACK,
         7,
     )
+
+
+def test_given_missing_answers_when_blockers_are_asked_then_each_names_its_step_for_the_desk() -> None:
+    from dialer.croc import Blocker, outcome_blockers
+
+    answers = {**TO_DECISION_MAKER, **DISCOVERY, "proposition_rdv": True, "rdv_heure": "10 h"}
+    assert outcome_blockers(B2B, answers, "rdv_pris") == [
+        Blocker("rdv_date", "Date du rendez-vous"),
+        Blocker("email_confirmation", "E-mail de confirmation"),
+        Blocker(None, None),  # the script waits at the date
+    ]
+    with pytest.raises(KeyError):
+        outcome_blockers(B2B, answers, "nope")
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean", "problems"),
+    [
+        ({"rdv_date": "2026-09-15", "raison": "anything"}, {"rdv_date": "2026-09-15", "raison": True}, {}),
+        ({"enjeux": ["couts", "couts", "delais"]}, {"enjeux": ["couts", "delais"]}, {}),
+        ({"rdv_heure": "  10 h  "}, {"rdv_heure": "10 h"}, {}),
+        ({"presentation": False, "standard": None}, {"presentation": False, "standard": None}, {}),
+        ({"standard": {"$ne": 1}}, {}, {"standard": "{'$ne': 1} is not one of the options"}),
+        ({"rdv_date": "2026-02-30"}, {}, {"rdv_date": "'2026-02-30' is not a date (YYYY-MM-DD)"}),
+        ({"nope": 1}, {}, {"nope": "no such step in this script"}),
+    ],
+)
+def test_given_raw_answers_when_normalised_then_they_are_canonical_json_or_named_problems(
+    raw: dict[str, Any], clean: dict[str, Any], problems: dict[str, str]
+) -> None:
+    from dialer.croc import normalise_answers
+
+    assert normalise_answers(B2B, raw) == (clean, problems)

@@ -232,6 +232,8 @@ async def test_given_answers_when_posted_then_the_script_branches_and_keeps_them
         ({"rdv_heure": "x" * 2001}, "rdv_heure", "longer than 2000 characters"),
         ({"enjeux": ["couts", "<script>"]}, "enjeux", "expected a list of the options"),
         ({"no_such_step": 1}, "no_such_step", "no such step"),
+        ({"standard": {"$ne": 1}}, "standard", "is not one of the options"),  # any JSON, no 500
+        ({"projet": [True]}, "projet", "expected yes or no"),
     ],
 )
 async def test_given_an_invalid_answer_when_posted_then_422_names_the_question(
