@@ -5,8 +5,9 @@ level, calls in flight, waiting, connected, agents) and their abandon rates (tod
 set's period, by its definition: `dialer.engine.campaign_abandons`), and publishes a `campaign_tile`
 message to supervisors **only when a tile changed**. One computation per second serves every wallboard,
 however many are open; a poll per browser would multiply the database reads by the number of screens.
-The abandon rates are read again only when the dialer wrote an attempt (or every REFRESH_S, for the
-day's roll-over), so an idle campaign costs no query. A campaign that stops running gets a last message
+The abandon rates are read again only when the dialer wrote an attempt (at most every MIN_AGE_S) or
+every REFRESH_S (the day's roll-over), so an idle campaign costs no query and a busy one one read in two
+seconds at most. A campaign that stops running gets a last message
 with `gone: true`. A wallboard that connects reads the current tiles once (`current()`, through
 GET /api/v1/campaign-tiles), then follows the messages.
 """
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 TILE = "campaign_tile"
 REFRESH_S = 30.0  # abandon rates are re-read at least this often (midnight, the rolling period)
+MIN_AGE_S = 2.0  # and at most this often, however fast a busy campaign writes attempts
 
 
 def abandon_wire(st: AbandonStats | None) -> dict[str, Any] | None:
@@ -118,7 +120,8 @@ class CampaignFeed:
     async def _abandon(self, s: Any, c: Campaign) -> dict[str, Any]:
         written = getattr(self.dialer, "attempts_written", 0)
         cached = self._abandons.get(c.id)
-        if cached is not None and cached[0] == written and time.monotonic() - cached[1] < REFRESH_S:
+        age = time.monotonic() - cached[1] if cached is not None else REFRESH_S
+        if cached is not None and (age < MIN_AGE_S or (cached[0] == written and age < REFRESH_S)):
             return cached[2]
         rs = await rule_set_named(s, c.rule_set)
         wire: dict[str, Any] = {

@@ -9,7 +9,10 @@ The campaign reports (`dialer.report_api`) are mounted with this router.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +26,7 @@ from app.security import Identity, get_db, require
 from dialer import campaign_reports as cr
 from dialer import report_api
 from dialer.campaign_feed import abandon_wire
+from dialer.compliance import RuleSet
 from dialer.engine import campaign_abandons, utc_now
 from dialer.models import Campaign, CampaignList, Lead
 from dialer.store import rule_set_named
@@ -52,6 +56,45 @@ async def campaign_monitor(
     dialer = getattr(request.app.state, "dialer", None)
     now = dialer.clock() if dialer is not None else utc_now()
     rs = await rule_set_named(db, c.rule_set)
+    figures = await _db_figures(request, db, c, rs, now, getattr(dialer, "attempts_written", 0))
+    live = dialer.live_view(c.id) if dialer is not None else {"running": False, "decisions": []}
+    return {
+        "campaign": {"id": c.id, "name": c.name, "state": c.state.value, "dial_mode": c.dial_mode.value},
+        "at": now.isoformat(),
+        **live,
+        **figures,
+        "abandon_limit_percent": rs.max_abandon_rate_percent if rs else None,
+        "abandon_period_days": rs.abandon_period_days if rs else None,
+        "abandon_definition": rs.abandon_definition if rs else None,
+        "abandon_after_seconds": rs.abandon_after_seconds if rs else None,
+    }
+
+
+# What the monitor reads from the attempts is kept a moment per campaign: a poll a second by each open
+# monitor must not re-read a busy campaign's day (and its 30-day abandon window) every second. It is read
+# again once the dialer wrote an attempt (at most every FIGURES_MIN_AGE_S) and at least every
+# FIGURES_MAX_AGE_S (midnight, the rolling period, attempts written by another process).
+FIGURES_MIN_AGE_S = 2.0
+FIGURES_MAX_AGE_S = 30.0
+
+
+@dataclass
+class _Figures:
+    written: int
+    at: float
+    value: dict[str, Any]
+
+
+async def _db_figures(
+    request: Request, db: AsyncSession, c: Campaign, rs: RuleSet | None, now: datetime, written: int
+) -> dict[str, Any]:
+    cache: dict[int, _Figures] | None = getattr(request.app.state, "campaign_monitor_figures", None)
+    if cache is None:
+        cache = request.app.state.campaign_monitor_figures = {}
+    hit = cache.get(c.id)
+    age = time.monotonic() - hit.at if hit else math.inf
+    if hit and (age < FIGURES_MIN_AGE_S or (hit.written == written and age < FIGURES_MAX_AGE_S)):
+        return hit.value
     zone = ZoneInfo(rs.reference_zone if rs else "UTC")
     midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     list_ids = select(CampaignList.list_id).where(CampaignList.campaign_id == c.id)
@@ -60,18 +103,14 @@ async def campaign_monitor(
             select(func.count(), func.count().filter(Lead.attempts > 0)).where(Lead.list_id.in_(list_ids))
         )
     ).one()
-    attempts = (await report_api.load_attempts(db, [c.id], midnight, now + timedelta(microseconds=1)))[c.id]
+    day = now + timedelta(microseconds=1)
+    attempts = (await report_api.load_attempts(db, [c.id], midnight, day, passes=False))[c.id]
     today = cr.figures(attempts, cr.RuleSetView(rs), total)
-    abandons: dict[str, Any] = {"abandon_today": None, "abandon_period": None}
+    value: dict[str, Any] = {"abandon_today": None, "abandon_period": None}
     if rs is not None:
-        day, period = await campaign_abandons(db, c.id, rs, now)
-        abandons = {"abandon_today": abandon_wire(day), "abandon_period": abandon_wire(period)}
-    live = dialer.live_view(c.id) if dialer is not None else {"running": False, "decisions": []}
-    return {
-        "campaign": {"id": c.id, "name": c.name, "state": c.state.value, "dial_mode": c.dial_mode.value},
-        "at": now.isoformat(),
-        **live,
-        **abandons,
+        day_stats, period = await campaign_abandons(db, c.id, rs, now)
+        value = {"abandon_today": abandon_wire(day_stats), "abandon_period": abandon_wire(period)}
+    value |= {
         "attempts_today": today.attempts,
         "results_today": today.results,
         "contacts_today": today.contacts,  # a person answered (drops included)
@@ -84,8 +123,6 @@ async def campaign_monitor(
             "dialled": reached,
             "percent": round(100 * reached / total, 2) if total else None,
         },
-        "abandon_limit_percent": rs.max_abandon_rate_percent if rs else None,
-        "abandon_period_days": rs.abandon_period_days if rs else None,
-        "abandon_definition": rs.abandon_definition if rs else None,
-        "abandon_after_seconds": rs.abandon_after_seconds if rs else None,
     }
+    cache[c.id] = _Figures(written, time.monotonic(), value)
+    return value

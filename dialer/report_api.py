@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
@@ -94,40 +94,48 @@ def row(c: Campaign, f: cr.Figures, **key: Any) -> ReportRow:
 
 # --- loading ----------------------------------------------------------------------------------------
 async def load_attempts(
-    db: AsyncSession, campaign_ids: Iterable[int], since: datetime, until: datetime
+    db: AsyncSession,
+    campaign_ids: Iterable[int],
+    since: datetime,
+    until: datetime,
+    *,
+    passes: bool = True,
 ) -> dict[int, list[cr.ReportAttempt]]:
-    """The campaigns' attempts started in [since, until), by campaign, each with its pass and list."""
+    """The campaigns' attempts started in [since, until), by campaign, each with its list and (unless
+    `passes=False`, for figures that do not need it: every attempt is then pass 1) its pass."""
     ids = list(campaign_ids)
     if not ids:
         return {}
     a = LeadAttempt
+    columns = (
+        a.id,
+        a.lead_id,
+        a.campaign_id,
+        a.e164,
+        a.started_at,
+        a.answered_at,
+        a.agent_connected_at,
+        a.result,
+        a.amd_machine,
+        a.agent_id,
+    )
     in_period = (a.campaign_id.in_(ids), a.started_at >= since, a.started_at < until)
-    leads = select(a.lead_id).where(*in_period).distinct()
-    # the rank of each attempt in its lead's history up to the end of the period, whatever the campaign
-    ranked = (
-        select(
-            a.id,
-            a.lead_id,
-            a.campaign_id,
-            a.e164,
-            a.started_at,
-            a.answered_at,
-            a.agent_connected_at,
-            a.result,
-            a.amd_machine,
-            a.agent_id,
-            func.row_number().over(partition_by=a.lead_id, order_by=(a.started_at, a.id)).label("pass_no"),
+    if passes:
+        leads = select(a.lead_id).where(*in_period).distinct()
+        # the rank of each attempt in its lead's history up to the end of the period, whatever the campaign
+        rank = func.row_number().over(partition_by=a.lead_id, order_by=(a.started_at, a.id))
+        ranked = (
+            select(*columns, rank.label("pass_no"))
+            .where(a.lead_id.in_(leads), a.started_at < until)
+            .subquery()
         )
-        .where(a.lead_id.in_(leads), a.started_at < until)
-        .subquery()
-    )
-    r = ranked.c
-    rows = await db.execute(
-        select(ranked, Lead.list_id)
-        .join(Lead, Lead.id == r.lead_id)
-        .where(r.campaign_id.in_(ids), r.started_at >= since)
-        .order_by(r.started_at, r.id)
-    )
+        r = ranked.c
+        stmt = select(ranked, Lead.list_id).where(r.campaign_id.in_(ids), r.started_at >= since)
+    else:
+        ranked = select(*columns, literal(1).label("pass_no")).where(*in_period).subquery()
+        r = ranked.c
+        stmt = select(ranked, Lead.list_id)
+    rows = await db.execute(stmt.join(Lead, Lead.id == r.lead_id).order_by(r.started_at, r.id))
     out: dict[int, list[cr.ReportAttempt]] = {cid: [] for cid in ids}
     for x in rows:
         out[x.campaign_id].append(

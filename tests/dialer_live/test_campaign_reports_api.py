@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.models import User
 from app.ws_hub import Hub, Principal
@@ -303,3 +304,38 @@ async def test_given_an_english_speaking_manager_when_the_monitor_page_opens_the
     assert '<html lang="en">' in html
     assert "Results by pass" in html and "Résultats par passage" not in html
     assert "abandons / calls a person answered" in html  # FR-2023's definition, named
+
+
+async def test_given_an_open_monitor_when_it_polls_then_the_attempts_are_read_again_only_after_a_write(
+    api: Api,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dialer import monitor_api
+
+    monkeypatch.setattr(monitor_api, "FIGURES_MIN_AGE_S", 0.0)
+    ids = await seed(api)
+    dialer = DialerService(None, api.db, clock=lambda: DAY + timedelta(hours=3))
+    api.app.state.dialer = dialer
+    async with await api.bearer("supervisor") as http:
+
+        async def attempts_today() -> int:
+            r = await http.get(f"/api/v1/campaigns/{ids['a']}/monitor")
+            assert r.status_code == 200, r.text
+            return int(r.json()["attempts_today"])
+
+        assert await attempts_today() == 5
+        async with api.db.session() as s:
+            lead = await s.scalar(select(Lead.id).where(Lead.list_id == ids["l1"]).limit(1))
+            s.add(
+                LeadAttempt(
+                    lead_id=lead,
+                    campaign_id=ids["a"],
+                    e164="+33611000000",
+                    started_at=DAY + timedelta(hours=2),
+                    result="busy",
+                )
+            )
+            await s.commit()
+        assert await attempts_today() == 5  # the poll a second later: the figures already read
+        dialer.attempts_written += 1  # what the engine does once it wrote an attempt
+        assert await attempts_today() == 6
