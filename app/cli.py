@@ -32,6 +32,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             log_level="info",
             ws_ping_interval=20,
             ws_ping_timeout=20,
+            # per-connection compression of every frame cost a third of the CPU of a 1,000-wallboard fan-out
+            # (bench/wallboard_fanout.py); the frames are small JSON on a LAN
+            ws_per_message_deflate=False,
         )
     finally:
         if pbx is not None:

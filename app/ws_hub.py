@@ -7,8 +7,12 @@ Two paces. What is addressed to the connection's own user (their pop, their own 
 with `direct`) wakes that connection's writer at once. What a connection sees as an onlooker (a wallboard
 watching every agent) waits for the next tick, a few per second, so that a burst of PBX events costs each
 wallboard one frame instead of one per event: with a thousand wallboards the per-frame cost is what counts.
-Both go through the one ordered outbox of the connection, so it always receives its messages in order (an
-immediate message takes along whatever was waiting before it).
+A connection always receives its messages in order: an immediate message takes along whatever was waiting.
+
+Connections are kept in routing classes (same role, team and phone). An audience that says what is `direct`
+decides on those alone, so it is asked once per class, and an onlooker's event is appended once to its
+class's tick list, not to a thousand outboxes: publishing costs the number of classes, not of connections.
+An audience without `direct` may look at the person, and is asked connection by connection.
 
 A slow browser never slows the others: each connection has its own bounded outbox, and one that overflows
 is closed (it reconnects and resyncs from a fresh snapshot) instead of silently losing events.
@@ -17,6 +21,7 @@ is closed (it reconnects and resyncs from a fresh snapshot) instead of silently 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
@@ -47,8 +52,17 @@ class Principal:
     sip_endpoint: str | None = None
 
 
+    @property
+    def routing_key(self) -> tuple[str, int | None, str | None]:
+        return (self.role, self.team_id, self.sip_endpoint)
+
+
 class Audience(Protocol):
     def admits(self, who: Principal) -> bool: ...
+
+    # optional: `direct(who) -> bool`, the event is `who`'s own business (sent at once), else they are an
+    # onlooker (sent at the tick); an audience with `direct` must decide on `who.routing_key` alone.
+    # optional: `groups() -> Iterable[str]`, the only hub groups (see `_groups_of`) it can admit.
 
 
 class Publishable(Protocol):
@@ -60,19 +74,63 @@ class Publishable(Protocol):
 SnapshotFn = Callable[[Principal], Awaitable[list[dict[str, Any]]]]
 
 
+class Items(str):
+    """Several wire messages already serialised and joined with commas (a tick's share of a class)."""
+
+    count: int = 1
+
+
+class Outbox(collections.deque[str]):
+    """What waits to be sent to one connection: a bounded FIFO with asyncio.Queue's non-blocking interface,
+    without its bookkeeping. The bound counts messages, joined ones included."""
+
+    def __init__(self, limit: int = OUTBOX_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+        self.messages = 0
+
+    def put_nowait(self, text: str) -> None:
+        n = text.count if isinstance(text, Items) else 1
+        if self.messages + n > self.limit:
+            raise asyncio.QueueFull
+        self.messages += n
+        self.append(text)
+
+    def get_nowait(self) -> str:
+        text = self.popleft()
+        self.messages -= text.count if isinstance(text, Items) else 1
+        return text
+
+    def empty(self) -> bool:
+        return not self
+
+    def qsize(self) -> int:
+        return self.messages
+
+
 @dataclass(eq=False)
 class Connection:
     principal: Principal
-    outbox: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(OUTBOX_LIMIT))
+    outbox: Outbox | asyncio.Queue[str] = field(default_factory=Outbox)
     overflowed: bool = False
     id: int = 0
     closed: bool = False
     last_sent: float = field(default_factory=time.monotonic)
     waiter: asyncio.Future[None] | None = None  # set while the writer sleeps on an empty outbox
+    skip: int = 0  # of its class's tick list: what was published before it joined is not for it
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
+
+
+@dataclass(eq=False)
+class _Class:
+    """Connections of one routing key: audiences with `direct` treat them all alike."""
+
+    principal: Principal  # the first member's: only its routing key is looked at
+    members: set[Connection] = field(default_factory=set)
+    pending: list[str] = field(default_factory=list)  # onlooker messages for the next tick, in order
 
 
 class Hub:
@@ -83,9 +141,10 @@ class Hub:
         self._heartbeat_s = heartbeat_s
         self._tick_s = tick_s
         self._connections: set[Connection] = set()
-        self._groups: dict[str, set[Connection]] = {}  # "role:…" and "ep:…" → connections, to skip scans
+        self._classes: dict[tuple[str, int | None, str | None], _Class] = {}
+        self._groups: dict[str, set[_Class]] = {}  # "role:…" and "ep:…" → classes, to skip scans
         self._ids = itertools.count(1)
-        self._due: set[Connection] = set()  # onlookers with messages waiting for the next tick
+        self._due: set[_Class] = set()  # classes with onlooker messages waiting for the tick
         self._tick: asyncio.TimerHandle | None = None
         self._heartbeats: asyncio.Task[None] | None = None
         self.sent = 0
@@ -104,41 +163,100 @@ class Hub:
     def attach(self, principal: Principal) -> Connection:
         conn = Connection(principal, id=next(self._ids))
         self._connections.add(conn)
-        for group in _groups_of(principal):
-            self._groups.setdefault(group, set()).add(conn)
+        cls = self._classes.get(principal.routing_key)
+        if cls is None:
+            cls = self._classes[principal.routing_key] = _Class(principal)
+            for group in _groups_of(principal):
+                self._groups.setdefault(group, set()).add(cls)
+        conn.skip = len(cls.pending)
+        cls.members.add(conn)
         return conn
 
     def detach(self, conn: Connection) -> None:
         self._connections.discard(conn)
-        self._due.discard(conn)
-        for group in _groups_of(conn.principal):
-            members = self._groups.get(group)
-            if members is not None:
-                members.discard(conn)
-                if not members:
+        cls = self._classes.get(conn.principal.routing_key)
+        if cls is None or conn not in cls.members:
+            return
+        cls.members.discard(conn)
+        if cls.members:
+            return
+        del self._classes[conn.principal.routing_key]
+        self._due.discard(cls)
+        for group in _groups_of(cls.principal):
+            classes = self._groups.get(group)
+            if classes is not None:
+                classes.discard(cls)
+                if not classes:
                     del self._groups[group]
 
     def publish(self, event: Publishable) -> int:
-        """Queue `event` for every connection its audience admits; returns how many."""
+        """Send `event` to every connection its audience admits (at once or at the tick); returns how many."""
+        audience = event.audience
+        groups = getattr(audience, "groups", None)
+        if groups is None:
+            classes: Iterable[_Class] = list(self._classes.values())
+        else:
+            names = tuple(groups())
+            classes = (
+                self._groups.get(names[0], ())
+                if len(names) == 1
+                else set().union(*(self._groups.get(g, ()) for g in names))
+            )
+        direct = getattr(audience, "direct", None)
         text: str | None = None
         n = 0
-        audience = event.audience
-        groups = getattr(audience, "groups", None)  # an audience may name the groups it can admit
-        if groups is None:
-            candidates: Iterable[Connection] = self._connections
-        else:
-            candidates = set().union(*(self._groups.get(g, ()) for g in groups()))
-        direct = getattr(audience, "direct", None)  # without it, everything is for the user's own eyes
-        for conn in candidates:
-            if conn.overflowed or not audience.admits(conn.principal):
+        for cls in classes:
+            if direct is None:  # this audience may look at the person: one by one, all at once
+                for conn in cls.members:
+                    if not conn.overflowed and audience.admits(conn.principal):
+                        text = text or json.dumps(event.to_wire(), default=str, ensure_ascii=False)
+                        self._flush(cls, conn)
+                        self._put(conn, text)
+                        n += 1
                 continue
-            if text is None:  # serialise once, only if someone may see it
-                text = json.dumps(event.to_wire(), default=str, ensure_ascii=False)
-            self._put(conn, text, direct is None or direct(conn.principal))
-            n += 1
+            if not audience.admits(cls.principal):
+                continue
+            text = text or json.dumps(event.to_wire(), default=str, ensure_ascii=False)
+            n += len(cls.members)
+            if direct(cls.principal):
+                self._flush(cls)  # what its members had waiting goes before
+                for conn in cls.members:
+                    self._put(conn, text)
+            else:
+                cls.pending.append(text)
+                self._due.add(cls)
+                if self._tick is None:
+                    with contextlib.suppress(RuntimeError):  # no running loop: whoever drains decides
+                        self._tick = asyncio.get_running_loop().call_later(self._tick_s, self._on_tick)
         return n
 
-    def _put(self, conn: Connection, text: str, now: bool = True) -> None:
+    def _flush(self, cls: _Class, only: Connection | None = None) -> None:
+        """Move the class's tick list into its members' outboxes (or one member's), in order, unwoken."""
+        if not cls.pending:
+            return
+        shared: Items | None = None
+        for conn in cls.members if only is None else (only,):
+            if conn.overflowed:
+                continue
+            if conn.skip:  # joined after some of it was published
+                texts, conn.skip = cls.pending[conn.skip :], 0
+                if not texts:
+                    continue
+                items = Items(",".join(texts))
+                items.count = len(texts)
+            else:
+                if shared is None:
+                    shared = Items(",".join(cls.pending))
+                    shared.count = len(cls.pending)
+                items = shared
+            self._put(conn, items, wake=False)
+        if only is None:
+            cls.pending.clear()
+            self._due.discard(cls)
+        else:
+            only.skip = len(cls.pending)
+
+    def _put(self, conn: Connection, text: str, wake: bool = True) -> None:
         try:
             conn.outbox.put_nowait(text)
         except asyncio.QueueFull:
@@ -147,19 +265,20 @@ class Hub:
             log.warning("ws: outbox full for %s, closing so it resyncs", conn.principal.username)
             conn.wake()
             return
-        if now:
+        if wake:
             conn.wake()
-            return
-        self._due.add(conn)
-        if self._tick is None:
-            with contextlib.suppress(RuntimeError):  # no running loop: whoever drains the outbox decides
-                self._tick = asyncio.get_running_loop().call_later(self._tick_s, self._on_tick)
 
     def _on_tick(self) -> None:
         self._tick = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Hand what waits for the tick to the connections' writers now."""
         due, self._due = self._due, set()
-        for conn in due:
-            conn.wake()
+        for cls in due:
+            self._flush(cls)
+            for conn in cls.members:
+                conn.wake()
 
     async def serve(self, ws: WebSocket, principal: Principal) -> None:
         """Run one accepted connection until it closes."""
@@ -213,11 +332,14 @@ class Hub:
         The items are the JSON already serialised once, joined.
         """
         first = conn.outbox.get_nowait()
-        if conn.outbox.empty():
+        if conn.outbox.empty() and not isinstance(first, Items):
             return first
         texts = [first]
-        while len(texts) < BATCH_MAX and not conn.outbox.empty():
-            texts.append(conn.outbox.get_nowait())
+        n = first.count if isinstance(first, Items) else 1
+        while n < BATCH_MAX and not conn.outbox.empty():
+            text = conn.outbox.get_nowait()
+            texts.append(text)
+            n += text.count if isinstance(text, Items) else 1
         return '{"type":"batch","items":[' + ",".join(texts) + "]}"
 
     def _start_heartbeats(self) -> None:

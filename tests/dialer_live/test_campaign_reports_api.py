@@ -240,6 +240,7 @@ async def test_given_a_running_campaign_when_the_feed_ticks_then_supervisors_get
     )
     assert tile["abandon_today"]["rate_percent"] == pytest.approx(100 / 3, abs=1e-3)  # 1 drop of 3 live
     assert tile["abandon_limit_percent"] == 3.0
+    hub.flush()  # wallboard updates wait for the hub's tick
     assert conn.outbox.qsize() == 1 and agent_conn.outbox.qsize() == 0  # supervisors only
     assert await feed.tick() == 0  # nothing changed: nothing sent
 
@@ -250,6 +251,7 @@ async def test_given_a_running_campaign_when_the_feed_ticks_then_supervisors_get
         await s.commit()
     assert await feed.tick() == 1
     assert feed.current() == []
+    hub.flush()
     assert '"gone": true' in conn.outbox.get_nowait() + conn.outbox.get_nowait()
 
     async with await api.bearer("supervisor") as http:

@@ -211,3 +211,24 @@ async def test_given_onlooker_events_waiting_when_an_own_event_comes_then_all_le
         hub.publish(_msg(ToAgentAndSupervisors("PJSIP/agent1"), 2))
         hub.publish(_msg(ToAgent("PJSIP/agent9"), 3))
         assert [(await _next(boss))["body"] for _ in range(3)] == ["event 1", "event 2", "event 3"]
+
+
+async def test_given_a_wallboard_opened_after_an_event_when_the_tick_comes_then_it_gets_only_later_ones():
+    hub = Hub(tick_s=60)  # ticked by hand below
+    early = hub.attach(SUP)
+    hub.publish(_msg(ToSupervisors(), 1))  # before the second wallboard took its snapshot
+    late = hub.attach(Principal(5, "sam", "supervisor", team_id=1))
+    hub.publish(_msg(ToSupervisors(), 2))
+    hub.flush()
+    bodies = {c: [m["body"] for m in json.loads(hub._frame(c))["items"]] for c in (early, late)}
+    assert bodies == {early: ["event 1", "event 2"], late: ["event 2"]}
+
+
+async def test_given_a_thousand_wallboards_when_an_event_is_published_then_it_is_queued_once_for_all():
+    hub = Hub(tick_s=60)
+    boards = [hub.attach(Principal(n, f"sup{n}", "supervisor", team_id=1)) for n in range(1000)]
+    assert hub.publish(_msg(ToSupervisors(), 1)) == 1000
+    assert all(b.outbox.empty() for b in boards)  # nothing per connection until the tick
+    hub.flush()
+    frames = {hub._frame(b) for b in boards}
+    assert len(frames) == 1 and json.loads(frames.pop())["items"] == [{"type": "event", "body": "event 1"}]
