@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import Queue
+from app.models import Queue, User
 from cti.pbx_process import PrivateAsterisk
 from dialer.compliance import builtin_rule_sets, clone_rule_set
 from dialer.models import (
@@ -38,7 +38,7 @@ from dialer.models import (
 from tests.browser.conftest import ARTIFACTS, login
 from tests.browser.cti_live import CONTRAST_JS, PASSWORD, CtiServer, screenshot, serve_with_pbx, wait_until
 from tests.integration.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
-from tests.integration.sipp import Sipp
+from tests.integration.sipp import Caller, Sipp
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -366,3 +366,57 @@ def test_given_a_preview_campaign_when_the_agent_skips_then_dials_then_the_call_
     assert _attempts(url, dialled) == [("wrong_number", "FAUXNUM", "done")]
     assert _attempts(url, skipped) == []  # skipped: never dialled
     assert desk.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_given_an_inbound_queue_with_an_english_script_when_a_customer_calls_then_the_english_desk_runs_it(
+    desk: Page,
+    cti: CtiServer,
+    sipp: Sipp,  # noqa: F811
+) -> None:
+    url = cti.server.env["PLATEAU_DATABASE_URL"]
+
+    async def setup(s: Any, script: str | None, lang: str) -> None:
+        q = await s.scalar(select(Queue).where(Queue.name == "support"))
+        q.script = script
+        agent = await s.get(User, cti.users["agent1"])
+        agent.language = lang
+
+    _db_run(url, lambda s: setup(s, "en-demo-booking", "en"))
+    try:
+        sipp.agent(1, "answer", ring_ms=300)
+        login(desk, "agent1", PASSWORD)
+        expect(desk.locator("#live-status")).to_have_attribute("data-state", "ok")
+        desk.get_by_role("button", name="Log into my queues").click()
+        expect(desk.locator("#agent-state")).to_have_text("Ready", timeout=10_000)
+        sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=60_000)  # the support queue's DID
+
+        panel = desk.locator("#script-panel")
+        expect(panel.locator("#script-title")).to_have_text(
+            "Script — B2B discovery call and demo booking", timeout=20_000
+        )
+        current = panel.locator(".script-step-current")
+        expect(current.locator(".script-text")).to_contain_text(
+            "May I speak to José Müller, please?"
+        )  # the contact
+        current.get_by_label("Wrong number").click()
+        expect(panel.locator(".script-end")).to_have_text(
+            "End of the script — suggested outcome: Wrong number."
+        )
+        save = panel.get_by_role("button", name="Save the outcome")
+        expect(panel.locator("#script-blockers")).to_have_text(
+            "The outcome can be saved once the call has ended."
+        )
+        desk.get_by_role("button", name="Hang up").click()
+        expect(desk.locator("#pop-phase")).to_have_text("Call ended — wrap-up", timeout=15_000)
+        expect(save).to_have_attribute("aria-disabled", "false")
+        save.click()
+        expect(panel.locator(".script-saved")).to_have_text("Outcome saved: Wrong number.")
+        with cti.api("agent1") as c:
+            items = c.get(
+                f"/api/v1/contacts/{cti.users['contact']}/timeline", params={"kind": "script"}
+            ).json()
+        assert [(i["disposition_code"], i["data"]["script"]) for i in items["items"]][:1] == [
+            ("WRONG", "en-demo-booking")
+        ]
+    finally:
+        _db_run(url, lambda s: setup(s, None, "fr"))
