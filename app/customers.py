@@ -1,85 +1,170 @@
-"""Customer store queries. Caller matching: exact E.164 first, then the suffix key; always every match."""
+"""Customer store queries. Caller matching: exact E.164 first, then the suffix key; always every match.
+
+A stored number's suffix key is derived from its E.164 (`cti.numbers.suffix_key`), so every exact match is
+also a suffix match: one indexed query on the suffix key, ranked exact-first, answers both steps in one
+round trip.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, Literal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
-from app.models import Contact, PhoneNumber
+from app.models import Account, Contact, NumberKind, PhoneNumber, Tier
 from cti.numbers import lookup_keys
 
 MAX_MATCHES = 50  # a shared switchboard number can map to many contacts; a pop shows a chooser, not 10k rows
 
 
+# Every call's pop runs this lookup: read-only snapshots built from one Core query cost a fraction of ORM
+# entities (identity map, instrumentation, relationship loaders). They carry ContactOut's fields.
+@dataclass(frozen=True, slots=True)
+class AccountCard:
+    id: int
+    name: str
+    tier: Tier
+    segment: str | None
+    external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberCard:
+    id: int
+    kind: NumberKind
+    e164: str
+    extension: str | None
+    raw: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCard:
+    id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    job_title: str | None
+    role: str | None
+    tier: Tier
+    segment: str | None
+    language: str | None
+    external_id: str | None
+    account: AccountCard | None
+    numbers: tuple[NumberCard, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class CallerMatch:
-    contact: Contact
-    number: PhoneNumber
+    contact: ContactCard
+    number: NumberCard
     how: Literal["exact", "suffix"]
 
 
-def lookup_statement(*, e164: str | None = None, suffix: str | None = None) -> Select[tuple[PhoneNumber]]:
-    """The one query caller matching runs; each variant is served by an index (see tests/db)."""
-    contact = joinedload(PhoneNumber.contact)
-    stmt = select(PhoneNumber).options(
-        contact.joinedload(Contact.account), contact.joinedload(Contact.numbers)  # one round trip
+def _fields(card: type) -> list[str]:
+    return [f.name for f in fields(card) if f.name not in ("account", "numbers")]
+
+
+# Column groups of the lookup's rows, named as the cards' fields.
+_CONTACT, _ACCOUNT, _NUMBER = _fields(ContactCard), _fields(AccountCard), _fields(NumberCard)
+_C0 = 2  # hit number id, rank, then the contact's, account's and owned number's columns
+_A0 = _C0 + len(_CONTACT)
+_N0 = _A0 + len(_ACCOUNT)
+
+
+def _lookup_statement() -> Select[Any]:
+    numbers, contacts, accounts = PhoneNumber.__table__, Contact.__table__, Account.__table__
+    rank = case((numbers.c.e164 == bindparam("e164"), 0), else_=1)  # 0: exact, 1: suffix only
+    hits = (
+        select(numbers.c.id, numbers.c.contact_id, rank.label("rank"))
+        .where(numbers.c.suffix_key == bindparam("suffix"))
+        .order_by(rank, numbers.c.contact_id, numbers.c.id)
+        .limit(MAX_MATCHES)
+        .subquery("hit")
     )
-    if e164 is not None:
-        stmt = stmt.where(PhoneNumber.e164 == e164)
-    elif suffix is not None:
-        stmt = stmt.where(PhoneNumber.suffix_key == suffix)
-    else:
-        raise ValueError("lookup needs an E.164 number or a suffix key")
-    return stmt.order_by(PhoneNumber.contact_id, PhoneNumber.id).limit(MAX_MATCHES)
+    own = numbers.alias("own")  # every number of a matched contact, for the pop
+    return (
+        select(
+            hits.c.id,
+            hits.c.rank,
+            *(contacts.c[f] for f in _CONTACT),
+            *(accounts.c[f] for f in _ACCOUNT),
+            *(own.c[f] for f in _NUMBER),
+        )
+        .select_from(
+            hits.join(contacts, contacts.c.id == hits.c.contact_id)
+            .outerjoin(accounts, accounts.c.id == contacts.c.account_id)
+            .join(own, own.c.contact_id == contacts.c.id)
+        )
+        .order_by(hits.c.rank, hits.c.contact_id, hits.c.id, own.c.id)
+    )
+
+
+# Built once: SQLAlchemy's compiled cache then skips building and keying it per call, and asyncpg reuses
+# its prepared statement.
+_LOOKUP = _lookup_statement()
+
+
+def lookup_statement(*, e164: str | None, suffix: str) -> Select[Any]:
+    """The one query caller matching runs, with its parameters bound (tests read its plan)."""
+    return _LOOKUP.params(e164=e164, suffix=suffix)
+
+
+def _matches(rows: Sequence[Any]) -> list[CallerMatch]:
+    """Rows are ranked exact-first, one per (hit number, number of the hit's contact)."""
+    best = rows[0][1] if rows else 0
+    seen: set[int] = set()
+    out = []
+    for (hit_id, rank), group in groupby(rows, key=itemgetter(0, 1)):
+        if rank != best:
+            break  # there were exact matches: suffix-only ones are not
+        first, *more = group
+        if first[_C0] in seen:
+            continue  # one match per contact: its first matching number
+        seen.add(first[_C0])
+        account = AccountCard(*first[_A0:_N0]) if first[_A0] is not None else None
+        own = tuple(NumberCard(*r[_N0:]) for r in (first, *more))
+        contact = ContactCard(*first[_C0:_A0], account=account, numbers=own)
+        number = next(n for n in own if n.id == hit_id)
+        out.append(CallerMatch(contact, number, "exact" if rank == 0 else "suffix"))
+    return out
 
 
 async def find_callers(session: AsyncSession, raw: str | None, region: str) -> list[CallerMatch]:
     """Every contact whose number matches `raw`; [] for withheld or unusable caller IDs."""
     e164, suffix = lookup_keys(raw or "", region)
-    for how, key in (("exact", {"e164": e164}), ("suffix", {"suffix": suffix})):
-        if not any(key.values()):
-            continue
-        numbers = (await session.scalars(lookup_statement(**key))).unique().all()
-        if numbers:
-            seen: set[int] = set()
-            matches = []
-            for n in numbers:
-                if n.contact_id not in seen:
-                    seen.add(n.contact_id)
-                    matches.append(CallerMatch(n.contact, n, how))  # type: ignore[arg-type]
-            return matches
-    return []
+    if not suffix:
+        return []
+    return _matches((await session.execute(_LOOKUP, {"e164": e164, "suffix": suffix})).all())
 
 
 async def find_contact_ids(session: AsyncSession, raws: list[str], region: str) -> dict[str, list[int]]:
     """`find_callers` for many numbers at once (the history writer's batches): contact ids only.
 
-    Same rule, two indexed queries for the whole batch: exact E.164 first, then the suffix key for the rest.
+    Same rule, one indexed query for the whole batch: the suffix keys' numbers, exact E.164 ones first.
     """
     keys = {raw: lookup_keys(raw, region) for raw in set(raws) if raw}
     found: dict[str, list[int]] = {raw: [] for raw in keys}
-    by_e164 = {e164: raw for raw, (e164, _s) in keys.items() if e164}
-    if by_e164:
-        rows = await session.execute(select(PhoneNumber.e164, PhoneNumber.contact_id)
-                                     .where(PhoneNumber.e164.in_(list(by_e164))).order_by(PhoneNumber.contact_id))
-        for e164, contact_id in rows:
-            ids = found[by_e164[e164]]
-            if contact_id not in ids and len(ids) < MAX_MATCHES:
-                ids.append(contact_id)
-    by_suffix: dict[str, list[str]] = {}
-    for raw, (_e, suffix) in keys.items():
-        if suffix and not found[raw]:
-            by_suffix.setdefault(suffix, []).append(raw)
-    if by_suffix:
-        rows = await session.execute(select(PhoneNumber.suffix_key, PhoneNumber.contact_id)
-                                     .where(PhoneNumber.suffix_key.in_(list(by_suffix)))
-                                     .order_by(PhoneNumber.contact_id))
-        for suffix, contact_id in rows:
-            for raw in by_suffix[suffix]:
-                if contact_id not in found[raw] and len(found[raw]) < MAX_MATCHES:
-                    found[raw].append(contact_id)
+    suffixes = {suffix for _e, suffix in keys.values() if suffix}
+    if not suffixes:
+        return found
+    numbers = PhoneNumber.__table__
+    by_suffix: dict[str, list[tuple[str, int]]] = {}
+    for suffix, e164, contact_id in await session.execute(
+        select(numbers.c.suffix_key, numbers.c.e164, numbers.c.contact_id)
+        .where(numbers.c.suffix_key.in_(sorted(suffixes)))
+        .order_by(numbers.c.contact_id, numbers.c.id)
+    ):
+        by_suffix.setdefault(suffix, []).append((e164, contact_id))
+    for raw, (e164, suffix) in keys.items():
+        candidates = by_suffix.get(suffix or "", [])
+        exact = [cid for number, cid in candidates if number == e164]
+        ids = found[raw]
+        for cid in exact or [cid for _n, cid in candidates]:
+            if cid not in ids and len(ids) < MAX_MATCHES:
+                ids.append(cid)
     return found
