@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.customers import find_callers
+from app.customers import find_callers, find_contact_ids
 from app.db import Database
 from app.models import Account, Contact, NumberKind, PhoneNumber
 from cti.numbers import parse
@@ -50,3 +50,39 @@ async def test_given_withheld_or_junk_caller_id_when_looked_up_then_no_match_and
     await _contact(db, "Martin", "06 12 34 56 78")
     async with db.session() as s:
         assert await find_callers(s, caller_id, "FR") == []
+
+
+async def test_given_an_exact_and_a_foreign_number_with_the_same_last_digits_when_called_then_only_exact(
+    db: Database,
+) -> None:
+    french = await _contact(db, "Martin", "06 12 34 56 78", "01 40 00 00 01")
+    await _contact(db, "Bennani", "+212 6 12 34 56 78")
+    async with db.session() as s:
+        matches = await find_callers(s, "+33 6 12 34 56 78", "FR")
+    assert [(m.contact.id, m.how, m.number.e164) for m in matches] == [(french, "exact", "+33612345678")]
+    assert [n.e164 for n in matches[0].contact.numbers] == ["+33612345678", "+33140000001"]
+
+
+async def test_given_no_exact_match_when_last_digits_are_shared_then_every_contact_matches_once(
+    db: Database,
+) -> None:
+    a = await _contact(db, "Martin", "06 12 34 56 78", "+41 6 12 34 56 78")  # two numbers, same last digits
+    b = await _contact(db, "Bennani", "+212 6 12 34 56 78")
+    async with db.session() as s:
+        matches = await find_callers(s, "+44 7612 345678", "FR")  # not a valid number: last digits only
+    assert [(m.contact.id, m.how, m.number.e164) for m in matches] == [
+        (a, "suffix", "+33612345678"),
+        (b, "suffix", "+212612345678"),
+    ]
+
+
+@pytest.mark.parametrize("caller_id", ["+33 6 12 34 56 78", "+44 7612 345678", "0712345678", "anonymous"])
+async def test_given_a_batch_when_looked_up_by_ids_then_it_agrees_with_the_single_lookup(
+    db: Database, caller_id: str
+) -> None:
+    await _contact(db, "Martin", "06 12 34 56 78", "+41 6 12 34 56 78")
+    await _contact(db, "Bennani", "+212 6 12 34 56 78")
+    async with db.session() as s:
+        single = [m.contact.id for m in await find_callers(s, caller_id, "FR")]
+        batch = await find_contact_ids(s, [caller_id, "+33 1 40 00 00 00"], "FR")
+    assert batch.get(caller_id, []) == single
