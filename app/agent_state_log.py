@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
 
 from app.db import Database
 from app.directory import AgentDirectory
@@ -63,26 +63,36 @@ class AgentStateLogWriter:
                 self._idle.set()
 
     async def write(self, changes: list[AgentStateChanged]) -> int:
+        """Two statements per batch, whatever its size: close each agent's open period at its first change,
+        then insert the batch's periods, each closed by the next change of the same agent, the last open."""
         await self.directory.refresh_if_stale()
-        n = 0
+        by_user: dict[int, list[AgentStateChanged]] = {}
+        for change in changes:
+            agent = self.directory.get(change.agent)
+            if agent is not None:  # else a phone nobody is signed up with
+                by_user.setdefault(agent.user_id, []).append(change)
+        if not by_user:
+            return 0
+        closes, periods = [], []
+        for user_id, seq in by_user.items():
+            starts = [datetime.fromtimestamp(c.since, UTC) for c in seq]
+            closes.append({"uid": user_id, "at": starts[0]})
+            ends = [*starts[1:], None]
+            periods += [
+                {"user_id": user_id, "state": c.state.value, "reason": c.reason, "started_at": at,
+                 "ended_at": end}
+                for c, at, end in zip(seq, starts, ends, strict=True)
+            ]
         async with self.db.session() as s:
-            for change in changes:
-                agent = self.directory.get(change.agent)
-                if agent is None:
-                    continue  # a phone nobody is signed up with
-                at = datetime.fromtimestamp(change.since, UTC)
-                await s.execute(
-                    update(AgentStateLog)
-                    .where(AgentStateLog.user_id == agent.user_id, AgentStateLog.ended_at.is_(None))
-                    .values(ended_at=at)
-                )
-                s.add(
-                    AgentStateLog(
-                        user_id=agent.user_id, state=change.state.value, reason=change.reason, started_at=at
-                    )
-                )
-                await s.flush()
-                n += 1
+            await s.execute(_CLOSE_OPEN, closes)
+            await s.execute(_INSERT, periods)
             await s.commit()
-        self.written += n
-        return n
+        self.written += len(periods)
+        return len(periods)
+
+
+_T = AgentStateLog.__table__
+_CLOSE_OPEN = update(_T).where(_T.c.user_id == bindparam("uid"), _T.c.ended_at.is_(None)).values(
+    ended_at=bindparam("at")
+)
+_INSERT = insert(_T)

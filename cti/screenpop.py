@@ -100,7 +100,7 @@ class ScreenPop:
         lookup_timeout_s: float = 0.25,
         due_soon: timedelta = timedelta(days=2),
         ivr_summary: IvrSummaryFn | None = None,
-        connections: int = 3,
+        connections: int = 8,  # a few rings at once while the database is slow; each is ~3 round trips
     ) -> None:
         self.db = db
         self.publish = publish

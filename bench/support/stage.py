@@ -1,8 +1,9 @@
 """A whole call centre on one machine, for the end-to-end benchmarks (screen-pop, wallboard fan-out).
 
 A private Asterisk (asterisk-conf/), SIPp agent phones logged into the `support` queue, PostgreSQL loaded
-with contacts, Plateau as `plateau serve` in its own process, and WebSocket clients in two other processes (the
-clients read and the load) that note when each message arrives. SIPp places the calls as the carrier would.
+with contacts, Plateau as `plateau serve` in its own process, and WebSocket clients in two other processes
+(the clients read, and the load) that note when each message arrives. SIPp places the calls as the carrier
+would.
 """
 
 from __future__ import annotations
