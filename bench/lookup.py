@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import sys
@@ -62,6 +63,8 @@ async def run_engine(engine: str, url: str, csv_path: Path, n: int, lookups: int
     if engine == "postgresql":
         async with db.engine.begin() as conn:  # committed: PostgreSQL statistics are transactional
             await conn.exec_driver_sql("ANALYZE")
+    gc.collect()
+    gc.freeze()  # as the server does after start-up (app/main.py): long-lived objects not walked per lookup
     rnd = random.Random(2)
     forms = [
         lambda i: mobile(i),
