@@ -8,7 +8,9 @@ rejected line into a failed import.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import csv
 import re
 from dataclasses import dataclass, field
@@ -24,9 +26,10 @@ from app.tabular import SNIFF_BYTES, MalformedFile, detect_encoding, normalise_h
 from app.tabular import Chain as _Chain
 from app.tabular import Lines as _Lines
 from app.tabular import sniff_delimiter as _sniff_delimiter
-from cti.numbers import InvalidNumber, parse
+from cti.numbers import MAX_INPUT_LEN, SEPARATORS, SUFFIX_DIGITS, InvalidNumber, classify, parse
 
 BATCH = 2000
+YIELD_EVERY = 250  # lines parsed between two turns of the event loop
 MAX_CELL = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # control characters other than TAB
 
@@ -160,6 +163,8 @@ class CustomerImporter:
         if not any(c and c.startswith("number:") for c in columns):
             raise MalformedFile("no phone column: expected 'Téléphone', 'Portable', 'Fixe'…")
         batch: list[_Row] = []
+        # The database writes batch n while batch n+1 is parsed; one write at a time, in order.
+        pending: asyncio.Task[None] | None = None
         try:
             for cells in reader:
                 report.rows += 1
@@ -174,12 +179,24 @@ class CustomerImporter:
                 row = self._row(line, columns, cells, report)
                 if row is not None:
                     batch.append(row)
+                if not report.rows % YIELD_EVERY:
+                    await asyncio.sleep(0)  # let the pending write's queries advance while we parse
                 if len(batch) >= BATCH:
-                    await self._write(batch, report)
-                    batch.clear()
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.create_task(self._write(batch, report))
+                    batch = []
+            if pending is not None:
+                await pending
+                pending = None
             await self._write(batch, report)
         except csv.Error as exc:
             raise MalformedFile(f"line {lines.line}: {exc}") from None
+        finally:
+            if pending is not None:  # a malformed line ended the parse: let the write end, then roll back
+                with contextlib.suppress(BaseException):
+                    await pending
+        report.rejected.sort(key=lambda r: r[0])  # a batch's write reports while the next one is parsed
         if all_or_nothing and report.rejected:
             raise MalformedFile(f"{len(report.rejected)} lines rejected and all-or-nothing was asked")
         if not dry_run:
@@ -219,18 +236,24 @@ class CustomerImporter:
         parsed: list[dict[str, Any]] = []
         seen: set[tuple[str, str | None]] = set()
         for kind, raw in numbers:
-            try:
-                p = parse(raw, self.region)
-            except InvalidNumber as exc:
-                report.rejected.append((line, f"number {raw!r}: {exc.reason}"))
-                return None
-            if (p.e164, p.extension) not in seen:
-                seen.add((p.e164, p.extension))
+            # The shared fast path (phonenumbers' own answer, see cti.numbers.classify), else parse().
+            found = classify(raw.translate(SEPARATORS), self.region) if len(raw) <= MAX_INPUT_LEN else None
+            if found is not None:
+                e164, extension = found[0], None
+            else:
+                try:
+                    p = parse(raw, self.region)
+                except InvalidNumber as exc:
+                    report.rejected.append((line, f"number {raw!r}: {exc.reason}"))
+                    return None
+                e164, extension = p.e164, p.extension
+            if (e164, extension) not in seen:
+                seen.add((e164, extension))
                 parsed.append(
                     {
-                        "e164": p.e164,
-                        "suffix_key": p.suffix_key,
-                        "extension": p.extension,
+                        "e164": e164,
+                        "suffix_key": e164[1:][-SUFFIX_DIGITS:],  # cti.numbers.suffix_key of an E.164
+                        "extension": extension,
                         "kind": NumberKind(kind),
                         "raw": raw,
                     }

@@ -58,6 +58,7 @@ BATCH = 5000
 MAX_CELL = 500
 MAX_COLUMNS = 200
 PROGRESS_EVERY_S = 0.5
+YIELD_EVERY = 250  # lines parsed between two turns of the event loop (a few milliseconds)
 
 # Lead fields a column can map to; anything else is a custom field or ignored.
 STANDARD_FIELDS = (
@@ -419,6 +420,11 @@ class ListImporter:
             row = self._row(table.line, plan, cells, rejects)
             if row is not None:
                 batch.append(row)
+            if not c.rows % YIELD_EVERY:
+                # Parsing never awaits: without this the previous batch's queries would only advance
+                # when the next batch is queued, and the database would wait for the parser instead of
+                # working beside it.
+                await asyncio.sleep(0)
             if len(batch) >= BATCH:
                 await self._queue_flush(batch, rejects, table)
                 batch, rejects = [], []
