@@ -40,6 +40,11 @@ class Observation:
     agents_ready: int  # idle, waiting for a call
     on_call: Sequence[float] = ()  # elapsed talk time of each agent on a call
     in_wrap: Sequence[float] = ()  # elapsed wrap-up time of each agent in wrap-up
+    # aligned with on_call / in_wrap when given: True for an agent who asked to pause or log out after
+    # this call (they will not take another one)
+    on_call_leaving: Sequence[bool] = ()
+    in_wrap_leaving: Sequence[bool] = ()
+    in_wrap_talk: Sequence[float] = ()  # aligned with in_wrap when given: talk time of the call wrapped up
     agents_paused: int = 0
     ringing: Sequence[float] = ()  # elapsed time since originate of each unresolved call in flight
     waiting: int = 0  # answered people waiting for an agent right now
@@ -52,6 +57,7 @@ class Observation:
     other_delays: Sequence[float] = ()  # originate → resolution, every other outcome
     handle_times: Sequence[float] = ()  # talk + wrap-up of finished calls
     wrap_times: Sequence[float] = ()  # wrap-up of finished calls
+    talk_wrap: Sequence[tuple[float, float]] = ()  # (talk, wrap-up) of finished calls, sorted by talk
     # abandon rate by the rule set's definition
     abandon_today: AbandonMeasure = field(default_factory=AbandonMeasure)
     abandon_period: AbandonMeasure = field(default_factory=AbandonMeasure)  # the rule set's period

@@ -1,17 +1,20 @@
-"""Plateau's predictive policy: agents free within the answer delay, discounted by the answer rate,
-held under the abandon limit by feedback on the *measured* rates.
+"""Plateau's predictive policy: agents free by the time each call would be answered, people expected
+from the calls in flight and new ones, held under the abandon limit by feedback on the *measured* rates.
 
-Model (each decision, once a second):
-- horizon `h` = median delay from originate to a live person ready for an agent (measured), plus the
-  rule set's abandon seconds (the person may wait that long);
-- agents free within `h`: ready agents, plus for every agent on a call with elapsed talk `t` the
-  probability that talk + wrap ends before `t + h` *given that it has lasted `t`* (empirical survival
-  of the measured handle times), and the same for agents in wrap-up with the wrap times;
-- people who will need an agent: those waiting now, each call in flight with elapsed ring `r` with the
-  probability that it becomes a live answer given it is still unresolved at `r`, and `p` per new call
+Model (each decision, once a second), over checkpoints `x` seconds ahead (every 2 s up to the longest
+measured delay from originate to a live person ready for an agent):
+- agents free by `x + g` (`g` = the rule set's abandon seconds: a person may wait that long): ready
+  agents; each agent in wrap-up with elapsed wrap `w`, with P(wrap ends by `w + x + g` | lasted `w`);
+  each agent on a call with elapsed talk `t`, with P(talk + wrap ends by `t + x + g` | talk > `t`),
+  i.e. the handle time conditioned on outlasting `t` plus the median wrap-up (an agent still talking
+  has a whole wrap-up ahead). Agents who asked to pause or log out after their call do not count;
+- people ready for an agent by `x`: those waiting now; each call in flight with elapsed ring `r`,
+  with P(it becomes a live answer ready by `r + x` | still unresolved at `r`), from the measured delays
+  of live answers and of every other outcome; each new call with `p` × P(live delay ≤ `x`)
   (`p` = measured answer rate);
-- place the largest `n` whose expected excess of people over agents (normal approximation of both
-  sums) is at most `alpha` × the expected people, i.e. an expected abandon fraction of `alpha`.
+- the people arriving by `x` that no agent free by `x + g` can take are abandoned, so place the
+  largest `n` for which the expected excess (normal approximation of both sums of Bernoullis) at every
+  checkpoint is at most `alpha` × the people expected, i.e. an expected abandon fraction of `alpha`.
 
 Feedback: `alpha` starts at `setpoint × limit` and is multiplied by `exp(-bias)` and by a taper.
 `bias` integrates the gap between the measured rate and the setpoint; the measured rate is the worst
@@ -27,8 +30,10 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from dialer.pacing.model import (
     Decision,
@@ -59,17 +64,58 @@ def finish_probability(samples: Sequence[float], elapsed: float, horizon: float)
     memoryless with the mean residual of the longest samples, so an outlier is neither sure to end
     nor never counted.
     """
+    return finish_probabilities(samples, elapsed, (horizon,))[0]
+
+
+def finish_probabilities(samples: Sequence[float], elapsed: float, horizons: Sequence[float]) -> list[float]:
+    """`finish_probability` for several horizons at once (one look-up of the survivors)."""
     n = len(samples)
     if n == 0:
-        return 0.0
+        return [0.0] * len(horizons)
     i = bisect.bisect_right(samples, elapsed)
     alive = n - i
     if alive < 5:
         tail = samples[max(0, n - 5) :]
         residual = max(mean([s - min(elapsed, s) for s in tail], 0.0), 30.0)
-        return 1.0 - math.exp(-horizon / residual)
-    done = bisect.bisect_right(samples, elapsed + horizon, lo=i) - i
-    return done / alive
+        return [1.0 - math.exp(-h / residual) for h in horizons]
+    return [(bisect.bisect_right(samples, elapsed + h, lo=i) - i) / alive for h in horizons]
+
+
+def ready_probability(
+    humans: Sequence[float], others: Sequence[float], answer_rate: float, r: float, x: float
+) -> float:
+    """P(a call ringing for `r` s becomes a live answer ready for an agent by `r + x`), from sorted
+    resolution delays by outcome (live answers in `humans`, every other outcome in `others`)."""
+    return ready_probabilities(humans, others, answer_rate, r, (x,))[0]
+
+
+def ready_probabilities(
+    humans: Sequence[float], others: Sequence[float], answer_rate: float, r: float, xs: Sequence[float]
+) -> list[float]:
+    """`ready_probability` for several look-aheads at once."""
+    n_h, n_o = len(humans), len(others)
+    if not n_h:
+        return [0.0] * len(xs)
+    lo = bisect.bisect_right(humans, r)
+    others_alive = (n_o - bisect.bisect_right(others, r)) / n_o if n_o else 0.0
+    alive = (n_h - lo) / n_h * answer_rate + others_alive * (1.0 - answer_rate)
+    if alive <= 0:
+        return [0.0] * len(xs)
+    scale = answer_rate / (n_h * alive)
+    return [(bisect.bisect_right(humans, r + x, lo=lo) - lo) * scale for x in xs]
+
+
+def wraps_after_talk(talk_wrap: Sequence[tuple[float, float]], talk: float, k: int = 40) -> list[float]:
+    """Sorted wrap-ups of the `k` finished calls whose talk time was closest to `talk` (empty when
+    fewer than `k` calls are known): how long this wrap-up may last, given the call it follows."""
+    n = len(talk_wrap)
+    if n < k:
+        return []
+    i = bisect.bisect_left(talk_wrap, (talk, -1.0))
+    lo, hi = max(0, i - k // 2), min(n, i + k // 2)
+    if hi - lo < k:  # near an end: take the rest from the other side
+        lo, hi = (0, k) if lo == 0 else (n - k, n)
+    return sorted(w for _, w in talk_wrap[lo:hi])
 
 
 def live_probability(humans: Sequence[float], others: Sequence[float], answer_rate: float, r: float) -> float:
@@ -86,12 +132,13 @@ class PlateauPredictive:
     min_agents: int = 5  # below: progressive (small teams cannot be paced safely)
     min_dials: int = 100  # resolved dials before the answer rate is trusted
     min_calls: int = 30  # finished calls before the handle-time distribution is trusted
-    setpoint: float = 0.4  # aim at this fraction of the limit (occupancy saturates well below it)
+    setpoint: float = 0.03  # aim at this fraction of the limit: occupancy gains little above it
     guard: float = 0.9  # at or above this fraction of the limit (measured): progressive
     prior_live: float = 150.0  # smoothing of measured rates toward the setpoint, in live calls
     gain_per_s: float = 1.0 / 300  # integral gain: bias moves by (error / limit) per 300 s
     bias_bounds: tuple[float, float] = (-1.5, 4.0)
     max_ratio: float = 12.0  # never more calls in flight than this × agents logged in
+    step_s: float = 3.0  # checkpoints every this many seconds ahead
     name: str = "plateau"
     bias: float = 0.0  # state: the integral term
     _last_now: float | None = None
@@ -122,46 +169,88 @@ class PlateauPredictive:
             return Decision(cap_channels(progressive_calls(obs), obs), self.name, "progressive", inputs)
 
         p = obs.answer_rate or 0.0
-        h = median(obs.human_delays, 10.0) + obs.abandon_after_seconds
-        wrap_mid = median(obs.wrap_times, 0.0)
-        free_mu = float(obs.agents_ready)
-        free_var = 0.0
-        for t in obs.on_call:
-            q = finish_probability(obs.handle_times, t, h)
-            free_mu += q
-            free_var += q * (1 - q)
-        for w in obs.in_wrap:
-            q = finish_probability(obs.wrap_times, w, h) if wrap_mid > 0 else 1.0
-            free_mu += q
-            free_var += q * (1 - q)
-        need_mu = float(obs.waiting)
-        need_var = 0.0
-        for r in obs.ringing:
-            q = live_probability(obs.human_delays, obs.other_delays, p, r)
-            need_mu += q
-            need_var += q * (1 - q)
+        humans = obs.human_delays
+        g = obs.abandon_after_seconds
+        last = humans[-1]
+        xs = [min(self.step_s * k, last) for k in range(1, math.ceil(last / self.step_s) + 1)]
+        free_mu, free_var = self._agents_free(obs, [x + g for x in xs])
+        need_mu = [float(obs.waiting)] * len(xs)
+        need_var = [0.0] * len(xs)
+        for r, count in Counter(obs.ringing).items():
+            for k, q in enumerate(ready_probabilities(humans, obs.other_delays, p, r, xs)):
+                need_mu[k] += count * q
+                need_var[k] += count * q * (1 - q)
+        n_h = len(humans)
+        new = [p * bisect.bisect_right(humans, x) / n_h for x in xs]  # per new call, ready by x
         # Proportional taper on top of the integral term: between the setpoint and the guard, the
         # allowed abandon fraction shrinks linearly to zero, so the guard's cliff is rarely reached.
         risk = max(measured, *((m.abandoned + 1) / (m.live + 1) for m in obs.abandon_measures))
         taper = min(1.0, max(0.0, (self.guard * limit - risk) / ((self.guard - self.setpoint) * limit)))
         alpha = target * math.exp(-self.bias) * taper
         ceiling = max(0, int(self.max_ratio * obs.agents_logged_in) - len(obs.ringing))
-        n = 0
-        while n < ceiling:
-            mu_h = need_mu + (n + 1) * p
-            var = free_var + need_var + (n + 1) * p * (1 - p)
-            if expected_excess(mu_h - free_mu, var) > alpha * mu_h:
-                break
-            n += 1
+
+        def worst_excess(n: int) -> tuple[float, int]:
+            return max(
+                (
+                    expected_excess(
+                        need_mu[k] + n * b - free_mu[k], need_var[k] + n * b * (1 - b) + free_var[k]
+                    ),
+                    k,
+                )
+                for k, b in enumerate(new)
+            )
+
+        def fits(n: int) -> bool:
+            return worst_excess(n)[0] <= alpha * (need_mu[-1] + n * new[-1])
+
+        # the largest n that fits (the excess grows with n): double, then bisect
+        n, step = 0, 1
+        while n + step <= ceiling and fits(n + step):
+            n += step
+            step *= 2
+        while step > 1:
+            step //= 2
+            if n + step <= ceiling and fits(n + step):
+                n += step
         n = max(n, progressive_calls(obs))  # never below progressive: a free agent always gets a call
+        excess, k = worst_excess(n)
         inputs.update(
-            agents_free_soon=free_mu - obs.agents_ready,
-            people_expected=need_mu,
-            horizon_s=h,
+            agents_free_soon=free_mu[-1] - obs.agents_ready,
+            people_expected=need_mu[-1] + n * new[-1],
+            horizon_s=xs[-1] + g,
+            binding_s=xs[k],
+            expected_abandons=excess,
             alpha=alpha,
             taper=taper,
         )
         return Decision(cap_channels(n, obs), self.name, "predictive", inputs)
+
+    @staticmethod
+    def _agents_free(obs: Observation, until: list[float]) -> tuple[list[float], list[float]]:
+        """Mean and variance of the agents free (and staying) by each of `until` seconds from now."""
+        mu = [float(obs.agents_ready)] * len(until)
+        var = [0.0] * len(until)
+        wraps, handles = obs.wrap_times, obs.handle_times
+        wrap_mid = median(wraps, 0.0)
+        for w, leaving, talk in zip_longest(obs.in_wrap, obs.in_wrap_leaving, obs.in_wrap_talk):
+            if leaving:
+                continue
+            like = wraps if talk is None else wraps_after_talk(obs.talk_wrap, talk) or wraps
+            qs = finish_probabilities(like, w, until) if wrap_mid > 0 else [1.0] * len(until)
+            for k, q in enumerate(qs):
+                mu[k] += q
+                var[k] += q * (1 - q)
+        # still talking: a whole wrap-up lies ahead, so only look-aheads past it can see them free
+        first = bisect.bisect_right(until, wrap_mid)
+        later = [y - wrap_mid for y in until[first:]]
+        if later:
+            for t, leaving in zip_longest(obs.on_call, obs.on_call_leaving):
+                if leaving:
+                    continue
+                for k, q in enumerate(finish_probabilities(handles, t + wrap_mid, later), start=first):
+                    mu[k] += q
+                    var[k] += q * (1 - q)
+        return mu, var
 
     def _measured(self, obs: Observation, target: float) -> float:
         """The worst measured rate, each smoothed toward the setpoint."""

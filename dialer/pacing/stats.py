@@ -38,7 +38,17 @@ class SortedWindow:
 class PacingStats:
     """Recent dial outcomes and handle times of one campaign."""
 
-    __slots__ = ("_outcomes", "answered", "handle", "human_delays", "humans", "other_delays", "wrap")
+    __slots__ = (
+        "_outcomes",
+        "_pairs",
+        "answered",
+        "handle",
+        "human_delays",
+        "humans",
+        "other_delays",
+        "talk_wrap",
+        "wrap",
+    )
 
     def __init__(self, dial_window: int = 1000, call_window: int = 500) -> None:
         self._outcomes: deque[tuple[bool, bool]] = deque(maxlen=dial_window)  # (live, answered)
@@ -48,6 +58,10 @@ class PacingStats:
         self.other_delays = SortedWindow(dial_window)
         self.handle = SortedWindow(call_window)
         self.wrap = SortedWindow(call_window)
+        # (talk, wrap) of the same calls, sorted by talk: a wrap-up's length depends on the call
+        # (a machine passed to an agent is dispositioned in seconds)
+        self._pairs: deque[tuple[float, float]] = deque()
+        self.talk_wrap: list[tuple[float, float]] = []
 
     def dial_resolved(self, live: bool, delay_s: float, answered: bool | None = None) -> None:
         """A dial ended ringing: a live answer ready for an agent after `delay_s`, or anything else.
@@ -74,6 +88,11 @@ class PacingStats:
         if talk_s != talk_s or talk_s < 0:
             raise ValueError(f"a duration must be a non-negative number, got {talk_s!r}")
         self.handle.add(talk_s + wrap_s)
+        pair = (talk_s, wrap_s)
+        self._pairs.append(pair)
+        bisect.insort(self.talk_wrap, pair)
+        if len(self._pairs) > self.handle.size:
+            del self.talk_wrap[bisect.bisect_left(self.talk_wrap, self._pairs.popleft())]
 
     @property
     def dials_sampled(self) -> int:

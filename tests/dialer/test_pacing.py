@@ -17,13 +17,19 @@ from dialer.pacing import (
     VicidialAdaptive,
     make_policy,
 )
-from dialer.pacing.plateau import expected_excess, finish_probability, live_probability
+from dialer.pacing.plateau import (
+    expected_excess,
+    finish_probability,
+    live_probability,
+    ready_probability,
+    wraps_after_talk,
+)
 
 HANDLE = sorted([20.0 + 10 * i for i in range(60)])  # 20 … 610 s
 WRAP = [20.0] * 60
 HUMAN = sorted([8.0 + 0.1 * i for i in range(40)])
 OTHER = sorted([3.0] * 30 + [20.0] * 90)
-SHORT = [100.0] * 30 + [120.0] * 30  # every call past 100 s ends at 120 s
+FINISHING = dict(on_call=[], in_wrap=[15.0] * 20)  # 20 agents 5 s from the end of a 20 s wrap-up
 
 
 def measured(**kw: object) -> Observation:
@@ -140,9 +146,7 @@ def test_given_a_risky_or_unknown_campaign_when_plateau_decides_then_it_dials_pr
 
 
 def test_given_agents_about_to_finish_when_plateau_decides_then_it_dials_ahead_of_them() -> None:
-    decision = PlateauPredictive().decide(
-        measured(on_call=[110.0] * 20, handle_times=SHORT)
-    )  # all end within 12 s
+    decision = PlateauPredictive().decide(measured(**FINISHING))  # all free within 5 s
     assert decision.mode == "predictive"
     assert decision.calls > 20  # several calls per agent about to be free (answer rate 0.25)
     assert decision.inputs["agents_free_soon"] > 10
@@ -152,17 +156,17 @@ def test_given_agents_about_to_finish_when_plateau_decides_then_it_dials_ahead_o
 def test_given_more_pressure_when_plateau_decides_then_never_more_calls(field: str) -> None:
     """Monotone: later-in-call agents → more calls; more calls ringing or a higher abandon rate → fewer."""
     if field == "on_call":
-        low, high = measured(on_call=[30.0] * 20), measured(on_call=[110.0] * 20, handle_times=SHORT)
+        low, high = measured(on_call=[30.0] * 20), measured(**FINISHING)
         assert PlateauPredictive().decide(low).calls <= PlateauPredictive().decide(high).calls
     elif field == "ringing":
-        base = measured(on_call=[110.0] * 20, handle_times=SHORT)
-        busy = measured(on_call=[110.0] * 20, handle_times=SHORT, ringing=[2.0] * 15)
+        base = measured(**FINISHING)
+        busy = measured(**FINISHING, ringing=[2.0] * 15)
         assert PlateauPredictive().decide(busy).calls < PlateauPredictive().decide(base).calls
     else:
         calm = PlateauPredictive()
         tense = PlateauPredictive()
-        obs_calm = measured(on_call=[110.0] * 20, handle_times=SHORT, abandon_today=AbandonMeasure(0, 2000))
-        obs_tense = measured(on_call=[110.0] * 20, handle_times=SHORT, abandon_today=AbandonMeasure(44, 2000))
+        obs_calm = measured(**FINISHING, abandon_today=AbandonMeasure(0, 2000))
+        obs_tense = measured(**FINISHING, abandon_today=AbandonMeasure(30, 2000))
         for step in range(600):  # ten minutes of feedback
             a = calm.decide(Observation(**{**_fields(obs_calm), "now": 1000.0 + step}))
             b = tense.decide(Observation(**{**_fields(obs_tense), "now": 1000.0 + step}))
@@ -175,7 +179,7 @@ def _fields(obs: Observation) -> dict[str, object]:
 
 
 def test_given_a_trunk_limit_when_plateau_decides_then_it_stays_within_it() -> None:
-    obs = measured(on_call=[110.0] * 20, handle_times=SHORT, max_channels=25)
+    obs = measured(in_wrap=[15.0] * 20, on_call=[5.0] * 20, max_channels=25)  # 20 calls up, 5 lines left
     assert PlateauPredictive().decide(obs).calls == 5
 
 
@@ -307,3 +311,106 @@ def test_given_ready_only_tally_when_vicidial_decides_then_ready_agents_and_pend
     policy = VicidialAdaptive(level=2.0, available_only_ratio_tally=True)
     obs = Observation(now=0, agents_ready=3, on_call=[5.0] * 7, ringing=[1.0] * 2, waiting=1)
     assert policy.decide(obs).calls == 2 * 3 - (2 + 1)
+
+
+# --- peers as their source code does it -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "ready", "on_call", "in_wrap", "calls"),
+    [
+        (1.25, 2, 0, 0, 2),  # 2.5 rounds half to even (sprintf "%.0f")
+        (1.75, 2, 0, 0, 4),  # 3.5 rounds to 4
+        (2.0, 2, 3, 5, 10 - 3),  # wrap-up agents are DEAD: 2 × (2 + 3) − 3 connected calls
+    ],
+)
+def test_given_a_level_when_vicidial_tallies_agents_then_goal_rounds_and_wrap_up_is_not_counted(
+    level: float, ready: int, on_call: int, in_wrap: int, calls: int
+) -> None:
+    obs = Observation(now=0, agents_ready=ready, on_call=[5.0] * on_call, in_wrap=[5.0] * in_wrap)
+    assert VicidialAdaptive(level=level).decide(obs).calls == calls
+
+
+def test_given_ticks_every_second_when_vicidial_dials_then_only_every_2_5_s_on_average() -> None:
+    policy = VicidialAdaptive(level=1.0)
+    placing = [policy.decide(Observation(now=float(s), agents_ready=1)).calls > 0 for s in range(10)]
+    assert placing == [True, False, False, True, False, True, False, False, True, False]
+
+
+def test_given_paused_agents_when_vicidial_adapts_then_they_dilute_the_differential() -> None:
+    policy = VicidialAdaptive()
+    _vici_run(policy, 16, agents_ready=5, on_call=[10.0] * 5, agents_paused=10)
+    assert policy.level == pytest.approx(1.25)  # 5 idle of 20 live agents, not of 10
+
+
+@pytest.mark.parametrize(
+    ("connect", "live", "calls"),
+    [(0.5, 0.25, 6), (0.45, 0.25, 7), (None, 0.25, 12)],  # 3 free / ASR, half up; no ASR: live rate
+)
+def test_given_answered_calls_when_issabel_overcommits_then_it_divides_by_the_asr(
+    connect: float | None, live: float, calls: int
+) -> None:
+    obs = Observation(
+        now=0,
+        agents_ready=3,
+        handle_times=[150.0] * 20,
+        dials_sampled=100,
+        answer_rate=live,
+        connect_rate=connect,
+    )
+    assert IssabelPredictor().decide(obs).calls == calls
+
+
+def test_given_machines_and_people_when_stats_count_then_the_connect_rate_counts_both() -> None:
+    stats = PacingStats(dial_window=4)
+    for live, answered in [(True, True), (False, True), (False, False), (False, False), (False, True)]:
+        stats.dial_resolved(live, 5.0, answered=answered)
+    assert (stats.answer_rate, stats.connect_rate) == (0.0, 0.5)  # the first (live) call slid out
+
+
+# --- Plateau: who frees up, and when ----------------------------------------------------------------
+
+
+TALK_WRAP = sorted([(8.0, 3.0)] * 40 + [(100.0 + i, 20.0) for i in range(40)])  # machines, then people
+
+
+@pytest.mark.parametrize(
+    ("talk", "expected"),
+    [(8.0, [3.0] * 40), (120.0, [20.0] * 40), (60.0, [3.0] * 20 + [20.0] * 20)],
+)
+def test_given_the_call_just_ended_when_wrap_ups_are_looked_up_then_those_of_similar_calls(
+    talk: float, expected: list[float]
+) -> None:
+    assert wraps_after_talk(TALK_WRAP, talk) == expected
+
+
+def test_given_few_calls_when_wrap_ups_are_looked_up_then_none() -> None:
+    assert wraps_after_talk(TALK_WRAP[:10], 8.0) == []
+
+
+@pytest.mark.parametrize(
+    ("ring", "ahead", "expected"),
+    [(0.0, 100.0, 0.25), (0.0, 7.9, 0.0), (5.0, 4.0, 0.25 * 11 / 40 / (0.25 + 0.75 * 0.75))],
+)
+def test_given_a_call_ringing_when_ready_probability_then_live_and_ready_within_the_look_ahead(
+    ring: float, ahead: float, expected: float
+) -> None:
+    assert ready_probability(HUMAN, OTHER, 0.25, ring, ahead) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("obs", "more_than"),
+    [
+        (measured(on_call=[], in_wrap=[15.0] * 20, in_wrap_leaving=[False] * 20), True),
+        (measured(on_call=[], in_wrap=[15.0] * 20, in_wrap_leaving=[True] * 20), False),  # all leave after
+        (measured(on_call=[], in_wrap=[1.0] * 20, in_wrap_talk=[8.0] * 20, talk_wrap=TALK_WRAP), True),
+        (measured(on_call=[], in_wrap=[1.0] * 20, in_wrap_talk=[120.0] * 20, talk_wrap=TALK_WRAP), False),
+    ],
+)
+def test_given_agents_in_wrap_up_when_plateau_decides_then_only_those_free_soon_and_staying_count(
+    obs: Observation, more_than: bool
+) -> None:
+    """20 agents in wrap-up: dial ahead for them only when they are about to be free and will stay."""
+    decision = PlateauPredictive().decide(obs)
+    assert decision.mode == "predictive"
+    assert (decision.calls > 5) is more_than
