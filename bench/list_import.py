@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -77,6 +78,26 @@ def write_csv(path: Path, n: int) -> tuple[int, int]:
     return duplicates, dnc
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:  # not a local server (or gone)
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _backends(db: Database) -> dict[int, float]:
+    """CPU seconds used so far by each server process of the bench database (a local server)."""
+    if db.engine.dialect.name != "postgresql":
+        return {}
+    async with db.engine.connect() as conn:
+        pids = (
+            await conn.exec_driver_sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return {pid: _cpu_seconds(pid) for pid in pids}
+
+
 async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, object]:
     db = Database(url)
     async with db.session() as s:
@@ -89,9 +110,12 @@ async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, o
         job = await create_job(s, list_id=cl.id, filename="bench.csv", size=size, options={}, user_id=None)
         await s.commit()
         job_id, list_id = job.id, cl.id
+    before = await _backends(db)
     start, cpu = time.perf_counter(), time.process_time()
     await run_job(db, job_id, csv_path, ImportOptions(list_id=list_id, workers=workers), None)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    after = await _backends(db)
+    server_cpu = sum(t - before.get(pid, 0.0) for pid, t in after.items())
     async with db.session() as s:
         job = await s.get(ImportJob, job_id)
     await db.dispose()
@@ -101,6 +125,9 @@ async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, o
         "rows_per_s": round(job.rows / elapsed),
         "seconds": round(elapsed, 1),
         "importer_cpu_s": round(cpu, 1),  # the importing process only (workers and PostgreSQL excluded)
+        # PostgreSQL's processes for this database (local server): with importer_cpu_s, what a quiet
+        # two-core machine needs, whatever the load this run shared the machine with
+        "server_cpu_s": round(server_cpu, 1),
         "accepted": job.accepted,
         "duplicates": job.duplicates,
         "dnc": job.dnc,
