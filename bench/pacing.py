@@ -11,7 +11,8 @@ and with the settings their admin would turn to stay under 3 %: VICIdial's drop 
 1 % or only READY agents tallied, Issabel without overcommit. One JSON line per run, then one
 `pacing-summary` line per case comparing Plateau with the best variant of each peer that kept every
 abandon rate within 3 % (null: no variant did), and listing the peer runs Plateau does not dominate
-(higher occupancy at an equal or lower abandon rate).
+(higher occupancy at an equal or lower abandon rate), all of them and those within 3 %.
+`--agents`, `--rates` and `--runs` (policy or policy/variant) run a subset.
 """
 
 from __future__ import annotations
@@ -95,9 +96,10 @@ def summary(rows: list[dict]) -> dict[str, object]:
         out[f"{peer}_occupancy"] = None if best is None else best["occupancy"]
         out[f"{peer}_abandon_day_max"] = None if best is None else best["abandon_rate_day_max"]
         out[f"plateau_ahead_of_{peer}"] = None if best is None else plateau["occupancy"] > best["occupancy"]
-    # Peer runs Plateau does not dominate (higher occupancy at an equal or lower abandon rate).
-    out["not_dominated"] = [
-        f"{r['policy']}/{r['variant']}"
+    # Peer runs Plateau does not dominate (higher occupancy at an equal or lower abandon rate), all of
+    # them, then only those within the limit (a run over 3 % is not an option a campaign may choose).
+    beaten = [
+        r
         for r in rows
         if r["policy"] in ("vicidial", "issabel")
         and not (
@@ -105,6 +107,12 @@ def summary(rows: list[dict]) -> dict[str, object]:
             and plateau["abandon_rate_day_max"] <= r["abandon_rate_day_max"]
             and plateau["abandon_rate_30d"] <= r["abandon_rate_30d"]
         )
+    ]
+    out["not_dominated"] = [f"{r['policy']}/{r['variant']}" for r in beaten]
+    out["not_dominated_within_limit"] = [
+        f"{r['policy']}/{r['variant']}"
+        for r in beaten
+        if r["abandon_rate_day_max"] <= LIMIT and r["abandon_rate_30d"] <= LIMIT
     ]
     return out
 

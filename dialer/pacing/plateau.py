@@ -132,7 +132,7 @@ class PlateauPredictive:
     min_agents: int = 5  # below: progressive (small teams cannot be paced safely)
     min_dials: int = 100  # resolved dials before the answer rate is trusted
     min_calls: int = 30  # finished calls before the handle-time distribution is trusted
-    setpoint: float = 0.03  # aim at this fraction of the limit: occupancy gains little above it
+    setpoint: float = 0.15  # aim at this fraction of the limit: occupancy gains little above it
     guard: float = 0.9  # at or above this fraction of the limit (measured): progressive
     prior_live: float = 150.0  # smoothing of measured rates toward the setpoint, in live calls
     gain_per_s: float = 1.0 / 300  # integral gain: bias moves by (error / limit) per 300 s
