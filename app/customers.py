@@ -116,7 +116,7 @@ async def _lookup_rows(session: AsyncSession, e164: str | None, suffix: str) -> 
 
     The statement is compiled once per dialect; each call is then one driver call: one thread hop for
     aiosqlite instead of four, one round trip on asyncpg's cached prepared statement. SQLAlchemy's execute
-    path cost three to four times the CPU of the query itself (cProfile in the closing note of issue 2).
+    path cost about three times the CPU of this (measured at 100k contacts on both engines).
     """
     conn = await session.connection()
     compiled = _COMPILED.get(conn.dialect.name)
