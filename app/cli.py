@@ -26,7 +26,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     pbx = _start_private_pbx(settings) if args.with_pbx else None
     try:
         uvicorn.run(
-            _gc_frozen_after_start(create_app(settings)),
+            create_app(settings),
             host=args.host or settings.http_host,
             port=args.port or settings.http_port,
             log_level="info",
@@ -40,26 +40,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if pbx is not None:
             pbx.stop()
     return 0
-
-
-def _gc_frozen_after_start(app):  # type: ignore[no-untyped-def]
-    """What start-up built (modules, mappers, compiled statements, the warm connections) lives as long as
-    the server: frozen out of the collector, a full collection no longer walks it (pauses on the event loop,
-    i.e. on the screen-pop's path, of tens of milliseconds)."""
-    import contextlib
-    import gc
-
-    started = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(a):  # type: ignore[no-untyped-def]
-        async with started(a) as state:
-            gc.collect()
-            gc.freeze()
-            yield state
-
-    app.router.lifespan_context = lifespan
-    return app
 
 
 def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
