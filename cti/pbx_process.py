@@ -134,25 +134,10 @@ def render(cfg: PbxConfig) -> Path:
     sounds = cfg.runtime / "lib" / "sounds"
     if not sounds.exists():  # astvarlibdir/sounds is where Playback looks
         sounds.symlink_to("/usr/share/asterisk/sounds")
-    abandon_sound(cfg.runtime / "lib" / "plateau-sounds" / "abandon.gsm")
     moh = cfg.runtime / "lib" / "moh"
     if not moh.exists() and Path("/usr/share/asterisk/moh").exists():
         moh.symlink_to("/usr/share/asterisk/moh")
     return etc / "asterisk.conf"
-
-
-# The dialer's abandon message until a campaign records its own (who is calling, a number to call back):
-# stock prompts joined frame by frame (GSM files are bare 33-byte frames, so concatenation is valid audio).
-ABANDON_PROMPTS = ("sorry", "please-try-call-later", "vm-goodbye")
-
-
-def abandon_sound(path: Path, prompts_dir: Path = Path("/usr/share/asterisk/sounds/en")) -> Path:
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    parts = [prompts_dir / f"{name}.gsm" for name in ABANDON_PROMPTS]
-    path.write_bytes(b"".join(p.read_bytes() for p in parts if p.exists()))
-    return path
 
 
 class PrivateAsterisk:

@@ -182,7 +182,7 @@ class LiveServer:
                "--timeout-graceful-shutdown", "1"]  # fmt: skip
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded 2-core machine can take 20 s and more
         while True:
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
