@@ -65,21 +65,13 @@ class CtiServer:
                 c.post("/api/v1/agent/logout")
 
 
-def _prepare(url: str) -> tuple[dict[str, str], dict[str, int]]:
+def run_in_own_thread(fn: Callable[[], Any]) -> Any:
+    """`fn()` on a thread of its own (Playwright owns this thread's event loop); its error re-raised."""
     out: list[Any] = []
 
-    def run() -> None:  # a thread of its own: Playwright's sync API may own this thread's event loop
+    def run() -> None:
         try:
-            migrate.upgrade(url)
-
-            async def go() -> tuple[dict[str, str], dict[str, int]]:
-                db = Database(url)
-                try:
-                    return await seed(db)
-                finally:
-                    await db.dispose()
-
-            out.append(asyncio.run(go()))
+            out.append(fn())
         except BaseException as exc:
             out.append(exc)
 
@@ -89,6 +81,21 @@ def _prepare(url: str) -> tuple[dict[str, str], dict[str, int]]:
     if isinstance(out[0], BaseException):
         raise out[0]
     return out[0]
+
+
+def _prepare(url: str) -> tuple[dict[str, str], dict[str, int]]:
+    async def go() -> tuple[dict[str, str], dict[str, int]]:
+        db = Database(url)
+        try:
+            return await seed(db)
+        finally:
+            await db.dispose()
+
+    def run() -> tuple[dict[str, str], dict[str, int]]:
+        migrate.upgrade(url)
+        return asyncio.run(go())
+
+    return run_in_own_thread(run)
 
 
 def serve_with_pbx(pbx: PrivateAsterisk, work: Path) -> Iterator[CtiServer]:

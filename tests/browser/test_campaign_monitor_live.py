@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -35,7 +34,14 @@ from dialer.models import (
     LeadNumber,
 )
 from tests.browser.conftest import ARTIFACTS, login
-from tests.browser.cti_live import CONTRAST_JS, PASSWORD, CtiServer, screenshot, serve_with_pbx
+from tests.browser.cti_live import (
+    CONTRAST_JS,
+    PASSWORD,
+    CtiServer,
+    run_in_own_thread,
+    screenshot,
+    serve_with_pbx,
+)
 from tests.integration.conftest import pbx, sipp  # noqa: F401  (fixtures)
 from tests.integration.sipp import Sipp
 
@@ -55,12 +61,8 @@ CAMPAIGN = "Relance hiver"
 
 
 def _run(coro_fn: Any) -> Any:
-    """Run a coroutine on a thread of its own: Playwright's sync API owns this thread's event loop."""
-    out: list[Any] = []
-    t = threading.Thread(target=lambda: out.append(asyncio.run(coro_fn())))
-    t.start()
-    t.join()
-    return out[0]
+    """A coroutine function run on a thread of its own (Playwright owns this thread's event loop)."""
+    return run_in_own_thread(lambda: asyncio.run(coro_fn()))
 
 
 def seed_campaign(url: str) -> int:

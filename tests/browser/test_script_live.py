@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -36,7 +35,15 @@ from dialer.models import (
     LeadNumber,
 )
 from tests.browser.conftest import ARTIFACTS, login
-from tests.browser.cti_live import CONTRAST_JS, PASSWORD, CtiServer, screenshot, serve_with_pbx, wait_until
+from tests.browser.cti_live import (
+    CONTRAST_JS,
+    PASSWORD,
+    CtiServer,
+    run_in_own_thread,
+    screenshot,
+    serve_with_pbx,
+    wait_until,
+)
 from tests.integration.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
 from tests.integration.sipp import Caller, Sipp
 
@@ -56,31 +63,19 @@ LEAD_FIELDS = {
 
 
 def _db_run(url: str, fn: Callable[[Any], Any]) -> Any:
-    """Run `fn(session)` on the server's database from a thread of its own (Playwright owns this loop)."""
-    out: list[Any] = []
+    """Run `fn(session)` on the server's database (from a thread of its own: Playwright owns this loop)."""
 
-    def run() -> None:
-        async def go() -> Any:
-            db = Database(url)
-            try:
-                async with db.session() as s:
-                    result = await fn(s)
-                    await s.commit()
-                    return result
-            finally:
-                await db.dispose()
-
+    async def go() -> Any:
+        db = Database(url)
         try:
-            out.append(asyncio.run(go()))
-        except BaseException as exc:
-            out.append(exc)
+            async with db.session() as s:
+                result = await fn(s)
+                await s.commit()
+                return result
+        finally:
+            await db.dispose()
 
-    t = threading.Thread(target=run)
-    t.start()
-    t.join()
-    if isinstance(out[0], BaseException):
-        raise out[0]
-    return out[0]
+    return run_in_own_thread(lambda: asyncio.run(go()))
 
 
 @pytest.fixture(scope="module")
