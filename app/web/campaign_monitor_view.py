@@ -4,22 +4,19 @@ same rows the JSON and CSV exports give)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import reporting
 from app.models import Role
 from app.schemas import PathId
 from app.security import Identity, get_db
 from app.web.campaigns_view import ACTION_LABELS, STATE_LABELS
 from app.web.pages import page, roles
 from app.web.render import gettext as _
-from app.web.reports_view import _parse_day
+from app.web.reports_view import day_period
 from dialer import report_api
 from dialer.campaigns import TRANSITIONS
 from dialer.models import Campaign, CampaignState
@@ -43,16 +40,8 @@ async def campaign_monitor_page(
     c = await db.get(Campaign, campaign_id)
     if c is None:
         raise HTTPException(404, "no such campaign")
-    zone = ZoneInfo(request.app.state.settings.timezone)
-    today = datetime.now(zone).date()
-    first = _parse_day(start, today)
-    last = _parse_day(end, first)
-    error = None
-    if last < first or (last - first).days >= reporting.MAX_DAYS:
-        error = _("The period must end after it starts and cover at most %(n)s days.", n=reporting.MAX_DAYS)
-        last = first
-    since = datetime.combine(first, time(0), zone)
-    until = datetime.combine(last + timedelta(days=1), time(0), zone)
+    first, last, since, until, error = day_period(request, start, end)
+    zone = since.tzinfo
     reports = {
         by: await report_api.breakdown(db, c, by, since, until)
         for by in ("campaign", "pass", "list", "agent")

@@ -55,6 +55,22 @@ def _parse_day(value: str | None, default: date) -> date:
         return default
 
 
+def day_period(
+    request: Request, start: str | None, end: str | None
+) -> tuple[date, date, datetime, datetime, str | None]:
+    """The pages' day range in the site's zone: first and last day, [since, until) and an error, if any."""
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    first = _parse_day(start, datetime.now(zone).date())
+    last = _parse_day(end, first)
+    error = None
+    if last < first or (last - first).days >= reporting.MAX_DAYS:
+        error = _("The period must end after it starts and cover at most %(n)s days.", n=reporting.MAX_DAYS)
+        last = first
+    since = datetime.combine(first, time(0), zone)
+    until = datetime.combine(last + timedelta(days=1), time(0), zone)
+    return first, last, since, until, error
+
+
 @router.get("/reports")
 async def reports_page(
     request: Request,
@@ -65,17 +81,9 @@ async def reports_page(
     ident: Identity = Depends(roles(*STAFF)),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    zone = ZoneInfo(request.app.state.settings.timezone)
-    today = datetime.now(zone).date()
-    first = _parse_day(start, today)
-    last = _parse_day(end, first)
-    error = None
-    if last < first or (last - first).days >= reporting.MAX_DAYS:
-        error = _("The period must end after it starts and cover at most %(n)s days.", n=reporting.MAX_DAYS)
-        last = first
+    first, last, since, until, error = day_period(request, start, end)
+    zone = since.tzinfo
     interval = interval if interval in ("15", "30", "60") else "30"
-    since = datetime.combine(first, time(0), zone)
-    until = datetime.combine(last + timedelta(days=1), time(0), zone)
     queue = queue or None
     labels = await reporting.queue_labels(db)
 
