@@ -13,7 +13,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, case, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,16 +79,35 @@ _A0 = _C0 + len(_CONTACT)
 _N0 = _A0 + len(_ACCOUNT)
 
 
-def _lookup_statement() -> Select[Any]:
-    numbers, contacts, accounts = PhoneNumber.__table__, Contact.__table__, Account.__table__
+def _hits() -> Select[Any]:
+    """The numbers sharing the caller's suffix key, exact E.164 first: the candidates of every match."""
+    numbers = PhoneNumber.__table__
     rank = case((numbers.c.e164 == bindparam("e164"), 0), else_=1)  # 0: exact, 1: suffix only
-    hits = (
+    return (
         select(numbers.c.id, numbers.c.contact_id, rank.label("rank"))
         .where(numbers.c.suffix_key == bindparam("suffix"))
         .order_by(rank, numbers.c.contact_id, numbers.c.id)
         .limit(MAX_MATCHES)
-        .subquery("hit")
     )
+
+
+def matched_contact_ids(limit: int) -> Select[Any]:
+    """The ids `find_callers` would return (its first `limit`, same rule), as a subquery bound to the same
+    `e164` and `suffix` parameters: a pop reads the matches' history in the same moment as the matches."""
+    hits = _hits().subquery("hit")
+    best = select(func.min(hits.c.rank)).scalar_subquery()
+    return (
+        select(hits.c.contact_id)
+        .where(hits.c.rank == best)
+        .group_by(hits.c.contact_id)
+        .order_by(hits.c.contact_id)
+        .limit(limit)
+    )
+
+
+def _lookup_statement() -> Select[Any]:
+    numbers, contacts, accounts = PhoneNumber.__table__, Contact.__table__, Account.__table__
+    hits = _hits().subquery("hit")
     own = numbers.alias("own")  # every number of a matched contact, for the pop
     return (
         select(

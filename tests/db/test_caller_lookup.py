@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.customers import find_callers, find_contact_ids
+from app.customers import find_callers, find_contact_ids, matched_contact_ids
 from app.db import Database
 from app.models import Account, Contact, NumberKind, PhoneNumber
-from cti.numbers import parse
+from cti.numbers import lookup_keys, parse
 
 
 async def _contact(db: Database, last: str, *numbers: str, account: str | None = None) -> int:
@@ -86,3 +86,26 @@ async def test_given_a_batch_when_looked_up_by_ids_then_it_agrees_with_the_singl
         single = [m.contact.id for m in await find_callers(s, caller_id, "FR")]
         batch = await find_contact_ids(s, [caller_id, "+33 1 40 00 00 00"], "FR")
     assert batch.get(caller_id, []) == single
+
+
+@pytest.mark.parametrize(
+    "caller_id, limit",
+    [
+        ("+33 6 12 34 56 78", 10),  # exact matches only, the foreign same-digits contact left out
+        ("+44 7612 345678", 10),  # suffix matches only: every contact
+        ("+44 7612 345678", 3),  # capped: the first ones, in match order
+        ("0712345678", 10),  # nothing
+        ("anonymous", 10),  # no keys at all
+    ],
+)
+async def test_given_the_pops_subquery_when_run_on_the_callers_keys_then_it_names_the_matched_contacts(
+    db: Database, caller_id: str, limit: int
+) -> None:
+    for i in range(6):
+        await _contact(db, f"Martin{i}", "06 12 34 56 78", "+41 6 12 34 56 78")
+    await _contact(db, "Bennani", "+212 6 12 34 56 78")
+    e164, suffix = lookup_keys(caller_id, "FR")
+    async with db.session() as s:
+        single = [m.contact.id for m in await find_callers(s, caller_id, "FR")]
+        ids = list(await s.scalars(matched_contact_ids(limit), {"e164": e164, "suffix": suffix}))
+    assert ids == single[:limit]

@@ -7,9 +7,13 @@ from typing import Any
 
 import pytest
 
+from app.bus import Message
 from app.db import Database
+from cti.events import AgentRinging, CallerId
 from cti.ivr import history
 from cti.ivr.interpreter import Exit
+from cti.screenpop import ScreenPop
+from tests.conftest import wait_for
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MENU_2 = [
@@ -223,3 +227,37 @@ async def test_given_menu_choices_when_the_choice_report_runs_then_keys_are_coun
         {"flow": "accueil", "node": "menu", "key": "2", "label": "facturation", "count": 2},
         {"flow": "accueil", "node": "menu", "key": "1", "label": "ventes", "count": 1},
     ]
+
+
+async def _full_pop(db: Database, linkedid: str, summary: Any) -> dict[str, Any]:
+    sent: list[Message] = []
+    pop = ScreenPop(db, sent.append, "FR", ivr_summary=summary, lookup_timeout_s=5)
+    try:
+        ring = AgentRinging(linkedid, "PJSIP/agent1", "leg-1", "support", CallerId("0612345678", None, False),
+                            "5551000", T0.timestamp())
+        pop.on_event(ring)
+        await wait_for(lambda: any(not m.payload["partial"] for m in sent), 10, what="the full pop")
+    finally:
+        await pop.close()
+    return next(m.payload for m in sent if not m.payload["partial"])
+
+
+@pytest.mark.db
+async def test_given_a_call_through_the_ivr_when_it_rings_an_agent_then_the_pop_carries_the_ivr_path(
+    db: Database,
+) -> None:
+    await pass_(db, "1795.7", "accueil", MENU_2, Exit("queue", "facturation", queue="support"), T0)
+    got = await _full_pop(db, "1795.7", history.ivr_summary)
+    assert got["ivr"]["summary"] == "a choisi 2 — facturation ; → file support"
+    assert got["matches"] == [] and got["new_contact"]["number"] == "+33612345678"
+
+
+@pytest.mark.db
+async def test_given_the_ivr_summary_fails_when_the_call_rings_then_the_pop_goes_out_without_it(
+    db: Database,
+) -> None:
+    async def broken(_session: Any, _linkedid: str) -> None:  # a fault the real store cannot make on demand
+        raise RuntimeError("ivr table unreadable")
+
+    got = await _full_pop(db, "1795.8", broken)
+    assert got["ivr"] is None and "error" not in got
