@@ -49,6 +49,8 @@ def main() -> None:
                 "pop_latency_p99_ms": pct(lat, 0.99),
                 "first_frame_p99_ms": pct([v * 1000 for v in r["first"].values()], 0.99),
                 "db_lookup_p99_ms": pct(r["lookups"], 0.99),
+                "server_p99_ms": pct(r["server"], 0.99),
+                "wire_p99_ms": pct(r["wire"], 0.99),
                 "server_cpu_percent": round(r["server_cpu_percent"], 1),
                 "ws_messages": r["messages"],
                 "ws_failed": r["failed"],

@@ -104,6 +104,8 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
         pops: dict[str, float] = {}
         first: dict[str, float] = {}
         lookups: list[float] = []
+        server: list[float] = []  # ring's AMI Timestamp → the pop leaving Plateau (AMI, tracker, lookup)
+        wire: list[float] = []  # the pop leaving Plateau → its arrival (hub, socket, this client's loop)
         stale: list[float] = []
         counts = {"messages": 0}
 
@@ -154,6 +156,8 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
                             if not msg["partial"] and msg["pop_id"] not in pops:
                                 pops[msg["pop_id"]] = now - msg["event_at"]
                                 lookups.append(msg.get("lookup_ms") or 0.0)
+                                server.append((msg["sent_at"] - msg["event_at"]) * 1000)
+                                wire.append((now - msg["sent_at"]) * 1000)
                         elif (
                             name.startswith("sup")
                             and "at" in msg
@@ -176,6 +180,8 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
                 "pops": pops,
                 "first": first,
                 "lookups": lookups,
+                "server": server,
+                "wire": wire,
                 "stale": stale,
                 "messages": counts["messages"],
                 "failed": failed,
