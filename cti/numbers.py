@@ -198,25 +198,35 @@ def split_number(compact: str, region: str) -> tuple[int, str] | None:
         digits = compact[1:]
         if not (digits.isascii() and digits.isdigit()):  # "²" and "６" are digits to str.isdigit
             return None
-        for n in (1, 2, 3):
-            cc = int(digits[:n])
-            if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-                nsn = digits[n:]
-                if not nsn or nsn[0] == "0":
-                    return None
-                strip = _strippable(cc)
-                # phonenumbers would strip a national prefix written after the country code
-                return None if strip is not None and strip.match(nsn) else (cc, nsn)
-        return None
+        return _split_international(digits)
     if not (compact.isascii() and compact.isdigit()):
         return None
     form = _national_form(region)
     if form is None or not compact.startswith(form[1]):
         return None
-    if form[2] is not None and form[2].match(compact):
-        return None  # an international prefix (00…): phonenumbers reads a country code next
+    if form[2] is not None:
+        idd = form[2].match(compact)
+        if idd is not None:
+            # An international prefix (0033…): phonenumbers strips it unless a 0 follows (no country code
+            # starts with 0), then reads the rest as it reads what follows a `+`.
+            digits = compact[idd.end() :]
+            return _split_international(digits) if digits[:1] not in ("", "0") else None
     nsn = compact[len(form[1]) :]
     return (form[0], nsn) if nsn and nsn[0] != "0" else None
+
+
+def _split_international(digits: str) -> tuple[int, str] | None:
+    """(country code, national significant number) of the ASCII digits after `+` (or after an IDD)."""
+    for n in (1, 2, 3):
+        cc = int(digits[:n])
+        if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            nsn = digits[n:]
+            if not nsn or nsn[0] == "0":
+                return None
+            strip = _strippable(cc)
+            # phonenumbers would strip a national prefix written after the country code
+            return None if strip is not None and strip.match(nsn) else (cc, nsn)
+    return None
 
 
 _SPECIAL_TYPES = (

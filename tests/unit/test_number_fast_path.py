@@ -243,3 +243,25 @@ def test_given_many_written_numbers_when_parsed_then_valid_exactly_when_phonenum
         if (info is not None) != dialable or (info is not None and want and info.e164 != want[0]):
             wrong.append(("bulk", raw, region, info, want))
     assert wrong == []
+
+
+@pytest.mark.parametrize("region", ["FR", "MA", "DZ", "RE"])
+def test_given_numbers_after_the_international_prefix_when_classified_then_phonenumbers_answer_comes_fast(
+    region: str,
+) -> None:
+    """`0033 6 12…` (and a 00 followed by any country code) is read like `+33 6 12…`, not left to the slow
+    path; a 0 after the 00 is not a country code, so those stay phonenumbers' to decide."""
+    rnd = random.Random("idd" + region)
+    codes = ["33", "212", "44", "262", "590", "1", "49", "7", "0", "999"]
+    answered, wrong = 0, []
+    for _ in range(4000):
+        raw = "00" + rnd.choice(codes) + rnd.choice("0123456789") + _digits(rnd, rnd.choice([6, 7, 8, 8, 9]))
+        shape = _written(rnd, raw) if rnd.random() < 0.5 else raw
+        got, want = fast(shape, region), reference(shape, region)
+        if got == "declined":
+            continue
+        answered += 1
+        if got != want:
+            wrong.append((shape, got, want))
+    assert wrong == []
+    assert answered > 300  # all of them were declined before
