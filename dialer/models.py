@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models import Base, BigId, Timestamped, _enum, utcnow
@@ -80,7 +80,7 @@ class Lead(Base):
     __tablename__ = "leads"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("call_lists.id", ondelete="CASCADE"))
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(80))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)  # mapped standard + custom columns
     status: Mapped[str] = mapped_column(String(16), default="new")  # dialer.leads_model.LeadStatus
@@ -93,6 +93,13 @@ class Lead(Base):
     __table_args__ = (
         Index("ix_leads_list_status_next", "list_id", "status", "next_attempt_at"),
         Index("ix_leads_list_external", "list_id", "external_id"),
+        # imported leads have no contact: no index entry for them (migration 0006)
+        Index(
+            "ix_leads_contact_id",
+            "contact_id",
+            postgresql_where=text("contact_id IS NOT NULL"),
+            sqlite_where=text("contact_id IS NOT NULL"),
+        ),
     )
 
 
