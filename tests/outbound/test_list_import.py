@@ -404,3 +404,45 @@ async def test_given_a_job_whose_process_died_when_polled_then_it_reads_as_faile
         await s.commit()
         view = job_view(await s.get(ImportJob, job_id))
     assert view["status"] == "failed" and "interrupted" in view["error"]
+
+
+async def test_given_odd_cells_when_imported_then_only_mapped_cells_are_checked_and_00_numbers_are_read(
+    db: Database, tmp_path: Path
+) -> None:
+    """Overlong cells and control characters are refused in the columns that are imported, wherever they
+    sit in the line; a tab is allowed; an ignored column is not looked at; `0033…` is `+33…`."""
+    long_note = "x" * 501
+    rows = [
+        "Mme;Lefèvre;Hélène;;0033 6 12 34 56 78;;Paris;oui;",
+        f"M.;Long;Karim;;06 98 76 54 32;;Lyon;oui;{long_note}",
+        "M.;Ctrl;Mehdi;;07 81 22 33 44;;Ly\x0con;oui;",  # a form feed (what passes the binary sniff)
+        "Mme;Tab;Chloé;;07 81 22 33 45;;Nan\ttes;oui;",
+    ]
+    list_id = await new_list(db)
+    job_id = await _job(db, list_id)
+    async with db.session() as s:
+        table = open_table(french_csv(tmp_path, rows))
+        c = await ListImporter(s, ImportOptions(list_id=list_id), job_id=job_id).run(table)
+        table.close()
+        await s.commit()
+    assert (c.rows, c.accepted, c.invalid) == (4, 2, 2)
+    async with db.session() as s:
+        rejects = [
+            (r.line, r.reason)
+            for r in await s.scalars(
+                select(ImportReject).where(ImportReject.job_id == job_id).order_by(ImportReject.line)
+            )
+        ]
+    assert rejects == [
+        (3, "custom:remarque: longer than 500 characters"),
+        (4, "city: contains control characters"),
+    ]
+    assert [(lead.fields["city"], [n.e164 for n in ns]) for lead, ns in await leads(db)] == [
+        ("Paris", ["+33612345678"]),
+        ("Nan\ttes", ["+33781223345"]),
+    ]
+
+    other = await new_list(db, "Sans remarques")
+    ignored = [f"M.;Long;Karim;;06 98 76 54 33;;Lyon;oui;{long_note}\x1b"]
+    c = await imp(db, french_csv(tmp_path, ignored, name="ignored.csv"), other, keep_unmapped=False)
+    assert (c.rows, c.accepted, c.invalid) == (1, 1, 0)
