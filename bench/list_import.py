@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -111,8 +112,15 @@ async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, o
         await s.commit()
         job_id, list_id = job.id, cl.id
     before = await _backends(db)
+    # As the server does once started (app/main.py), where an upload runs: what start-up built is frozen
+    # out of the collector, so full collections during the import walk the import's objects only.
+    gc.collect()
+    gc.freeze()
     start, cpu = time.perf_counter(), time.process_time()
-    await run_job(db, job_id, csv_path, ImportOptions(list_id=list_id, workers=workers), None)
+    try:
+        await run_job(db, job_id, csv_path, ImportOptions(list_id=list_id, workers=workers), None)
+    finally:
+        gc.unfreeze()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     after = await _backends(db)
     server_cpu = sum(t - before.get(pid, 0.0) for pid, t in after.items())
