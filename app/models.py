@@ -220,7 +220,8 @@ class Contact(Timestamped, Base):
 class PhoneNumber(Base):
     __tablename__ = "phone_numbers"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    # indexed by uq_phone_numbers_contact, whose leading column it is
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     kind: Mapped[NumberKind] = mapped_column(_enum(NumberKind), default=NumberKind.other)
     e164: Mapped[str] = mapped_column(String(20), index=True)
     suffix_key: Mapped[str] = mapped_column(String(16), index=True)

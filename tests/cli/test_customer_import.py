@@ -141,3 +141,63 @@ async def test_given_dry_run_when_imported_then_report_is_full_and_nothing_writt
     async with db.session() as s:
         report = await import_customers(s, path, "FR", dry_run=True)
     assert report.imported == 3 and await _count(db, Contact) == 0
+
+
+async def test_given_hostile_cells_when_imported_then_only_bad_cells_of_imported_columns_reject_their_line(
+    db: Database, tmp_path: Path
+) -> None:
+    # Control bytes in the sniffed head make the file "not a text file": the hostile lines come after it.
+    filler = "".join(f"Nom{i};06 13 {i // 100 % 100:02d} {i % 100:02d} 00;;\n" for i in range(3000))
+    data = (
+        "Nom;Téléphone;Notes;Courriel\n"
+        + filler
+        + "Durand;0612345678;a\x01b;d@example.fr\n"  # a control character in a column that is not imported
+        + "Petit;0612345679;;p\x02@example.fr\n"
+        + f"Roux;0612345680;;{'r' * 501}\n"
+        + "Moreau;0612345681;;m@example.fr\x1f\n"  # ends with a unit separator: whitespace, stripped
+        + f"Leroy;{' ' * 600}0612345682;;\n"  # long only by its padding
+    )
+    path = _write(tmp_path, "hostile.csv", data.encode())
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR")
+    assert report.rejected == [
+        (3003, "email: too long or contains control characters"),
+        (3004, "email: too long or contains control characters"),
+    ]
+    assert report.imported == 3003
+    async with db.session() as s:
+        assert await s.scalar(select(Contact.email).where(Contact.last_name == "Moreau")) == "m@example.fr"
+        leroy = select(PhoneNumber.e164).join(Contact).where(Contact.last_name == "Leroy")
+        assert await s.scalar(leroy) == "+33612345682"
+
+
+async def test_given_a_company_longer_than_a_last_name_when_it_names_the_contact_then_the_line_is_rejected(
+    db: Database, tmp_path: Path
+) -> None:
+    data = f"Société;Téléphone\n{'S' * 150};0612345678\nAcme;0612345679\n"
+    path = _write(tmp_path, "companies.csv", data.encode())
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR")
+    assert report.rejected == [(2, "last_name: longer than 120 characters")]
+    assert report.imported == 1
+    async with db.session() as s:
+        assert await s.scalar(select(Contact.last_name)) == "Acme"
+
+
+async def test_given_short_lines_and_a_number_twice_when_imported_then_cells_are_empty_and_numbers_once(
+    db: Database, tmp_path: Path
+) -> None:
+    data = (
+        "Nom;Prénom;Portable;Téléphone;Courriel\n"
+        "Durand;Anne;06 12 34 56 78;0612345678\n"
+        "Petit;Jean;0612345679\n"
+    )
+    path = _write(tmp_path, "short.csv", data.encode())
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR")
+    assert (report.imported, report.numbers, report.rejected) == (2, 2, [])
+    async with db.session() as s:
+        anne = await s.scalar(select(Contact).where(Contact.first_name == "Anne"))
+        assert anne.email is None
+        numbers = [(n.kind.value, n.e164, n.raw) for n in anne.numbers]
+        assert numbers == [("mobile", "+33612345678", "06 12 34 56 78")]
