@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import resource
 import sys
 import tempfile
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import migrate
 from app.db import Database
+from bench.support.server_cpu import backends, used_since
 from dialer.dnc import add_numbers
 from dialer.list_import import ImportOptions, create_job, run_job
 from dialer.models import CallList, DncKind, DncList, ImportJob
@@ -79,26 +79,6 @@ def write_csv(path: Path, n: int) -> tuple[int, int]:
     return duplicates, dnc
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:  # not a local server (or gone)
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _backends(db: Database) -> dict[int, float]:
-    """CPU seconds used so far by each server process of the bench database (a local server)."""
-    if db.engine.dialect.name != "postgresql":
-        return {}
-    async with db.engine.connect() as conn:
-        pids = (
-            await conn.exec_driver_sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-        ).scalars()
-        return {pid: _cpu_seconds(pid) for pid in pids}
-
-
 async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, object]:
     db = Database(url)
     async with db.session() as s:
@@ -111,7 +91,7 @@ async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, o
         job = await create_job(s, list_id=cl.id, filename="bench.csv", size=size, options={}, user_id=None)
         await s.commit()
         job_id, list_id = job.id, cl.id
-    before = await _backends(db)
+    before = await backends(db)
     # As the server does once started (app/main.py), where an upload runs: what start-up built is frozen
     # out of the collector, so full collections during the import walk the import's objects only.
     gc.collect()
@@ -122,8 +102,7 @@ async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, o
     finally:
         gc.unfreeze()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    after = await _backends(db)
-    server_cpu = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+    server_cpu = used_since(before, await backends(db))
     async with db.session() as s:
         job = await s.get(ImportJob, job_id)
     await db.dispose()

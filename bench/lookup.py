@@ -23,6 +23,7 @@ from app import migrate
 from app.customer_import import import_customers
 from app.customers import find_callers
 from app.db import Database
+from bench.support.server_cpu import backends, used_since
 from tests.pg import fresh_database, postgres_server
 
 FIRST = ["Hélène", "Karim", "Sophie", "Youssef", "Amélie", "Mehdi", "Chloé", "Nadia", "Jérôme", "Leïla"]
@@ -55,10 +56,12 @@ def percentile(values: list[float], p: float) -> float:
 
 async def run_engine(engine: str, url: str, csv_path: Path, n: int, lookups: int) -> dict[str, object]:
     db = Database(url)
-    start = time.perf_counter()
+    before = await backends(db)
+    start, cpu = time.perf_counter(), time.process_time()
     async with db.session() as s:
         report = await import_customers(s, csv_path, "FR")
-    import_s = time.perf_counter() - start
+    import_s, cpu = time.perf_counter() - start, time.process_time() - cpu
+    server_cpu = used_since(before, await backends(db))
     assert report.imported == n, report.summary()
     if engine == "postgresql":
         async with db.engine.begin() as conn:  # committed: PostgreSQL statistics are transactional
@@ -92,6 +95,11 @@ async def run_engine(engine: str, url: str, csv_path: Path, n: int, lookups: int
         "lookup_p50_ms": round(percentile(timings, 0.50), 3),
         "lookup_p99_ms": round(percentile(timings, 0.99), 3),
         "import_rows_per_s": round(n / import_s),
+        "import_s": round(import_s, 1),
+        "importer_cpu_s": round(cpu, 1),  # this process only
+        # PostgreSQL's processes for this database (local server): with importer_cpu_s, what a quiet
+        # two-core machine needs, whatever the load this run shared the machine with
+        "server_cpu_s": round(server_cpu, 1),
         "lookups": lookups,
     }
 
