@@ -150,6 +150,7 @@ class CampaignLoop:
     originated: int = 0
     abandon_today: AbandonMeasure = field(default_factory=AbandonMeasure)
     abandon_period: AbandonMeasure = field(default_factory=AbandonMeasure)
+    abandon_24h: AbandonMeasure = field(default_factory=AbandonMeasure)
     abandon_loaded_at: float = -math.inf
     last_agents: dict[str, int] = field(default_factory=dict)
     queue: str | None = None
@@ -408,6 +409,7 @@ class DialerService:
         ready = paused = 0
         on_call: list[float] = []
         in_wrap: list[float] = []
+        in_wrap_talk: list[float | None] = []
         states: Counter[str] = Counter()
         targets = self._targets()
         for a in self._agents_of(queue):
@@ -421,6 +423,10 @@ class DialerService:
                 on_call.append(elapsed if a.state is AgentState.on_call else 0.0)
             elif a.state is AgentState.wrap_up:
                 in_wrap.append(elapsed)
+                # talk of the call being wrapped up, when it was one of this campaign's: its wrap-up
+                # is predicted from calls of similar length (None: the policy uses every wrap-up)
+                wrapped = self._wraps.get(a.endpoint)
+                in_wrap_talk.append(wrapped[1] if wrapped is not None and wrapped[0] == c.id else None)
             elif a.state is AgentState.paused:
                 paused += 1
         loop.last_agents = dict(states)
@@ -429,31 +435,42 @@ class DialerService:
         ringing = [mono - call.t0 for call in mine if call.answered_t is None and call.for_agent is None]
         waiting = sum(1 for call in mine if call.waiting)
         st = loop.stats
+        # Leaving agents (`on_call_leaving`, `in_wrap_leaving`) stay unknown here: Asterisk pauses an
+        # agent at once, and a paused agent is counted in `agents_paused` from that moment.
         return Observation(
             now=mono,
             agents_ready=ready,
             on_call=on_call,
             in_wrap=in_wrap,
+            in_wrap_talk=in_wrap_talk if any(t is not None for t in in_wrap_talk) else (),
             agents_paused=paused,
             ringing=ringing,
             waiting=waiting,
             dials_sampled=st.dials_sampled,
             answer_rate=st.answer_rate,
+            connect_rate=st.connect_rate,
             human_delays=st.human_delays.sorted,
             other_delays=st.other_delays.sorted,
             handle_times=st.handle.sorted,
             wrap_times=st.wrap.sorted,
+            talk_wrap=st.talk_wrap,
             abandon_today=loop.abandon_today,
             abandon_period=loop.abandon_period,
+            abandon_24h=loop.abandon_24h,
             abandon_limit_percent=rs.max_abandon_rate_percent,
             abandon_after_seconds=rs.abandon_after_seconds,
             max_channels=c.max_channels,
         )
 
     async def _load_abandons(self, s: Any, loop: CampaignLoop, rs: RuleSet, now: datetime) -> None:
-        today, period = await campaign_abandons(s, loop.campaign_id, rs, now)
+        history = await _abandon_history(s, loop.campaign_id, rs, now)
+        today, period = _abandons_by_period(history, rs, now)
+        day = abandon_stats(
+            history, clone_rule_set(rs, rs.name, {"abandon_period_kind": "rolling"} | _ONE_DAY), now
+        )
         loop.abandon_period = AbandonMeasure(period.abandoned, period.live)
         loop.abandon_today = AbandonMeasure(today.abandoned, today.live)
+        loop.abandon_24h = AbandonMeasure(day.abandoned, day.live)
         loop.abandon_loaded_at = time.monotonic()
 
     def _log(
@@ -670,7 +687,10 @@ class DialerService:
         call.resolved = True
         loop = self.loops.get(call.campaign_id)
         if loop is not None:
-            loop.stats.dial_resolved(live, max(0.0, time.monotonic() - call.t0))
+            # answered by the network (a person or a machine): the connect rate some peers pace on
+            loop.stats.dial_resolved(
+                live, max(0.0, time.monotonic() - call.t0), answered=call.answered_t is not None
+            )
 
     def _sweep(self) -> None:
         """Close calls Asterisk forgot: lost with the link (restart), or never heard of again."""
@@ -1044,6 +1064,21 @@ async def campaign_abandons(
     s: Any, campaign_id: int, rs: RuleSet, now: datetime
 ) -> tuple[AbandonStats, AbandonStats]:
     """The campaign's abandon rate today (the rule set's reference zone) and over its period."""
+    return _abandons_by_period(await _abandon_history(s, campaign_id, rs, now), rs, now)
+
+
+_ONE_DAY: dict[str, Any] = {"abandon_period_days": 1}
+
+
+def _abandons_by_period(
+    history: list[m.Attempt], rs: RuleSet, now: datetime
+) -> tuple[AbandonStats, AbandonStats]:
+    today_rs = clone_rule_set(rs, rs.name, {"abandon_period_kind": "calendar_days"} | _ONE_DAY)
+    return abandon_stats(history, today_rs, now), abandon_stats(history, rs, now)
+
+
+async def _abandon_history(s: Any, campaign_id: int, rs: RuleSet, now: datetime) -> list[m.Attempt]:
+    """The campaign's answered (or AMD-hung-up) attempts of the rule set's period and the day before."""
     since = now - timedelta(days=rs.abandon_period_days + 1)
     rows = await s.execute(
         select(
@@ -1060,7 +1095,7 @@ async def campaign_abandons(
             or_(LeadAttempt.answered_at.is_not(None), LeadAttempt.amd_machine.is_(True)),
         )
     )
-    history = [
+    return [
         m.Attempt(
             lead_id=r.lead_id,
             e164=r.e164,
@@ -1072,8 +1107,6 @@ async def campaign_abandons(
         )
         for r in rows
     ]
-    today_rs = clone_rule_set(rs, rs.name, {"abandon_period_kind": "calendar_days", "abandon_period_days": 1})
-    return abandon_stats(history, today_rs, now), abandon_stats(history, rs, now)
 
 
 def _campaign_facts(c: Campaign, rs: RuleSet, queue: str) -> dict[str, Any]:

@@ -44,7 +44,8 @@ class Observation:
     # this call (they will not take another one)
     on_call_leaving: Sequence[bool] = ()
     in_wrap_leaving: Sequence[bool] = ()
-    in_wrap_talk: Sequence[float] = ()  # aligned with in_wrap when given: talk time of the call wrapped up
+    # aligned with in_wrap when given: talk time of the call wrapped up (None: not known for that agent)
+    in_wrap_talk: Sequence[float | None] = ()
     agents_paused: int = 0
     ringing: Sequence[float] = ()  # elapsed time since originate of each unresolved call in flight
     waiting: int = 0  # answered people waiting for an agent right now
