@@ -18,7 +18,6 @@ import collections
 import contextlib
 import csv
 import io
-import json
 import os
 import socket
 import time
@@ -28,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,25 +101,10 @@ _NO = {"", "0", "non", "n", "no", "false", "faux"}
 DedupeScope = Literal["list", "campaign", "all"]
 DedupeBy = Literal["number", "external_id"]
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: dumps() builds one per call
-
-
-# `_JSON.encode` makes its C encoder again on every call, half the encoding time of a million leads' fields:
-# the same encoder (no indent, these separators, non-ASCII kept), made once. Fields are flat strings, so
-# no circular-reference bookkeeping.
-_FIELDS_ENCODER = (
-    None
-    if json.encoder.c_make_encoder is None  # an interpreter without the C accelerator
-    else json.encoder.c_make_encoder(
-        None, _JSON.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-)
-
-
 def _encode_fields(fields: dict[str, str]) -> str:
-    if _FIELDS_ENCODER is None:
-        return _JSON.encode(fields)
-    return "".join(_FIELDS_ENCODER(fields, 0))
+    """A lead's extra fields as compact JSON, non-ASCII kept (orjson: a fifth of the stdlib's time per lead,
+    which counted at a million leads; cells are strictly decoded text, so there is nothing it refuses)."""
+    return orjson.dumps(fields).decode()
 
 
 # Live counters per running job (this process): what a poller reads while SQLite is busy.
