@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,20 @@ async def test_given_short_lines_and_a_number_twice_when_imported_then_cells_are
         assert anne.email is None
         numbers = [(n.kind.value, n.e164, n.raw) for n in anne.numbers]
         assert numbers == [("mobile", "+33612345678", "06 12 34 56 78")]
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+async def test_given_a_frozen_or_unfrozen_heap_when_a_file_is_imported_then_the_heap_is_left_as_it_was(
+    db: Database, tmp_path: Path, frozen_before: bool
+) -> None:
+    path = _write(tmp_path, "clients.csv", FRENCH.encode("cp1252"))
+    gc.unfreeze()
+    if frozen_before:
+        gc.freeze()  # as the server does at start-up (app/main.py)
+    try:
+        async with db.session() as s:
+            report = await import_customers(s, path, "FR")
+        assert report.imported == 3
+        assert (gc.get_freeze_count() > 0) == frozen_before  # the count drops as frozen objects die
+    finally:
+        gc.unfreeze()
