@@ -55,6 +55,7 @@ from dialer.models import (
 )
 
 BATCH = 5000
+AHEAD = 2  # batches parsed ahead of the one being written
 MAX_CELL = 500
 MAX_COLUMNS = 200
 PROGRESS_EVERY_S = 0.5
@@ -388,20 +389,19 @@ class ListImporter:
         c.encoding, c.delimiter = table.encoding, table.delimiter
         plan = _Plan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
         await self._prepare()
-        # The database digests batch n while batch n+1 is parsed (two cores at work); one batch at a
-        # time is written, in order, so each batch's duplicate check sees every earlier one.
-        self._pending: asyncio.Task[None] | None = None
+        # The database digests batch n while the next ones are parsed (two cores at work); batches are
+        # written one at a time, in order, so each batch's duplicate check sees every earlier one. The parser
+        # may run AHEAD batches in front of the writer: neither side waits for the other's slower batches.
+        self._pending: collections.deque[asyncio.Task[None]] = collections.deque()
         try:
             if self.workers:
                 await self._run_with_workers(table, plan)
             else:
                 await self._run_here(table, plan)
-            if self._pending is not None:
-                await self._pending
         except BaseException:
-            if self._pending is not None:  # let it end (a COPY cut short breaks the connection), roll back
+            for task in self._pending:  # let them end (a COPY cut short breaks the connection), roll back
                 with contextlib.suppress(BaseException):
-                    await self._pending
+                    await task
             raise
         finally:
             if self.job_id is not None and not self.keep_live:
@@ -479,13 +479,22 @@ class ListImporter:
     async def _queue_flush(
         self, batch: list[_Row], rejects: list[tuple[int, RejectKind, str]], table: Table, final: bool = False
     ) -> None:
-        if self._pending is not None:
-            await self._pending
-            self._pending = None
-        if final:
-            await self._flush(batch, rejects, table, final=True)
-        else:
-            self._pending = asyncio.create_task(self._flush(batch, rejects, table))
+        before = self._pending[-1] if self._pending else None
+        self._pending.append(asyncio.create_task(self._flush_after(before, batch, rejects, table, final)))
+        while self._pending and (final or len(self._pending) > AHEAD):
+            await self._pending.popleft()  # the first failure ends the chain and reaches the parser here
+
+    async def _flush_after(
+        self,
+        before: asyncio.Task[None] | None,
+        batch: list[_Row],
+        rejects: list[tuple[int, RejectKind, str]],
+        table: Table,
+        final: bool,
+    ) -> None:
+        if before is not None:
+            await before
+        await self._flush(batch, rejects, table, final=final)
 
     # --- per line ----------------------------------------------------------------------------------
 
