@@ -16,13 +16,14 @@ measured delay from originate to a live person ready for an agent):
   largest `n` for which the expected excess (normal approximation of both sums of Bernoullis) at every
   checkpoint is at most `alpha` × the people expected, i.e. an expected abandon fraction of `alpha`.
 
-Feedback: `alpha` starts at `setpoint × limit` and is multiplied by `exp(-bias)` and by a taper.
-`bias` integrates the gap between the measured rate and the setpoint; the measured rate is the worst
-of today's, the rule set's period and the trailing 24 h when given, each smoothed toward the setpoint
-by a prior of `prior_live` calls so ten calls do not swing it. The taper shrinks `alpha` linearly to
-zero as the measured rate goes from the setpoint to the guard. Above `guard × limit`, or when one more
-abandon would take a raw measured rate there (early in a day), the policy dials progressively (one
-call per free agent: no abandon by design) until the rate is back.
+Feedback: `alpha` starts at `setpoint × limit` (the target) and is multiplied by `exp(-bias)` and by a
+taper. `bias` integrates the log ratio of the measured rate to the target, clamped to ±1 (a relative
+error, so a low target learns as fast as one near the limit); the measured rate is the worst of
+today's, the rule set's period and the trailing 24 h when given, each smoothed toward the target by a
+prior of `prior_live` calls so ten calls do not swing it. The taper shrinks `alpha` linearly to zero as
+the measured rate goes from the target to the guard. Above `guard × limit`, or when one more abandon
+would take a raw measured rate there (early in a day), the policy dials progressively (one call per
+free agent: no abandon by design) until the rate is back.
 Small teams (fewer than `min_agents`) and too few samples also dial progressively.
 """
 
@@ -132,11 +133,13 @@ class PlateauPredictive:
     min_agents: int = 5  # below: progressive (small teams cannot be paced safely)
     min_dials: int = 100  # resolved dials before the answer rate is trusted
     min_calls: int = 30  # finished calls before the handle-time distribution is trusted
-    setpoint: float = 0.15  # aim at this fraction of the limit: occupancy gains little above it
+    # aim at this fraction of the limit: high enough to buy occupancy, low enough that a day's noise
+    # plus the taper and guard keep every measured rate under the limit (a campaign may aim lower)
+    setpoint: float = 0.6
     guard: float = 0.9  # at or above this fraction of the limit (measured): progressive
     prior_live: float = 150.0  # smoothing of measured rates toward the setpoint, in live calls
-    gain_per_s: float = 1.0 / 300  # integral gain: bias moves by (error / limit) per 300 s
-    bias_bounds: tuple[float, float] = (-1.5, 4.0)
+    gain_per_s: float = 1.0 / 300  # integral gain: bias moves by the clamped log error per 300 s
+    bias_bounds: tuple[float, float] = (-1.5, 8.0)  # up to e^8: room for a target near zero
     max_ratio: float = 12.0  # never more calls in flight than this × agents logged in
     step_s: float = 3.0  # checkpoints every this many seconds ahead
     name: str = "plateau"
@@ -149,7 +152,10 @@ class PlateauPredictive:
         measured = self._measured(obs, target)
         dt = 0.0 if self._last_now is None else min(max(obs.now - self._last_now, 0.0), 60.0)
         self._last_now = obs.now
-        self.bias += self.gain_per_s * dt * (measured - target) / limit
+        # relative error: a low target learns as fast as a high one (one abandon over a 0.1 % target
+        # is as much news as ten over 1 %); clamped so one early abandon cannot swing it further
+        error = math.log(max(measured, 1e-9) / target) if target > 0 else 1.0
+        self.bias += self.gain_per_s * dt * min(max(error, -1.0), 1.0)
         self.bias = min(max(self.bias, self.bias_bounds[0]), self.bias_bounds[1])
         inputs: dict[str, float | int | str | None] = {
             "agents_ready": obs.agents_ready,
@@ -256,6 +262,8 @@ class PlateauPredictive:
         """The worst measured rate, each smoothed toward the setpoint."""
         worst = 0.0
         for m in obs.abandon_measures:
+            if m.live + self.prior_live <= 0:
+                continue
             smoothed = (m.abandoned + self.prior_live * target) / (m.live + self.prior_live)
             worst = max(worst, smoothed)
         return worst

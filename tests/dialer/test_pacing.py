@@ -165,11 +165,11 @@ def test_given_more_pressure_when_plateau_decides_then_never_more_calls(field: s
     else:
         calm = PlateauPredictive()
         tense = PlateauPredictive()
-        obs_calm = measured(**FINISHING, abandon_today=AbandonMeasure(0, 2000))
-        obs_tense = measured(**FINISHING, abandon_today=AbandonMeasure(30, 2000))
-        for step in range(600):  # ten minutes of feedback
-            a = calm.decide(Observation(**{**_fields(obs_calm), "now": 1000.0 + step}))
-            b = tense.decide(Observation(**{**_fields(obs_tense), "now": 1000.0 + step}))
+        for step in range(600):  # ten minutes of feedback: 2 live calls a second, none or 2.5 % abandoned
+            today_calm = AbandonMeasure(0, 2000 + 2 * step)
+            today_tense = AbandonMeasure(30 + 0.05 * step, 2000 + 2 * step)
+            a = calm.decide(measured(**FINISHING, abandon_today=today_calm, now=1000.0 + step))
+            b = tense.decide(measured(**FINISHING, abandon_today=today_tense, now=1000.0 + step))
         assert b.calls < a.calls
         assert tense.bias > calm.bias
 
@@ -414,3 +414,16 @@ def test_given_agents_in_wrap_up_when_plateau_decides_then_only_those_free_soon_
     decision = PlateauPredictive().decide(obs)
     assert decision.mode == "predictive"
     assert (decision.calls > 5) is more_than
+
+
+@pytest.mark.parametrize("setpoint", [0.01, 0.6])
+def test_given_abandons_over_a_target_when_plateau_adapts_then_a_low_target_learns_as_fast_as_a_high_one(
+    setpoint: float,
+) -> None:
+    """The feedback works on the relative error: twice the target moves the bias alike at any target."""
+    policy = PlateauPredictive(setpoint=setpoint, prior_live=0.0)
+    target = setpoint * 0.03
+    for step in range(301):  # five minutes at twice the target, 10 live calls a second
+        rate = AbandonMeasure(2 * target * 10 * step, 10 * step)
+        policy.decide(measured(**FINISHING, abandon_today=rate, abandon_period=rate, now=1000.0 + step))
+    assert policy.bias == pytest.approx(math.log(2.0), rel=1e-6)
