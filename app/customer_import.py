@@ -149,6 +149,15 @@ _SHORTEST_LIMIT = min(LIMITS.values())
 MAX_COMPANY = 200
 
 
+# The accounts named in a batch, one index probe per name. `name IN (…)` has no statistics to go by for
+# the accounts this import created (uncommitted, never analysed): PostgreSQL scanned the whole table for
+# every batch, comparing each row with every name, so the import slowed as its accounts grew.
+_EXISTING_ACCOUNTS_PG = text(
+    "SELECT a.id, a.name FROM unnest(CAST(:names AS text[])) AS n(name) "
+    "CROSS JOIN LATERAL (SELECT id, name FROM accounts WHERE accounts.name = n.name OFFSET 0) AS a"
+)  # OFFSET 0: the subquery is not flattened into a join the planner would hash over a full scan
+
+
 class _Row(NamedTuple):
     line: int
     contact: tuple[Any, ...]
@@ -424,9 +433,11 @@ class CustomerImporter:
         missing = [n for n in names if n not in self._accounts]
         if not missing:
             return
-        for acc_id, name in await self.db.execute(
-            select(Account.id, Account.name).where(Account.name.in_(missing))
-        ):
+        if self.db.bind.dialect.name == "postgresql":
+            found = await self.db.execute(_EXISTING_ACCOUNTS_PG, {"names": missing})
+        else:
+            found = await self.db.execute(select(Account.id, Account.name).where(Account.name.in_(missing)))
+        for acc_id, name in found:
             self._accounts.setdefault(name, acc_id)
         new = [n for n in missing if n not in self._accounts]
         report.accounts_created += len(new)

@@ -219,3 +219,16 @@ async def test_given_a_frozen_or_unfrozen_heap_when_a_file_is_imported_then_the_
         assert (gc.get_freeze_count() > 0) == frozen_before  # the count drops as frozen objects die
     finally:
         gc.unfreeze()
+
+
+async def test_given_accounts_from_an_earlier_import_when_a_file_names_them_then_they_are_reused(
+    db: Database, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "clients.csv", FRENCH.encode("cp1252"))
+    async with db.session() as s:
+        await import_customers(s, path, "FR")
+    again = _write(tmp_path, "again.csv", FRENCH.replace("06 12", "06 13").encode("cp1252"))
+    async with db.session() as s:
+        report = await import_customers(s, again, "FR")
+    assert (report.imported, report.accounts_created) == (3, 0)
+    assert await _count(db, Account) == 2
