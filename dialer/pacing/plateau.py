@@ -68,13 +68,20 @@ def finish_probability(samples: Sequence[float], elapsed: float, horizon: float)
     return finish_probabilities(samples, elapsed, (horizon,))[0]
 
 
-def finish_probabilities(samples: Sequence[float], elapsed: float, horizons: Sequence[float]) -> list[float]:
-    """`finish_probability` for several horizons at once (one look-up of the survivors)."""
+def finish_probabilities(
+    samples: Sequence[float], elapsed: float, horizons: Sequence[float], censored: Sequence[float] = ()
+) -> list[float]:
+    """`finish_probability` for several horizons at once (one look-up of the survivors).
+
+    `censored`: sorted lengths known only to exceed their value (calls still going on). Those past
+    `elapsed` join the survivors without ending (Kaplan–Meier's risk set): early in a day only short
+    calls have finished, and the samples alone would see long calls about to end.
+    """
     n = len(samples)
     if n == 0:
         return [0.0] * len(horizons)
     i = bisect.bisect_right(samples, elapsed)
-    alive = n - i
+    alive = n - i + len(censored) - bisect.bisect_right(censored, elapsed)
     if alive < 5:
         tail = samples[max(0, n - 5) :]
         residual = max(mean([s - min(elapsed, s) for s in tail], 0.0), 30.0)
@@ -250,10 +257,12 @@ class PlateauPredictive:
         first = bisect.bisect_right(until, wrap_mid)
         later = [y - wrap_mid for y in until[first:]]
         if later:
+            ongoing = sorted(t + wrap_mid for t in obs.on_call)  # handle times known to be longer
             for t, leaving in zip_longest(obs.on_call, obs.on_call_leaving):
                 if leaving:
                     continue
-                for k, q in enumerate(finish_probabilities(handles, t + wrap_mid, later), start=first):
+                qs = finish_probabilities(handles, t + wrap_mid, later, ongoing)
+                for k, q in enumerate(qs, start=first):
                     mu[k] += q
                     var[k] += q * (1 - q)
         return mu, var

@@ -19,6 +19,7 @@ from dialer.pacing import (
 )
 from dialer.pacing.plateau import (
     expected_excess,
+    finish_probabilities,
     finish_probability,
     live_probability,
     ready_probability,
@@ -106,6 +107,13 @@ def test_given_handle_samples_when_finish_probability_then_conditioned_on_elapse
     elapsed: float, horizon: float, expected: float
 ) -> None:
     assert finish_probability(HANDLE, elapsed, horizon) == pytest.approx(expected)
+
+
+def test_given_calls_still_going_on_when_finish_probability_then_they_survive_in_the_risk_set() -> None:
+    """Early in a day only short calls have ended: the long ones still going on must weigh too."""
+    short = [60.0 + i for i in range(10)]  # 60 … 69 s, all finished
+    assert finish_probabilities(short, 50.0, [30.0]) == [1.0]
+    assert finish_probabilities(short, 50.0, [30.0], censored=[55.0] * 5 + [300.0] * 10) == [10 / 25]
 
 
 _H, _O = 19 / 40 * 0.25, 90 / 120 * 0.75  # still unresolved at 10 s: humans after 10 s, no-answers
