@@ -14,6 +14,7 @@ from dialer.compliance import builtin_rule_sets
 from dialer.dnc import add_numbers, import_dnc_file
 from dialer.list_import import (
     LIVE,
+    Counters,
     ImportOptions,
     ListImporter,
     MappingError,
@@ -155,11 +156,7 @@ async def test_given_duplicates_and_dnc_numbers_when_imported_then_each_is_rejec
         "M.;Sans;Numéro;;;;;oui;",  # no number
     ]
     job_id = await _job(db, list_id)
-    async with db.session() as s:
-        table = open_table(french_csv(tmp_path, rows))
-        c = await ListImporter(s, ImportOptions(list_id=list_id), job_id=job_id).run(table)
-        table.close()
-        await s.commit()
+    c = await _import_as_job(db, tmp_path, list_id, job_id, rows)
     assert (c.rows, c.accepted, c.duplicates, c.dnc, c.invalid) == (6, 1, 1, 2, 2)
     assert job_id not in LIVE  # live counters are dropped once the importer is done
     async with db.session() as s:
@@ -179,6 +176,17 @@ async def test_given_duplicates_and_dnc_numbers_when_imported_then_each_is_rejec
     assert "+33612345678 is on a do-not-call list" in rejects[0][2]
     assert "already in this list" in rejects[1][2]
     assert rejects[4][2] == "no phone number"
+
+
+async def _import_as_job(
+    db: Database, tmp_path: Path, list_id: int, job_id: int, rows: list[str]
+) -> Counters:
+    async with db.session() as s:
+        table = open_table(french_csv(tmp_path, rows))
+        c = await ListImporter(s, ImportOptions(list_id=list_id), job_id=job_id).run(table)
+        table.close()
+        await s.commit()
+    return c
 
 
 async def _job(db: Database, list_id: int) -> int:
@@ -420,11 +428,7 @@ async def test_given_odd_cells_when_imported_then_only_mapped_cells_are_checked_
     ]
     list_id = await new_list(db)
     job_id = await _job(db, list_id)
-    async with db.session() as s:
-        table = open_table(french_csv(tmp_path, rows))
-        c = await ListImporter(s, ImportOptions(list_id=list_id), job_id=job_id).run(table)
-        table.close()
-        await s.commit()
+    c = await _import_as_job(db, tmp_path, list_id, job_id, rows)
     assert (c.rows, c.accepted, c.invalid) == (4, 2, 2)
     async with db.session() as s:
         rejects = [
