@@ -21,9 +21,12 @@ taper. `bias` integrates the log ratio of the measured rate to the target, clamp
 error, so a low target learns as fast as one near the limit); the measured rate is the worst of
 today's, the rule set's period and the trailing 24 h when given, each smoothed toward the target by a
 prior of `prior_live` calls so ten calls do not swing it. The taper shrinks `alpha` linearly to zero as
-the measured rate goes from the target to the guard. Above `guard × limit`, or when one more abandon
-would take a raw measured rate there (early in a day), the policy dials progressively (one call per
-free agent: no abandon by design) until the rate is back.
+the measured rate goes from the target to the guard. Above `guard × limit` the policy dials
+progressively (one call per free agent: no abandon by design) until the rate is back. While one more
+abandon would take a raw measured rate there (early in a day, when a single abandon weighs most) it
+dials cautiously: predictive with `cautious` × `alpha` (a tenth of the allowed abandon fraction), not
+progressively, since at a low answer rate one call per free agent leaves agents idle for
+minutes each morning (bench, 20 agents at 0.15: occupancy 0.819 -> 0.843 at the same 1.26 % target).
 Small teams (fewer than `min_agents`) and too few samples also dial progressively.
 """
 
@@ -144,6 +147,9 @@ class PlateauPredictive:
     # plus the taper and guard keep every measured rate under the limit (a campaign may aim lower)
     setpoint: float = 0.6
     guard: float = 0.9  # at or above this fraction of the limit (measured): progressive
+    # while one more abandon would take a raw measured rate past the guard (early in a day): this
+    # fraction of the allowed abandon fraction (0: progressive until enough live calls are measured)
+    cautious: float = 0.1
     prior_live: float = 150.0  # smoothing of measured rates toward the setpoint, in live calls
     gain_per_s: float = 1.0 / 300  # integral gain: bias moves by the clamped log error per 300 s
     bias_bounds: tuple[float, float] = (-1.5, 8.0)  # up to e^8: room for a target near zero
@@ -176,7 +182,10 @@ class PlateauPredictive:
             "abandon_measured": measured,
             "bias": self.bias,
         }
-        reason = self._fallback_reason(obs, measured, limit)
+        # the worst raw rate should one more call be abandoned
+        one_more = max((m.abandoned + 1) / (m.live + 1) for m in obs.abandon_measures)
+        near = one_more >= self.guard * limit
+        reason = self._fallback_reason(obs, measured, limit, near)
         if reason is not None:
             inputs["fallback"] = reason
             return Decision(cap_channels(progressive_calls(obs), obs), self.name, "progressive", inputs)
@@ -197,9 +206,10 @@ class PlateauPredictive:
         new = [p * bisect.bisect_right(humans, x) / n_h for x in xs]  # per new call, ready by x
         # Proportional taper on top of the integral term: between the setpoint and the guard, the
         # allowed abandon fraction shrinks linearly to zero, so the guard's cliff is rarely reached.
-        risk = max(measured, *((m.abandoned + 1) / (m.live + 1) for m in obs.abandon_measures))
+        # (while `near`, the raw rate would zero it: the caution factor stands in for it)
+        risk = measured if near else max(measured, one_more)
         taper = min(1.0, max(0.0, (self.guard * limit - risk) / ((self.guard - self.setpoint) * limit)))
-        alpha = target * math.exp(-self.bias) * taper
+        alpha = target * math.exp(-self.bias) * taper * (self.cautious if near else 1.0)
         ceiling = max(0, int(self.max_ratio * obs.agents_logged_in) - len(obs.ringing))
 
         def worst_excess(n: int) -> tuple[float, int]:
@@ -235,6 +245,7 @@ class PlateauPredictive:
             expected_abandons=excess,
             alpha=alpha,
             taper=taper,
+            caution=self.cautious if near else 1.0,
         )
         return Decision(cap_channels(n, obs), self.name, "predictive", inputs)
 
@@ -277,16 +288,15 @@ class PlateauPredictive:
             worst = max(worst, smoothed)
         return worst
 
-    def _fallback_reason(self, obs: Observation, measured: float, limit: float) -> str | None:
+    def _fallback_reason(self, obs: Observation, measured: float, limit: float, near: bool) -> str | None:
         if obs.agents_logged_in < self.min_agents:
             return "small_team"
         if obs.dials_sampled < self.min_dials or len(obs.handle_times) < self.min_calls:
             return "few_samples"
         if not obs.answer_rate:
             return "no_answers"
-        # One more abandon must not take any measured rate past the guard: this holds the rate down
-        # early in a day, when a single abandon weighs most.
-        near = any((m.abandoned + 1) / (m.live + 1) >= self.guard * limit for m in obs.abandon_measures)
-        if measured >= self.guard * limit or near:
+        # Near the guard by one abandon (early in a day, when a single abandon weighs most): cautious
+        # predictive dialing in `decide`, or progressive when the campaign turned caution off.
+        if measured >= self.guard * limit or (near and self.cautious <= 0):
             return "abandon_guard"
         return None

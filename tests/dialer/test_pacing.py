@@ -140,7 +140,6 @@ def test_given_ring_time_when_live_probability_then_conditioned_on_still_ringing
         (measured(handle_times=HANDLE[:10]), "few_samples"),
         (measured(abandon_today=AbandonMeasure(15, 500)), "abandon_guard"),
         (measured(abandon_period=AbandonMeasure(30, 1000)), "abandon_guard"),
-        (measured(abandon_today=AbandonMeasure(0, 20)), "abandon_guard"),  # one more abandon = 4.8 %
         (measured(abandon_24h=AbandonMeasure(10, 300)), "abandon_guard"),
     ],
 )
@@ -151,6 +150,32 @@ def test_given_a_risky_or_unknown_campaign_when_plateau_decides_then_it_dials_pr
     assert decision.mode == "progressive"
     assert decision.inputs["fallback"] == reason
     assert decision.calls == max(0, obs.agents_ready - len(obs.ringing) - obs.waiting)
+
+
+@pytest.mark.parametrize(
+    ("today", "cautious", "mode", "caution"),
+    [
+        (AbandonMeasure(5, 500), 0.1, "predictive", 1.0),  # one more abandon: 1.2 %, far from the guard
+        (AbandonMeasure(0, 20), 0.1, "predictive", 0.1),  # one more abandon: 4.8 %
+        (AbandonMeasure(0, 0), 0.1, "predictive", 0.1),  # a new day: the first abandon would be 100 %
+        (AbandonMeasure(0, 20), 0.0, "progressive", None),  # caution off: progressive until enough live
+    ],
+)
+def test_given_one_abandon_from_the_guard_when_plateau_decides_then_it_dials_cautiously(
+    today: AbandonMeasure, cautious: float, mode: str, caution: float | None
+) -> None:
+    calm = PlateauPredictive().decide(measured(**FINISHING))
+    decision = PlateauPredictive(cautious=cautious).decide(measured(**FINISHING, abandon_today=today))
+    assert decision.mode == mode
+    assert decision.inputs.get("caution") == caution
+    if caution == 1.0:
+        assert decision.calls == calm.calls
+    elif caution is not None:  # ahead of the agents about to be free, but fewer than on a calm day
+        assert 0 < decision.calls < calm.calls
+        assert decision.inputs["alpha"] == pytest.approx(calm.inputs["alpha"] * caution)  # type: ignore[operator]
+    else:
+        assert decision.inputs["fallback"] == "abandon_guard"
+        assert decision.calls == 0  # nobody ready yet
 
 
 def test_given_agents_about_to_finish_when_plateau_decides_then_it_dials_ahead_of_them() -> None:
