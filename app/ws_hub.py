@@ -39,6 +39,9 @@ OUTBOX_LIMIT = 1000
 BATCH_MAX = 200
 HEARTBEAT_S = 15.0
 TICK_S = 0.15  # onlookers' pace: well under the second a wallboard may lag
+# Writers woken per loop turn at a tick: a thousand wallboards' sends in one turn would hold back, for the
+# whole fan-out, the database answer a ringing agent's pop waits for; in slices it waits for one slice.
+WAKE_SLICE = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,6 @@ class Principal:
     role: str
     team_id: int | None = None
     sip_endpoint: str | None = None
-
 
     @property
     def routing_key(self) -> tuple[str, int | None, str | None]:
@@ -146,6 +148,7 @@ class Hub:
         self._ids = itertools.count(1)
         self._due: set[_Class] = set()  # classes with onlooker messages waiting for the tick
         self._tick: asyncio.TimerHandle | None = None
+        self._to_wake: collections.deque[Connection] = collections.deque()  # a tick's writers, by slices
         self._heartbeats: asyncio.Task[None] | None = None
         self.sent = 0
         self.overflows = 0
@@ -275,10 +278,22 @@ class Hub:
     def flush(self) -> None:
         """Hand what waits for the tick to the connections' writers now."""
         due, self._due = self._due, set()
+        waking = bool(self._to_wake)
         for cls in due:
             self._flush(cls)
-            for conn in cls.members:
-                conn.wake()
+            self._to_wake.extend(cls.members)
+        if not waking:
+            self._wake_slice()
+
+    def _wake_slice(self) -> None:
+        for _ in range(min(WAKE_SLICE, len(self._to_wake))):
+            self._to_wake.popleft().wake()
+        if self._to_wake:
+            try:
+                asyncio.get_running_loop().call_soon(self._wake_slice)
+            except RuntimeError:  # no running loop: nobody to let in between, wake them all
+                while self._to_wake:
+                    self._to_wake.popleft().wake()
 
     async def serve(self, ws: WebSocket, principal: Principal) -> None:
         """Run one accepted connection until it closes."""

@@ -5,6 +5,10 @@ The lookup is bounded in time: when the store is slow the pop goes out at once w
 serves every agent it rings (ring-no-answer, then the next agent). Caller names are data, never markup:
 the browser renders them as text.
 
+The caller's part of the lookup (matches, history, complaints) starts when an inbound call arrives, so
+that while the caller hears the greeting, the IVR or the queue, it is done before the first ring; the ring
+adds the IVR path the call has just taken, and looks the caller up again only if the number changed.
+
 The lookup is on the ring's critical path, so it runs on a few connections of its own, opened and warmed
 at start-up: no pool checkout behind the history writers and the WebSocket logins, no pre-ping, and
 autocommit (no BEGIN/ROLLBACK). The match, the matches' history and their open complaints are three
@@ -34,7 +38,7 @@ from app.customers import CallerMatch, find_callers, matched_contact_ids
 from app.db import Database
 from app.models import Complaint, ComplaintStatus, Interaction
 from app.schemas import ComplaintOut, ContactOut, InteractionOut
-from cti.events import AgentRingEnded, AgentRinging, CallAnswered, CallEnded, CallerId
+from cti.events import AgentRingEnded, AgentRinging, CallAnswered, CallEnded, CallerId, CallOffered, Direction
 from cti.numbers import lookup_keys, try_parse
 
 log = logging.getLogger(__name__)
@@ -62,6 +66,11 @@ _COMPLAINTS = (
     .where(Complaint.__table__.c.contact_id.in_(_MATCHED), Complaint.__table__.c.status.in_(OPEN))
     .order_by(Complaint.__table__.c.answer_due_at)
 )
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def caller_view(caller: CallerId, region: str) -> dict[str, Any]:
@@ -104,7 +113,9 @@ class ScreenPop:
         self.ivr_summary = ivr_summary
         self.current: dict[str, dict[str, Any]] = {}  # agent interface → its latest pop (for snapshots)
         self.matches: dict[str, list[int]] = {}  # linkedid → matched contact ids (for the history writer)
-        self._lookups: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._lookups: dict[str, asyncio.Task[dict[str, Any]]] = {}  # linkedid → the pop's whole lookup
+        # linkedid → (number, its matches, history and complaints): started when the call arrives
+        self._found: dict[str, tuple[str, asyncio.Task[dict[str, Any]]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle: list[AsyncConnection] = []  # the pop's own connections, not in use right now
         self._open = 0
@@ -116,7 +127,9 @@ class ScreenPop:
 
     # -- bus subscriber -----------------------------------------------------------------------------------
     def on_event(self, event: Any) -> None:
-        if isinstance(event, AgentRinging):
+        if isinstance(event, CallOffered) and event.direction == Direction.inbound:
+            self._found_of(event.linkedid, event.caller)
+        elif isinstance(event, AgentRinging):
             self._lookup_of(event.linkedid, event.caller)  # first in the loop's queue: the query leaves first
             self._spawn(
                 self._pop(
@@ -156,6 +169,7 @@ class ScreenPop:
                         agent, phase="wrap_up", ended_at=event.record.ended_at, outcome=event.record.outcome
                     )
             self._lookups.pop(event.record.linkedid, None)
+            self._found.pop(event.record.linkedid, None)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -230,13 +244,32 @@ class ScreenPop:
         )
 
     def _lookup_of(self, linkedid: str, caller: CallerId) -> asyncio.Task[dict[str, Any]]:
-        """The call's one lookup, started by the first ring."""
+        """The call's one lookup for its pops, completed by the first ring with the IVR path."""
         lookup = self._lookups.get(linkedid)
         if lookup is None:
+            found = self._found_of(linkedid, caller)
             lookup = self._lookups[linkedid] = asyncio.get_running_loop().create_task(
-                self._lookup(linkedid, caller)
+                self._with_ivr(linkedid, found)
             )
         return lookup
+
+    def _found_of(self, linkedid: str, caller: CallerId) -> asyncio.Task[dict[str, Any]]:
+        """The caller's matches, history and complaints: one lookup per call and number. One that failed
+        (the store was down when the call arrived) is tried again rather than served to the ring."""
+        number = caller.number or ""
+        cached = self._found.get(linkedid)
+        if cached is not None and cached[0] == number:
+            task = cached[1]
+            if not task.done() or task.cancelled() or task.exception() is None:
+                return task
+        task = asyncio.get_running_loop().create_task(self._lookup(linkedid, caller))
+        task.add_done_callback(_retrieve)  # a call that never rings: its lookup's failure is not news
+        self._found[linkedid] = (number, task)
+        return task
+
+    async def _with_ivr(self, linkedid: str, found: asyncio.Task[dict[str, Any]]) -> dict[str, Any]:
+        ivr = await self._ivr(linkedid) if self.ivr_summary is not None else None  # while `found` runs
+        return {**await asyncio.shield(found), "ivr": ivr}
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -281,7 +314,7 @@ class ScreenPop:
                 return
 
     async def _lookup(self, linkedid: str, caller: CallerId) -> dict[str, Any]:
-        """Matches, their history, open complaints (and the IVR path): one round trip each."""
+        """Matches, their history, open complaints: one round trip each, at the same time."""
         t0 = time.perf_counter()
         try:
             found = await self._lookup_on(linkedid, caller)
@@ -294,20 +327,20 @@ class ScreenPop:
     async def _lookup_on(self, linkedid: str, caller: CallerId) -> dict[str, Any]:
         e164, suffix = lookup_keys(caller.number or "", self.region)
         keys = {"e164": e164, "suffix": suffix}
+        if not suffix:
+            self.matches[linkedid] = []
+            return {"matches": [], "history": [], "complaints": []}
         async with asyncio.TaskGroup() as tg:  # the first failure cancels the rest
-            ivr = tg.create_task(self._ivr(linkedid)) if self.ivr_summary is not None else None
-            if suffix:
-                matched = tg.create_task(self._matches(caller.number or ""))
-                history = tg.create_task(self._rows(_HISTORY, keys))
-                complaints = tg.create_task(self._rows(_COMPLAINTS, keys))
-        contacts = matched.result() if suffix else []
+            matched = tg.create_task(self._matches(caller.number or ""))
+            history = tg.create_task(self._rows(_HISTORY, keys))
+            complaints = tg.create_task(self._rows(_COMPLAINTS, keys))
+        contacts = matched.result()
         ids = [m["id"] for m in contacts]
         self.matches[linkedid] = ids
         return {
             "matches": contacts,
             "history": [to_jsonable_python(r) for r in history.result()] if ids else [],
             "complaints": self._with_sla(complaints.result()) if ids else [],
-            "ivr": ivr.result() if ivr is not None else None,
         }
 
     async def _matches(self, number: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from app.db import Database
 from app.directory import AgentDirectory
 from app.models import Account, Call, Complaint, Contact, Interaction, PhoneNumber, Role, Tier, User
 from app.schemas import ComplaintOut, InteractionOut
-from cti.events import AgentRinging, CallEnded, CallerId, CallRecord, Direction
+from cti.events import AgentRinging, CallEnded, CallerId, CallOffered, CallRecord, Direction
 from cti.numbers import parse
 from cti.screenpop import ScreenPop
 from tests.conftest import wait_for
@@ -122,6 +122,40 @@ async def test_given_a_warmed_pop_when_calls_ring_one_after_another_then_its_own
         assert len(warmed) == 2 and sorted(map(id, pop._idle)) == sorted(map(id, warmed))  # none opened since
     finally:
         await pop.close()
+
+
+@pytest.mark.parametrize(
+    ("number_at_ring", "same_lookup"),
+    [("0612345678", True), ("+33 6 12 34 56 78", False), ("0698765432", False)],
+    ids=["same-number", "same-person-other-spelling", "another-number"],
+)
+async def test_given_an_inbound_call_when_it_arrives_then_the_caller_is_looked_up_before_the_ring(
+    db, number_at_ring, same_lookup
+):
+    ids = await _seed(db)
+    sent: list[Message] = []
+    pop = ScreenPop(db, sent.append, "FR")
+    try:
+        pop.on_event(CallOffered("p-9.1", Direction.inbound, CallerId("0612345678", "Ana", False), "5551000", T0))
+        _number, early = pop._found["p-9.1"]
+        found = await early  # done before any ring
+        assert [m["id"] for m in found["matches"]] == [ids["contact"]]
+
+        got = await _full_pop(pop, sent, _ring("p-9.1", number_at_ring))
+
+        assert (got["lookup_ms"] == found["lookup_ms"] and pop._found["p-9.1"][1] is early) == same_lookup
+        expected = [] if number_at_ring == "0698765432" else [ids["contact"]]
+        assert [m["id"] for m in got["matches"]] == expected  # what the ring's number matches
+    finally:
+        await pop.close()
+
+
+async def test_given_an_outbound_call_when_it_starts_then_nothing_is_looked_up_before_an_agent_has_it(db):
+    sent: list[Message] = []
+    pop = ScreenPop(db, sent.append, "FR")
+    pop.on_event(CallOffered("p-9.2", Direction.outbound, CallerId("0612345678", "Ana", False), None, T0))
+    assert pop._found == {}
+    await pop.close()
 
 
 async def test_given_more_rings_at_once_than_pop_connections_when_looked_up_then_each_waits_its_turn(db):

@@ -16,7 +16,7 @@ import websockets
 from fastapi import FastAPI, WebSocket
 
 from app.bus import Message, ToAgent, ToAgentAndSupervisors, ToSupervisors
-from app.ws_hub import Hub, Principal
+from app.ws_hub import WAKE_SLICE, Hub, Principal
 from tests.conftest import wait_for
 
 ALICE = Principal(1, "alice", "agent", team_id=1, sip_endpoint="agent1")
@@ -232,3 +232,21 @@ async def test_given_a_thousand_wallboards_when_an_event_is_published_then_it_is
     hub.flush()
     frames = {hub._frame(b) for b in boards}
     assert len(frames) == 1 and json.loads(frames.pop())["items"] == [{"type": "event", "body": "event 1"}]
+
+
+async def test_given_many_wallboards_when_the_tick_wakes_them_then_other_work_gets_a_turn_in_between():
+    hub = Hub(tick_s=60)
+    loop = asyncio.get_running_loop()
+    boards = [hub.attach(Principal(n, f"sup{n}", "supervisor", team_id=1)) for n in range(5 * WAKE_SLICE)]
+    for b in boards:
+        b.waiter = loop.create_future()  # each writer asleep on its empty outbox
+    hub.publish(_msg(ToSupervisors(), 1))
+    woken_when_answered: list[int] = []
+
+    hub.flush()
+    # a database answer for a ringing agent's pop, arriving while the wallboards are being woken
+    loop.call_soon(lambda: woken_when_answered.append(sum(b.waiter.done() for b in boards)))
+
+    assert sum(b.waiter.done() for b in boards) == WAKE_SLICE
+    await wait_for(lambda: all(b.waiter.done() for b in boards), what="every wallboard woken")
+    assert woken_when_answered == [2 * WAKE_SLICE]
