@@ -4,13 +4,12 @@ it, a pause with its reason, an abandon, the threshold colours."""
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from cti.pbx_process import PrivateAsterisk, phone_address
+from cti.pbx_process import PrivateAsterisk
 from tests.browser.conftest import ARTIFACTS, login
 from tests.browser.cti_live import (
     CONTRAST_JS,
@@ -20,7 +19,7 @@ from tests.browser.cti_live import (
     serve_with_pbx,
 )
 from tests.integration.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
-from tests.integration.sipp import Caller, Sipp, agent_scenario
+from tests.integration.sipp import Caller, Sipp
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -162,15 +161,7 @@ def test_given_a_supervisor_when_listening_to_an_agent_then_their_phone_is_rung_
     row = board.locator('tr[data-agent="PJSIP/agent6"]')
     expect(row).to_have_attribute("data-state", "on_call", timeout=15_000)
     # The supervisor's phone: SIPp answering one call at 127.0.2.1, then hanging up; exit code 0 = done.
-    scenario = sipp._file("supervisor1.xml", agent_scenario("answer", ring_ms=200, talk_ms=1000))
-    phone = subprocess.Popen(
-        [*sipp._base(scenario, phone_address("supervisor", 1), pbx.cfg.phone_port), "-m", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    sipp.procs.append(phone)
+    phone = sipp.supervisor(1, ring_ms=200, talk_ms=1000, calls=1)
     row.get_by_role("button", name="Écouter : Agent6").click()
     expect(board.locator("#wb-message")).to_have_text("Votre poste sonne : Écouter sur l'appel de Agent6.")
     assert phone.wait(timeout=15) == 0, "the supervisor's phone was not rung into the call"

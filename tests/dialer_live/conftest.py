@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -90,16 +89,7 @@ def customer(sipp: Sipp, behaviour: str, ring_ms: int = 1000) -> None:  # noqa: 
         sipp.customer(behaviour, ring_ms=ring_ms)
         return
     code, reason = REJECTS[behaviour]
-    scenario = sipp._file(f"customer-{behaviour}.xml", REJECT.format(code=code, reason=reason))
-    sipp.procs.append(
-        subprocess.Popen(
-            sipp._base(scenario, sipp.cfg.trunk_host, sipp.cfg.trunk_port),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    )
+    sipp.far_end(f"customer-{behaviour}.xml", REJECT.format(code=code, reason=reason))
 
 
 @dataclass

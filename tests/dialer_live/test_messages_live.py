@@ -5,7 +5,6 @@ recording); the values that reach the dialplan are checked against hostile input
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -78,16 +77,7 @@ def _customer_with_voice(sipp: Sipp) -> None:
         f'<recv request="ACK" crlf="true"/>\n  <nop><action><exec play_pcap_audio="{VOICE}"/></action></nop>',
         1,
     )
-    scenario = sipp._file("customer-voice.xml", text)
-    sipp.procs.append(
-        subprocess.Popen(
-            sipp._base(scenario, sipp.cfg.trunk_host, sipp.cfg.trunk_port),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    )
+    sipp.far_end("customer-voice.xml", text)
 
 
 async def test_given_a_machine_when_the_campaign_leaves_a_message_then_its_recording_plays_to_it(

@@ -7,6 +7,7 @@ Every SIPp process binds its own loopback address, like a real phone on its own 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import shutil
 import subprocess
 import time
@@ -198,6 +199,27 @@ def sipp_binary() -> str:
     return found
 
 
+def udp_bound(host: str, port: int) -> bool:
+    """Whether some process has bound this UDP address (read from /proc: probing with a bind of our own
+    could take the port from under a SIPp that is starting)."""
+    want = f"{int(ipaddress.IPv4Address(host)).to_bytes(4, 'big')[::-1].hex().upper()}:{port:04X}"
+    with open("/proc/net/udp") as table:
+        return any(line.split()[1] == want for line in table.readlines()[1:])
+
+
+def wait_bound(
+    proc: subprocess.Popen[bytes], host: str, port: int, err_file: Path, timeout: float = 10
+) -> None:
+    """Until the phone's SIPp listens: a call placed before would ring a closed port. A SIPp that dies at
+    start (a port taken, a bad scenario) fails here with its own words, not later as a call never answered."""
+    deadline = time.monotonic() + timeout
+    while not udp_bound(host, port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            said = err_file.read_text(errors="replace")[-2000:] if err_file.exists() else ""
+            raise RuntimeError(f"SIPp at {host}:{port} did not start (exit {proc.poll()}): {said}")
+        time.sleep(0.01)
+
+
 @dataclass
 class Caller:
     number: str
@@ -243,49 +265,44 @@ class Sipp:
             "120000",
         ]
 
-    def supervisor(self, n: int, ring_ms: int = 300) -> subprocess.Popen[bytes]:
-        """Supervisor phone N (127.0.2.N): answers, then listens until Asterisk hangs up."""
-        scenario = self._file(f"supervisor{n}.xml", agent_scenario("answer", ring_ms))
+    def _phone(self, scenario: Path, host: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
+        """A SIPp answering at host:port, returned once it listens."""
         proc = subprocess.Popen(
-            self._base(scenario, phone_address("supervisor", n), self.cfg.phone_port),
+            [*self._base(scenario, host, port), *extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         self.procs.append(proc)
+        wait_bound(proc, host, port, scenario.with_suffix(".err"))
         return proc
+
+    def supervisor(
+        self, n: int, ring_ms: int = 300, talk_ms: int = NEVER_MS, calls: int = 0
+    ) -> subprocess.Popen[bytes]:
+        """Supervisor phone N (127.0.2.N): answers, then listens until Asterisk hangs up (or for talk_ms);
+        with `calls`, SIPp exits after that many calls (code 0 when each went as scripted)."""
+        scenario = self._file(f"supervisor{n}.xml", agent_scenario("answer", ring_ms, talk_ms))
+        extra = ("-m", str(calls)) if calls else ()
+        return self._phone(scenario, phone_address("supervisor", n), self.cfg.phone_port, *extra)
 
     def agent(
         self, n: int, behaviour: str = "answer", ring_ms: int = 1000, talk_ms: int = NEVER_MS
     ) -> subprocess.Popen[bytes]:
         """Agent phone N answering at 127.0.1.N (the address pjsip.conf gives agentN)."""
         scenario = self._file(f"agent{n}-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
-        cmd = self._base(scenario, phone_address("agent", n), self.cfg.phone_port)
-        proc = subprocess.Popen(
-            cmd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.procs.append(proc)
-        return proc
+        return self._phone(scenario, phone_address("agent", n), self.cfg.phone_port)
+
+    def far_end(self, stem: str, scenario_text: str) -> subprocess.Popen[bytes]:
+        """The far end of the trunk playing a scenario of the test's own (a reject code, a recording)."""
+        return self._phone(self._file(stem, scenario_text), self.cfg.trunk_host, self.cfg.trunk_port)
 
     def customer(
         self, behaviour: str = "answer", ring_ms: int = 1000, talk_ms: int = NEVER_MS
     ) -> subprocess.Popen[bytes]:
         """The far end of the trunk (127.0.0.2:trunk_port) answering outbound calls as a customer would."""
-        scenario = self._file(f"customer-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
-        proc = subprocess.Popen(
-            self._base(scenario, self.cfg.trunk_host, self.cfg.trunk_port),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.procs.append(proc)
-        return proc
+        return self.far_end(f"customer-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
 
     def call(
         self,
