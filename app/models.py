@@ -223,7 +223,8 @@ class PhoneNumber(Base):
     # indexed by uq_phone_numbers_contact, whose leading column it is
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     kind: Mapped[NumberKind] = mapped_column(_enum(NumberKind), default=NumberKind.other)
-    e164: Mapped[str] = mapped_column(String(20), index=True)
+    # no index of its own (migration 0008): callers are found by suffix_key, the exact match ranked among them
+    e164: Mapped[str] = mapped_column(String(20))
     suffix_key: Mapped[str] = mapped_column(String(16), index=True)
     extension: Mapped[str | None] = mapped_column(String(16))
     raw: Mapped[str | None] = mapped_column(String(64))
