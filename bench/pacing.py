@@ -9,10 +9,10 @@ compliance is covered by tests/dialer/test_sim_compliance.py).
 The peers run as the reference describes them, with their shipped defaults (`variant: "default"`),
 and with the settings their admin would turn to stay under 3 %: VICIdial's drop target at 2 % and
 1 % or only READY agents tallied, Issabel without overcommit. Plateau runs at its default abandon
-target (60 % of the limit: 1.8 %) and at four lower targets a campaign may choose (1 %, 0.5 %, 0.3 %,
-0.01 %: next to never): the same policy, so its occupancy/abandon frontier can be compared with each
-peer run at an equal or lower abandon rate. The targets are one list for every case, not one per peer
-run.
+target (60 % of the limit: 1.8 %) and at six lower targets a campaign may choose (1.25 %, 1 %, 0.75 %,
+0.5 %, 0.3 %, 0.01 %: next to never): the same policy, so its occupancy/abandon frontier can be
+compared with each peer run at an equal or lower abandon rate. The targets are one list for every case,
+not one per peer run.
 
 One JSON line per run, then one `pacing-summary` line per case. For each peer run it gives a verdict:
 `ahead` when one Plateau run has a strictly higher occupancy with both measured abandon rates (worst
@@ -57,7 +57,9 @@ RUNS: list[tuple[str, str, Callable[[], Policy]]] = [
     ("issabel", "no_overcommit", lambda: IssabelPredictor(overcommit=False)),
     ("plateau", "default", lambda: make_policy("plateau")),
     # the same policy aiming lower (setpoint: a fraction of the 3 % limit)
+    ("plateau", "target_1.25pct", lambda: PlateauPredictive(setpoint=1.25 / 3)),
     ("plateau", "target_1pct", lambda: PlateauPredictive(setpoint=1.0 / 3)),
+    ("plateau", "target_0.75pct", lambda: PlateauPredictive(setpoint=0.75 / 3)),
     ("plateau", "target_0.5pct", lambda: PlateauPredictive(setpoint=1.0 / 6)),
     ("plateau", "target_0.3pct", lambda: PlateauPredictive(setpoint=0.1)),
     ("plateau", "target_0.01pct", lambda: PlateauPredictive(setpoint=1.0 / 300)),

@@ -22,6 +22,7 @@ from dialer.pacing.plateau import (
     finish_probabilities,
     finish_probability,
     live_probability,
+    overflow_probability,
     ready_probability,
     wraps_after_talk,
 )
@@ -95,6 +96,22 @@ def test_given_a_normal_when_expected_excess_then_matches_closed_form(
 
 
 @pytest.mark.parametrize(
+    ("mu", "var", "expected"),
+    [
+        (0.5, 1.0, 0.5),  # half a person short on average: even odds of one more than agents
+        (1.5, 1.0, 0.5 * (1 + math.erf(1 / math.sqrt(2)))),  # one sigma past the half: 84 %
+        (-10.0, 1.0, 0.0),
+        (2.0, 0.0, 1.0),  # certain: two more people than agents
+        (0.0, 0.0, 0.0),  # certain: as many agents as people
+    ],
+)
+def test_given_a_normal_gap_when_overflow_probability_then_at_least_one_person_more_than_agents(
+    mu: float, var: float, expected: float
+) -> None:
+    assert overflow_probability(mu, var) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize(
     ("elapsed", "horizon", "expected"),
     [
         (0.0, 15.0, 0.0),  # nobody finishes within 15 s of starting (shortest is 20 s)
@@ -137,7 +154,7 @@ def test_given_ring_time_when_live_probability_then_conditioned_on_still_ringing
     [
         (measured(on_call=[100.0] * 3, agents_ready=1), "small_team"),
         (measured(dials_sampled=20), "few_samples"),
-        (measured(handle_times=HANDLE[:10]), "few_samples"),
+        (measured(handle_times=HANDLE[:9]), "few_samples"),
         (measured(abandon_today=AbandonMeasure(15, 500)), "abandon_guard"),
         (measured(abandon_period=AbandonMeasure(30, 1000)), "abandon_guard"),
         (measured(abandon_24h=AbandonMeasure(10, 300)), "abandon_guard"),
@@ -178,6 +195,24 @@ def test_given_one_abandon_from_the_guard_when_plateau_decides_then_it_dials_cau
         assert decision.calls == 0  # nobody ready yet
 
 
+@pytest.mark.parametrize(
+    ("setpoint", "live", "caution"),
+    [
+        (1 / 3, 60, 0.01 / (1 / 61)),  # one more abandon would be 1.6 % against a 1 % target
+        (1 / 3, 200, 1.0),  # one more would be 0.5 %: within the target
+        (1 / 300, 200, 0.1),  # one more would be 0.5 %, 50 times a 0.01 % target: the floor
+    ],
+)
+def test_given_one_abandon_over_a_low_target_when_plateau_decides_then_caution_scales_with_the_overshoot(
+    setpoint: float, live: int, caution: float
+) -> None:
+    quiet = AbandonMeasure(0, live)
+    policy = PlateauPredictive(setpoint=setpoint)
+    decision = policy.decide(measured(**FINISHING, abandon_today=quiet, abandon_period=quiet))
+    assert decision.mode == "predictive"
+    assert decision.inputs["caution"] == pytest.approx(caution)
+
+
 def test_given_agents_about_to_finish_when_plateau_decides_then_it_dials_ahead_of_them() -> None:
     decision = PlateauPredictive().decide(measured(**FINISHING))  # all free within 5 s
     assert decision.mode == "predictive"
@@ -209,6 +244,36 @@ def test_given_more_pressure_when_plateau_decides_then_never_more_calls(field: s
 
 def _fields(obs: Observation) -> dict[str, object]:
     return {name: getattr(obs, name) for name in obs.__slots__}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("overflow_per_alpha", [2.0, 10.0, 30.0])
+def test_given_agents_about_to_finish_when_plateau_decides_then_the_overflow_stays_within_its_allowance(
+    overflow_per_alpha: float,
+) -> None:
+    decision = PlateauPredictive(overflow_per_alpha=overflow_per_alpha).decide(measured(**FINISHING))
+    looser = PlateauPredictive(overflow_per_alpha=overflow_per_alpha * 2).decide(measured(**FINISHING))
+    assert decision.inputs["overflow_allowed"] == pytest.approx(min(0.5, overflow_per_alpha * 0.018))
+    assert decision.inputs["overflow"] <= decision.inputs["overflow_allowed"]  # type: ignore[operator]
+    assert looser.calls >= decision.calls
+
+
+@pytest.mark.parametrize(
+    ("setpoint", "live", "loosens"),
+    [
+        (0.6, 2000, True),  # 0 of 2000 abandoned: one more would be 0.05 %, well under a 1.8 % target
+        (0.6, 30, False),  # 0 of 30: one more would be 3.2 %, over the target: no news yet
+        (1 / 300, 2000, False),  # 0 of 2000 says nothing about a 0.01 % target
+    ],
+)
+def test_given_no_abandon_yet_when_plateau_learns_then_it_aims_lower_only_on_evidence(
+    setpoint: float, live: int, loosens: bool
+) -> None:
+    policy = PlateauPredictive(setpoint=setpoint)
+    quiet = AbandonMeasure(0, live)
+    for step in range(600):
+        policy.decide(measured(**FINISHING, abandon_today=quiet, abandon_period=quiet, now=1000.0 + step))
+    assert (policy.bias < 0) is loosens
+    assert policy.bias <= 0
 
 
 def test_given_a_trunk_limit_when_plateau_decides_then_it_stays_within_it() -> None:
