@@ -29,9 +29,11 @@ from app.tabular import SNIFF_BYTES, MalformedFile, detect_encoding, normalise_h
 from app.tabular import Chain as _Chain
 from app.tabular import Lines as _Lines
 from app.tabular import sniff_delimiter as _sniff_delimiter
+from app.write_chain import WriteChain
 from cti.numbers import MAX_INPUT_LEN, SEPARATORS, SUFFIX_DIGITS, InvalidNumber, classify, parse
 
 BATCH = 5000
+AHEAD = 2  # batches parsed ahead of the one being written (app/write_chain)
 YIELD_EVERY = 100  # lines parsed between two turns of the event loop
 MAX_CELL = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # control characters other than TAB
@@ -210,8 +212,7 @@ class CustomerImporter:
         self._layout(columns)
         width = len(header)
         batch: list[_Row] = []
-        # The database writes batch n while batch n+1 is parsed; one write at a time, in order.
-        pending: asyncio.Task[None] | None = None
+        writes = WriteChain(AHEAD)
         try:
             for cells in reader:
                 report.rows += 1
@@ -233,20 +234,16 @@ class CustomerImporter:
                 if not report.rows % YIELD_EVERY:
                     await asyncio.sleep(0)  # let the pending write's queries advance while we parse
                 if len(batch) >= BATCH:
-                    if pending is not None:
-                        await pending
-                    pending = asyncio.create_task(self._write(batch, report))
+                    await writes.put(self._write(batch, report))
                     batch = []
-            if pending is not None:
-                await pending
-                pending = None
-            await self._write(batch, report)
+            await writes.put(self._write(batch, report))
+            await writes.drain()
         except csv.Error as exc:
+            await writes.settle()  # a malformed line ended the parse: let the writes end, then roll back
             raise MalformedFile(f"line {lines.line}: {exc}") from None
-        finally:
-            if pending is not None:  # a malformed line ended the parse: let the write end, then roll back
-                with contextlib.suppress(BaseException):
-                    await pending
+        except BaseException:
+            await writes.settle()
+            raise
         report.rejected.sort(key=lambda r: r[0])  # a batch's write reports while the next one is parsed
         if all_or_nothing and report.rejected:
             raise MalformedFile(f"{len(report.rejected)} lines rejected and all-or-nothing was asked")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import csv
 import io
 import os
@@ -36,6 +35,7 @@ from app.db import Database
 from app.models import utcnow
 from app.tabular import CsvTable, MalformedFile, Table, XlsxTable, is_xlsx, neutralise
 from app.tabular import normalise_header as _norm
+from app.write_chain import WriteChain
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser, NumberInfo
 from dialer.compliance import RuleSet
@@ -101,6 +101,7 @@ _NO = {"", "0", "non", "n", "no", "false", "faux"}
 
 DedupeScope = Literal["list", "campaign", "all"]
 DedupeBy = Literal["number", "external_id"]
+
 
 def _encode_fields(fields: dict[str, str]) -> str:
     """A lead's extra fields as compact JSON, non-ASCII kept (orjson: a fifth of the stdlib's time per lead,
@@ -389,19 +390,14 @@ class ListImporter:
         c.encoding, c.delimiter = table.encoding, table.delimiter
         plan = _Plan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
         await self._prepare()
-        # The database digests batch n while the next ones are parsed (two cores at work); batches are
-        # written one at a time, in order, so each batch's duplicate check sees every earlier one. The parser
-        # may run AHEAD batches in front of the writer: neither side waits for the other's slower batches.
-        self._pending: collections.deque[asyncio.Task[None]] = collections.deque()
+        self._writes = WriteChain(AHEAD)
         try:
             if self.workers:
                 await self._run_with_workers(table, plan)
             else:
                 await self._run_here(table, plan)
         except BaseException:
-            for task in self._pending:  # let them end (a COPY cut short breaks the connection), roll back
-                with contextlib.suppress(BaseException):
-                    await task
+            await self._writes.settle()
             raise
         finally:
             if self.job_id is not None and not self.keep_live:
@@ -479,22 +475,9 @@ class ListImporter:
     async def _queue_flush(
         self, batch: list[_Row], rejects: list[tuple[int, RejectKind, str]], table: Table, final: bool = False
     ) -> None:
-        before = self._pending[-1] if self._pending else None
-        self._pending.append(asyncio.create_task(self._flush_after(before, batch, rejects, table, final)))
-        while self._pending and (final or len(self._pending) > AHEAD):
-            await self._pending.popleft()  # the first failure ends the chain and reaches the parser here
-
-    async def _flush_after(
-        self,
-        before: asyncio.Task[None] | None,
-        batch: list[_Row],
-        rejects: list[tuple[int, RejectKind, str]],
-        table: Table,
-        final: bool,
-    ) -> None:
-        if before is not None:
-            await before
-        await self._flush(batch, rejects, table, final=final)
+        await self._writes.put(self._flush(batch, rejects, table, final=final))
+        if final:
+            await self._writes.drain()
 
     # --- per line ----------------------------------------------------------------------------------
 

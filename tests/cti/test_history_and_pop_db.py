@@ -136,7 +136,8 @@ async def test_given_an_inbound_call_when_it_arrives_then_the_caller_is_looked_u
     sent: list[Message] = []
     pop = ScreenPop(db, sent.append, "FR")
     try:
-        pop.on_event(CallOffered("p-9.1", Direction.inbound, CallerId("0612345678", "Ana", False), "5551000", T0))
+        caller = CallerId("0612345678", "Ana", False)
+        pop.on_event(CallOffered("p-9.1", Direction.inbound, caller, "5551000", T0))
         _number, early = pop._found["p-9.1"]
         found = await early  # done before any ring
         assert [m["id"] for m in found["matches"]] == [ids["contact"]]
