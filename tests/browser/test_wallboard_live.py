@@ -68,6 +68,9 @@ def board(
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         except Exception as exc:  # a dead page must not hide the test's own failure
             print(f"screenshot failed: {exc}")
+        # what Asterisk thought: members and their states, phones' contacts, calls up
+        pbx_view = [pbx.rx(cmd) for cmd in ("queue show", "pjsip show contacts", "core show channels")]
+        print("\n\n".join(pbx_view))  # shown with the failure, in CI's log too
     context.close()
     pbx.rx("channel request hangup all")  # no call may leak into the next test's queue
     cti.reset_agents()
