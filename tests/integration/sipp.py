@@ -230,9 +230,10 @@ class Caller:
 class Sipp:
     """Starts SIPp processes against one private Asterisk and kills them all at the end."""
 
-    def __init__(self, cfg: PbxConfig, workdir: Path) -> None:
+    def __init__(self, cfg: PbxConfig, workdir: Path, nice: int = 0) -> None:
         self.cfg = cfg
         self.workdir = workdir
+        self.nice = nice  # > 0: below the system under test, as phones on hosts of their own would be
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen[bytes]] = []
         self._n = 0
@@ -245,6 +246,7 @@ class Sipp:
 
     def _base(self, scenario: Path, host: str, port: int) -> list[str]:
         return [
+            *(("nice", "-n", str(self.nice)) if self.nice else ()),
             sipp_binary(),
             "-sf",
             str(scenario),
