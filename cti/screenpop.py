@@ -328,7 +328,7 @@ class ScreenPop:
         e164, suffix = lookup_keys(caller.number or "", self.region)
         keys = {"e164": e164, "suffix": suffix}
         if not suffix:
-            self.matches[linkedid] = []
+            self._note_matches(linkedid, [])
             return {"matches": [], "history": [], "complaints": []}
         async with asyncio.TaskGroup() as tg:  # the first failure cancels the rest
             matched = tg.create_task(self._matches(caller.number or ""))
@@ -336,12 +336,18 @@ class ScreenPop:
             complaints = tg.create_task(self._rows(_COMPLAINTS, keys))
         contacts = matched.result()
         ids = [m["id"] for m in contacts]
-        self.matches[linkedid] = ids
+        self._note_matches(linkedid, ids)
         return {
             "matches": contacts,
             "history": [to_jsonable_python(r) for r in history.result()] if ids else [],
             "complaints": self._with_sla(complaints.result()) if ids else [],
         }
+
+    def _note_matches(self, linkedid: str, ids: list[int]) -> None:
+        """For the history writer, which takes them when it writes the call: not for a call already ended
+        (a lookup started at its arrival that lands after it), whose entry nobody would take."""
+        if linkedid in self._found:
+            self.matches[linkedid] = ids
 
     async def _matches(self, number: str) -> list[dict[str, Any]]:
         async with self._connection() as conn:

@@ -159,6 +159,22 @@ async def test_given_an_outbound_call_when_it_starts_then_nothing_is_looked_up_b
     await pop.close()
 
 
+async def test_given_a_call_that_ends_before_its_lookup_lands_when_it_lands_then_no_match_is_left_behind(db):
+    await _seed(db)
+    pop = ScreenPop(db, [].append, "FR")
+    try:
+        caller = CallerId("0612345678", "Ana", False)
+        pop.on_event(CallOffered("p-9.3", Direction.inbound, caller, "5551000", T0))
+        _number, early = pop._found["p-9.3"]
+        pop.on_event(CallEnded(_record("p-9.3"), ()))  # the caller hung up at once
+
+        found = await early
+
+        assert len(found["matches"]) == 1 and "p-9.3" not in pop.matches  # the history writer finds its own
+    finally:
+        await pop.close()
+
+
 async def test_given_more_rings_at_once_than_pop_connections_when_looked_up_then_each_waits_its_turn(db):
     ids = await _seed(db)
     sent: list[Message] = []
