@@ -33,6 +33,9 @@ def main() -> None:
     with CallCentre(args.contacts, args.agents, supervisors, others) as centre:
         r = centre.run(args.calls, args.cps)
     stream = r["stream"]
+    for row in sorted(r["slowest"], reverse=True)[:10]:  # for whoever looks into the tail, on stderr
+        total, lookup, server, wire, pop_id = row
+        print(f"slow pop {pop_id}: {total} ms; lookup {lookup} server {server} wire {wire}", file=sys.stderr)
     lat = [v * 1000 for v in r["pops"].values()]
     print(
         json.dumps(
@@ -48,6 +51,9 @@ def main() -> None:
                 "pop_latency_p50_ms": pct(lat, 0.5),
                 "pop_latency_p99_ms": pct(lat, 0.99),
                 "first_frame_p99_ms": pct([v * 1000 for v in r["first"].values()], 0.99),
+                # the peer, in the same run: Asterisk's delivery of the same ring events to a bare AMI client
+                "ami_delivery_p50_ms": pct(r["ami_delivery"], 0.5),
+                "ami_delivery_p99_ms": pct(r["ami_delivery"], 0.99),
                 "db_lookup_p99_ms": pct(r["lookups"], 0.99),
                 "server_p99_ms": pct(r["server"], 0.99),
                 "wire_p99_ms": pct(r["wire"], 0.99),
