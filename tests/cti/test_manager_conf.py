@@ -1,0 +1,60 @@
+"""asterisk-conf/manager.conf's event filter: the noise it drops at the source never includes an event that
+some part of Plateau handles (the tracker, the dialer's raw listener, the AMI connection itself)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cti.tracker import Tracker
+
+ROOT = Path(__file__).resolve().parents[2]
+CONNECTION_EVENTS = {"FullyBooted", "Shutdown", "OriginateResponse"}  # cti/ami.py, cti/ami_wire.py
+
+
+def _drop_filters() -> list[re.Pattern[str]]:
+    lines = (ROOT / "asterisk-conf" / "manager.conf").read_text().splitlines()
+    filters = [line.split("=", 1)[1].strip() for line in lines if line.startswith("eventfilter")]
+    assert filters and all(f.startswith("!") for f in filters)  # exclusions only: anything new still arrives
+    # POSIX classes as Asterisk's regcomp reads them, in Python's dialect
+    return [re.compile(f[1:].replace("[[:space:]]", r"\s")) for f in filters]
+
+
+def _event(name: str, **fields: str) -> str:
+    return "".join(f"{k}: {v}\r\n" for k, v in {"Event": name, "Privilege": "call,all", **fields}.items())
+
+
+def _dropped(text: str) -> bool:
+    return any(f.search(text) for f in _drop_filters())
+
+
+def handled_events() -> set[str]:
+    tracker = {n[4:] for n in dir(Tracker) if n.startswith("_on_")}
+    engine = (ROOT / "dialer" / "engine.py").read_text()
+    dialer = set(re.findall(r'\bname == "(\w+)"', engine))
+    assert {"DialBegin", "DialEnd", "AgentConnect"} <= dialer  # the scan still reads the listener
+    return tracker | dialer | CONNECTION_EVENTS
+
+
+@pytest.mark.parametrize("name", sorted(handled_events()))
+def test_given_an_event_plateau_handles_when_asterisk_filters_then_it_passes(name: str) -> None:
+    assert not _dropped(_event(name))
+
+
+@pytest.mark.parametrize(
+    ("text", "dropped"),
+    [
+        (_event("Newstate"), True),
+        (_event("NewConnectedLine"), True),
+        (_event("VarSet", Variable="x"), True),
+        (_event("BridgeLeave"), True),
+        (_event("NewstateChange"), False),  # the name, not a prefix of another
+        (_event("UserEvent", UserEvent="Newstate"), False),  # a dialplan UserEvent is never taken for one
+        (_event("UserEvent", UserEvent="DialerMessage"), False),
+        (_event("Hangup", Cause="16"), False),
+    ],
+)
+def test_given_an_event_when_filtered_then_only_listed_names_are_dropped(text: str, dropped: bool) -> None:
+    assert _dropped(text) is dropped
