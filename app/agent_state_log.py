@@ -79,8 +79,13 @@ class AgentStateLogWriter:
             closes.append({"uid": user_id, "at": starts[0]})
             ends = [*starts[1:], None]
             periods += [
-                {"user_id": user_id, "state": c.state.value, "reason": c.reason, "started_at": at,
-                 "ended_at": end}
+                {
+                    "user_id": user_id,
+                    "state": c.state.value,
+                    "reason": c.reason,
+                    "started_at": at,
+                    "ended_at": end,
+                }
                 for c, at, end in zip(seq, starts, ends, strict=True)
             ]
         async with self.db.session() as s:
@@ -92,7 +97,9 @@ class AgentStateLogWriter:
 
 
 _T = AgentStateLog.__table__
-_CLOSE_OPEN = update(_T).where(_T.c.user_id == bindparam("uid"), _T.c.ended_at.is_(None)).values(
-    ended_at=bindparam("at")
+_CLOSE_OPEN = (
+    update(_T)
+    .where(_T.c.user_id == bindparam("uid"), _T.c.ended_at.is_(None))
+    .values(ended_at=bindparam("at"))
 )
 _INSERT = insert(_T)

@@ -173,8 +173,9 @@ class CallHistoryWriter:
             dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
             stmt = dialect.insert(Call).on_conflict_do_nothing(index_elements=["linkedid"])
             # executemany with RETURNING (SQLAlchemy's insertmanyvalues): compiled once per batch
-            inserted = (await s.execute(stmt.returning(Call.id, Call.linkedid, sort_by_parameter_order=True),
-                                        rows)).all()
+            inserted = (
+                await s.execute(stmt.returning(Call.id, Call.linkedid, sort_by_parameter_order=True), rows)
+            ).all()
             by_linkedid = {r["linkedid"]: r for r in rows}
             timeline = []
             for call_id, linkedid in inserted:

@@ -55,10 +55,15 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
             where = f"{settings.ami_host}:{settings.ami_port}"
             print(f"an AMI already answers on {where}; using it", file=sys.stderr)
             return None
-    cfg = PbxConfig(runtime=VAR / "asterisk", sip_port=settings.pbx_sip_port, ami_port=settings.ami_port,
-                    agi_port=settings.agi_port, ami_user=settings.ami_user,
-                    ami_secret=settings.ami_secret.get_secret_value(),
-                    ivr_enabled=bool(getattr(settings, "ivr_enabled", False)))
+    cfg = PbxConfig(
+        runtime=VAR / "asterisk",
+        sip_port=settings.pbx_sip_port,
+        ami_port=settings.ami_port,
+        agi_port=settings.agi_port,
+        ami_user=settings.ami_user,
+        ami_secret=settings.ami_secret.get_secret_value(),
+        ivr_enabled=bool(getattr(settings, "ivr_enabled", False)),
+    )
     pbx = PrivateAsterisk(cfg)
     pbx.start()
     print(f"private Asterisk: SIP 127.0.0.1:{cfg.sip_port}, AMI 127.0.0.1:{cfg.ami_port}", file=sys.stderr)
@@ -287,8 +292,15 @@ def _cmd_ivr_try(args: argparse.Namespace) -> int:
     if at.tzinfo is None:
         at = at.astimezone()  # a wall-clock time on this machine
     keys = [k.strip() for k in args.keys.split(",")] if args.keys else []
-    for line in simulate(flows[args.flow], at=at, keys=keys, caller=args.caller, tier=args.tier,
-                         open_complaint=args.complaint, region=settings.default_region):
+    for line in simulate(
+        flows[args.flow],
+        at=at,
+        keys=keys,
+        caller=args.caller,
+        tier=args.tier,
+        open_complaint=args.complaint,
+        region=settings.default_region,
+    ):
         print(line)
     return 0
 

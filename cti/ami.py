@@ -454,7 +454,8 @@ class AmiLink:
             "connects": s.connects,
             "events": s.events,
             "dropped_events": dict(Counter(self.reader.dropped)),
-            "handler_errors": s.handler_errors, "ping_timeouts": s.ping_timeouts,
+            "handler_errors": s.handler_errors,
+            "ping_timeouts": s.ping_timeouts,
             "unmatched_responses": s.unmatched_responses,
             "last_event_at": s.last_event_at,
         }

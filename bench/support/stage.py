@@ -334,9 +334,13 @@ class CallCentre:
         for proc in procs:
             proc.join(30)
         result: dict[str, Any] = {
-            key: ({k: v for p in parts for k, v in p[key].items()} if isinstance(parts[0][key], dict)
-                  else [v for p in parts for v in p[key]] if isinstance(parts[0][key], list)
-                  else sum(p[key] for p in parts))
+            key: (
+                {k: v for p in parts for k, v in p[key].items()}
+                if isinstance(parts[0][key], dict)
+                else [v for p in parts for v in p[key]]
+                if isinstance(parts[0][key], list)
+                else sum(p[key] for p in parts)
+            )
             for key in parts[0]
         }
         result.update(

@@ -17,8 +17,16 @@ T0 = 1_795_415_613.0
 
 async def _agents(db: Database) -> dict[str, int]:
     async with db.session() as s:
-        users = [User(username=f"agent{n}", display_name=f"Agent {n}", password_hash="x", role=Role.agent,
-                      sip_endpoint=f"agent{n}") for n in (1, 2)]
+        users = [
+            User(
+                username=f"agent{n}",
+                display_name=f"Agent {n}",
+                password_hash="x",
+                role=Role.agent,
+                sip_endpoint=f"agent{n}",
+            )
+            for n in (1, 2)
+        ]
         s.add_all(users)
         await s.commit()
         return {u.sip_endpoint: u.id for u in users}
@@ -32,8 +40,16 @@ async def _periods(db: Database) -> list[tuple[int, str, str | None, float, floa
     async with db.session() as s:
         by_agent = select(AgentStateLog).order_by(AgentStateLog.user_id, AgentStateLog.started_at)
         rows = await s.scalars(by_agent)
-        return [(r.user_id, r.state, r.reason, r.started_at.timestamp() - T0,
-                 r.ended_at.timestamp() - T0 if r.ended_at else None) for r in rows.all()]
+        return [
+            (
+                r.user_id,
+                r.state,
+                r.reason,
+                r.started_at.timestamp() - T0,
+                r.ended_at.timestamp() - T0 if r.ended_at else None,
+            )
+            for r in rows.all()
+        ]
 
 
 async def test_given_batches_of_state_changes_when_written_then_each_period_ends_where_the_next_starts(db):
@@ -52,6 +68,9 @@ async def test_given_batches_of_state_changes_when_written_then_each_period_ends
     assert await writer.write(batch) == 4
     a1, a2 = ids["agent1"], ids["agent2"]
     assert await _periods(db) == [  # by agent, then start
-        (a1, "ready", None, 0, 10), (a1, "ringing", None, 10, 12), (a1, "on_call", None, 12, 40),
-        (a1, "ready", None, 40, None), (a2, "paused", "lunch", 11, None),
+        (a1, "ready", None, 0, 10),
+        (a1, "ringing", None, 10, 12),
+        (a1, "on_call", None, 12, 40),
+        (a1, "ready", None, 40, None),
+        (a2, "paused", "lunch", 11, None),
     ]

@@ -24,11 +24,22 @@ T0 = 1_795_415_613.0
 
 
 def _record(linkedid: str, number: str | None = "0612345678", outcome: str = "answered") -> CallRecord:
-    return CallRecord(linkedid=linkedid, direction=Direction.inbound, caller=CallerId(number, "Ana", False),
-                      called_number="5551000", queue="support", agent="PJSIP/agent1", offered_at=T0,
-                      answered_at=T0 + 5 if outcome == "answered" else None, ended_at=T0 + 65, wait_s=5.0,
-                      talk_s=60.0 if outcome == "answered" else None, hold_s=0.0, outcome=outcome,
-                      hangup_cause=16)
+    return CallRecord(
+        linkedid=linkedid,
+        direction=Direction.inbound,
+        caller=CallerId(number, "Ana", False),
+        called_number="5551000",
+        queue="support",
+        agent="PJSIP/agent1",
+        offered_at=T0,
+        answered_at=T0 + 5 if outcome == "answered" else None,
+        ended_at=T0 + 65,
+        wait_s=5.0,
+        talk_s=60.0 if outcome == "answered" else None,
+        hold_s=0.0,
+        outcome=outcome,
+        hangup_cause=16,
+    )
 
 
 async def _seed(db: Database) -> dict[str, int]:
@@ -41,14 +52,26 @@ async def _seed(db: Database) -> dict[str, int]:
         await s.flush()
         p = parse("0612345678", "FR")
         s.add(PhoneNumber(contact_id=ana.id, e164=p.e164, suffix_key=p.suffix_key))
-        agent = User(username="agent1", display_name="Agent 1", password_hash="x", role=Role.agent,
-                     sip_endpoint="agent1")
+        agent = User(
+            username="agent1",
+            display_name="Agent 1",
+            password_hash="x",
+            role=Role.agent,
+            sip_endpoint="agent1",
+        )
         s.add(agent)
         from datetime import UTC, datetime, timedelta
 
         now = datetime.now(UTC)
-        s.add(Complaint(contact_id=ana.id, category="billing", description="<b>double</b> charge",
-                        ack_due_at=now + timedelta(days=3), answer_due_at=now + timedelta(days=1)))
+        s.add(
+            Complaint(
+                contact_id=ana.id,
+                category="billing",
+                description="<b>double</b> charge",
+                ack_due_at=now + timedelta(days=3),
+                answer_due_at=now + timedelta(days=1),
+            )
+        )
         await s.commit()
         return {"contact": ana.id, "agent": agent.id}
 
@@ -85,8 +108,9 @@ async def test_given_a_stream_of_ended_calls_when_batched_then_every_one_lands_o
 
 
 def _ring(linkedid: str, number: str | None, withheld: bool = False) -> AgentRinging:
-    return AgentRinging(linkedid, "PJSIP/agent1", "leg-1", "support", CallerId(number, "Ana", withheld),
-                        "5551000", T0)
+    return AgentRinging(
+        linkedid, "PJSIP/agent1", "leg-1", "support", CallerId(number, "Ana", withheld), "5551000", T0
+    )
 
 
 async def _pops(db: Database, event: Any, timeout_s: float = 1.0) -> list[dict[str, Any]]:
@@ -104,8 +128,11 @@ async def _pops(db: Database, event: Any, timeout_s: float = 1.0) -> list[dict[s
 async def _full_pop(pop: ScreenPop, sent: list[Message], event: AgentRinging) -> dict[str, Any]:
     pop.on_event(event)
     pop_id = f"{event.linkedid}:{event.agent}"
-    await wait_for(lambda: any(m.payload["pop_id"] == pop_id and not m.payload["partial"] for m in sent), 10,
-                   what="the full pop")
+    await wait_for(
+        lambda: any(m.payload["pop_id"] == pop_id and not m.payload["partial"] for m in sent),
+        10,
+        what="the full pop",
+    )
     return next(m.payload for m in sent if m.payload["pop_id"] == pop_id and not m.payload["partial"])
 
 
@@ -241,8 +268,11 @@ async def test_given_a_slow_store_when_ringing_then_a_partial_pop_goes_at_once_a
 
 @pytest.mark.parametrize(
     ("number", "withheld", "expected_form"),
-    [("0698765432", False, {"number": "+33698765432", "first_name": "Ana", "last_name": ""}),
-     (None, True, None), (None, False, None)],
+    [
+        ("0698765432", False, {"number": "+33698765432", "first_name": "Ana", "last_name": ""}),
+        (None, True, None),
+        (None, False, None),
+    ],
     ids=["unknown", "withheld", "garbage"],
 )
 async def test_given_an_unknown_or_hidden_caller_when_ringing_then_the_pop_offers_what_it_can(

@@ -233,8 +233,15 @@ async def _full_pop(db: Database, linkedid: str, summary: Any) -> dict[str, Any]
     sent: list[Message] = []
     pop = ScreenPop(db, sent.append, "FR", ivr_summary=summary, lookup_timeout_s=5)
     try:
-        ring = AgentRinging(linkedid, "PJSIP/agent1", "leg-1", "support", CallerId("0612345678", None, False),
-                            "5551000", T0.timestamp())
+        ring = AgentRinging(
+            linkedid,
+            "PJSIP/agent1",
+            "leg-1",
+            "support",
+            CallerId("0612345678", None, False),
+            "5551000",
+            T0.timestamp(),
+        )
         pop.on_event(ring)
         await wait_for(lambda: any(not m.payload["partial"] for m in sent), 10, what="the full pop")
     finally:

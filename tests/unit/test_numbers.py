@@ -78,8 +78,9 @@ INVALID = [
 
 
 @pytest.mark.parametrize(("raw", "region", "e164", "extension"), VALID)
-def test_given_a_real_world_format_when_parsed_then_e164_and_extension(raw: str, region: str, e164: str,
-                                                                      extension: str | None) -> None:
+def test_given_a_real_world_format_when_parsed_then_e164_and_extension(
+    raw: str, region: str, e164: str, extension: str | None
+) -> None:
     parsed = parse(raw, region)
     assert (parsed.e164, parsed.extension) == (e164, extension)
     assert parsed.suffix_key == e164[-9:]
@@ -96,15 +97,18 @@ def test_given_the_table_when_counted_then_it_covers_at_least_forty_formats() ->
     assert len(VALID) + len(INVALID) >= 40
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("06 12 34 56 78", ("+33612345678", "612345678")),
-    ("anonymous", (None, None)),
-    ("Restricted", (None, None)),
-    ("", (None, None)),
-    ("<unknown>", (None, None)),
-    ("00661234567", (None, "661234567")),  # unparseable as given, but the last digits still match
-    ("1234", (None, None)),  # too few digits to match anyone safely
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("06 12 34 56 78", ("+33612345678", "612345678")),
+        ("anonymous", (None, None)),
+        ("Restricted", (None, None)),
+        ("", (None, None)),
+        ("<unknown>", (None, None)),
+        ("00661234567", (None, "661234567")),  # unparseable as given, but the last digits still match
+        ("1234", (None, None)),  # too few digits to match anyone safely
+    ],
+)
 def test_given_a_caller_id_when_making_lookup_keys_then_exact_and_suffix(raw: str, expected: tuple) -> None:
     assert lookup_keys(raw, "FR") == expected
 
