@@ -39,7 +39,7 @@ migrate: setup
 
 run: setup
 	$(BIN)/plateau migrate
-	$(BIN)/plateau serve --with-pbx
+	PLATEAU_CPU_NICE=$${PLATEAU_CPU_NICE:--5} $(BIN)/plateau serve --with-pbx
 
 lint: setup
 	$(BIN)/ruff check .

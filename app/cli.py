@@ -23,7 +23,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from app.main import create_app
 
     settings = load_settings()
-    pbx = _start_private_pbx(settings) if args.with_pbx else None
+    pbx = _start_private_pbx(settings) if args.with_pbx else None  # before: Asterisk keeps its own priority
+    _set_cpu_nice(settings.cpu_nice)
     try:
         uvicorn.run(
             create_app(settings),
@@ -40,6 +41,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if pbx is not None:
             pbx.stop()
     return 0
+
+
+def _set_cpu_nice(nice: int) -> None:
+    """Before uvicorn starts any thread: Linux applies a nice to the calling thread and those it starts."""
+    from app.cpu_priority import apply_cpu_nice
+
+    problems = apply_cpu_nice(nice)
+    for problem in problems:
+        print(f"warning: PLATEAU_CPU_NICE={nice}: {problem}; running on", file=sys.stderr)
+    if nice and not problems:
+        print(f"cpu priority: nice {nice}", file=sys.stderr)
 
 
 def _start_private_pbx(settings):  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     ami_trunks: list[str] = Field(default=["trunk"], description="PJSIP endpoints that are carrier trunks")
     ami_ping_interval_s: float = Field(default=5.0, gt=0)
     ami_ping_timeout_s: float = Field(default=3.0, gt=0)
+    cpu_nice: int = Field(default=0, ge=-20, le=19, description="the service's nice; see app/cpu_priority.py")
     pop_lookup_timeout_s: float = Field(default=0.25, gt=0, description="a slower store pops without data")
     wrapup_enabled: bool = Field(default=True, description="pause agents after a call until the disposition")
     wrapup_timeout_s: float = Field(default=60.0, ge=0, description="0: wrap-up lasts until the disposition")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.support.stage import CallCentre, pct
+from bench.support.stage import SERVER_NICE, CallCentre, pct
 
 
 def main() -> None:
@@ -27,10 +27,11 @@ def main() -> None:
     parser.add_argument("--supervisors", type=int, default=10)
     parser.add_argument("--cps", type=float, default=20)
     parser.add_argument("--calls", type=int, default=600)
+    parser.add_argument("--server-nice", type=int, default=SERVER_NICE, help="PLATEAU_CPU_NICE of the server")
     args = parser.parse_args()
     supervisors = min(args.supervisors, max(0, args.clients - args.agents))
     others = max(0, args.clients - args.agents - supervisors)
-    with CallCentre(args.contacts, args.agents, supervisors, others) as centre:
+    with CallCentre(args.contacts, args.agents, supervisors, others, server_nice=args.server_nice) as centre:
         r = centre.run(args.calls, args.cps)
     stream = r["stream"]
     for row in sorted(r["slowest"], reverse=True)[:10]:  # for whoever looks into the tail, on stderr
@@ -58,6 +59,7 @@ def main() -> None:
                 "server_p99_ms": pct(r["server"], 0.99),
                 "wire_p99_ms": pct(r["wire"], 0.99),
                 "server_cpu_percent": round(r["server_cpu_percent"], 1),
+                "server_nice": args.server_nice,
                 "ws_messages": r["messages"],
                 "ws_failed": r["failed"],
                 "ws_connected": r["connected"],

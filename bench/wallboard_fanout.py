@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.support.stage import CallCentre, pct
+from bench.support.stage import SERVER_NICE, CallCentre, pct
 
 
 def main() -> None:
@@ -23,8 +23,10 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--cps", type=float, default=5)
     parser.add_argument("--calls", type=int, default=150)
+    parser.add_argument("--server-nice", type=int, default=SERVER_NICE, help="PLATEAU_CPU_NICE of the server")
     args = parser.parse_args()
-    with CallCentre(args.contacts, args.agents, supervisors=args.clients) as centre:
+    centre = CallCentre(args.contacts, args.agents, supervisors=args.clients, server_nice=args.server_nice)
+    with centre:
         r = centre.run(args.calls, args.cps)
     stale = [v * 1000 for v in r["stale"]]
     print(
@@ -39,6 +41,7 @@ def main() -> None:
                 "staleness_p50_ms": pct(stale, 0.5),
                 "staleness_p99_ms": pct(stale, 0.99),
                 "server_cpu_percent": round(r["server_cpu_percent"], 1),
+                "server_nice": args.server_nice,
                 "ws_failed": r["failed"],
                 "ws_connected": r["connected"],
                 "ws_reconnects": r["reconnects"],
