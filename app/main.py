@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
+from app.collector import service_collector
 from app.db import Database
 from app.routes import (
     admin,
@@ -32,11 +32,6 @@ from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
 
 API_PREFIX = "/api/v1"
-# A full collection walks every object made since start-up: with 500 desks and wallboards connected that
-# is ~100k objects and 100-200 ms with the loop stopped, every few seconds under call traffic, each one
-# holding up the screen-pops of that moment. Young collections stay as they are (cycles mostly die young);
-# the full one waits for 100 times as many young collections as by default (CPython's (700, 10, 10)).
-GC_THRESHOLDS = (700, 10, 1000)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,17 +53,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the running campaigns' wallboard tiles, pushed to supervisors (issue 6)
         app.state.campaign_feed = CampaignFeed(app.state.dialer, app.state.hub, app.state.db)
         await app.state.campaign_feed.start()
-        # What start-up built (modules, ORM mappers, settings, compiled caches) lives as long as the process:
-        # frozen out of the collector, a full collection during a call's caller lookup no longer walks it.
-        defaults = gc.get_threshold()
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
         try:
-            yield
+            with service_collector():
+                yield
         finally:
-            gc.set_threshold(*defaults)
-            gc.unfreeze()  # tests start many apps in one process: let each one's objects be collected
             await app.state.campaign_feed.stop()
             await app.state.dialer.stop()
             if app.state.ivr is not None:

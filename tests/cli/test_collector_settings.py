@@ -9,7 +9,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app import migrate
-from app.main import GC_THRESHOLDS, create_app
+from app.collector import GC_THRESHOLDS
+from app.main import create_app
 from app.settings import Settings
 
 
