@@ -110,8 +110,9 @@ def test_given_no_right_to_lower_it_when_asked_then_it_says_why_and_the_process_
         start_new_session=True,
     ).stdout.splitlines()
     problems, nice = out[0], int(out[1])
-    assert nice == 0
-    assert "the process's nice stays 0" in problems and "CAP_SYS_NICE" in problems
+    inherited = os.nice(0)  # the suite's own nice, whatever it was started at
+    assert nice == inherited
+    assert f"the process's nice stays {inherited}" in problems and "CAP_SYS_NICE" in problems
     if _autogroups():
         assert "/proc/self/autogroup" in problems
 
