@@ -30,6 +30,7 @@ from cti.service import CtiService
 from dialer import monitor_api as dialer_monitor
 from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
+from dialer.list_import import recover_interrupted
 
 API_PREFIX = "/api/v1"
 
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
+        # imports a killed process left running: failed with the reason, their leads and upload deleted
+        await recover_interrupted(app.state.db)
         from cti.ivr.service import start_ivr
 
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
