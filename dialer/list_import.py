@@ -185,6 +185,10 @@ def _kind(target: str) -> tuple[str, str]:
     return _FIELD, target.removeprefix("custom:")
 
 
+# An earlier lead a line duplicates: its line, its import job, and whether it is of this very import
+_Earlier = tuple[int | None, int | None, bool]
+
+
 @dataclass(slots=True)
 class _Row:
     line: int
@@ -232,6 +236,18 @@ class _Plan:
                 "no phone column: map one (e.g. 'Téléphone' → number); columns are " + ", ".join(header[:20])
             )
         return plan
+
+
+def _no_consent_reason(rule_set: RuleSet | None, plan: _Plan) -> str:
+    """Why a lead without consent is refused: since when the rule set requires it, and what to map."""
+    since = rule_set.consent_required_from if rule_set is not None else None
+    why = f"no consent: rule set {rule_set.name} requires it since {since}" if rule_set and since else ""
+    if any(kind == _CONSENT for _, _, kind, _ in plan.columns):
+        return f"{why} (the consent column says no or is empty)"
+    return (
+        f"{why}, and no column is mapped to consent: map the file's consent column (e.g. 'Consentement')"
+        " to the field consent, with oui/non, yes/no or 1/0"
+    )
 
 
 def _parse_row(
@@ -399,6 +415,7 @@ class ListImporter:
         self._scope_lists: list[int] | None = None
         self._dnc_lists: list[int] = []
         self._consent_required = False
+        self._no_consent = ""
         self._last_progress = 0.0
 
     async def run(self, table: Table) -> Counters:
@@ -406,6 +423,7 @@ class ListImporter:
         c.encoding, c.delimiter = table.encoding, table.delimiter
         plan = _Plan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
         await self._prepare()
+        self._no_consent = _no_consent_reason(self.opt.rule_set, plan)
         self._writes = WriteChain(AHEAD)
         try:
             if self.workers:
@@ -587,16 +605,17 @@ class ListImporter:
                     kept.append(r)
                 else:
                     c.no_consent += 1
-                    rejects.append((r.line, RejectKind.no_consent, "no consent, which the rule set requires"))
+                    rejects.append((r.line, RejectKind.no_consent, self._no_consent))
             batch = kept
         numbers = list({n[2].e164 for r in batch for n in r.numbers})
         dnc = await self._existing_dnc(numbers) if self._dnc_lists and numbers else set()
+        taken: dict[str, _Earlier]
         if self.opt.dedupe_by == "number":
-            taken = await self._existing_numbers(numbers) if numbers else set()
+            taken = await self._existing_numbers(numbers) if numbers else {}
         else:
             taken = await self._existing_external_ids([r.external_id for r in batch if r.external_id])
         kept = []
-        by_number, scope = self.opt.dedupe_by == "number", self._scope_name()
+        by_number = self.opt.dedupe_by == "number"
         for r in batch:
             e164s = [n[2].e164 for n in r.numbers]
             if dnc:
@@ -609,50 +628,80 @@ class ListImporter:
                 dup = next((e for e in e164s if e in taken), None)
                 if dup is not None:
                     c.duplicates += 1
-                    rejects.append((r.line, RejectKind.duplicate, f"{dup} is already in {scope}"))
+                    rejects.append((r.line, RejectKind.duplicate, self._duplicate(dup, taken[dup])))
                     continue
-                taken.update(e164s)  # later lines of the same batch
+                for e in e164s:  # later lines of the same batch
+                    taken[e] = (r.line, self.job_id, True)
             elif r.external_id:
                 if r.external_id in taken:
                     c.duplicates += 1
-                    reason = f"identifier {r.external_id!r} is already in {scope}"
-                    rejects.append((r.line, RejectKind.duplicate, reason))
+                    what = f"identifier {r.external_id!r}"
+                    rejects.append(
+                        (r.line, RejectKind.duplicate, self._duplicate(what, taken[r.external_id]))
+                    )
                     continue
-                taken.add(r.external_id)
+                taken[r.external_id] = (r.line, self.job_id, True)
             kept.append(r)
         return kept
+
+    def _duplicate(self, what: str, earlier: _Earlier) -> str:
+        """A duplicate's reason, naming the line it repeats: of this file, or of an earlier import."""
+        line, job, here = earlier
+        here = here or (job is not None and job == self.job_id)
+        if line is None:
+            return f"{what} is already in {self._scope_name()}"
+        if here:
+            return f"duplicate of line {line} ({what})"
+        of = f"line {line} of import {job}" if job is not None else f"line {line} of an earlier import"
+        return f"duplicate of {of}: {what} is already in {self._scope_name()}"
 
     def _scope_name(self) -> str:
         return {"list": "this list", "campaign": "this campaign's lists", "all": "a call list"}[
             self.opt.dedupe_scope
         ]
 
-    async def _existing_numbers(self, numbers: list[str]) -> set[str]:
+    async def _existing_numbers(self, numbers: list[str]) -> dict[str, _Earlier]:
+        """The numbers already in the dedupe scope, with the line and import of a lead that has each."""
         lists = self._scope_lists
+        out: dict[str, _Earlier] = {}
         if self._pg:
+            sql = (
+                "SELECT n.e164, l.source_line, l.import_job_id"
+                " FROM lead_numbers n JOIN leads l ON l.id = n.lead_id WHERE n.e164 = ANY($1::text[])"
+            )
             if lists is None:
-                sql = "SELECT e164 FROM lead_numbers WHERE e164 = ANY($1::text[])"
-                return {r[0] for r in await self._raw.fetch(sql, numbers)}
-            sql = "SELECT e164 FROM lead_numbers WHERE e164 = ANY($1::text[]) AND list_id = ANY($2::bigint[])"
-            return {r[0] for r in await self._raw.fetch(sql, numbers, lists)}
-        out: set[str] = set()
+                found = await self._raw.fetch(sql, numbers)
+            else:
+                found = await self._raw.fetch(sql + " AND n.list_id = ANY($2::bigint[])", numbers, lists)
+            for e164, line, job in found:
+                out.setdefault(e164, (line, job, False))
+            return out
         for chunk in _chunks(numbers, 500):
-            q = select(LeadNumber.e164).where(LeadNumber.e164.in_(chunk))
+            q = (
+                select(LeadNumber.e164, Lead.source_line, Lead.import_job_id)
+                .join(Lead, Lead.id == LeadNumber.lead_id)
+                .where(LeadNumber.e164.in_(chunk))
+            )
             if lists is not None:
                 q = q.where(LeadNumber.list_id.in_(lists))
-            out.update(await self.db.scalars(q))
+            for e164, line, job in await self.db.execute(q):
+                out.setdefault(e164, (line, job, False))
         return out
 
-    async def _existing_external_ids(self, ids: list[str]) -> set[str]:
+    async def _existing_external_ids(self, ids: list[str]) -> dict[str, _Earlier]:
         if not ids:
-            return set()
+            return {}
         lists = self._scope_lists
-        out: set[str] = set()
+        out: dict[str, _Earlier] = {}
         for chunk in _chunks(ids, 500):
-            q = select(Lead.external_id).where(Lead.external_id.in_(chunk))
+            q = select(Lead.external_id, Lead.source_line, Lead.import_job_id).where(
+                Lead.external_id.in_(chunk)
+            )
             if lists is not None:
                 q = q.where(Lead.list_id.in_(lists))
-            out.update(x for x in await self.db.scalars(q) if x is not None)
+            for external_id, line, job in await self.db.execute(q):
+                if external_id is not None:
+                    out.setdefault(external_id, (line, job, False))
         return out
 
     async def _existing_dnc(self, numbers: list[str]) -> set[str]:

@@ -550,6 +550,7 @@ async def import_dnc(
     )
     await db.commit()
     return {
+        "lines": report.lines,
         "rows": report.rows,
         "added": report.added,
         "invalid": [{"line": ln, "reason": why} for ln, why in report.invalid[:1000]],
