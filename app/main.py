@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,6 +34,7 @@ from dialer.engine import DialerService
 from dialer.list_import import recover_interrupted
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,7 +44,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
         # imports a killed process left running: failed with the reason, their leads and upload deleted
-        await recover_interrupted(app.state.db)
+        try:
+            await recover_interrupted(app.state.db)
+        except Exception:  # the service starts anyway; the next start tries again
+            log.exception("could not clean up interrupted list imports")
         from cti.ivr.service import start_ivr
 
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED

@@ -652,7 +652,7 @@ class ListImporter:
             return f"{what} is already in {self._scope_name()}"
         if here:
             return f"duplicate of line {line} ({what})"
-        of = f"line {line} of import {job}" if job is not None else f"line {line} of an earlier import"
+        of = f"line {line} of import {job}" if job is not None else f"line {line}"
         return f"duplicate of {of}: {what} is already in {self._scope_name()}"
 
     def _scope_name(self) -> str:
