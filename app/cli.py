@@ -236,6 +236,10 @@ def _cmd_import_list(args: argparse.Namespace) -> int:
     )
     for line, kind, reason in rejects:
         print(f"  line {line}: {kind}: {reason}")
+    if not view["accepted"]:
+        why = "every line was rejected (reasons above)" if view["rows"] else "the file has no lines"
+        print(f"plateau: nothing was imported from {args.file}: {why}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -247,9 +251,10 @@ def _cmd_dnc_import(args: argparse.Namespace) -> int:
             db, args.file, list_name=args.list, kind=args.kind, campaign=args.campaign, region=region
         )
     )
+    header = f"a header ({';'.join(report.header)[:60]!r}) and " if report.header is not None else ""
     print(
-        f"{report.rows} lines read: {report.added} numbers added to {args.list!r}, "
-        f"{len(report.invalid)} invalid"
+        f"{report.lines} lines read ({header}{report.rows} numbers): {report.added} numbers added to "
+        f"{args.list!r}, {len(report.invalid)} invalid"
     )
     for line, reason in report.invalid[: args.show_rejects]:
         print(f"  line {line}: {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,8 +31,10 @@ from cti.service import CtiService
 from dialer import monitor_api as dialer_monitor
 from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
+from dialer.list_import import recover_interrupted
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
+        # imports a killed process left running: failed with the reason, their leads and upload deleted
+        try:
+            await recover_interrupted(app.state.db)
+        except Exception:  # the service starts anyway; the next start tries again
+            log.exception("could not clean up interrupted list imports")
         from cti.ivr.service import start_ivr
 
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED

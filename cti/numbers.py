@@ -120,10 +120,17 @@ def _generic_parse(raw: str, s: str, region: str) -> ParsedNumber:
         num = phonenumbers.parse(s, region.upper())
     except NumberParseException as exc:
         raise InvalidNumber(raw, _parse_error(exc)) from None
+    if region.upper() == "FR" and num.country_code == 33 and _national(s):
+        kind = phonenumbers.number_type(num) if phonenumbers.is_valid_number(num) else PhoneNumberType.UNKNOWN
+        overseas = overseas_france(str(num.national_number)) if kind in _GEOGRAPHIC_OR_UNKNOWN else None
+        if overseas is not None:
+            num = PhoneNumber(
+                country_code=overseas[0], national_number=int(overseas[1]), extension=num.extension
+            )
     if not phonenumbers.is_possible_number(num):
-        raise InvalidNumber(raw, "wrong number of digits for " + _where(num))
+        raise InvalidNumber(raw, _letters(s) or "wrong number of digits for " + _where(num))
     if not phonenumbers.is_valid_number(num):
-        raise InvalidNumber(raw, "not a number in use in " + _where(num))
+        raise InvalidNumber(raw, _letters(s) or "not a number in use in " + _where(num))
     e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
     return ParsedNumber(e164, num.extension or None, num)
 
@@ -152,9 +159,59 @@ def classify(compact: str, region: str) -> Classified | None:
         return None
     cc, nsn = split
     where, kind = _classifier(cc)(nsn)
+    if kind in _GEOGRAPHIC_OR_UNKNOWN and region == "FR" and compact[1:2] != "0" and compact[:1] == "0":
+        overseas = overseas_france(nsn)  # written nationally: a French overseas number?
+        if overseas is not None:
+            cc, nsn = overseas
+            where, kind = _classifier(cc)(nsn)
     if kind == PhoneNumberType.UNKNOWN:
         return None
     return f"+{cc}{nsn}", cc, where, kind
+
+
+# --- French overseas numbers written nationally ----------------------------------------------------------
+# In France, `0692 12 34 56` (a Réunion mobile) or `0590 12 34 56` (a Guadeloupe line) is dialled and written
+# like any French number, but its E.164 form has the territory's own country code (+262 692 12 34 56).
+# phonenumbers, given FR, either refuses such a number ("not in use") or takes some fixed-line ranges as
+# metropolitan (+33 596…). So a French national number that FR metadata does not know, or knows only as a
+# fixed line, is tried against the overseas territories' own fixed-line and mobile ranges, from
+# phonenumbers' metadata; Saint-Pierre-et-Miquelon is written with its code after the 0 (0508 41 23 45).
+OVERSEAS_FRANCE = ("RE", "YT", "GP", "BL", "MF", "GF", "MQ", "PM")
+_GEOGRAPHIC_OR_UNKNOWN = frozenset(
+    {PhoneNumberType.UNKNOWN, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+_LINES = frozenset({PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+
+
+@lru_cache(maxsize=1)
+def _overseas_plan() -> tuple[re.Pattern[str], tuple[tuple[str, int, Callable[[str], int]], ...]]:
+    """(a regex every overseas line number matches, a cheap first test; each territory's code and typer)."""
+    alternatives, plan = [], []
+    for code in OVERSEAS_FRANCE:
+        md = phonenumberutil.PhoneMetadata.metadata_for_region(code)
+        cc = md.country_code
+        for desc in (md.fixed_line, md.mobile):
+            if desc is not None and desc.national_number_pattern:
+                alternatives += [
+                    f"(?:{desc.national_number_pattern})",
+                    f"{cc}(?:{desc.national_number_pattern})",
+                ]
+        plan.append((code, cc, _typer(cc, code)))
+    return re.compile("|".join(alternatives)), tuple(plan)
+
+
+def overseas_france(nsn: str) -> tuple[int, str] | None:
+    """(country code, national number) of a French national number (`nsn`: the digits after the 0) that is
+    a line of an overseas territory, else None."""
+    candidates, plan = _overseas_plan()
+    if not candidates.fullmatch(nsn):
+        return None
+    for _code, cc, typed in plan:
+        local = str(cc)
+        for number in (nsn, nsn[len(local) :] if nsn.startswith(local) else ""):
+            if number and typed(number) in _LINES:
+                return cc, number
+    return None
 
 
 def _fast_parse(prepared: str, region: str) -> ParsedNumber | None:
@@ -364,6 +421,24 @@ def lookup_keys(raw: str, region: str = "FR") -> tuple[str | None, str | None]:
         return parsed.e164, parsed.suffix_key
     digits = "".join(c for c in raw if c.isdigit())
     return None, (digits[-SUFFIX_DIGITS:] if len(digits) >= SUFFIX_DIGITS else None)
+
+
+def _national(prepared: str) -> bool:
+    """Written in national form: a 0 that is not an international prefix (00), no +."""
+    compact = prepared.translate(SEPARATORS).lstrip()
+    return compact[:1] == "0" and compact[1:2] != "0"
+
+
+_EXTENSION_WORDS = re.compile(r"(?:ext\.?|extension|x|poste|post\.|p\.)\s*\d{1,8}\s*$", re.IGNORECASE)
+
+
+def _letters(prepared: str) -> str | None:
+    """Why a number holding letters (`06-XX-34-56-78`) is refused, else None: letters are allowed only to
+    introduce an extension, and phonenumbers would otherwise just report a wrong length."""
+    letters = re.sub(r"[^a-zA-Z]", "", _EXTENSION_WORDS.sub("", prepared))
+    if not letters:
+        return None
+    return f"contains letters ({letters[:10]!r}): a phone number holds digits only"
 
 
 def _where(num: phonenumbers.PhoneNumber) -> str:

@@ -27,9 +27,23 @@ BATCH = 5000
 
 @dataclass
 class DncReport:
-    rows: int = 0
+    rows: int = 0  # lines that hold a number (or should): the header line is not one of them
     added: int = 0  # new entries (a number already on the list is not added twice)
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    header: list[str] | None = None  # the file's column names, when its first line is one
+
+    @property
+    def lines(self) -> int:
+        """Every line read, the header included."""
+        return self.rows + (self.header is not None)
+
+
+def _is_header(cells: list[str]) -> bool:
+    """A first line of column names (`MSISDN;Source`, `Tel 1`), not a number written badly: words, and
+    no cell with more than three digits."""
+    return any(ch.isalpha() for c in cells for ch in c) and all(
+        sum(ch.isdigit() for ch in c) <= 3 for c in cells
+    )
 
 
 async def add_numbers(
@@ -80,14 +94,19 @@ async def import_dnc_file(
             None,
         )
         batch: list[str] = []
-        if column is None:
+        if column is not None:
+            report.header = header
+        else:
             column = 0
-            try:  # no recognised header: the first line is a number too
+            try:  # no recognised column name: the first line may be a number too
                 batch.append(normalise(header[0]).e164)
                 report.rows += 1
-            except InvalidNumber:
-                if len(header) > 1 or any(ch.isdigit() for ch in header[0]):
-                    report.invalid.append((1, f"{header[0][:40]!r}: not a phone number nor a column name"))
+            except InvalidNumber as exc:
+                if _is_header(header):
+                    report.header = header  # column names of its own: numbers in the first column
+                else:
+                    report.rows += 1
+                    report.invalid.append((1, f"{header[0][:40]!r}: {exc.reason}"))
         for cells in table:
             if not any(c.strip() for c in cells):
                 continue

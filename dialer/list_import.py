@@ -1,8 +1,13 @@
 """Call-list import: a CSV or XLSX file streamed into leads, scrubbed, deduplicated, with a report.
 
-One database transaction for the data: a file that turns out malformed half-way (binary, undecodable,
-cut off) rolls back whole and nothing is imported. A bad *line* is skipped and recorded with its line
-number, kind (invalid, duplicate, dnc, no_consent) and reason in `import_rejects`.
+All or nothing: a file that turns out malformed half-way (binary, undecodable, cut off) imports nothing.
+As an import job (`run_job`), that is the job's state: on SQLite each batch commits (one transaction for
+the whole file held SQLite's only write lock for minutes, and every other write failed with "database is
+locked"); the leads carry their job, are dialable only once it is done (`dialer.store.imported`), and are
+deleted when it fails or is found interrupted at start-up (`recover_interrupted`). On PostgreSQL, whose
+writers do not block each other, the data and the job's end are one transaction. A bad *line* is skipped
+and recorded with its line number, kind (invalid, duplicate, dnc, no_consent) and reason in
+`import_rejects`.
 
 Memory stays bounded whatever the file size: rows are handled in batches; duplicates across batches
 and DNC hits are found by indexed queries on what is already written (same transaction), not by
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import csv
 import io
+import logging
 import os
 import socket
 import time
@@ -27,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
@@ -54,7 +61,10 @@ from dialer.models import (
     RejectKind,
 )
 
+log = logging.getLogger(__name__)
+
 BATCH = 5000
+SPOOL_PREFIX = "plateau-list-"  # an upload's temporary copy (app/routes/lists.py)
 AHEAD = 2  # batches parsed ahead of the one being written
 MAX_CELL = 500
 MAX_COLUMNS = 200
@@ -175,6 +185,10 @@ def _kind(target: str) -> tuple[str, str]:
     return _FIELD, target.removeprefix("custom:")
 
 
+# An earlier lead a line duplicates: its line, its import job, and whether it is of this very import
+_Earlier = tuple[int | None, int | None, bool]
+
+
 @dataclass(slots=True)
 class _Row:
     line: int
@@ -222,6 +236,18 @@ class _Plan:
                 "no phone column: map one (e.g. 'Téléphone' → number); columns are " + ", ".join(header[:20])
             )
         return plan
+
+
+def _no_consent_reason(rule_set: RuleSet | None, plan: _Plan) -> str:
+    """Why a lead without consent is refused: since when the rule set requires it, and what to map."""
+    since = rule_set.consent_required_from if rule_set is not None else None
+    why = f"no consent: rule set {rule_set.name} requires it since {since}" if rule_set and since else ""
+    if any(kind == _CONSENT for _, _, kind, _ in plan.columns):
+        return f"{why} (the consent column says no or is empty)"
+    return (
+        f"{why}, and no column is mapped to consent: map the file's consent column (e.g. 'Consentement')"
+        " to the field consent, with oui/non, yes/no or 1/0"
+    )
 
 
 def _parse_row(
@@ -370,19 +396,26 @@ class ListImporter:
         user_id: int | None = None,
         progress: Callable[[Counters], Awaitable[None]] | None = None,
         keep_live: bool = False,
+        commit_batches: bool = False,
     ) -> None:
         self.db, self.opt, self.job_id, self.user_id = session, options, job_id, user_id
+        self._job_options: dict[str, Any] = {}
+        self._leads_from: int | None = None  # the first lead id this job wrote (SQLite, batch commits)
         self.workers = options.workers
         self.keep_live = keep_live  # run_job drops the live counters itself, once the job row is final
         self.progress = progress
         self.counters = Counters()
         self.normalise = Normaliser(options.region)
         self._pg = session.bind.dialect.name == "postgresql"
+        # Each batch commits with the job row's counters (run_job on SQLite: PostgreSQL's writers do not
+        # wait for each other, and its batches share one connection and planner setting)
+        self.commit_batches = commit_batches and job_id is not None and not self._pg
         self._raw: Any = None
         self._lead_ids = 0  # PostgreSQL: the oid of the sequence behind leads.id, resolved once (_prepare)
         self._scope_lists: list[int] | None = None
         self._dnc_lists: list[int] = []
         self._consent_required = False
+        self._no_consent = ""
         self._last_progress = 0.0
 
     async def run(self, table: Table) -> Counters:
@@ -390,6 +423,7 @@ class ListImporter:
         c.encoding, c.delimiter = table.encoding, table.delimiter
         plan = _Plan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
         await self._prepare()
+        self._no_consent = _no_consent_reason(self.opt.rule_set, plan)
         self._writes = WriteChain(AHEAD)
         try:
             if self.workers:
@@ -511,6 +545,10 @@ class ListImporter:
             | ((DncList.kind == DncKind.campaign) & (DncList.campaign_id == opt.campaign_id))
         )
         self._dnc_lists = list(await self.db.scalars(kinds))
+        if self.commit_batches:
+            self._job_options = dict(
+                await self.db.scalar(select(ImportJob.options).where(ImportJob.id == self.job_id)) or {}
+            )
         rs = opt.rule_set
         now = opt.now or datetime.now(UTC)
         if rs is not None and rs.consent_required_from is not None:
@@ -538,10 +576,17 @@ class ListImporter:
         c = self.counters
         keep = await self._scrub(batch, rejects)
         c.accepted += len(keep)
-        await self._write(keep)
-        await self._write_rejects(rejects)
         c.bytes_read = table.bytes_read
         c.fast_numbers, c.slow_numbers = self.normalise.fast, self.normalise.slow
+        if self.commit_batches:
+            # Its first write takes SQLite's write lock, so the lead ids chosen next are this batch's own.
+            await self.db.execute(
+                update(ImportJob).where(ImportJob.id == self.job_id).values(**_job_values(c))
+            )
+        await self._write(keep)
+        await self._write_rejects(rejects)
+        if self.commit_batches:
+            await self.db.commit()  # other writers get SQLite's lock between two batches
         now = time.monotonic()
         if self.job_id is not None:
             LIVE[self.job_id] = asdict(c)
@@ -560,16 +605,17 @@ class ListImporter:
                     kept.append(r)
                 else:
                     c.no_consent += 1
-                    rejects.append((r.line, RejectKind.no_consent, "no consent, which the rule set requires"))
+                    rejects.append((r.line, RejectKind.no_consent, self._no_consent))
             batch = kept
         numbers = list({n[2].e164 for r in batch for n in r.numbers})
         dnc = await self._existing_dnc(numbers) if self._dnc_lists and numbers else set()
+        taken: dict[str, _Earlier]
         if self.opt.dedupe_by == "number":
-            taken = await self._existing_numbers(numbers) if numbers else set()
+            taken = await self._existing_numbers(numbers) if numbers else {}
         else:
             taken = await self._existing_external_ids([r.external_id for r in batch if r.external_id])
         kept = []
-        by_number, scope = self.opt.dedupe_by == "number", self._scope_name()
+        by_number = self.opt.dedupe_by == "number"
         for r in batch:
             e164s = [n[2].e164 for n in r.numbers]
             if dnc:
@@ -582,50 +628,80 @@ class ListImporter:
                 dup = next((e for e in e164s if e in taken), None)
                 if dup is not None:
                     c.duplicates += 1
-                    rejects.append((r.line, RejectKind.duplicate, f"{dup} is already in {scope}"))
+                    rejects.append((r.line, RejectKind.duplicate, self._duplicate(dup, taken[dup])))
                     continue
-                taken.update(e164s)  # later lines of the same batch
+                for e in e164s:  # later lines of the same batch
+                    taken[e] = (r.line, self.job_id, True)
             elif r.external_id:
                 if r.external_id in taken:
                     c.duplicates += 1
-                    reason = f"identifier {r.external_id!r} is already in {scope}"
-                    rejects.append((r.line, RejectKind.duplicate, reason))
+                    what = f"identifier {r.external_id!r}"
+                    rejects.append(
+                        (r.line, RejectKind.duplicate, self._duplicate(what, taken[r.external_id]))
+                    )
                     continue
-                taken.add(r.external_id)
+                taken[r.external_id] = (r.line, self.job_id, True)
             kept.append(r)
         return kept
+
+    def _duplicate(self, what: str, earlier: _Earlier) -> str:
+        """A duplicate's reason, naming the line it repeats: of this file, or of an earlier import."""
+        line, job, here = earlier
+        here = here or (job is not None and job == self.job_id)
+        if line is None:
+            return f"{what} is already in {self._scope_name()}"
+        if here:
+            return f"duplicate of line {line} ({what})"
+        of = f"line {line} of import {job}" if job is not None else f"line {line}"
+        return f"duplicate of {of}: {what} is already in {self._scope_name()}"
 
     def _scope_name(self) -> str:
         return {"list": "this list", "campaign": "this campaign's lists", "all": "a call list"}[
             self.opt.dedupe_scope
         ]
 
-    async def _existing_numbers(self, numbers: list[str]) -> set[str]:
+    async def _existing_numbers(self, numbers: list[str]) -> dict[str, _Earlier]:
+        """The numbers already in the dedupe scope, with the line and import of a lead that has each."""
         lists = self._scope_lists
+        out: dict[str, _Earlier] = {}
         if self._pg:
+            sql = (
+                "SELECT n.e164, l.source_line, l.import_job_id"
+                " FROM lead_numbers n JOIN leads l ON l.id = n.lead_id WHERE n.e164 = ANY($1::text[])"
+            )
             if lists is None:
-                sql = "SELECT e164 FROM lead_numbers WHERE e164 = ANY($1::text[])"
-                return {r[0] for r in await self._raw.fetch(sql, numbers)}
-            sql = "SELECT e164 FROM lead_numbers WHERE e164 = ANY($1::text[]) AND list_id = ANY($2::bigint[])"
-            return {r[0] for r in await self._raw.fetch(sql, numbers, lists)}
-        out: set[str] = set()
+                found = await self._raw.fetch(sql, numbers)
+            else:
+                found = await self._raw.fetch(sql + " AND n.list_id = ANY($2::bigint[])", numbers, lists)
+            for e164, line, job in found:
+                out.setdefault(e164, (line, job, False))
+            return out
         for chunk in _chunks(numbers, 500):
-            q = select(LeadNumber.e164).where(LeadNumber.e164.in_(chunk))
+            q = (
+                select(LeadNumber.e164, Lead.source_line, Lead.import_job_id)
+                .join(Lead, Lead.id == LeadNumber.lead_id)
+                .where(LeadNumber.e164.in_(chunk))
+            )
             if lists is not None:
                 q = q.where(LeadNumber.list_id.in_(lists))
-            out.update(await self.db.scalars(q))
+            for e164, line, job in await self.db.execute(q):
+                out.setdefault(e164, (line, job, False))
         return out
 
-    async def _existing_external_ids(self, ids: list[str]) -> set[str]:
+    async def _existing_external_ids(self, ids: list[str]) -> dict[str, _Earlier]:
         if not ids:
-            return set()
+            return {}
         lists = self._scope_lists
-        out: set[str] = set()
+        out: dict[str, _Earlier] = {}
         for chunk in _chunks(ids, 500):
-            q = select(Lead.external_id).where(Lead.external_id.in_(chunk))
+            q = select(Lead.external_id, Lead.source_line, Lead.import_job_id).where(
+                Lead.external_id.in_(chunk)
+            )
             if lists is not None:
                 q = q.where(Lead.list_id.in_(lists))
-            out.update(x for x in await self.db.scalars(q) if x is not None)
+            for external_id, line, job in await self.db.execute(q):
+                if external_id is not None:
+                    out.setdefault(external_id, (line, job, False))
         return out
 
     async def _existing_dnc(self, numbers: list[str]) -> set[str]:
@@ -647,7 +723,7 @@ class ListImporter:
         if not rows:
             return
         now = utcnow()
-        list_id = self.opt.list_id
+        list_id, job_id = self.opt.list_id, self.job_id
         if self._pg:
             ids = await self._raw.fetchval(
                 "SELECT array_agg(nextval($1::oid::regclass)) FROM generate_series(1, $2)",
@@ -666,6 +742,7 @@ class ListImporter:
                     "priority",
                     "consent",
                     "source_line",
+                    "import_job_id",
                     "created_at",
                 ],
                 records=[
@@ -679,6 +756,7 @@ class ListImporter:
                         r.priority,
                         r.consent,
                         r.line,
+                        job_id,
                         now,
                     )
                     for i, r in zip(ids, rows, strict=True)
@@ -705,14 +783,22 @@ class ListImporter:
             return
         # SQLite: plain executemany on the driver (the ORM's per-row type processing costs more than the
         # insert). Ids are taken after the current maximum: this transaction is SQLite's only writer
-        # from its first write on, and a clash would fail the import whole, not corrupt it.
+        # from its first write on (with batch commits, the job row's update before this), and a clash
+        # would fail the import, not corrupt it.
         conn = await self.db.connection()
         top = (await conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM leads")).scalar_one()
         ids = range(top + 1, top + 1 + len(rows))
+        if self.commit_batches and self._leads_from is None:
+            # Committed with the job's first leads: where a clean-up looks for them (by id, a range scan)
+            self._leads_from = top + 1
+            self._job_options["leads_from"] = top + 1
+            await self.db.execute(
+                update(ImportJob).where(ImportJob.id == job_id).values(options=self._job_options)
+            )
         stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite DATETIME text
         await conn.exec_driver_sql(
             "INSERT INTO leads (id, list_id, external_id, fields, status, attempts, priority, consent,"
-            " source_line, created_at) VALUES (?, ?, ?, ?, 'new', 0, ?, ?, ?, ?)",
+            " source_line, import_job_id, created_at) VALUES (?, ?, ?, ?, 'new', 0, ?, ?, ?, ?, ?)",
             [
                 (
                     i,
@@ -722,6 +808,7 @@ class ListImporter:
                     r.priority,
                     int(r.consent),
                     r.line,
+                    job_id,
                     stamp,
                 )
                 for i, r in zip(ids, rows, strict=True)
@@ -769,12 +856,22 @@ async def create_job(
     size: int,
     options: dict[str, Any],
     user_id: int | None,
+    spool: str | None = None,
 ) -> ImportJob:
+    """The job row of an import about to run in this process; `spool` is the upload's temporary copy,
+    deleted by the start-up clean-up if this process dies before it does."""
+    runner: dict[str, Any] = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": _started(os.getpid()),
+    }
+    if spool is not None:
+        runner["spool"] = spool
     job = ImportJob(
         list_id=list_id,
         filename=filename[:255],
         status=ImportStatus.running,
-        options=options | {"runner": {"host": socket.gethostname(), "pid": os.getpid()}},
+        options=options | {"runner": runner},
         bytes_total=size,
         created_by=user_id,
     )
@@ -786,7 +883,9 @@ async def create_job(
 async def run_job(
     db: Database, job_id: int, path: Path | str, options: ImportOptions, user_id: int | None
 ) -> None:
-    """Import `path` for job `job_id`: data in one transaction; the job row ends done or failed."""
+    """Import `path` for job `job_id`; the job row ends done or failed, and only a done job's leads are
+    dialable. PostgreSQL: the data and the job's end are one transaction. SQLite: each batch commits, so
+    that other writers get the lock between two; a failed job's leads are deleted before it reads failed."""
     pg = db.engine.dialect.name == "postgresql"
 
     async def progress(c: Counters) -> None:
@@ -796,16 +895,23 @@ async def run_job(
                 await s.commit()
 
     error: str | None = None
-    counters = Counters()
     table: Table | None = None
     try:
         async with db.session() as session:
             try:
                 table = open_table(path, encoding=options.encoding, delimiter=options.delimiter)
                 importer = ListImporter(
-                    session, options, job_id=job_id, user_id=user_id, progress=progress, keep_live=True
+                    session,
+                    options,
+                    job_id=job_id,
+                    user_id=user_id,
+                    progress=progress,
+                    keep_live=True,
+                    commit_batches=not pg,
                 )
                 counters = await importer.run(table)
+                done = _job_values(counters) | {"status": ImportStatus.done, "finished_at": utcnow()}
+                await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**done))
                 await session.commit()
             except BaseException:
                 await session.rollback()
@@ -818,24 +924,79 @@ async def run_job(
         if table is not None:
             table.close()
     try:
-        async with db.session() as s:
-            values: dict[str, Any] = {"finished_at": utcnow()}
-            if error is None:
-                values |= _job_values(counters) | {"status": ImportStatus.done}
-            else:
-                values |= {
-                    "status": ImportStatus.failed,
-                    "error": error[:2000],
-                    "accepted": 0,
-                    "duplicates": 0,
-                    "dnc": 0,
-                    "no_consent": 0,
-                    "invalid": 0,
-                }
-            await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
-            await s.commit()
+        if error is not None:
+            await _fail(db, job_id, error)
     finally:
         LIVE.pop(job_id, None)
+
+
+INTERRUPTED = "interrupted: the server stopped during the import; nothing was imported, upload the file again"
+
+
+async def _fail(db: Database, job_id: int, error: str) -> None:
+    """End a job failed, its leads and rejects deleted first (so that a clean-up cut short is done again
+    by the next start-up, which still sees the job running)."""
+    async with db.session() as s:
+        opts = await s.scalar(select(ImportJob.options).where(ImportJob.id == job_id)) or {}
+    start = opts.get("leads_from")
+    while isinstance(start, int):  # only batch-committed imports (SQLite) have leads left to delete
+        async with db.session() as s:
+            ids = list(
+                await s.scalars(
+                    select(Lead.id)
+                    .where(Lead.id >= start, Lead.import_job_id == job_id)
+                    .order_by(Lead.id)
+                    .limit(BATCH)
+                )
+            )
+            if not ids:
+                break
+            # their numbers go with them (ON DELETE CASCADE); one short transaction per batch
+            await s.execute(
+                delete(Lead).where(Lead.id.between(ids[0], ids[-1]), Lead.import_job_id == job_id)
+            )
+            await s.commit()
+        start = ids[-1] + 1
+    async with db.session() as s:
+        await s.execute(delete(ImportReject).where(ImportReject.job_id == job_id))
+        values: dict[str, Any] = {
+            "status": ImportStatus.failed,
+            "error": error[:2000],
+            "finished_at": utcnow(),
+            "accepted": 0,
+            "duplicates": 0,
+            "dnc": 0,
+            "no_consent": 0,
+            "invalid": 0,
+        }
+        await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**values))
+        await s.commit()
+
+
+async def recover_interrupted(db: Database) -> list[int]:
+    """At start-up: the imports whose process died mid-way (kill -9, a crash, a container's restart) end
+    failed with the reason; their leads and their spooled upload are deleted. Imports of a living process
+    (a `plateau import list` running beside the server, another node's) are left alone."""
+    async with db.session() as s:
+        running = list(
+            await s.execute(
+                select(ImportJob.id, ImportJob.options).where(ImportJob.status == ImportStatus.running)
+            )
+        )
+    recovered = []
+    for job_id, opts in running:
+        if not _runner_gone(opts or {}):
+            continue
+        spool = ((opts or {}).get("runner") or {}).get("spool")
+        if isinstance(spool, str) and Path(spool).name.startswith(SPOOL_PREFIX):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool)
+        await _fail(db, job_id, INTERRUPTED)
+        log.warning(
+            "import job %s was interrupted (its process died): marked failed, its leads deleted", job_id
+        )
+        recovered.append(job_id)
+    return recovered
 
 
 def _job_values(c: Counters) -> dict[str, Any]:
@@ -867,12 +1028,8 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         },
     }
     live = LIVE.get(job.id) if job.status is ImportStatus.running else None
-    if job.status is ImportStatus.running and live is None and _runner_gone(job):
-        out |= {
-            "status": ImportStatus.failed.value,
-            "error": "interrupted: the server stopped during the import;"
-            " nothing was imported, upload the file again",
-        }
+    if job.status is ImportStatus.running and live is None and _runner_gone(job.options or {}):
+        out |= {"status": ImportStatus.failed.value, "error": INTERRUPTED}
     if live:
         out |= {
             k: live[k]
@@ -887,20 +1044,36 @@ def job_view(job: ImportJob) -> dict[str, Any]:
     return out
 
 
-def _runner_gone(job: ImportJob) -> bool:
-    """The process that ran this job was on this machine and is no more (a restart): it will never end."""
-    runner = (job.options or {}).get("runner") or {}
-    if runner.get("host") != socket.gethostname() or not isinstance(runner.get("pid"), int):
-        return False  # another node's import: its own progress row says how it goes
-    if runner["pid"] == os.getpid():
-        return False  # ours, between its creation and its first batch
+def _started(pid: int) -> str | None:
+    """When process `pid` started (boot id and start time from /proc), or None where there is no /proc:
+    tells a process from a later one given the same pid, such as PID 1 of a restarted container."""
     try:
-        os.kill(runner["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        with open(f"/proc/{pid}/stat") as f:
+            ticks = f.read().rsplit(")", 1)[1].split()[19]  # field 22 of proc(5), after the name
+    except (OSError, IndexError):
+        return None
+    return f"{boot}/{ticks}"
+
+
+def _runner_gone(options: dict[str, Any]) -> bool:
+    """The process that ran this job was on this machine and is no more (a restart): it will never end."""
+    runner = options.get("runner") or {}
+    pid, started = runner.get("pid"), runner.get("started")
+    if runner.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False  # another node's import: its own progress row says how it goes
+    if pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # a living process of another user
+    elif started is None:
+        return False  # ours, between its creation and its first batch
+    # that pid lives: the same process, unless it started at another time (the pid was given again)
+    return started is not None and _started(pid) not in (None, started)
 
 
 REPORT_HEADER = ["line", "kind", "reason"]

@@ -89,6 +89,9 @@ class Lead(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     source_line: Mapped[int | None] = mapped_column(Integer)  # line of the uploaded file
+    # The import job that wrote it: a lead is dialable only once that job is done (dialer.store), so an
+    # import that commits batch by batch stays all-or-nothing. No foreign key: jobs are never deleted.
+    import_job_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (
         Index("ix_leads_list_status_next", "list_id", "status", "next_attempt_at"),

@@ -29,7 +29,7 @@ from dialer.campaign_feed import abandon_wire
 from dialer.compliance import RuleSet
 from dialer.engine import campaign_abandons, utc_now
 from dialer.models import Campaign, CampaignList, Lead
-from dialer.store import rule_set_named
+from dialer.store import imported, rule_set_named
 
 router = APIRouter(tags=["campaigns"])
 router.include_router(report_api.router)
@@ -100,7 +100,9 @@ async def _db_figures(
     list_ids = select(CampaignList.list_id).where(CampaignList.campaign_id == c.id)
     total, reached = (
         await db.execute(
-            select(func.count(), func.count().filter(Lead.attempts > 0)).where(Lead.list_id.in_(list_ids))
+            select(func.count(), func.count().filter(Lead.attempts > 0)).where(
+                Lead.list_id.in_(list_ids), imported()
+            )
         )
     ).one()
     day = now + timedelta(microseconds=1)

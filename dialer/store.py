@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer import leads_model as m
@@ -22,6 +22,8 @@ from dialer.models import (
     DncEntry,
     DncKind,
     DncList,
+    ImportJob,
+    ImportStatus,
     Lead,
     LeadAttempt,
     LeadNumber,
@@ -29,6 +31,15 @@ from dialer.models import (
 
 DIALABLE = tuple(s.value for s in m.DIALABLE_STATUSES)
 DNC_CHUNK = 500
+
+
+def imported() -> ColumnElement[bool]:
+    """Leads whose import is done: a running, failed or interrupted import's leads are neither dialled nor
+    counted (an import on SQLite commits batch by batch; its job's state makes it all-or-nothing)."""
+    return or_(
+        Lead.import_job_id.is_(None),
+        Lead.import_job_id.in_(select(ImportJob.id).where(ImportJob.status == ImportStatus.done)),
+    )
 
 
 async def load_leads(
@@ -42,7 +53,7 @@ async def load_leads(
     rows = list(
         await session.scalars(
             select(Lead)
-            .where(Lead.list_id.in_(list(list_ids)), Lead.status.in_(list(statuses)))
+            .where(Lead.list_id.in_(list(list_ids)), Lead.status.in_(list(statuses)), imported())
             .order_by(Lead.priority.desc(), Lead.attempts, Lead.id)
             .limit(limit)
         )

@@ -24,6 +24,7 @@ from app.security import Identity, get_db, require
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import (
+    SPOOL_PREFIX,
     ImportOptions,
     create_job,
     job_view,
@@ -181,6 +182,7 @@ async def upload(
             "delimiter": opts.delimiter,
         },
         user_id=ident.user.id,
+        spool=path,
     )
     audit(
         db,
@@ -199,7 +201,7 @@ async def upload(
 
 
 async def _spool(file: UploadFile, limit: int = MAX_UPLOAD) -> tuple[str, int]:
-    fd, path = tempfile.mkstemp(prefix="plateau-list-", suffix=".upload")
+    fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=".upload")
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -548,6 +550,7 @@ async def import_dnc(
     )
     await db.commit()
     return {
+        "lines": report.lines,
         "rows": report.rows,
         "added": report.added,
         "invalid": [{"line": ln, "reason": why} for ln, why in report.invalid[:1000]],

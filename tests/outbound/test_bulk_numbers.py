@@ -44,7 +44,8 @@ def bulk(normalise: Normaliser, raw: str) -> tuple[object, ...]:
         ("+212 5 22 12 34 56", ("+212522123456", ("Africa/Casablanca",), "MA")),
         ("+1 212 555 1234", ("+12125551234", ("America/New_York",), "US")),
         ("06 12 34 56", ("invalid", "wrong number of digits for FR")),
-        ("06 39 00 00 39", ("invalid", "not a number in use in FR")),
+        ("06 39 00 00 39", ("+262639000039", ("Indian/Mayotte",), "YT")),  # Mayotte, written in France
+        ("06 39 80 00 00", ("invalid", "not a number in use in FR")),  # a range no one has
         ("01 42 68 53 00 poste 12", ("invalid", "an extension cannot be dialled by the dialer")),
         ("=1+2", ("invalid", "contains characters that are not part of a phone number")),
     ],

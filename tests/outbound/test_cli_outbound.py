@@ -46,3 +46,30 @@ def test_given_a_broken_file_or_unknown_template_when_imported_from_the_cli_then
     assert "no mapping template named 'nope'" in capsys.readouterr().err
     assert main(["dnc", "import", str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_given_a_file_whose_every_line_is_rejected_when_imported_from_the_cli_then_exit_1_and_it_says_so(
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ["M.;A;B;;12;;;oui;", "M.;C;D;;06 12 34 56 78;;;oui;", "M.;E;F;;06.12.34.56.78;;;oui;"]
+    assert main(["import", "list", str(french_csv(tmp_path, rows[:1])), "--list", "L"]) == 1
+    out, err = capsys.readouterr()
+    assert "0 leads imported" in out and "line 2: invalid" in out
+    assert "nothing was imported from" in err and "every line was rejected" in err
+    assert main(["import", "list", str(french_csv(tmp_path, rows[1:2])), "--list", "L"]) == 0
+    assert main(["import", "list", str(french_csv(tmp_path, rows[2:])), "--list", "L"]) == 1
+    out, err = capsys.readouterr()
+    assert "line 2: duplicate: duplicate of line 2 of import 2: +33612345678 is already in this list" in out
+    assert main(["import", "list", str(french_csv(tmp_path, [])), "--list", "L"]) == 1
+    assert "the file has no lines" in capsys.readouterr().err
+
+
+def test_given_a_dnc_file_with_a_header_when_imported_from_the_cli_then_every_line_is_counted_once(
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bloctel.csv"
+    path.write_text("MSISDN;Source\n" + "".join(f"06123456{i:02d};B\n" for i in range(79)), encoding="ascii")
+    assert main(["dnc", "import", str(path), "--list", "Bloctel", "--kind", "national"]) == 0
+    out = capsys.readouterr().out
+    assert "80 lines read (a header ('MSISDN;Source') and 79 numbers): 79 numbers added" in out
+    assert "0 invalid" in out

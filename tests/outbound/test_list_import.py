@@ -174,7 +174,7 @@ async def test_given_duplicates_and_dnc_numbers_when_imported_then_each_is_rejec
         (7, "invalid"),
     ]
     assert "+33612345678 is on a do-not-call list" in rejects[0][2]
-    assert "already in this list" in rejects[1][2]
+    assert rejects[1][2] == "duplicate of line 3 (+33698765432)"
     assert rejects[4][2] == "no phone number"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import phonenumbers
 import pytest
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
 from cti.numbers import SEPARATORS, InvalidNumber, _prepare, classify, parse
@@ -22,10 +22,43 @@ from dialer.bulk_numbers import Normaliser, _raw_zones
 Reference = tuple[str, str | None, int, tuple[str, ...], str] | None
 
 
+OVERSEAS = ("RE", "YT", "GP", "BL", "MF", "GF", "MQ", "PM")
+LINES = {PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def overseas_rule(num: PhoneNumber, prepared: str, region: str) -> PhoneNumber:
+    """The French rule, with phonenumbers' own validation per territory: a number written nationally that
+    FR metadata refuses or knows only as a fixed line is a territory's line when one has it (Saint-Pierre's
+    written with its code after the 0)."""
+    compact = prepared.translate(SEPARATORS)
+    if region != "FR" or num.country_code != 33 or compact[:1] != "0" or compact[1:2] == "0":
+        return num
+    if phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) not in (
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        return num
+    nsn = str(num.national_number)
+    for territory in OVERSEAS:
+        cc = phonenumbers.country_code_for_region(territory)
+        for digits in (nsn, nsn[len(str(cc)) :] if nsn.startswith(str(cc)) else ""):
+            if digits[:1] in ("", "0"):
+                continue
+            there = PhoneNumber(country_code=cc, national_number=int(digits), extension=num.extension)
+            if (
+                phonenumbers.is_valid_number_for_region(there, territory)
+                and phonenumbers.number_type(there) in LINES
+            ):
+                return there
+    return num
+
+
 def reference(raw: str, region: str) -> Reference:
-    """phonenumbers' own answer: None when it does not parse or is not a valid number."""
+    """phonenumbers' own answer (with the French overseas rule): None when it does not parse or is not a
+    valid number."""
     try:
-        num = phonenumbers.parse(_prepare(raw), region)
+        prepared = _prepare(raw)
+        num = overseas_rule(phonenumbers.parse(prepared, region), prepared, region)
     except (NumberParseException, InvalidNumber):
         return None
     if not phonenumbers.is_valid_number(num):

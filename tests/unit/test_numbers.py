@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cti.numbers import InvalidNumber, lookup_keys, parse, suffix_key
+from dialer.bulk_numbers import Normaliser
 
 VALID = [
     # French mobiles and landlines, every common way of writing them
@@ -75,6 +76,71 @@ INVALID = [
     ("06 12 34 56 78<script>", "characters that are not part of a phone number"),
     ("6" * 500, "longer than 64 characters"),
 ]
+
+
+# Overseas France written nationally, as in any French file: the territory's own country code, never +33.
+OVERSEAS_WRITTEN_IN_FRANCE = [
+    ("0692 12 34 56", "+262692123456", "RE"),  # Réunion mobile
+    ("06 93 10 12 34", "+262693101234", "RE"),
+    ("0262 12 34 56", "+262262123456", "RE"),  # Réunion fixed line
+    ("0639 01 23 45", "+262639012345", "YT"),  # Mayotte mobile
+    ("0269 61 23 45", "+262269612345", "YT"),  # Mayotte fixed line (FR metadata alone reads +33 2 69…)
+    ("0690 12 34 56", "+590690123456", "GP"),  # Guadeloupe mobile
+    ("0691 30 12 34", "+590691301234", "GP"),
+    ("0590 12 34 56", "+590590123456", "GP"),  # Guadeloupe fixed line
+    ("0590 27 12 34", "+590590271234", "BL"),  # Saint-Barthélemy
+    ("0590 87 12 34", "+590590871234", "BL"),
+    ("0694 12 34 56", "+594694123456", "GF"),  # Guyane mobile
+    ("0594 12 34 56", "+594594123456", "GF"),  # Guyane fixed line
+    ("0696 12 34 56", "+596696123456", "MQ"),  # Martinique mobile
+    ("0697 12 34 56", "+596697123456", "MQ"),
+    ("0596 61 23 45", "+596596612345", "MQ"),  # Martinique fixed line (FR metadata alone reads +33 5 96…)
+    ("0508 41 23 45", "+508412345", "PM"),  # Saint-Pierre-et-Miquelon: its code after the 0
+    ("0508 55 12 34", "+508551234", "PM"),
+    ("06.92.12.34.56 poste 12", "+262692123456", "RE"),  # the slow path (an extension) says the same
+    # still metropolitan: numbers FR knows as mobiles or non-geographic, and fixed lines no territory has
+    ("06 12 34 56 78", "+33612345678", "FR"),
+    ("0596 12 34 56", "+33596123456", "FR"),
+    ("08 06 12 34 56", "+33806123456", "FR"),
+    ("05 56 12 34 56", "+33556123456", "FR"),
+    ("01 42 68 53 00", "+33142685300", "FR"),
+    # written with +33 or 0033, the writer chose France: not remapped
+    ("+33 6 92 12 34 56", None, None),
+    ("0033 692 12 34 56", None, None),
+]
+
+
+@pytest.mark.parametrize(("raw", "e164", "where"), OVERSEAS_WRITTEN_IN_FRANCE)
+def test_given_an_overseas_number_written_nationally_when_parsed_with_fr_then_its_own_country_code(
+    raw: str, e164: str | None, where: str | None
+) -> None:
+    bulk = Normaliser("FR")
+    if e164 is None:
+        with pytest.raises(InvalidNumber, match="not a number in use in FR"):
+            parse(raw, "FR")
+        with pytest.raises(InvalidNumber):
+            bulk(raw)
+        return
+    parsed = parse(raw, "FR")
+    assert (parsed.e164, parsed.region) == (e164, where)
+    if parsed.extension is None:
+        assert bulk(raw).e164 == e164  # the import's fast path agrees
+
+
+@pytest.mark.parametrize(
+    ("raw", "letters"),
+    [
+        ("06-XX-34-56-78", "'XX'"),
+        ("06 12 34 56 7A", "'A'"),
+        ("06 12 34 56 78 ext 1a", "'exta'"),
+    ],
+)
+def test_given_letters_in_the_digits_when_parsed_then_the_reason_says_it_holds_letters(
+    raw: str, letters: str
+) -> None:
+    with pytest.raises(InvalidNumber) as info:
+        parse(raw, "FR")
+    assert info.value.reason.startswith(f"contains letters ({letters})"), info.value.reason
 
 
 @pytest.mark.parametrize(("raw", "region", "e164", "extension"), VALID)
