@@ -158,7 +158,8 @@ async def current_identity(request: Request, db: AsyncSession = Depends(get_db))
         )
     if ident.via == "cookie" and request.method in UNSAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not (ident.csrf_token and hmac.compare_digest(sent, ident.csrf_token)):
+        # as bytes: compare_digest refuses str holding anything but ASCII, and a header may hold anything
+        if not (ident.csrf_token and hmac.compare_digest(sent.encode(), ident.csrf_token.encode())):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
     await db.commit()  # persists token last_used_at
     return ident

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import reporting
 from app.models import (
     Account,
     Call,
@@ -21,10 +22,12 @@ from app.models import (
     Role,
     User,
 )
+from app.routes.reports import period_error
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 
 router = APIRouter(tags=["history"])
+MAX_ID = 2**63 - 1  # the largest BIGINT, on both engines
 any_role = require(*ANY_ROLE)
 
 
@@ -33,12 +36,15 @@ def encode_cursor(at: datetime, row_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (instant, id) a page ends at. A cursor is opaque but comes back from the client: a forged one
+    (an id no column holds, an instant outside the calendar) is as malformed as garbage."""
     try:
         at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
+        parsed, number = datetime.fromisoformat(at), int(row_id)
+        reporting.check_instant(parsed, "cursor")
+        if not 0 < number <= MAX_ID:
             raise ValueError
-        return parsed, int(row_id)
+        return parsed, number
     except (ValueError, UnicodeDecodeError):
         raise HTTPException(
             422, [{"loc": ["query", "cursor"], "msg": "malformed cursor", "type": "value_error"}]
@@ -167,9 +173,13 @@ async def list_calls(
         (direction, lambda v: Call.direction == v),
     ):
         if value is not None:
-            if isinstance(value, datetime) and value.tzinfo is None:
-                raise HTTPException(422, "since/until need a time zone")
             stmt = stmt.where(cond(value))
+    try:
+        for field, instant in (("since", since), ("until", until)):
+            if instant is not None:
+                reporting.check_instant(instant, field)
+    except reporting.PeriodError as exc:
+        raise period_error(exc) from None
     if cursor:
         at, row_id = decode_cursor(cursor)
         stmt = stmt.where(or_(Call.offered_at < at, and_(Call.offered_at == at, Call.id < row_id)))
