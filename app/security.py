@@ -18,7 +18,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Depends, HTTPException, Request, status
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiToken, Role, User, WebSession, utcnow
@@ -113,6 +113,15 @@ async def open_session(db: AsyncSession, user: User, max_age_s: int) -> tuple[st
 
 async def close_session(db: AsyncSession, token: str) -> None:
     await db.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
+
+
+async def end_user_sessions(db: AsyncSession, user_id: int, *, tokens: bool) -> None:
+    """Sign the user out everywhere (their browser sessions; with `tokens`, their API tokens too), in the
+    caller's transaction. Their open WebSockets are the hub's (`Hub.revoke`), once this is committed."""
+    await db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    if tokens:
+        mine = (ApiToken.user_id == user_id, ApiToken.revoked.is_(False))
+        await db.execute(update(ApiToken).where(*mine).values(revoked=True))
 
 
 async def identify(db: AsyncSession, *, bearer: str | None, cookie: str | None) -> Identity | None:

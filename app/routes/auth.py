@@ -80,6 +80,8 @@ async def logout(
         await close_session(db, cookie)
     audit(db, "logout", user_id=ident.user.id, request=request)
     await db.commit()
+    if cookie:  # this browser session's WebSockets end with it
+        request.app.state.hub.revoke(credential=token_digest(cookie))
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
 
@@ -131,3 +133,4 @@ async def revoke_token(
         db, "token_revoked", user_id=ident.user.id, target_type="api_token", target_id=tok.id, request=request
     )
     await db.commit()
+    request.app.state.hub.revoke(credential=tok.token_hash)
