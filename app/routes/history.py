@@ -122,8 +122,7 @@ async def add_note(
             422,
             [{"loc": ["body", "disposition_code"], "msg": "unknown disposition code", "type": "value_error"}],
         )
-    if body.call_id is not None and await db.get(Call, body.call_id) is None:
-        raise HTTPException(422, [{"loc": ["body", "call_id"], "msg": "no such call", "type": "value_error"}])
+    await check_call_visible(db, ident, body.call_id)
     row = Interaction(
         contact_id=contact_id,
         account_id=contact.account_id,
@@ -146,6 +145,17 @@ def _call_scope(ident: Identity) -> ColumnElement[bool] | None:
         team = select(User.id).where(User.team_id == ident.user.team_id) if ident.user.team_id else None
         return Call.agent_id.in_(team) if team is not None else Call.agent_id == ident.user.id
     return None
+
+
+async def check_call_visible(db: AsyncSession, ident: Identity, call_id: int | None) -> None:
+    """A call referred to (a note's, a complaint's) must be one the caller may see; one out of their scope
+    answers exactly like one that does not exist, so that call ids do not leak."""
+    if call_id is None:
+        return
+    stmt = select(Call.id).where(Call.id == call_id)
+    scope = _call_scope(ident)
+    if await db.scalar(stmt if scope is None else stmt.where(scope)) is None:
+        raise HTTPException(404, "call_id: no such call")
 
 
 @router.get("/calls", response_model=Page[CallOut])
