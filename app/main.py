@@ -22,7 +22,7 @@ from app.routes import (
     reports,
     supervisor,
 )
-from app.security import LoginRateLimiter
+from app.security import LoginRateLimiter, PasswordWork
 from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
@@ -72,7 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.hub = Hub()
-    app.state.login_limiter = LoginRateLimiter(settings.login_rate_limit, settings.login_rate_window_s)
+    app.state.login_limiter = LoginRateLimiter(
+        settings.login_rate_limit, settings.login_rate_window_s, settings.login_ip_rate_limit
+    )
+    app.state.passwords = PasswordWork(settings.password_workers, waiting=8 * settings.password_workers)
     for module in (
         auth,
         customers,

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     login_rate_limit: int = Field(default=5, ge=1, description="failed logins per window per user+IP")
     login_rate_window_s: int = Field(default=300, ge=1)
+    login_ip_rate_limit: int = Field(default=50, ge=1, description="failed logins per window per address")
+    password_workers: int = Field(default=1, ge=1, le=16, description="argon2 threads; 8 queued per thread")
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks, comma-separated)
+    trusted_proxies: str = ""
     cookie_secure: bool = False
 
     complaint_ack_working_days: int = Field(default=10, ge=1)
@@ -81,6 +85,20 @@ class Settings(BaseSettings):
         if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
             raise ValueError("must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
         return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, v: str) -> str:
+        import ipaddress
+
+        items = [item.strip() for item in v.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                msg = f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                raise ValueError(msg) from None
+        return ",".join(items)
 
     @field_validator("timezone")
     @classmethod

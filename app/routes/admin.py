@@ -28,7 +28,7 @@ from app.schemas import (
     UserOut,
     UserPatch,
 )
-from app.security import ANY_ROLE, Identity, end_user_sessions, get_db, hash_password, require
+from app.security import ANY_ROLE, Identity, PasswordsBusy, end_user_sessions, get_db, require
 
 router = APIRouter(tags=["admin"])
 admin = require()  # admins only
@@ -42,6 +42,13 @@ async def _commit(db: AsyncSession, what: str) -> None:
     except IntegrityError:
         await db.rollback()
         raise HTTPException(409, f"{what} already exists or is still referenced") from None
+
+
+async def _hash(request: Request, password: str) -> str:
+    try:
+        return str(await request.app.state.passwords.hash(password))
+    except PasswordsBusy:
+        raise HTTPException(503, "too many sign-ins at once; try again in a moment") from None
 
 
 async def _check_team(db: AsyncSession, team_id: int | None) -> None:
@@ -60,7 +67,7 @@ async def create_user(
     body: UserIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
 ) -> Any:
     await _check_team(db, body.team_id)
-    user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password))
+    user = User(**body.model_dump(exclude={"password"}), password_hash=await _hash(request, body.password))
     db.add(user)
     try:
         await db.flush()
@@ -98,7 +105,7 @@ async def update_user(
         pw = changes.pop("password")
         if pw is None:
             raise HTTPException(422, "password may not be null")
-        user.password_hash = hash_password(pw)
+        user.password_hash = await _hash(request, pw)
     for k, v in changes.items():
         if v is None and k in ("display_name", "role", "language", "active"):
             raise HTTPException(422, f"{k} may not be null")

@@ -13,13 +13,13 @@ from app.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     Identity,
+    PasswordsBusy,
     close_session,
     current_identity,
     get_db,
     new_token,
     open_session,
     token_digest,
-    verify_password,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -39,9 +39,18 @@ async def login(
             headers={"Retry-After": str(wait)},
         )
     user = await db.scalar(select(User).where(func.lower(User.username) == body.username.lower()))
-    ok, rehash = verify_password(user.password_hash if user and user.active else None, body.password)
+    try:  # an unknown name is verified against a dummy hash: both cost the same
+        ok, rehash = await request.app.state.passwords.verify(
+            user.password_hash if user and user.active else None, body.password
+        )
+    except PasswordsBusy:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "too many sign-ins at once; try again in a moment",
+            headers={"Retry-After": "1"},
+        ) from None
     if not ok or user is None:
-        limiter.failed(body.username, ip)
+        limiter.failed(body.username, ip, known=user is not None)
         audit(
             db,
             "login_failed",

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest_asyncio
-import uvicorn
 import websockets
 
 from tests.api.conftest import Api
+from tests.api.live import serving
 from tests.conftest import wait_for
 
 
@@ -36,18 +35,8 @@ class Live:
 
 @pytest_asyncio.fixture
 async def live(api: Api) -> AsyncIterator[Live]:
-    """The API's app served over real sockets in this loop (the lifespan is off: no PBX, same database)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(api.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, what="uvicorn start")
-    yield Live(api, f"ws://127.0.0.1:{port}")
-    server.should_exit = True
-    await task
+    async with serving(api.app) as url:
+        yield Live(api, url.replace("http://", "ws://"))
 
 
 async def _closed_with(ws: websockets.ClientConnection) -> tuple[int | None, str | None]:
