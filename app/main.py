@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from app.collector import service_collector
 from app.db import Database
+from app.health import WriteProbe
 from app.routes import (
     admin,
     agent,
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
+        app.state.write_probe = WriteProbe(app.state.db)
         from cti.ivr.service import start_ivr
 
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
@@ -91,12 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)
 
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, Any]:
-        db_error = await app.state.db.ping()
+    @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})
+    async def healthz(response: Response) -> dict[str, Any]:
+        # a read and a write (app/health.py): a database that only reads fails every login
+        db_error = await app.state.db.ping() or await app.state.write_probe.error()
         ami = app.state.cti.health()
+        ok = db_error is None and ami["ok"]
+        if not ok:
+            response.status_code = 503
         return {
-            "status": "ok" if db_error is None and ami["ok"] else "degraded",
+            "status": "ok" if ok else "degraded",
             "ami": ami,
             "database": {
                 "ok": db_error is None,
