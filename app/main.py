@@ -23,7 +23,7 @@ from app.routes import (
     reports,
     supervisor,
 )
-from app.security import LoginRateLimiter, PasswordWork
+from app.security import LoginRateLimiter, PasswordWork, credential_check
 from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
         app.state.cti = CtiService(settings, app.state.db, app.state.hub)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
+        app.state.hub.set_credential_check(credential_check(app.state.db))
         await app.state.cti.start()
         # the live dialer (issue 6): only with a PBX to dial through
         app.state.dialer = DialerService(app.state.cti, app.state.db)

@@ -211,6 +211,36 @@ async def end_user_sessions(db: AsyncSession, user_id: int, *, tokens: bool) -> 
         await db.execute(update(ApiToken).where(*mine).values(revoked=True))
 
 
+async def live_credentials(db: AsyncSession, digests: set[str]) -> set[str]:
+    """Of these session and token digests, those that still authenticate (see `identify`)."""
+    out: set[str] = set()
+    ordered = sorted(digests)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        sessions = (
+            select(WebSession.token_hash)
+            .join(User, User.id == WebSession.user_id)
+            .where(WebSession.token_hash.in_(chunk), WebSession.expires_at >= utcnow(), User.active)
+        )
+        tokens = (
+            select(ApiToken.token_hash)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash.in_(chunk), ApiToken.revoked.is_(False), User.active)
+        )
+        out.update(await db.scalars(sessions), await db.scalars(tokens))
+    return out
+
+
+def credential_check(database: Any) -> Callable[[set[str]], Any]:
+    """`live_credentials` on a fresh session of `database` (an app.db.Database), for the WebSocket hub."""
+
+    async def check(digests: set[str]) -> set[str]:
+        async with database.session() as db:
+            return await live_credentials(db, digests)
+
+    return check
+
+
 async def identify(db: AsyncSession, *, bearer: str | None, cookie: str | None) -> Identity | None:
     """The user behind a bearer token or a session cookie, or None. Used by HTTP routes and /ws."""
     if bearer:

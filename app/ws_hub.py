@@ -74,6 +74,9 @@ class Publishable(Protocol):
 
 
 SnapshotFn = Callable[[Principal], Awaitable[list[dict[str, Any]]]]
+# of the credentials given, those that still authenticate (session unexpired, token unrevoked, user active)
+CredentialCheck = Callable[[set[str]], Awaitable[set[str]]]
+REVALIDATE_S = 30.0  # how stale a socket's credential may go unnoticed when no route here revoked it
 
 
 class Items(str):
@@ -139,9 +142,16 @@ class _Class:
 
 class Hub:
     def __init__(
-        self, snapshot: SnapshotFn | None = None, heartbeat_s: float = HEARTBEAT_S, tick_s: float = TICK_S
+        self,
+        snapshot: SnapshotFn | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
+        tick_s: float = TICK_S,
+        revalidate_s: float = REVALIDATE_S,
     ) -> None:
         self._snapshot = snapshot
+        self._check: CredentialCheck | None = None
+        self.revalidate_s = revalidate_s
+        self._revalidations: asyncio.Task[None] | None = None
         self._heartbeat_s = heartbeat_s
         self._tick_s = tick_s
         self._connections: set[Connection] = set()
@@ -157,6 +167,11 @@ class Hub:
 
     def set_snapshot(self, snapshot: SnapshotFn) -> None:
         self._snapshot = snapshot
+
+    def set_credential_check(self, check: CredentialCheck) -> None:
+        """Every `revalidate_s`, connections whose credential no longer authenticates are closed (4401):
+        a session expired, or ended by another process (the CLI, another node)."""
+        self._check = check
 
     @property
     def connections(self) -> int:
@@ -384,8 +399,26 @@ class Hub:
         return '{"type":"batch","items":[' + ",".join(texts) + "]}"
 
     def _start_heartbeats(self) -> None:
+        loop = asyncio.get_running_loop()
         if self._heartbeats is None or self._heartbeats.done():
-            self._heartbeats = asyncio.get_running_loop().create_task(self._beat(), name="ws-heartbeats")
+            self._heartbeats = loop.create_task(self._beat(), name="ws-heartbeats")
+        if self._check is not None and (self._revalidations is None or self._revalidations.done()):
+            self._revalidations = loop.create_task(self._revalidate(), name="ws-revalidate")
+
+    async def _revalidate(self) -> None:
+        while self._connections and self._check is not None:
+            await asyncio.sleep(self.revalidate_s)
+            held = {c.credential for c in self._connections if c.credential}
+            if not held:
+                continue
+            try:
+                valid = await self._check(held)
+            except Exception:  # the database is away: keep the sockets, /healthz says why
+                log.warning("ws: could not check the connections' credentials", exc_info=True)
+                continue
+            for conn in list(self._connections):
+                if conn.credential and conn.credential not in valid:
+                    self.close(conn, 4401, "session ended")
 
     async def _beat(self) -> None:
         """One timer for every connection: a heartbeat to each that has been silent for `heartbeat_s`."""

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 import httpx
 import pytest_asyncio
 import websockets
+from sqlalchemy import delete
 
+from app.models import WebSession
+from app.security import credential_check, token_digest
 from tests.api.conftest import Api
 from tests.api.live import serving
 from tests.conftest import wait_for
@@ -108,3 +111,24 @@ async def test_given_a_user_with_an_open_socket_when_deactivated_then_it_closes(
     assert (await browser.get("/api/v1/auth/me")).status_code == 401
     await browser.aclose()
     await admin.aclose()
+
+
+async def test_given_a_session_ended_by_another_process_when_the_hub_revalidates_then_its_socket_closes(
+    live: Live,
+) -> None:
+    """No route here saw it end (another node, the command line, its expiry): the periodic check does."""
+    hub = live.api.app.state.hub
+    hub.set_credential_check(credential_check(live.api.db))
+    hub.revalidate_s = 0.1
+    browser = await live.api.login("agent")
+    cookie = browser.cookies.get("plateau_session")
+    keep = await live.api.login("agent")  # another session of the same user stays open
+    ws, kept = await live.socket(cookie=cookie), await live.socket(cookie=keep.cookies.get("plateau_session"))
+    async with live.api.db.session() as s:
+        await s.execute(delete(WebSession).where(WebSession.token_hash == token_digest(cookie)))
+        await s.commit()
+    assert (await _closed_with(ws))[0] == 4401
+    await kept.send("ping")
+    assert json.loads(await asyncio.wait_for(kept.recv(), 5))["type"] in ("pong", "heartbeat")
+    await browser.aclose()
+    await keep.aclose()
