@@ -39,6 +39,9 @@ async def login(
             headers={"Retry-After": str(wait)},
         )
     user = await db.scalar(select(User).where(func.lower(User.username) == body.username.lower()))
+    # the connection goes back to the pool while argon2 works (or waits for a worker): held, a burst of
+    # sign-ins would take every pooled connection and stall every other request, /healthz included
+    await db.commit()
     try:  # an unknown name is verified against a dummy hash: both cost the same
         ok, rehash = await request.app.state.passwords.verify(
             user.password_hash if user and user.active else None, body.password

@@ -12,6 +12,7 @@ from app.security import LoginRateLimiter
 from app.settings import Settings
 from tests.api.conftest import PASSWORD, Api
 from tests.api.live import serving
+from tests.conftest import wait_for
 
 
 async def _login(c: httpx.AsyncClient, name: str, password: str, forwarded: str | None = None) -> int:
@@ -71,3 +72,18 @@ async def test_given_a_flood_of_simultaneous_sign_ins_when_the_workers_are_busy_
         assert set(codes) == {401, 503} and codes.count(401) <= 9, codes
         assert all(r.headers["Retry-After"] == "1" for r in flood if r.status_code == 503)
         assert await _login(c, "manager", PASSWORD) == 200
+
+
+async def test_given_sign_ins_waiting_for_argon2_when_counted_then_they_hold_no_database_connection(
+    api: Api,
+) -> None:
+    """Held while waiting, a burst of sign-ins took every pooled connection and stalled every request."""
+    passwords = api.app.state.passwords
+    async with api.client() as c:
+        flood = [
+            asyncio.create_task(c.post("/api/v1/auth/login", json={"username": f"g{n}", "password": "x"}))
+            for n in range(passwords.limit)
+        ]
+        await wait_for(lambda: passwords.pending == passwords.limit, 30, what="the workers and queue full")
+        assert api.db.engine.pool.checkedout() == 0
+        await asyncio.gather(*flood)
