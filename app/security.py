@@ -15,6 +15,7 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -144,6 +145,7 @@ class PasswordWork:
         self.limit = workers + waiting
         self.pending = 0
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argon2", initializer=_lower_priority)
+        weakref.finalize(self, self._pool.shutdown, wait=False)  # an app dropped (tests) lets its thread go
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self.pending >= self.limit:
@@ -159,9 +161,6 @@ class PasswordWork:
 
     async def hash(self, password: str) -> str:
         return await self._run(hash_password, password)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _lower_priority() -> None:
