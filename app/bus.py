@@ -12,7 +12,7 @@ the AMI event path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,14 @@ def _ep_group(interface: str) -> str:
 def interface_of(sip_endpoint: str | None) -> str | None:
     """A user's SIP endpoint (`agent1`) as Asterisk names the device and queue member (`PJSIP/agent1`)."""
     return f"PJSIP/{sip_endpoint}" if sip_endpoint else None
+
+
+def oversees(who: Principal, team_ids: Iterable[int | None]) -> bool:
+    """Whether `who` watches agents of those teams: a supervisor their own team's (one without a team,
+    nobody's), managers and admins everyone's. Decided on the routing key alone (role and team)."""
+    if who.role == "supervisor":
+        return who.team_id is not None and who.team_id in team_ids
+    return who.role in SUPERVISING_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +72,13 @@ class ToSupervisors:
 
 @dataclass(frozen=True, slots=True)
 class ToAgentAndSupervisors:
+    """The agent on that device, and whoever oversees the agent's team."""
+
     interface: str
+    team_id: int | None
 
     def admits(self, who: Principal) -> bool:
-        return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) == self.interface
+        return oversees(who, (self.team_id,)) or interface_of(who.sip_endpoint) == self.interface
 
     def direct(self, who: Principal) -> bool:
         return interface_of(who.sip_endpoint) == self.interface
@@ -79,9 +90,10 @@ class ToAgentAndSupervisors:
 @dataclass(frozen=True, slots=True)
 class ToAgentsAndSupervisors:
     interfaces: frozenset[str]
+    team_ids: frozenset[int | None]
 
     def admits(self, who: Principal) -> bool:
-        return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) in self.interfaces
+        return oversees(who, self.team_ids) or interface_of(who.sip_endpoint) in self.interfaces
 
     def direct(self, who: Principal) -> bool:
         return interface_of(who.sip_endpoint) in self.interfaces

@@ -36,11 +36,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             # per-connection compression of every frame cost a third of the CPU of a 1,000-wallboard fan-out
             # (bench/wallboard_fanout.py); the frames are small JSON on a LAN
             ws_per_message_deflate=False,
+            **proxy_options(settings),
         )
     finally:
         if pbx is not None:
             pbx.stop()
     return 0
+
+
+def proxy_options(settings) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """uvicorn believes X-Forwarded-For only from PLATEAU_TRUSTED_PROXIES. Its defaults trust loopback (and
+    FORWARDED_ALLOW_IPS): any local client could then pick its address and dodge the login lock."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
 
 
 def _set_cpu_nice(nice: int) -> None:

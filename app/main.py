@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from app.collector import service_collector
 from app.db import Database
+from app.health import WriteProbe
 from app.routes import (
     admin,
     agent,
@@ -23,7 +24,7 @@ from app.routes import (
     reports,
     supervisor,
 )
-from app.security import LoginRateLimiter
+from app.security import LoginRateLimiter, PasswordWork, credential_check
 from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
@@ -48,11 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await recover_interrupted(app.state.db)
         except Exception:  # the service starts anyway; the next start tries again
             log.exception("could not clean up interrupted list imports")
+        app.state.write_probe = WriteProbe(app.state.db)
         from cti.ivr.service import start_ivr
 
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
         app.state.cti = CtiService(settings, app.state.db, app.state.hub)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
+        app.state.hub.set_credential_check(credential_check(app.state.db))
         await app.state.cti.start()
         # the live dialer (issue 6): only with a PBX to dial through
         app.state.dialer = DialerService(app.state.cti, app.state.db)
@@ -80,7 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.hub = Hub()
-    app.state.login_limiter = LoginRateLimiter(settings.login_rate_limit, settings.login_rate_window_s)
+    app.state.login_limiter = LoginRateLimiter(
+        settings.login_rate_limit, settings.login_rate_window_s, settings.login_ip_rate_limit
+    )
+    app.state.passwords = PasswordWork(settings.password_workers, waiting=8 * settings.password_workers)
     for module in (
         auth,
         customers,
@@ -96,12 +102,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)
 
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, Any]:
-        db_error = await app.state.db.ping()
+    @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})
+    async def healthz(response: Response) -> dict[str, Any]:
+        # a read and a write (app/health.py): a database that only reads fails every login
+        db_error = await app.state.db.ping() or await app.state.write_probe.error()
         ami = app.state.cti.health()
+        ok = db_error is None and ami["ok"]
+        if not ok:
+            response.status_code = 503
         return {
-            "status": "ok" if db_error is None and ami["ok"] else "degraded",
+            "status": "ok" if ok else "degraded",
             "ami": ami,
             "database": {
                 "ok": db_error is None,

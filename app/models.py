@@ -352,6 +352,14 @@ class AgentStateLog(Base):
     )
 
 
+class HealthHeartbeat(Base):
+    """One row, rewritten by /healthz's write probe (app/health.py): proof the database takes writes."""
+
+    __tablename__ = "health_heartbeat"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+
+
 # --- IVR (issue 7): the IVR history table lives in cti/ivr/tables.py ---
 import cti.ivr.tables  # noqa: E402, F401  (registers it on Base.metadata)
 

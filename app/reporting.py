@@ -7,7 +7,7 @@ pure KPI module, so the wallboard, the reports pages, the API and the CSV export
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +17,10 @@ from app import kpi
 from app.models import AgentStateLog, Call, CallDirection, Queue, User
 
 MAX_DAYS = 31
+# Instants a query may carry: outside, arithmetic on them (a default period, a shift to UTC) overflows
+# Python's calendar, which starts at year 1 and ends at 9999.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class PeriodError(ValueError):
@@ -25,6 +29,14 @@ class PeriodError(ValueError):
     def __init__(self, field: str, msg: str) -> None:
         super().__init__(f"{field}: {msg}")
         self.field, self.msg = field, msg
+
+
+def check_instant(value: datetime, field: str) -> None:
+    """`value` is an aware instant between EARLIEST and LATEST; else PeriodError naming `field`."""
+    if value.tzinfo is None:
+        raise PeriodError(field, "needs a time zone (e.g. 2026-03-10T00:00:00+01:00)")
+    if not EARLIEST <= value < LATEST:
+        raise PeriodError(field, f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
 
 
 def check_period(since: datetime, until: datetime) -> None:

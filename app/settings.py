@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_AMI_SECRET = "plateau-dev-secret"  # asterisk-conf/'s manager.conf, for the private loopback Asterisk
 VAR = ROOT / "var"
 
 
@@ -29,7 +32,7 @@ class Settings(BaseSettings):
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(default=5038, ge=1, le=65535)
     ami_user: str = "plateau"
-    ami_secret: SecretStr = SecretStr("plateau-dev-secret")
+    ami_secret: SecretStr = SecretStr(DEV_AMI_SECRET)
     ami_enabled: bool = True
     ami_trunks: list[str] = Field(default=["trunk"], description="PJSIP endpoints that are carrier trunks")
     ami_ping_interval_s: float = Field(default=5.0, gt=0)
@@ -57,6 +60,10 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     login_rate_limit: int = Field(default=5, ge=1, description="failed logins per window per user+IP")
     login_rate_window_s: int = Field(default=300, ge=1)
+    login_ip_rate_limit: int = Field(default=50, ge=1, description="failed logins per window per address")
+    password_workers: int = Field(default=1, ge=1, le=16, description="argon2 threads; 8 queued per thread")
+    # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks, comma-separated)
+    trusted_proxies: str = ""
     cookie_secure: bool = False
 
     complaint_ack_working_days: int = Field(default=10, ge=1)
@@ -81,6 +88,18 @@ class Settings(BaseSettings):
         if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
             raise ValueError("must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
         return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, v: str) -> str:
+        items = [item.strip() for item in v.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                msg = f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+                raise ValueError(msg) from None
+        return ",".join(items)
 
     @field_validator("timezone")
     @classmethod
@@ -113,12 +132,47 @@ class Settings(BaseSettings):
         for name, value in self.model_dump().items():
             if isinstance(value, SecretStr) or "secret" in name:
                 out[name] = "********" if value else None
-            elif name == "database_url" and "@" in str(value) and ":" in str(value).split("@")[0][12:]:
-                head, tail = str(value).split("@", 1)
-                out[name] = head.rsplit(":", 1)[0] + ":********@" + tail
+            elif name == "database_url":
+                out[name] = mask_url(str(value))
             else:
                 out[name] = value
         return out
+
+    @model_validator(mode="after")
+    def _no_public_dev_secret(self) -> Settings:
+        """The default AMI secret is in this repository: fine for the private Asterisk on loopback that
+        `make run` starts, a manager login for anyone who reads the code on any other host."""
+        if self.ami_enabled and self.ami_secret.get_secret_value() == DEV_AMI_SECRET:
+            if not _is_loopback(self.ami_host):
+                raise ValueError(
+                    f"PLATEAU_AMI_SECRET: the development default is public; with PLATEAU_AMI_HOST="
+                    f"{self.ami_host} (not loopback) set the secret of that Asterisk's manager.conf"
+                )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
+_URL_PASSWORD = re.compile(r"((?:^|&)[^=&]*(?:password|secret)[^=&]*=)[^&]*", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password hidden, from the user part or the query (`?password=`), even
+    when the password holds `@`, `:` or `/`; works on URLs too broken to parse."""
+    head, q, query = url.partition("?")
+    scheme, sep, rest = head.partition("://")
+    if sep and "@" in rest:
+        userinfo, host = rest.rsplit("@", 1)
+        user, colon, _ = userinfo.partition(":")
+        head = f"{scheme}://{user}{':********' if colon else ''}@{host}"
+    return head + q + _URL_PASSWORD.sub(r"\1********", query)
 
 
 def load_settings() -> Settings:
@@ -128,8 +182,16 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            lines.append(f"PLATEAU_{field.upper()}: {err['msg']} (got {err.get('input')!r})")
+            if not err["loc"]:  # a check across fields: its message names the variables
+                lines.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(err["loc"][0])
+            got = err.get("input")
+            if field == "database_url" and isinstance(got, str):
+                got = mask_url(got)
+            elif "secret" in field:
+                got = "********"
+            lines.append(f"PLATEAU_{field.upper()}: {err['msg']} (got {got!r})")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
 
 

@@ -74,6 +74,9 @@ class Publishable(Protocol):
 
 
 SnapshotFn = Callable[[Principal], Awaitable[list[dict[str, Any]]]]
+# of the credentials given, those that still authenticate (session unexpired, token unrevoked, user active)
+CredentialCheck = Callable[[set[str]], Awaitable[set[str]]]
+REVALIDATE_S = 30.0  # how stale a socket's credential may go unnoticed when no route here revoked it
 
 
 class Items(str):
@@ -120,6 +123,8 @@ class Connection:
     last_sent: float = field(default_factory=time.monotonic)
     waiter: asyncio.Future[None] | None = None  # set while the writer sleeps on an empty outbox
     skip: int = 0  # of its class's tick list: what was published before it joined is not for it
+    credential: str | None = None  # digest of the session cookie or API token it was opened with
+    close_with: tuple[int, str] | None = None  # set to have the writer close it (code, reason)
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -137,9 +142,16 @@ class _Class:
 
 class Hub:
     def __init__(
-        self, snapshot: SnapshotFn | None = None, heartbeat_s: float = HEARTBEAT_S, tick_s: float = TICK_S
+        self,
+        snapshot: SnapshotFn | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
+        tick_s: float = TICK_S,
+        revalidate_s: float = REVALIDATE_S,
     ) -> None:
         self._snapshot = snapshot
+        self._check: CredentialCheck | None = None
+        self.revalidate_s = revalidate_s
+        self._revalidations: asyncio.Task[None] | None = None
         self._heartbeat_s = heartbeat_s
         self._tick_s = tick_s
         self._connections: set[Connection] = set()
@@ -156,6 +168,11 @@ class Hub:
     def set_snapshot(self, snapshot: SnapshotFn) -> None:
         self._snapshot = snapshot
 
+    def set_credential_check(self, check: CredentialCheck) -> None:
+        """Every `revalidate_s`, connections whose credential no longer authenticates are closed (4401):
+        a session expired, or ended by another process (the CLI, another node)."""
+        self._check = check
+
     @property
     def connections(self) -> int:
         return len(self._connections)
@@ -163,8 +180,8 @@ class Hub:
     def connected(self, who: Callable[[Principal], bool]) -> Iterable[Connection]:
         return [c for c in self._connections if who(c.principal)]
 
-    def attach(self, principal: Principal) -> Connection:
-        conn = Connection(principal, id=next(self._ids))
+    def attach(self, principal: Principal, credential: str | None = None) -> Connection:
+        conn = Connection(principal, id=next(self._ids), credential=credential)
         self._connections.add(conn)
         cls = self._classes.get(principal.routing_key)
         if cls is None:
@@ -191,6 +208,25 @@ class Hub:
                 classes.discard(cls)
                 if not classes:
                     del self._groups[group]
+
+    def close(self, conn: Connection, code: int, reason: str) -> None:
+        """Have the connection's writer close it now, whatever is still waiting in its outbox."""
+        if conn.close_with is None:
+            conn.close_with = (code, reason)
+        conn.wake()
+
+    def revoke(self, *, user_id: int | None = None, credential: str | None = None) -> int:
+        """Close at once the connections of that user, or opened with that session or token (4401: the
+        client must authenticate again); returns how many."""
+        gone = [
+            c
+            for c in self._connections
+            if (user_id is not None and c.principal.user_id == user_id)
+            or (credential is not None and c.credential == credential)
+        ]
+        for conn in gone:
+            self.close(conn, 4401, "session ended")
+        return len(gone)
 
     def publish(self, event: Publishable) -> int:
         """Send `event` to every connection its audience admits (at once or at the tick); returns how many."""
@@ -295,9 +331,9 @@ class Hub:
                 while self._to_wake:
                     self._to_wake.popleft().wake()
 
-    async def serve(self, ws: WebSocket, principal: Principal) -> None:
-        """Run one accepted connection until it closes."""
-        conn = self.attach(principal)
+    async def serve(self, ws: WebSocket, principal: Principal, credential: str | None = None) -> None:
+        """Run one accepted connection until it closes (`credential`: see `revoke`)."""
+        conn = self.attach(principal, credential)
         self._start_heartbeats()
         # Register before taking the snapshot: a delta that races the snapshot is sent after it, and
         # clients apply deltas idempotently (they carry ids/versions), so nothing falls in between.
@@ -325,7 +361,12 @@ class Hub:
 
     async def _write(self, ws: WebSocket, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
-        while not conn.closed:
+        while True:
+            if conn.close_with is not None:
+                await ws.close(*conn.close_with)
+                return
+            if conn.closed:
+                return
             if conn.overflowed:
                 await ws.close(code=1013, reason="too slow; reconnect to resync")
                 return
@@ -358,8 +399,26 @@ class Hub:
         return '{"type":"batch","items":[' + ",".join(texts) + "]}"
 
     def _start_heartbeats(self) -> None:
+        loop = asyncio.get_running_loop()
         if self._heartbeats is None or self._heartbeats.done():
-            self._heartbeats = asyncio.get_running_loop().create_task(self._beat(), name="ws-heartbeats")
+            self._heartbeats = loop.create_task(self._beat(), name="ws-heartbeats")
+        if self._check is not None and (self._revalidations is None or self._revalidations.done()):
+            self._revalidations = loop.create_task(self._revalidate(), name="ws-revalidate")
+
+    async def _revalidate(self) -> None:
+        while self._connections and self._check is not None:
+            await asyncio.sleep(self.revalidate_s)
+            held = {c.credential for c in self._connections if c.credential}
+            if not held:
+                continue
+            try:
+                valid = await self._check(held)
+            except Exception:  # the database is away: keep the sockets, /healthz says why
+                log.warning("ws: could not check the connections' credentials", exc_info=True)
+                continue
+            for conn in list(self._connections):
+                if conn.credential and conn.credential not in valid:
+                    self.close(conn, 4401, "session ended")
 
     async def _beat(self) -> None:
         """One timer for every connection: a heartbeat to each that has been silent for `heartbeat_s`."""
@@ -373,12 +432,18 @@ class Hub:
                     self._put(conn, beat)
 
     async def _read(self, ws: WebSocket, conn: Connection) -> None:
-        # Clients only send pings; anything else is ignored (actions go through the REST API + CSRF).
+        # Clients only send pings; other text is ignored (actions go through the REST API + CSRF), a binary
+        # frame closes the connection (1003: data it cannot accept).
         # Replies go through the outbox so that one task alone writes to the socket.
         while True:
-            msg = await ws.receive_text()
-            if msg == "ping":
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(msg.get("code", 1000), msg.get("reason"))
+            if msg.get("text") == "ping":
                 self._put(conn, json.dumps({"type": "pong", "at": time.time()}))
+            elif msg.get("text") is None:
+                self.close(conn, 1003, "binary frames are not accepted; send text")
+                return
 
 
 def _groups_of(p: Principal) -> tuple[str, ...]:

@@ -108,7 +108,7 @@ async def plateau_pipeline(pieces: list[bytes], db_url: str, clients: int) -> tu
     hub = Hub()
     # connected browsers: a supervisor wallboard and agents, each with its own outbox (not drained here)
     for n in range(clients):
-        conn = hub.attach(Principal(n + 1, f"u{n}", "supervisor" if n == 0 else "agent", None, f"agent{n}"))
+        conn = hub.attach(Principal(n + 1, f"u{n}", "supervisor" if n == 0 else "agent", 1, f"agent{n}"))
         conn.outbox = asyncio.Queue()  # not drained in the bench: unbounded
     bus = Bus()
     tracker = Tracker()
@@ -118,7 +118,7 @@ async def plateau_pipeline(pieces: list[bytes], db_url: str, clients: int) -> tu
 
     def to_hub(event: object) -> None:
         if isinstance(event, AgentStateChanged):
-            hub.publish(Message(ToAgentAndSupervisors(event.agent), to_wire(event)))
+            hub.publish(Message(ToAgentAndSupervisors(event.agent, 1), to_wire(event)))
         elif isinstance(event, CallEnded):
             hub.publish(Message(ToSupervisors(), to_wire(event)))
 

@@ -23,6 +23,7 @@ from app.bus import (
     ToAgentsAndSupervisors,
     ToSupervisors,
     interface_of,
+    oversees,
 )
 from app.call_history import CallHistoryWriter
 from app.db import Database
@@ -168,21 +169,26 @@ class CtiService:
             else {"user_id": None, "username": None, "display_name": None, "team_id": None}
         )
 
+    def _team_of(self, interface: str | None) -> int | None:
+        info = self.directory.get(interface)
+        return info.team_id if info else None
+
     def _to_browsers(self, event: Any) -> None:
         audience: Any
         if isinstance(event, AgentStateChanged):
-            audience = ToAgentAndSupervisors(event.agent)
+            audience = ToAgentAndSupervisors(event.agent, self._team_of(event.agent))
             payload = to_wire(event, self._agent_fields(event.agent))
         elif isinstance(event, (AgentRinging, AgentRingEnded, CallAnswered, WrapUpStarted)):
-            audience = ToAgentAndSupervisors(event.agent)
+            audience = ToAgentAndSupervisors(event.agent, self._team_of(event.agent))
             payload = to_wire(event)
         elif isinstance(event, CallEnded):
-            audience = ToAgentsAndSupervisors(frozenset(event.agents))
+            teams = frozenset(self._team_of(a) for a in event.agents)
+            audience = ToAgentsAndSupervisors(frozenset(event.agents), teams)
             payload = to_wire(event)
         elif isinstance(event, (CallHeld, CallTransferred)):
             call = self.tracker.calls.get(event.linkedid)
             current = call.agent if call else None
-            audience = ToAgentAndSupervisors(current) if current else ToSupervisors()
+            audience = ToAgentAndSupervisors(current, self._team_of(current)) if current else ToSupervisors()
             payload = to_wire(event)
         elif isinstance(event, (CallOffered, CallQueued, CallLeftQueue, QueueChanged)):
             audience, payload = ToSupervisors(), to_wire(event)
@@ -354,8 +360,8 @@ class CtiService:
         mine = interface_of(who.sip_endpoint)
         supervising = who.role in ("supervisor", "manager", "admin")
         items: list[dict[str, Any]] = []
-        for view in self.tracker.agent_views():
-            if supervising or view.agent == mine:
+        for view in self.tracker.agent_views():  # a supervisor sees their team's agents, as over REST
+            if view.agent == mine or oversees(who, (self._team_of(view.agent),)):
                 items.append(to_wire(view, self._agent_fields(view.agent)))
         if supervising:
             items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.models import AuditLog, DispositionCode, PauseReason, Queue, Team, User
+from app.models import AuditLog, DispositionCode, PauseReason, Queue, Role, Team, User
 from app.schemas import (
     AuditOut,
     CodeIn,
@@ -28,11 +28,12 @@ from app.schemas import (
     UserOut,
     UserPatch,
 )
-from app.security import ANY_ROLE, Identity, get_db, hash_password, require
+from app.security import ANY_ROLE, Identity, PasswordsBusy, end_user_sessions, get_db, require
 
 router = APIRouter(tags=["admin"])
 admin = require()  # admins only
 any_role = require(*ANY_ROLE)
+ROUTING_FIELDS = ("role", "team_id", "sip_endpoint", "active")  # what decides what a user's WebSocket sees
 
 
 async def _commit(db: AsyncSession, what: str) -> None:
@@ -41,6 +42,13 @@ async def _commit(db: AsyncSession, what: str) -> None:
     except IntegrityError:
         await db.rollback()
         raise HTTPException(409, f"{what} already exists or is still referenced") from None
+
+
+async def _hash(request: Request, password: str) -> str:
+    try:
+        return str(await request.app.state.passwords.hash(password))
+    except PasswordsBusy:
+        raise HTTPException(503, "too many sign-ins at once; try again in a moment") from None
 
 
 async def _check_team(db: AsyncSession, team_id: int | None) -> None:
@@ -59,7 +67,7 @@ async def create_user(
     body: UserIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
 ) -> Any:
     await _check_team(db, body.team_id)
-    user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password))
+    user = User(**body.model_dump(exclude={"password"}), password_hash=await _hash(request, body.password))
     db.add(user)
     try:
         await db.flush()
@@ -92,15 +100,23 @@ async def update_user(
         raise HTTPException(404, "no such user")
     changes = body.model_dump(exclude_unset=True)
     await _check_team(db, changes.get("team_id"))
-    if "password" in changes:
+    reset = "password" in changes
+    if reset:
         pw = changes.pop("password")
         if pw is None:
             raise HTTPException(422, "password may not be null")
-        user.password_hash = hash_password(pw)
+        user.password_hash = await _hash(request, pw)
     for k, v in changes.items():
         if v is None and k in ("display_name", "role", "language", "active"):
             raise HTTPException(422, f"{k} may not be null")
+    was_admin = user.role is Role.admin and user.active
+    rerouted = any(k in changes and changes[k] != getattr(user, k) for k in ROUTING_FIELDS)
+    for k, v in changes.items():
         setattr(user, k, v)
+    if was_admin and not (user.role is Role.admin and user.active) and not await _other_admin(db, user.id):
+        raise HTTPException(409, "this is the last active admin: make another admin first")
+    if reset or not user.active:  # a reset password or a deactivated account ends every way in
+        await end_user_sessions(db, user.id, tokens=True)
     audit(
         db,
         "user_updated",
@@ -111,7 +127,17 @@ async def update_user(
         request=request,
     )
     await _commit(db, "user")
+    if reset or rerouted:  # their WebSockets close: gone, or back with what the new role and team may see
+        request.app.state.hub.revoke(user_id=user.id)
     return user
+
+
+async def _other_admin(db: AsyncSession, user_id: int) -> bool:
+    return (
+        await db.scalar(
+            select(User.id).where(User.role == Role.admin, User.active, User.id != user_id).limit(1)
+        )
+    ) is not None
 
 
 # --- teams, queues --------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import audit
 from app.bus import interface_of
 from app.models import Call, DispositionCode, Interaction, InteractionKind, PauseReason, Queue, QueueMember
-from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require
+from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require, token_digest
 from app.ws_hub import Principal
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
@@ -291,4 +291,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     u = ident.user
-    await app.state.hub.serve(websocket, Principal(u.id, u.username, u.role.value, u.team_id, u.sip_endpoint))
+    credential = token_digest(bearer or cookie or "")  # what identify() accepted: the hub closes on its end
+    principal = Principal(u.id, u.username, u.role.value, u.team_id, u.sip_endpoint)
+    await app.state.hub.serve(websocket, principal, credential)

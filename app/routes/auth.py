@@ -13,13 +13,13 @@ from app.security import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     Identity,
+    PasswordsBusy,
     close_session,
     current_identity,
     get_db,
     new_token,
     open_session,
     token_digest,
-    verify_password,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -39,9 +39,21 @@ async def login(
             headers={"Retry-After": str(wait)},
         )
     user = await db.scalar(select(User).where(func.lower(User.username) == body.username.lower()))
-    ok, rehash = verify_password(user.password_hash if user and user.active else None, body.password)
+    # the connection goes back to the pool while argon2 works (or waits for a worker): held, a burst of
+    # sign-ins would take every pooled connection and stall every other request, /healthz included
+    await db.commit()
+    try:  # an unknown name is verified against a dummy hash: both cost the same
+        ok, rehash = await request.app.state.passwords.verify(
+            user.password_hash if user and user.active else None, body.password
+        )
+    except PasswordsBusy:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "too many sign-ins at once; try again in a moment",
+            headers={"Retry-After": "1"},
+        ) from None
     if not ok or user is None:
-        limiter.failed(body.username, ip)
+        limiter.failed(body.username, ip, known=user is not None)
         audit(
             db,
             "login_failed",
@@ -80,6 +92,8 @@ async def logout(
         await close_session(db, cookie)
     audit(db, "logout", user_id=ident.user.id, request=request)
     await db.commit()
+    if cookie:  # this browser session's WebSockets end with it
+        request.app.state.hub.revoke(credential=token_digest(cookie))
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
 
@@ -131,3 +145,4 @@ async def revoke_token(
         db, "token_revoked", user_id=ident.user.id, target_type="api_token", target_id=tok.id, request=request
     )
     await db.commit()
+    request.app.state.hub.revoke(credential=tok.token_hash)

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import complaints as rules
 from app.audit import audit
 from app.models import (
-    Call,
     Complaint,
     ComplaintStatus,
     Contact,
@@ -22,6 +21,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.routes.history import check_call_visible
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.settings import Settings
@@ -70,8 +70,7 @@ async def create(
         raise HTTPException(
             422, [{"loc": ["body", "contact_id"], "msg": "no such contact", "type": "value_error"}]
         )
-    if body.call_id is not None and await db.get(Call, body.call_id) is None:
-        raise HTTPException(422, [{"loc": ["body", "call_id"], "msg": "no such call", "type": "value_error"}])
+    await check_call_visible(db, ident, body.call_id)
     await _check_owner(db, body.owner_id)
     received = body.received_at or utcnow()
     due = rules.deadlines(

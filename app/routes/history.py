@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import reporting
 from app.models import (
     Account,
     Call,
@@ -21,10 +22,12 @@ from app.models import (
     Role,
     User,
 )
+from app.routes.reports import period_error
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 
 router = APIRouter(tags=["history"])
+MAX_ID = 2**63 - 1  # the largest BIGINT, on both engines
 any_role = require(*ANY_ROLE)
 
 
@@ -33,12 +36,15 @@ def encode_cursor(at: datetime, row_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (instant, id) a page ends at. A cursor is opaque but comes back from the client: a forged one
+    (an id no column holds, an instant outside the calendar) is as malformed as garbage."""
     try:
         at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
+        parsed, number = datetime.fromisoformat(at), int(row_id)
+        reporting.check_instant(parsed, "cursor")
+        if not 0 < number <= MAX_ID:
             raise ValueError
-        return parsed, int(row_id)
+        return parsed, number
     except (ValueError, UnicodeDecodeError):
         raise HTTPException(
             422, [{"loc": ["query", "cursor"], "msg": "malformed cursor", "type": "value_error"}]
@@ -116,8 +122,7 @@ async def add_note(
             422,
             [{"loc": ["body", "disposition_code"], "msg": "unknown disposition code", "type": "value_error"}],
         )
-    if body.call_id is not None and await db.get(Call, body.call_id) is None:
-        raise HTTPException(422, [{"loc": ["body", "call_id"], "msg": "no such call", "type": "value_error"}])
+    await check_call_visible(db, ident, body.call_id)
     row = Interaction(
         contact_id=contact_id,
         account_id=contact.account_id,
@@ -140,6 +145,17 @@ def _call_scope(ident: Identity) -> ColumnElement[bool] | None:
         team = select(User.id).where(User.team_id == ident.user.team_id) if ident.user.team_id else None
         return Call.agent_id.in_(team) if team is not None else Call.agent_id == ident.user.id
     return None
+
+
+async def check_call_visible(db: AsyncSession, ident: Identity, call_id: int | None) -> None:
+    """A call referred to (a note's, a complaint's) must be one the caller may see; one out of their scope
+    answers exactly like one that does not exist, so that call ids do not leak."""
+    if call_id is None:
+        return
+    stmt = select(Call.id).where(Call.id == call_id)
+    scope = _call_scope(ident)
+    if await db.scalar(stmt if scope is None else stmt.where(scope)) is None:
+        raise HTTPException(404, "call_id: no such call")
 
 
 @router.get("/calls", response_model=Page[CallOut])
@@ -167,9 +183,13 @@ async def list_calls(
         (direction, lambda v: Call.direction == v),
     ):
         if value is not None:
-            if isinstance(value, datetime) and value.tzinfo is None:
-                raise HTTPException(422, "since/until need a time zone")
             stmt = stmt.where(cond(value))
+    try:
+        for field, instant in (("since", since), ("until", until)):
+            if instant is not None:
+                reporting.check_instant(instant, field)
+    except reporting.PeriodError as exc:
+        raise period_error(exc) from None
     if cursor:
         at, row_id = decode_cursor(cursor)
         stmt = stmt.where(or_(Call.offered_at < at, and_(Call.offered_at == at, Call.id < row_id)))

@@ -36,10 +36,14 @@ async def queues(
     _: Identity = Depends(staff),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
+    try:
+        for field, value in (("since", since), ("until", until)):
+            if value is not None:
+                reporting.check_instant(value, field)
+    except reporting.PeriodError as exc:
+        raise period_error(exc) from None
     until = until or utcnow()
     since = since or until - timedelta(days=1)
-    if since.tzinfo is None or until.tzinfo is None:
-        raise HTTPException(422, "since/until need a time zone")
     rows = await db.execute(
         select(
             Call.queue,
@@ -126,15 +130,20 @@ def _period(request: Request, since: datetime | None, until: datetime | None) ->
         since = since.replace(tzinfo=ZoneInfo(zone))
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=ZoneInfo(zone))
-    until = until or now
-    since = since or until - timedelta(days=1)
     try:
+        for field, value in (("since", since), ("until", until)):
+            if value is not None:
+                reporting.check_instant(value, field)
+        until = until or now
+        since = since or until - timedelta(days=1)
         reporting.check_period(since, until)
     except reporting.PeriodError as exc:
-        raise HTTPException(
-            422, [{"loc": ["query", exc.field], "msg": exc.msg, "type": "value_error"}]
-        ) from None
+        raise period_error(exc) from None
     return since, until
+
+
+def period_error(exc: reporting.PeriodError) -> HTTPException:
+    return HTTPException(422, [{"loc": ["query", exc.field], "msg": exc.msg, "type": "value_error"}])
 
 
 def queue_row(r: reporting.QueueRow) -> IntervalQueueRow:

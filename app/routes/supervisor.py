@@ -39,11 +39,8 @@ async def spy(
     target = await db.scalar(select(User).where(User.sip_endpoint == body.agent.removeprefix("PJSIP/")))
     if target is None or target.role is not Role.agent:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "agent: no such agent")
-    if (
-        ident.role is Role.supervisor
-        and ident.user.team_id is not None
-        and target.team_id != ident.user.team_id
-    ):
+    # a supervisor oversees their own team only; one without a team, nobody (managers and admins: all)
+    if ident.role is Role.supervisor and (ident.user.team_id is None or target.team_id != ident.user.team_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "agent: not in your team")
     channel_id = await _ami(service.spy(phone, body.agent, body.mode))
     audit(

@@ -32,7 +32,7 @@ from app import migrate
 from app.cpu_priority import apply_cpu_nice
 from app.customer_import import import_customers
 from app.db import Database
-from app.models import ApiToken, Queue, QueueMember, Role, User
+from app.models import ApiToken, Queue, QueueMember, Role, Team, User
 from app.security import token_digest
 from bench.lookup import mobile, write_csv
 from cti.pbx_process import PbxConfig, PrivateAsterisk, free_port
@@ -70,16 +70,17 @@ async def seed(
         assert report.imported == contacts, report.summary()
     tokens = {}
     async with db.session() as s:
-        queue = Queue(name="support", display_name="Support")
-        s.add(queue)
+        queue, team = Queue(name="support", display_name="Support"), Team(name="Plateau")
+        s.add_all([queue, team])
         await s.flush()
-        for name, role, endpoint in users:
+        for name, role, endpoint in users:  # one team: supervisors watch their own team's agents
             u = User(
                 username=name,
                 display_name=name.title(),
                 password_hash=password_hash,
                 role=role,
                 sip_endpoint=endpoint,
+                team_id=team.id,
             )
             s.add(u)
             await s.flush()

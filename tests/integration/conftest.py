@@ -31,6 +31,7 @@ from app.models import (
     Queue,
     QueueMember,
     Role,
+    Team,
     Tier,
     User,
 )
@@ -158,9 +159,17 @@ async def seed(db: Database) -> tuple[dict[str, str], dict[str, int]]:
             ("boss", Role.supervisor, "supervisor1")
         ]
         pw = hash_password("irrelevant-password")
+        team = Team(name="Plateau")  # one team: a supervisor watches their own team's agents
+        s.add(team)
+        await s.flush()
         for name, role, endpoint in users:
             u = User(
-                username=name, display_name=name.title(), password_hash=pw, role=role, sip_endpoint=endpoint
+                username=name,
+                display_name=name.title(),
+                password_hash=pw,
+                role=role,
+                sip_endpoint=endpoint,
+                team_id=team.id,
             )
             s.add(u)
             await s.flush()

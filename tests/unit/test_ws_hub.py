@@ -59,7 +59,7 @@ def _port() -> int:
 @contextlib.asynccontextmanager
 async def _serving(hub: Hub) -> AsyncIterator[str]:
     app = FastAPI()
-    who = {**PRINCIPALS, "boss": Principal(4, "boss", "supervisor", sip_endpoint="agent9")}
+    who = {**PRINCIPALS, "boss": Principal(4, "boss", "supervisor", team_id=1, sip_endpoint="agent9")}
 
     @app.websocket("/ws/{name}")
     async def ws(websocket: WebSocket, name: str) -> None:
@@ -194,7 +194,7 @@ async def test_given_an_agents_own_event_when_published_then_it_leaves_at_once_w
         await _next(a), await _next(sue)
         await wait_for(lambda: hub.connections == 2, what="both registered")
         hub.publish(_msg(ToAgent("PJSIP/agent1"), 1))  # her pop
-        hub.publish(_msg(ToAgentAndSupervisors("PJSIP/agent1"), 2))  # her state, also on the wallboard
+        hub.publish(_msg(ToAgentAndSupervisors("PJSIP/agent1", 1), 2))  # her state, also on the wallboard
         assert [(await _next(a))["body"] for _ in range(2)] == ["event 1", "event 2"]
         with pytest.raises(TimeoutError):  # the wallboard's copy waits for the (30 s) tick
             await asyncio.wait_for(sue.recv(), 0.5)
@@ -208,7 +208,7 @@ async def test_given_onlooker_events_waiting_when_an_own_event_comes_then_all_le
         await _next(boss)
         await wait_for(lambda: hub.connections == 1, what="registered")
         hub.publish(_msg(ToSupervisors(), 1))
-        hub.publish(_msg(ToAgentAndSupervisors("PJSIP/agent1"), 2))
+        hub.publish(_msg(ToAgentAndSupervisors("PJSIP/agent1", 1), 2))
         hub.publish(_msg(ToAgent("PJSIP/agent9"), 3))
         assert [(await _next(boss))["body"] for _ in range(3)] == ["event 1", "event 2", "event 3"]
 

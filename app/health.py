@@ -1,0 +1,72 @@
+"""What /healthz reports about the database: it answers a read (ping) and takes a write (the probe).
+
+A database can answer SELECT 1 while refusing every write — a full disk, a SQLite file whose write lock
+another process holds — and then every login fails while a read-only check says "ok". The probe rewrites
+one heartbeat row in a transaction of its own, with a short lock wait instead of the sessions' 5 s, at most
+once every `every_s` seconds: in between, and while one runs, /healthz reuses the last answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.db import Database
+from app.models import HealthHeartbeat, utcnow
+
+PROBE_EVERY_S = 5.0
+LOCK_WAIT_MS = 500  # a healthy database's writers hold the lock for milliseconds
+
+
+class WriteProbe:
+    def __init__(self, db: Database, every_s: float = PROBE_EVERY_S) -> None:
+        self.db, self.every_s = db, every_s
+        self._at = -float("inf")
+        self._error: str | None = None
+        self._running: asyncio.Task[str | None] | None = None
+
+    async def error(self) -> str | None:
+        """None when the database took a write within the last `every_s` seconds, else why not."""
+        if time.monotonic() - self._at < self.every_s:
+            return self._error
+        if self._running is None or self._running.done():
+            self._running = asyncio.get_running_loop().create_task(self._probe())
+        return await asyncio.shield(self._running)
+
+    async def _probe(self) -> str | None:
+        try:
+            await self._write()
+            self._error = None
+        except Exception as exc:  # any driver error is a health fact, not a crash
+            self._error = f"writes fail: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+        self._at = time.monotonic()
+        return self._error
+
+    async def _write(self) -> None:
+        is_sqlite = self.db.engine.dialect.name == "sqlite"
+        insert = sqlite.insert if is_sqlite else postgresql.insert
+        now = utcnow()
+        upsert = (
+            insert(HealthHeartbeat)
+            .values(id=1, at=now)
+            .on_conflict_do_update(index_elements=[HealthHeartbeat.id], set_={"at": now})
+        )
+        async with self.db.engine.connect() as conn:  # its transaction begins with the first statement
+            if is_sqlite:  # this connection goes back to the pool: its own lock wait is put back after
+                busy_timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+            else:
+                await conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}")
+                await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {4 * LOCK_WAIT_MS}")
+            try:
+                await conn.execute(upsert)
+                await conn.commit()
+            finally:
+                if is_sqlite:
+                    await conn.rollback()
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout or 0)}")
+
+
+__all__ = ["WriteProbe"]
