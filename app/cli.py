@@ -257,9 +257,11 @@ def _cmd_dnc_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(_args: argparse.Namespace) -> int:
-    from app.demo import seed_demo
+    from app.demo import seed_demo, sign_in_text
 
     print(_run(seed_demo))
+    settings = load_settings()
+    print(sign_in_text(f"http://{settings.http_host}:{settings.http_port}"))
     return 0
 
 

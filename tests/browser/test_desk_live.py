@@ -4,6 +4,7 @@ WebSocket loss and resync, keyboard use."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -144,6 +145,44 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     desk.goto(f"/contacts/{contact}")
     expect(desk.locator(".timeline")).to_contain_text("Rappel promis <b>mardi</b>")
     expect(desk.locator("main")).to_contain_text("Facturation")
+    _then_the_saved_wrap_up_is_not_offered_again_and_a_second_save_is_an_audited_edit(desk, cti)
+
+
+def _then_the_saved_wrap_up_is_not_offered_again_and_a_second_save_is_an_audited_edit(
+    desk: Page, cti: CtiServer
+) -> None:
+    """A desk opened afresh (another tab, another PC: nothing in this tab's storage) after the wrap-up."""
+    desk.goto("/desk")
+    expect(desk.locator("#pop-phase")).to_have_text("Dernier appel — qualification enregistrée")
+    linkedid = desk.locator("#pop").get_attribute("data-linkedid")
+    desk.evaluate("sessionStorage.clear()")
+    desk.reload()
+    expect(desk.locator("#live-status")).to_have_attribute("data-state", "ok")
+    expect(desk.locator("#pop-phase")).to_have_text("Dernier appel — qualification enregistrée")
+    expect(desk.locator("#wrap-form")).to_be_hidden()
+    with cti.api("agent1") as c:
+        before = c.get("/api/v1/calls", params={"limit": 5}).json()["items"]
+        call = next(i for i in before if i["linkedid"] == linkedid)
+        assert call["wrap_s"] is not None
+        again = {"code": "resolved", "notes": "corrigé"}
+        r = c.post(f"/api/v1/agent/calls/{linkedid}/disposition", json=again)
+        assert r.status_code == 200, r.text
+        assert r.json()["edited"] is True
+        after = c.get(f"/api/v1/calls/{call['id']}").json()
+    assert after["wrap_s"] == call["wrap_s"]  # the edit never extends wrap-up time (AHT)
+    db = sqlite3.connect(cti.server.env["PLATEAU_DATABASE_URL"].split("///", 1)[1])
+    try:
+        rows = db.execute(
+            "SELECT body FROM interactions WHERE kind = 'disposition' AND call_id = ?", (call["id"],)
+        ).fetchall()
+        edits = db.execute(
+            "SELECT detail FROM audit_log WHERE action = 'call.disposition.edit' AND target_id = ?",
+            (linkedid,),
+        ).fetchall()
+    finally:
+        db.close()
+    assert rows == [("corrigé",)]
+    assert len(edits) == 1 and '"Rappel promis' in edits[0][0]  # what it was, kept in the audit
 
 
 def test_given_a_caller_name_with_markup_when_the_phone_rings_then_the_desk_shows_it_as_text(

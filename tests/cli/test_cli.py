@@ -53,11 +53,18 @@ def test_given_a_french_csv_when_imported_then_summary_and_rejects_are_printed(
     assert "imported 1 contacts" in out and "line 3: number 'pas un numéro'" in out
 
 
-def test_given_demo_when_run_twice_then_seeded_once(cli_db: str, capsys) -> None:
+def test_given_demo_when_run_twice_then_seeded_once_and_both_runs_say_how_to_sign_in(
+    cli_db: str, capsys
+) -> None:
     assert main(["demo"]) == 0
-    assert "demo data:" in capsys.readouterr().out
+    first = capsys.readouterr().out
+    assert "demo data:" in first
     assert main(["demo"]) == 0
-    assert "already present" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "already present" in again
+    for out in (first, again):
+        assert "http://127.0.0.1:8080/login" in out
+        assert "agent1" in out and "demo-admin" in out and "plateau-demo" in out
 
 
 def test_given_a_bad_setting_when_any_command_runs_then_the_variable_is_named(monkeypatch, capsys) -> None:
