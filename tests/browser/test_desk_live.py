@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -18,6 +20,8 @@ from tests.integration.sipp import Caller, Sipp
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
+PC_ZONE = "UTC"
+CENTRE = ZoneInfo("Europe/Paris")
 EVIL_NAME = "<img src=x onerror=alert(1)>"
 UNKNOWN_NUMBER = "0698765432"
 SHARED_NUMBER = "0655443322"
@@ -50,7 +54,11 @@ def desk(
     pbx: PrivateAsterisk,  # noqa: F811
     request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
-    context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
+    # The PC's clock is on UTC, the centre on Europe/Paris (the default PLATEAU_TIMEZONE): every date shown
+    # must be the centre's.
+    context = browser.new_context(
+        base_url=cti.url, viewport={"width": 1366, "height": 900}, timezone_id=PC_ZONE
+    )
     page = context.new_page()
     page.add_init_script(POP_OBSERVER)
     dialogs: list[str] = []
@@ -87,6 +95,7 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     with cti.api("agent1") as c:  # a past note and an open complaint, for the pop to show
         r = c.post(f"/api/v1/contacts/{contact}/timeline", json={"body": "Demande de devis <i>urgent</i>"})
         assert r.status_code == 201, r.text
+        note_at = datetime.fromisoformat(r.json()["at"]).astimezone(CENTRE).strftime("%d/%m/%Y %H:%M")
         r = c.post(
             "/api/v1/complaints",
             json={"contact_id": contact, "category": "Livraison", "description": "Colis <b>jamais</b> reçu"},
@@ -106,6 +115,9 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     expect(pop.locator(".badge-vip")).to_be_visible()  # the contact's tier
     expect(pop).to_contain_text("support")  # the queue the call came through
     expect(pop.locator(".pop-history")).to_contain_text("Demande de devis <i>urgent</i>")
+    expect(pop.locator(".pop-history li", has_text="Demande de devis").locator(".meta")).to_contain_text(
+        note_at
+    )  # the centre's clock
     complaint = pop.locator(".pop-complaints li")
     expect(complaint).to_contain_text("Colis <b>jamais</b> reçu")
     expect(complaint.locator(".badge-on_time")).to_have_text("Dans les délais")  # its SLA state
@@ -144,6 +156,12 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     # The note and the complaint are on the contact's page, as text.
     desk.goto(f"/contacts/{contact}")
     expect(desk.locator(".timeline")).to_contain_text("Rappel promis <b>mardi</b>")
+    note = desk.locator(".timeline li", has_text="Demande de devis")
+    expect(note.locator("time")).to_have_text(note_at)  # the same date as on the pop
+    with cti.api("agent1") as c:  # 10:30 typed on a PC in UTC is 10:30 at the centre
+        due = c.get("/api/v1/callbacks").json()
+    due_at = [datetime.fromisoformat(cb["due_at"].replace("Z", "+00:00")) for cb in due]
+    assert datetime(2030, 1, 15, 10, 30, tzinfo=CENTRE) in due_at, due_at
     expect(desk.locator("main")).to_contain_text("Facturation")
     _then_the_saved_wrap_up_is_not_offered_again_and_a_second_save_is_an_audited_edit(desk, cti)
 

@@ -6,7 +6,7 @@
 // come back as events: the desk never assumes an action worked before the PBX says so.
 // Every value from a caller or a CRM record is inserted as text (desk_util.h), never as HTML.
 import { connectLive } from "./ws.js";
-import { ApiError, api, duration, formatDate, h, loadJson, loadStrings, nowS, shortcuts, startTicker } from "./desk_util.js";
+import { ApiError, api, duration, formatDate, h, loadJson, loadStrings, nowS, shortcuts, startTicker, zonedToIso } from "./desk_util.js";
 import { createPreviewCard } from "./preview_card.js";
 import { createScriptPanel } from "./script_panel.js";
 
@@ -542,7 +542,7 @@ async function saveWrap(ev) {
     try {
       const cb = await api("POST", "/api/v1/callbacks", {
         number: (pop.caller && (pop.caller.e164 || pop.caller.number)) || (contact && contact.numbers[0] && contact.numbers[0].e164),
-        due_at: new Date(due).toISOString(), contact_id: contact ? contact.id : null, for_me: true, note: notes || null,
+        due_at: zonedToIso(due), contact_id: contact ? contact.id : null, for_me: true, note: notes || null,
       });
       text += " " + t("callback_created", { date: formatDate(cb.due_at, config.lang) });
     } catch (exc) {
