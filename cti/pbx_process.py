@@ -20,6 +20,7 @@ from cti.phones import (
     PHONES_INCLUDE,
     TRUNKS_INCLUDE,
     PhoneAccount,
+    Provisioner,
     Trunk,
     ha1,
     render_phones,
@@ -267,6 +268,24 @@ class PrivateAsterisk:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
         self.proc = None
+
+
+def private_provisioner(runtime: Path | None = None) -> Provisioner | None:
+    """The phones' provisioner of `make run`'s Asterisk (var/asterisk), when it has been rendered there:
+    the include is rewritten and PJSIP reloaded through its console (when it runs)."""
+    runtime = runtime or ROOT / "var" / "asterisk"
+    conf = runtime / "etc" / "asterisk.conf"
+    if not conf.exists():
+        return None
+    pbx = PrivateAsterisk(PbxConfig(runtime=runtime))
+
+    def reload(command: str) -> None:
+        try:
+            pbx.rx(command, timeout=10)
+        except (PbxError, subprocess.TimeoutExpired):
+            pass  # not running: the next start renders the phones anew
+
+    return Provisioner(runtime / "etc", reload)
 
 
 def _port_open(host: str, port: int) -> bool:

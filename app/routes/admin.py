@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from app.schemas import (
     UserPatch,
 )
 from app.security import ANY_ROLE, Identity, get_db, hash_password, require
+from cti.phones import REALM, reset_password
 
 router = APIRouter(tags=["admin"])
 admin = require()  # admins only
@@ -101,6 +102,8 @@ async def update_user(
         if v is None and k in ("display_name", "role", "language", "active"):
             raise HTTPException(422, f"{k} may not be null")
         setattr(user, k, v)
+    if "sip_endpoint" in changes:
+        user.sip_ha1 = None  # the digest hash covers the SIP user name: a new one needs a new password
     audit(
         db,
         "user_updated",
@@ -111,7 +114,62 @@ async def update_user(
         request=request,
     )
     await _commit(db, "user")
+    if {"sip_endpoint", "active"} & changes.keys():
+        await _apply_phones(request, db)
     return user
+
+
+class PhonePasswordIn(BaseModel):
+    kind: Literal["sip", "webrtc"] | None = None
+
+
+async def _apply_phones(request: Request, db: AsyncSession) -> bool:
+    """Re-render the phones of the private Asterisk and reload PJSIP (when Plateau runs one)."""
+    provisioner = getattr(request.app.state, "phones", None)
+    if provisioner is None:
+        return False
+    await provisioner.apply(db)
+    return True
+
+
+@router.post("/users/{user_id}/phone-password", status_code=201)
+async def reset_phone_password(
+    user_id: PathId,
+    request: Request,
+    response: Response,
+    body: PhonePasswordIn | None = None,
+    ident: Identity = Depends(admin),
+    db: AsyncSession = Depends(get_db),
+) -> dict[str, Any]:
+    """A new SIP password for the user's phone, returned this once (only its digest hash is kept); the
+    phone's old password stops working. `applied`: the private Asterisk already took it."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    if not user.sip_endpoint:
+        raise HTTPException(409, "this user has no phone: set sip_endpoint first")
+    if body is not None and body.kind is not None:
+        user.sip_kind = body.kind
+    password = await reset_password(db, user)
+    audit(
+        db,
+        "phone.password_reset",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=user.id,
+        request=request,
+    )
+    await _commit(db, "user")
+    applied = await _apply_phones(request, db)
+    response.headers["Cache-Control"] = "no-store"
+    return {
+        "user_id": user.id,
+        "username": user.sip_endpoint,
+        "password": password,
+        "realm": REALM,
+        "kind": user.sip_kind,
+        "applied": applied,
+    }
 
 
 # --- teams, queues --------------------------------------------------------------------------------------

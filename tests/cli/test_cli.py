@@ -84,3 +84,34 @@ def test_given_secrets_when_config_printed_then_they_are_masked(cli_db: str, mon
 def test_given_migrations_when_downgraded_and_upgraded_then_both_work(cli_db: str) -> None:
     migrate.downgrade(cli_db, "base")
     migrate.upgrade(cli_db, "head")
+
+
+def test_given_a_user_with_a_phone_when_resetting_its_password_then_printed_once_and_stored_as_digest(
+    cli_db: str, capsys
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import User
+    from cti.phones import ha1
+
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    assert main(["phone", "reset-password", "agent1"]) == 0
+    out = capsys.readouterr().out
+    password = out.split("password ", 1)[1].split(" ", 1)[0]
+    assert "user agent1" in out and "realm plateau" in out and "port 5160" in out
+
+    async def stored() -> str | None:
+        db = Database(cli_db)
+        try:
+            async with db.session() as s:
+                return await s.scalar(select(User.sip_ha1).where(User.username == "agent1"))
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(stored()) == ha1("agent1", password)
+    assert main(["phone", "reset-password", "demo-manager"]) == 2
+    assert "has no phone" in capsys.readouterr().err
