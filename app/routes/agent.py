@@ -18,7 +18,7 @@ from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, requi
 from app.ws_hub import Principal
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
-from cti.service import ControlError, CtiService
+from cti.service import ControlError, CtiService, PhoneNotRegistered
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -72,6 +72,8 @@ async def _ami(coro: Any) -> Any:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"PBX unavailable: {exc}") from None
     except ControlError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except PhoneNotRegistered as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except InvalidNumber as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
     except AmiError as exc:
@@ -89,6 +91,10 @@ async def me(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti
         "since": agent.since if agent else None,
         "queues": sorted(agent.queues) if agent else [],
         "call": agent.linkedid if agent else None,
+        "phone": {
+            "registered": bool(agent and agent.registered),
+            "since": agent.registered_since if agent else None,
+        },
         "pop": service.screenpop.current.get(interface),
     }
 

@@ -239,6 +239,14 @@ def register_phone(
         raise RuntimeError(f"phone {name} at {host}:{port} not registered (exit {out.returncode}): {said}")
 
 
+def register_test_phones(cfg: PbxConfig, workdir: Path) -> None:
+    """Every test phone of the PBX (agentN at 127.0.1.N, supervisorN at 127.0.2.N) registered, as a centre's
+    phones are once switched on; a test wanting one unregistered says so (`unregister_phone`)."""
+    for kind, count in (("agent", cfg.agents), ("supervisor", cfg.supervisors)):
+        for n in range(1, count + 1):
+            register_phone(cfg, f"{kind}{n}", phone_address(kind, n), cfg.phone_port, workdir)
+
+
 def unregister_phone(cfg: PbxConfig, name: str, host: str, port: int, workdir: Path) -> None:
     """Expires: 0 — the phone is gone (switched off cleanly)."""
     register_phone(cfg, name, host, port, workdir, expires=0)

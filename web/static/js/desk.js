@@ -18,6 +18,7 @@ const DONE_KEY = "plateau.desk.done";
 
 const state = {
   agent: null,          // latest agent_state_changed for my phone
+  phone: null,          // latest phone_registration for my phone (is it registered, since when)
   pop: null,            // latest pop for my phone
   renderedKey: null,    // what the pop panel currently shows (re-rendered only when the content changes)
   held: {},             // linkedid → on hold
@@ -92,6 +93,18 @@ function renderStatus() {
   $("btn-pause").disabled = !loggedIn;
   $("pause-reason").disabled = !loggedIn;
   document.body.dataset.agentState = s;
+  renderPhone();
+}
+
+// Whether Asterisk can reach the agent's phone: without a registration the PBX refuses "ready".
+function renderPhone() {
+  const p = state.phone;
+  const box = $("phone-state");
+  box.dataset.registered = !p ? "unknown" : p.registered ? "yes" : "no";
+  if (!p) box.textContent = t("phone_unknown");
+  else if (!p.registered) box.textContent = t("phone_unregistered");
+  else if (p.since) box.textContent = t("phone_registered", { time: formatDate(new Date(p.since * 1000).toISOString(), config.lang) });
+  else box.textContent = t("phone_registered_before");
 }
 
 // --- the pop -------------------------------------------------------------------------------------------
@@ -432,8 +445,10 @@ function onAgent(msg) {
 
 function applySnapshot(items) {
   let agent = null, pop = null;
+  state.phone = null;
   for (const item of items) {
     if (item.type === "agent_state_changed" && (!me || item.agent === me)) agent = item;
+    else if (item.type === "phone_registration" && (!me || item.agent === me)) state.phone = item;
     else if (item.type === "pop" && (!me || item.agent === me)) pop = item;
     else if (item.type === "pbx_link") state.pbxUp = !!item.up;
   }
@@ -447,6 +462,7 @@ function applySnapshot(items) {
 function applyEvent(msg) {
   switch (msg.type) {
     case "agent_state_changed": onAgent(msg); break;
+    case "phone_registration": if (!me || msg.agent === me) state.phone = msg; break;
     case "pop": onPop(msg); break;
     case "call_held": state.held[msg.linkedid] = !!msg.held; break;
     case "call_transferred": if (!me || msg.by_agent === me) state.transferred.add(msg.linkedid); break;
