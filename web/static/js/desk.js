@@ -45,6 +45,7 @@ function errorText(exc) {
   if (exc instanceof ApiError) {
     if (exc.status === 0) return t("err_network");
     if (exc.status === 503) return t("err_cti");
+    if (exc.status === 409 && /not registered/.test(String(exc.detail))) return t("phone_refused");
     return t("err_generic", { detail: exc.detail });
   }
   return t("err_generic", { detail: String(exc) });
