@@ -82,6 +82,7 @@ def _ready_at_desk(page: Page, username: str) -> None:
     login(page, username, PASSWORD)
     expect(page).to_have_url(re.compile(r"/desk$"))
     expect(page.locator("#live-status")).to_have_attribute("data-state", "ok")
+    expect(page.locator("#phone-state")).to_contain_text("Téléphone enregistré")  # its SIPp phone registered
     page.get_by_role("button", name="Me connecter à mes files").click()
     expect(page.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
 
