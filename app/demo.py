@@ -81,7 +81,10 @@ DEMO_LOGINS = ("agent1", "agent2", "agent3", "demo-supervisor", "demo-manager", 
 
 def sign_in_text(url: str) -> str:
     """How to use the demo, printed whether it was just seeded or already there."""
-    return f"sign in at {url}/login as {', '.join(DEMO_LOGINS)} (password: {DEMO_PASSWORD})"
+    return (
+        f"sign in at {url}/login as {', '.join(DEMO_LOGINS)} (password: {DEMO_PASSWORD}); "
+        "give a phone its SIP password with `plateau phone reset-password agent1`"
+    )
 
 
 async def seed_demo(session: AsyncSession, seed: int = 7) -> str:

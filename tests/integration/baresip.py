@@ -1,5 +1,5 @@
 """baresip, Debian's SIP softphone, driven headless as an agent's real phone: a config folder of its own,
-one account with the user's own credentials, auto-answer, a sine tone as microphone and no sound card."""
+one account with the user's own credentials, auto-answer, no sound card (its audio looped by aubridge)."""
 
 from __future__ import annotations
 
@@ -30,12 +30,12 @@ class Baresip:
                 [
                     "poll_method epoll",
                     f"sip_listen {host}:{free_port()}",
-                    "audio_source ausine,440",  # a tone as the microphone
-                    "audio_player aubridge,none",  # no sound card
+                    # no sound card: what it plays comes back as its microphone (ausine needs 48 kHz)
+                    "audio_source aubridge,none",
+                    "audio_player aubridge,none",
                     "audio_alert aubridge,none",
                     "module_path /usr/lib/baresip/modules",
                     "module g711.so",
-                    "module ausine.so",
                     "module aubridge.so",
                     "module_app account.so",
                     "module_app menu.so",
