@@ -67,7 +67,9 @@ def pbx_on_lan(carrier_ns: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         sip_bind=HOST_ADDR,
         external_signaling_address=ADVERTISED,
         external_media_address=ADVERTISED,
-        local_net=("192.168.77.0/24",),  # the carrier's side is outside it: it gets the advertised address
+        # the LAN Asterisk sits in (it rewrites SDP only from an address inside local_net); the carrier's
+        # side is outside it, so it is given the advertised address
+        local_net=(f"{HOST_ADDR}/32",),
         trunks=[Trunk("carrier", host=f"{PEER_ADDR}:5060", match=(PEER_ADDR,), dids=("5551000",))],
     )
     asterisk = PrivateAsterisk(cfg)
