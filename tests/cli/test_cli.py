@@ -115,3 +115,33 @@ def test_given_a_user_with_a_phone_when_resetting_its_password_then_printed_once
     assert asyncio.run(stored()) == ha1("agent1", password)
     assert main(["phone", "reset-password", "demo-manager"]) == 2
     assert "has no phone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"PLATEAU_PBX_SIP_BIND": "eth0"}, "PLATEAU_PBX_SIP_BIND: 'eth0' is not an IP address"),
+        ({"PLATEAU_PBX_LOCAL_NET": '["192.168.1.0/33"]'}, "PLATEAU_PBX_LOCAL_NET"),
+        (
+            {"PLATEAU_PBX_RTP_START": "30000", "PLATEAU_PBX_RTP_END": "20000"},
+            "PLATEAU_PBX_RTP_END (20000) must",
+        ),
+        (
+            {"PLATEAU_PBX_TRUNKS": '[{"name": "orange", "server": "sip.example.net", "username": "u"}]'},
+            "PLATEAU_PBX_TRUNKS: trunk 0 ('orange'): a trunk that registers (server) needs username",
+        ),
+        (
+            {"PLATEAU_PBX_TRUNKS": '[{"name": "t", "host": "10.0.0.1", "password": "hunter2"}]'},
+            "PLATEAU_PBX_TRUNKS",
+        ),
+    ],
+)
+def test_given_a_network_setting_that_cannot_work_when_plateau_starts_then_it_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], says: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "hunter2" not in err  # a trunk's password is never echoed
