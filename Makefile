@@ -19,7 +19,7 @@ system-deps: $(APT_UPDATED)
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
-	@# Integration tier and `make run`: Asterisk 16 (bullseye's package) and SIPp.
+	@# Integration tier and `make run`: Asterisk 16 (bullseye's package), SIPp and baresip (a real softphone).
 	@bash asterisk-conf/install.sh
 	@# Browser tier: Debian's Chromium (Playwright cannot download its own browsers here).
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium

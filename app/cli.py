@@ -25,9 +25,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     pbx = _start_private_pbx(settings) if args.with_pbx else None  # before: Asterisk keeps its own priority
     _set_cpu_nice(settings.cpu_nice)
+    app = create_app(settings)
+    if pbx is not None:
+        from cti.phones import Provisioner
+
+        app.state.phones = Provisioner(pbx.cfg.runtime / "etc", pbx.rx)
     try:
         uvicorn.run(
-            create_app(settings),
+            app,
             host=args.host or settings.http_host,
             port=args.port or settings.http_port,
             log_level="info",
@@ -76,18 +81,32 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
             where = f"{settings.ami_host}:{settings.ami_port}"
             print(f"an AMI already answers on {where}; using it", file=sys.stderr)
             return None
+    from cti.phones import phone_accounts
+
     cfg = PbxConfig(
         runtime=VAR / "asterisk",
         sip_port=settings.pbx_sip_port,
+        sip_bind=settings.pbx_sip_bind,
+        external_signaling_address=settings.pbx_external_signaling_address,
+        external_media_address=settings.pbx_external_media_address,
+        local_net=tuple(settings.pbx_local_net),
+        rtp_start=settings.pbx_rtp_start,
+        rtp_end=settings.pbx_rtp_end,
         ami_port=settings.ami_port,
         agi_port=settings.agi_port,
         ami_user=settings.ami_user,
         ami_secret=settings.ami_secret.get_secret_value(),
         ivr_enabled=bool(getattr(settings, "ivr_enabled", False)),
+        phones=_run(phone_accounts),  # the users' phones with their own credentials
+        trunks=[t.trunk() for t in settings.pbx_trunks],
     )
     pbx = PrivateAsterisk(cfg)
     pbx.start()
-    print(f"private Asterisk: SIP 127.0.0.1:{cfg.sip_port}, AMI 127.0.0.1:{cfg.ami_port}", file=sys.stderr)
+    print(
+        f"private Asterisk: SIP udp {cfg.sip_bind}:{cfg.sip_port} ({len(cfg.all_phones())} phones, trunks "
+        f"{', '.join(t.name for t in cfg.all_trunks())}), AMI 127.0.0.1:{cfg.ami_port}",
+        file=sys.stderr,
+    )
     return pbx
 
 
@@ -270,10 +289,45 @@ def _cmd_dnc_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_phone_reset_password(args: argparse.Namespace) -> int:
+    """A new SIP password for USER's phone, printed once; a running private Asterisk takes it at once."""
+    from sqlalchemy import select
+
+    from app.audit import audit
+    from app.models import User
+    from cti.pbx_process import private_provisioner
+    from cti.phones import REALM, reset_password
+
+    settings = load_settings()
+
+    async def reset(session):  # type: ignore[no-untyped-def]
+        user = await session.scalar(select(User).where(User.username == args.username))
+        if user is None:
+            raise CliError(f"no user {args.username!r}")
+        if not user.sip_endpoint:
+            raise CliError(f"user {args.username!r} has no phone (sip_endpoint)")
+        password = await reset_password(session, user)
+        audit(session, "phone.password_reset", user_id=None, target_type="user", target_id=user.id)
+        await session.commit()
+        provisioner = private_provisioner()
+        applied = await provisioner.apply(session) if provisioner is not None else None
+        return user.sip_endpoint, password, applied
+
+    endpoint, password, applied = _run(reset)
+    print(f"phone of {args.username}: user {endpoint}, password {password} (shown once), realm {REALM}")
+    print(f"server {settings.pbx_external_signaling_address or settings.pbx_sip_bind}, port "
+          f"{settings.pbx_sip_port}, transport UDP")  # fmt: skip
+    if applied is None:
+        print("no private Asterisk running here: restart `plateau serve --with-pbx` or reload PJSIP")
+    return 0
+
+
 def _cmd_demo(_args: argparse.Namespace) -> int:
-    from app.demo import seed_demo
+    from app.demo import seed_demo, sign_in_text
 
     print(_run(seed_demo))
+    settings = load_settings()
+    print(sign_in_text(f"http://{settings.http_host}:{settings.http_port}"))
     return 0
 
 
@@ -403,6 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--campaign", help="campaign name, for a campaign list")
     p.add_argument("--show-rejects", type=int, default=50)
     p.set_defaults(func=_cmd_dnc_import)
+
+    phone = sub.add_parser("phone", help="users' phones").add_subparsers(dest="phone_command", required=True)
+    p = phone.add_parser("reset-password", help="a new SIP password for USER's phone, printed once")
+    p.add_argument("username")
+    p.set_defaults(func=_cmd_phone_reset_password)
 
     p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
     p.set_defaults(func=_cmd_demo)

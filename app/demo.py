@@ -76,6 +76,17 @@ PAUSES = [
 ]
 
 
+DEMO_LOGINS = ("agent1", "agent2", "agent3", "demo-supervisor", "demo-manager", "demo-admin")
+
+
+def sign_in_text(url: str) -> str:
+    """How to use the demo, printed whether it was just seeded or already there."""
+    return (
+        f"sign in at {url}/login as {', '.join(DEMO_LOGINS)} (password: {DEMO_PASSWORD}); "
+        "give a phone its SIP password with `plateau phone reset-password agent1`"
+    )
+
+
 async def seed_demo(session: AsyncSession, seed: int = 7) -> str:
     if await session.scalar(select(User.id).where(User.username == "demo-admin")):
         return "demo data already present (user demo-admin exists); nothing changed"
@@ -232,9 +243,8 @@ async def seed_demo(session: AsyncSession, seed: int = 7) -> str:
             )
         )
     await session.commit()
-    logins = ", ".join(u.username for u in users)
+    assert tuple(u.username for u in users) == DEMO_LOGINS
     return (
         f"demo data: {len(accounts)} accounts, {len(contacts)} contacts, {calls} calls, "
-        f"{len(statuses)} complaints; "
-        f"users {logins} (password: {DEMO_PASSWORD})"
+        f"{len(statuses)} complaints"
     )

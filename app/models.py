@@ -138,6 +138,11 @@ class User(Timestamped, Base):
     role: Mapped[Role] = mapped_column(_enum(Role))
     language: Mapped[str] = mapped_column(String(8), default="fr")
     sip_endpoint: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # the phone's own SIP password as PJSIP's md5_cred (cti/phones.py); its kind: a SIP phone or softphone
+    # (`sip`), or the browser's (`webrtc`, to come)
+    sip_ha1: Mapped[str | None] = mapped_column(String(32))
+    sip_password_set_at: Mapped[datetime | None]
+    sip_kind: Mapped[str | None] = mapped_column(String(10))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     team: Mapped[Team | None] = relationship(lazy="joined")

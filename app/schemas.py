@@ -299,6 +299,8 @@ class UserPatch(BaseModel):
 
 class UserOut(MeOut):
     active: bool
+    sip_kind: str | None = None
+    sip_password_set_at: datetime | None = None  # the phone's own password exists since (never shown)
 
 
 class TeamIn(BaseModel):

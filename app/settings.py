@@ -10,8 +10,18 @@ from pathlib import Path
 from typing import Literal
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cti.phones import Trunk, TrunkError, check_trunks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_AMI_SECRET = "plateau-dev-secret"  # asterisk-conf/'s manager.conf, for the private loopback Asterisk
@@ -20,6 +30,33 @@ VAR = ROOT / "var"
 
 class ConfigError(RuntimeError):
     """Start-up configuration is invalid; the message names the variable."""
+
+
+class TrunkSetting(BaseModel):
+    """One carrier trunk of PLATEAU_PBX_TRUNKS (JSON): by address (`host`, `match`) or registering
+    (`server`, `username`, `password`); `dids` it brings, `caller_id` presented on calls out of it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    host: str | None = None
+    match: list[str] = []
+    server: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    dids: list[str] = []
+    caller_id: str | None = None
+
+    def trunk(self) -> Trunk:
+        return Trunk(
+            name=self.name,
+            host=self.host,
+            match=tuple(self.match),
+            server=self.server,
+            username=self.username,
+            password=self.password.get_secret_value() if self.password else None,
+            dids=tuple(self.dids),
+            caller_id=self.caller_id,
+        )
 
 
 class Settings(BaseSettings):
@@ -43,6 +80,17 @@ class Settings(BaseSettings):
     wrapup_timeout_s: float = Field(default=60.0, ge=0, description="0: wrap-up lasts until the disposition")
     outbound_caller_id: str = '"Plateau" <0100000000>'
     pbx_sip_port: int = Field(default=5160, ge=1, le=65535, description="SIP port of `make run`'s Asterisk")
+    # `make run`'s Asterisk on a real network: the address SIP binds, what it advertises behind NAT, its
+    # RTP ports and the carrier trunks (rendered by cti/phones.py at every start).
+    pbx_sip_bind: str = "127.0.0.1"
+    pbx_external_signaling_address: str | None = None
+    pbx_external_media_address: str | None = None
+    pbx_local_net: list[str] = []
+    pbx_rtp_start: int = Field(default=20000, ge=1024, le=65535)
+    pbx_rtp_end: int = Field(default=20999, ge=1024, le=65535)
+    pbx_trunks: list[TrunkSetting] = Field(
+        default_factory=lambda: [TrunkSetting(name="trunk", host="127.0.0.2:5064")], min_length=1
+    )
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(default=4573, ge=1, le=65535)
     # IVR (cti/ivr): the FastAGI server runs the flows of `ivr_flows_dir`; each flow lists the DIDs it
@@ -112,6 +160,55 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {v!r}") from exc
         return v
 
+    @field_validator("pbx_sip_bind")
+    @classmethod
+    def _ip_address(cls, v: str) -> str:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not an IP address (0.0.0.0 for every interface)") from None
+        return v
+
+    @field_validator("pbx_external_signaling_address", "pbx_external_media_address")
+    @classmethod
+    def _host(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", v):
+            raise ValueError(f"{v!r} is not an IP address or host name")
+        return v
+
+    @field_validator("pbx_local_net")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not a network such as 192.168.1.0/24") from None
+        return v
+
+    @field_validator("pbx_trunks")
+    @classmethod
+    def _trunks(cls, v: list[TrunkSetting]) -> list[TrunkSetting]:
+        try:
+            check_trunks([t.trunk() for t in v])
+        except TrunkError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> Settings:
+        if self.pbx_rtp_end <= self.pbx_rtp_start:
+            raise ValueError(
+                f"PLATEAU_PBX_RTP_END ({self.pbx_rtp_end}) must be above PLATEAU_PBX_RTP_START "
+                f"({self.pbx_rtp_start})"
+            )
+        return self
+
+    @property
+    def trunk_names(self) -> list[str]:
+        """Every PJSIP endpoint that is a carrier trunk."""
+        return sorted({*self.ami_trunks, *(t.name for t in self.pbx_trunks)})
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -132,6 +229,8 @@ class Settings(BaseSettings):
         for name, value in self.model_dump().items():
             if isinstance(value, SecretStr) or "secret" in name:
                 out[name] = "********" if value else None
+            elif name == "pbx_trunks":
+                out[name] = [{**t, "password": "********" if t.get("password") else None} for t in value]
             elif name == "database_url":
                 out[name] = mask_url(str(value))
             else:
@@ -182,16 +281,21 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            if not err["loc"]:  # a check across fields: its message names the variables
-                lines.append(str(err["msg"]).removeprefix("Value error, "))
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if not err["loc"]:  # a rule between settings: its message names them
+                lines.append(msg)
                 continue
-            field = str(err["loc"][0])
-            got = err.get("input")
-            if field == "database_url" and isinstance(got, str):
-                got = mask_url(got)
-            elif "secret" in field:
-                got = "********"
-            lines.append(f"PLATEAU_{field.upper()}: {err['msg']} (got {got!r})")
+            field, *inner = (str(part) for part in err["loc"])
+            where = f" (at {'.'.join(inner)})" if inner else ""
+            value = err.get("input")
+            # a trunk's password or a secret is never echoed back, nor a password inside the database URL
+            if field == "pbx_trunks" or "secret" in field:
+                got = ""
+            elif field == "database_url" and isinstance(value, str):
+                got = f" (got {mask_url(value)!r})"
+            else:
+                got = f" (got {value!r})"
+            lines.append(f"PLATEAU_{field.upper()}{where}: {msg}{got}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
 
 

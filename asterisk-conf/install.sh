@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs Asterisk 16 (Debian bullseye's package; bookworm ships none) and SIPp, idempotently, as root.
+# Installs Asterisk 16 (Debian bullseye's package; bookworm ships none), SIPp and baresip (a real softphone
+# for the tests and the README's worked example), idempotently, as root.
 # Only the packages we name come from bullseye: a pin at priority 100 keeps everything else on bookworm.
 set -euo pipefail
 
-need_asterisk=1; need_sipp=1
+need_asterisk=1; need_sipp=1; need_baresip=1
 command -v asterisk >/dev/null 2>&1 && need_asterisk=0
 command -v sipp >/dev/null 2>&1 && need_sipp=0
-[ $need_asterisk = 0 ] && [ $need_sipp = 0 ] && exit 0
+command -v baresip >/dev/null 2>&1 && need_baresip=0
+[ $need_asterisk = 0 ] && [ $need_sipp = 0 ] && [ $need_baresip = 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
-  echo "asterisk-conf/install.sh: Asterisk/SIPp missing and not root; install 'asterisk' (16+) and 'sip-tester'" >&2
+  echo "asterisk-conf/install.sh: Asterisk/SIPp/baresip missing and not root; install 'asterisk' (16+), 'sip-tester' and 'baresip'" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -45,6 +47,7 @@ fi
 pkgs=()
 [ $need_asterisk = 1 ] && pkgs+=(asterisk asterisk-core-sounds-en asterisk-core-sounds-fr asterisk-moh-opsound-wav)
 [ $need_sipp = 1 ] && pkgs+=(sip-tester)
+[ $need_baresip = 1 ] && pkgs+=(baresip-core)
 # policy-rc.d stops the package from starting a system Asterisk: Plateau runs its own private instance.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d

@@ -73,7 +73,14 @@ class LinkState:
     reason: str = ""
 
 
-QueueItem = AmiEvent | ChannelsSnapshot | QueuesSnapshot | LinkState
+@dataclass
+class DevicesSnapshot:
+    """`DeviceStateList`: the device state of every device Asterisk knows (phones: registered or not)."""
+
+    devices: list[dict[str, str]]
+
+
+QueueItem = AmiEvent | ChannelsSnapshot | QueuesSnapshot | DevicesSnapshot | LinkState
 
 
 class _Action(Action):
@@ -329,7 +336,7 @@ class AmiLink:
 
     # -- snapshot in stream order --------------------------------------------------------------------------
     def _request_snapshot(self) -> None:
-        for name in ("CoreShowChannels", "QueueStatus"):
+        for name in ("CoreShowChannels", "QueueStatus", "DeviceStateList"):
             action = self._send(name, {}, as_list=None)
             self._snapshot_actions[action.id] = name
             action.future.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)
@@ -343,6 +350,9 @@ class AmiLink:
         items = [dict(m.items()) for m in (result if isinstance(result, list) else [result])]
         if kind == "CoreShowChannels":
             self.queue.put_nowait(ChannelsSnapshot([i for i in items if i.get("Event") == "CoreShowChannel"]))
+        elif kind == "DeviceStateList":
+            devices = [i for i in items if i.get("Event") == "DeviceStateChange"]
+            self.queue.put_nowait(DevicesSnapshot(devices))
         else:
             self.queue.put_nowait(
                 QueuesSnapshot(

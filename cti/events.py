@@ -203,6 +203,16 @@ class AgentStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PhoneRegistration:
+    """Whether an agent's phone is registered (Asterisk can reach it), and since when (None: registered
+    before Plateau connected, time unknown)."""
+
+    agent: str
+    registered: bool
+    since: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class WrapUpStarted:
     """An agent's call ended: the control layer pauses them until the disposition is saved."""
 
@@ -232,6 +242,7 @@ DomainEvent = (
     | AgentStateChanged
     | WrapUpStarted
     | QueueChanged
+    | PhoneRegistration
 )
 
 

@@ -16,6 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.settings import ROOT
+from cti.phones import (
+    PHONES_INCLUDE,
+    TRUNKS_INCLUDE,
+    PhoneAccount,
+    Provisioner,
+    Trunk,
+    ha1,
+    render_phones,
+    render_trunk_dialplan,
+    render_trunks,
+)
 
 CONF_DIR = ROOT / "asterisk-conf"
 CONF_FILES = (
@@ -55,6 +66,10 @@ def phone_address(kind: str, n: int) -> str:
 class PbxConfig:
     runtime: Path
     sip_port: int = 5160
+    sip_bind: str = "127.0.0.1"
+    external_signaling_address: str | None = None  # behind NAT: the address phones and carriers reach
+    external_media_address: str | None = None
+    local_net: tuple[str, ...] = ()  # networks reached without NAT (phones there get the bind address)
     ami_port: int = 5038
     agi_port: int = 4573
     trunk_host: str = "127.0.0.2"
@@ -64,9 +79,11 @@ class PbxConfig:
     rtp_end: int = 20999
     ami_user: str = "plateau"
     ami_secret: str = "plateau-dev-secret"
-    phone_secret: str = "plateau-phone-secret"
-    agents: int = 60
+    phone_secret: str = "plateau-phone-secret"  # tests only: seeds each test phone's own password
+    agents: int = 60  # test phones agentN/supervisorN, when `phones` is None
     supervisors: int = 5
+    phones: list[PhoneAccount] | None = None  # the users' phones (make run: from the database)
+    trunks: list[Trunk] | None = None  # None: one trunk "trunk" identified by trunk_host:trunk_port
     queue_ring_timeout: int = 15
     ivr_enabled: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -97,25 +114,54 @@ class PbxConfig:
             "RTP_END": str(self.rtp_end),
             "AMI_USER": self.ami_user,
             "AMI_SECRET": self.ami_secret,
-            "PHONE_SECRET": self.phone_secret,
             "QUEUE_RING_TIMEOUT": str(self.queue_ring_timeout),
             "IVR_ENABLED": "1" if self.ivr_enabled else "0",
-            "PHONES": self._phones(),
+            "SIP_BIND": self.sip_bind,
+            "SIP_NAT": self._nat(),
+            "OUT_TRUNK": self.all_trunks()[0].name,
             **self.extra,
         }
 
-    def _phones(self) -> str:
-        blocks = []
-        for kind, count in (("agent", self.agents), ("supervisor", self.supervisors)):
-            for n in range(1, count + 1):
-                name = f"{kind}{n}"
-                blocks.append(
-                    f"[{name}](phone-endpoint)\naors = {name}\nauth = {name}-auth\n"
-                    f'callerid = "{kind.title()} {n}" <{7000 + n if kind == "agent" else 7900 + n}>\n'
-                    f"[{name}](phone-aor)\ncontact = sip:{name}@{phone_address(kind, n)}:{self.phone_port}\n"
-                    f"[{name}-auth](phone-auth)\nusername = {name}\n"
-                )
-        return "\n".join(blocks)
+    def _nat(self) -> str:
+        lines = []
+        if self.external_signaling_address:
+            lines.append(f"external_signaling_address = {self.external_signaling_address}")
+        if self.external_media_address:
+            lines.append(f"external_media_address = {self.external_media_address}")
+        lines += [f"local_net = {net}" for net in self.local_net]
+        return "\n".join(lines)
+
+    def phone_password(self, name: str) -> str:
+        """Test phone `name`'s own password (each test phone registers with it)."""
+        return f"{self.phone_secret}-{name}"
+
+    def all_phones(self) -> list[PhoneAccount]:
+        if self.phones is not None:
+            return self.phones
+        return [
+            PhoneAccount(
+                f"{kind}{n}",
+                ha1(f"{kind}{n}", self.phone_password(f"{kind}{n}")),
+                f"{kind.title()} {n}",
+                str(7000 + n if kind == "agent" else 7900 + n),
+            )
+            for kind, count in (("agent", self.agents), ("supervisor", self.supervisors))
+            for n in range(1, count + 1)
+        ]
+
+    def all_trunks(self) -> list[Trunk]:
+        if self.trunks:
+            return self.trunks
+        return [Trunk("trunk", host=f"{self.trunk_host}:{self.trunk_port}", match=(self.trunk_host,))]
+
+    def includes(self) -> dict[str, str]:
+        """The rendered files `#include`d by pjsip.conf and extensions.conf."""
+        trunks = self.all_trunks()
+        return {
+            PHONES_INCLUDE: render_phones(self.all_phones()),
+            TRUNKS_INCLUDE: render_trunks(trunks),
+            "extensions_trunks.conf": render_trunk_dialplan(trunks),
+        }
 
 
 def render(cfg: PbxConfig) -> Path:
@@ -131,6 +177,11 @@ def render(cfg: PbxConfig) -> Path:
         if "@@" in text:
             raise PbxError(f"{name}: unrendered placeholder near {text[text.index('@@') :][:40]!r}")
         (etc / name).write_text(text)
+    for name, text in cfg.includes().items():  # phone credentials and trunk passwords: private
+        path = etc / name
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(text)
     sounds = cfg.runtime / "lib" / "sounds"
     if not sounds.exists():  # astvarlibdir/sounds is where Playback looks
         sounds.symlink_to("/usr/share/asterisk/sounds")
@@ -217,6 +268,24 @@ class PrivateAsterisk:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
         self.proc = None
+
+
+def private_provisioner(runtime: Path | None = None) -> Provisioner | None:
+    """The phones' provisioner of `make run`'s Asterisk (var/asterisk), when it has been rendered there:
+    the include is rewritten and PJSIP reloaded through its console (when it runs)."""
+    runtime = runtime or ROOT / "var" / "asterisk"
+    conf = runtime / "etc" / "asterisk.conf"
+    if not conf.exists():
+        return None
+    pbx = PrivateAsterisk(PbxConfig(runtime=runtime))
+
+    def reload(command: str) -> None:
+        try:
+            pbx.rx(command, timeout=10)
+        except (PbxError, subprocess.TimeoutExpired):
+            pass  # not running: the next start renders the phones anew
+
+    return Provisioner(runtime / "etc", reload)
 
 
 def _port_open(host: str, port: int) -> bool:

@@ -171,6 +171,13 @@ class ScreenPop:
             self._lookups.pop(event.record.linkedid, None)
             self._found.pop(event.record.linkedid, None)
 
+    def disposed(self, agent: str, linkedid: str, code: str) -> None:
+        """The call's disposition is saved: its pop says so (phase `done`), in every tab of the agent and in
+        the snapshot of a desk opened later, which therefore offers no second wrap-up."""
+        pop = self.current.get(agent)
+        if pop is not None and pop["linkedid"] == linkedid:
+            self._update(agent, phase="done", disposition=code)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

@@ -30,7 +30,16 @@ from app.db import Database
 from app.directory import AgentDirectory
 from app.settings import Settings
 from app.ws_hub import Hub, Principal
-from cti.ami import AmiError, AmiLink, AmiUnavailable, ChannelsSnapshot, LinkState, QueueItem, QueuesSnapshot
+from cti.ami import (
+    AmiError,
+    AmiLink,
+    AmiUnavailable,
+    ChannelsSnapshot,
+    DevicesSnapshot,
+    LinkState,
+    QueueItem,
+    QueuesSnapshot,
+)
 from cti.ami_wire import AmiEvent
 from cti.events import (
     AgentRingEnded,
@@ -44,22 +53,29 @@ from cti.events import (
     CallQueued,
     CallTransferred,
     HeldPartyLeft,
+    PhoneRegistration,
     QueueChanged,
     WrapUpStarted,
     to_wire,
 )
 from cti.numbers import parse
 from cti.screenpop import ScreenPop
-from cti.tracker import WRAPUP_REASON, Tracker
+from cti.tracker import WRAPUP_REASON, Tracker, reachable
 
 log = logging.getLogger(__name__)
 
 
 SPY_MODES = ("listen", "whisper", "barge")
+# events shown to the agent concerned and to supervisors as they are
+_TO_THE_AGENT = (AgentRinging, AgentRingEnded, CallAnswered, WrapUpStarted, PhoneRegistration)
 
 
 class ControlError(RuntimeError):
     """A call control the agent may not do now (no such call, not theirs)."""
+
+
+class PhoneNotRegistered(RuntimeError):
+    """The agent's phone has no registration: they cannot be offered calls."""
 
 
 def _ivr_summary() -> Any:
@@ -77,7 +93,7 @@ class CtiService:
         self.hub = hub
         self.bus = Bus()
         self.tracker = Tracker(
-            trunks=[f"PJSIP/{t}" for t in settings.ami_trunks], wrapup=settings.wrapup_enabled
+            trunks=[f"PJSIP/{t}" for t in settings.trunk_names], wrapup=settings.wrapup_enabled
         )
         self.directory = AgentDirectory(db)
         # the IVR's part of a call is only read (one more query per pop and per call) when it runs here
@@ -144,6 +160,8 @@ class CtiService:
             events = self.tracker.resync_channels(item.channels, now)
         elif isinstance(item, QueuesSnapshot):
             events = self.tracker.resync_queues(item.members, item.entries, now)
+        elif isinstance(item, DevicesSnapshot):
+            events = self.tracker.resync_devices(item.devices)
         elif isinstance(item, LinkState):
             self.hub.publish(
                 Message(
@@ -178,7 +196,7 @@ class CtiService:
         if isinstance(event, AgentStateChanged):
             audience = ToAgentAndSupervisors(event.agent, self._team_of(event.agent))
             payload = to_wire(event, self._agent_fields(event.agent))
-        elif isinstance(event, (AgentRinging, AgentRingEnded, CallAnswered, WrapUpStarted)):
+        elif isinstance(event, _TO_THE_AGENT):
             audience = ToAgentAndSupervisors(event.agent, self._team_of(event.agent))
             payload = to_wire(event)
         elif isinstance(event, CallEnded):
@@ -245,7 +263,27 @@ class CtiService:
                 await self.link.send("Hangup", Channel=channel, Cause=16)
 
     # -- agent controls -----------------------------------------------------------------------------------
+    async def check_phone(self, interface: str) -> None:
+        """An agent whose phone is not registered may not take calls: the queue would ring nothing.
+        Unknown to the tracker yet (just connected, never seen), Asterisk is asked."""
+        agent = self.tracker.agents.get(interface)
+        registered = agent.registered if agent is not None else None
+        if registered is None:
+            reply = await self.link.send("DeviceStateList")
+            states = {
+                str(i.get("Device")): str(i.get("State"))
+                for i in (reply if isinstance(reply, list) else [reply])
+                if i.get("Event") == "DeviceStateChange"
+            }
+            registered = reachable(states.get(interface, ""))
+        if not registered:
+            raise PhoneNotRegistered(
+                f"your phone ({interface.removeprefix('PJSIP/')}) is not registered: start your softphone "
+                "or desk phone and sign it in with its own SIP user and password, then try again"
+            )
+
     async def login(self, interface: str, member_name: str, queues: list[str]) -> None:
+        await self.check_phone(interface)
         for queue in queues:
             try:
                 await self.link.send(
@@ -270,6 +308,7 @@ class CtiService:
         await self.link.send("QueuePause", Interface=interface, Paused="true", Reason=reason)
 
     async def ready(self, interface: str) -> None:
+        await self.check_phone(interface)
         timer = self._wrapup_timers.pop(interface, None)
         if timer is not None:
             timer.cancel()
@@ -363,6 +402,7 @@ class CtiService:
         for view in self.tracker.agent_views():  # a supervisor sees their team's agents, as over REST
             if view.agent == mine or oversees(who, (self._team_of(view.agent),)):
                 items.append(to_wire(view, self._agent_fields(view.agent)))
+        items.extend(to_wire(p) for p in self.tracker.phone_views() if supervising or p.agent == mine)
         if supervising:
             items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))
         items.extend(self.screenpop.snapshot_for(mine))
@@ -380,4 +420,4 @@ class CtiService:
         }
 
 
-__all__ = ["AmiError", "AmiUnavailable", "ControlError", "CtiService"]
+__all__ = ["AmiError", "AmiUnavailable", "ControlError", "CtiService", "PhoneNotRegistered"]

@@ -33,6 +33,7 @@ from cti.events import (
     Direction,
     DomainEvent,
     HeldPartyLeft,
+    PhoneRegistration,
     QueueChanged,
     Snapshot,
     WrapUpStarted,
@@ -128,6 +129,8 @@ class _Agent:
     reason: str | None = None
     since: float = 0.0
     seen_queues: tuple[str, ...] = ()
+    registered: bool | None = None  # its phone: None until Asterisk says
+    registered_since: float | None = None
 
 
 class Tracker:
@@ -559,8 +562,41 @@ class Tracker:
                 return
             agent = self._agent(device)
         agent.device = ev.get("State")
+        self._registration(agent, reachable(agent.device), ev.ts, out)
         if not self._left_call(agent, ev.ts, out):
             self._refresh_agent(device, ev.ts, out)
+
+    def _on_ContactStatus(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
+        """A phone registered (Created) or went away (Removed: unregistered or expired)."""
+        endpoint = f"PJSIP/{ev.get('EndpointName') or ev.get('AOR') or ''}"
+        status = ev.get("ContactStatus")
+        if not self._is_agent(endpoint) or status not in ("Created", "Removed"):
+            return
+        self._registration(self._agent(endpoint), status == "Created", ev.ts, out)
+
+    def _registration(
+        self, agent: _Agent, registered: bool | None, at: float | None, out: list[DomainEvent]
+    ) -> None:
+        if registered is None or registered == agent.registered:
+            return
+        agent.registered, agent.registered_since = registered, at
+        out.append(PhoneRegistration(agent.endpoint, registered, at))
+
+    def resync_devices(self, devices: list[dict[str, str]]) -> list[DomainEvent]:
+        """`DeviceStateList` after a (re)connect: which phones are reachable now (since: unknown)."""
+        out: list[DomainEvent] = []
+        for d in devices:
+            device = d.get("Device", "")
+            if self._is_agent(device):
+                self._registration(self._agent(device), reachable(d.get("State", "")), None, out)
+        return out
+
+    def phone_views(self) -> list[PhoneRegistration]:
+        return [
+            PhoneRegistration(a.endpoint, a.registered, a.registered_since)
+            for a in self.agents.values()
+            if a.registered is not None and self._is_agent(a.endpoint)
+        ]
 
     def _left_call(self, agent: _Agent, at: float, out: list[DomainEvent]) -> bool:
         """The phone went idle while the agent was on an answered call: their part is over."""
@@ -693,6 +729,15 @@ class Tracker:
 
     def queue_views(self, at: float) -> list[QueueChanged]:
         return [QueueChanged(q, len(w), min(w.values()) if w else None, at) for q, w in self.waiting.items()]
+
+
+def reachable(device_state: str) -> bool | None:
+    """A PJSIP endpoint's device state says whether it has a registered contact: UNAVAILABLE without one."""
+    if device_state in ("UNAVAILABLE", "INVALID"):
+        return False
+    if device_state in ("", "UNKNOWN"):
+        return None
+    return True
 
 
 def _wait(call: _Call, at: float) -> float | None:

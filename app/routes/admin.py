@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from app.schemas import (
     UserPatch,
 )
 from app.security import ANY_ROLE, Identity, PasswordsBusy, end_user_sessions, get_db, require
+from cti.phones import REALM, reset_password
 
 router = APIRouter(tags=["admin"])
 admin = require()  # admins only
@@ -117,6 +118,8 @@ async def update_user(
         raise HTTPException(409, "this is the last active admin: make another admin first")
     if reset or not user.active:  # a reset password or a deactivated account ends every way in
         await end_user_sessions(db, user.id, tokens=True)
+    if "sip_endpoint" in changes:
+        user.sip_ha1 = None  # the digest hash covers the SIP user name: a new one needs a new password
     audit(
         db,
         "user_updated",
@@ -129,6 +132,8 @@ async def update_user(
     await _commit(db, "user")
     if reset or rerouted:  # their WebSockets close: gone, or back with what the new role and team may see
         request.app.state.hub.revoke(user_id=user.id)
+    if {"sip_endpoint", "active"} & changes.keys():
+        await _apply_phones(request, db)
     return user
 
 
@@ -138,6 +143,59 @@ async def _other_admin(db: AsyncSession, user_id: int) -> bool:
             select(User.id).where(User.role == Role.admin, User.active, User.id != user_id).limit(1)
         )
     ) is not None
+
+
+class PhonePasswordIn(BaseModel):
+    kind: Literal["sip", "webrtc"] | None = None
+
+
+async def _apply_phones(request: Request, db: AsyncSession) -> bool:
+    """Re-render the phones of the private Asterisk and reload PJSIP (when Plateau runs one)."""
+    provisioner = getattr(request.app.state, "phones", None)
+    if provisioner is None:
+        return False
+    await provisioner.apply(db)
+    return True
+
+
+@router.post("/users/{user_id}/phone-password", status_code=201)
+async def reset_phone_password(
+    user_id: PathId,
+    request: Request,
+    response: Response,
+    body: PhonePasswordIn | None = None,
+    ident: Identity = Depends(admin),
+    db: AsyncSession = Depends(get_db),
+) -> dict[str, Any]:
+    """A new SIP password for the user's phone, returned this once (only its digest hash is kept); the
+    phone's old password stops working. `applied`: the private Asterisk already took it."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    if not user.sip_endpoint:
+        raise HTTPException(409, "this user has no phone: set sip_endpoint first")
+    if body is not None and body.kind is not None:
+        user.sip_kind = body.kind
+    password = await reset_password(db, user)
+    audit(
+        db,
+        "phone.password_reset",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=user.id,
+        request=request,
+    )
+    await _commit(db, "user")
+    applied = await _apply_phones(request, db)
+    response.headers["Cache-Control"] = "no-store"
+    return {
+        "user_id": user.id,
+        "username": user.sip_endpoint,
+        "password": password,
+        "realm": REALM,
+        "kind": user.sip_kind,
+        "applied": applied,
+    }
 
 
 # --- teams, queues --------------------------------------------------------------------------------------

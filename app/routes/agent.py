@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSocket, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, requi
 from app.ws_hub import Principal
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
-from cti.service import ControlError, CtiService
+from cti.service import ControlError, CtiService, PhoneNotRegistered
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -72,6 +72,8 @@ async def _ami(coro: Any) -> Any:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"PBX unavailable: {exc}") from None
     except ControlError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except PhoneNotRegistered as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except InvalidNumber as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
     except AmiError as exc:
@@ -89,6 +91,10 @@ async def me(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti
         "since": agent.since if agent else None,
         "queues": sorted(agent.queues) if agent else [],
         "call": agent.linkedid if agent else None,
+        "phone": {
+            "registered": bool(agent and agent.registered),
+            "since": agent.registered_since if agent else None,
+        },
         "pop": service.screenpop.current.get(interface),
     }
 
@@ -209,11 +215,15 @@ async def disposition(
     linkedid: Linkedid,
     body: DispositionIn,
     request: Request,
+    response: Response,
     ident: Identity = Depends(AGENT),
     db: AsyncSession = Depends(get_db),
     service: CtiService = Depends(cti),
 ) -> dict[str, Any]:
-    """Wrap-up: the disposition (required), notes, the contact. The agent is ready again afterwards."""
+    """Wrap-up: the disposition (required), notes, the contact. The agent is ready again afterwards.
+
+    One disposition per call: a second save (200, `edited`) changes the first, audited, and leaves the
+    call's wrap-up time as the first save measured it."""
     interface = my_phone(ident)
     code = await db.scalar(
         select(DispositionCode).where(DispositionCode.code == body.code, DispositionCode.active)
@@ -237,13 +247,35 @@ async def disposition(
     await service.history.drain(timeout=5)  # the call row is written when the call ends
     call = await db.scalar(select(Call).where(Call.linkedid == linkedid))
     now = datetime.now(UTC)
-    if call is not None and call.ended_at is not None:
+    contact_id = body.contact_id or (call.contact_id if call else None)
+    saved = await saved_disposition(db, linkedid, call, ident.user.id)
+    if saved is not None:
+        # One disposition per call: a second save edits the first (audited with what it was) and never
+        # extends the wrap-up time, which feeds AHT.
+        before = {"code": saved.disposition_code, "notes": saved.body, "contact_id": saved.contact_id}
+        saved.disposition_code = code.code
+        saved.body = body.notes
+        saved.contact_id = contact_id
+        saved.data = {**(saved.data or {}), "label": code.label, "edited_at": now.isoformat()}
+        audit(
+            db,
+            "call.disposition.edit",
+            user_id=ident.user.id,
+            target_type="call",
+            target_id=linkedid,
+            detail={"before": before, "code": code.code, "interaction_id": saved.id},
+            request=request,
+        )
+        await db.commit()
+        response.status_code = status.HTTP_200_OK
+        service.screenpop.disposed(interface, linkedid, code.code)
+        return {"id": saved.id, "call_id": saved.call_id, "contact_id": contact_id, "edited": True}
+    if call is not None and call.ended_at is not None and call.wrap_s is None:
         await db.execute(
             update(Call)
             .where(Call.id == call.id)
             .values(wrap_s=round((now - call.ended_at).total_seconds(), 3))
         )
-    contact_id = body.contact_id or (call.contact_id if call else None)
     entry = Interaction(
         contact_id=contact_id,
         kind=InteractionKind.disposition,
@@ -265,11 +297,29 @@ async def disposition(
         request=request,
     )
     await db.commit()
+    service.screenpop.disposed(interface, linkedid, code.code)
     try:
         await service.end_wrapup(interface)
     except AmiError as exc:  # saved all the same; the agent can press ready
         log.warning("agent: could not end wrap-up for %s: %s", interface, exc)
-    return {"id": entry.id, "call_id": entry.call_id, "contact_id": contact_id}
+    return {"id": entry.id, "call_id": entry.call_id, "contact_id": contact_id, "edited": False}
+
+
+async def saved_disposition(
+    db: AsyncSession, linkedid: str, call: Call | None, agent_id: int
+) -> Interaction | None:
+    """The disposition already saved for this call: by its row, or, before the row exists (a save while
+    the call is still up), among this agent's latest dispositions by the Linkedid they carry."""
+    query = select(Interaction).where(Interaction.kind == InteractionKind.disposition)
+    if call is not None:
+        query = query.where(Interaction.call_id == call.id).order_by(Interaction.id)
+    else:
+        query = query.where(Interaction.call_id.is_(None), Interaction.agent_id == agent_id)
+        query = query.order_by(Interaction.id.desc())
+    for entry in (await db.scalars(query.limit(20))).all():
+        if call is not None or (entry.data or {}).get("linkedid") == linkedid:
+            return entry
+    return None
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

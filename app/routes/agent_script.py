@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.models import Call, Contact, Interaction, InteractionKind, PhoneNumber, Queue
-from app.routes.agent import AGENT, Linkedid, cti, my_phone
+from app.routes.agent import AGENT, Linkedid, cti, my_phone, saved_disposition
 from app.security import Identity, get_db
 from cti.ami import AmiError
 from cti.numbers import InvalidNumber, parse, try_parse
@@ -428,6 +428,9 @@ async def save_outcome(
     await _call_over(request, linkedid)
     await service.history.drain(timeout=5)  # the call row is written when the call ends
     call = await db.scalar(select(Call).where(Call.linkedid == linkedid))
+    if await saved_disposition(db, linkedid, call, ident.user.id) is not None:
+        # its effects (lead status, callback) are done: an edit goes through the contact's timeline
+        raise HTTPException(status.HTTP_409_CONFLICT, "this call's outcome is already saved")
     now = datetime.now(UTC)
     if ctx.contact is None and call is not None and call.contact_id is not None:
         ctx.contact = await db.get(Contact, call.contact_id)
@@ -507,6 +510,7 @@ async def save_outcome(
     )
     await db.commit()
     _drafts(request).pop(linkedid, None)
+    service.screenpop.disposed(my_phone(ident), linkedid, outcome.disposition)
     try:
         await service.end_wrapup(my_phone(ident))
     except AmiError as exc:  # saved all the same; the agent can press ready

@@ -8,7 +8,7 @@ files), so a stale compiled catalogue can never hide a fresh translation.
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -66,10 +66,17 @@ def normalise(lang: str | None, default: str = DEFAULT_LANGUAGE) -> str:
 
 
 # --- formatting, used as Jinja filters ------------------------------------------------------------------
+# The one rule for a date and time on any page, the same as the browser's (desk_util.js `formatDate`:
+# Intl's short date and time, in fr-FR or en-GB, in the centre's zone): 15/01/2030 10:30.
+DATE_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
 def fmt_datetime(value: datetime | None, lang: str, zone: str, fmt: str = "short") -> str:
     if value is None:
         return "—"
-    return _babel_datetime(value, fmt, tzinfo=ZoneInfo(zone), locale=lang)
+    if value.tzinfo is None:  # SQLite gives naive datetimes: they are UTC
+        value = value.replace(tzinfo=UTC)
+    return _babel_datetime(value, fmt, tzinfo=ZoneInfo(zone), locale=DATE_LOCALES.get(lang, lang))
 
 
 def fmt_percent(value: float | None, lang: str) -> str:

@@ -49,6 +49,22 @@ def gettext(message: str, **kwargs: Any) -> str:
     return text % kwargs if kwargs else text
 
 
+# A contact's role is free text; the usual values are codes shown in the reader's language.
+CONTACT_ROLES = {
+    "decision_maker": N_("Decision maker"),
+    "gatekeeper": N_("Gatekeeper"),
+    "user": N_("User"),
+    "influencer": N_("Influencer"),
+}
+
+
+def contact_role(value: str | None) -> str:
+    if not value:
+        return "—"
+    known = CONTACT_ROLES.get(value)
+    return _gettext(known) if known else value
+
+
 def build_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -63,6 +79,7 @@ def build_env() -> Environment:
     env.filters["num"] = lambda v, digits=1: i18n.fmt_number(v, _lang.get(), digits)
     env.filters["duration"] = i18n.fmt_duration
     env.filters["phone"] = lambda e164: i18n.fmt_phone(e164, _region.get())
+    env.filters["contact_role"] = contact_role
     return env
 
 
@@ -160,6 +177,7 @@ def render(
                 "admin": _gettext("Administrator"),
             },
             active=active,
+            centre_zone=settings.timezone,  # every date in the browser is shown in it (desk_util.js)
             current_path=request.url.path + (("?" + request.url.query) if request.url.query else ""),
             js_strings=Markup(json.dumps(js, ensure_ascii=False).replace("</", "<\\/")),
             **context,

@@ -79,6 +79,26 @@ async def test_given_a_mangled_cursor_when_opening_a_timeline_then_the_newest_pa
     assert r.status_code == 200 and "Durand" in r.text
 
 
+@pytest.mark.parametrize(
+    ("role", "shown"),
+    [("decision_maker", "Décideur"), ("gatekeeper", "Filtre (secrétariat)"), ("Acheteur", "Acheteur")],
+)
+async def test_given_a_contact_role_code_when_the_contact_page_shows_then_it_reads_in_the_users_language(
+    api: Api, role: str, shown: str
+) -> None:
+    async with api.db.session() as s:
+        contact = Contact(last_name="Durand", role=role)
+        s.add(contact)
+        await s.commit()
+        cid = contact.id
+    c = await api.login("agent")
+    r = await c.get(f"/contacts/{cid}", headers=HTML)
+    assert r.status_code == 200
+    assert re.search(rf"<dd>{re.escape(shown)}</dd>", r.text), r.text
+    if role != shown:
+        assert role not in r.text
+
+
 async def test_given_a_form_post_without_the_csrf_token_when_signed_in_then_it_is_refused(api: Api) -> None:
     c = await api.login("agent")
     r = await c.post("/language", data={"lang": "en", "next": "/desk"}, headers={"X-CSRF-Token": ""})

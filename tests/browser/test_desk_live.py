@@ -4,7 +4,10 @@ WebSocket loss and resync, keyboard use."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -17,6 +20,8 @@ from tests.integration.sipp import Caller, Sipp
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
+PC_ZONE = "UTC"
+CENTRE = ZoneInfo("Europe/Paris")
 EVIL_NAME = "<img src=x onerror=alert(1)>"
 UNKNOWN_NUMBER = "0698765432"
 SHARED_NUMBER = "0655443322"
@@ -49,7 +54,11 @@ def desk(
     pbx: PrivateAsterisk,  # noqa: F811
     request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
-    context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
+    # The PC's clock is on UTC, the centre on Europe/Paris (the default PLATEAU_TIMEZONE): every date shown
+    # must be the centre's.
+    context = browser.new_context(
+        base_url=cti.url, viewport={"width": 1366, "height": 900}, timezone_id=PC_ZONE
+    )
     page = context.new_page()
     page.add_init_script(POP_OBSERVER)
     dialogs: list[str] = []
@@ -73,6 +82,7 @@ def _ready_at_desk(page: Page, username: str) -> None:
     login(page, username, PASSWORD)
     expect(page).to_have_url(re.compile(r"/desk$"))
     expect(page.locator("#live-status")).to_have_attribute("data-state", "ok")
+    expect(page.locator("#phone-state")).to_contain_text("Téléphone enregistré")  # its SIPp phone registered
     page.get_by_role("button", name="Me connecter à mes files").click()
     expect(page.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
 
@@ -86,6 +96,7 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     with cti.api("agent1") as c:  # a past note and an open complaint, for the pop to show
         r = c.post(f"/api/v1/contacts/{contact}/timeline", json={"body": "Demande de devis <i>urgent</i>"})
         assert r.status_code == 201, r.text
+        note_at = datetime.fromisoformat(r.json()["at"]).astimezone(CENTRE).strftime("%d/%m/%Y %H:%M")
         r = c.post(
             "/api/v1/complaints",
             json={"contact_id": contact, "category": "Livraison", "description": "Colis <b>jamais</b> reçu"},
@@ -105,6 +116,9 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     expect(pop.locator(".badge-vip")).to_be_visible()  # the contact's tier
     expect(pop).to_contain_text("support")  # the queue the call came through
     expect(pop.locator(".pop-history")).to_contain_text("Demande de devis <i>urgent</i>")
+    expect(pop.locator(".pop-history li", has_text="Demande de devis").locator(".meta")).to_contain_text(
+        note_at
+    )  # the centre's clock
     complaint = pop.locator(".pop-complaints li")
     expect(complaint).to_contain_text("Colis <b>jamais</b> reçu")
     expect(complaint.locator(".badge-on_time")).to_have_text("Dans les délais")  # its SLA state
@@ -143,7 +157,51 @@ def test_given_a_ready_agent_when_a_known_customer_calls_then_the_pop_shows_them
     # The note and the complaint are on the contact's page, as text.
     desk.goto(f"/contacts/{contact}")
     expect(desk.locator(".timeline")).to_contain_text("Rappel promis <b>mardi</b>")
+    note = desk.locator(".timeline li", has_text="Demande de devis")
+    expect(note.locator("time")).to_have_text(note_at)  # the same date as on the pop
+    with cti.api("agent1") as c:  # 10:30 typed on a PC in UTC is 10:30 at the centre
+        due = c.get("/api/v1/callbacks").json()
+    due_at = [datetime.fromisoformat(cb["due_at"].replace("Z", "+00:00")) for cb in due]
+    assert datetime(2030, 1, 15, 10, 30, tzinfo=CENTRE) in due_at, due_at
     expect(desk.locator("main")).to_contain_text("Facturation")
+    _then_the_saved_wrap_up_is_not_offered_again_and_a_second_save_is_an_audited_edit(desk, cti)
+
+
+def _then_the_saved_wrap_up_is_not_offered_again_and_a_second_save_is_an_audited_edit(
+    desk: Page, cti: CtiServer
+) -> None:
+    """A desk opened afresh (another tab, another PC: nothing in this tab's storage) after the wrap-up."""
+    desk.goto("/desk")
+    expect(desk.locator("#pop-phase")).to_have_text("Dernier appel — qualification enregistrée")
+    linkedid = desk.locator("#pop").get_attribute("data-linkedid")
+    desk.evaluate("sessionStorage.clear()")
+    desk.reload()
+    expect(desk.locator("#live-status")).to_have_attribute("data-state", "ok")
+    expect(desk.locator("#pop-phase")).to_have_text("Dernier appel — qualification enregistrée")
+    expect(desk.locator("#wrap-form")).to_be_hidden()
+    with cti.api("agent1") as c:
+        before = c.get("/api/v1/calls", params={"limit": 5}).json()["items"]
+        call = next(i for i in before if i["linkedid"] == linkedid)
+        assert call["wrap_s"] is not None
+        again = {"code": "resolved", "notes": "corrigé"}
+        r = c.post(f"/api/v1/agent/calls/{linkedid}/disposition", json=again)
+        assert r.status_code == 200, r.text
+        assert r.json()["edited"] is True
+        after = c.get(f"/api/v1/calls/{call['id']}").json()
+    assert after["wrap_s"] == call["wrap_s"]  # the edit never extends wrap-up time (AHT)
+    db = sqlite3.connect(cti.server.env["PLATEAU_DATABASE_URL"].split("///", 1)[1])
+    try:
+        rows = db.execute(
+            "SELECT body FROM interactions WHERE kind = 'disposition' AND call_id = ?", (call["id"],)
+        ).fetchall()
+        edits = db.execute(
+            "SELECT detail FROM audit_log WHERE action = 'call.disposition.edit' AND target_id = ?",
+            (linkedid,),
+        ).fetchall()
+    finally:
+        db.close()
+    assert rows == [("corrigé",)]
+    assert len(edits) == 1 and '"Rappel promis' in edits[0][0]  # what it was, kept in the audit
 
 
 def test_given_a_caller_name_with_markup_when_the_phone_rings_then_the_desk_shows_it_as_text(

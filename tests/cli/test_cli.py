@@ -53,11 +53,18 @@ def test_given_a_french_csv_when_imported_then_summary_and_rejects_are_printed(
     assert "imported 1 contacts" in out and "line 3: number 'pas un numéro'" in out
 
 
-def test_given_demo_when_run_twice_then_seeded_once(cli_db: str, capsys) -> None:
+def test_given_demo_when_run_twice_then_seeded_once_and_both_runs_say_how_to_sign_in(
+    cli_db: str, capsys
+) -> None:
     assert main(["demo"]) == 0
-    assert "demo data:" in capsys.readouterr().out
+    first = capsys.readouterr().out
+    assert "demo data:" in first
     assert main(["demo"]) == 0
-    assert "already present" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "already present" in again
+    for out in (first, again):
+        assert "http://127.0.0.1:8080/login" in out
+        assert "agent1" in out and "demo-admin" in out and "plateau-demo" in out
 
 
 def test_given_a_bad_setting_when_any_command_runs_then_the_variable_is_named(monkeypatch, capsys) -> None:
@@ -77,3 +84,64 @@ def test_given_secrets_when_config_printed_then_they_are_masked(cli_db: str, mon
 def test_given_migrations_when_downgraded_and_upgraded_then_both_work(cli_db: str) -> None:
     migrate.downgrade(cli_db, "base")
     migrate.upgrade(cli_db, "head")
+
+
+def test_given_a_user_with_a_phone_when_resetting_its_password_then_printed_once_and_stored_as_digest(
+    cli_db: str, capsys
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import User
+    from cti.phones import ha1
+
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    assert main(["phone", "reset-password", "agent1"]) == 0
+    out = capsys.readouterr().out
+    password = out.split("password ", 1)[1].split(" ", 1)[0]
+    assert "user agent1" in out and "realm plateau" in out and "port 5160" in out
+
+    async def stored() -> str | None:
+        db = Database(cli_db)
+        try:
+            async with db.session() as s:
+                return await s.scalar(select(User.sip_ha1).where(User.username == "agent1"))
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(stored()) == ha1("agent1", password)
+    assert main(["phone", "reset-password", "demo-manager"]) == 2
+    assert "has no phone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"PLATEAU_PBX_SIP_BIND": "eth0"}, "PLATEAU_PBX_SIP_BIND: 'eth0' is not an IP address"),
+        ({"PLATEAU_PBX_LOCAL_NET": '["192.168.1.0/33"]'}, "PLATEAU_PBX_LOCAL_NET"),
+        (
+            {"PLATEAU_PBX_RTP_START": "30000", "PLATEAU_PBX_RTP_END": "20000"},
+            "PLATEAU_PBX_RTP_END (20000) must",
+        ),
+        (
+            {"PLATEAU_PBX_TRUNKS": '[{"name": "orange", "server": "sip.example.net", "username": "u"}]'},
+            "PLATEAU_PBX_TRUNKS: trunk 0 ('orange'): a trunk that registers (server) needs username",
+        ),
+        (
+            {"PLATEAU_PBX_TRUNKS": '[{"name": "t", "host": "10.0.0.1", "password": "hunter2"}]'},
+            "PLATEAU_PBX_TRUNKS",
+        ),
+    ],
+)
+def test_given_a_network_setting_that_cannot_work_when_plateau_starts_then_it_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], says: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "hunter2" not in err  # a trunk's password is never echoed

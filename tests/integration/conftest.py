@@ -40,7 +40,7 @@ from app.settings import Settings
 from cti.numbers import parse
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.integration.capture import AmiRecorder
-from tests.integration.sipp import Sipp
+from tests.integration.sipp import Sipp, register_test_phones
 
 pytestmark = pytest.mark.asterisk
 KNOWN_NUMBER = "0612345678"
@@ -57,6 +57,7 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAsterisk]:
     cfg = PbxConfig.for_tests(tmp_path_factory.mktemp("pbx"), agents=6, supervisors=1, queue_ring_timeout=3)
     asterisk = PrivateAsterisk(cfg)
     asterisk.start()
+    register_test_phones(cfg, cfg.runtime / "register")
     yield asterisk
     asterisk.stop()
 

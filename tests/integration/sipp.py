@@ -174,6 +174,83 @@ Content-Length: 0
 
 NEVER_MS = 3_600_000
 
+# A phone registering with its own credentials (digest auth: SIPp answers the 401 from -au/-ap). Asterisk
+# keeps the source address as the contact (rewrite_contact), where the phone's UAS then listens.
+REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="plateau phone register">
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{user}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:{user}@[local_ip]:[local_port]>
+Expires: {expires}
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{user}@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 2 REGISTER
+Contact: <sip:{user}@[local_ip]:[local_port]>
+[authentication]
+Expires: {expires}
+Max-Forwards: 70
+Content-Length: 0
+]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def register_phone(
+    cfg: PbxConfig,
+    name: str,
+    host: str,
+    port: int,
+    workdir: Path,
+    password: str | None = None,
+    expires: int = 3600,
+) -> None:
+    """Register phone `name` (its own password, from the PBX's config unless given) from host:port, the
+    address its UAS answers on next; raises with SIPp's words when Asterisk refuses (wrong password)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    scenario = workdir / f"register-{name}-{host}-{port}.xml"
+    scenario.write_text(REGISTER.format(user=name, expires=expires), encoding="latin-1")
+    err = scenario.with_suffix(".err")
+    cmd = [sipp_binary(), "-sf", str(scenario), "-i", host, "-p", str(port), "-m", "1", "-nostdin"]
+    cmd += ["-au", name, "-ap", password if password is not None else cfg.phone_password(name)]
+    cmd += ["-timeout", "15s", "-timeout_error", "-trace_err", "-error_file", str(err)]
+    out = subprocess.run(
+        [*cmd, f"{cfg.sip_bind}:{cfg.sip_port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+    )
+    if out.returncode != 0:
+        said = err.read_text(errors="replace")[-1500:] if err.exists() else out.stderr.decode()[-1500:]
+        raise RuntimeError(f"phone {name} at {host}:{port} not registered (exit {out.returncode}): {said}")
+
+
+def register_test_phones(cfg: PbxConfig, workdir: Path) -> None:
+    """Every test phone of the PBX (agentN at 127.0.1.N, supervisorN at 127.0.2.N) registered, as a centre's
+    phones are once switched on; a test wanting one unregistered says so (`unregister_phone`)."""
+    for kind, count in (("agent", cfg.agents), ("supervisor", cfg.supervisors)):
+        for n in range(1, count + 1):
+            register_phone(cfg, f"{kind}{n}", phone_address(kind, n), cfg.phone_port, workdir)
+
+
+def unregister_phone(cfg: PbxConfig, name: str, host: str, port: int, workdir: Path) -> None:
+    """Expires: 0 — the phone is gone (switched off cleanly)."""
+    register_phone(cfg, name, host, port, workdir, expires=0)
+
 
 def agent_scenario(behaviour: str, ring_ms: int = 1000, talk_ms: int = NEVER_MS) -> str:
     """`answer` after ring_ms (talk_ms then hang up), `noanswer` (rings until cancelled), `busy` (486)."""
@@ -230,12 +307,14 @@ class Caller:
 class Sipp:
     """Starts SIPp processes against one private Asterisk and kills them all at the end."""
 
-    def __init__(self, cfg: PbxConfig, workdir: Path, nice: int = 0) -> None:
+    def __init__(self, cfg: PbxConfig, workdir: Path, nice: int = 0, register: bool = True) -> None:
         self.cfg = cfg
+        self.register_phones = register  # False: no Asterisk to register with (SIPp's own tests)
         self.workdir = workdir
         self.nice = nice  # > 0: below the system under test, as phones on hosts of their own would be
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.registered: set[tuple[str, str]] = set()
         self._n = 0
 
     def _started(self, proc: subprocess.Popen[bytes]) -> None:
@@ -306,14 +385,25 @@ class Sipp:
         with `calls`, SIPp exits after that many calls (code 0 when each went as scripted)."""
         scenario = self._file(f"supervisor{n}.xml", agent_scenario("answer", ring_ms, talk_ms))
         extra = ("-m", str(calls)) if calls else ()
-        return self._phone(scenario, phone_address("supervisor", n), self.cfg.phone_port, *extra)
+        host = phone_address("supervisor", n)
+        self.register(f"supervisor{n}", host)
+        return self._phone(scenario, host, self.cfg.phone_port, *extra)
 
     def agent(
         self, n: int, behaviour: str = "answer", ring_ms: int = 1000, talk_ms: int = NEVER_MS
     ) -> subprocess.Popen[bytes]:
-        """Agent phone N answering at 127.0.1.N (the address pjsip.conf gives agentN)."""
+        """Agent phone N, registered from 127.0.1.N with its own password, answering there."""
         scenario = self._file(f"agent{n}-{behaviour}.xml", agent_scenario(behaviour, ring_ms, talk_ms))
-        return self._phone(scenario, phone_address("agent", n), self.cfg.phone_port)
+        host = phone_address("agent", n)
+        self.register(f"agent{n}", host)
+        return self._phone(scenario, host, self.cfg.phone_port)
+
+    def register(self, name: str, host: str) -> None:
+        """Register phone `name` at host:phone_port, once per address (a registration lasts an hour)."""
+        if not self.register_phones or (name, host) in self.registered:
+            return
+        register_phone(self.cfg, name, host, self.cfg.phone_port, self.workdir)
+        self.registered.add((name, host))
 
     def far_end(self, stem: str, scenario_text: str) -> subprocess.Popen[bytes]:
         """The far end of the trunk playing a scenario of the test's own (a reject code, a recording)."""
@@ -347,7 +437,7 @@ class Sipp:
             str(rate),
             "-l",
             str(limit),
-            f"127.0.0.1:{self.cfg.sip_port}",
+            f"{self.cfg.sip_bind}:{self.cfg.sip_port}",
         ]
         proc = subprocess.Popen(
             cmd,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 import websockets
@@ -11,9 +12,10 @@ from sqlalchemy import select
 
 from app.models import Call, Interaction, InteractionKind
 from cti.events import AgentState
+from cti.pbx_process import PrivateAsterisk, phone_address
 from tests.conftest import wait_for
 from tests.integration.conftest import KNOWN_NUMBER, Plateau
-from tests.integration.sipp import Caller, Sipp
+from tests.integration.sipp import Caller, Sipp, register_phone, unregister_phone
 from tests.integration.test_cti_calls import _calls, _login
 
 pytestmark = pytest.mark.asterisk
@@ -247,3 +249,37 @@ async def test_given_state_changes_when_logged_then_the_state_time_report_has_cl
     states = [(r.state, r.reason) for r in rows]
     assert ("ready", None) in states and ("paused", "lunch") in states and states[-1] == ("logged_out", None)
     assert all(r.ended_at is not None for r in rows[:-1]) and rows[-1].ended_at is None
+
+
+async def test_given_an_agents_phone_unregistered_when_a_call_comes_then_it_is_never_rung_nor_can_go_ready(
+    plateau: Plateau, sipp: Sipp, pbx: PrivateAsterisk, tmp_path: Path
+) -> None:
+    cfg, away = pbx.cfg, phone_address("agent", 5)
+    ws5, ws4 = await plateau.ws("agent5"), await plateau.ws("agent4")
+    sipp.agent(4, "answer", ring_ms=300, talk_ms=1500)
+    await _login(plateau, "agent5", "support")
+    await _login(plateau, "agent4", "support")
+    unregister_phone(cfg, "agent5", away, cfg.phone_port, tmp_path)  # the softphone is switched off
+    try:
+        await wait_for(
+            lambda: plateau.cti.tracker.agents["PJSIP/agent5"].registered is False,
+            10,
+            what="agent5 unregistered",
+        )
+        assert [m["registered"] for m in ws5.of_type("phone_registration")][-1] is False  # the desk is told
+        sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=6000)
+        await wait_for(lambda: ws4.pops(phase="answered"), 20, what="agent4 answers the call")
+        assert ws5.pops() == [] and ws5.of_type("agent_ringing") == []  # no INVITE into the void
+        async with plateau.client("agent5") as c:
+            r = await c.post("/api/v1/agent/ready")
+            assert r.status_code == 409 and "your phone (agent5) is not registered" in r.text, r.text
+            assert (await c.post("/api/v1/agent/logout")).status_code == 204
+            await wait_for(lambda: _state(plateau, "agent5") is AgentState.logged_out, 10, what="logged out")
+            r = await c.post("/api/v1/agent/login", json={"queues": ["support"]})
+            assert r.status_code == 409 and "not registered" in r.text, r.text
+        assert _state(plateau, "agent5") is AgentState.logged_out  # nothing was sent to Asterisk
+    finally:
+        register_phone(cfg, "agent5", away, cfg.phone_port, tmp_path)  # as the module's other tests expect
+    await wait_for(lambda: plateau.cti.tracker.agents["PJSIP/agent5"].registered, 10, what="registered again")
+    since = [m for m in ws5.of_type("phone_registration") if m["registered"]][-1]["since"]
+    assert since is not None  # the desk shows since when

@@ -24,7 +24,7 @@ def test_given_the_port_above_a_phones_media_port_taken_when_it_starts_then_it_l
     video = taken.getsockname()[1]  # where SIPp binds video: two above the media port it is given
     picks = iter([video - 2])
     monkeypatch.setattr(sipp_module, "free_port", lambda: next(picks, None) or free_port())
-    phones = Sipp(cfg, tmp_path / "sipp")
+    phones = Sipp(cfg, tmp_path / "sipp", register=False)  # no Asterisk here: SIPp alone
     try:
         proc = phones.agent(1, "answer")
         assert proc.poll() is None  # listening, on the second media port

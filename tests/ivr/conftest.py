@@ -16,6 +16,7 @@ from app.db import Database
 from cti.ivr.agi import IvrServer
 from cti.ivr.model import load_flows
 from cti.pbx_process import PbxConfig, PrivateAsterisk
+from tests.integration.sipp import register_test_phones
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,7 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAsterisk]:
     cfg = PbxConfig.for_tests(runtime, agents=3, supervisors=1, ivr_enabled=True)
     asterisk = PrivateAsterisk(cfg)
     asterisk.start()
+    register_test_phones(cfg, runtime / "register")
     # What the caller hears is observable in Asterisk's own log ("Playing 'x.gsm'") at verbose 3.
     asterisk.rx("logger add channel ivr-verbose.log verbose(3)")
     try:

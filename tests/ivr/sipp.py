@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from cti.pbx_process import PbxConfig, phone_address
+from tests.integration.sipp import register_phone
 
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"
 PCAP_DIR = Path("/usr/share/sip-tester")  # RFC 2833 key recordings shipped with Debian's SIPp
@@ -106,7 +107,8 @@ def start_caller(
 
 
 def start_agent_phone(cfg: PbxConfig, workdir: Path, n: int) -> subprocess.Popen[bytes]:
-    """Agent phone N answering every call at once (SIPp's built-in UAS)."""
+    """Agent phone N, registered with its own password, answering every call at once (SIPp's UAS)."""
+    register_phone(cfg, f"agent{n}", phone_address("agent", n), cfg.phone_port, workdir)
     log = open(workdir / f"agent{n}.log", "wb")
     return subprocess.Popen(
         [

@@ -6,7 +6,7 @@
 // one page a handful of people open for one campaign, and the next poll starts only when the previous
 // one is answered, so a slow server is never flooded. The wallboard, open on many screens, gets its
 // campaign tiles pushed instead (dialer/campaign_feed.py).
-import { ApiError, api, h, loadJson, loadStrings } from "./desk_util.js";
+import { ApiError, api, formatTime, h, loadJson, loadStrings } from "./desk_util.js";
 import { number, percent, shareLevel, shareOfLimit } from "./campaign_util.js";
 
 const t = loadStrings("cm-strings");
@@ -78,7 +78,7 @@ function inputsText(entry) {
 function renderDecisions(decisions) {
   const body = $("#cm-decisions tbody");
   const rows = decisions.slice(-DECISIONS_SHOWN).reverse().map((e) => h("tr", {},
-    h("td", { class: "mono", text: e.at ? new Date(e.at).toLocaleTimeString(lang === "en" ? "en-GB" : "fr-FR") : "—" }),
+    h("td", { class: "mono", text: e.at ? formatTime(e.at, lang) : "—" }),
     h("td", { text: [...new Set([e.policy, e.mode].filter(Boolean))].join(" / ") || "—" }),
     h("td", { class: "num", text: e.calls ?? "—" }),
     h("td", { class: "num", text: e.allowed ?? "—" }),

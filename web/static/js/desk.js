@@ -6,7 +6,7 @@
 // come back as events: the desk never assumes an action worked before the PBX says so.
 // Every value from a caller or a CRM record is inserted as text (desk_util.h), never as HTML.
 import { connectLive } from "./ws.js";
-import { ApiError, api, duration, formatDate, h, loadJson, loadStrings, nowS, shortcuts, startTicker } from "./desk_util.js";
+import { ApiError, api, duration, formatDate, h, loadJson, loadStrings, nowS, shortcuts, startTicker, zonedToIso } from "./desk_util.js";
 import { createPreviewCard } from "./preview_card.js";
 import { createScriptPanel } from "./script_panel.js";
 
@@ -18,6 +18,7 @@ const DONE_KEY = "plateau.desk.done";
 
 const state = {
   agent: null,          // latest agent_state_changed for my phone
+  phone: null,          // latest phone_registration for my phone (is it registered, since when)
   pop: null,            // latest pop for my phone
   renderedKey: null,    // what the pop panel currently shows (re-rendered only when the content changes)
   held: {},             // linkedid → on hold
@@ -44,6 +45,7 @@ function errorText(exc) {
   if (exc instanceof ApiError) {
     if (exc.status === 0) return t("err_network");
     if (exc.status === 503) return t("err_cti");
+    if (exc.status === 409 && /not registered/.test(String(exc.detail))) return t("phone_refused");
     return t("err_generic", { detail: exc.detail });
   }
   return t("err_generic", { detail: String(exc) });
@@ -92,6 +94,18 @@ function renderStatus() {
   $("btn-pause").disabled = !loggedIn;
   $("pause-reason").disabled = !loggedIn;
   document.body.dataset.agentState = s;
+  renderPhone();
+}
+
+// Whether Asterisk can reach the agent's phone: without a registration the PBX refuses "ready".
+function renderPhone() {
+  const p = state.phone;
+  const box = $("phone-state");
+  box.dataset.registered = !p ? "unknown" : p.registered ? "yes" : "no";
+  if (!p) box.textContent = t("phone_unknown");
+  else if (!p.registered) box.textContent = t("phone_unregistered");
+  else if (p.since) box.textContent = t("phone_registered", { time: formatDate(new Date(p.since * 1000).toISOString(), config.lang) });
+  else box.textContent = t("phone_registered_before");
 }
 
 // --- the pop -------------------------------------------------------------------------------------------
@@ -432,8 +446,10 @@ function onAgent(msg) {
 
 function applySnapshot(items) {
   let agent = null, pop = null;
+  state.phone = null;
   for (const item of items) {
     if (item.type === "agent_state_changed" && (!me || item.agent === me)) agent = item;
+    else if (item.type === "phone_registration" && (!me || item.agent === me)) state.phone = item;
     else if (item.type === "pop" && (!me || item.agent === me)) pop = item;
     else if (item.type === "pbx_link") state.pbxUp = !!item.up;
   }
@@ -447,6 +463,7 @@ function applySnapshot(items) {
 function applyEvent(msg) {
   switch (msg.type) {
     case "agent_state_changed": onAgent(msg); break;
+    case "phone_registration": if (!me || msg.agent === me) state.phone = msg; break;
     case "pop": onPop(msg); break;
     case "call_held": state.held[msg.linkedid] = !!msg.held; break;
     case "call_transferred": if (!me || msg.by_agent === me) state.transferred.add(msg.linkedid); break;
@@ -542,7 +559,7 @@ async function saveWrap(ev) {
     try {
       const cb = await api("POST", "/api/v1/callbacks", {
         number: (pop.caller && (pop.caller.e164 || pop.caller.number)) || (contact && contact.numbers[0] && contact.numbers[0].e164),
-        due_at: new Date(due).toISOString(), contact_id: contact ? contact.id : null, for_me: true, note: notes || null,
+        due_at: zonedToIso(due), contact_id: contact ? contact.id : null, for_me: true, note: notes || null,
       });
       text += " " + t("callback_created", { date: formatDate(cb.due_at, config.lang) });
     } catch (exc) {

@@ -102,11 +102,43 @@ export function startTicker(root = document) {
   return setInterval(tick, 1000);
 }
 
+// Dates: every one is shown in the centre's zone (the page's <meta name="plateau-zone">, PLATEAU_TIMEZONE),
+// whatever the zone of the PC, with the same rule as the server's pages (app/web/i18n.py fmt_datetime).
+export const ZONE = document.querySelector('meta[name="plateau-zone"]')?.content || undefined;
+const dateLocale = (lang) => (lang === "en" ? "en-GB" : "fr-FR");
+
 export function formatDate(iso, lang) {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return "—";
-  return d.toLocaleString(lang === "en" ? "en-GB" : "fr-FR", { dateStyle: "short", timeStyle: "short" });
+  return d.toLocaleString(dateLocale(lang), { dateStyle: "short", timeStyle: "short", timeZone: ZONE });
+}
+
+export function formatTime(value, lang) {
+  const d = value === undefined ? new Date() : new Date(value);
+  if (Number.isNaN(d.getTime())) return "—";
+  return d.toLocaleTimeString(dateLocale(lang), { timeZone: ZONE });
+}
+
+// A wall-clock time typed in a datetime-local field ("2030-01-15T10:30") is the centre's: its instant.
+export function zonedToIso(local) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local || "");
+  if (!m) return null;
+  const asUtc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+  // The zone's offset at that instant, read back through Intl (twice: the first guess may cross a DST change).
+  let t = asUtc;
+  for (let i = 0; i < 2; i++) t = asUtc - offsetMs(t);
+  return new Date(t).toISOString();
+}
+
+function offsetMs(t) {
+  if (!ZONE) return -new Date(t).getTimezoneOffset() * 60000;
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone: ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(t)).map((p) => [p.type, p.value]));
+  const wall = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+  return wall - Math.floor(t / 1000) * 1000;
 }
 
 // Keyboard shortcuts on Alt+letter, by physical key (ev.code), so that layouts and macOS's Option

@@ -2,7 +2,7 @@
 // campaign of their queues (GET /api/v1/agent/preview, held for them a while) with Dial and Skip.
 // Dial places the call through the dialer (the agent's phone rings first); the pop and the script follow
 // as for any dialer call. Lead values are data: inserted with textContent (desk_util.h).
-import { api, h } from "./desk_util.js";
+import { api, formatDate, h } from "./desk_util.js";
 
 const POLL_MS = 3000;
 const SHOWN_FIELDS = ["company", "job_title", "city"];
@@ -47,7 +47,7 @@ export function createPreviewCard({ root, t, errorText, say }) {
     add(t("preview_number"), lead.number_display || lead.number);
     for (const key of SHOWN_FIELDS) add(t(`preview_${key}`), lead.fields && lead.fields[key]);
     add(t("preview_attempts"), String(lead.attempts ?? 0));
-    if (lead.callback) add(t("preview_callback"), new Date(lead.callback.due_at).toLocaleString());
+    if (lead.callback) add(t("preview_callback"), formatDate(lead.callback.due_at, document.documentElement.lang));
     const dial = h("button", { type: "button", class: "btn", id: "btn-preview-dial", text: t("preview_dial") });
     const skip = h("button", { type: "button", class: "btn btn-secondary", id: "btn-preview-skip", text: t("preview_skip") });
     dial.addEventListener("click", () => act("dial", lead));

@@ -6,7 +6,7 @@
 // Saving the outcome is refused here with a clear message while the server's blockers for the chosen
 // outcome are not empty, and refused again by the server (422) if it is tried anyway.
 // Every text from the script, the lead or the contact is inserted with textContent (desk_util.h).
-import { api, h, shortcuts } from "./desk_util.js";
+import { api, h, shortcuts, zonedToIso } from "./desk_util.js";
 
 const SECTION_LETTER = { contact: "C", raison: "R", objectif: "O", conclusion: "C" };
 
@@ -292,7 +292,7 @@ export function createScriptPanel({ root, t, errorText, contactOf, isDone, onAct
     try {
       const out = await api("POST", url("/outcome"), {
         outcome: outcome.id, answers: s.answers, notes: notes || null,
-        callback_at: outcome.action === "callback" && due ? new Date(due).toISOString() : null,
+        callback_at: outcome.action === "callback" && due ? zonedToIso(due) : null,
         contact_id: contact ? contact.id : null,
       });
       s.saved = t("script_saved", { outcome: outcome.label });

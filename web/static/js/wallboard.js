@@ -7,7 +7,7 @@
 // Running outbound campaigns have tiles too: read once from /api/v1/campaign-tiles (and again after a
 // reconnection), then kept up by the `campaign_tile` messages the server pushes when a tile changes.
 import { connectLive } from "./ws.js";
-import { ApiError, api, duration, h, loadJson, loadStrings, nowS } from "./desk_util.js";
+import { ApiError, api, duration, formatTime, h, loadJson, loadStrings, nowS } from "./desk_util.js";
 import { ABANDON_SHARE_DEFAULTS, number, percent, shareOfLimit } from "./campaign_util.js";
 
 const t = loadStrings("wb-strings");
@@ -180,7 +180,7 @@ let kpiTimer = null;
 async function fetchKpi() {
   try {
     state.kpi = await api("GET", "/api/v1/reports/kpi");
-    $("wb-kpi-at").textContent = t("kpi_at", { time: new Date().toLocaleTimeString(config.lang === "en" ? "en-GB" : "fr-FR") });
+    $("wb-kpi-at").textContent = t("kpi_at", { time: formatTime(undefined, config.lang) });
     renderTiles();
   } catch {
     $("wb-kpi-at").textContent = t("kpi_error");
