@@ -249,7 +249,7 @@ def _cmd_dnc_import(args: argparse.Namespace) -> int:
     )
     print(
         f"{report.rows} lines read: {report.added} numbers added to {args.list!r}, "
-        f"{len(report.invalid)} invalid"
+        f"{report.invalid_count} invalid"
     )
     for line, reason in report.invalid[: args.show_rejects]:
         print(f"  line {line}: {reason}")

@@ -11,6 +11,8 @@ import phonenumbers
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.tabular import Limits
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 
@@ -59,6 +61,15 @@ class Settings(BaseSettings):
     login_rate_window_s: int = Field(default=300, ge=1)
     cookie_secure: bool = False
 
+    # What one request or uploaded file may cost (app/body_limits.py, app/tabular.py's Limits)
+    max_body_bytes: int = Field(default=2 * 2**20, ge=1024, description="a request body (uploads aside)")
+    max_upload_bytes: int = Field(default=512 * 2**20, ge=1024, description="a list or DNC upload")
+    max_preview_bytes: int = Field(default=32 * 2**20, ge=1024, description="a file sent to lists/preview")
+    max_line_chars: int = Field(default=2**20, ge=1024, description="a line of an uploaded CSV")
+    max_columns: int = Field(default=200, ge=1, le=16384, description="cells in a row of an upload")
+    max_xlsx_unzipped_bytes: int = Field(default=2**30, ge=2**20, description="a workbook, unzipped")
+    max_xlsx_shared_strings: int = Field(default=1_000_000, ge=1, description="a workbook's string table")
+
     complaint_ack_working_days: int = Field(default=10, ge=1)
     complaint_answer_months: int = Field(default=2, ge=1)
     complaint_due_soon_days: int = Field(default=2, ge=0)
@@ -92,6 +103,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {v!r}") from exc
         return v
+
+    def table_limits(self) -> Limits:
+        """What reading one uploaded file may cost (app/tabular.py)."""
+        return Limits(
+            max_line_chars=self.max_line_chars,
+            max_columns=self.max_columns,
+            max_unzipped_bytes=self.max_xlsx_unzipped_bytes,
+            max_shared_strings=self.max_xlsx_shared_strings,
+        )
 
     @property
     def is_sqlite(self) -> bool:
