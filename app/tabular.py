@@ -451,11 +451,14 @@ class _Workbook(zipfile.ZipFile):
 
 def _load_workbook(file: IO[bytes], limits: Limits) -> Any:
     """openpyxl's read-only workbook over the checked archive, with a bounded shared-strings table."""
+    from openpyxl import DEFUSEDXML
     from openpyxl.cell.text import Text
     from openpyxl.reader.excel import ExcelReader
     from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
     from openpyxl.xml.functions import iterparse  # defusedxml's (tests/hostile checks it)
 
+    if not DEFUSEDXML:  # defusedxml missing, or OPENPYXL_DEFUSEDXML=False
+        raise MalformedFile("workbooks are refused here: openpyxl runs without defusedxml; send a CSV")
     tag, plain = f"{{{SHEET_MAIN_NS}}}si", f"{{{SHEET_MAIN_NS}}}t"
 
     def strings(src: IO[bytes]) -> list[str]:
