@@ -282,7 +282,7 @@ def _cmd_dnc_import(args: argparse.Namespace) -> int:
     header = f"a header ({';'.join(report.header)[:60]!r}) and " if report.header is not None else ""
     print(
         f"{report.lines} lines read ({header}{report.rows} numbers): {report.added} numbers added to "
-        f"{args.list!r}, {len(report.invalid)} invalid"
+        f"{args.list!r}, {report.invalid_count} invalid"
     )
     for line, reason in report.invalid[: args.show_rejects]:
         print(f"  line {line}: {reason}")

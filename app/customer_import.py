@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.models import Account, Contact, NumberKind, PhoneNumber, Tier, utcnow
-from app.tabular import SNIFF_BYTES, MalformedFile, detect_encoding, normalise_header
+from app.tabular import (
+    SNIFF_BYTES,
+    MalformedFile,
+    check_record,
+    detect_encoding,
+    normalise_header,
+    quote_error,
+)
 from app.tabular import Chain as _Chain
 from app.tabular import Lines as _Lines
 from app.tabular import sniff_delimiter as _sniff_delimiter
@@ -197,11 +204,15 @@ class CustomerImporter:
         sample = head.decode(report.encoding, errors="ignore")
         report.delimiter = _sniff_delimiter(sample, delimiter)
         lines = _Lines(stream, report.encoding)
-        reader = csv.reader(lines, delimiter=report.delimiter)
+        # Strict: a quote in the wrong place is an error naming its line, not a cell that swallows the
+        # lines after it (check_record refuses a quoted cell that took whole rows in).
+        reader = csv.reader(lines, delimiter=report.delimiter, strict=True)
         try:
             header = next(reader)
         except StopIteration:
             raise MalformedFile("the file is empty") from None
+        except csv.Error as exc:
+            raise quote_error(exc, 1, lines.line) from None
         columns = [HEADERS.get(normalise_header(h)) for h in header]
         if "last_name" not in columns and "company" not in columns:
             raise MalformedFile(
@@ -213,10 +224,13 @@ class CustomerImporter:
         width = len(header)
         batch: list[_Row] = []
         writes = WriteChain(AHEAD)
+        line = lines.line
         try:
             for cells in reader:
+                first, line = line + 1, lines.line
+                if line > first:
+                    check_record(cells, first, line, report.delimiter)
                 report.rows += 1
-                line = lines.line
                 if len(cells) != width:
                     if len(cells) > width:
                         if "".join(cells[width:]).strip():
@@ -240,7 +254,7 @@ class CustomerImporter:
             await writes.drain()
         except csv.Error as exc:
             await writes.settle()  # a malformed line ended the parse: let the writes end, then roll back
-            raise MalformedFile(f"line {lines.line}: {exc}") from None
+            raise quote_error(exc, line + 1, lines.line) from None
         except BaseException:
             await writes.settle()
             raise

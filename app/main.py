@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
+from app.body_limits import BodyLimits
 from app.collector import service_collector
 from app.db import Database
 from app.health import WriteProbe
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodyLimits, settings=settings)  # oversize bodies refused before they are read
     app.state.hub = Hub()
     app.state.login_limiter = LoginRateLimiter(
         settings.login_rate_limit, settings.login_rate_window_s, settings.login_ip_rate_limit

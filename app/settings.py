@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.tabular import Limits
 from cti.phones import Trunk, TrunkError, check_trunks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +114,15 @@ class Settings(BaseSettings):
     # proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or networks, comma-separated)
     trusted_proxies: str = ""
     cookie_secure: bool = False
+
+    # What one request or uploaded file may cost (app/body_limits.py, app/tabular.py's Limits)
+    max_body_bytes: int = Field(default=2 * 2**20, ge=1024, description="a request body (uploads aside)")
+    max_upload_bytes: int = Field(default=512 * 2**20, ge=1024, description="a list or DNC upload")
+    max_preview_bytes: int = Field(default=32 * 2**20, ge=1024, description="a file sent to lists/preview")
+    max_line_chars: int = Field(default=2**20, ge=1024, description="a line of an uploaded CSV")
+    max_columns: int = Field(default=200, ge=1, le=16384, description="cells in a row of an upload")
+    max_xlsx_unzipped_bytes: int = Field(default=2**30, ge=2**20, description="a workbook, unzipped")
+    max_xlsx_shared_strings: int = Field(default=1_000_000, ge=1, description="a workbook's string table")
 
     complaint_ack_working_days: int = Field(default=10, ge=1)
     complaint_answer_months: int = Field(default=2, ge=1)
@@ -208,6 +218,15 @@ class Settings(BaseSettings):
     def trunk_names(self) -> list[str]:
         """Every PJSIP endpoint that is a carrier trunk."""
         return sorted({*self.ami_trunks, *(t.name for t in self.pbx_trunks)})
+
+    def table_limits(self) -> Limits:
+        """What reading one uploaded file may cost (app/tabular.py)."""
+        return Limits(
+            max_line_chars=self.max_line_chars,
+            max_columns=self.max_columns,
+            max_unzipped_bytes=self.max_xlsx_unzipped_bytes,
+            max_shared_strings=self.max_xlsx_shared_strings,
+        )
 
     @property
     def is_sqlite(self) -> bool:

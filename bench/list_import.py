@@ -3,7 +3,9 @@ do-not-call hits) streamed into leads through the same path as an upload (an imp
 
 Prints one JSON line per engine: rows, rows_per_s (import only, file generation excluded), peak_rss_mb
 (the process's peak resident memory), and the counts the import reported, which are checked against
-what the generator planted.
+what the generator planted. The importing process also serves the real application (uvicorn, no PBX) on
+the same event loop, as `plateau serve` does while an upload is imported; a client in another process
+asks its `/healthz` every 50 ms during the import: healthz_p50_ms / healthz_p99_ms (goal: p99 < 100 ms).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import argparse
 import asyncio
 import gc
 import json
+import multiprocessing
 import resource
+import statistics
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,6 +32,8 @@ from dialer.dnc import add_numbers
 from dialer.list_import import ImportOptions, create_job, run_job
 from dialer.models import CallList, DncKind, DncList, ImportJob
 from tests.pg import fresh_database, postgres_server
+
+HEALTHZ_EVERY_S = 0.05
 
 FIRST = ["Hélène", "Karim", "Sophie", "Youssef", "Amélie", "Mehdi", "Chloé", "Nadia", "Jérôme", "Leïla"]
 LAST = ["Lefèvre", "Benali", "Martin", "El Amrani", "Dubois", "Haddad", "Garnier", "Trabelsi", "Rousseau"]
@@ -79,7 +86,91 @@ def write_csv(path: Path, n: int) -> tuple[int, int]:
     return duplicates, dnc
 
 
+def _poll_healthz(url: str, stop: Connection) -> None:
+    """In its own process: GET /healthz every HEALTHZ_EVERY_S until told to stop; sends the latencies (ms)."""
+    import httpx
+
+    latencies: list[tuple[float, float]] = []  # (when it was sent, wall clock; milliseconds)
+    with httpx.Client(timeout=60) as client:
+        while not stop.poll():
+            sent, start = time.time(), time.perf_counter()
+            client.get(url).raise_for_status()
+            latencies.append((sent, (time.perf_counter() - start) * 1000))
+            stop.poll(max(0.0, HEALTHZ_EVERY_S - (time.perf_counter() - start)))
+    stop.send(latencies)
+
+
+class _Served:
+    """The application served by uvicorn on this process's loop, and the /healthz poller in another."""
+
+    async def __aenter__(self) -> _Served:
+        import uvicorn
+
+        from app.main import create_app
+        from app.settings import Settings
+        from cti.pbx_process import free_port
+
+        port = free_port()
+        settings = Settings(database_url=self.url, ami_enabled=False, secret_key="bench")
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        )
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            assert not self.task.done(), "the application did not start"
+            await asyncio.sleep(0.02)
+        self.pipe, child = multiprocessing.get_context("spawn").Pipe()
+        self.poller = multiprocessing.get_context("spawn").Process(
+            target=_poll_healthz, args=(f"http://127.0.0.1:{port}/healthz", child), daemon=True
+        )
+        self.poller.start()
+        self.lag_task = asyncio.create_task(self._loop_lag())
+        return self
+
+    async def _loop_lag(self) -> None:
+        """How late a 5 ms timer fires on this loop: its own stalls, apart from the database's answer."""
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.lags.append((time.time(), (time.perf_counter() - start - 0.005) * 1000))
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.latencies: list[tuple[float, float]] = []
+        self.lags: list[tuple[float, float]] = []
+        self.window = (0.0, 0.0)  # the import's start and end (wall clock): only polls sent within count
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.lag_task.cancel()
+        self.pipe.send("stop")
+        self.latencies = await asyncio.to_thread(self.pipe.recv)
+        self.poller.join(10)
+        self.server.should_exit = True
+        await self.task
+
+    def figures(self) -> dict[str, object]:
+        lat = sorted(ms for sent, ms in self.latencies if self.window[0] <= sent <= self.window[1])
+        lag = sorted(ms for at, ms in self.lags if self.window[0] <= at <= self.window[1])
+        if len(lat) < 2 or len(lag) < 2:
+            return {"healthz_polls": len(lat)}
+        return {
+            "loop_lag_p99_ms": round(lag[int(len(lag) * 0.99)], 1),
+            "loop_lag_max_ms": round(lag[-1], 1),
+            "healthz_polls": len(lat),
+            "healthz_p50_ms": round(statistics.median(lat), 1),
+            "healthz_p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
+            "healthz_max_ms": round(lat[-1], 1),
+        }
+
+
 async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, object]:
+    served = _Served(url)
+    async with served:
+        figures = await _import(url, csv_path, n, workers, served)
+    return figures | served.figures()
+
+
+async def _import(url: str, csv_path: Path, n: int, workers: int, served: _Served) -> dict[str, object]:
     db = Database(url)
     async with db.session() as s:
         bloctel = DncList(name="Bloctel", kind=DncKind.national, source="bench")
@@ -97,9 +188,11 @@ async def run(url: str, csv_path: Path, n: int, workers: int = 0) -> dict[str, o
     gc.collect()
     gc.freeze()
     start, cpu = time.perf_counter(), time.process_time()
+    served.window = (time.time(), float("inf"))
     try:
         await run_job(db, job_id, csv_path, ImportOptions(list_id=list_id, workers=workers), None)
     finally:
+        served.window = (served.window[0], time.time())
         gc.unfreeze()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     server_cpu = used_since(before, await backends(db))

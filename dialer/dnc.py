@@ -7,6 +7,7 @@ number; a malformed file (binary, undecodable) imports nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,26 +17,33 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import utcnow
-from app.tabular import normalise_header
+from app.tabular import Limits, normalise_header, row_batches
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import AUTO_MAPPING, open_table
 from dialer.models import DncEntry
 
 BATCH = 5000
+MAX_REPORTED = 1000  # invalid lines kept with their reason (all are counted)
 
 
 @dataclass
 class DncReport:
     rows: int = 0  # lines that hold a number (or should): the header line is not one of them
     added: int = 0  # new entries (a number already on the list is not added twice)
-    invalid: list[tuple[int, str]] = field(default_factory=list)
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # the first MAX_REPORTED
+    invalid_count: int = 0
     header: list[str] | None = None  # the file's column names, when its first line is one
 
     @property
     def lines(self) -> int:
         """Every line read, the header included."""
         return self.rows + (self.header is not None)
+
+    def reject(self, line: int, reason: str) -> None:
+        self.invalid_count += 1
+        if len(self.invalid) < MAX_REPORTED:
+            self.invalid.append((line, reason))
 
 
 def _is_header(cells: list[str]) -> bool:
@@ -78,11 +86,13 @@ async def import_dnc_file(
     region: str = "FR",
     reason: str | None = None,
     user_id: int | None = None,
+    limits: Limits = Limits(),
 ) -> DncReport:
-    """Stream a file of numbers into a DNC list in the caller's transaction (the caller commits)."""
+    """Stream a file of numbers into a DNC list in the caller's transaction (the caller commits). The file
+    is opened and read in a worker thread (a request handler calls this)."""
     normalise = Normaliser(region)
     report = DncReport()
-    table = open_table(path)
+    table = await asyncio.to_thread(open_table, path, limits=limits)
     try:
         header = table.header
         column = next(
@@ -106,16 +116,15 @@ async def import_dnc_file(
                     report.header = header  # column names of its own: numbers in the first column
                 else:
                     report.rows += 1
-                    report.invalid.append((1, f"{header[0][:40]!r}: {exc.reason}"))
-        for cells in table:
-            if not any(c.strip() for c in cells):
-                continue
-            report.rows += 1
-            cell = cells[column].strip() if column < len(cells) else ""
-            try:
-                batch.append(normalise(cell).e164)
-            except InvalidNumber as exc:
-                report.invalid.append((table.line, f"{cell[:40]!r}: {exc.reason}"))
+                    report.reject(1, f"{header[0][:40]!r}: {exc.reason}")
+        async for lines in row_batches(table):  # read in a worker thread, blank lines left out
+            for line, cells in lines:
+                report.rows += 1
+                cell = cells[column].strip() if column < len(cells) else ""
+                try:
+                    batch.append(normalise(cell).e164)
+                except InvalidNumber as exc:
+                    report.reject(line, f"{cell[:40]!r}: {exc.reason}")
             if len(batch) >= BATCH:
                 report.added += await add_numbers(session, dnc_list_id, batch, reason=reason, user_id=user_id)
                 batch = []

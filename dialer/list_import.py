@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import audit
 from app.db import Database
 from app.models import utcnow
-from app.tabular import CsvTable, MalformedFile, Table, XlsxTable, is_xlsx, neutralise
+from app.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xlsx, neutralise, row_batches
 from app.tabular import normalise_header as _norm
 from app.write_chain import WriteChain
 from cti.numbers import InvalidNumber
@@ -67,7 +67,7 @@ BATCH = 5000
 SPOOL_PREFIX = "plateau-list-"  # an upload's temporary copy (app/routes/lists.py)
 AHEAD = 2  # batches parsed ahead of the one being written
 MAX_CELL = 500
-MAX_COLUMNS = 200
+MAX_COLUMNS = Limits.max_columns
 PROGRESS_EVERY_S = 0.5
 YIELD_EVERY = 250  # lines parsed between two turns of the event loop (a few milliseconds)
 
@@ -148,6 +148,7 @@ class ImportOptions:
     keep_unmapped: bool = True  # unmapped columns become custom fields
     now: datetime | None = None
     workers: int = 0  # processes that parse lines (validate numbers) beside this one; 0: parse here
+    limits: Limits = field(default_factory=Limits)  # what reading the file may cost (lines, rows, workbook)
 
 
 @dataclass
@@ -346,24 +347,37 @@ def _parse_chunk(
     return rows, rejects, normalise.fast, normalise.slow
 
 
-def open_table(path: Path | str, *, encoding: str | None = None, delimiter: str | None = None) -> Table:
+def open_table(
+    path: Path | str,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    limits: Limits = Limits(),
+) -> Table:
+    """A CSV or XLSX file as a table (blocking: a server calls it in a worker thread)."""
     with open(path, "rb") as f:
         head = f.read(4)
     if is_xlsx(head):
-        return XlsxTable(str(path))
+        return XlsxTable(str(path), limits)
     stream = open(path, "rb")
     try:
-        return CsvTable(stream, encoding=encoding, delimiter=delimiter)
+        return CsvTable(stream, encoding=encoding, delimiter=delimiter, limits=limits)
     except BaseException:
         stream.close()
         raise
 
 
 def preview(
-    path: Path | str, *, encoding: str | None = None, delimiter: str | None = None, rows: int = 5
+    path: Path | str,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    rows: int = 5,
+    limits: Limits = Limits(),
 ) -> dict[str, Any]:
-    """The first rows of a file and the mapping the importer would use, for the mapping screen."""
-    table = open_table(path, encoding=encoding, delimiter=delimiter)
+    """The first rows of a file and the mapping the importer would use, for the mapping screen (blocking:
+    a server calls it in a worker thread)."""
+    table = open_table(path, encoding=encoding, delimiter=delimiter, limits=limits)
     try:
         sample = []
         for cells in table:
@@ -384,6 +398,17 @@ def preview(
         "suggested": suggested,
         "fields": [*STANDARD_FIELDS, "number", "number:mobile", "number:landline", "number:work", "ignore"],
     }
+
+
+def check_file(path: Path | str, options: ImportOptions) -> None:
+    """What can be known of a file before its import (blocking): it opens as a table within the limits
+    (encoding, separator, a workbook's make-up) and its header fits the mapping. Raises MalformedFile or
+    MappingError with the reason."""
+    table = open_table(path, encoding=options.encoding, delimiter=options.delimiter, limits=options.limits)
+    try:
+        _Plan.build(table.header, options.mapping, options.keep_unmapped)
+    finally:
+        table.close()
 
 
 class ListImporter:
@@ -455,21 +480,20 @@ class ListImporter:
         c = self.counters
         batch: list[_Row] = []
         rejects: list[tuple[int, RejectKind, str]] = []
-        for cells in table:
-            if not "".join(cells).strip():  # a blank line
-                continue
-            c.rows += 1
-            row = self._row(table.line, plan, cells, rejects)
-            if row is not None:
-                batch.append(row)
-            if not c.rows % YIELD_EVERY:
-                # Parsing never awaits: without this the previous batch's queries would only advance
-                # when the next batch is queued, and the database would wait for the parser instead of
-                # working beside it.
-                await asyncio.sleep(0)
-            if len(batch) >= BATCH:
-                await self._queue_flush(batch, rejects, table)
-                batch, rejects = [], []
+        async for lines in row_batches(table):  # read in a worker thread, blank lines left out
+            for line, cells in lines:
+                c.rows += 1
+                row = self._row(line, plan, cells, rejects)
+                if row is not None:
+                    batch.append(row)
+                if not c.rows % YIELD_EVERY:
+                    # Parsing never awaits: without this the previous batch's queries would only advance
+                    # when the next batch is queued, and the database would wait for the parser instead
+                    # of working beside it.
+                    await asyncio.sleep(0)
+                if len(batch) >= BATCH:
+                    await self._queue_flush(batch, rejects, table)
+                    batch, rejects = [], []
         await self._queue_flush(batch, rejects, table, final=True)
 
     async def _run_with_workers(self, table: Table, plan: _Plan) -> None:
@@ -489,11 +513,9 @@ class ListImporter:
 
         with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             chunk: list[tuple[int, list[str]]] = []
-            for cells in table:
-                if not "".join(cells).strip():  # a blank line
-                    continue
-                c.rows += 1
-                chunk.append((table.line, cells))
+            async for lines in row_batches(table):  # read in a worker thread, blank lines left out
+                c.rows += len(lines)
+                chunk.extend(lines)
                 if len(chunk) >= BATCH:
                     inflight.append(
                         loop.run_in_executor(pool, _parse_chunk, self.opt.region, plan.columns, chunk)
@@ -899,7 +921,13 @@ async def run_job(
     try:
         async with db.session() as session:
             try:
-                table = open_table(path, encoding=options.encoding, delimiter=options.delimiter)
+                table = await asyncio.to_thread(
+                    open_table,
+                    path,
+                    encoding=options.encoding,
+                    delimiter=options.delimiter,
+                    limits=options.limits,
+                )
                 importer = ListImporter(
                     session,
                     options,
@@ -1114,7 +1142,7 @@ async def import_file(
     session: AsyncSession, path: Path | str, options: ImportOptions, *, user_id: int | None = None
 ) -> Counters:
     """Import without a job row (the CLI's quick path): committed when it succeeds, rolled back otherwise."""
-    table = open_table(path, encoding=options.encoding, delimiter=options.delimiter)
+    table = open_table(path, encoding=options.encoding, delimiter=options.delimiter, limits=options.limits)
     try:
         counters = await ListImporter(session, options, user_id=user_id).run(table)
     except BaseException:

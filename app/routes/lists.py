@@ -8,26 +8,32 @@ import json
 import os
 import tempfile
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile as FormFile
+from starlette.formparsers import MultiPartException
 
 from app.audit import audit
 from app.models import Role
 from app.schemas import ORM, Label, Limit, Name, PathId, Text
 from app.security import Identity, get_db, require
+from app.tabular import MalformedFile
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import (
     SPOOL_PREFIX,
     ImportOptions,
+    MappingError,
+    check_file,
     create_job,
     job_view,
+    preview,
     report_head,
     report_rows,
     run_job,
@@ -47,8 +53,8 @@ from dialer.store import rule_set_named
 
 router = APIRouter(tags=["call lists"])
 manager = require(Role.manager)
-MAX_UPLOAD = 512 * 1024 * 1024
-MAX_PREVIEW = 32 * 1024 * 1024  # the page sends the first 256 KiB of a CSV; an XLSX is sent whole
+# Size limits: PLATEAU_MAX_UPLOAD_BYTES, PLATEAU_MAX_PREVIEW_BYTES (the page sends the first 256 KiB of a
+# CSV to the preview; an XLSX is sent whole), enforced on the body by app/body_limits.py and on the file here.
 _TASKS: set[asyncio.Task[None]] = set()  # running imports (kept referenced until they end)
 
 
@@ -117,67 +123,110 @@ async def get_list(
     return cl
 
 
-@router.post("/lists/{list_id}/imports", status_code=202)
+Encoding = Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"]
+Delimiter = Literal[";", ",", "tab"]
+
+
+class UploadForm(BaseModel):
+    """The fields sent with a call list's file."""
+
+    template_id: int | None = Field(default=None, ge=1, le=2**62)
+    mapping: str | None = Field(default=None, max_length=20_000, description="JSON: column → field")
+    encoding: Encoding | None = None
+    delimiter: Delimiter | None = None
+    dedupe_scope: Literal["list", "campaign", "all"] = "list"
+    dedupe_by: Literal["number", "external_id"] = "number"
+    campaign_id: int | None = Field(default=None, ge=1, le=2**62)
+
+
+class PreviewForm(BaseModel):
+    encoding: Encoding | None = None
+    delimiter: Delimiter | None = None
+
+
+class NoFields(BaseModel):
+    pass
+
+
+F = TypeVar("F", bound=BaseModel)
+
+
+def _multipart(form: type[BaseModel], file_description: str) -> dict[str, Any]:
+    """The OpenAPI request body of an upload route, which reads its form itself (after authentication)."""
+    schema = form.model_json_schema()
+    schema["properties"] = {
+        "file": {"type": "string", "format": "binary", "description": file_description},
+        **schema.get("properties", {}),
+    }
+    schema["required"] = ["file"]
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+async def _receive_file(request: Request, fields: type[F], limit: int) -> tuple[str, int, str, F]:
+    """The upload's file spooled to a temporary file (at most `limit` bytes) and its other fields checked:
+    (path, size, file name, fields). Called once the caller is authenticated, so an anonymous upload is
+    refused before a byte of it is read."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise HTTPException(415, "send the file as multipart/form-data, in a field named 'file'")
+    try:
+        form = await request.form(max_files=1, max_fields=20, max_part_size=64 * 1024)
+    except MultiPartException as exc:
+        raise HTTPException(400, f"the multipart body cannot be read: {exc.message}") from None
+    try:
+        file = form.get("file")
+        if not isinstance(file, FormFile):
+            raise _unprocessable("file", "a file is required (multipart field 'file')", "form")
+        values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}
+        try:
+            parsed = fields.model_validate(values)
+        except ValidationError as exc:
+            raise HTTPException(
+                422,
+                [
+                    {"loc": ["form", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors(include_url=False, include_input=False)
+                ],
+            ) from None
+        path, size = await _spool(file, limit)
+        return path, size, file.filename or "upload", parsed
+    finally:
+        await form.close()
+
+
+@router.post(
+    "/lists/{list_id}/imports",
+    status_code=202,
+    openapi_extra=_multipart(UploadForm, "CSV (; , or tab; UTF-8 or Windows-1252) or XLSX"),
+)
 async def upload(
     list_id: PathId,
     request: Request,
-    file: Annotated[UploadFile, File(description="CSV (; , or tab; UTF-8 or Windows-1252) or XLSX")],
-    template_id: Annotated[int | None, Form(ge=1, le=2**62)] = None,
-    mapping: Annotated[str | None, Form(max_length=20_000, description="JSON: column → field")] = None,
-    encoding: Annotated[Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] | None, Form()] = None,
-    delimiter: Annotated[Literal[";", ",", "tab"] | None, Form()] = None,
-    dedupe_scope: Annotated[Literal["list", "campaign", "all"], Form()] = "list",
-    dedupe_by: Annotated[Literal["number", "external_id"], Form()] = "number",
-    campaign_id: Annotated[int | None, Form(ge=1, le=2**62)] = None,
     ident: Identity = Depends(manager),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     if await db.get(CallList, list_id) is None:
         raise HTTPException(404, "no such call list")
-    columns: dict[str, str] | None = None
-    options: dict[str, Any] = {}
-    if template_id is not None:
-        tpl = await db.get(MappingTemplate, template_id)
-        if tpl is None:
-            raise _unprocessable("template_id", "no such mapping template", "form")
-        columns, options = dict(tpl.mapping), dict(tpl.options)
-    if mapping is not None:
-        try:
-            columns = json.loads(mapping)
-        except ValueError:
-            raise _unprocessable("mapping", "not valid JSON", "form") from None
-        _check_mapping(columns, "form")
-    rule_set = None
-    if campaign_id is not None:
-        campaign = await db.get(Campaign, campaign_id)
-        if campaign is None:
-            raise _unprocessable("campaign_id", "no such campaign", "form")
-        rule_set = await rule_set_named(db, campaign.rule_set)
-    elif dedupe_scope == "campaign":
-        raise _unprocessable("campaign_id", "dedupe within a campaign needs the campaign", "form")
     settings = request.app.state.settings
-    opts = ImportOptions(
-        list_id=list_id,
-        mapping=columns,
-        encoding=encoding or options.get("encoding"),
-        delimiter=delimiter or options.get("delimiter"),
-        dedupe_scope=dedupe_scope,
-        dedupe_by=dedupe_by,
-        campaign_id=campaign_id,
-        rule_set=rule_set,
-        region=settings.default_region,
-    )
-    path, size = await _spool(file)
+    path, size, filename, form = await _receive_file(request, UploadForm, settings.max_upload_bytes)
+    try:
+        opts = await _import_options(db, list_id, form, settings)
+        try:  # the file's make-up (header, workbook, mapping) now; a bad line later is a reject
+            await asyncio.to_thread(check_file, path, opts)
+        except (MalformedFile, MappingError) as exc:
+            raise _unprocessable("file", f"{exc}; nothing was imported", "form") from None
+    except BaseException:
+        os.unlink(path)
+        raise
     job = await create_job(
         db,
         list_id=list_id,
-        filename=file.filename or "upload",
+        filename=filename,
         size=size,
         options={
-            "dedupe_scope": dedupe_scope,
-            "dedupe_by": dedupe_by,
-            "campaign_id": campaign_id,
-            "template_id": template_id,
+            "dedupe_scope": form.dedupe_scope,
+            "dedupe_by": form.dedupe_by,
+            "campaign_id": form.campaign_id,
+            "template_id": form.template_id,
             "encoding": opts.encoding,
             "delimiter": opts.delimiter,
         },
@@ -200,7 +249,43 @@ async def upload(
     return job_view(job)
 
 
-async def _spool(file: UploadFile, limit: int = MAX_UPLOAD) -> tuple[str, int]:
+async def _import_options(db: AsyncSession, list_id: int, form: UploadForm, settings: Any) -> ImportOptions:
+    columns: dict[str, str] | None = None
+    options: dict[str, Any] = {}
+    if form.template_id is not None:
+        tpl = await db.get(MappingTemplate, form.template_id)
+        if tpl is None:
+            raise _unprocessable("template_id", "no such mapping template", "form")
+        columns, options = dict(tpl.mapping), dict(tpl.options)
+    if form.mapping is not None:
+        try:
+            columns = json.loads(form.mapping)
+        except ValueError:
+            raise _unprocessable("mapping", "not valid JSON", "form") from None
+        _check_mapping(columns, "form")
+    rule_set = None
+    if form.campaign_id is not None:
+        campaign = await db.get(Campaign, form.campaign_id)
+        if campaign is None:
+            raise _unprocessable("campaign_id", "no such campaign", "form")
+        rule_set = await rule_set_named(db, campaign.rule_set)
+    elif form.dedupe_scope == "campaign":
+        raise _unprocessable("campaign_id", "dedupe within a campaign needs the campaign", "form")
+    return ImportOptions(
+        list_id=list_id,
+        mapping=columns,
+        encoding=form.encoding or options.get("encoding"),
+        delimiter=form.delimiter or options.get("delimiter"),
+        dedupe_scope=form.dedupe_scope,
+        dedupe_by=form.dedupe_by,
+        campaign_id=form.campaign_id,
+        rule_set=rule_set,
+        region=settings.default_region,
+        limits=settings.table_limits(),
+    )
+
+
+async def _spool(file: FormFile, limit: int) -> tuple[str, int]:
     fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=".upload")
     size = 0
     try:
@@ -208,7 +293,7 @@ async def _spool(file: UploadFile, limit: int = MAX_UPLOAD) -> tuple[str, int]:
             while chunk := await file.read(1024 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    raise HTTPException(413, f"the file is larger than {limit // 2**20} MB")
+                    raise HTTPException(413, f"the file is larger than {limit / 2**20:g} MiB")
                 out.write(chunk)
     except BaseException:
         os.unlink(path)
@@ -226,20 +311,18 @@ async def _run(db: Any, job_id: int, path: str, opts: ImportOptions, user_id: in
         os.unlink(path)
 
 
-@router.post("/lists/preview")
-async def preview_upload(
-    file: Annotated[UploadFile, File(description="the file to map (only its first rows are read)")],
-    encoding: Annotated[Literal["utf-8", "utf-8-sig", "cp1252", "latin-1"] | None, Form()] = None,
-    delimiter: Annotated[Literal[";", ",", "tab"] | None, Form()] = None,
-    _: Identity = Depends(manager),
-) -> Any:
+@router.post(
+    "/lists/preview",
+    openapi_extra=_multipart(PreviewForm, "the file to map (only its first rows are read)"),
+)
+async def preview_upload(request: Request, _: Identity = Depends(manager)) -> Any:
     """Header, first rows and the suggested column mapping of a file, before uploading it for good."""
-    from app.tabular import MalformedFile
-    from dialer.list_import import preview
-
-    path, _size = await _spool(file, limit=MAX_PREVIEW)
+    settings = request.app.state.settings
+    path, _size, _name, form = await _receive_file(request, PreviewForm, settings.max_preview_bytes)
     try:
-        return preview(path, encoding=encoding, delimiter=delimiter)
+        return await asyncio.to_thread(
+            preview, path, encoding=form.encoding, delimiter=form.delimiter, limits=settings.table_limits()
+        )
     except MalformedFile as exc:
         raise _unprocessable("file", str(exc), "form") from None
     finally:
@@ -512,27 +595,30 @@ async def remove_dnc_number(
     await db.commit()
 
 
-@router.post("/dnc-lists/{dnc_id}/import")
+@router.post(
+    "/dnc-lists/{dnc_id}/import",
+    openapi_extra=_multipart(NoFields, "one number per line, or a CSV with a phone column"),
+)
 async def import_dnc(
     dnc_id: PathId,
     request: Request,
-    file: Annotated[UploadFile, File(description="one number per line, or a CSV with a phone column")],
     ident: Identity = Depends(manager),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    from app.tabular import MalformedFile
     from dialer.dnc import import_dnc_file
 
     dl = await _dnc(db, dnc_id)
-    path, size = await _spool(file)
+    settings = request.app.state.settings
+    path, size, _name, _form = await _receive_file(request, NoFields, settings.max_upload_bytes)
     try:
         report = await import_dnc_file(
             db,
             dnc_id,
             path,
-            region=request.app.state.settings.default_region,
+            region=settings.default_region,
             reason=dl.source,
             user_id=ident.user.id,
+            limits=settings.table_limits(),
         )
     except MalformedFile as exc:
         await db.rollback()
@@ -545,7 +631,7 @@ async def import_dnc(
         user_id=ident.user.id,
         target_type="dnc_list",
         target_id=dnc_id,
-        detail={"rows": report.rows, "added": report.added, "invalid": len(report.invalid), "bytes": size},
+        detail={"rows": report.rows, "added": report.added, "invalid": report.invalid_count, "bytes": size},
         request=request,
     )
     await db.commit()
@@ -554,5 +640,5 @@ async def import_dnc(
         "rows": report.rows,
         "added": report.added,
         "invalid": [{"line": ln, "reason": why} for ln, why in report.invalid[:1000]],
-        "invalid_count": len(report.invalid),
+        "invalid_count": report.invalid_count,
     }

@@ -109,6 +109,20 @@ async def test_given_all_or_nothing_when_a_line_is_rejected_then_nothing_is_impo
         ),
         ("empty.csv", b"", "empty"),
         ("ragged.csv", b"Nom;Tel\nDurand;0612345678\nPetit;0612345679;x;y;z\n", "line 3: 5 columns"),
+        (  # a stray quote that a later one closes: 50 rows taken into one cell, one "rejected line"
+            "stray-closed.csv",
+            b'Nom;Tel\nDurand;0612345678\n"Petit;0612345679\n'
+            + b"".join(b"Client%d;06123%05d\n" % (i, i) for i in range(50))
+            + b'Martin";0612345670\nBlanc;0612345671\n',
+            "line 3: a quote opens a cell that runs to line 54",
+        ),
+        (  # a stray quote never closed: the rest of the file in one cell
+            "stray-open.csv",
+            b'Nom;Tel\nDurand;0612345678\n"Petit;0612345679\n'
+            + b"".join(b"Client%d;06123%05d\n" % (i, i) for i in range(50)),
+            "line 3: a quote opened on this line is never closed",
+        ),
+        ("quote-then-text.csv", b'Nom;Tel\nDurand;0612345678\n"Petit"x;0612345679\n', "line 3: "),
     ],
 )
 async def test_given_a_malformed_file_when_imported_then_clear_error_and_nothing_written(

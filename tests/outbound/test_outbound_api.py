@@ -102,14 +102,18 @@ async def test_given_a_saved_template_when_uploading_an_xlsx_with_it_then_the_ma
     assert r.status_code == 422 and "salary" in r.text
 
 
-async def test_given_a_binary_upload_when_imported_then_the_job_fails_with_a_clear_error(
+async def test_given_a_binary_upload_when_imported_then_it_is_refused_or_the_job_fails_with_a_clear_error(
     api: Api, tmp_path: Path
 ) -> None:
     client = await api.bearer("manager")
     list_id = (await client.post("/api/v1/lists", json={"name": "L"})).json()["id"]
     path = tmp_path / "photo.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)))
-    job = await _finished(client, (await _upload(client, list_id, path)).json()["id"])
+    r = await _upload(client, list_id, path)  # binary from its first bytes: refused before any job
+    assert r.status_code == 422 and "not a text file" in r.text
+    assert (await client.get(f"/api/v1/lists/{list_id}")).json()["lead_count"] == 0
+    path.write_bytes(b"Nom;Portable\r\n" + b"Martin;0612345678\r\n" * 5000 + b"\x00\x01")
+    job = await _finished(client, (await _upload(client, list_id, path)).json()["id"])  # binary far in
     assert job["status"] == "failed" and "not a text file" in job["error"] and job["accepted"] == 0
     r = await _upload(client, list_id, bom_csv(tmp_path), mapping="{not json")
     assert r.status_code == 422 and "mapping" in r.text
