@@ -605,9 +605,11 @@ class Tracker:
             state = AgentState.on_call
         elif not agent.queues:
             state = AgentState.logged_out
-        elif own := [r for r in paused if r != WRAPUP_REASON]:  # the agent's own pause wins over wrap-up
+        elif agent.wrapup_linkedid:  # until the disposition, or a pause the agent asks for meanwhile
+            state = AgentState.wrap_up
+        elif own := [r for r in paused if r != WRAPUP_REASON]:  # the agent's own pause, in any queue
             state, reason = AgentState.paused, own[0] or None
-        elif agent.wrapup_linkedid or paused:
+        elif paused:  # Plateau's wrap-up pause alone
             state = AgentState.wrap_up
         else:
             state = AgentState.ready

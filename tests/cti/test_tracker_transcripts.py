@@ -271,11 +271,11 @@ def test_given_an_agent_in_wrap_up_when_they_pause_for_a_reason_then_the_reason_
     assert tracker.agents["PJSIP/agent1"].wrapup_linkedid is None
 
 
-def _member_pause(queue: str, paused: bool, reason: str, ts: float):
+def _member_pause(queue: str, paused: bool, reason: str, ts: float, name: str = "QueueMemberPause"):
     from cti.ami_wire import AmiEvent
 
     return AmiEvent(
-        "QueueMemberPause",
+        name,
         {
             "Queue": queue,
             "Interface": "PJSIP/agent1",
@@ -296,6 +296,10 @@ def _member_pause(queue: str, paused: bool, reason: str, ts: float):
         (  # Plateau's wrap-up pause, then the agent's own in the first of two queues: the reason shows
             [("support", True, "wrapup"), ("sales", True, "wrapup"), ("support", True, "Lunch break")],
             (AgentState.paused, "Lunch break"),
+        ),
+        (  # paused for lunch before the call ended (a status, not a new pause): wrap-up first
+            [("support", True, "Lunch break", "QueueMemberStatus")],
+            (AgentState.wrap_up, None),
         ),
         (  # a pause without a reason is the agent's too
             [("support", True, "wrapup"), ("support", True, "")],
@@ -320,7 +324,16 @@ def _member_pause(queue: str, paused: bool, reason: str, ts: float):
             (AgentState.ready, None),
         ),
     ],
-    ids=["ended", "wrapup-pause", "reason", "reason-after-wrapup", "no-reason", "back", "disposition"],
+    ids=[
+        "ended",
+        "wrapup-pause",
+        "reason",
+        "reason-after-wrapup",
+        "paused-before",
+        "no-reason",
+        "back",
+        "disposition",
+    ],
 )
 def test_given_an_agent_in_wrap_up_in_two_queues_when_pauses_arrive_then_the_state_is_the_expected_one(
     steps, expected
@@ -335,8 +348,8 @@ def test_given_an_agent_in_wrap_up_in_two_queues_when_pauses_arrive_then_the_sta
     )
     agent = tracker.agents["PJSIP/agent1"]
     assert agent.wrapup_linkedid is not None
-    for i, (queue, paused, reason) in enumerate(steps):
-        tracker.feed(_member_pause(queue, paused, reason, 3.0 + i))
+    for i, (queue, paused, reason, *name) in enumerate(steps):
+        tracker.feed(_member_pause(queue, paused, reason, 3.0 + i, *name))
     assert (agent.state, agent.reason) == expected
 
 
