@@ -66,3 +66,14 @@ def test_given_a_caller_id_with_cr_or_lf_when_the_recorded_call_is_replayed_then
     assert not any(s in repr(events) for s in ("forged", "<injected>", "\\r", "\\n"))
     if "%0" in number:
         assert "Fake" not in repr(events)
+
+
+@pytest.mark.parametrize("scenario", list(CRLF_CALLERS))
+def test_given_a_recorded_caller_id_with_cr_or_lf_when_read_then_no_genuine_event_is_dropped(scenario):
+    from cti.ami_wire import AmiEvent, AmiReader
+
+    reader = AmiReader()
+    events = [m for m in reader.feed(raw(scenario)) if isinstance(m, AmiEvent)]
+    assert set(reader.dropped) <= {"injected", "injected_lines"}
+    # every event Asterisk sent is read (these calls forge lines, not whole events)
+    assert len(events) == raw(scenario).count(b"\r\n\r\nEvent: ")
