@@ -130,8 +130,9 @@ class AmiReader:
         pairs: list[tuple[str, str]] = _LINE.findall(block)
         if not pairs:
             return None
-        crlf = block.count(EOL)
-        odd = crlf + 1 != len(pairs) or block.count("\r") != crlf or block.count("\n") != crlf
+        # every break a CR LF and every line a header? (one-character counts: the cheapest test there is)
+        lf = block.count("\n")
+        odd = lf + 1 != len(pairs) or block.count("\r") != lf
         if self._taint is not None:
             return self._stitch(_lines(block) if odd else pairs)
         headers = dict(pairs)
