@@ -6,8 +6,8 @@ events about them are ignored instead of resurrecting the call.
 
 Agent state is derived, never stored twice: queue membership and pause come from app_queue's member
 events, ringing/on-call from the phone's device state, wrap-up from the tracker itself between the end of
-a call and the pause the control layer then applies (reason `wrapup`). An agent who pauses for a reason of
-their own during wrap-up ends it: the reason shows (paused wins over wrap-up) and the time is the pause's.
+a call and the pause the control layer then applies (reason `wrapup`). Wrap-up shows while it lasts;
+an agent who pauses for a reason of their own meanwhile ends it: that reason shows, the time is the pause's.
 """
 
 from __future__ import annotations
