@@ -8,10 +8,16 @@ unescaped, and so forge whole events (reference/asterisk-ami.md §0.1). Here eve
 - repeat no header, except the few Asterisk really repeats (`ChanVariable`…);
 - carry each channel snapshot complete and in Asterisk's order (`Channel` … `Linkedid`).
 
-A snapshot cut short is the mark of an injection in progress: the blocks that follow are the attacker's,
-up to the one that carries the rest of the genuine snapshot. The forged blocks are dropped and counted;
-the genuine event is stitched back together from its head and its tail, with the poisoned field emptied,
-so the call itself is still tracked (as a caller with no usable number).
+A caller ID holding CR or LF (any of them, alone or paired, at the start, middle or end of the value) shows
+in two ways. Without a blank line, the event carries lines that are not Asterisk's right after a caller-ID
+field (CallerIDNum … ConnectedLineName): walking the snapshot in Asterisk's order, every line up to the
+snapshot's next field is the rest of that value, so those lines are dropped (counted as `injected_lines`)
+and the field reads `POISONED`. With a blank line, the snapshot is cut short: the blocks that follow are
+the attacker's, up to the one that carries the rest of the genuine snapshot; they are dropped and counted
+(`injected`) and the genuine event is stitched back together from its head and its tail, the poisoned
+field again reading `POISONED`. Either way the call itself is still tracked, as a caller with no usable
+number. The common case pays for none of this: only a block that fails the checks, or whose line breaks
+are not all CR LF, is walked.
 These are strong heuristics, not proof: an SBC that refuses `%`-escapes in From is the real cure.
 """
 
@@ -49,7 +55,11 @@ _LINE = re.compile(r"^([^:\r\n]+):(?: |(?=[\r\n]|$))([^\r\n]*)", re.M)
 _SNAP_START = re.compile(r"(?:^|\0)(\w*)Channel\0\1ChannelState(?=\0|$)")
 _JOINED: dict[str, str] = {}
 _SHAPES: dict[str, bool] = {}
-_CUTTABLE = SNAPSHOT[:-1]  # a block that ends on one of these may have been cut by an injected CR/LF
+_BREAK = re.compile(r"\r\n|\r|\n")
+# Where a caller's CR/LF lands: CallerIDNum … ConnectedLineName (indexes in SNAPSHOT). Asterisk escapes the
+# names (`\r`), not the numbers; both are watched.
+_CALLER_ID = frozenset(range(SNAPSHOT.index("CallerIDNum"), SNAPSHOT.index("ConnectedLineName") + 1))
+_MENDABLE = frozenset({"duplicate_header", "bad_snapshot"})
 _EXPECTED: dict[str, list[str]] = {}
 MAX_BLOCK = 64 * 1024  # a block this large is garbage, not AMI: drop it rather than grow without bound
 POISONED = "<injected>"  # what a field that carried an injection reads as once the event is stitched
@@ -120,8 +130,11 @@ class AmiReader:
         pairs: list[tuple[str, str]] = _LINE.findall(block)
         if not pairs:
             return None
+        # every break a CR LF and every line a header? (one-character counts: the cheapest test there is)
+        lf = block.count("\n")
+        odd = lf + 1 != len(pairs) or block.count("\r") != lf
         if self._taint is not None:
-            return self._stitch(pairs)
+            return self._stitch(_lines(block) if odd else pairs)
         headers = dict(pairs)
         if len(headers) == len(pairs):
             keys, dup = list(headers), False  # insertion order is block order when nothing repeats
@@ -134,23 +147,42 @@ class AmiReader:
         if keys[0] != "Event":
             self.dropped["no_event_header"] += 1
             return None
-        if self._tainted(pairs, keys):
+        if odd:  # a lone CR or LF, or a line that is no header: a caller ID may have carried it
+            return self._mend(_lines(block), pairs)
+        found = self._check(keys, headers, dup)
+        if isinstance(found, AmiEvent):
+            self.events += 1
+            return found
+        if found in _MENDABLE:
+            return self._mend(pairs, pairs)
+        self.dropped[found] += 1
+        return None
+
+    def _mend(self, items: list[tuple[str | None, str]], pairs: list[tuple[str, str]]) -> AmiEvent | None:
+        """An event whose snapshot holds lines that are not Asterisk's: a caller ID carried CR or LF.
+
+        The lines after a caller-ID field, up to the next field of that snapshot, are the rest of its value:
+        they are dropped and the field reads `POISONED`. A block that ends inside a snapshot was cut by a
+        blank line in the value: its head waits for the tail (see `_stitch`). What cannot be mended this
+        way is judged as read (`pairs`), and dropped if it is not a valid event."""
+        mended = _mend_snapshots(items)
+        if mended is None or (not mended[1] and mended[2] is None):
+            return self._accept(pairs)
+        fixed, lines, tail = mended
+        if lines:
+            self.dropped["injected_lines"] += lines
+        if tail is not None:
+            fixed[-1] = (fixed[-1][0], POISONED)
+            self._taint = (fixed, tail)
+            self.dropped["injected"] += 1
             return None
-        return self._validate_event(keys, headers, dup)
+        return self._accept(fixed)
 
-    def _tainted(self, pairs: list[tuple[str, str]], keys: list[str]) -> bool:
-        """A block cut inside a snapshot: keep its genuine head and wait for the tail."""
-        tail = _truncated_snapshot(keys)
-        if tail is None:
-            return False
-        self._taint = ([*pairs[:-1], (keys[-1], POISONED)], tail)
-        self.dropped["injected"] += 1
-        return True
-
-    def _stitch(self, pairs: list[tuple[str, str]]) -> AmiEvent | None:
+    def _stitch(self, items: list[tuple[str | None, str]]) -> AmiEvent | None:
+        """The block after a cut one: the attacker's lines, then the genuine rest of the cut event."""
         assert self._taint is not None
         head, tail = self._taint
-        keys = [k for k, _ in pairs]
+        keys = [k for k, _ in items]
         start = _find_tail(keys, tail)
         if start is None:
             self.dropped["injected"] += 1
@@ -158,36 +190,39 @@ class AmiReader:
         self._taint = None
         if start > 0:
             self.dropped["injected"] += 1  # the forged event the tail was glued to
-        merged = head + pairs[start:]
-        keys = [k for k, _ in merged]
-        if self._tainted(merged, keys):  # the same caller ID poisons the next snapshot too
+        merged: list[tuple[str | None, str]] = [*head, *items[start:]]
+        plain = [(k, v) for k, v in merged if k is not None]
+        event = self._mend(merged, plain)
+        if self._taint is not None:  # the same caller ID cut the next snapshot too
             self.dropped["injected"] -= 1
-            return None
-        headers = dict(merged)
-        return self._validate_event(keys, headers, _bad_duplicates(merged, headers))
+        return event
 
-    def _validate_event(self, keys: list[str], headers: dict[str, str], dup: bool) -> AmiEvent | None:
+    def _accept(self, pairs: list[tuple[str, str]]) -> AmiEvent | None:
+        headers = dict(pairs)
+        found = self._check([k for k, _ in pairs], headers, _bad_duplicates(pairs, headers))
+        if isinstance(found, str):
+            self.dropped[found] += 1
+            return None
+        self.events += 1
+        return found
+
+    def _check(self, keys: list[str], headers: dict[str, str], dup: bool) -> AmiEvent | str:
+        """The event, or why it is refused."""
         name = headers["Event"]
         if dup:
-            self.dropped["duplicate_header"] += 1
-            return None
+            return "duplicate_header"
         if len(keys) < 2 or keys[1] != "Privilege":
-            self.dropped["no_privilege"] += 1
-            return None
+            return "no_privilege"
         ts = 0.0
         if self.require_timestamp and name not in NO_TIMESTAMP:
             if len(keys) < 3 or keys[2] != "Timestamp":
-                self.dropped["no_timestamp"] += 1
-                return None
+                return "no_timestamp"
             try:
                 ts = float(headers["Timestamp"])
             except ValueError:
-                self.dropped["bad_timestamp"] += 1
-                return None
+                return "bad_timestamp"
         if name not in NO_SNAPSHOT and not _snapshots_whole(keys):
-            self.dropped["bad_snapshot"] += 1
-            return None
-        self.events += 1
+            return "bad_snapshot"
         return AmiEvent(name, headers, ts)
 
 
@@ -220,28 +255,6 @@ def _expected(prefix: str) -> list[str]:
     return found
 
 
-def _prefixes(keys: list[str]) -> list[tuple[str, int]]:
-    """(prefix, index of its `Channel` key) for every snapshot started in the block."""
-    found = []
-    last = len(keys) - 1
-    for i, key in enumerate(keys):
-        if key.endswith("Channel") and (i == last or keys[i + 1] == key + "State"):
-            found.append((key[:-7], i))
-    return found
-
-
-def _truncated_snapshot(keys: list[str]) -> tuple[str, ...] | None:
-    """If the block ends inside a snapshot, the keys that the genuine rest of the event will carry."""
-    if not keys[-1].endswith(_CUTTABLE):
-        return None
-    for prefix, start in _prefixes(keys):
-        expected = _expected(prefix)
-        got = keys[start : start + len(expected)]
-        if len(got) < len(expected) and got == expected[: len(got)] and start + len(got) == len(keys):
-            return tuple(expected[len(got) :])
-    return None
-
-
 def _snapshots_whole(keys: list[str]) -> bool:
     """Every snapshot started in the block runs complete and in order. The answer depends on the keys
     alone, and Asterisk sends a few dozen shapes, so it is remembered per shape (bounded)."""
@@ -255,13 +268,16 @@ def _snapshots_whole(keys: list[str]) -> bool:
 
 
 def _check_shape(sig: str) -> bool:
+    starts = 0
     for m in _SNAP_START.finditer(sig):
         prefix, at = m.group(1), m.start(1)
         whole = _joined(prefix)
         end = at + len(whole)
         if not sig.startswith(whole, at) or (end < len(sig) and sig[end] != "\0"):
             return False
-    return True
+        starts += 1
+    # and no snapshot ends without its start: the genuine tail of a cut event glued to a forged head
+    return sig.count("Linkedid\0") + sig.endswith("Linkedid") == starts
 
 
 def _joined(prefix: str) -> str:
@@ -271,7 +287,62 @@ def _joined(prefix: str) -> str:
     return found
 
 
-def _find_tail(keys: list[str], tail: tuple[str, ...]) -> int | None:
+def _lines(block: str) -> list[tuple[str | None, str]]:
+    """Every line, broken at CR LF, a lone CR or a lone LF; `(None, text)` for a line that is no header."""
+    out: list[tuple[str | None, str]] = []
+    for line in _BREAK.split(block):
+        m = _LINE.match(line)
+        out.append((m.group(1), m.group(2)) if m else (None, line))
+    return out
+
+
+def _mend_snapshots(
+    items: list[tuple[str | None, str]],
+) -> tuple[list[tuple[str, str]], int, tuple[str, ...] | None] | None:
+    """Walk the block's snapshots in Asterisk's order. After a caller-ID field, every line up to the
+    snapshot's next field is the rest of the value: drop it and poison the field. Returns the lines kept,
+    how many were dropped, and the fields still expected if the block ends inside a snapshot (it was cut);
+    None if a snapshot is out of order for another reason (then nothing here can vouch for it).
+
+    Forged lines may copy the snapshot's own next fields: then the genuine ones come later and repeat
+    them, and the event fails the duplicate check; it is never read with the forged values."""
+    out: list[tuple[str, str]] = []
+    dropped, i, n = 0, 0, len(items)
+    while i < n:
+        key, value = items[i]
+        if key is None:
+            i += 1
+            continue
+        if not (key.endswith("Channel") and i + 1 < n and items[i + 1][0] == key + "State"):
+            out.append((key, value))
+            i += 1
+            continue
+        expected = _expected(key[:-7])
+        for j, want in enumerate(expected):
+            if i == n:
+                return out, dropped, tuple(expected[j:])
+            key, value = items[i]
+            if key != want:
+                return None
+            i += 1
+            if j in _CALLER_ID:
+                nxt, start = expected[j + 1], i
+                while i < n and items[i][0] != nxt:
+                    i += 1
+                if i == n and _holds(items, start, expected[j + 2 :]):
+                    return None  # the snapshot runs on to its end without `nxt`: a hole, not a cut
+                if i > start:
+                    value, dropped = POISONED, dropped + i - start
+            out.append((want, value))
+    return out, dropped, None
+
+
+def _holds(items: list[tuple[str | None, str]], start: int, run: list[str]) -> bool:
+    keys = [k for k, _ in items[start:]]
+    return any(keys[i : i + len(run)] == run for i in range(len(keys) - len(run) + 1))
+
+
+def _find_tail(keys: list[str | None], tail: tuple[str, ...]) -> int | None:
     n = len(tail)
     for i in range(len(keys) - n, -1, -1):  # the genuine tail is the last occurrence
         if tuple(keys[i : i + n]) == tail:

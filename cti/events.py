@@ -10,6 +10,7 @@ from typing import Any
 from cti.numbers import is_withheld  # one rule for what a hidden number looks like
 
 _PHONEISH = re.compile(r"\+?[0-9*#]{1,32}")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")  # a name is one line of text: CR, LF, TAB… become a space
 
 
 class AgentState(enum.StrEnum):
@@ -38,7 +39,10 @@ class CallerId:
     @classmethod
     def from_ami(cls, num: str, name: str) -> CallerId:
         num = num.strip()
-        name = unescape_c(name).strip()
+        name = unescape_c(name)
+        if not name.isprintable():
+            name = _CONTROLS.sub(" ", name)
+        name = name.strip()
         name_out = None if is_withheld(name) else name[:200]
         if is_withheld(num):
             return cls(None, name_out, True)

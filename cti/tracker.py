@@ -6,7 +6,8 @@ events about them are ignored instead of resurrecting the call.
 
 Agent state is derived, never stored twice: queue membership and pause come from app_queue's member
 events, ringing/on-call from the phone's device state, wrap-up from the tracker itself between the end of
-a call and the pause the control layer then applies (reason `wrapup`).
+a call and the pause the control layer then applies (reason `wrapup`). Wrap-up shows while it lasts;
+an agent who pauses for a reason of their own meanwhile ends it: that reason shows, the time is the pause's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from cti.events import (
 
 WRAPUP_REASON = "wrapup"
 _BUSY_CAUSES = frozenset({"17", "21"})  # user busy, call rejected
+_CHANNEL_RINGING = "5"  # AST_STATE_RINGING: the phone is ringing
 SOFTHANGUP_SHUTDOWN = "4"  # AST_SOFTHANGUP_SHUTDOWN, as SoftHangupRequest reports it on `core restart`
 _RINGING = frozenset({"RINGING", "RINGINUSE", "6", "7"})
 _BUSY = frozenset({"INUSE", "BUSY", "ONHOLD", "2", "3", "8"})
@@ -113,6 +115,7 @@ class _Call:
     reached_trunk: bool = False
     cut_by_shutdown: bool = False  # Asterisk hung it up because it was stopping or restarting
     origin_answered_at: float | None = None  # the originated phone picked up (click-to-call, supervision)
+    origin_leg: str | None = None  # the Uniqueid of an Originate's first leg (the phone it rings first)
     plateau_hold: bool = False  # held by Plateau's Redirect (not a phone's own hold)
     answer_pending: bool = False  # an agent picked up; AgentConnect follows QueueCallerLeave
     busy_legs: set[str] = field(default_factory=set)  # agent legs refused busy (486)
@@ -220,6 +223,16 @@ class Tracker:
             self._refresh_agent(agent, ev.ts, out)
         if leg.endpoint in self.trunks or call.hangup_cause is None:
             call.hangup_cause = cause
+        if (
+            leg.uniqueid == call.origin_leg
+            and call.origin_answered_at is None
+            and call.dial_status is None
+            and cause == 0
+            and ev.get("ChannelState") == _CHANNEL_RINGING
+        ):
+            # an Originate's phone still ringing when its Timeout ran out: Asterisk hangs it up with no
+            # cause and no DialEnd (and OriginateResponse's Reason is unreliable with chan_pjsip)
+            call.dial_status = "NOANSWER"
         if not call.legs:
             self._end(call, ev.ts, out, None)
         elif call.plateau_hold:
@@ -322,6 +335,7 @@ class Tracker:
         if call is None:
             return
         if "Channel" not in ev.headers:  # an Originate: the first leg is the one being dialed
+            call.origin_leg = call.origin_leg or dest.uniqueid
             if (
                 dest.endpoint not in self.trunks
                 and call.direction is Direction.internal
@@ -538,8 +552,13 @@ class Tracker:
                     return
         else:
             agent.queues.pop(queue, None)
-        if (ev.name == "QueueMemberPause" and ev.get("Paused") == "0") or not agent.queues:
-            agent.wrapup_linkedid = None  # unpaused after the disposition, or logged out: wrap-up is over
+        if (
+            ev.name == "QueueMemberPause"
+            and (ev.get("Paused") == "0" or (ev.get("PausedReason") or ev.get("Reason")) != WRAPUP_REASON)
+        ) or not agent.queues:
+            # unpaused after the disposition, paused by the agent for a reason of their own (its time is
+            # that pause's, not handling time), or logged out: wrap-up is over
+            agent.wrapup_linkedid = None
         self._refresh_agent(endpoint, ev.ts, out)
 
     def _on_QueueMemberAdded(self, ev: AmiEvent, out: list[DomainEvent]) -> None:
@@ -622,10 +641,12 @@ class Tracker:
             state = AgentState.on_call
         elif not agent.queues:
             state = AgentState.logged_out
-        elif agent.wrapup_linkedid or WRAPUP_REASON in paused:
+        elif agent.wrapup_linkedid:  # until the disposition, or a pause the agent asks for meanwhile
             state = AgentState.wrap_up
-        elif paused:
-            state, reason = AgentState.paused, paused[0] or None
+        elif own := [r for r in paused if r != WRAPUP_REASON]:  # the agent's own pause, in any queue
+            state, reason = AgentState.paused, own[0] or None
+        elif paused:  # Plateau's wrap-up pause alone
+            state = AgentState.wrap_up
         else:
             state = AgentState.ready
         queues = tuple(sorted(agent.queues))

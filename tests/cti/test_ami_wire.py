@@ -104,3 +104,77 @@ def test_given_an_endless_block_when_read_then_memory_stays_bounded():
     for _ in range(200):
         reader.feed(b"X" * 1000)
     assert len(reader._buf) <= 64 * 1024 and reader.dropped["oversized"] >= 1
+
+
+DEST_HEAD = "Event: DialBegin\r\nPrivilege: call,all\r\nTimestamp: 1795415613.2\r\n"
+DEST_SNAP = "\r\n".join(
+    "Dest" + line for line in SNAP.replace("trunk-00000001", "agent1-00000002").split("\r\n")
+)
+CALLER_ID_FIELDS = ("CallerIDNum", "CallerIDName", "ConnectedLineNum", "ConnectedLineName")
+BREAKS = {"cr": "\r", "lf": "\n", "crlf": "\r\n", "crlfcrlf": "\r\n\r\n"}
+SHAPES = {
+    "start": "{br}Fake: injected",
+    "middle": "15551230004{br}Fake: injected",
+    "end": "15551230004{br}",
+    "forged-ids": "15551230004{br}Uniqueid: forged.1{br}Linkedid: forged.1",
+    "forged-event": "15551230004{br}Event: AgentConnect{br}Privilege: agent,all{br}Timestamp: 1.0",
+}
+
+
+def _poison(snap: str, key: str, value: str) -> str:
+    head, sep, rest = snap.partition(f"\r\n{key}: ")
+    assert sep, key
+    return f"{head}\r\n{key}: {value}\r\n{rest.partition(chr(13) + chr(10))[2]}"
+
+
+@pytest.mark.parametrize("two_snapshots", [False, True], ids=["hangup", "dialbegin-dest"])
+@pytest.mark.parametrize("field", CALLER_ID_FIELDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("br", BREAKS)
+def test_given_a_caller_id_field_carrying_cr_or_lf_anywhere_when_read_then_the_event_comes_out_poisoned(
+    br, shape, field, two_snapshots
+):
+    value = SHAPES[shape].format(br=BREAKS[br])
+    if two_snapshots:
+        text = (
+            DEST_HEAD + SNAP + "\r\n" + _poison(DEST_SNAP, "Dest" + field, value) + "\r\nDialString: agent1"
+        )
+    else:
+        text = HEAD + _poison(SNAP, field, value) + "\r\nCause: 16"
+    out, reader = _events(text + "\r\n\r\n" + HEAD + SNAP.replace("p-1.1", "p-2.2") + "\r\n\r\n")
+    events = [m for m in out if isinstance(m, AmiEvent)]
+    assert [e.name for e in events] == ["DialBegin" if two_snapshots else "Hangup", "Hangup"]
+    first = events[0]
+    prefix = "Dest" if two_snapshots else ""
+    assert first.get(prefix + field) == "<injected>"
+    assert (first.get("Uniqueid"), first.get("Linkedid")) == ("p-1.1", "p-1.1")
+    assert first.get("Cause" if not two_snapshots else "DialString") == ("agent1" if two_snapshots else "16")
+    if two_snapshots:
+        assert (first.get("DestUniqueid"), first.get("DestChannel")) == ("p-1.1", "PJSIP/agent1-00000002")
+    assert "Fake" not in first.headers and "forged" not in repr(out)
+    others = [k for k in CALLER_ID_FIELDS if k != field]
+    assert all(first.get(prefix + k) != "<injected>" for k in others)
+    assert events[1].get("Uniqueid") == "p-2.2"  # the next event is read as usual
+    assert reader.dropped.keys() <= {"injected", "injected_lines"} and reader.dropped
+
+
+def test_given_a_cut_caller_id_whose_forged_event_ends_with_the_genuine_tail_when_read_then_it_is_dropped():
+    injected = SNAP.replace(
+        "CallerIDNum: 0612345678",
+        "CallerIDNum: 0612\r\nFake: x\r\n\r\nEvent: AgentConnect\r\nPrivilege: agent,all\r\n"
+        "Timestamp: 1.0\r\nInterface: PJSIP/agent3\r\nQueue: support\r\nX: y",
+    )
+    out, _reader = _events(HEAD + injected + "\r\nCause: 16\r\n\r\n")
+    assert [e.name for e in out if isinstance(e, AmiEvent)] == ["Hangup"]
+    assert out[0].get("CallerIDNum") == "<injected>" and out[0].get("Uniqueid") == "p-1.1"
+    assert "PJSIP/agent3" not in repr(out)
+
+
+def test_given_forged_lines_that_copy_the_snapshot_fields_when_read_then_no_forged_value_is_believed():
+    forged = (
+        "0612\r\nCallerIDName: x\r\nConnectedLineNum: x\r\nConnectedLineName: x\r\nLanguage: fr\r\n"
+        "AccountCode: \r\nContext: c\r\nExten: s\r\nPriority: 1\r\nUniqueid: forged.1\r\nLinkedid: forged.1"
+    )
+    out, reader = _events(HEAD + SNAP.replace("0612345678", forged) + "\r\nCause: 16\r\n\r\n")
+    assert "forged" not in repr(out)
+    assert reader.dropped["duplicate_header"] == 1

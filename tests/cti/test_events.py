@@ -20,6 +20,9 @@ from cti.events import AgentState, AgentStateChanged, CallerId, endpoint_of, to_
         ("1" * 40, "long", CallerId(None, "long", False)),
         ("*31#0612345678", "", CallerId("*31#0612345678", None, False)),
         ("0612345678", "A" * 500, CallerId("0612345678", "A" * 200, False)),
+        ("0612345678", "Eve\\rFake: injected", CallerId("0612345678", "Eve Fake: injected", False)),
+        ("0612345678", "\\r\\nEve\\tAdams\\n", CallerId("0612345678", "Eve Adams", False)),
+        ("0612345678", "<injected>", CallerId("0612345678", "<injected>", False)),
     ],
     ids=[
         "plain",
@@ -32,6 +35,9 @@ from cti.events import AgentState, AgentStateChanged, CallerId, endpoint_of, to_
         "too-long",
         "feature-code",
         "long-name",
+        "escaped-cr-in-name",
+        "escaped-controls-in-name",
+        "stitched-name",
     ],
 )
 def test_given_a_caller_id_from_the_trunk_when_read_then_only_a_phone_like_number_is_kept(

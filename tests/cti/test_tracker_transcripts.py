@@ -258,3 +258,134 @@ def test_given_an_agent_phone_that_answers_busy_when_replayed_then_its_ring_ends
         ("PJSIP/agent1", "busy"),
         ("PJSIP/agent2", "answer"),
     ]
+
+
+def test_given_an_agent_in_wrap_up_when_they_pause_for_a_reason_then_the_reason_shows_and_wrap_up_is_over():
+    tracker, events = replay(raw("pause_reason_in_wrap_up"))
+    states = [(e.state, e.reason) for e in of_type(events, AgentStateChanged) if e.agent == "PJSIP/agent1"]
+    assert states[-3:] == [
+        (AgentState.on_call, None),
+        (AgentState.wrap_up, None),  # the call ended, then Plateau's `wrapup` pause: still wrap-up
+        (AgentState.paused, "Lunch break"),
+    ]
+    assert tracker.agents["PJSIP/agent1"].wrapup_linkedid is None
+
+
+def _member_pause(queue: str, paused: bool, reason: str, ts: float, name: str = "QueueMemberPause"):
+    from cti.ami_wire import AmiEvent
+
+    return AmiEvent(
+        name,
+        {
+            "Queue": queue,
+            "Interface": "PJSIP/agent1",
+            "Paused": "1" if paused else "0",
+            "PausedReason": reason,
+            "Status": "1",
+        },
+        ts,
+    )
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([], (AgentState.wrap_up, None)),  # the call ended: wrap-up before any pause arrives
+        ([("support", True, "wrapup"), ("sales", True, "wrapup")], (AgentState.wrap_up, None)),
+        ([("support", True, "Lunch break")], (AgentState.paused, "Lunch break")),
+        (  # Plateau's wrap-up pause, then the agent's own in the first of two queues: the reason shows
+            [("support", True, "wrapup"), ("sales", True, "wrapup"), ("support", True, "Lunch break")],
+            (AgentState.paused, "Lunch break"),
+        ),
+        (  # paused for lunch before the call ended (a status, not a new pause): wrap-up first
+            [("support", True, "Lunch break", "QueueMemberStatus")],
+            (AgentState.wrap_up, None),
+        ),
+        (  # a pause without a reason is the agent's too
+            [("support", True, "wrapup"), ("support", True, "")],
+            (AgentState.paused, None),
+        ),
+        (  # back from lunch: ready, wrap-up does not come back
+            [
+                ("support", True, "Lunch break"),
+                ("sales", True, "Lunch break"),
+                ("support", False, ""),
+                ("sales", False, ""),
+            ],
+            (AgentState.ready, None),
+        ),
+        (  # the disposition saved: Plateau unpauses, the agent is ready
+            [
+                ("support", True, "wrapup"),
+                ("sales", True, "wrapup"),
+                ("support", False, ""),
+                ("sales", False, ""),
+            ],
+            (AgentState.ready, None),
+        ),
+    ],
+    ids=[
+        "ended",
+        "wrapup-pause",
+        "reason",
+        "reason-after-wrapup",
+        "paused-before",
+        "no-reason",
+        "back",
+        "disposition",
+    ],
+)
+def test_given_an_agent_in_wrap_up_in_two_queues_when_pauses_arrive_then_the_state_is_the_expected_one(
+    steps, expected
+):
+    from cti.ami_wire import AmiEvent
+
+    # the recorded answered call, up to its end (agent1 in wrap-up), and agent1 in a second queue
+    data = reorder(raw("pause_reason_in_wrap_up"), lambda bs: [b for b in bs if b"QueueMemberPause" not in b])
+    tracker, _ = replay(data)
+    tracker.feed(
+        AmiEvent("QueueMemberAdded", {"Queue": "sales", "Interface": "PJSIP/agent1", "Status": "1"}, 2.0)
+    )
+    agent = tracker.agents["PJSIP/agent1"]
+    assert agent.wrapup_linkedid is not None
+    for i, (queue, paused, reason, *name) in enumerate(steps):
+        tracker.feed(_member_pause(queue, paused, reason, 3.0 + i, *name))
+    assert (agent.state, agent.reason) == expected
+
+
+def test_given_an_originate_whose_agent_phone_never_answers_when_it_times_out_then_the_call_ends_no_answer():
+    tracker, events = replay(raw("originate_no_answer"))
+    rec = _record(events)
+    assert (rec.linkedid, rec.outcome, rec.hangup_cause, rec.answered_at) == (
+        "c2c-0002",
+        "no_answer",
+        0,
+        None,
+    )
+    assert tracker.calls == {} and tracker.legs == {}
+    assert tracker.agents["PJSIP/agent1"].linkedid is None
+
+
+@pytest.mark.parametrize(
+    ("cause", "state", "outcome"),
+    [
+        ("0", "5", "no_answer"),  # still ringing when Asterisk gave up (the Originate's Timeout)
+        ("17", "5", "busy"),  # the phone answered 486
+        ("21", "5", "rejected"),
+        ("0", "0", "failed"),  # never rang
+    ],
+)
+def test_given_an_originate_first_leg_hung_up_unanswered_when_replayed_then_its_cause_and_state_decide(
+    cause, state, outcome
+):
+    def hangup_as(blocks: list[bytes]) -> list[bytes]:
+        out = []
+        for b in blocks:
+            if b.startswith(b"Event: Hangup\r\n"):
+                b = b.replace(b"Cause: 0\r\n", b"Cause: %s\r\n" % cause.encode())
+                b = b.replace(b"ChannelState: 5\r\n", b"ChannelState: %s\r\n" % state.encode())
+            out.append(b)
+        return out
+
+    _t, events = replay(reorder(raw("originate_no_answer"), hangup_as))
+    assert _record(events).outcome == outcome

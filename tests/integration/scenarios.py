@@ -27,6 +27,26 @@ FORGED_NUMBER = (
     "%0D%0AInterface%3A%20PJSIP%2Fagent3%0D%0AQueue%3A%20support%0D%0A%0D%0AEvent%3A%20"
     "FullyBooted%0D%0APrivilege%3A%20system%2Call%0D%0AFake%3A%20x"
 )
+# Caller IDs holding CR/LF in every shape: the recording's name, the From user (percent-decoded by Asterisk
+# into CallerIDNum and the agent leg's ConnectedLineNum), the display name (a raw CR, which Asterisk escapes
+# as `\r` in CallerIDName and ConnectedLineName), and whether the agent answers (else the caller abandons
+# in the queue after 2.5 s).
+CRLF_CALLERS: dict[str, tuple[str, str, bool]] = {
+    "callerid_crlf_header": ("15551230004%0D%0AFake%3A%20injected", "Eve", True),
+    "callerid_crlf_header_abandoned": ("15551230004%0D%0AFake%3A%20injected", "Eve", False),
+    "callerid_lf_header": ("15551230004%0AFake%3A%20injected", "Eve", False),
+    "callerid_cr_header": ("15551230004%0DFake%3A%20injected", "Eve", True),
+    "callerid_crlf_start": ("%0D%0A15551230004", "Eve", False),
+    "callerid_lf_end": ("15551230004%0A", "Eve", True),
+    "callerid_crlf_end": ("15551230004%0D%0A", "Eve", True),
+    "callerid_crlfcrlf_header": ("15551230004%0D%0A%0D%0AFake%3A%20injected", "Eve", False),
+    "callerid_crlf_forged_ids": (
+        "15551230004%0D%0AUniqueid%3A%20forged.1%0D%0ALinkedid%3A%20forged.1",
+        "Eve",
+        True,
+    ),
+    "callerid_cr_in_name": ("15551230004", "Eve\rFake: injected", True),
+}
 
 
 @dataclass
@@ -176,6 +196,53 @@ async def injection_attempt(s: Stage) -> None:
     s.logout("support", 1)
 
 
+def crlf_caller(number: str, name: str, answered: bool) -> Callable[[Stage], Awaitable[None]]:
+    async def scenario(s: Stage) -> None:
+        if answered:
+            s.sipp.agent(1, "answer", ring_ms=500, talk_ms=1500)
+        else:
+            s.sipp.agent(1, "noanswer")
+        s.login("support", 1)
+        await s.until_in_stream(b"QueueMemberAdded")
+        s.sipp.call([Caller(number, "5551000", name)], hold_ms=10_000 if answered else 2500)
+        await s.until_idle()
+        s.logout("support", 1)
+
+    return scenario
+
+
+async def pause_reason_in_wrap_up(s: Stage) -> None:
+    """After an answered call the agent is paused for wrap-up (as Plateau does), then pauses for lunch."""
+    s.sipp.agent(1, "answer", ring_ms=500, talk_ms=1500)
+    s.login("support", 1)
+    await s.until_in_stream(b"QueueMemberAdded")
+    s.sipp.call([KNOWN], hold_ms=10_000)
+    await s.until_idle()
+    s.ami.send("QueuePause", Interface="PJSIP/agent1", Paused="true", Reason="wrapup")
+    await s.until_in_stream(b"PausedReason: wrapup")
+    s.ami.send("QueuePause", Interface="PJSIP/agent1", Paused="true", Reason="Lunch break")
+    await s.until_in_stream(b"PausedReason: Lunch break")
+
+
+async def originate_no_answer(s: Stage) -> None:
+    """A click-to-call whose agent phone rings out: the Originate times out unanswered."""
+    s.sipp.agent(1, "noanswer")
+    s.ami.send(
+        "Originate",
+        Channel="PJSIP/agent1",
+        Context="plateau-click-to-call",
+        Exten="0612345678",
+        Priority="1",
+        CallerID='"Plateau" <0140000000>',
+        Async="true",
+        ChannelId="c2c-0002",
+        OtherChannelId="c2c-0002-2",
+        Timeout="4000",
+    )
+    await s.until_in_stream(b"OriginateResponse", timeout=20)
+    await s.until_idle()
+
+
 async def restart_mid_call(s: Stage) -> None:
     s.sipp.agent(1, "answer", ring_ms=300)
     s.login("support", 1)
@@ -196,6 +263,9 @@ SCENARIOS: dict[str, Callable[[Stage], Awaitable[None]]] = {
     "click_to_call": click_to_call,
     "injection_attempt": injection_attempt,
     "restart_mid_call": restart_mid_call,
+    **{scenario: crlf_caller(*caller) for scenario, caller in CRLF_CALLERS.items()},
+    "pause_reason_in_wrap_up": pause_reason_in_wrap_up,
+    "originate_no_answer": originate_no_answer,
 }
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"

@@ -12,7 +12,7 @@ from cti.pbx_process import PrivateAsterisk
 from tests.conftest import wait_for
 from tests.integration.conftest import KNOWN_NUMBER, Plateau, plateau_settings, serve_plateau
 from tests.integration.faults import AmiProxy
-from tests.integration.scenarios import FORGED_NUMBER
+from tests.integration.scenarios import CRLF_CALLERS, FORGED_NUMBER
 from tests.integration.sipp import Caller, Sipp
 from tests.integration.test_cti_calls import _calls, _login
 
@@ -40,6 +40,33 @@ async def test_given_a_caller_id_with_crlf_when_it_calls_then_no_forged_event_ac
     (call,) = await _calls(plateau)
     assert (call.outcome, call.agent_id, call.caller_number) == ("answered", plateau.users["agent1"], None)
     assert plateau.cti.tracker.calls == {}
+
+
+async def test_given_a_caller_id_with_one_crlf_and_no_blank_line_when_it_calls_then_it_pops_and_is_recorded(
+    plateau: Plateau, sipp: Sipp
+) -> None:
+    number, name, _answered = CRLF_CALLERS["callerid_crlf_header"]  # `15551230004\r\nFake: injected`
+    agent1 = await plateau.ws("agent1")
+    sipp.agent(1, "answer", ring_ms=800, talk_ms=1000)
+    await _login(plateau, "agent1", "support")
+    sipp.call([Caller(number, "5551000", name)], hold_ms=8000)
+    await wait_for(lambda: plateau.cti.history.written >= 1, 20, what="the history row")
+
+    assert plateau.cti.link.reader.dropped["injected_lines"] > 0
+    pop = agent1.pops(partial=False)[0]
+    assert (pop["caller"]["number"], pop["caller"]["name"]) == (None, "Eve")
+    assert all("Fake" not in repr(m) for _, m in agent1.messages)
+    (call,) = await _calls(plateau)
+    assert (call.outcome, call.agent_id, call.caller_number, call.queue) == (
+        "answered",
+        plateau.users["agent1"],
+        None,
+        "support",
+    )
+    assert plateau.cti.tracker.calls == {} and plateau.cti.tracker.legs == {}
+    await wait_for(
+        lambda: plateau.cti.tracker.agents["PJSIP/agent1"].linkedid is None, 10, what="agent1's leg closed"
+    )
 
 
 async def test_given_calls_in_progress_when_asterisk_restarts_then_plateau_resyncs_and_closes_cut_calls(
