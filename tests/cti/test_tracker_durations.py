@@ -1,0 +1,792 @@
+"""The tracker's durations, outcomes and causes on written transcripts with exact timestamps.
+
+Each transcript is the AMI event sequence Asterisk 16 sends for the case (the recorded ones in
+tests/fixtures/ami have real, unround timestamps; these have round ones so every second can be asserted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from cti.ami_wire import AmiEvent
+from cti.events import (
+    AgentRingEnded,
+    AgentRinging,
+    AgentState,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallHeld,
+    CallLeftQueue,
+    CallOffered,
+    CallRecord,
+    CallTransferred,
+    Direction,
+    DomainEvent,
+    HeldPartyLeft,
+    QueueChanged,
+    Snapshot,
+    WrapUpStarted,
+)
+from cti.tracker import Tracker
+
+TRUNK = "PJSIP/trunk"
+CUSTOMER = "0612345678"
+
+
+def ev(name: str, ts: float, **headers: object) -> AmiEvent:
+    return AmiEvent(name, {k: str(v) for k, v in headers.items()}, float(ts))
+
+
+@dataclass
+class Script:
+    """Writes the events of one call (Linkedid L1) and feeds them to a tracker."""
+
+    tracker: Tracker = field(default_factory=Tracker)
+    out: list[DomainEvent] = field(default_factory=list)
+    linkedid: str = "L1"
+
+    def feed(self, *events: AmiEvent) -> list[DomainEvent]:
+        new: list[DomainEvent] = []
+        for e in events:
+            new.extend(self.tracker.feed(e))
+        self.out.extend(new)
+        return new
+
+    def leg(self, ts: float, uid: str, channel: str, num: str = "", exten: str = "s") -> list[DomainEvent]:
+        return self.feed(
+            ev(
+                "Newchannel",
+                ts,
+                Channel=channel,
+                Uniqueid=uid,
+                Linkedid=self.linkedid,
+                CallerIDNum=num,
+                CallerIDName="",
+                Exten=exten,
+                Context="from-trunk",
+            )
+        )
+
+    def inbound(self, ts: float) -> list[DomainEvent]:
+        return self.leg(ts, "u1", f"{TRUNK}-00000001", CUSTOMER, "5551000")
+
+    def join(self, ts: float, queue: str = "support") -> list[DomainEvent]:
+        return self.feed(ev("QueueCallerJoin", ts, Linkedid=self.linkedid, Queue=queue, Position=1))
+
+    def member(self, ts: float, agent: int, queue: str = "support", **kw: object) -> list[DomainEvent]:
+        headers = {"Queue": queue, "Interface": f"PJSIP/agent{agent}", "Paused": 0, "Status": 1, **kw}
+        return self.feed(ev("QueueMemberAdded", ts, **headers))
+
+    def device(self, ts: float, agent: int, state: str) -> list[DomainEvent]:
+        return self.feed(ev("DeviceStateChange", ts, Device=f"PJSIP/agent{agent}", State=state))
+
+    def ring(self, ts: float, agent: int, uid: str, queue: str = "support") -> list[DomainEvent]:
+        return self.feed(
+            ev(
+                "AgentCalled",
+                ts,
+                Linkedid=self.linkedid,
+                Queue=queue,
+                DestChannel=f"PJSIP/agent{agent}-0000000{agent}",
+                DestUniqueid=uid,
+                DestLinkedid=self.linkedid,
+                DestCallerIDNum=CUSTOMER,
+                DestExten="s",
+            ),
+            ev("DeviceStateChange", ts, Device=f"PJSIP/agent{agent}", State="RINGING"),
+        )
+
+    def dial_end(self, ts: float, agent: int, uid: str, status: str) -> list[DomainEvent]:
+        return self.feed(
+            ev(
+                "DialEnd",
+                ts,
+                Channel=f"{TRUNK}-00000001",
+                Linkedid=self.linkedid,
+                DestChannel=f"PJSIP/agent{agent}-0000000{agent}",
+                DestUniqueid=uid,
+                DestLinkedid=self.linkedid,
+                DialStatus=status,
+            )
+        )
+
+    def connect(self, ts: float, agent: int, uid: str, queue: str = "support") -> list[DomainEvent]:
+        new = self.dial_end(ts, agent, uid, "ANSWER")
+        return new + self.feed(
+            ev("QueueCallerLeave", ts, Linkedid=self.linkedid, Queue=queue),
+            ev(
+                "AgentConnect",
+                ts,
+                Linkedid=self.linkedid,
+                Queue=queue,
+                DestChannel=f"PJSIP/agent{agent}-0000000{agent}",
+                DestUniqueid=uid,
+                Interface=f"PJSIP/agent{agent}",
+            ),
+            ev("DeviceStateChange", ts, Device=f"PJSIP/agent{agent}", State="INUSE"),
+        )
+
+    def hangup(self, ts: float, uid: str, cause: int = 16) -> list[DomainEvent]:
+        return self.feed(ev("Hangup", ts, Uniqueid=uid, Linkedid=self.linkedid, Cause=cause))
+
+    def record(self) -> CallRecord:
+        (ended,) = [e for e in self.out if isinstance(e, CallEnded)]
+        return ended.record
+
+
+def answered_call(s: Script) -> None:
+    """Offered at 100, queued at 101, agent1 rings at 102 and answers at 105."""
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    s.ring(102, 1, "u2")
+    s.connect(105, 1, "u2")
+
+
+def test_given_an_answered_queue_call_when_it_ends_then_wait_talk_and_cause_are_exact() -> None:
+    s = Script()
+    answered_call(s)
+    s.hangup(120, "u2", 16)
+    s.hangup(120.5, "u1", 16)
+    r = s.record()
+    assert (r.offered_at, r.answered_at, r.ended_at) == (100, 105, 120.5)
+    assert (r.wait_s, r.talk_s, r.hold_s) == (4.0, 15.5, 0.0)
+    assert (r.outcome, r.queue, r.agent, r.hangup_cause) == ("answered", "support", "PJSIP/agent1", 16)
+    assert (r.direction, r.caller.number, r.called_number) == (Direction.inbound, CUSTOMER, "5551000")
+    assert r.agents_rung == ("PJSIP/agent1",)
+
+
+@pytest.mark.parametrize(
+    ("holds", "hold_s"),
+    [
+        ([(110, 114)], 4.0),
+        ([(110, 111), (112, 115)], 4.0),
+        ([(110, None)], 10.0),  # still held at the hang-up (120): counted up to the end
+        ([(105, 120)], 15.0),
+    ],
+)
+def test_given_a_held_call_when_it_ends_then_hold_is_counted_and_taken_off_talk(
+    holds: list[tuple[int, int | None]], hold_s: float
+) -> None:
+    s = Script()
+    answered_call(s)
+    held = []
+    for start, end in holds:
+        held += s.feed(ev("Hold", start, Linkedid="L1", Channel=f"{TRUNK}-00000001"))
+        if end is not None:
+            held += s.feed(ev("Unhold", end, Linkedid="L1", Channel=f"{TRUNK}-00000001"))
+    s.hangup(120, "u1")
+    s.hangup(120, "u2")
+    r = s.record()
+    assert r.hold_s == hold_s
+    assert r.talk_s == 15.0 - hold_s
+    flags = [(e.held, e.at) for e in held if isinstance(e, CallHeld)]
+    expected = [x for start, end in holds for x in ((True, start), *(((False, end),) if end else ()))]
+    assert flags == expected
+
+
+def test_given_a_second_hold_while_held_when_unheld_then_hold_counts_from_the_first() -> None:
+    s = Script()
+    answered_call(s)
+    assert [e.at for e in s.feed(ev("Hold", 110, Linkedid="L1")) if isinstance(e, CallHeld)] == [110]
+    assert s.feed(ev("Hold", 112, Linkedid="L1")) == [], "already held: no news"
+    s.feed(ev("Unhold", 116, Linkedid="L1"))
+    assert s.feed(ev("Unhold", 117, Linkedid="L1")) == [], "not held: no news"
+    s.hangup(120, "u1")
+    s.hangup(120, "u2")
+    assert s.record().hold_s == 6.0
+
+
+def test_given_a_hold_before_the_answer_when_the_call_ends_then_it_is_not_hold_time() -> None:
+    s = Script()
+    s.inbound(100)
+    s.join(101)
+    assert s.feed(ev("Hold", 102, Linkedid="L1")) == []
+    s.hangup(110, "u1")
+    r = s.record()
+    assert (r.hold_s, r.talk_s, r.outcome, r.wait_s) == (0.0, None, "abandoned", 9.0)
+
+
+def test_given_plateaus_own_hold_when_the_call_is_bridged_again_then_hold_stops_at_the_bridge() -> None:
+    s = Script()
+    answered_call(s)
+    s.feed(ev("UserEvent", 108, UserEvent="Other", Linkedid="L1"))
+    held = s.feed(ev("UserEvent", 110, UserEvent="PlateauHold", Linkedid="L1"))
+    assert [(e.held, e.at) for e in held if isinstance(e, CallHeld)] == [(True, 110)]
+    assert s.feed(ev("BridgeEnter", 111, Linkedid="L1", BridgeNumChannels="1")) == []
+    back = s.feed(ev("BridgeEnter", 113, Linkedid="L1", BridgeNumChannels="2"))
+    assert [(e.held, e.at) for e in back if isinstance(e, CallHeld)] == [(False, 113)]
+    s.hangup(120, "u2")
+    s.hangup(120, "u1")
+    assert s.record().hold_s == 3.0
+
+
+def test_given_plateaus_hold_when_one_side_hangs_up_then_the_others_channels_are_named() -> None:
+    s = Script()
+    answered_call(s)
+    s.feed(ev("UserEvent", 110, UserEvent="PlateauHold", Linkedid="L1"))
+    left = s.hangup(112, "u1")
+    assert [e for e in left if isinstance(e, HeldPartyLeft)] == [
+        HeldPartyLeft("L1", ("PJSIP/agent1-00000001",))
+    ]
+    assert not [e for e in left if isinstance(e, CallEnded)]
+    s.hangup(113, "u2")
+    assert s.record().hold_s == 3.0
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "cause"),
+    [
+        (("u2", 16), ("u1", 17), 17),  # the trunk's cause wins even when it comes last
+        (("u1", 17), ("u2", 16), 17),  # ... and when it comes first
+        (("u2", 21), ("u1", 0), 0),
+    ],
+)
+def test_given_both_legs_hang_up_when_the_call_ends_then_the_trunks_cause_is_kept(
+    first: tuple[str, int], second: tuple[str, int], cause: int
+) -> None:
+    s = Script()
+    answered_call(s)
+    s.hangup(120, *first)
+    s.hangup(121, *second)
+    assert s.record().hangup_cause == cause
+
+
+def test_given_an_internal_call_when_legs_hang_up_then_the_first_cause_is_kept() -> None:
+    s = Script()
+    s.leg(100, "a1", "PJSIP/agent1-00000001")
+    s.leg(100, "a2", "PJSIP/agent2-00000002")
+    s.hangup(110, "a1", 16)
+    s.hangup(110, "a2", 19)
+    r = s.record()
+    assert (r.direction, r.hangup_cause, r.caller.number, r.called_number) == (
+        Direction.internal,
+        16,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize("cause", ["x", ""])
+def test_given_a_hangup_cause_that_is_not_a_number_when_read_then_it_is_zero(cause: str) -> None:
+    s = Script()
+    s.inbound(100)
+    s.feed(ev("Hangup", 101, Uniqueid="u1", Linkedid="L1", Cause=cause))
+    assert s.record().hangup_cause == 0
+
+
+def test_given_an_abandon_in_queue_when_the_caller_hangs_up_then_wait_runs_to_the_hang_up() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    s.ring(103, 1, "u2")
+    s.feed(ev("QueueCallerAbandon", 109, Linkedid="L1", Queue="support"))
+    left = s.feed(ev("QueueCallerLeave", 109, Linkedid="L1", Queue="support"))
+    assert [(e.reason, e.wait_s) for e in left if isinstance(e, CallLeftQueue)] == [("abandoned", 8.0)]
+    ended = s.hangup(109.25, "u2", 0) + s.hangup(109.5, "u1", 16)
+    assert [e.reason for e in ended if isinstance(e, AgentRingEnded)] == ["cancel"]
+    r = s.record()
+    assert (r.outcome, r.wait_s, r.talk_s, r.answered_at, r.agent) == ("abandoned", 8.0, None, None, None)
+    assert r.agents_rung == ("PJSIP/agent1",)
+    assert r.hangup_cause == 16
+
+
+def test_given_a_caller_who_hangs_up_without_a_queue_leave_when_ended_then_abandoned_at_the_hang_up() -> None:
+    s = Script()
+    s.inbound(100)
+    s.join(101)
+    s.hangup(107, "u1")
+    r = s.record()
+    assert (r.outcome, r.wait_s) == ("abandoned", 6.0)
+    left = [e for e in s.out if isinstance(e, CallLeftQueue)]
+    assert [(e.reason, e.wait_s, e.at) for e in left] == [("abandoned", 6.0, 107)]
+    changed = [e for e in s.out if isinstance(e, QueueChanged)]
+    assert [(e.waiting, e.oldest_since) for e in changed] == [(1, 101), (0, None)]
+
+
+def test_given_a_call_that_leaves_the_queue_unanswered_when_it_ends_then_it_is_unanswered() -> None:
+    s = Script()
+    s.inbound(100)
+    s.join(101)
+    left = s.feed(ev("QueueCallerLeave", 131, Linkedid="L1", Queue="support"))
+    assert [(e.reason, e.wait_s) for e in left if isinstance(e, CallLeftQueue)] == [("left", 30.0)]
+    s.hangup(140, "u1")
+    assert (s.record().outcome, s.record().wait_s) == ("unanswered", 30.0)
+
+
+def test_given_an_inbound_call_without_queue_when_rung_and_hung_up_then_missed_else_abandoned() -> None:
+    s = Script()
+    s.inbound(100)
+    s.feed(
+        ev(
+            "DialBegin",
+            101,
+            Channel=f"{TRUNK}-00000001",
+            Linkedid="L1",
+            DestChannel="PJSIP/agent1-00000002",
+            DestUniqueid="u2",
+            DestLinkedid="L1",
+        )
+    )
+    s.hangup(105, "u2")
+    s.hangup(105, "u1")
+    r = s.record()
+    assert (r.outcome, r.wait_s, r.agents_rung) == ("missed", None, ("PJSIP/agent1",))
+    lone = Script()
+    lone.inbound(100)
+    lone.hangup(101, "u1")
+    assert lone.record().outcome == "abandoned"
+
+
+def test_given_a_ring_no_answer_then_the_next_agent_when_answered_then_wait_runs_to_the_second_answer() -> (
+    None
+):
+    s = Script()
+    s.member(90, 1)
+    s.member(90, 2)
+    s.inbound(100)
+    s.join(101)
+    s.ring(102, 1, "u2")
+    ended = s.dial_end(117, 1, "u2", "NOANSWER")
+    assert [(e.agent, e.reason) for e in ended if isinstance(e, AgentRingEnded)] == [
+        ("PJSIP/agent1", "noanswer")
+    ]
+    s.hangup(117, "u2", 19)
+    s.device(117, 1, "NOT_INUSE")
+    s.ring(118, 2, "u3")
+    answered = s.connect(121, 2, "u3")
+    assert [(e.agent, e.wait_s) for e in answered if isinstance(e, CallAnswered)] == [("PJSIP/agent2", 20.0)]
+    s.hangup(130, "u3")
+    s.hangup(130, "u1")
+    r = s.record()
+    assert (r.agent, r.wait_s, r.talk_s) == ("PJSIP/agent2", 20.0, 9.0)
+    assert r.agents_rung == ("PJSIP/agent1", "PJSIP/agent2")
+    assert s.tracker.call_of_agent("PJSIP/agent1") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("NOANSWER", "noanswer"), ("BUSY", "busy"), ("CANCEL", "cancel"), ("CHANUNAVAIL", "unavailable")],
+)
+def test_given_a_ring_that_ends_when_dial_end_says_why_then_the_reason_is_reported(
+    status: str, reason: str
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    s.ring(102, 1, "u2")
+    assert s.tracker.call_of_agent("PJSIP/agent1") == "L1"
+    ended = s.dial_end(104, 1, "u2", status)
+    assert [(e.reason, e.at) for e in ended if isinstance(e, AgentRingEnded)] == [(reason, 104)]
+    assert s.tracker.call_of_agent("PJSIP/agent1") is None, "the agent is free for the next call"
+
+
+@pytest.mark.parametrize(("cause", "reason"), [("17", "busy"), ("21", "busy"), ("16", "noanswer")])
+def test_given_a_phone_that_refuses_when_app_queue_says_noanswer_then_the_request_cause_decides(
+    cause: str, reason: str
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    s.ring(102, 1, "u2")
+    s.feed(ev("HangupRequest", 103, Uniqueid="u2", Linkedid="L1", Cause=cause))
+    ended = s.dial_end(103, 1, "u2", "NOANSWER")
+    assert [e.reason for e in ended if isinstance(e, AgentRingEnded)] == [reason]
+
+
+def test_given_a_blind_transfer_when_the_target_answers_then_the_first_agent_keeps_the_record() -> None:
+    s = Script()
+    answered_call(s)
+    s.member(90, 2)
+    moved = s.feed(
+        ev(
+            "BlindTransfer",
+            110,
+            Result="Success",
+            TransfererChannel="PJSIP/agent1-00000001",
+            TransfereeLinkedid="L1",
+            Extension="7002",
+        )
+    )
+    assert [(e.kind, e.by_agent, e.target) for e in moved if isinstance(e, CallTransferred)] == [
+        ("blind", "PJSIP/agent1", "7002")
+    ]
+    assert s.feed(ev("BlindTransfer", 111, Result="Fail", TransfereeLinkedid="L1", Extension="9")) == []
+    s.hangup(110, "u2")
+    s.device(110, 1, "NOT_INUSE")
+    s.feed(
+        ev(
+            "DialBegin",
+            111,
+            Channel=f"{TRUNK}-00000001",
+            Linkedid="L1",
+            DestChannel="PJSIP/agent2-00000002",
+            DestUniqueid="u3",
+            DestLinkedid="L1",
+        )
+    )
+    s.dial_end(113, 2, "u3", "ANSWER")
+    s.device(113, 2, "INUSE")
+    s.hangup(130, "u3")
+    s.hangup(130, "u1")
+    r = s.record()
+    assert (r.agent, r.answered_at, r.talk_s, r.transfers) == ("PJSIP/agent1", 105, 25.0, ("blind:7002",))
+    assert r.agents_rung == ("PJSIP/agent1", "PJSIP/agent2")
+    (ended,) = [e for e in s.out if isinstance(e, CallEnded)]
+    assert ended.agents == ("PJSIP/agent1", "PJSIP/agent2")
+    wraps = [(e.agent, e.at) for e in s.out if isinstance(e, WrapUpStarted)]
+    assert wraps == [("PJSIP/agent1", 110), ("PJSIP/agent2", 130)], "each agent wraps up their own part"
+
+
+def test_given_an_attended_transfer_from_hold_when_completed_then_hold_stops_and_the_agent_is_released() -> (
+    None
+):
+    s = Script()
+    answered_call(s)
+    s.feed(ev("Hold", 110, Linkedid="L1"))
+    done = s.feed(
+        ev(
+            "AttendedTransfer",
+            116,
+            Result="Success",
+            OrigTransfererLinkedid="L1",
+            OrigTransfererChannel="PJSIP/agent1-00000001",
+            TransferTargetExten="7003",
+            SecondTransfererLinkedid="L1",
+        )
+    )
+    assert [(e.kind, e.by_agent, e.target) for e in done if isinstance(e, CallTransferred)] == [
+        ("attended", "PJSIP/agent1", "7003")
+    ]
+    assert [(e.held, e.at) for e in done if isinstance(e, CallHeld)] == [(False, 116)]
+    assert [e.agent for e in done if isinstance(e, WrapUpStarted)] == ["PJSIP/agent1"]
+    assert s.tracker.call_of_agent("PJSIP/agent1") is None
+    s.hangup(130, "u1")
+    s.hangup(130, "u2")
+    r = s.record()
+    assert (r.hold_s, r.talk_s, r.transfers) == (6.0, 19.0, ("attended:7003",))
+
+
+@pytest.mark.parametrize(
+    ("dial_status", "cause", "outcome"),
+    [
+        ("BUSY", 17, "busy"),
+        ("NOANSWER", 16, "no_answer"),
+        ("CONGESTION", 34, "congestion"),
+        ("CHANUNAVAIL", 0, "failed"),
+        ("CANCEL", 16, "cancelled"),
+        (None, 17, "busy"),
+        (None, 18, "no_answer"),
+        (None, 19, "no_answer"),
+        (None, 21, "rejected"),
+        (None, 34, "congestion"),
+        (None, 38, "congestion"),
+        (None, 1, "failed"),
+        (None, 3, "failed"),
+        (None, 16, "failed"),
+    ],
+)
+def test_given_an_outbound_dial_that_fails_when_it_ends_then_the_outcome_comes_from_status_then_cause(
+    dial_status: str | None, cause: int, outcome: str
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.leg(100, "a1", "PJSIP/agent1-00000001")
+    offered = s.feed(
+        ev(
+            "DialBegin",
+            100.5,
+            Channel="PJSIP/agent1-00000001",
+            Linkedid="L1",
+            DestChannel=f"{TRUNK}-00000002",
+            DestUniqueid="t1",
+            DestLinkedid="L1",
+            DialString=f"{CUSTOMER}@trunk",
+        )
+    )
+    assert [(e.direction, e.called_number) for e in offered if isinstance(e, CallOffered)] == [
+        (Direction.outbound, CUSTOMER)
+    ]
+    assert s.tracker.call_of_agent("PJSIP/agent1") == "L1"
+    if dial_status:
+        s.feed(
+            ev(
+                "DialEnd",
+                104,
+                Channel="PJSIP/agent1-00000001",
+                Linkedid="L1",
+                DestChannel=f"{TRUNK}-00000002",
+                DestUniqueid="t1",
+                DestLinkedid="L1",
+                DialStatus=dial_status,
+            )
+        )
+    s.hangup(104, "t1", cause)
+    s.hangup(104, "a1", 16)
+    r = s.record()
+    assert (r.direction, r.outcome, r.answered_at, r.talk_s, r.channel_id) == (
+        Direction.outbound,
+        outcome,
+        None,
+        None,
+        "L1",
+    )
+    assert r.hangup_cause == cause
+
+
+def test_given_an_outbound_call_answered_when_it_ends_then_talk_runs_from_the_answer() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.leg(100, "a1", "PJSIP/agent1-00000001")
+    s.feed(
+        ev(
+            "DialBegin",
+            100,
+            Channel="PJSIP/agent1-00000001",
+            Linkedid="L1",
+            DestChannel=f"{TRUNK}-00000002",
+            DestUniqueid="t1",
+            DestLinkedid="L1",
+            DestExten="0140000000",
+        )
+    )
+    answered = s.feed(
+        ev(
+            "DialEnd",
+            106,
+            Channel="PJSIP/agent1-00000001",
+            Linkedid="L1",
+            DestChannel=f"{TRUNK}-00000002",
+            DestUniqueid="t1",
+            DestLinkedid="L1",
+            DialStatus="ANSWER",
+        )
+    )
+    assert [(e.agent, e.wait_s) for e in answered if isinstance(e, CallAnswered)] == [("PJSIP/agent1", None)]
+    s.hangup(130, "t1")
+    s.hangup(130, "a1")
+    r = s.record()
+    assert (r.outcome, r.answered_at, r.talk_s, r.called_number, r.agent) == (
+        "answered",
+        106,
+        24.0,
+        "0140000000",
+        "PJSIP/agent1",
+    )
+
+
+def test_given_a_restart_when_asterisk_cuts_the_call_then_it_ends_interrupted() -> None:
+    s = Script()
+    answered_call(s)
+    s.feed(ev("SoftHangupRequest", 110, Linkedid="L1", Cause="2"))
+    s.feed(ev("SoftHangupRequest", 110, Linkedid="L1", Cause="4"))
+    s.hangup(110, "u1")
+    s.hangup(110, "u2")
+    assert s.record().outcome == "interrupted"
+
+
+def test_given_a_soft_hangup_that_is_not_a_shutdown_when_the_call_ends_then_it_is_answered() -> None:
+    s = Script()
+    answered_call(s)
+    s.feed(ev("SoftHangupRequest", 110, Linkedid="L1", Cause="2"))
+    s.hangup(110, "u1")
+    s.hangup(110, "u2")
+    assert s.record().outcome == "answered"
+
+
+def _states(out: list[DomainEvent], agent: str) -> list[AgentState]:
+    return [e.state for e in out if isinstance(e, AgentStateChanged) and e.agent == agent]
+
+
+def test_given_an_agent_on_an_answered_call_when_the_phone_goes_idle_then_their_call_is_over() -> None:
+    s = Script()
+    answered_call(s)
+    assert s.tracker.call_of_agent("PJSIP/agent1") == "L1"
+    assert s.device(110, 1, "ONHOLD") == [] or _states(s.out, "PJSIP/agent1")[-1] is AgentState.on_call
+    assert s.tracker.call_of_agent("PJSIP/agent1") == "L1", "on hold is still on the call"
+    out = s.device(111, 1, "NOT_INUSE")
+    assert [e.agent for e in out if isinstance(e, WrapUpStarted)] == ["PJSIP/agent1"]
+    assert _states(out, "PJSIP/agent1") == [AgentState.wrap_up]
+    assert s.tracker.call_of_agent("PJSIP/agent1") is None
+    # the customer's leg is still up: the call goes on without the agent
+    assert "L1" in s.tracker.calls
+
+
+def test_given_an_agent_without_wrapup_when_the_call_ends_then_they_are_ready_at_once() -> None:
+    s = Script(tracker=Tracker(wrapup=False))
+    answered_call(s)
+    s.hangup(120, "u2")
+    out = s.device(120, 1, "NOT_INUSE")
+    assert not [e for e in s.out if isinstance(e, WrapUpStarted)]
+    assert _states(out, "PJSIP/agent1")[-1] is AgentState.ready
+
+
+def test_given_an_agent_in_wrap_up_when_unpaused_after_the_disposition_then_ready() -> None:
+    s = Script()
+    answered_call(s)
+    s.hangup(120, "u2")
+    s.hangup(120, "u1")
+    s.device(120, 1, "NOT_INUSE")
+    assert _states(s.out, "PJSIP/agent1")[-1] is AgentState.wrap_up
+    paused = s.feed(
+        ev(
+            "QueueMemberPause",
+            121,
+            Queue="support",
+            Interface="PJSIP/agent1",
+            Paused=1,
+            PausedReason="wrapup",
+        )
+    )
+    assert _states(paused, "PJSIP/agent1") in ([], [AgentState.wrap_up])
+    ready = s.feed(ev("QueueMemberPause", 150, Queue="support", Interface="PJSIP/agent1", Paused=0))
+    assert [(e.state, e.since) for e in ready if isinstance(e, AgentStateChanged)] == [
+        (AgentState.ready, 150)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("device", "state"),
+    [
+        ("RINGING", AgentState.ringing),
+        ("RINGINUSE", AgentState.ringing),
+        ("INUSE", AgentState.on_call),
+        ("BUSY", AgentState.on_call),
+        ("ONHOLD", AgentState.on_call),
+        ("NOT_INUSE", AgentState.ready),
+        ("UNAVAILABLE", AgentState.ready),
+    ],
+)
+def test_given_a_logged_in_agent_when_the_phone_state_changes_then_the_agent_state_follows(
+    device: str, state: AgentState
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    out = s.device(100, 1, device)
+    assert _states(out, "PJSIP/agent1") in ([state], [])
+    assert [v.state for v in s.tracker.agent_views() if v.agent == "PJSIP/agent1"] == [state]
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ("1", AgentState.ready),
+        ("2", AgentState.on_call),
+        ("6", AgentState.ringing),
+        ("8", AgentState.on_call),
+    ],
+)
+def test_given_a_member_event_with_a_numeric_status_when_read_then_the_device_state_is_named(
+    status: str, state: AgentState
+) -> None:
+    s = Script()
+    s.feed(ev("QueueMemberStatus", 100, Queue="support", Interface="PJSIP/agent1", Paused=0, Status=status))
+    assert [v.state for v in s.tracker.agent_views()] == [state]
+
+
+def test_given_paused_queues_when_the_state_is_derived_then_the_first_reason_is_shown() -> None:
+    s = Script()
+    s.member(90, 1, queue="a", Paused=1, PausedReason="lunch")
+    s.feed(ev("QueueMemberAdded", 91, Queue="b", Interface="PJSIP/agent1", Paused=1, Reason="training"))
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.reason, view.queues) == (AgentState.paused, "lunch", ("a", "b"))
+    s.feed(ev("QueueMemberRemoved", 95, Queue="a", Interface="PJSIP/agent1"))
+    s.feed(ev("QueueMemberRemoved", 96, Queue="b", Interface="PJSIP/agent1"))
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.since, view.queues) == (AgentState.logged_out, 96, ())
+
+
+def test_given_an_agent_joining_a_second_queue_when_ready_in_both_then_the_new_queue_is_news() -> None:
+    s = Script()
+    first = s.member(90, 1, queue="a")
+    second = s.member(95, 1, queue="b")
+    again = s.member(96, 1, queue="b")
+    assert [(e.state, e.since, e.queues) for e in first if isinstance(e, AgentStateChanged)] == [
+        (AgentState.ready, 90, ("a",))
+    ]
+    assert [(e.state, e.since, e.queues) for e in second if isinstance(e, AgentStateChanged)] == [
+        (AgentState.ready, 90, ("a", "b"))
+    ]
+    assert again == []
+
+
+def test_given_two_queue_waits_when_one_is_answered_then_the_oldest_wait_is_the_one_left() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    other = Script(tracker=s.tracker, linkedid="L2")
+    other.leg(102, "v1", f"{TRUNK}-00000009", "0699999999", "5551000")
+    other.join(103)
+    (view,) = s.tracker.queue_views(104)
+    assert (view.waiting, view.oldest_since) == (2, 101)
+    s.ring(104, 1, "u2")
+    s.connect(105, 1, "u2")
+    (view,) = s.tracker.queue_views(106)
+    assert (view.waiting, view.oldest_since) == (1, 103)
+
+
+def test_given_a_resync_when_a_call_vanished_then_it_ends_interrupted_and_queue_waits_are_rebuilt() -> None:
+    s = Script()
+    answered_call(s)
+    other = Script(tracker=s.tracker, linkedid="L2")
+    other.leg(102, "v1", f"{TRUNK}-00000009", "0699999999", "5551000")
+    out = s.tracker.resync(
+        Snapshot(
+            channels=[{"Uniqueid": "v1", "Linkedid": "L2", "Channel": f"{TRUNK}-00000009"}],
+            members=[
+                {"Queue": "support", "Interface": "PJSIP/agent1", "Paused": "1", "PausedReason": "lunch"},
+            ],
+            entries=[
+                {"Queue": "support", "Linkedid": "L2", "Wait": "12"},
+                {"Queue": "x", "Linkedid": "none"},
+            ],
+        ),
+        200,
+    )
+    (ended,) = [e for e in out if isinstance(e, CallEnded)]
+    assert (ended.record.linkedid, ended.record.outcome, ended.record.ended_at) == ("L1", "interrupted", 200)
+    assert not [e for e in out if isinstance(e, WrapUpStarted)], "a cut call gets no wrap-up"
+    (queue,) = s.tracker.queue_views(200)
+    assert (queue.queue, queue.waiting, queue.oldest_since) == ("support", 1, 188)
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.reason, view.linkedid) == (AgentState.paused, "lunch", None)
+
+
+def test_given_a_call_when_asked_for_legs_then_the_agents_and_the_customers_channels_are_named() -> None:
+    s = Script()
+    answered_call(s)
+    s.leg(106, "u0", "Local/7000@ctx-00000001;1")
+    assert s.tracker.leg_of("L1", "PJSIP/agent1") == "PJSIP/agent1-00000001"
+    assert s.tracker.leg_of("L1", "PJSIP/agent9") is None
+    assert s.tracker.leg_of("nope", "PJSIP/agent1") is None
+    assert s.tracker.other_leg("L1", "PJSIP/agent1") == f"{TRUNK}-00000001"
+    assert s.tracker.other_leg("L1", TRUNK) == "PJSIP/agent1-00000001"
+    assert s.tracker.other_leg("nope", "PJSIP/agent1") is None
+
+
+def test_given_a_ringing_agent_when_the_call_ends_first_then_the_ring_ends_cancelled() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    rang = s.ring(102, 1, "u2")
+    (ringing,) = [e for e in rang if isinstance(e, AgentRinging)]
+    assert (ringing.agent, ringing.agent_leg, ringing.queue, ringing.called_number) == (
+        "PJSIP/agent1",
+        "u2",
+        "support",
+        "5551000",
+    )
+    assert not [e for e in s.hangup(104, "u1") if isinstance(e, AgentRingEnded | CallEnded)]
+    out = s.hangup(104.5, "u2")
+    assert [(e.agent, e.reason, e.at) for e in out if isinstance(e, AgentRingEnded)] == [
+        ("PJSIP/agent1", "cancel", 104.5)
+    ]
+    assert s.record().outcome == "abandoned"
