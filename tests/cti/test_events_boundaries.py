@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from cti.events import (
@@ -128,4 +130,21 @@ def test_given_nested_events_when_put_on_the_wire_then_records_become_dicts_and_
         "waiting": 0,
         "oldest_since": None,
         "at": 1.0,
+    }
+
+
+def test_given_an_event_class_never_sent_before_when_put_on_the_wire_then_its_type_comes_from_its_name() -> (
+    None
+):
+    @dataclass(frozen=True)
+    class PopShownToAgent:  # a class of this test only: nothing cached for it yet
+        agent: str
+        lines: tuple[str, ...]
+
+    first = to_wire(PopShownToAgent("PJSIP/agent1", ("a",)))
+    assert first == {"type": "pop_shown_to_agent", "agent": "PJSIP/agent1", "lines": ["a"]}
+    assert to_wire(PopShownToAgent("PJSIP/agent2", ())) == {
+        "type": "pop_shown_to_agent",
+        "agent": "PJSIP/agent2",
+        "lines": [],
     }
