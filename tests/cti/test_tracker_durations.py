@@ -790,3 +790,79 @@ def test_given_a_ringing_agent_when_the_call_ends_first_then_the_ring_ends_cance
         ("PJSIP/agent1", "cancel", 104.5)
     ]
     assert s.record().outcome == "abandoned"
+
+
+@pytest.mark.parametrize(
+    ("member", "agent"),
+    [
+        ({"Location": "PJSIP/agent1", "Interface": "PJSIP/x", "StateInterface": "PJSIP/y"}, "PJSIP/agent1"),
+        ({"Interface": "PJSIP/agent2", "StateInterface": "PJSIP/y"}, "PJSIP/agent2"),
+        ({"StateInterface": "PJSIP/agent3"}, "PJSIP/agent3"),
+    ],
+)
+def test_given_queue_members_in_a_snapshot_when_resynced_then_the_agent_is_the_first_interface_named(
+    member: dict[str, str], agent: str
+) -> None:
+    tracker = Tracker()
+    out = tracker.resync_queues([{"Queue": "support", "Paused": "0", "Status": "2", **member}], [], 50)
+    (view,) = tracker.agent_views()
+    assert (view.agent, view.state, view.queues, view.since) == (agent, AgentState.on_call, ("support",), 50)
+    assert [(e.queue, e.waiting) for e in out if isinstance(e, QueueChanged)] == [("support", 0)]
+
+
+@pytest.mark.parametrize(
+    ("paused", "reason", "status", "state", "shown"),
+    [
+        ("1", "lunch", "1", AgentState.paused, "lunch"),
+        ("1", "", "1", AgentState.paused, None),
+        ("0", "lunch", "1", AgentState.ready, None),
+        ("0", "", "6", AgentState.ringing, None),
+        ("0", "", "", AgentState.ready, None),  # unknown device state
+        ("0", "", "99", AgentState.ready, None),
+    ],
+)
+def test_given_a_members_pause_and_status_when_resynced_then_the_state_and_reason_follow(
+    paused: str, reason: str, status: str, state: AgentState, shown: str | None
+) -> None:
+    tracker = Tracker()
+    m = {"Queue": "support", "Interface": "PJSIP/agent1", "Paused": paused, "PausedReason": reason}
+    tracker.resync_queues([{**m, "Status": status}], [], 50)
+    (view,) = tracker.agent_views()
+    assert (view.state, view.reason) == (state, shown)
+
+
+def test_given_an_agent_gone_from_every_queue_when_resynced_then_logged_out_and_wrap_up_forgotten() -> None:
+    s = Script()
+    answered_call(s)
+    s.hangup(120, "u2")
+    s.hangup(120, "u1")
+    s.device(120, 1, "NOT_INUSE")
+    assert _states(s.out, "PJSIP/agent1")[-1] is AgentState.wrap_up
+    s.tracker.resync_queues([], [], 130)
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.queues, view.since) == (AgentState.logged_out, (), 130)
+    # back in the queue later: ready, the old wrap-up does not come back
+    s.member(140, 1)
+    (view,) = s.tracker.agent_views()
+    assert view.state is AgentState.ready
+
+
+def test_given_queue_entries_when_resynced_then_waits_are_rebuilt_from_each_entrys_wait() -> None:
+    s = Script()
+    s.inbound(100)
+    other = Script(tracker=s.tracker, linkedid="L2")
+    other.leg(101, "v1", f"{TRUNK}-00000009", "0699999999", "5551000")
+    out = s.tracker.resync_queues(
+        [{"Queue": "sales", "Interface": "PJSIP/agent1", "Paused": "0", "Status": "1"}],
+        [
+            {"Queue": "support", "Linkedid": "L1", "Wait": "30"},
+            {"Queue": "support", "Uniqueid": "L2", "Wait": "not a number"},
+        ],
+        200,
+    )
+    changed = sorted((e.queue, e.waiting, e.oldest_since) for e in out if isinstance(e, QueueChanged))
+    assert changed == [("sales", 0, None), ("support", 2, 170)]
+    views = {v.queue: (v.waiting, v.oldest_since) for v in s.tracker.queue_views(200)}
+    assert views == {"support": (2, 170)}
+    s.hangup(210, "u1")
+    assert (s.record().wait_s, s.record().queue, s.record().outcome) == (40.0, "support", "abandoned")
