@@ -866,3 +866,177 @@ def test_given_queue_entries_when_resynced_then_waits_are_rebuilt_from_each_entr
     assert views == {"support": (2, 170)}
     s.hangup(210, "u1")
     assert (s.record().wait_s, s.record().queue, s.record().outcome) == (40.0, "support", "abandoned")
+
+
+@pytest.mark.parametrize(
+    ("dest", "agent"),
+    [
+        ({"DestChannel": "PJSIP/agent1-00000001", "Interface": "PJSIP/other"}, "PJSIP/agent1"),
+        ({"Interface": "PJSIP/agent1"}, "PJSIP/agent1"),
+    ],
+)
+def test_given_agent_connect_before_the_queue_leave_when_read_then_it_answers_and_leaves_the_queue(
+    dest: dict[str, str], agent: str
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    s.ring(102, 1, "u2")
+    out = s.feed(ev("AgentConnect", 105, Linkedid="L1", Queue="support", DestUniqueid="u2", **dest))
+    assert [e for e in out if isinstance(e, CallLeftQueue)] == [
+        CallLeftQueue("L1", "support", "answered", 4.0, 105)
+    ]
+    answered = [e for e in out if isinstance(e, CallAnswered)]
+    assert [(e.linkedid, e.agent, e.queue, e.wait_s, e.at) for e in answered] == [
+        ("L1", agent, "support", 4.0, 105)
+    ]
+    assert s.feed(ev("QueueCallerLeave", 105, Linkedid="L1", Queue="support")) == [], "left already"
+    end = s.hangup(120, "u1") + s.hangup(120, "u2")
+    assert not [e for e in end if isinstance(e, AgentRingEnded)], "the ring was over at the connect"
+    assert s.record().wait_s == 4.0
+
+
+def test_given_agent_connect_for_an_unknown_call_when_read_then_nothing_happens() -> None:
+    s = Script()
+    assert s.feed(ev("AgentConnect", 105, Linkedid="nope", Interface="PJSIP/agent1")) == []
+    assert s.feed(ev("Hold", 105, Linkedid="nope")) == []
+    assert s.feed(ev("Unhold", 105, Linkedid="nope")) == []
+    assert s.feed(ev("QueueCallerAbandon", 105, Linkedid="nope")) == []
+    assert s.feed(ev("BlindTransfer", 105, Result="Success", TransfereeLinkedid="nope")) == []
+    assert s.feed(ev("AttendedTransfer", 105, Result="Success", OrigTransfererLinkedid="nope")) == []
+    assert s.tracker.call_of_agent("PJSIP/agent9") is None
+
+
+def test_given_held_events_when_emitted_then_they_name_the_call_and_the_instant() -> None:
+    s = Script()
+    answered_call(s)
+    assert [e for e in s.feed(ev("Hold", 110, Linkedid="L1")) if isinstance(e, CallHeld)] == [
+        CallHeld("L1", True, 110)
+    ]
+    assert [e for e in s.feed(ev("Unhold", 112, Linkedid="L1")) if isinstance(e, CallHeld)] == [
+        CallHeld("L1", False, 112)
+    ]
+    assert [e for e in s.feed(ev("UserEvent", 113, UserEvent="PlateauHold", Linkedid="L1"))] == [
+        CallHeld("L1", True, 113)
+    ]
+    assert s.feed(ev("UserEvent", 114, UserEvent="PlateauHold", Linkedid="L1")) == [], "held already"
+    assert s.feed(ev("BridgeEnter", 116, Linkedid="L1", BridgeNumChannels="2")) == [
+        CallHeld("L1", False, 116)
+    ]
+    assert s.feed(ev("BridgeEnter", 117, Linkedid="L1", BridgeNumChannels="2")) == [], "not held by Plateau"
+    s.feed(ev("UserEvent", 118, UserEvent="PlateauHold", Linkedid="L1"))
+    s.feed(ev("BridgeEnter", 119, Linkedid="L1", BridgeNumChannels="2"))
+    s.hangup(120, "u1")
+    s.hangup(120, "u2")
+    assert s.record().hold_s == 2.0 + 3.0 + 1.0
+
+
+def test_given_an_abandon_event_after_the_answer_when_read_then_the_call_stays_answered() -> None:
+    s = Script()
+    answered_call(s)
+    s.feed(ev("QueueCallerAbandon", 106, Linkedid="L1", Queue="support"))
+    s.hangup(120, "u1")
+    s.hangup(120, "u2")
+    assert s.record().outcome == "answered"
+
+
+@pytest.mark.parametrize(
+    ("headers", "by"),
+    [
+        ({"TransfereeLinkedid": "L1", "TransfererChannel": "PJSIP/agent1-00000001"}, "PJSIP/agent1"),
+        ({"TransfererLinkedid": "L1", "TransfererChannel": "PJSIP/agent1-00000001"}, "PJSIP/agent1"),
+        ({"TransfereeLinkedid": "L1", "TransfererChannel": f"{TRUNK}-00000001"}, None),
+    ],
+)
+@pytest.mark.parametrize("result", ["Success", ""])
+def test_given_a_blind_transfer_by_either_side_when_read_then_it_is_reported_with_who_did_it(
+    headers: dict[str, str], by: str | None, result: str
+) -> None:
+    s = Script()
+    answered_call(s)
+    out = s.feed(ev("BlindTransfer", 110, Result=result, Extension="7002", **headers))
+    assert out == [CallTransferred("L1", "blind", by, "7002", 110)]
+
+
+def test_given_a_failed_transfer_when_read_then_nothing_is_reported() -> None:
+    s = Script()
+    answered_call(s)
+    assert s.feed(ev("BlindTransfer", 110, Result="Fail", TransfereeLinkedid="L1", Extension="9")) == []
+    assert s.feed(ev("AttendedTransfer", 110, Result="Fail", OrigTransfererLinkedid="L1")) == []
+    s.hangup(120, "u1")
+    s.hangup(120, "u2")
+    assert s.record().transfers == ()
+
+
+def test_given_an_attended_transfer_to_a_consultation_call_when_completed_then_the_calls_merge() -> None:
+    s = Script()
+    answered_call(s)
+    s.feed(ev("Hold", 110, Linkedid="L1"))
+    consult = Script(tracker=s.tracker, linkedid="L2")
+    consult.leg(111, "c1", "PJSIP/agent1-00000005")
+    consult.leg(111, "c2", "PJSIP/agent3-00000006")
+    out = s.feed(
+        ev(
+            "AttendedTransfer",
+            115,
+            Result="",
+            OrigTransfererLinkedid="L1",
+            OrigTransfererChannel=f"{TRUNK}-00000001",
+            TransferTargetChannel="PJSIP/agent3-00000006",
+            SecondTransfererLinkedid="L2",
+        )
+    )
+    assert [e for e in out if isinstance(e, CallTransferred)] == [
+        CallTransferred("L1", "attended", None, "PJSIP/agent3", 115)
+    ]
+    assert [e for e in out if isinstance(e, CallHeld)] == [CallHeld("L1", False, 115)]
+    assert "L2" not in s.tracker.calls
+    assert s.tracker.leg_of("L1", "PJSIP/agent3") == "PJSIP/agent3-00000006"
+    # the consultation's legs now end the merged call; the consultation itself is never reported
+    s.hangup(120, "u2")
+    s.hangup(121, "c1")
+    s.hangup(122, "u1")
+    assert not [e for e in s.out if isinstance(e, CallEnded)]
+    s.hangup(130, "c2")
+    r = s.record()
+    assert (r.linkedid, r.ended_at, r.hold_s, r.transfers) == ("L1", 130, 5.0, ("attended:PJSIP/agent3",))
+    late = consult.leg(131, "c9", "PJSIP/agent3-00000007")
+    assert late == [] and "L2" not in s.tracker.calls, "an ended call is not reopened by a late event"
+
+
+def test_given_a_resync_when_legs_vanished_or_appeared_then_calls_follow_the_live_channels() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    s.ring(102, 1, "u2")
+    out = s.tracker.resync_channels(
+        [
+            {"Uniqueid": "u1", "Linkedid": "L1", "Channel": f"{TRUNK}-00000001"},
+            {"Uniqueid": "n1", "Linkedid": "L7", "Channel": f"{TRUNK}-00000007", "CallerIDNum": "0611111111"},
+            {"Uniqueid": "", "Linkedid": "L8", "Channel": f"{TRUNK}-00000008"},
+        ],
+        150,
+    )
+    offered = [e for e in out if isinstance(e, CallOffered)]
+    assert [(e.linkedid, e.caller.number, e.at) for e in offered] == [("L7", "0611111111", 150)]
+    assert not [e for e in out if isinstance(e, CallEnded)], "the call goes on with its trunk leg"
+    assert s.tracker.leg_of("L1", "PJSIP/agent1") is None, "the agent's leg is gone"
+    assert set(s.tracker.calls) == {"L1", "L7"}
+    end = s.hangup(160, "u1")
+    assert not [e for e in end if isinstance(e, AgentRingEnded)], (
+        "the vanished ring was dropped at the resync"
+    )
+    assert s.record().outcome == "abandoned"
+
+
+def test_given_agents_and_other_endpoints_when_viewed_then_only_agents_are_listed() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.feed(ev("QueueMemberAdded", 91, Queue="support", Interface="Local/7000@ctx", Paused=0, Status=1))
+    assert [v.agent for v in s.tracker.agent_views()] == ["PJSIP/agent1"]
+    assert s.tracker.queue_views(100) == []
+    s.inbound(100)
+    s.join(101)
+    assert s.tracker.queue_views(102) == [QueueChanged("support", 1, 101, 102)]
