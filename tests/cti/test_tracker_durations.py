@@ -18,9 +18,11 @@ from cti.events import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
+    CallerId,
     CallHeld,
     CallLeftQueue,
     CallOffered,
+    CallQueued,
     CallRecord,
     CallTransferred,
     Direction,
@@ -1040,3 +1042,183 @@ def test_given_agents_and_other_endpoints_when_viewed_then_only_agents_are_liste
     s.inbound(100)
     s.join(101)
     assert s.tracker.queue_views(102) == [QueueChanged("support", 1, 101, 102)]
+
+
+ANA = CallerId("0612345678", "Ana", False)
+
+
+def test_given_a_whole_held_queue_call_when_replayed_then_every_domain_event_comes_in_order() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.feed(
+        ev(
+            "Newchannel",
+            100,
+            Channel=f"{TRUNK}-00000001",
+            Uniqueid="u1",
+            Linkedid="L1",
+            CallerIDNum=CUSTOMER,
+            CallerIDName="Ana",
+            Exten="5551000",
+        )
+    )
+    s.join(101)
+    s.ring(102, 1, "u2")
+    s.connect(105, 1, "u2")
+    s.feed(ev("Hold", 110, Linkedid="L1"))
+    s.feed(ev("Unhold", 114, Linkedid="L1"))
+    s.hangup(120, "u2", 16)
+    s.device(120, 1, "NOT_INUSE")
+    s.hangup(121, "u1", 17)
+    agent = "PJSIP/agent1"
+    q = ("support",)
+    assert s.out == [
+        AgentStateChanged(agent, AgentState.ready, None, 90, q, None),
+        CallOffered("L1", Direction.inbound, ANA, "5551000", 100),
+        CallQueued("L1", "support", 1, ANA, 101),
+        QueueChanged("support", 1, 101, 101),
+        AgentRinging("L1", agent, "u2", "support", ANA, "5551000", 102),
+        AgentStateChanged(agent, AgentState.ringing, None, 102, q, "L1"),
+        AgentRingEnded("L1", agent, "answer", 105),
+        CallLeftQueue("L1", "support", "answered", 4.0, 105),
+        QueueChanged("support", 0, None, 105),
+        CallAnswered("L1", agent, "support", ANA, 4.0, 105),
+        AgentStateChanged(agent, AgentState.on_call, None, 105, q, "L1"),
+        CallHeld("L1", True, 110),
+        CallHeld("L1", False, 114),
+        WrapUpStarted(agent, "L1", 120),
+        AgentStateChanged(agent, AgentState.wrap_up, None, 120, q, None),
+        CallEnded(
+            CallRecord(
+                linkedid="L1",
+                direction=Direction.inbound,
+                caller=ANA,
+                called_number="5551000",
+                queue="support",
+                agent=agent,
+                offered_at=100,
+                answered_at=105,
+                ended_at=121,
+                wait_s=4.0,
+                talk_s=12.0,
+                hold_s=4.0,
+                outcome="answered",
+                hangup_cause=17,
+                agents_rung=(agent,),
+            ),
+            (agent,),
+        ),
+    ]
+
+
+def test_given_a_whole_call_abandoned_while_ringing_when_replayed_then_every_domain_event_in_order() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101, queue="sales")
+    s.feed(
+        ev(
+            "AgentCalled",
+            102,
+            Linkedid="L1",
+            DestChannel="PJSIP/agent1-00000001",
+            DestUniqueid="u2",
+            DestLinkedid="L1",
+        )
+    )
+    s.hangup(107, "u1", 16)
+    s.hangup(107.5, "u2", 0)
+    caller = CallerId(CUSTOMER, None, False)
+    agent = "PJSIP/agent1"
+    assert s.out[1:] == [
+        CallOffered("L1", Direction.inbound, caller, "5551000", 100),
+        CallQueued("L1", "sales", 1, caller, 101),
+        QueueChanged("sales", 1, 101, 101),
+        AgentRinging("L1", agent, "u2", "sales", caller, "5551000", 102),
+        # the phone's own device state says ringing; without it the agent's state does not change
+        AgentRingEnded("L1", agent, "cancel", 107.5),
+        CallLeftQueue("L1", "sales", "abandoned", 6.5, 107.5),
+        QueueChanged("sales", 0, None, 107.5),
+        CallEnded(
+            CallRecord(
+                linkedid="L1",
+                direction=Direction.inbound,
+                caller=caller,
+                called_number="5551000",
+                queue="sales",
+                agent=None,
+                offered_at=100,
+                answered_at=None,
+                ended_at=107.5,
+                wait_s=6.5,
+                talk_s=None,
+                hold_s=0.0,
+                outcome="abandoned",
+                hangup_cause=16,
+                agents_rung=(agent,),
+            ),
+            (agent,),
+        ),
+    ]
+
+
+def test_given_a_whole_outbound_call_when_replayed_then_every_domain_event_comes_in_order() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.leg(100, "a1", "PJSIP/agent1-00000001")
+    s.feed(
+        ev(
+            "DialBegin",
+            100.5,
+            Channel="PJSIP/agent1-00000001",
+            Linkedid="L1",
+            DestChannel=f"{TRUNK}-00000002",
+            DestUniqueid="t1",
+            DestLinkedid="L1",
+            DialString="0140000000@trunk",
+        )
+    )
+    s.device(100.5, 1, "INUSE")
+    s.feed(
+        ev(
+            "DialEnd",
+            106,
+            Channel="PJSIP/agent1-00000001",
+            Linkedid="L1",
+            DestChannel=f"{TRUNK}-00000002",
+            DestUniqueid="t1",
+            DestLinkedid="L1",
+            DialStatus="ANSWER",
+        )
+    )
+    s.hangup(130, "t1", 16)
+    s.hangup(130.5, "a1", 16)
+    s.device(130.5, 1, "NOT_INUSE")
+    agent, callee, q = "PJSIP/agent1", CallerId("0140000000", None, False), ("support",)
+    assert s.out[1:] == [
+        CallOffered("L1", Direction.outbound, callee, "0140000000", 100.5),
+        AgentStateChanged(agent, AgentState.on_call, None, 100.5, q, "L1"),
+        CallAnswered("L1", agent, None, callee, None, 106),
+        CallEnded(
+            CallRecord(
+                linkedid="L1",
+                direction=Direction.outbound,
+                caller=callee,
+                called_number="0140000000",
+                queue=None,
+                agent=agent,
+                offered_at=100,
+                answered_at=106,
+                ended_at=130.5,
+                wait_s=None,
+                talk_s=24.5,
+                hold_s=0.0,
+                outcome="answered",
+                hangup_cause=16,
+                channel_id="L1",
+            ),
+            (agent,),
+        ),
+        WrapUpStarted(agent, "L1", 130.5),
+        AgentStateChanged(agent, AgentState.wrap_up, None, 130.5, q, None),
+    ]
