@@ -1222,3 +1222,60 @@ def test_given_a_whole_outbound_call_when_replayed_then_every_domain_event_comes
         WrapUpStarted(agent, "L1", 130.5),
         AgentStateChanged(agent, AgentState.wrap_up, None, 130.5, q, None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("exten", "called"), [({"Exten": "5551000"}, "5551000"), ({"Exten": "s"}, None), ({}, None)]
+)
+def test_given_an_inbound_leg_when_its_extension_is_missing_or_s_then_no_called_number(
+    exten: dict[str, str], called: str | None
+) -> None:
+    s = Script()
+    out = s.feed(ev("Newchannel", 100, Channel=f"{TRUNK}-00000001", Uniqueid="u1", Linkedid="L1", **exten))
+    assert out == [CallOffered("L1", Direction.inbound, CallerId(None, None, True), called, 100)]
+
+
+@pytest.mark.parametrize("missing", ["Uniqueid", "Linkedid"])
+def test_given_a_channel_without_its_ids_when_read_then_it_is_ignored(missing: str) -> None:
+    s = Script()
+    headers = {"Channel": f"{TRUNK}-00000001", "Uniqueid": "u1", "Linkedid": "L1"}
+    del headers[missing]
+    assert s.feed(ev("Newchannel", 100, **headers)) == []
+    assert s.tracker.calls == {}
+
+
+def test_given_a_queue_join_when_the_caller_was_unknown_then_it_names_them_and_a_bad_position_is_zero() -> (
+    None
+):
+    s = Script()
+    s.feed(ev("Newchannel", 100, Channel=f"{TRUNK}-00000001", Uniqueid="u1", Linkedid="L1", Exten="5551000"))
+    out = s.feed(
+        ev(
+            "QueueCallerJoin",
+            101,
+            Linkedid="L1",
+            Queue="q",
+            Position="x",
+            CallerIDNum=CUSTOMER,
+            CallerIDName="Ana",
+        )
+    )
+    assert out[0] == CallQueued("L1", "q", 0, ANA, 101)
+
+
+def test_given_an_internal_call_joining_a_queue_when_read_then_its_caller_stays_unknown() -> None:
+    s = Script()
+    s.leg(100, "a1", "PJSIP/agent1-00000001")
+    out = s.feed(ev("QueueCallerJoin", 101, Linkedid="L1", Queue="q", Position="2", CallerIDNum=CUSTOMER))
+    assert out[0] == CallQueued("L1", "q", 2, CallerId(None, None, False), 101)
+
+
+def test_given_a_removal_from_a_queue_never_joined_when_read_then_the_agent_keeps_the_others() -> None:
+    s = Script()
+    s.member(90, 1)
+    s.feed(ev("QueueMemberRemoved", 95, Queue="other", Interface="PJSIP/agent1"))
+    s.feed(ev("QueueMemberRemoved", 96, Queue="x", Location="PJSIP/agent2"))
+    s.feed(ev("QueueMemberRemoved", 97, Queue="x"))
+    (view, *rest) = s.tracker.agent_views()
+    assert (view.agent, view.state, view.queues) == ("PJSIP/agent1", AgentState.ready, ("support",))
+    assert [(v.agent, v.state) for v in rest] == [("PJSIP/agent2", AgentState.logged_out)]
