@@ -5,7 +5,8 @@ Each rule set here opens every day all day and switches on one rule, so only tha
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from dialer.compliance import (
     parse_rule_set,
 )
 from dialer.leads_model import Attempt, AttemptResult, LeadStatus
+from dialer.model_errors import ContentError
 from tests.dialer.helpers import PARIS, PARIS_2, at, attempt, lead
 
 R = AttemptResult
@@ -374,3 +376,77 @@ def test_given_a_rate_and_a_limit_when_compared_then_only_strictly_above_is_over
 
 def test_given_no_live_call_when_measured_then_the_rate_is_unknown() -> None:
     assert abandon_stats([attempt(R.NO_ANSWER, FIRST)], rules(), at(FIRST)).rate_percent is None
+
+
+# --- rule set texts -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("window", "error"),
+    [
+        ("00:00-00:01", None),
+        ("23:59-24:00", None),
+        ("10:00-12:30", None),
+        ("24:00-24:00", "is not a time range within one day"),
+        ("23:60-24:00", "is not a time range within one day"),
+        ("10:00-10:60", "is not a time range within one day"),
+        ("10:00-24:01", "is not a time range within one day"),
+        ("10:00-25:00", "is not a time range within one day"),
+        ("10:00-10:00", "ends before it starts"),
+        (5, "a calling window is written 'HH:MM-HH:MM'"),
+    ],
+)
+def test_given_a_calling_window_at_the_edges_of_a_day_when_parsed_then_kept_or_refused_by_name(
+    window: object, error: str | None
+) -> None:
+    data = {"name": "W", "windows": {"mon": [window]}}
+    if error is None:
+        assert parse_rule_set(data).to_data()["windows"] == {"mon": [window]}
+    else:
+        with pytest.raises(ContentError, match=re.escape("<rule set>: windows.mon[0]: ")) as refused:
+            parse_rule_set(data)
+        assert error in str(refused.value)
+
+
+def test_given_no_mapping_when_parsed_then_the_default_source_names_the_top_level() -> None:
+    with pytest.raises(ContentError, match=re.escape("<rule set>: (top level): a rule set is a mapping")):
+        parse_rule_set([1])
+
+
+@pytest.mark.parametrize(
+    ("history", "status", "consent", "detail"),
+    [
+        ([attempt(R.DO_NOT_CALL, FIRST)], LeadStatus.NEW, True, "the person asked not to be called"),
+        ([attempt(R.WRONG_NUMBER, FIRST)], LeadStatus.NEW, True, f"{PARIS} is not this person's number"),
+        ([], LeadStatus.NEW, False, "consent is required from 2026-06-01"),
+    ],
+)
+def test_given_a_permanent_block_when_checked_then_its_detail_says_why(
+    history: list[Attempt], status: LeadStatus, consent: bool, detail: str
+) -> None:
+    rule_set = rules(consent_required_from="2026-06-01")
+    _, _, blocks = reasons(rule_set, at(SECOND), history, status=status, consent=consent)
+    assert [(b.detail, b.until) for b in blocks] == [(detail, None)]
+
+
+def test_given_the_machine_rule_off_when_a_machine_answered_today_then_the_number_may_be_called() -> None:
+    assert reasons(rules(), at(SECOND) + S, [attempt(R.MACHINE, SECOND)])[0] == ()
+
+
+def test_given_a_machine_after_local_midnight_when_checked_later_that_local_day_then_blocked() -> None:
+    # 01:00 in Paris is still the previous day in UTC: the lead's local day decides
+    history = [attempt(R.MACHINE, "2026-07-02T01:00:00+02:00")]
+    got, next_allowed, blocks = reasons(MACHINE, at("2026-07-02T10:00:00+02:00"), history)
+    assert got == (Reason.MACHINE_SAME_DAY,)
+    assert blocks[0].until == next_allowed == at("2026-07-03T00:00:00+02:00")
+    assert blocks[0].until is not None and blocks[0].until.tzinfo is UTC
+
+
+def test_given_a_window_opening_in_the_spring_forward_gap_when_searched_then_it_opens_at_the_transition() -> (
+    None
+):
+    rule_set = parse_rule_set({"name": "G", "windows": {"sun": ["02:30-04:00"]}})
+    got, next_allowed, _ = reasons(rule_set, at("2026-03-29T01:00:00+01:00"), [])
+    assert got == (Reason.OUTSIDE_WINDOW,)
+    assert next_allowed == at("2026-03-29T03:00:00+02:00"), "02:30 does not exist that night: 03:00 sharp"
+    assert next_allowed is not None and next_allowed.tzinfo is UTC, "instants come out in UTC"
