@@ -369,3 +369,15 @@ def test_given_elapsed_time_when_plateau_learns_then_one_step_is_at_most_a_minut
     bounded.decide(measured(now=0.0, abandon_today=over, abandon_period=over))
     bounded.decide(measured(now=60.0, abandon_today=over, abandon_period=over))
     assert bounded.bias == 0.1
+
+
+def test_given_default_windows_when_filled_then_a_thousand_dials_and_five_hundred_calls_are_kept() -> None:
+    stats = PacingStats()
+    for _ in range(1001):
+        stats.dial_resolved(False, 1.0)
+    assert stats.dials_sampled == 1000 and len(stats.other_delays) == 1000
+    for _ in range(501):
+        stats.call_finished(0.0, 0.0)  # zero is a duration
+    assert (len(stats.handle), len(stats.wrap), len(stats.talk_wrap)) == (500, 500, 500)
+    stats.call_finished(0.5, 0.0)
+    assert stats.talk_wrap[-1] == (0.5, 0.0)
