@@ -73,7 +73,7 @@ test-browser: setup
 bench: setup
 	@for b in bench/*.py; do [ $$b = bench/mutation.py ] && continue; echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done
 
-# Mutation testing of the pure core against the fast tiers (about 20 min on two cores; not in `make test`
+# Mutation testing of the pure core against the fast tiers (long, see README; not in `make test`
 # nor `make bench`): one JSON line per module and a total.
 mutation: setup
 	$(PIP) install -q -e '.[test,mutation]'

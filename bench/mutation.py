@@ -10,9 +10,10 @@ time at nice 19 and prints one JSON line per module and a total:
 `score` is the share of non-equivalent mutants killed (a timeout counts as killed, a mutant no test reaches
 as survived). Equivalent mutants — rewrites that cannot change behaviour — are listed with a one-line reason
 in `[tool.mutmut-equivalent]` of pyproject.toml; nothing else is excluded. `make mutation` runs it; it is not
-part of `make bench` (about 20 minutes on two cores). `--report` prints the last run's figures again,
-`--modules cti/numbers.py,...` runs a few again on the last run's copy, `--survivors` lists what survived.
-mutmut's log goes to var/mutation.log; `.venv/bin/mutmut show NAME` shows one mutant's diff.
+part of `make bench`: it is long (1 to 15 minutes a module on two shared cores, far more for numbers).
+`--report` prints the last run's figures again, `--modules cti/numbers.py,...` runs a few again on the last
+run's copy, `--survivors` lists what survived. mutmut's log goes to var/mutation.log;
+`.venv/bin/mutmut show NAME` shows one mutant's diff.
 """
 
 from __future__ import annotations
