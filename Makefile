@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 APT_UPDATED := var/.apt-updated
 
-.PHONY: run test test-unit test-db test-asterisk test-browser bench lint fmt setup system-deps migrate clean capture docs-screenshots
+.PHONY: run test test-unit test-db test-asterisk test-browser bench mutation lint fmt setup system-deps migrate clean capture docs-screenshots
 
 $(APT_UPDATED):
 	@mkdir -p var
@@ -71,7 +71,13 @@ test-browser: setup
 	$(BIN)/pytest -q -m browser tests/browser
 
 bench: setup
-	@for b in bench/*.py; do echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done
+	@for b in bench/*.py; do [ $$b = bench/mutation.py ] && continue; echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done
+
+# Mutation testing of the pure core against the fast tiers (long, see README; not in `make test`
+# nor `make bench`): one JSON line per module and a total.
+mutation: setup
+	$(PIP) install -q -e '.[test,mutation]'
+	$(BIN)/python bench/mutation.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/run

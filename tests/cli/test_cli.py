@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
 
 from app import migrate
 from app.cli import main
+from app.models import Base
 from app.settings import get_settings
 
 
@@ -82,8 +85,23 @@ def test_given_secrets_when_config_printed_then_they_are_masked(cli_db: str, mon
 
 
 def test_given_migrations_when_downgraded_and_upgraded_then_both_work(cli_db: str) -> None:
+    def schema() -> tuple[set[str], list[str]]:
+        engine = create_engine(cli_db.replace("+aiosqlite", ""))
+        try:
+            with engine.connect() as conn:
+                tables = set(inspect(conn).get_table_names()) - {"alembic_version"}
+                versions = [v for (v,) in conn.execute(text("SELECT version_num FROM alembic_version"))]
+        finally:
+            engine.dispose()
+        return tables, versions
+
+    head = ScriptDirectory.from_config(migrate.alembic_config(cli_db)).get_current_head()
+    models = set(Base.metadata.tables)
+    assert schema() == (models, [head])
     migrate.downgrade(cli_db, "base")
+    assert schema() == (set(), []), "every table dropped, no revision left"
     migrate.upgrade(cli_db, "head")
+    assert schema() == (models, [head]), "every model's table back, at the head revision"
 
 
 def test_given_a_user_with_a_phone_when_resetting_its_password_then_printed_once_and_stored_as_digest(

@@ -85,10 +85,17 @@ class Stage:
         while time.monotonic() < deadline:
             out = await asyncio.to_thread(self.pbx.rx, "core show channels count")
             if out.lstrip().startswith("0 active channels"):
-                await asyncio.sleep(0.3)
+                await self.settled()
                 return
             await asyncio.sleep(0.1)
         raise AssertionError(f"calls still up after {timeout}s")
+
+    async def settled(self, timeout: float = 10) -> None:
+        """Every event Asterisk has queued so far is recorded: it answers a Ping on the recorder's session
+        only after writing that session's pending events."""
+        action_id = f"settled-{time.monotonic_ns()}"
+        self.ami.send("Ping", ActionID=action_id)
+        await self.until_in_stream(f"ActionID: {action_id}".encode(), timeout)
 
     async def until_in_stream(self, needle: bytes, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -285,8 +292,9 @@ async def record_all(out_dir: Path, names: list[str] | None = None) -> list[Path
         ami = AmiRecorder(cfg.ami_port, cfg.ami_user, cfg.ami_secret)
         try:
             await ami.start()
-            await SCENARIOS[name](Stage(pbx, sipp, ami))
-            await asyncio.sleep(0.5)
+            stage = Stage(pbx, sipp, ami)
+            await SCENARIOS[name](stage)
+            await stage.settled()  # the events of the scenario's last actions (a logout's) are in
         finally:
             sipp.stop()
             await ami.stop()

@@ -107,6 +107,7 @@ async def test_given_the_link_dies_before_an_originate_is_answered_when_it_comes
         async with serve_plateau(settings) as p, p.client("agent4") as c:
             assert await p.cti.link.wait_ready(15)
             connects = p.cti.link.stats.connects
+            snapshots = proxy.sent_to_pbx.count(b"Action: QueueStatus")
             proxy.freeze(True)  # Asterisk's replies stop reaching Plateau
             dial = asyncio.create_task(c.post("/api/v1/agent/dial", json={"number": "0140000000"}))
             await wait_for(lambda: b"Action: Originate" in proxy.sent_to_pbx, 5, what="the Originate sent")
@@ -118,7 +119,14 @@ async def test_given_the_link_dies_before_an_originate_is_answered_when_it_comes
                 lambda: p.cti.link.ready and p.cti.link.stats.connects > connects, 30, what="reconnect"
             )
             originates = proxy.sent_to_pbx.count(b"Action: Originate")
-            await asyncio.sleep(1.5)  # give a resend every chance to happen
+            # panoramisk would resend on the new link's FullyBooted, when Plateau asks for its snapshot:
+            # wait for that snapshot request, then for a Ping's answer written after it.
+            await wait_for(
+                lambda: proxy.sent_to_pbx.count(b"Action: QueueStatus") > snapshots,
+                15,
+                what="the snapshot asked on the new link",
+            )
+            await p.cti.link.send("Ping", timeout=5)
             assert proxy.sent_to_pbx.count(b"Action: Originate") == originates == 1
     finally:
         await proxy.stop()

@@ -11,7 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from app.web import i18n
-from app.web.render import ENV
+from app.web.render import ENV, TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,8 +127,12 @@ def test_given_a_stored_number_when_displayed_then_own_country_numbers_are_natio
 
 
 def test_given_every_template_when_compiled_then_jinja_accepts_it() -> None:
-    for name in ENV.list_templates(extensions=["html"]):
-        ENV.get_template(name)
+    on_disk = sorted(p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html"))
+    names = ENV.list_templates(extensions=["html"])
+    assert names == on_disk and len(names) >= 10, "the loader sees every template of web/templates"
+    for name in names:
+        template = ENV.get_template(name)  # raises TemplateSyntaxError on a broken one
+        assert template.name == name and callable(template.root_render_func)
 
 
 def test_given_compiled_catalogues_when_written_then_each_language_has_a_mo_file(tmp_path: Path) -> None:
