@@ -2,20 +2,29 @@
 
 Rows are keyed by Linkedid and inserted with ON CONFLICT DO NOTHING, so replaying the same events (a
 resync, a restart, a retried batch) never duplicates a call or its timeline entry.
+
+A database that cannot be reached or written (PostgreSQL restarting, the SQLite file's disk full) is waited
+for: the calls stay in memory, in order, and are written when it answers again; `health()` says how many wait.
+Only a row the database refuses (its data) goes to the dead-letter file, and one that cannot be written
+there either (disk full) stays in memory and is tried again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.customers import find_contact_ids
 from app.db import Database
@@ -28,6 +37,15 @@ log = logging.getLogger(__name__)
 
 DEAD_LETTER = VAR / "history-dead-letter.jsonl"
 IvrPathFn = Callable[[Any, str], Awaitable[dict[str, Any] | None]]
+RETRY_MAX_S = 5.0
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is away or cannot write (connection refused or cut, server shutting down, disk full),
+    as opposed to refusing a row's data: the first is waited for, the second is dead-lettered."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (OSError, TimeoutError))
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -74,6 +92,7 @@ class CallHistoryWriter:
         ivr_summary: IvrPathFn | None = None,
         batch: int = 500,
         flush_s: float = 0.2,
+        dead_letter: Path | None = None,
     ) -> None:
         self.db = db
         self.directory = directory
@@ -85,6 +104,11 @@ class CallHistoryWriter:
         self.written = 0
         self.failed_batches = 0
         self.retry_base_s = 0.2
+        self.dead_letter = dead_letter or DEAD_LETTER
+        self.pending = 0  # calls handed over and not yet in the database (or the dead-letter file)
+        self.error: str | None = None  # why the calls wait, while they do
+        self._unwritable: list[CallRecord] = []  # refused by the database and by the dead-letter file
+        self._batch: list[CallRecord] = []  # the batch being written
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -92,17 +116,27 @@ class CallHistoryWriter:
     def on_event(self, event: Any) -> None:
         if isinstance(event, CallEnded):
             self._idle.clear()
+            self.pending += 1
             self.queue.put_nowait(event.record)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="call-history")
 
     async def stop(self) -> None:
-        await self.drain(timeout=5)
+        with contextlib.suppress(TimeoutError):
+            await self.drain(timeout=5)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # the database still away at shutdown: what waited for it goes to the dead-letter file
+        left, self._batch, self._unwritable = [*self._batch, *self._unwritable], [], []
+        while not self.queue.empty():
+            left.append(self.queue.get_nowait())
+        for rec in left:
+            self._dead_letter(rec)
+        for rec in self._unwritable:
+            log.error("history: call %s lost at shutdown: %s", rec.linkedid, self.error)
 
     async def drain(self, timeout: float = 10) -> None:
         """Wait until every call handed over so far is in the database."""
@@ -110,7 +144,20 @@ class CallHistoryWriter:
 
     async def _run(self) -> None:
         while True:
-            records = [await self.queue.get()]
+            if self._unwritable:  # the dead-letter file could not be written: try again now and then
+                try:
+                    records = [await asyncio.wait_for(self.queue.get(), RETRY_MAX_S)]
+                except TimeoutError:
+                    records = []
+                held, self._unwritable = self._unwritable, []
+                for rec in held:
+                    self._dead_letter(rec)
+                self.pending -= len(held) - len(self._unwritable)
+                if not records:
+                    self._set_idle_if_done()
+                    continue
+            else:
+                records = [await self.queue.get()]
             deadline = asyncio.get_running_loop().time() + self.flush_s
             while len(records) < self.batch:
                 remaining = deadline - asyncio.get_running_loop().time()
@@ -124,21 +171,36 @@ class CallHistoryWriter:
                     )
                 except TimeoutError:
                     break
+            held_before, self._batch = len(self._unwritable), records
             await self._write_with_retry(records)
-            if self.queue.empty():
-                self._idle.set()
+            self._batch = []
+            self.pending -= len(records) - (len(self._unwritable) - held_before)
+            self._set_idle_if_done()
+
+    def _set_idle_if_done(self) -> None:
+        if self.queue.empty() and not self._unwritable:
+            self.error = None
+            self._idle.set()
 
     async def _write_with_retry(self, records: list[CallRecord]) -> None:
-        for attempt in range(5):
+        """Write the batch; while the database is away, wait for it (the calls stay here, in order). A batch
+        it refuses is written call by call, and the calls refused alone go to the dead-letter file."""
+        attempt = 0
+        while True:
             try:
                 await self.write(records)
+                if not self._unwritable:
+                    self.error = None
                 return
-            except Exception:
+            except Exception as exc:
                 self.failed_batches += 1
-                log.exception(
-                    "history: batch of %d calls failed (attempt %d); retrying", len(records), attempt + 1
-                )
-                await asyncio.sleep(min(5.0, self.retry_base_s * 2**attempt))
+                attempt += 1
+                if not database_unavailable(exc) and attempt >= 5:
+                    break
+                if attempt == 1:
+                    log.exception("history: batch of %d calls failed; retrying", len(records))
+                self.error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+                await asyncio.sleep(min(RETRY_MAX_S, self.retry_base_s * 2 ** min(attempt - 1, 8)))
         for rec in records:  # one poisoned record must not take the others down with it
             try:
                 await self.write([rec])
@@ -146,11 +208,34 @@ class CallHistoryWriter:
                 self._dead_letter(rec)
 
     def _dead_letter(self, rec: CallRecord) -> None:
-        """Nothing is lost: what cannot be written is kept on disk for replay, and said loudly."""
-        DEAD_LETTER.parent.mkdir(parents=True, exist_ok=True)
-        with DEAD_LETTER.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(asdict(rec), default=str, ensure_ascii=False) + "\n")
-        log.error("history: call %s could not be written; kept in %s", rec.linkedid, DEAD_LETTER)
+        """Nothing is lost: what cannot be written is kept on disk for replay, and said loudly. When the file
+        cannot take it (disk full), the call stays in memory and is tried again; a line cut short by the
+        full disk is taken back, so the file holds whole lines only."""
+        line = (json.dumps(asdict(rec), default=str, ensure_ascii=False) + "\n").encode()
+        try:
+            self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.dead_letter, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                end = os.lseek(fd, 0, os.SEEK_END)
+                try:
+                    if os.write(fd, line) != len(line):
+                        raise OSError(errno.ENOSPC, "short write")
+                except OSError:
+                    os.ftruncate(fd, end)
+                    raise
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._unwritable.append(rec)
+            self.error = f"dead-letter file {self.dead_letter}: {exc}"
+            log.error("history: call %s kept in memory: %s", rec.linkedid, self.error)
+            return
+        log.error("history: call %s could not be written; kept in %s", rec.linkedid, self.dead_letter)
+
+    def health(self) -> dict[str, Any]:
+        """`ok` is false while calls wait for the database or for room in the dead-letter file."""
+        ok = self.error is None
+        return {"ok": ok, "written": self.written, "pending": self.pending, "error": self.error}
 
     async def write(self, records: list[CallRecord]) -> int:
         """Insert the calls that are not there yet, with a timeline entry for the matched contact."""

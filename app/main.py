@@ -92,9 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, Any]:
         db_error = await app.state.db.ping()
         ami = app.state.cti.health()
+        history = app.state.cti.history_health()
         return {
-            "status": "ok" if db_error is None and ami["ok"] else "degraded",
+            "status": "ok" if db_error is None and ami["ok"] and history["ok"] else "degraded",
             "ami": ami,
+            "history": history,
             "database": {
                 "ok": db_error is None,
                 "engine": "sqlite" if settings.is_sqlite else "postgresql",

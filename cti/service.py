@@ -89,7 +89,12 @@ class CtiService:
             ivr_summary=summary,
         )
         self.history = CallHistoryWriter(
-            db, self.directory, settings.default_region, matches=self.screenpop.matches, ivr_summary=summary
+            db,
+            self.directory,
+            settings.default_region,
+            matches=self.screenpop.matches,
+            ivr_summary=summary,
+            dead_letter=settings.history_dead_letter,
         )
         self.link = AmiLink(
             settings.ami_host,
@@ -372,6 +377,10 @@ class CtiService:
             "calls": len(self.tracker.calls),
             "history_written": self.history.written,
         }
+
+    def history_health(self) -> dict[str, Any]:
+        """The history writer: `ok` false while finished calls wait in memory (database away or full)."""
+        return self.history.health()
 
 
 __all__ = ["AmiError", "AmiUnavailable", "ControlError", "CtiService"]
