@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from cti.pbx_process import PrivateAsterisk
 from tests.conftest import wait_for
-from tests.faults.conftest import Centre
+from tests.faults.conftest import Centre, centre_on
 from tests.integration.conftest import KNOWN_NUMBER
 from tests.integration.sipp import Caller, Sipp
 from tests.pg import Cluster
@@ -73,4 +79,87 @@ async def _rows(centre: Centre, n: int) -> bool:
         return False
 
 
-pytestmark = pytest.mark.faults
+def _agents_talking(centre: Centre) -> int:
+    out = centre.pbx.rx("core show channels concise")
+    return sum(1 for line in out.splitlines() if line.startswith("PJSIP/agent") and "!Up!" in line)
+
+
+async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_they_are_adopted_and_written_once(
+    centre: Centre, sipp: Sipp
+) -> None:
+    for n in (1, 2, 3):
+        sipp.agent(n, "answer", ring_ms=300, talk_ms=12_000)
+    await centre.login(1, 2, 3)
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Before")], hold_ms=1000)  # hangs up first
+    await wait_for(lambda: centre.row_count(), 20, interval=0.2, what="the first call's row")
+    sipp.call(callers("Across", 2), hold_ms=60_000, rate=5)
+    await wait_for(lambda: _agents_talking(centre) == 2, 20, interval=0.2, what="two agents talking")
+
+    await centre.kill()
+    assert _agents_talking(centre) == 2  # Asterisk carries the calls on
+    await centre.start()
+    h = await centre.health()
+    assert h["ami"]["calls"] == 2, h  # adopted from the channel snapshot on connect
+
+    await wait_for(lambda: _rows(centre, 3), 40, interval=0.2, what="the adopted calls' rows")
+    await wait_for(lambda: centre.pbx_calls() == 0, 10, interval=0.2, what="Asterisk idle")
+    linkedids = await centre.linkedids()
+    assert len(linkedids) == len(set(linkedids)) == 3
+    assert not centre.dead_letter.exists()
+
+
+@pytest.fixture
+def small_var(tmp_path: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs as Plateau's var folder (its SQLite file and dead-letter file): a disk that fills."""
+    var = tmp_path / "var"
+    var.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(var)], capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mount.stderr.decode().strip()}")
+    try:
+        yield var
+    finally:
+        subprocess.run(["umount", "-l", str(var)], capture_output=True)
+
+
+@pytest_asyncio.fixture
+async def sqlite_centre(small_var: Path, pbx: PrivateAsterisk, tmp_path: Path) -> AsyncIterator[Centre]:
+    url = f"sqlite+aiosqlite:///{small_var / 'plateau.db'}"
+    dead_letter = str(small_var / "history-dead-letter.jsonl")
+    async with centre_on(url, pbx, tmp_path, dead_letter=dead_letter) as c:
+        yield c
+
+
+def fill(var: Path) -> Path:
+    """Take every free byte of the file system."""
+    filler = var / "filler"
+    with filler.open("wb") as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+    return filler
+
+
+async def test_given_the_disk_of_the_sqlite_file_full_when_calls_end_then_they_wait_and_are_written_after(
+    sqlite_centre: Centre, sipp: Sipp, small_var: Path
+) -> None:
+    centre = sqlite_centre
+    for n in (1, 2):
+        sipp.agent(n, "answer", ring_ms=300, talk_ms=1000)
+    await centre.login(1, 2)
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Before")], hold_ms=20_000)
+    await wait_for(lambda: centre.row_count(), 20, interval=0.2, what="the first call's row")
+
+    filler = await asyncio.to_thread(fill, small_var)
+    during = sipp.call(callers("Full", 3), hold_ms=20_000, rate=2)
+    await wait_for(lambda: during.poll() is not None, 40, interval=0.2, what="the calls on a full disk")
+    await wait_for(lambda: _pending(centre, 3), 10, interval=0.2, what="three calls waiting for room")
+    await hold_outage(centre, OUTAGE_S, pending=3)  # nor lost in a dead-letter file that cannot grow
+    assert "full" in (await centre.health())["history"]["error"]
+    filler.unlink()
+
+    await wait_for(lambda: _rows(centre, 4), 30, interval=0.2, what="every call's row")
+    linkedids = await centre.linkedids()
+    assert len(linkedids) == len(set(linkedids)) == 4
+    assert not centre.dead_letter.exists()
+    assert (await centre.health())["history"]["ok"] is True
