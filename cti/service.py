@@ -42,6 +42,7 @@ from cti.events import (
     CallOffered,
     CallQueued,
     CallTransferred,
+    Direction,
     HeldPartyLeft,
     QueueChanged,
     WrapUpStarted,
@@ -95,6 +96,7 @@ class CtiService:
             matches=self.screenpop.matches,
             ivr_summary=summary,
             dead_letter=settings.history_dead_letter,
+            direction_of=self._direction_of,
         )
         self.link = AmiLink(
             settings.ami_host,
@@ -120,6 +122,7 @@ class CtiService:
     async def start(self) -> None:
         await self.directory.load()
         await self.screenpop.warm()
+        await self.history.load_open()  # calls a killed run left in progress: closed after the snapshot
         self.history.start()
         self.state_log.start()
         if self.settings.ami_enabled:
@@ -159,6 +162,13 @@ class CtiService:
             return
         for event in events:
             self.bus.publish(event)
+        if isinstance(item, ChannelsSnapshot) and self.history.recovered:
+            # the first snapshot since start: the calls a killed run left that ended while it was away
+            self.history.close_unseen(set(self.tracker.calls), now)
+
+    def _direction_of(self, linkedid: str) -> Direction | None:
+        call = self.tracker.calls.get(linkedid)
+        return call.direction if call is not None else None
 
     def _agent_fields(self, interface: str | None) -> dict[str, Any]:
         info = self.directory.get(interface)

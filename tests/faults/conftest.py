@@ -104,6 +104,10 @@ class Centre:
         async with self.db.session() as s:
             return list(await s.scalars(select(Call.linkedid).order_by(Call.id)))
 
+    async def rows(self) -> list[Call]:
+        async with self.db.session() as s:
+            return list(await s.scalars(select(Call).order_by(Call.id)))
+
     async def row_count(self) -> int:
         async with self.db.session() as s:
             return int(await s.scalar(select(func.count()).select_from(Call)) or 0)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 
+from app.models import OpenCall
 from cti.pbx_process import PrivateAsterisk
 from tests.conftest import wait_for
 from tests.faults.conftest import Centre, centre_on
@@ -84,28 +86,35 @@ def _agents_talking(centre: Centre) -> int:
     return sum(1 for line in out.splitlines() if line.startswith("PJSIP/agent") and "!Up!" in line)
 
 
-async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_they_are_adopted_and_written_once(
+async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_each_call_has_one_row(
     centre: Centre, sipp: Sipp
 ) -> None:
-    for n in (1, 2, 3):
-        sipp.agent(n, "answer", ring_ms=300, talk_ms=12_000)
+    for n, talk_ms in ((1, 15_000), (2, 15_000), (3, 3_000)):
+        sipp.agent(n, "answer", ring_ms=300, talk_ms=talk_ms)
     await centre.login(1, 2, 3)
     sipp.call([Caller(KNOWN_NUMBER, "5551000", "Before")], hold_ms=1000)  # hangs up first
     await wait_for(lambda: centre.row_count(), 20, interval=0.2, what="the first call's row")
-    sipp.call(callers("Across", 2), hold_ms=60_000, rate=5)
-    await wait_for(lambda: _agents_talking(centre) == 2, 20, interval=0.2, what="two agents talking")
+    sipp.call(callers("Across", 3), hold_ms=60_000, rate=5)
+    await wait_for(lambda: _agents_talking(centre) == 3, 20, interval=0.2, what="three agents talking")
 
     await centre.kill()
-    assert _agents_talking(centre) == 2  # Asterisk carries the calls on
+    # agent3's call ends while no Plateau is there to see it; the two others are still up at restart
+    await wait_for(lambda: _agents_talking(centre) == 2, 20, interval=0.2, what="agent3's call to end")
     await centre.start()
     h = await centre.health()
     assert h["ami"]["calls"] == 2, h  # adopted from the channel snapshot on connect
 
-    await wait_for(lambda: _rows(centre, 3), 40, interval=0.2, what="the adopted calls' rows")
+    await wait_for(lambda: _rows(centre, 4), 40, interval=0.2, what="a row for every call")
     await wait_for(lambda: centre.pbx_calls() == 0, 10, interval=0.2, what="Asterisk idle")
-    linkedids = await centre.linkedids()
-    assert len(linkedids) == len(set(linkedids)) == 3
+    rows = await centre.rows()
+    assert len({r.linkedid for r in rows}) == 4
+    across = [r for r in rows if (r.caller_name or "").startswith("Across")]
+    assert sorted(r.agent_id for r in across) == sorted(centre.users[f"agent{n}"] for n in (1, 2, 3))
+    assert {(r.outcome, r.queue) for r in across} == {("answered", "support")}
+    assert all(r.answered_at is not None for r in across)
     assert not centre.dead_letter.exists()
+    async with centre.db.session() as s:
+        assert (await s.scalars(select(OpenCall.linkedid))).all() == []
 
 
 @pytest.fixture
