@@ -305,7 +305,7 @@ class CallHistoryWriter:
         while True:
             try:
                 await self.write(records)
-                if not self._unwritable:
+                if records and not self._unwritable:  # notes alone do not say the calls can be written
                     self.error = None
                 return
             except Exception as exc:
@@ -356,11 +356,11 @@ class CallHistoryWriter:
     async def write(self, records: list[CallRecord]) -> int:
         """Insert the calls that are not there yet, with a timeline entry for the matched contact; in the same
         transaction, note the calls in progress and drop the notes of those written."""
-        await self.directory.refresh_if_stale()
         notes = {linkedid: dict(self._open[linkedid]) for linkedid in self._dirty if linkedid in self._open}
         self._dirty.difference_update(notes)
         if not records and not notes:
             return 0
+        await self.directory.refresh_if_stale()
         try:
             return await self._write(records, notes)
         except BaseException:

@@ -97,7 +97,7 @@ async def test_given_a_campaign_call_with_an_agent_when_plateau_is_killed_then_n
     assert (first.lead_id, first.result, first.agent_id) == (lead_ids[0], "contact", centre.users["agent1"])
     assert await _in_flight(centre) == []
     linkedids = await centre.linkedids()
-    assert len(linkedids) == len(set(linkedids)) == len(NUMBERS), linkedids
+    assert len(linkedids) == len(set(linkedids)) == len(NUMBERS), (linkedids, proxy.originates())
 
 
 async def test_given_a_campaign_call_with_an_agent_when_asterisk_restarts_then_each_lead_has_one_contact(

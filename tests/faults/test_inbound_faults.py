@@ -109,7 +109,9 @@ async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_each_cal
     rows = await centre.rows()
     assert len({r.linkedid for r in rows}) == 4
     across = [r for r in rows if (r.caller_name or "").startswith("Across")]
-    assert sorted(r.agent_id for r in across) == sorted(centre.users[f"agent{n}"] for n in (1, 2, 3))
+    seen = [(r.caller_name, r.agent_id, r.outcome, r.queue, r.answered_at) for r in rows]
+    agents = sorted(centre.users[f"agent{n}"] for n in (1, 2, 3))
+    assert sorted(r.agent_id or 0 for r in across) == agents, seen
     assert {(r.outcome, r.queue) for r in across} == {("answered", "support")}
     assert all(r.answered_at is not None for r in across)
     assert not centre.dead_letter.exists()
