@@ -73,6 +73,10 @@ async def _each_lead_once(centre: Centre, lead_ids: list[int]) -> None:
     await wait_for(lambda: centre.pbx_calls() == 0, 20, interval=0.2, what="Asterisk idle")
 
 
+async def _rows(centre: Centre, n: int) -> bool:
+    return await centre.row_count() >= n
+
+
 async def _dialled(proxy: AmiProxy) -> Counter[str]:
     return Counter(o["number"] for o in proxy.originates())
 
@@ -96,8 +100,10 @@ async def test_given_a_campaign_call_with_an_agent_when_plateau_is_killed_then_n
     first = (await _attempts(centre))[0]
     assert (first.lead_id, first.result, first.agent_id) == (lead_ids[0], "contact", centre.users["agent1"])
     assert await _in_flight(centre) == []
+    # the history writer's batch follows the attempt within 0.2 s
+    await wait_for(lambda: _rows(centre, len(NUMBERS)), 10, interval=0.2, what="a history row per call")
     linkedids = await centre.linkedids()
-    assert len(linkedids) == len(set(linkedids)) == len(NUMBERS), (linkedids, proxy.originates())
+    assert len(linkedids) == len(set(linkedids)) == len(NUMBERS), linkedids
 
 
 async def test_given_a_campaign_call_with_an_agent_when_asterisk_restarts_then_each_lead_has_one_contact(
@@ -121,5 +127,6 @@ async def test_given_a_campaign_call_with_an_agent_when_asterisk_restarts_then_e
     assert next(a.agent_id for a in attempts if a.lead_id == lead_ids[0]) == centre.users["agent1"]
     assert set(await _dialled(proxy)) == set(NUMBERS)
     assert await _in_flight(centre) == []
+    await wait_for(lambda: _rows(centre, len(NUMBERS)), 10, interval=0.2, what="a history row per call")
     linkedids = await centre.linkedids()
     assert len(linkedids) == len(set(linkedids)), linkedids

@@ -96,6 +96,8 @@ async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_each_cal
     await wait_for(lambda: centre.row_count(), 20, interval=0.2, what="the first call's row")
     sipp.call(callers("Across", 3), hold_ms=60_000, rate=5)
     await wait_for(lambda: _agents_talking(centre) == 3, 20, interval=0.2, what="three agents talking")
+    # what the next run goes on: the three calls noted answered (the notes follow within a batch, 0.2 s)
+    await wait_for(lambda: _noted_answered(centre, 3), 10, interval=0.1, what="the answers noted")
 
     await centre.kill()
     # agent3's call ends while no Plateau is there to see it; the two others are still up at restart
@@ -117,6 +119,12 @@ async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_each_cal
     assert not centre.dead_letter.exists()
     async with centre.db.session() as s:
         assert (await s.scalars(select(OpenCall.linkedid))).all() == []
+
+
+async def _noted_answered(centre: Centre, n: int) -> bool:
+    async with centre.db.session() as s:
+        notes = (await s.scalars(select(OpenCall.data))).all()
+    return sum(1 for note in notes if note.get("answered_at")) == n
 
 
 @pytest.fixture
