@@ -7,13 +7,14 @@ import contextlib
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.models import OpenCall
+from app.models import AgentStateLog, OpenCall
 from cti.pbx_process import PrivateAsterisk
 from tests.conftest import wait_for
 from tests.faults.conftest import Centre, centre_on
@@ -47,6 +48,7 @@ async def test_given_calls_ending_while_postgresql_restarts_then_each_is_written
     sipp.call([Caller(KNOWN_NUMBER, "5551000", "Before")], hold_ms=20_000)
     await wait_for(lambda: centre.row_count(), 20, interval=0.2, what="the first call's row")
 
+    down_at = datetime.now(UTC)
     await asyncio.to_thread(cluster.stop)
     during = sipp.call(callers("During", 4), hold_ms=20_000, rate=2)
     await wait_for(lambda: during.poll() is not None, 40, interval=0.2, what="the calls during the outage")
@@ -54,6 +56,7 @@ async def test_given_calls_ending_while_postgresql_restarts_then_each_is_written
         lambda: _pending(centre, 4), 10, interval=0.2, what="the four calls waiting for the database"
     )
     await hold_outage(centre, OUTAGE_S, pending=4)
+    up_at = datetime.now(UTC)
     await asyncio.to_thread(cluster.start)
 
     await wait_for(lambda: _rows(centre, 5), 30, interval=0.2, what="every call's row")
@@ -67,6 +70,14 @@ async def test_given_calls_ending_while_postgresql_restarts_then_each_is_written
         "pending": 0,
         "error": None,
     }
+    # the agents' states during the outage (ringing, on call) waited too, for the state-time report
+
+    async def states_during() -> bool:
+        async with centre.db.session() as s:
+            started = (await s.scalars(select(AgentStateLog.started_at))).all()
+        return sum(1 for at in started if down_at < at < up_at) >= 4
+
+    await wait_for(states_during, 10, interval=0.2, what="the agent states of the outage")
 
 
 async def _pending(centre: Centre, n: int) -> bool:
