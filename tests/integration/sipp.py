@@ -332,6 +332,7 @@ class Sipp:
         rate: float = 10,
         limit: int = 50,
         wait: bool = False,
+        extra: Sequence[str] = (),
     ) -> subprocess.Popen[bytes]:
         """Place one call per caller from the trunk (127.0.0.2); caller IDs come from a CSV injection file."""
         rows = ["SEQUENTIAL", *(f"{c.number};{c.did};{c.name}" for c in callers)]
@@ -347,6 +348,7 @@ class Sipp:
             str(rate),
             "-l",
             str(limit),
+            *extra,
             f"127.0.0.1:{self.cfg.sip_port}",
         ]
         proc = subprocess.Popen(
