@@ -21,6 +21,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -229,7 +230,11 @@ def run(centre: CallCentre, calls: int, cps: float, seconds: float) -> dict[str,
         events["asterisk_restart_at_s"] = round(time.monotonic() - t0, 1)
         await asyncio.to_thread(centre.pbx.restart)
         events["asterisk_back_s"] = round(time.monotonic() - t0 - events["asterisk_restart_at_s"], 1)
-        await asyncio.to_thread(sipp.wait, seconds + 300)
+        try:  # SIPp keeps at most `limit` calls up: a queue that falls behind slows it down
+            await asyncio.to_thread(sipp.wait, seconds + 240)
+        except subprocess.TimeoutExpired:
+            sipp.terminate()
+            await asyncio.to_thread(sipp.wait, 30)
         events["sipp_exit"] = sipp.returncode
         # the last calls' rows (the writer flushes every 0.2 s; adopted calls end with Asterisk's events)
         deadline = time.monotonic() + 60
