@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 
+from app.call_history import RETRY_MAX_S, database_unavailable
 from app.db import Database
 from app.directory import AgentDirectory
 from app.models import AgentStateLog
@@ -55,10 +56,21 @@ class AgentStateLogWriter:
             await asyncio.sleep(self.flush_s)
             while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            try:
-                await self.write(batch)
-            except Exception:
-                log.exception("agent state log: %d changes not written", len(batch))
+            attempt = 0
+            while True:
+                try:
+                    await self.write(batch)
+                    break
+                except Exception as exc:
+                    if not database_unavailable(exc):
+                        log.exception("agent state log: %d changes not written", len(batch))
+                        break
+                    if attempt == 0:  # the database is away or full: the changes wait for it, in order
+                        log.warning("agent state log: %d changes wait for the database: %s", len(batch), exc)
+                    attempt += 1
+                    await asyncio.sleep(min(RETRY_MAX_S, 0.2 * 2 ** min(attempt - 1, 8)))
+                    while not self.queue.empty():
+                        batch.append(self.queue.get_nowait())
             if self.queue.empty():
                 self._idle.set()
 

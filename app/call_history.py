@@ -2,32 +2,126 @@
 
 Rows are keyed by Linkedid and inserted with ON CONFLICT DO NOTHING, so replaying the same events (a
 resync, a restart, a retried batch) never duplicates a call or its timeline entry.
+
+A database that cannot be reached or written (PostgreSQL restarting, the SQLite file's disk full) is waited
+for: the calls stay in memory, in order, and are written when it answers again; `health()` says how many wait.
+Only a row the database refuses (its data) goes to the dead-letter file, and one that cannot be written
+there either (disk full) stays in memory and is tried again.
+
+Calls in progress are noted in `calls_open` (offered, queued, answered: what is known so far) by the same
+writer, and each note is deleted in the transaction that writes its call's row. A Plateau killed and started
+again reads the notes left: the calls Asterisk still carries are adopted by the tracker and their rows get
+the noted facts (`merge_note`); those it no longer carries ended while Plateau was away and are written from
+the note (`record_from_note`: end time = when it was found, outcome `answered` or `unobserved`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.customers import find_contact_ids
 from app.db import Database
 from app.directory import AgentDirectory
-from app.models import Call, CallDirection, Interaction, InteractionKind
+from app.models import Call, CallDirection, Interaction, InteractionKind, OpenCall
 from app.settings import VAR
-from cti.events import CallEnded, CallRecord
+from cti.events import CallAnswered, CallEnded, CallerId, CallOffered, CallQueued, CallRecord, Direction
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER = VAR / "history-dead-letter.jsonl"
 IvrPathFn = Callable[[Any, str], Awaitable[dict[str, Any] | None]]
+RETRY_MAX_S = 5.0
+UNOBSERVED = "unobserved"  # outcome of a call that ended unanswered while Plateau was away
+_NOTES = object()  # on the writer's queue: open-call notes to write
+DirectionFn = Callable[[str], Direction | None]
+
+
+def note_event(note: dict[str, Any], event: Any, direction: Direction | None) -> None:
+    """Fold an event of a call in progress into its note (plain JSON values)."""
+    if direction is not None:
+        note["direction"] = direction.value
+    caller = getattr(event, "caller", None)
+    if caller is not None and "caller_number" not in note:
+        note["caller_number"], note["caller_name"] = caller.number, caller.name
+    note.setdefault("offered_at", event.at)
+    if isinstance(event, CallOffered):
+        note["offered_at"], note["called_number"] = event.at, event.called_number
+    elif isinstance(event, CallQueued):
+        note["queue"] = event.queue
+    elif isinstance(event, CallAnswered):
+        note.setdefault("agent", event.agent)
+        note.setdefault("answered_at", event.at)
+        if event.queue:
+            note["queue"] = event.queue
+
+
+def _caller_of(note: dict[str, Any]) -> CallerId:
+    number, name = note.get("caller_number"), note.get("caller_name")
+    return CallerId(number, name, number is None and name is None)
+
+
+def record_from_note(linkedid: str, note: dict[str, Any], ended_at: float) -> CallRecord:
+    """A call noted in progress that ended while Plateau was away: what was known of it; it ended at the
+    latest when Plateau found it gone (its talk time is unknown)."""
+    offered, answered = float(note["offered_at"]), note.get("answered_at")
+    return CallRecord(
+        linkedid=linkedid,
+        direction=Direction(note.get("direction") or Direction.internal),
+        caller=_caller_of(note),
+        called_number=note.get("called_number"),
+        queue=note.get("queue"),
+        agent=note.get("agent"),
+        offered_at=offered,
+        answered_at=answered,
+        ended_at=ended_at,
+        wait_s=round(answered - offered, 3) if answered is not None and note.get("queue") else None,
+        talk_s=None,
+        hold_s=0.0,
+        outcome="answered" if answered is not None else UNOBSERVED,
+        hangup_cause=None,
+    )
+
+
+def merge_note(rec: CallRecord, note: dict[str, Any]) -> CallRecord:
+    """A call adopted from Asterisk after a restart: the tracker saw only its end; the note has its start."""
+    offered = min(rec.offered_at, float(note.get("offered_at") or rec.offered_at))
+    answered = note.get("answered_at") or rec.answered_at
+    unknown_caller = rec.caller.number is None and rec.caller.name is None
+    return replace(
+        rec,
+        direction=Direction(note["direction"]) if note.get("direction") else rec.direction,
+        caller=_caller_of(note) if unknown_caller and "caller_number" in note else rec.caller,
+        called_number=rec.called_number or note.get("called_number"),
+        queue=rec.queue or note.get("queue"),
+        agent=rec.agent or note.get("agent"),
+        offered_at=offered,
+        answered_at=answered,
+        wait_s=rec.wait_s if rec.wait_s is not None or answered is None else round(answered - offered, 3),
+        talk_s=round(rec.ended_at - answered - rec.hold_s, 3) if answered is not None else rec.talk_s,
+        outcome="answered" if answered is not None else rec.outcome,
+    )
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database is away or cannot write (connection refused or cut, server shutting down, disk full),
+    as opposed to refusing a row's data: the first is waited for, the second is dead-lettered."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (OSError, TimeoutError))
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -74,6 +168,8 @@ class CallHistoryWriter:
         ivr_summary: IvrPathFn | None = None,
         batch: int = 500,
         flush_s: float = 0.2,
+        dead_letter: Path | None = None,
+        direction_of: DirectionFn | None = None,
     ) -> None:
         self.db = db
         self.directory = directory
@@ -85,24 +181,75 @@ class CallHistoryWriter:
         self.written = 0
         self.failed_batches = 0
         self.retry_base_s = 0.2
+        self.dead_letter = dead_letter or DEAD_LETTER
+        self.pending = 0  # calls handed over and not yet in the database (or the dead-letter file)
+        self.error: str | None = None  # why the calls wait, while they do
+        self._unwritable: list[CallRecord] = []  # refused by the database and by the dead-letter file
+        self._batch: list[CallRecord] = []  # the batch being written
+        self.direction_of = direction_of or (lambda _linkedid: None)
+        self._open: dict[str, dict[str, Any]] = {}  # calls in progress → their note
+        self._dirty: set[str] = set()  # notes changed since written
+        self._notes_queued = False
+        self.recovered: dict[str, dict[str, Any]] = {}  # notes a previous run left (`load_open`)
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
 
     def on_event(self, event: Any) -> None:
         if isinstance(event, CallEnded):
-            self._idle.clear()
-            self.queue.put_nowait(event.record)
+            rec = event.record
+            self._open.pop(rec.linkedid, None)
+            self._dirty.discard(rec.linkedid)
+            note = self.recovered.pop(rec.linkedid, None)
+            self._enqueue(merge_note(rec, note) if note is not None else rec)
+        elif isinstance(event, (CallOffered, CallQueued, CallAnswered)):
+            note = self._open.setdefault(event.linkedid, {})
+            note_event(note, event, self.direction_of(event.linkedid))
+            self._dirty.add(event.linkedid)
+            if not self._notes_queued:
+                self._notes_queued = True
+                self.queue.put_nowait(_NOTES)  # type: ignore[arg-type]
+
+    def _enqueue(self, rec: CallRecord) -> None:
+        self._idle.clear()
+        self.pending += 1
+        self.queue.put_nowait(rec)
+
+    async def load_open(self) -> None:
+        """The calls a previous run noted in progress and did not write (it was killed)."""
+        async with self.db.session() as s:
+            rows = (await s.execute(select(OpenCall.linkedid, OpenCall.data))).all()
+        self.recovered = {linkedid: dict(data) for linkedid, data in rows}
+        if rows:
+            log.info("history: %d call(s) in progress when the previous run stopped", len(rows))
+
+    def close_unseen(self, live: set[str], now: float) -> int:
+        """After the first channel snapshot: the recovered calls Asterisk no longer carries ended while
+        Plateau was away; they are written from their notes. The others end as adopted calls."""
+        gone = [linkedid for linkedid in self.recovered if linkedid not in live]
+        for linkedid in gone:
+            self._enqueue(record_from_note(linkedid, self.recovered.pop(linkedid), now))
+        return len(gone)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="call-history")
 
     async def stop(self) -> None:
-        await self.drain(timeout=5)
+        with contextlib.suppress(TimeoutError):
+            await self.drain(timeout=5)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # the database still away at shutdown: what waited for it goes to the dead-letter file
+        left, self._batch, self._unwritable = [*self._batch, *self._unwritable], [], []
+        while not self.queue.empty():
+            if (item := self.queue.get_nowait()) is not _NOTES:
+                left.append(item)
+        for rec in left:
+            self._dead_letter(rec)
+        for rec in self._unwritable:
+            log.error("history: call %s lost at shutdown: %s", rec.linkedid, self.error)
 
     async def drain(self, timeout: float = 10) -> None:
         """Wait until every call handed over so far is in the database."""
@@ -110,35 +257,66 @@ class CallHistoryWriter:
 
     async def _run(self) -> None:
         while True:
-            records = [await self.queue.get()]
+            if self._unwritable:  # the dead-letter file could not be written: try again now and then
+                try:
+                    items = [await asyncio.wait_for(self.queue.get(), RETRY_MAX_S)]
+                except TimeoutError:
+                    items = []
+                held, self._unwritable = self._unwritable, []
+                for rec in held:
+                    self._dead_letter(rec)
+                self.pending -= len(held) - len(self._unwritable)
+                if not items:
+                    self._set_idle_if_done()
+                    continue
+            else:
+                items = [await self.queue.get()]
             deadline = asyncio.get_running_loop().time() + self.flush_s
-            while len(records) < self.batch:
+            while len(items) < self.batch:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0 and self.queue.empty():
                     break
                 try:
-                    records.append(
+                    items.append(
                         self.queue.get_nowait()
                         if not self.queue.empty()
                         else await asyncio.wait_for(self.queue.get(), remaining)
                     )
                 except TimeoutError:
                     break
+            records = [r for r in items if r is not _NOTES]
+            if len(records) < len(items):
+                self._notes_queued = False  # notes changed from now on come with the next batch
+            held_before, self._batch = len(self._unwritable), records
             await self._write_with_retry(records)
-            if self.queue.empty():
-                self._idle.set()
+            self._batch = []
+            self.pending -= len(records) - (len(self._unwritable) - held_before)
+            self._set_idle_if_done()
+
+    def _set_idle_if_done(self) -> None:
+        if self.queue.empty() and not self._unwritable:
+            self.error = None
+            self._idle.set()
 
     async def _write_with_retry(self, records: list[CallRecord]) -> None:
-        for attempt in range(5):
+        """Write the batch; while the database is away, wait for it (the calls stay here, in order). A batch
+        it refuses is written call by call, and the calls refused alone go to the dead-letter file."""
+        attempt = 0
+        while True:
             try:
                 await self.write(records)
+                if records and not self._unwritable:  # notes alone do not say the calls can be written
+                    self.error = None
                 return
-            except Exception:
+            except Exception as exc:
                 self.failed_batches += 1
-                log.exception(
-                    "history: batch of %d calls failed (attempt %d); retrying", len(records), attempt + 1
-                )
-                await asyncio.sleep(min(5.0, self.retry_base_s * 2**attempt))
+                attempt += 1
+                if not database_unavailable(exc) and attempt >= 5:
+                    break
+                if attempt == 1:
+                    log.exception("history: batch of %d calls failed; retrying", len(records))
+                self.error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+                await asyncio.sleep(min(RETRY_MAX_S, self.retry_base_s * 2 ** min(attempt - 1, 8)))
         for rec in records:  # one poisoned record must not take the others down with it
             try:
                 await self.write([rec])
@@ -146,15 +324,50 @@ class CallHistoryWriter:
                 self._dead_letter(rec)
 
     def _dead_letter(self, rec: CallRecord) -> None:
-        """Nothing is lost: what cannot be written is kept on disk for replay, and said loudly."""
-        DEAD_LETTER.parent.mkdir(parents=True, exist_ok=True)
-        with DEAD_LETTER.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(asdict(rec), default=str, ensure_ascii=False) + "\n")
-        log.error("history: call %s could not be written; kept in %s", rec.linkedid, DEAD_LETTER)
+        """Nothing is lost: what cannot be written is kept on disk for replay, and said loudly. When the file
+        cannot take it (disk full), the call stays in memory and is tried again; a line cut short by the
+        full disk is taken back, so the file holds whole lines only."""
+        line = (json.dumps(asdict(rec), default=str, ensure_ascii=False) + "\n").encode()
+        try:
+            self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.dead_letter, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                end = os.lseek(fd, 0, os.SEEK_END)
+                try:
+                    if os.write(fd, line) != len(line):
+                        raise OSError(errno.ENOSPC, "short write")
+                except OSError:
+                    os.ftruncate(fd, end)
+                    raise
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._unwritable.append(rec)
+            self.error = f"dead-letter file {self.dead_letter}: {exc}"
+            log.error("history: call %s kept in memory: %s", rec.linkedid, self.error)
+            return
+        log.error("history: call %s could not be written; kept in %s", rec.linkedid, self.dead_letter)
+
+    def health(self) -> dict[str, Any]:
+        """`ok` is false while calls wait for the database or for room in the dead-letter file."""
+        ok = self.error is None
+        return {"ok": ok, "written": self.written, "pending": self.pending, "error": self.error}
 
     async def write(self, records: list[CallRecord]) -> int:
-        """Insert the calls that are not there yet, with a timeline entry for the matched contact."""
+        """Insert the calls that are not there yet, with a timeline entry for the matched contact; in the same
+        transaction, note the calls in progress and drop the notes of those written."""
+        notes = {linkedid: dict(self._open[linkedid]) for linkedid in self._dirty if linkedid in self._open}
+        self._dirty.difference_update(notes)
+        if not records and not notes:
+            return 0
         await self.directory.refresh_if_stale()
+        try:
+            return await self._write(records, notes)
+        except BaseException:
+            self._dirty.update(linkedid for linkedid in notes if linkedid in self._open)
+            raise
+
+    async def _write(self, records: list[CallRecord], notes: dict[str, dict[str, Any]]) -> int:
         async with self.db.session() as s:
             rows = []
             known = {r.linkedid: self.matches.pop(r.linkedid) for r in records if r.linkedid in self.matches}
@@ -171,6 +384,20 @@ class CallHistoryWriter:
                     )
                 )
             dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+            if notes:
+                now = datetime.now(UTC)
+                upsert = dialect.insert(OpenCall)
+                await s.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=["linkedid"],
+                        set_={"data": upsert.excluded.data, "noted_at": upsert.excluded.noted_at},
+                    ),
+                    [{"linkedid": k, "data": v, "noted_at": now} for k, v in notes.items()],
+                )
+            if not records:
+                await s.commit()
+                return 0
+            await s.execute(delete(OpenCall).where(OpenCall.linkedid.in_([r.linkedid for r in records])))
             stmt = dialect.insert(Call).on_conflict_do_nothing(index_elements=["linkedid"])
             # executemany with RETURNING (SQLAlchemy's insertmanyvalues): compiled once per batch
             inserted = (

@@ -109,12 +109,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # a read and a write (app/health.py): a database that only reads fails every login
         db_error = await app.state.db.ping() or await app.state.write_probe.error()
         ami = app.state.cti.health()
-        ok = db_error is None and ami["ok"]
+        history = app.state.cti.history_health()
+        ok = db_error is None and ami["ok"] and history["ok"]
         if not ok:
             response.status_code = 503
         return {
             "status": "ok" if ok else "degraded",
             "ami": ami,
+            "history": history,
             "database": {
                 "ok": db_error is None,
                 "engine": "sqlite" if settings.is_sqlite else "postgresql",

@@ -281,6 +281,17 @@ class Call(Base):
     ivr_path: Mapped[list[Any] | None]
 
 
+class OpenCall(Base):
+    """A call in progress, as far as it is known (app/call_history.py: offered, queued, answered), deleted in
+    the transaction that writes its `calls` row: after a restart, those Asterisk no longer carries ended
+    while Plateau was away, and are written from here."""
+
+    __tablename__ = "calls_open"
+    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    noted_at: Mapped[datetime]
+
+
 class Interaction(Base):
     """The timeline of a contact: calls, notes, dispositions, script answers, complaints."""
 

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     ivr_flows_dir: Path = ROOT / "ivr_flows"
     ivr_default_flow: str | None = None
     ivr_check_sounds: bool = True  # off when Plateau's host does not have Asterisk's sounds
+    # calls the database refuses (their data) are kept here for replay (app/call_history.py)
+    history_dead_letter: Path = VAR / "history-dead-letter.jsonl"
 
     default_region: str = "FR"
     default_language: Literal["fr", "en"] = "fr"

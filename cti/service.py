@@ -52,6 +52,7 @@ from cti.events import (
     CallOffered,
     CallQueued,
     CallTransferred,
+    Direction,
     HeldPartyLeft,
     PhoneRegistration,
     QueueChanged,
@@ -106,7 +107,13 @@ class CtiService:
             ivr_summary=summary,
         )
         self.history = CallHistoryWriter(
-            db, self.directory, settings.default_region, matches=self.screenpop.matches, ivr_summary=summary
+            db,
+            self.directory,
+            settings.default_region,
+            matches=self.screenpop.matches,
+            ivr_summary=summary,
+            dead_letter=settings.history_dead_letter,
+            direction_of=self._direction_of,
         )
         self.link = AmiLink(
             settings.ami_host,
@@ -132,6 +139,7 @@ class CtiService:
     async def start(self) -> None:
         await self.directory.load()
         await self.screenpop.warm()
+        await self.history.load_open()  # calls a killed run left in progress: closed after the snapshot
         self.history.start()
         self.state_log.start()
         if self.settings.ami_enabled:
@@ -173,6 +181,13 @@ class CtiService:
             return
         for event in events:
             self.bus.publish(event)
+        if isinstance(item, ChannelsSnapshot) and self.history.recovered:
+            # the first snapshot since start: the calls a killed run left that ended while it was away
+            self.history.close_unseen(set(self.tracker.calls), now)
+
+    def _direction_of(self, linkedid: str) -> Direction | None:
+        call = self.tracker.calls.get(linkedid)
+        return call.direction if call is not None else None
 
     def _agent_fields(self, interface: str | None) -> dict[str, Any]:
         info = self.directory.get(interface)
@@ -418,6 +433,10 @@ class CtiService:
             "calls": len(self.tracker.calls),
             "history_written": self.history.written,
         }
+
+    def history_health(self) -> dict[str, Any]:
+        """The history writer: `ok` false while finished calls wait in memory (database away or full)."""
+        return self.history.health()
 
 
 __all__ = ["AmiError", "AmiUnavailable", "ControlError", "CtiService", "PhoneNotRegistered"]

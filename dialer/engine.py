@@ -572,6 +572,12 @@ class DialerService:
             # maybe placed, maybe not: never resent; the call is closed once Asterisk no longer knows it
             call.link_lost = True
         except AmiError as exc:
+            if "shutting down" in str(exc).lower():
+                # refused before any channel existed (Asterisk stopping, its hang-ups freed an agent):
+                # nobody was dialled, so no attempt counts against the lead; it is dialled after the restart
+                log.info("dialer: originate to lead %s refused, Asterisk is shutting down", lead.id)
+                await self._forget(call)
+                return None
             log.warning("dialer: originate to lead %s refused: %s", lead.id, exc)
             call.dial_status = "CHANUNAVAIL"
             self._finish(call)

@@ -44,43 +44,57 @@ def _pg_bin(name: str) -> str:
     return found
 
 
+class Cluster:
+    """A PostgreSQL cluster of the suite's own (initdb in a temporary folder), which it may stop and start."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="plateau-pg-"))
+        self.data, self.port = self.root / "data", _free_port()
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}"
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root
+            shutil.chown(self.root, "postgres")
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+        subprocess.run(
+            [*self._as_user, _pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*self._as_user, _pg_bin("pg_ctl"), "-D", str(self.data), *args], check=check, capture_output=True
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._ctl("-l", str(self.root / "log"), "-w", "-o", options, "start")
+
+    def ensure_started(self) -> None:
+        status = subprocess.run(
+            [*self._as_user, _pg_bin("pg_ctl"), "-D", str(self.data), "status"], capture_output=True
+        )
+        if status.returncode != 0:
+            self.start()
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` (what a service restart does: sessions cut, clean shut-down) or `immediate` (a crash)."""
+        self._ctl("-m", mode, "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextmanager
 def throwaway_cluster() -> Iterator[str]:
     """initdb + pg_ctl in a temporary folder; yields a server URL (no database part)."""
-    root = Path(tempfile.mkdtemp(prefix="plateau-pg-"))
-    data, port = root / "data", _free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*as_user, _pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_user,
-            _pg_bin("pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(root / "log"),
-            "-w",
-            "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cluster = Cluster()
     try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}"
+        cluster.start()
+        yield cluster.url
     finally:
-        subprocess.run(
-            [*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 @contextmanager

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import multiprocessing as mp
 import os
 import random
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -35,8 +34,9 @@ from app.db import Database
 from app.models import ApiToken, Queue, QueueMember, Role, Team, User
 from app.security import token_digest
 from bench.lookup import mobile, write_csv
-from cti.pbx_process import PbxConfig, PrivateAsterisk, free_port
+from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.integration.capture import AmiRecorder
+from tests.integration.plateau_process import PlateauProcess, serve_env
 from tests.integration.sipp import Caller, Sipp
 from tests.pg import fresh_database, postgres_server
 
@@ -63,6 +63,7 @@ async def seed(
     contacts: int,
     users: list[tuple[str, Role, str | None]],
     password_hash: str = "x",
+    queues: tuple[str, ...] = ("support",),
 ) -> dict[str, str]:
     db = Database(url)
     async with db.session() as s:
@@ -70,8 +71,9 @@ async def seed(
         assert report.imported == contacts, report.summary()
     tokens = {}
     async with db.session() as s:
-        queue, team = Queue(name="support", display_name="Support"), Team(name="Plateau")
-        s.add_all([queue, team])
+        rows = [Queue(name=name, display_name=name.title()) for name in queues]
+        team = Team(name="Plateau")
+        s.add_all([*rows, team])
         await s.flush()
         for name, role, endpoint in users:  # one team: supervisors watch their own team's agents
             u = User(
@@ -87,7 +89,7 @@ async def seed(
             tokens[name] = f"bench-{name}-token-0123456789"
             s.add(ApiToken(user_id=u.id, name="bench", token_hash=token_digest(tokens[name])))
             if name.startswith("agent"):
-                s.add(QueueMember(queue_id=queue.id, user_id=u.id))
+                s.add_all([QueueMember(queue_id=queue.id, user_id=u.id) for queue in rows])
         await s.commit()
     # The store at rest, as it is long after its import: vacuumed (hint bits and visibility map set, which
     # the first reads after a bulk load would otherwise do page by page, and autovacuum would do in the
@@ -232,6 +234,9 @@ class CallCentre:
     password_hash: str = "x"  # "x" matches no password: the benches sign in with tokens
     talk_ms: int = 1500
     server_nice: int = SERVER_NICE
+    queues: tuple[str, ...] = ("support",)  # the agents answer all of them
+    ivr_flows: Path | None = None  # a folder of IVR flows: calls go through the IVR (FastAGI) first
+    live_lock: Path | None = None  # taken (flock) once the data is staged, before Asterisk starts
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-centre-")))
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -244,46 +249,44 @@ class CallCentre:
         users = [(f"agent{n}", Role.agent, f"agent{n}") for n in range(1, self.agents + 1)]
         users += [(f"sup{n}", Role.supervisor, None) for n in range(1, self.supervisors + 1)]
         users += [(f"other{n}", Role.agent, f"other{n}") for n in range(1, self.others + 1)]
-        self.tokens = asyncio.run(seed(url, csv_path, self.contacts, users, self.password_hash))
+        self.tokens = asyncio.run(seed(url, csv_path, self.contacts, users, self.password_hash, self.queues))
         csv_path.unlink()  # 1M rows: ~60 MB a run otherwise left in the temporary folder
+        self.database_url = url
+        if self.live_lock is not None:  # the shared machine's live runs (Asterisk, SIPp) go one at a time
+            lock = self._stack.enter_context(open(self.live_lock, "a"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
         self.cfg = PbxConfig.for_tests(
-            self.work / "pbx", agents=self.agents, supervisors=1, queue_ring_timeout=5
+            self.work / "pbx",
+            agents=self.agents,
+            supervisors=1,
+            queue_ring_timeout=5,
+            ivr_enabled=self.ivr_flows is not None,
         )
         self.pbx = PrivateAsterisk(self.cfg)
         self.pbx.start()
         self._stack.callback(self.pbx.stop)
         self.sipp = Sipp(self.cfg, self.work / "sipp", nice=LOAD_NICE)
         self._stack.callback(self.sipp.stop)
-        self.http_port = free_port()
-        env = {
-            **os.environ,
-            "PLATEAU_DATABASE_URL": url,
-            "PLATEAU_AMI_PORT": str(self.cfg.ami_port),
-            "PLATEAU_AMI_USER": self.cfg.ami_user,
-            "PLATEAU_AMI_SECRET": self.cfg.ami_secret,
-            "PLATEAU_SECRET_KEY": "bench",
-            "PLATEAU_WRAPUP_ENABLED": "false",
-            "PLATEAU_HTTP_PORT": str(self.http_port),
-            "PLATEAU_CPU_NICE": str(self.server_nice),
-        }
-        log = self._stack.enter_context(open(self.work / "plateau.log", "wb"))
-        self.plateau = subprocess.Popen(
-            [str(Path(sys.executable).parent / "plateau"), "serve"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        ivr = (
+            {
+                "PLATEAU_IVR_ENABLED": "true",
+                "PLATEAU_AGI_PORT": str(self.cfg.agi_port),
+                "PLATEAU_IVR_FLOWS_DIR": str(self.ivr_flows),
+            }
+            if self.ivr_flows is not None
+            else {}
         )
-        self._stack.callback(self._stop_plateau)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and self.plateau.poll() is None, "plateau did not start"
-                time.sleep(0.2)
+        env = serve_env(
+            url,
+            self.cfg,
+            PLATEAU_WRAPUP_ENABLED="false",
+            PLATEAU_CPU_NICE=str(self.server_nice),
+            **ivr,
+        )
+        self.server = PlateauProcess(env, self.work / "plateau.log")
+        self.http_port = self.server.http_port
+        self.server.start()
+        self._stack.callback(self.server.stop)
         for n in range(1, self.agents + 1):
             self.sipp.agent(n, "answer", ring_ms=400, talk_ms=self.talk_ms)
         with httpx.Client(base_url=f"http://127.0.0.1:{self.http_port}", timeout=30) as http:
@@ -291,17 +294,15 @@ class CallCentre:
                 r = http.post(
                     "/api/v1/agent/login",
                     headers={"Authorization": f"Bearer {self.tokens[f'agent{n}']}"},
-                    json={"queues": ["support"]},
+                    json={"queues": list(self.queues)},
                 )
                 assert r.status_code == 204, r.text
         return self
 
-    def _stop_plateau(self) -> None:
-        self.plateau.terminate()
-        try:
-            self.plateau.wait(20)
-        except subprocess.TimeoutExpired:
-            self.plateau.kill()
+    @property
+    def plateau(self) -> subprocess.Popen[bytes]:
+        assert self.server.proc is not None
+        return self.server.proc
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import select
 
+from app.db import Database
 from app.models import ApiToken, Queue, Role, User
 from app.security import hash_password, token_digest
 from cti.events import AgentState
@@ -92,6 +92,49 @@ def customer(sipp: Sipp, behaviour: str, ring_ms: int = 1000) -> None:  # noqa: 
     sipp.far_end(f"customer-{behaviour}.xml", REJECT.format(code=code, reason=reason))
 
 
+async def add_campaign(
+    db: Database,
+    numbers: list[str],
+    *,
+    retry_rules: dict[str, Any] | None = None,
+    state: CampaignState = CampaignState.running,
+    amd: bool = False,
+    mode: DialMode = DialMode.progressive,
+    rule_set: str = "FR-2023",
+    **settings: Any,
+) -> tuple[int, list[int]]:
+    """A campaign on the `sales` queue calling one new lead per number: (campaign id, lead ids)."""
+    async with db.session() as s:
+        queue_id = await s.scalar(select(Queue.id).where(Queue.name == "sales"))
+        cl = CallList(name=f"list-{time.monotonic_ns()}", lead_count=len(numbers))
+        s.add(cl)
+        await s.flush()
+        lead_ids = []
+        for i, e164 in enumerate(numbers):
+            lead = Lead(list_id=cl.id, fields={"first_name": f"Lead{i}"}, consent=True, status="new")
+            s.add(lead)
+            await s.flush()
+            s.add(LeadNumber(lead_id=lead.id, list_id=cl.id, e164=e164, tz="Europe/Paris", country="FR"))
+            lead_ids.append(lead.id)
+        c = Campaign(
+            name=f"camp-{time.monotonic_ns()}",
+            queue_id=queue_id,
+            dial_mode=mode,
+            caller_id="+33100000000",
+            script=SCRIPT,
+            rule_set=rule_set,
+            retry_rules=retry_rules or {},
+            state=state,
+            amd_enabled=amd,
+            **settings,
+        )
+        s.add(c)
+        await s.flush()
+        s.add(CampaignList(campaign_id=c.id, list_id=cl.id))
+        await s.commit()
+        return c.id, lead_ids
+
+
 @dataclass
 class Live:
     p: Plateau
@@ -104,20 +147,7 @@ class Live:
 
     def originates(self) -> list[dict[str, str]]:
         """Every Originate Plateau sent, as {channel_id, number, channel}."""
-        out = []
-        for block in bytes(self.proxy.sent_to_pbx).split(b"\r\n\r\n"):
-            if re.search(rb"(?im)^Action: Originate\s*$", block):
-                cid = re.search(rb"(?im)^ChannelId: (\S+)", block)
-                num = re.search(rb"(?im)^Variable: PLATEAU_NUMBER=(\S+)", block)
-                channel = re.search(rb"(?im)^Channel: (\S+)", block)
-                out.append(
-                    {
-                        "channel_id": cid.group(1).decode() if cid else "",
-                        "number": num.group(1).decode() if num else "",
-                        "channel": channel.group(1).decode() if channel else "",
-                    }
-                )
-        return out
+        return self.proxy.originates()
 
     async def login(self, n: int, queue: str = "sales") -> None:
         await self.p.cti.login(f"PJSIP/agent{n}", f"agent{n}", [queue])
@@ -139,35 +169,9 @@ class Live:
         mode: DialMode = DialMode.progressive,
         **settings: Any,
     ) -> tuple[int, list[int]]:
-        async with self.p.db.session() as s:
-            queue_id = await s.scalar(select(Queue.id).where(Queue.name == "sales"))
-            cl = CallList(name=f"list-{time.monotonic_ns()}", lead_count=len(numbers))
-            s.add(cl)
-            await s.flush()
-            lead_ids = []
-            for i, e164 in enumerate(numbers):
-                lead = Lead(list_id=cl.id, fields={"first_name": f"Lead{i}"}, consent=True, status="new")
-                s.add(lead)
-                await s.flush()
-                s.add(LeadNumber(lead_id=lead.id, list_id=cl.id, e164=e164, tz="Europe/Paris", country="FR"))
-                lead_ids.append(lead.id)
-            c = Campaign(
-                name=f"camp-{time.monotonic_ns()}",
-                queue_id=queue_id,
-                dial_mode=mode,
-                caller_id="+33100000000",
-                script=SCRIPT,
-                rule_set="FR-2023",
-                retry_rules=retry_rules or {},
-                state=state,
-                amd_enabled=amd,
-                **settings,
-            )
-            s.add(c)
-            await s.flush()
-            s.add(CampaignList(campaign_id=c.id, list_id=cl.id))
-            await s.commit()
-            return c.id, lead_ids
+        return await add_campaign(
+            self.p.db, numbers, retry_rules=retry_rules, state=state, amd=amd, mode=mode, **settings
+        )
 
     async def set_state(self, campaign_id: int, state: CampaignState) -> None:
         """As the API does: the row, then the engine told (a campaign filled while still a draft)."""

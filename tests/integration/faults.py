@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 
 
 class AmiProxy:
@@ -41,6 +42,23 @@ class AmiProxy:
             dst.close()
 
         await asyncio.gather(pump(client_r, pbx_w, True), pump(pbx_r, client_w, False))
+
+    def originates(self) -> list[dict[str, str]]:
+        """Every Originate sent through the proxy, as {channel_id, number, channel}."""
+        out = []
+        for block in bytes(self.sent_to_pbx).split(b"\r\n\r\n"):
+            if re.search(rb"(?im)^Action: Originate\s*$", block):
+                cid = re.search(rb"(?im)^ChannelId: (\S+)", block)
+                num = re.search(rb"(?im)^Variable: PLATEAU_NUMBER=(\S+)", block)
+                channel = re.search(rb"(?im)^Channel: (\S+)", block)
+                out.append(
+                    {
+                        "channel_id": cid.group(1).decode() if cid else "",
+                        "number": num.group(1).decode() if num else "",
+                        "channel": channel.group(1).decode() if channel else "",
+                    }
+                )
+        return out
 
     def freeze(self, frozen: bool) -> None:
         if frozen:

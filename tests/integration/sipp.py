@@ -422,6 +422,7 @@ class Sipp:
         rate: float = 10,
         limit: int = 50,
         wait: bool = False,
+        extra: Sequence[str] = (),
     ) -> subprocess.Popen[bytes]:
         """Place one call per caller from the trunk (127.0.0.2); caller IDs come from a CSV injection file."""
         rows = ["SEQUENTIAL", *(f"{c.number};{c.did};{c.name}" for c in callers)]
@@ -437,6 +438,7 @@ class Sipp:
             str(rate),
             "-l",
             str(limit),
+            *extra,
             f"{self.cfg.sip_bind}:{self.cfg.sip_port}",
         ]
         proc = subprocess.Popen(
