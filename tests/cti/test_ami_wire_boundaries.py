@@ -37,26 +37,30 @@ def read(text: str, **kw: bool) -> tuple[list[AmiEvent | AmiResponse], AmiReader
     return reader.feed(text.encode()), reader
 
 
+BAD = {"bad_snapshot": 1}
+
+
 @pytest.mark.parametrize(
-    ("body", "whole"),
+    ("body", "whole", "dropped"),
     [
-        (snap(), True),
-        (snap() + snap("Dest"), True),  # two snapshots, each complete
-        (snap("Dest"), True),
-        (snap(keys=SNAPSHOT[:-1]) + "Cause: 16\r\n", False),  # Linkedid missing
-        (snap(keys=(*SNAPSHOT[1:2], SNAPSHOT[0], *SNAPSHOT[2:])), True),  # no snapshot starts: not one
-        (snap(keys=(*SNAPSHOT[:2], *SNAPSHOT[3:], SNAPSHOT[2])), False),  # out of order
-        (snap() + snap("Dest", SNAPSHOT[:5]) + "Cause: 16\r\n", False),  # the second one cut
-        (snap("Dest") + snap("Dest2", SNAPSHOT[:2]) + "X: 1\r\n", False),
-        ("Cause: 16\r\n", True),  # no snapshot at all
+        (snap(), True, {}),
+        (snap() + snap("Dest"), True, {}),  # two snapshots, each complete
+        (snap("Dest"), True, {}),
+        (snap(keys=SNAPSHOT[:-1]) + "Cause: 16\r\n", False, BAD),  # Linkedid missing
+        (snap(keys=(*SNAPSHOT[1:2], SNAPSHOT[0], *SNAPSHOT[2:])), False, BAD),  # the rest without its start
+        (snap(keys=(*SNAPSHOT[:2], *SNAPSHOT[3:], SNAPSHOT[2])), False, BAD),  # out of order
+        # the second one cut after a caller-ID field: what follows is read as injected into it
+        (snap() + snap("Dest", SNAPSHOT[:5]) + "Cause: 16\r\n", False, {"injected_lines": 1, "injected": 1}),
+        (snap("Dest") + snap("Dest2", SNAPSHOT[:2]) + "X: 1\r\n", False, BAD),
+        ("Cause: 16\r\n", True, {}),  # no snapshot at all
     ],
 )
 def test_given_snapshots_of_any_shape_when_read_then_only_complete_ordered_ones_pass(
-    body: str, whole: bool
+    body: str, whole: bool, dropped: dict[str, int]
 ) -> None:
     out, reader = read(event("Hangup", body) + "\r\n")
     assert (len(out) == 1) is whole
-    assert reader.dropped == ({} if whole else {"bad_snapshot": 1})
+    assert reader.dropped == dropped
     assert reader.events == (1 if whole else 0)
 
 

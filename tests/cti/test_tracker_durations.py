@@ -28,6 +28,7 @@ from cti.events import (
     Direction,
     DomainEvent,
     HeldPartyLeft,
+    PhoneRegistration,
     QueueChanged,
     Snapshot,
     WrapUpStarted,
@@ -1078,6 +1079,7 @@ def test_given_a_whole_held_queue_call_when_replayed_then_every_domain_event_com
         CallQueued("L1", "support", 1, ANA, 101),
         QueueChanged("support", 1, 101, 101),
         AgentRinging("L1", agent, "u2", "support", ANA, "5551000", 102),
+        PhoneRegistration(agent, True, 102),  # a ringing device is a reachable, registered phone
         AgentStateChanged(agent, AgentState.ringing, None, 102, q, "L1"),
         AgentRingEnded("L1", agent, "answer", 105),
         CallLeftQueue("L1", "support", "answered", 4.0, 105),
@@ -1197,6 +1199,7 @@ def test_given_a_whole_outbound_call_when_replayed_then_every_domain_event_comes
     agent, callee, q = "PJSIP/agent1", CallerId("0140000000", None, False), ("support",)
     assert s.out[1:] == [
         CallOffered("L1", Direction.outbound, callee, "0140000000", 100.5),
+        PhoneRegistration(agent, True, 100.5),  # an in-use device is a reachable, registered phone
         AgentStateChanged(agent, AgentState.on_call, None, 100.5, q, "L1"),
         CallAnswered("L1", agent, None, callee, None, 106),
         CallEnded(
