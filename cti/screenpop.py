@@ -413,6 +413,18 @@ class ScreenPop:
             with contextlib.suppress(Exception):
                 await conn.close()
 
+    def contact_name(self, linkedid: str) -> str | None:
+        """The name of the contact the caller's number matched (the first; "+N" more), once looked up."""
+        cached = self._found.get(linkedid)
+        if cached is None or not cached[1].done() or cached[1].cancelled() or cached[1].exception():
+            return None
+        matches = cached[1].result()["matches"]
+        if not matches:
+            return None
+        first = matches[0]
+        name = f"{first['first_name']} {first['last_name']}".strip() or None
+        return f"{name} (+{len(matches) - 1})" if name and len(matches) > 1 else name
+
     def snapshot_for(self, interface: str | None) -> list[dict[str, Any]]:
         pop = self.current.get(interface or "")
         return [pop] if pop is not None else []

@@ -33,7 +33,9 @@ def sl_variant_label(variant: str) -> str:
 
 
 async def kpi_windows(request: Request, db: AsyncSession) -> tuple[dict[str, str], list[Any]]:
-    windows = await reports_api.kpi_windows(db, request.app.state.settings.timezone)
+    windows = await reports_api.kpi_windows(
+        db, request.app.state.settings.timezone, reports_api.live_facts(request)
+    )
     return await reporting.queue_labels(db), windows
 
 
