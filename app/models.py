@@ -288,6 +288,8 @@ class Interaction(Base):
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id", ondelete="SET NULL"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     disposition_code: Mapped[str | None] = mapped_column(String(40))
+    # a disposition may name the caller's dissatisfaction reason (complaint_reasons)
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_reasons.id", ondelete="SET NULL"))
     body: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -297,6 +299,21 @@ class Interaction(Base):
     )
 
 
+class ComplaintReason(Base):
+    """The reasons taxonomy: a category (parent_id None) and its sub-categories, in French and English.
+    Retired (active false) rather than deleted: complaints keep the reason they were opened with."""
+
+    __tablename__ = "complaint_reasons"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaint_reasons.id", ondelete="RESTRICT"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    label_fr: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class Complaint(Timestamped, Base):
     """A réclamation (ACPR 2022-R-01): acknowledge and answer deadlines are stored at creation."""
 
@@ -304,7 +321,10 @@ class Complaint(Timestamped, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
-    category: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(80))  # the reason's code (free text before the taxonomy)
+    reason_id: Mapped[int | None] = mapped_column(
+        ForeignKey("complaint_reasons.id", ondelete="RESTRICT"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(20), default="phone")
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[ComplaintStatus] = mapped_column(

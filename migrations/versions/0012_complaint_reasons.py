@@ -1,0 +1,113 @@
+"""The reasons taxonomy: complaint_reasons (category → sub-category, French and English labels, active or
+retired), complaints.reason_id and interactions.reason_id (a disposition's dissatisfaction reason). Every
+free-text category already used by a complaint becomes a category of its own (code and labels from the
+text), and its complaints point at it.
+
+Revision ID: 0012
+Revises: 0008
+"""
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def reason_code(text: str) -> str:
+    """`Délai de réponse` → `delai_de_reponse` (the API's code pattern: lower-case ASCII, digits, _)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")[:70] or "other"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "complaint_reasons",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("parent_id", BigId, nullable=True),
+        sa.Column("code", sa.String(length=80), nullable=False),
+        sa.Column("label_fr", sa.String(length=200), nullable=False),
+        sa.Column("label_en", sa.String(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["parent_id"],
+            ["complaint_reasons.id"],
+            name=op.f("fk_complaint_reasons_parent_id_complaint_reasons"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_complaint_reasons")),
+        sa.UniqueConstraint("code", name=op.f("uq_complaint_reasons_code")),
+    )
+    with op.batch_alter_table("complaint_reasons", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_complaint_reasons_parent_id"), ["parent_id"], unique=False)
+    with op.batch_alter_table("complaints", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason_id", BigId, nullable=True))
+        batch_op.create_index(batch_op.f("ix_complaints_reason_id"), ["reason_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_complaints_reason_id_complaint_reasons"),
+            "complaint_reasons",
+            ["reason_id"],
+            ["id"],
+            ondelete="RESTRICT",
+        )
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason_id", BigId, nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_interactions_reason_id_complaint_reasons"),
+            "complaint_reasons",
+            ["reason_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+
+    # the free-text categories already in use become categories of the taxonomy
+    conn = op.get_bind()
+    reasons = sa.table(
+        "complaint_reasons",
+        sa.column("id", BigId),
+        sa.column("parent_id", BigId),
+        sa.column("code", sa.String),
+        sa.column("label_fr", sa.String),
+        sa.column("label_en", sa.String),
+        sa.column("active", sa.Boolean),
+    )
+    complaints = sa.table("complaints", sa.column("category", sa.String), sa.column("reason_id", BigId))
+    texts = [r[0] for r in conn.execute(sa.select(complaints.c.category).distinct()) if r[0]]
+    codes: dict[str, str] = {}
+    for text in sorted(texts):
+        code = base = reason_code(text)
+        n = 1
+        while code in codes.values():
+            n += 1
+            code = f"{base}_{n}"
+        codes[text] = code
+        label = text.strip()[:200] or code
+        conn.execute(
+            reasons.insert().values(code=code, label_fr=label, label_en=label, active=True, parent_id=None)
+        )
+    ids = dict(conn.execute(sa.select(reasons.c.code, reasons.c.id)).all())
+    for text, code in codes.items():
+        conn.execute(complaints.update().where(complaints.c.category == text).values(reason_id=ids[code]))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("interactions", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_interactions_reason_id_complaint_reasons"), type_="foreignkey"
+        )
+        batch_op.drop_column("reason_id")
+    with op.batch_alter_table("complaints", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_complaints_reason_id_complaint_reasons"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_complaints_reason_id"))
+        batch_op.drop_column("reason_id")
+    with op.batch_alter_table("complaint_reasons", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_complaint_reasons_parent_id"))
+    op.drop_table("complaint_reasons")
