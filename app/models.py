@@ -301,13 +301,12 @@ class Interaction(Base):
 
 class ComplaintReason(Base):
     """The reasons taxonomy: a category (parent_id None) and its sub-categories, in French and English.
-    Retired (active false) rather than deleted: complaints keep the reason they were opened with."""
+    Retired (active false) rather than deleted: complaints keep the reason they were opened with (a reason
+    in use cannot be deleted)."""
 
     __tablename__ = "complaint_reasons"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("complaint_reasons.id", ondelete="RESTRICT"), index=True
-    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_reasons.id"), index=True)
     code: Mapped[str] = mapped_column(String(80), unique=True)
     label_fr: Mapped[str] = mapped_column(String(200))
     label_en: Mapped[str] = mapped_column(String(200))
@@ -322,9 +321,7 @@ class Complaint(Timestamped, Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
     category: Mapped[str] = mapped_column(String(80))  # the reason's code (free text before the taxonomy)
-    reason_id: Mapped[int | None] = mapped_column(
-        ForeignKey("complaint_reasons.id", ondelete="RESTRICT"), index=True
-    )
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_reasons.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20), default="phone")
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[ComplaintStatus] = mapped_column(

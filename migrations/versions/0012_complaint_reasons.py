@@ -41,7 +41,6 @@ def upgrade() -> None:
             ["parent_id"],
             ["complaint_reasons.id"],
             name=op.f("fk_complaint_reasons_parent_id_complaint_reasons"),
-            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_complaint_reasons")),
         sa.UniqueConstraint("code", name=op.f("uq_complaint_reasons_code")),
@@ -56,7 +55,6 @@ def upgrade() -> None:
             "complaint_reasons",
             ["reason_id"],
             ["id"],
-            ondelete="RESTRICT",
         )
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reason_id", BigId, nullable=True))
