@@ -196,6 +196,7 @@ class InteractionOut(ORM):
     complaint_id: int | None
     agent_id: int | None
     disposition_code: str | None
+    reason_id: int | None = None
     body: str | None
     data: dict[str, Any] | None
     at: datetime
@@ -205,6 +206,7 @@ class NoteIn(BaseModel):
     body: Text(10_000, 1)  # type: ignore[valid-type]
     disposition_code: Code | None = None  # type: ignore[valid-type]
     call_id: Id | None = None  # type: ignore[valid-type]
+    reason_id: Id | None = None  # type: ignore[valid-type]  # the caller's dissatisfaction reason
 
 
 class CallOut(ORM):

@@ -65,6 +65,16 @@ def tree(reasons: list[ComplaintReason]) -> list[tuple[ComplaintReason, list[Com
     return [(t, sorted(kids.get(t.id, []), key=lambda r: r.label_fr.casefold())) for t in tops]
 
 
+def labels(reasons: list[ComplaintReason], lang: str) -> dict[int, str]:
+    """id → "Category › Sub-category" in the user's language."""
+    by_id = {r.id: r for r in reasons}
+    out = {}
+    for r in reasons:
+        parent = by_id.get(r.parent_id) if r.parent_id else None
+        out[r.id] = f"{label_of(parent, lang)} › {label_of(r, lang)}" if parent else label_of(r, lang)
+    return out
+
+
 async def all_reasons(db: AsyncSession, active_only: bool = False) -> list[ComplaintReason]:
     stmt = select(ComplaintReason).order_by(ComplaintReason.id)
     if active_only:

@@ -21,6 +21,7 @@ from app.models import (
     Role,
     User,
 )
+from app.routes.complaint_reasons import usable_reason
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 
@@ -118,6 +119,7 @@ async def add_note(
         )
     if body.call_id is not None and await db.get(Call, body.call_id) is None:
         raise HTTPException(422, [{"loc": ["body", "call_id"], "msg": "no such call", "type": "value_error"}])
+    reason = await usable_reason(db, body.reason_id) if body.reason_id is not None else None
     row = Interaction(
         contact_id=contact_id,
         account_id=contact.account_id,
@@ -126,6 +128,7 @@ async def add_note(
         body=body.body,
         disposition_code=body.disposition_code,
         call_id=body.call_id,
+        reason_id=reason.id if reason is not None else None,
     )
     db.add(row)
     await db.commit()

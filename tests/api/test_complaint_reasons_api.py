@@ -116,3 +116,39 @@ async def test_given_an_agent_when_changing_the_taxonomy_then_403(api: Api) -> N
     r = await a.post("/api/v1/complaint-reasons", json={"code": "x", "label_fr": "a", "label_en": "a"})
     assert r.status_code == 403
     await a.aclose()
+
+
+async def test_given_a_taxonomy_when_the_pages_are_shown_then_the_desk_offers_it_and_complaints_filter_by_it(
+    api: Api,
+) -> None:
+    billing, double = await _taxonomy(api)
+    cid = await _contact(api)
+    a = await api.login("agent")
+    desk = (await a.get("/desk", headers={"accept": "text/html"})).text
+    assert 'name="reason_id"' in desk and "Facturation › Double prélèvement" in desk
+    for body in ({"reason_id": double}, {"category": "accueil"}):
+        r = await a.post(
+            "/api/v1/complaints",
+            json={"contact_id": cid, "description": "x", **body},
+            headers={"X-CSRF-Token": a.headers["X-CSRF-Token"]},
+        )
+        assert r.status_code == 201, r.text
+    page = (await a.get(f"/complaints?reason={billing}", headers={"accept": "text/html"})).text
+    rows = page.split('id="complaints-table"')[1]
+    assert "Facturation › Double prélèvement" in rows and "accueil" not in rows
+    everything = (await a.get("/complaints?reason=nope", headers={"accept": "text/html"})).text
+    assert "accueil" in everything.split('id="complaints-table"')[1]  # a bad filter is ignored
+    await a.aclose()
+
+
+async def test_given_a_disposition_when_it_names_a_reason_then_the_timeline_carries_it(api: Api) -> None:
+    billing, _ = await _taxonomy(api)
+    cid = await _contact(api)
+    a = await api.bearer("agent")
+    url = f"/api/v1/contacts/{cid}/timeline"
+    r = await a.post(url, json={"body": "Mécontent de sa facture", "reason_id": billing})
+    assert r.status_code == 201 and r.json()["reason_id"] == billing, r.text
+    assert (await a.get(url)).json()["items"][0]["reason_id"] == billing
+    bad = await a.post(url, json={"body": "x", "reason_id": 999_999})
+    assert bad.status_code == 422 and "reason_id" in bad.text
+    await a.aclose()

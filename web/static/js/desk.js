@@ -561,14 +561,18 @@ async function openComplaint(ev) {
   const err = $("complaint-error");
   const form = $("complaint-form");
   const contact = pop ? chosenContact(pop) : null;
-  const category = form.elements.category.value.trim();
+  const reason = form.elements.reason_id; // the reasons taxonomy, or free text while none is set up
+  const field = reason || form.elements.category;
+  const chosen = field.value.trim();
   const description = form.elements.description.value.trim();
-  const fail = (text, field) => { err.textContent = text; err.hidden = false; if (field) field.focus(); };
+  const fail = (text, el) => { err.textContent = text; err.hidden = false; if (el) el.focus(); };
   if (!contact) return fail(t("need_contact"));
-  if (!category) return fail(t("need_category"), form.elements.category);
+  if (!chosen) return fail(t("need_category"), field);
   if (!description) return fail(t("need_description"), form.elements.description);
   try {
-    const c = await api("POST", "/api/v1/complaints", { contact_id: contact.id, category, description, channel: "phone" });
+    const body = { contact_id: contact.id, description, channel: "phone" };
+    if (reason) body.reason_id = Number(chosen); else body.category = chosen;
+    const c = await api("POST", "/api/v1/complaints", body);
     err.hidden = true;
     form.reset();
     $("complaint-box").open = false;
