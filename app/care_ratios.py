@@ -23,6 +23,8 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 FCR_WINDOW = timedelta(days=7)
 
@@ -98,8 +100,13 @@ class Resolution:
 
 
 def first_contact_resolution(
-    contacts: Iterable[ContactFact], now: datetime, window: timedelta = FCR_WINDOW
+    contacts: Iterable[ContactFact],
+    now: datetime,
+    window: timedelta = FCR_WINDOW,
+    judged_in: tuple[datetime, datetime] | None = None,
 ) -> Resolution:
+    """`judged_in` [since, until): only those contacts are judged; the others (loaded a window before and
+    after) only tell whether they were repeats or were called back about."""
     if window <= timedelta(0):
         raise ValueError("the FCR window must be positive")
     by_customer: dict[Hashable, list[datetime]] = defaultdict(list)
@@ -110,6 +117,8 @@ def first_contact_resolution(
     for times in by_customer.values():
         times.sort()
         for i, at in enumerate(times):
+            if judged_in is not None and not judged_in[0] <= at < judged_in[1]:
+                continue
             known += 1
             if i > 0 and at - times[i - 1] <= window:
                 repeats += 1
@@ -120,3 +129,20 @@ def first_contact_resolution(
                 judged += 1
                 resolved += 1
     return Resolution(_ratio(resolved, judged), _ratio(repeats, known), resolved, judged, repeats, known)
+
+
+class Period(StrEnum):
+    day = "day"
+    week = "week"  # Monday to Sunday
+    month = "month"
+
+
+def period_start(t: datetime, period: Period | str, zone: str) -> datetime:
+    """The local start (midnight in `zone`) of the day, week or month holding `t`, as an aware datetime."""
+    p = Period(period)
+    local = t.astimezone(ZoneInfo(zone)).date()
+    if p is Period.week:
+        local = local - timedelta(days=local.weekday())
+    elif p is Period.month:
+        local = local.replace(day=1)
+    return datetime(local.year, local.month, local.day, tzinfo=ZoneInfo(zone))

@@ -196,6 +196,10 @@ class Account(Timestamped, Base):
     tier: Mapped[Tier] = mapped_column(_enum(Tier), default=Tier.standard)
     segment: Mapped[str | None] = mapped_column(String(80))
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # the customer's care status (loss rate): active | lost, since when and why
+    care_status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
+    lost_at: Mapped[datetime | None]
+    loss_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Contact(Timestamped, Base):
@@ -211,6 +215,11 @@ class Contact(Timestamped, Base):
     segment: Mapped[str | None] = mapped_column(String(80))
     language: Mapped[str | None] = mapped_column(String(8))
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # a contact without an account is a customer of its own: its care status (an account's contacts: the
+    # account's)
+    care_status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
+    lost_at: Mapped[datetime | None]
+    loss_reason: Mapped[str | None] = mapped_column(String(200))
     account: Mapped[Account | None] = relationship(lazy="joined")
     numbers: Mapped[list[PhoneNumber]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin", order_by="PhoneNumber.id"

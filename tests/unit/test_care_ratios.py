@@ -109,3 +109,27 @@ def test_given_a_configured_window_then_fcr_uses_it_and_refuses_a_non_positive_o
     assert cr.first_contact_resolution(contacts, T0 + 30 * D, window=D).fcr == 1.0
     with pytest.raises(ValueError, match="window"):
         cr.first_contact_resolution(contacts, T0, window=timedelta(0))
+
+
+def test_given_a_period_judged_in_when_fcr_is_computed_then_neighbours_only_inform_it() -> None:
+    contacts = [_k("a", -1), _k("a", 0), _k("b", 1), _k("b", 3), _k("c", 2)]
+    got = cr.first_contact_resolution(contacts, T0 + 30 * D, judged_in=(T0, T0 + 2 * D))
+    # judged: a0 (a repeat of a-1, not called back: resolved), b1 (called back on day 3: not resolved)
+    assert (got.judged, got.resolved_first, got.known, got.repeats) == (2, 1, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("at", "period", "start"),
+    [
+        ("2026-03-04T23:30:00+00:00", "day", "2026-03-04T23:00:00+00:00"),  # already the 5th in Paris
+        ("2026-03-04T10:00:00+00:00", "day", "2026-03-03T23:00:00+00:00"),
+        ("2026-03-04T10:00:00+00:00", "week", "2026-03-01T23:00:00+00:00"),  # Monday 2 March
+        ("2026-03-29T10:00:00+00:00", "month", "2026-02-28T23:00:00+00:00"),  # after the DST change
+        ("2026-03-31T23:30:00+00:00", "month", "2026-03-31T22:00:00+00:00"),  # 1 April in Paris
+    ],
+)
+def test_given_a_time_when_its_period_starts_then_local_midnight_of_the_day_week_or_month(
+    at: str, period: str, start: str
+) -> None:
+    got = cr.period_start(datetime.fromisoformat(at), period, "Europe/Paris")
+    assert got == datetime.fromisoformat(start)

@@ -1,7 +1,8 @@
-"""The reasons taxonomy: complaint_reasons (category → sub-category, French and English labels, active or
-retired), complaints.reason_id and interactions.reason_id (a disposition's dissatisfaction reason). Every
-free-text category already used by a complaint becomes a category of its own (code and labels from the
-text), and its complaints point at it.
+"""Customer care. The customer's care status (accounts and contacts: care_status active | lost, lost_at,
+loss_reason) for the loss rate. The reasons taxonomy: complaint_reasons (category → sub-category, French
+and English labels, active or retired), complaints.reason_id and interactions.reason_id (a disposition's
+dissatisfaction reason). Every free-text category already used by a complaint becomes a category of its
+own (code and labels from the text), and its complaints point at it.
 
 Revision ID: 0012
 Revises: 0008
@@ -66,6 +67,14 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
 
+    for table in ("accounts", "contacts"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("care_status", sa.String(length=8), server_default="active", nullable=False)
+            )
+            batch_op.add_column(sa.Column("lost_at", sa.DateTime(timezone=True), nullable=True))
+            batch_op.add_column(sa.Column("loss_reason", sa.String(length=200), nullable=True))
+
     # the free-text categories already in use become categories of the taxonomy
     conn = op.get_bind()
     reasons = sa.table(
@@ -97,6 +106,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in ("contacts", "accounts"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("loss_reason")
+            batch_op.drop_column("lost_at")
+            batch_op.drop_column("care_status")
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.drop_constraint(
             batch_op.f("fk_interactions_reason_id_complaint_reasons"), type_="foreignkey"
