@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -99,6 +99,41 @@ class Resolution:
     known: int  # contacts with a customer key
 
 
+def contact_outcomes(
+    contacts: Sequence[ContactFact], now: datetime, window: timedelta = FCR_WINDOW
+) -> list[tuple[bool | None, bool] | None]:
+    """Per contact, in the order given: (resolved at first contact — None while its window runs —, is a
+    repeat of an earlier contact within the window); None for a contact without a customer key."""
+    if window <= timedelta(0):
+        raise ValueError("the FCR window must be positive")
+    by_customer: dict[Hashable, list[tuple[datetime, int]]] = defaultdict(list)
+    for i, c in enumerate(contacts):
+        if c.customer is not None:
+            by_customer[c.customer].append((c.at, i))
+    out: list[tuple[bool | None, bool] | None] = [None] * len(contacts)
+    for times in by_customer.values():
+        times.sort()
+        for j, (at, i) in enumerate(times):
+            repeat = j > 0 and at - times[j - 1][0] <= window
+            followed = j + 1 < len(times) and times[j + 1][0] - at <= window
+            resolved = False if followed else (True if at + window <= now else None)
+            out[i] = (resolved, repeat)
+    return out
+
+
+def resolution(outcomes: Iterable[tuple[bool | None, bool] | None]) -> Resolution:
+    resolved = judged = repeats = known = 0
+    for o in outcomes:
+        if o is None:
+            continue
+        known += 1
+        repeats += o[1]
+        if o[0] is not None:
+            judged += 1
+            resolved += o[0]
+    return Resolution(_ratio(resolved, judged), _ratio(repeats, known), resolved, judged, repeats, known)
+
+
 def first_contact_resolution(
     contacts: Iterable[ContactFact],
     now: datetime,
@@ -107,28 +142,12 @@ def first_contact_resolution(
 ) -> Resolution:
     """`judged_in` [since, until): only those contacts are judged; the others (loaded a window before and
     after) only tell whether they were repeats or were called back about."""
-    if window <= timedelta(0):
-        raise ValueError("the FCR window must be positive")
-    by_customer: dict[Hashable, list[datetime]] = defaultdict(list)
-    for c in contacts:
-        if c.customer is not None:
-            by_customer[c.customer].append(c.at)
-    resolved = judged = repeats = known = 0
-    for times in by_customer.values():
-        times.sort()
-        for i, at in enumerate(times):
-            if judged_in is not None and not judged_in[0] <= at < judged_in[1]:
-                continue
-            known += 1
-            if i > 0 and at - times[i - 1] <= window:
-                repeats += 1
-            followed = i + 1 < len(times) and times[i + 1] - at <= window
-            if followed:
-                judged += 1
-            elif at + window <= now:
-                judged += 1
-                resolved += 1
-    return Resolution(_ratio(resolved, judged), _ratio(repeats, known), resolved, judged, repeats, known)
+    facts = list(contacts)
+    outcomes = contact_outcomes(facts, now, window)
+    if judged_in is None:
+        return resolution(outcomes)
+    since, until = judged_in
+    return resolution(o for c, o in zip(facts, outcomes, strict=True) if since <= c.at < until)
 
 
 class Period(StrEnum):
@@ -138,11 +157,11 @@ class Period(StrEnum):
 
 
 def period_start(t: datetime, period: Period | str, zone: str) -> datetime:
-    """The local start (midnight in `zone`) of the day, week or month holding `t`, as an aware datetime."""
+    """The local start (midnight in `zone`) of the day, week or month holding `t`, in `t`'s time zone."""
     p = Period(period)
     local = t.astimezone(ZoneInfo(zone)).date()
     if p is Period.week:
         local = local - timedelta(days=local.weekday())
     elif p is Period.month:
         local = local.replace(day=1)
-    return datetime(local.year, local.month, local.day, tzinfo=ZoneInfo(zone))
+    return datetime(local.year, local.month, local.day, tzinfo=ZoneInfo(zone)).astimezone(t.tzinfo)
