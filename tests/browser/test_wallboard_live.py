@@ -148,6 +148,8 @@ def test_given_a_supervisor_when_a_call_waits_and_a_paused_agent_takes_it_then_t
     expect(tile.locator('[data-kpi="answered"] .value')).to_have_text("1", timeout=15_000)
     expect(tile.locator('[data-kpi="offered"] .value')).to_have_text("1")
     expect(row.locator(".wb-call")).not_to_contain_text(KNOWN_NUMBER)
+    # Today's complaint rate in the queue: one contact handled, no complaint.
+    expect(tile.locator('[data-kpi="complaint_rate"] .value')).to_have_text(re.compile(r"^0\s?%$"))
 
 
 def test_given_thresholds_when_a_call_waits_then_abandons_the_tile_turns_amber_and_counts_the_abandon(

@@ -32,6 +32,7 @@ const state = {
   queues: new Map(),   // queue → queue_changed
   calls: new Map(),    // linkedid → {number, name, contact, withheld, queue, answeredAt}
   kpi: null,           // /api/v1/reports/kpi
+  care: new Map(),     // queue → today's row of /api/v1/reports/care?by=queue (complaint rate)
   window: localStorage.getItem(WIN_KEY) || "today",
   thresholds: loadThresholds(),
   pbxUp: null,
@@ -100,7 +101,7 @@ function tile(queue) {
   }
   const kpis = {};
   const grid = h("div", { class: "wb-kpis" });
-  for (const k of ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht"]) {
+  for (const k of ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht", "complaint_rate"]) {
     const m = metric(t(k), `wb-kpi-${k}`);
     m.root.dataset.kpi = k;
     grid.append(m.root);
@@ -173,14 +174,26 @@ function renderKpis() {
     setLevel(k.service_level.root, r && r.service_level !== null ? level("service_level", r.service_level * 100) : null);
     setLevel(k.asa.root, r ? level("asa", r.asa_s) : null);
     setLevel(k.abandon_rate.root, r && r.abandon_rate !== null ? level("abandon_rate", r.abandon_rate * 100) : null);
+    const care = state.care.get(queue); // today, whatever the window chip says (complaints come slower)
+    k.complaint_rate.value.textContent = care ? pct(care.complaint_rate) : "—";
+    k.complaint_rate.root.title = t("complaint_rate_today", { complaints: care ? care.complaints : 0, contacts: care ? care.contacts_handled : 0 });
     tl.variant.textContent = r ? t("sl_def", { variant: t(`v_${r.sl_variant}`), target: Math.round(r.sl_target_pct), t: Math.round(r.sl_threshold_s) }) : "";
   }
 }
 
 let kpiTimer = null;
+async function fetchCare() {
+  try {
+    const rows = await api("GET", "/api/v1/reports/care?by=queue");
+    state.care = new Map(rows.map((r) => [r.key, r]));
+    renderKpis();
+  } catch { /* the tile shows — */ }
+}
+
 async function fetchKpi() {
   try {
     state.kpi = await api("GET", "/api/v1/reports/kpi");
+    fetchCare();
     $("wb-kpi-at").textContent = t("kpi_at", { time: new Date().toLocaleTimeString(config.lang === "en" ? "en-GB" : "fr-FR") });
     renderTiles();
   } catch {
