@@ -23,6 +23,7 @@ from app.routes import (
     outbound,
     reports,
     supervisor,
+    unhappy,
 )
 from app.security import LoginRateLimiter
 from app.settings import Settings, get_settings
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
         app.state.cti = CtiService(settings, app.state.db, app.state.hub)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
+        app.state.unhappy = app.state.cti.unhappy
         await app.state.cti.start()
         # the live dialer (issue 6): only with a PBX to dial through
         app.state.dialer = DialerService(app.state.cti, app.state.db)
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agent,
         agent_preview,
         supervisor,
+        unhappy,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)

@@ -322,6 +322,18 @@ class ComplaintReason(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class UnhappyRule(Base):
+    """A rule of the unhappy-customers file (app/unhappy.py); none stored: the defaults apply."""
+
+    __tablename__ = "unhappy_rules"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    days: Mapped[int] = mapped_column(Integer, default=0)
+    threshold: Mapped[int | None] = mapped_column(Integer)
+
+
 class Complaint(Timestamped, Base):
     """A réclamation (ACPR 2022-R-01): acknowledge and answer deadlines are stored at creation."""
 

@@ -30,6 +30,7 @@ from app.call_history import CallHistoryWriter
 from app.db import Database
 from app.directory import AgentDirectory
 from app.settings import Settings
+from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub, Principal
 from cti.ami import AmiError, AmiLink, AmiUnavailable, ChannelsSnapshot, LinkState, QueueItem, QueuesSnapshot
 from cti.ami_wire import AmiEvent
@@ -88,12 +89,14 @@ class CtiService:
         self.directory = AgentDirectory(db)
         # the IVR's part of a call is only read (one more query per pop and per call) when it runs here
         summary = _ivr_summary() if settings.ivr_enabled else None
+        self.unhappy = SegmentCache()  # the unhappy-customers file, for the pop's badge
         self.screenpop = ScreenPop(
             db,
             hub.publish,
             settings.default_region,
             lookup_timeout_s=settings.pop_lookup_timeout_s,
             ivr_summary=summary,
+            unhappy=self.unhappy.reasons,
         )
         self.history = CallHistoryWriter(
             db, self.directory, settings.default_region, matches=self.screenpop.matches, ivr_summary=summary
@@ -125,6 +128,7 @@ class CtiService:
         await self.screenpop.warm()
         self.history.start()
         self.state_log.start()
+        self._spawn(self.unhappy.run(self.db))
         if self.settings.ami_enabled:
             await self.link.start()
 

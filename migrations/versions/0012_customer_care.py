@@ -1,8 +1,9 @@
 """Customer care. The customer's care status (accounts and contacts: care_status active | lost, lost_at,
-loss_reason) for the loss rate. The reasons taxonomy: complaint_reasons (category → sub-category, French
-and English labels, active or retired), complaints.reason_id and interactions.reason_id (a disposition's
-dissatisfaction reason). Every free-text category already used by a complaint becomes a category of its
-own (code and labels from the text), and its complaints point at it.
+loss_reason) for the loss rate; the rules of the unhappy-customers file (unhappy_rules). The reasons
+taxonomy: complaint_reasons (category → sub-category, French and English labels, active or retired),
+complaints.reason_id and interactions.reason_id (a disposition's dissatisfaction reason). Every free-text
+category already used by a complaint becomes a category of its own (code and labels from the text), and
+its complaints point at it.
 
 Revision ID: 0012
 Revises: 0008
@@ -67,6 +68,17 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
 
+    op.create_table(
+        "unhappy_rules",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("threshold", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_unhappy_rules")),
+        sa.UniqueConstraint("code", name=op.f("uq_unhappy_rules_code")),
+    )
     for table in ("accounts", "contacts"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(
@@ -106,6 +118,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("unhappy_rules")
     for table in ("contacts", "accounts"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("loss_reason")

@@ -95,6 +95,14 @@ function renderStatus() {
 }
 
 // --- the pop -------------------------------------------------------------------------------------------
+// The unhappy-customers file: a visible badge with the reasons the customer is in it (app/unhappy.py).
+function unhappyBadge(reasons) {
+  if (!reasons || !reasons.length) return null;
+  const why = reasons.map((r) => t(`unhappy_${r.code}`, { n: r.count })).join(", ");
+  return h("span", { class: "badge badge-unhappy", dataset: { unhappy: reasons.map((r) => r.code).join(" ") },
+    title: why, text: `${t("unhappy")} · ${why}` });
+}
+
 const tierBadge = (tier) => (tier ? h("span", { class: `badge badge-${tier}`, text: t(`tier_${tier}`) }) : null);
 
 function contactName(c) {
@@ -143,6 +151,8 @@ function renderCaller(pop) {
     line.append(h("span", { class: "muted", text: t("no_number") }));
   }
   if (c.name) line.append(" ", h("span", { class: "pop-cid-name", text: config.lang === "en" ? `“${c.name}”` : `« ${c.name} »` }));
+  const unknownUnhappy = unhappyBadge(pop.unhappy); // a caller nobody matched, in the file by their number
+  if (unknownUnhappy) line.append(" ", unknownUnhappy);
   return line;
 }
 
@@ -181,7 +191,8 @@ function renderContact(pop, contact) {
   const name = h("h3", { class: "pop-name", dataset: { popName: "", popId: pop.pop_id, eventAt: String(pop.event_at || "") } },
     h("a", { href: `/contacts/${contact.id}`, title: t("open_contact"), text: contactName(contact) }));
   box.append(h("div", { class: "pop-name-row" }, name, tierBadge(contact.tier),
-    contact.matched_by === "suffix" ? h("span", { class: "badge badge-warn", text: t("match_suffix") }) : null));
+    contact.matched_by === "suffix" ? h("span", { class: "badge badge-warn", text: t("match_suffix") }) : null,
+    unhappyBadge(contact.unhappy)));
   if (contact.job_title) box.append(h("p", { class: "muted", text: contact.job_title }));
   if (contact.account) {
     box.append(h("p", { class: "pop-account" }, h("span", { class: "muted", text: `${t("account")} : ` }),
