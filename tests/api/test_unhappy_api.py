@@ -174,3 +174,23 @@ async def test_given_the_file_when_a_manager_makes_a_call_list_then_its_import_m
     none = await m.post("/api/v1/unhappy/call-list", json={"name": "Vide", "reason": "low_csat"})
     assert none.status_code == 422 and "nobody" in none.text
     await m.aclose()
+
+
+async def test_given_the_file_when_its_page_is_shown_then_it_lists_and_filters_and_links_the_csv(
+    api: Api,
+) -> None:
+    ids = await _seed(api)
+    s = await api.login("supervisor")
+    page = (await s.get("/unhappy", headers={"accept": "text/html"})).text
+    assert page.count('<tr data-ref="') == 4 and "Réclamation ouverte" in page
+    assert 'href="/unhappy"' in page  # in the navigation
+    assert "uh-list-form" not in page  # making a call list is a manager's
+    page = (await s.get("/unhappy?reason=lost&kind=nonsense", headers={"accept": "text/html"})).text
+    assert page.count('<tr data-ref="') == 1 and f'data-ref="account-{ids["bis"]}"' in page
+    assert "/api/v1/unhappy?format=csv&amp;reason=lost" in page
+    m = await api.login("manager")
+    assert "uh-list-form" in (await m.get("/unhappy", headers={"accept": "text/html"})).text
+    a = await api.login("agent")
+    assert (await a.get("/unhappy", headers={"accept": "text/html"})).status_code == 403
+    for c in (s, m, a):
+        await c.aclose()
