@@ -50,6 +50,7 @@ class Opened:
     queue: str | None = None
     agent_id: int | None = None
     campaign_id: int | None = None
+    category: str | None = None  # the free text of a complaint opened without a reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,8 @@ def care_rows(
         if not since <= c.fact.received_at < until:
             continue
         start = cr.period_start(c.fact.received_at, period, zone)
-        if by is By.reason:
-            key = NONE_KEY if c.reason_id is None else str(c.reason_id)
+        if by is By.reason:  # a reason's id; the free text of a complaint opened without one
+            key = str(c.reason_id) if c.reason_id is not None else (c.category or NONE_KEY)
         else:
             key = _dim(by, c.queue, c.agent_id, c.campaign_id, teams)
         complaints.setdefault((start, key), []).append(c.fact)
@@ -230,6 +231,7 @@ async def opened_complaints(db: AsyncSession, since: datetime, until: datetime) 
             queue,
             agent_id,
             campaign_id,
+            c.category,
         )
         for c, queue, agent_id, campaign_id in await db.execute(stmt)
     ]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -274,3 +276,22 @@ def test_given_the_unhappy_file_when_filtered_exported_and_made_a_call_list_then
     expect(result).to_have_attribute("data-job-status", "done", timeout=20_000)
     expect(result).to_contain_text("1 clients")
     expect(result).to_contain_text("1 acceptés, 0 refusés")  # the import report matches the segment
+
+
+def test_given_complaints_and_calls_when_the_reports_page_covers_weeks_then_care_charts_and_csv_show(
+    page: Page, tmp_path: Path
+) -> None:
+    login(page, "demo-manager")
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    page.goto(f"/reports?start={today - timedelta(days=25)}&end={today}")
+    # demo complaints 3 and 20 days ago ("facturation", "délai"); today's calls from the browser seed
+    expect(page.locator("#care-rates-chart svg circle.l0")).not_to_have_count(0)  # days with contacts
+    expect(page.locator("#care-pareto-chart svg rect")).to_have_count(2)
+    expect(page.locator("#care-pareto-chart svg title").first).to_contain_text("Réclamations par motif")
+    expect(page.locator("#care-days tbody tr")).to_have_count(26)
+    with page.expect_download() as info:
+        page.locator("#csv-care-reasons").click()
+    target = tmp_path / "care.csv"
+    info.value.save_as(target)
+    rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert sorted(r[3] for r in rows[1:]) == ["délai", "facturation"]
