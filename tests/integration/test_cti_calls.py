@@ -98,6 +98,8 @@ async def test_given_a_caller_in_the_unhappy_file_when_the_queue_rings_an_agent_
     await wait_for(lambda: agent1.pops(phase="ringing", partial=False), 10, what="the pop")
     (match,) = agent1.pops(phase="ringing", partial=False)[0]["matches"]
     assert [(r["code"], r["count"]) for r in match["unhappy"]] == [("open_complaint", 1)]
+    # the call ends (and its wrap-up pause is sent) before the next test logs agent1 in again
+    await wait_for(lambda: plateau.cti.history.written >= 1, 15, what="the history row")
 
 
 async def test_given_nobody_answers_when_the_caller_hangs_up_in_queue_then_the_call_is_recorded_abandoned(
