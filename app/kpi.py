@@ -66,6 +66,7 @@ class CallFact:
     outcome: str = ""
     queue: str | None = None
     agent_id: int | None = None
+    linkedid: str | None = None  # the call's id: a call in progress and its history row are one call
 
     @property
     def answered(self) -> bool:

@@ -18,12 +18,15 @@ from app.routes import (
     agent,
     agent_preview,
     auth,
+    care,
+    complaint_reasons,
     complaints,
     customers,
     history,
     outbound,
     reports,
     supervisor,
+    unhappy,
 )
 from app.security import LoginRateLimiter, PasswordWork, credential_check
 from app.settings import Settings, get_settings
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cti = CtiService(settings, app.state.db, app.state.hub)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
+        app.state.unhappy = app.state.cti.unhappy
         await app.state.cti.start()
         # the live dialer (issue 6): only with a PBX to dial through
         app.state.dialer = DialerService(app.state.cti, app.state.db)
@@ -94,12 +98,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers,
         history,
         complaints,
+        complaint_reasons,
+        care,
         admin,
         reports,
         outbound,
         agent,
         agent_preview,
         supervisor,
+        unhappy,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)

@@ -201,6 +201,10 @@ class Account(Timestamped, Base):
     tier: Mapped[Tier] = mapped_column(_enum(Tier), default=Tier.standard)
     segment: Mapped[str | None] = mapped_column(String(80))
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # the customer's care status (loss rate): active | lost, since when and why
+    care_status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
+    lost_at: Mapped[datetime | None]
+    loss_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Contact(Timestamped, Base):
@@ -216,6 +220,11 @@ class Contact(Timestamped, Base):
     segment: Mapped[str | None] = mapped_column(String(80))
     language: Mapped[str | None] = mapped_column(String(8))
     external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # a contact without an account is a customer of its own: its care status (an account's contacts: the
+    # account's)
+    care_status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
+    lost_at: Mapped[datetime | None]
+    loss_reason: Mapped[str | None] = mapped_column(String(200))
     account: Mapped[Account | None] = relationship(lazy="joined")
     numbers: Mapped[list[PhoneNumber]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin", order_by="PhoneNumber.id"
@@ -304,6 +313,8 @@ class Interaction(Base):
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id", ondelete="SET NULL"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     disposition_code: Mapped[str | None] = mapped_column(String(40))
+    # a disposition may name the caller's dissatisfaction reason (complaint_reasons)
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_reasons.id", ondelete="SET NULL"))
     body: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None]
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -313,6 +324,32 @@ class Interaction(Base):
     )
 
 
+class ComplaintReason(Base):
+    """The reasons taxonomy: a category (parent_id None) and its sub-categories, in French and English.
+    Retired (active false) rather than deleted: complaints keep the reason they were opened with (a reason
+    in use cannot be deleted)."""
+
+    __tablename__ = "complaint_reasons"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_reasons.id"), index=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    label_fr: Mapped[str] = mapped_column(String(200))
+    label_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UnhappyRule(Base):
+    """A rule of the unhappy-customers file (app/unhappy.py); none stored: the defaults apply."""
+
+    __tablename__ = "unhappy_rules"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    days: Mapped[int] = mapped_column(Integer, default=0)
+    threshold: Mapped[int | None] = mapped_column(Integer)
+
+
 class Complaint(Timestamped, Base):
     """A réclamation (ACPR 2022-R-01): acknowledge and answer deadlines are stored at creation."""
 
@@ -320,7 +357,8 @@ class Complaint(Timestamped, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
-    category: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(80))  # the reason's code (free text before the taxonomy)
+    reason_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_reasons.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20), default="phone")
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[ComplaintStatus] = mapped_column(

@@ -6,6 +6,7 @@ pure KPI module, so the wallboard, the reports pages, the API and the CSV export
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,7 +51,8 @@ def check_period(since: datetime, until: datetime) -> None:
         raise PeriodError("until", f"a report covers at most {MAX_DAYS} days")
 
 
-def _fact(row: Any) -> kpi.CallFact:
+def fact_of_row(row: Any) -> kpi.CallFact:
+    """A `calls` row (or anything with its column names as attributes) as a KPI fact."""
     return kpi.CallFact(
         offered_at=row.offered_at,
         answered_at=row.answered_at,
@@ -62,6 +64,7 @@ def _fact(row: Any) -> kpi.CallFact:
         outcome=row.outcome,
         queue=row.queue,
         agent_id=row.agent_id,
+        linkedid=row.linkedid,
     )
 
 
@@ -80,6 +83,7 @@ async def call_facts(
         Call.outcome,
         Call.queue,
         Call.agent_id,
+        Call.linkedid,
     ).where(
         Call.offered_at >= since,
         Call.offered_at < until,
@@ -88,7 +92,15 @@ async def call_facts(
     )
     if queue is not None:
         stmt = stmt.where(Call.queue == queue)
-    return [_fact(r) for r in await db.execute(stmt.order_by(Call.offered_at, Call.id))]
+    return [fact_of_row(r) for r in await db.execute(stmt.order_by(Call.offered_at, Call.id))]
+
+
+def with_live(history: list[kpi.CallFact], live: Iterable[kpi.CallFact]) -> list[kpi.CallFact]:
+    """The history plus the calls it does not hold yet (in progress, or ended and not yet written): a
+    call counts once, as its history row when there is one."""
+    written = {f.linkedid for f in history if f.linkedid is not None}
+    extra = [f for f in live if f.linkedid is None or f.linkedid not in written]
+    return sorted([*history, *extra], key=lambda f: f.offered_at) if extra else history
 
 
 async def queue_configs(db: AsyncSession) -> dict[str, kpi.KpiConfig]:

@@ -6,7 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.kpi import SlVariant
 from app.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
@@ -188,6 +196,7 @@ class InteractionOut(ORM):
     complaint_id: int | None
     agent_id: int | None
     disposition_code: str | None
+    reason_id: int | None = None
     body: str | None
     data: dict[str, Any] | None
     at: datetime
@@ -197,6 +206,7 @@ class NoteIn(BaseModel):
     body: Text(10_000, 1)  # type: ignore[valid-type]
     disposition_code: Code | None = None  # type: ignore[valid-type]
     call_id: Id | None = None  # type: ignore[valid-type]
+    reason_id: Id | None = None  # type: ignore[valid-type]  # the caller's dissatisfaction reason
 
 
 class CallOut(ORM):
@@ -227,7 +237,8 @@ class CallOut(ORM):
 class ComplaintIn(BaseModel):
     contact_id: Id  # type: ignore[valid-type]
     call_id: Id | None = None  # type: ignore[valid-type]
-    category: Label  # type: ignore[valid-type]
+    reason_id: Id | None = None  # type: ignore[valid-type]  # the taxonomy's reason (complaint-reasons)
+    category: Label | None = None  # type: ignore[valid-type]  # free text, when no reason is given
     channel: Annotated[str, StringConstraints(pattern=r"^(phone|email|letter|web|counter|other)$")] = "phone"
     description: Text(20_000, 1)  # type: ignore[valid-type]
     owner_id: Id | None = None  # type: ignore[valid-type]
@@ -241,6 +252,12 @@ class ComplaintIn(BaseModel):
         if v is not None and not (1970 <= v.year <= 9000):
             raise ValueError("out of range")
         return v
+
+    @model_validator(mode="after")
+    def _a_reason(self) -> ComplaintIn:
+        if self.reason_id is None and self.category is None:
+            raise ValueError("reason_id: give a reason (or a category)")
+        return self
 
 
 class ComplaintPatch(BaseModel):
@@ -260,6 +277,7 @@ class ComplaintOut(ORM):
     contact_id: int
     call_id: int | None
     category: str
+    reason_id: int | None = None
     channel: str
     description: str
     status: ComplaintStatus

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 HISTORY_PER_CONTACT = 5
 OPEN = (ComplaintStatus.open, ComplaintStatus.in_progress)
 IvrSummaryFn = Callable[[Any, str], Any]
+UnhappyFn = Callable[..., list[Any]]  # (account_id=, contact_id=, number=) → app.unhappy.Reason list
 
 MAX_CONTACTS = 10
 
@@ -104,6 +105,7 @@ class ScreenPop:
         due_soon: timedelta = timedelta(days=2),
         ivr_summary: IvrSummaryFn | None = None,
         connections: int = 12,  # a few rings at once while the database is slow; each takes three
+        unhappy: UnhappyFn | None = None,
     ) -> None:
         self.db = db
         self.publish = publish
@@ -111,6 +113,7 @@ class ScreenPop:
         self.lookup_timeout_s = lookup_timeout_s
         self.due_soon = due_soon
         self.ivr_summary = ivr_summary
+        self.unhappy = unhappy  # the unhappy-customers file's reasons, from its cache (no query on the ring)
         self.current: dict[str, dict[str, Any]] = {}  # agent interface → its latest pop (for snapshots)
         self.matches: dict[str, list[int]] = {}  # linkedid → matched contact ids (for the history writer)
         self._lookups: dict[str, asyncio.Task[dict[str, Any]]] = {}  # linkedid → the pop's whole lookup
@@ -344,11 +347,24 @@ class ScreenPop:
         contacts = matched.result()
         ids = [m["id"] for m in contacts]
         self._note_matches(linkedid, ids)
+        for m in contacts:
+            account = m.get("account") or {}
+            m["unhappy"] = self._unhappy(account.get("id"), m["id"], None)
         return {
+            # an unknown caller: by the number as the history stores it (app.unhappy_segment)
+            "unhappy": [] if contacts else self._unhappy(None, None, caller.number),
             "matches": contacts,
             "history": [to_jsonable_python(r) for r in history.result()] if ids else [],
             "complaints": self._with_sla(complaints.result()) if ids else [],
         }
+
+    def _unhappy(self, account_id: int | None, contact_id: int | None, number: str | None) -> list[Any]:
+        if self.unhappy is None:
+            return []
+        found = self.unhappy(account_id=account_id, contact_id=contact_id, number=number)
+        return [
+            {"code": r.code.value, "count": r.count, "last_at": to_jsonable_python(r.last_at)} for r in found
+        ]
 
     def _note_matches(self, linkedid: str, ids: list[int]) -> None:
         """For the history writer, which takes them when it writes the call: not for a call already ended
@@ -419,6 +435,18 @@ class ScreenPop:
         for conn in idle:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    def contact_name(self, linkedid: str) -> str | None:
+        """The name of the contact the caller's number matched (the first; "+N" more), once looked up."""
+        cached = self._found.get(linkedid)
+        if cached is None or not cached[1].done() or cached[1].cancelled() or cached[1].exception():
+            return None
+        matches = cached[1].result()["matches"]
+        if not matches:
+            return None
+        first = matches[0]
+        name = f"{first['first_name']} {first['last_name']}".strip() or None
+        return f"{name} (+{len(matches) - 1})" if name and len(matches) > 1 else name
 
     def snapshot_for(self, interface: str | None) -> list[dict[str, Any]]:
         pop = self.current.get(interface or "")

@@ -12,9 +12,11 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from app import kpi
 from app.agent_state_log import AgentStateLogWriter
 from app.bus import (
     Bus,
@@ -29,6 +31,7 @@ from app.call_history import CallHistoryWriter
 from app.db import Database
 from app.directory import AgentDirectory
 from app.settings import Settings
+from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub, Principal
 from cti.ami import (
     AmiError,
@@ -51,6 +54,7 @@ from cti.events import (
     CallLeftQueue,
     CallOffered,
     CallQueued,
+    CallRecord,
     CallTransferred,
     Direction,
     HeldPartyLeft,
@@ -59,6 +63,7 @@ from cti.events import (
     WrapUpStarted,
     to_wire,
 )
+from cti.live_facts import live_call_facts
 from cti.numbers import parse
 from cti.screenpop import ScreenPop
 from cti.tracker import WRAPUP_REASON, Tracker, reachable
@@ -69,6 +74,10 @@ log = logging.getLogger(__name__)
 SPY_MODES = ("listen", "whisper", "barge")
 # events shown to the agent concerned and to supervisors as they are
 _TO_THE_AGENT = (AgentRinging, AgentRingEnded, CallAnswered, WrapUpStarted, PhoneRegistration)
+
+# Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and
+# until a row is written the call must still count; once written, the history row is the one counted.
+RECENT_ENDED_S = 300.0
 
 
 class ControlError(RuntimeError):
@@ -99,12 +108,14 @@ class CtiService:
         self.directory = AgentDirectory(db)
         # the IVR's part of a call is only read (one more query per pop and per call) when it runs here
         summary = _ivr_summary() if settings.ivr_enabled else None
+        self.unhappy = SegmentCache()  # the unhappy-customers file, for the pop's badge
         self.screenpop = ScreenPop(
             db,
             hub.publish,
             settings.default_region,
             lookup_timeout_s=settings.pop_lookup_timeout_s,
             ivr_summary=summary,
+            unhappy=self.unhappy.reasons,
         )
         self.history = CallHistoryWriter(
             db,
@@ -133,6 +144,7 @@ class CtiService:
         self._wrapup_timers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._channels_seen = False
+        self._ended_recently: OrderedDict[str, tuple[float, CallRecord]] = OrderedDict()
         # called with every validated AmiEvent before the tracker (the dialer follows its own channels)
         self.raw_listeners: list[Callable[[AmiEvent], None]] = []
 
@@ -142,6 +154,7 @@ class CtiService:
         await self.history.load_open()  # calls a killed run left in progress: closed after the snapshot
         self.history.start()
         self.state_log.start()
+        self._spawn(self.unhappy.run(self.db))
         if self.settings.ami_enabled:
             await self.link.start()
 
@@ -211,6 +224,9 @@ class CtiService:
         if isinstance(event, AgentStateChanged):
             audience = ToAgentAndSupervisors(event.agent, self._team_of(event.agent))
             payload = to_wire(event, self._agent_fields(event.agent))
+        elif isinstance(event, CallAnswered):  # the wallboard's "current call": who, from the caller's lookup
+            audience = ToAgentAndSupervisors(event.agent, self._team_of(event.agent))
+            payload = to_wire(event, {"contact": self.screenpop.contact_name(event.linkedid)})
         elif isinstance(event, _TO_THE_AGENT):
             audience = ToAgentAndSupervisors(event.agent, self._team_of(event.agent))
             payload = to_wire(event)
@@ -230,7 +246,10 @@ class CtiService:
         self.hub.publish(Message(audience, payload))
 
     def _on_control_event(self, event: Any) -> None:
-        if isinstance(event, WrapUpStarted):
+        if isinstance(event, CallEnded):
+            self._ended_recently[event.record.linkedid] = (time.time(), event.record)
+            self._forget_ended(time.time())
+        elif isinstance(event, WrapUpStarted):
             self._spawn(self._start_wrapup(event.agent))
         elif isinstance(event, HeldPartyLeft):
             self._spawn(self._hangup_channels(event.channels))
@@ -409,6 +428,51 @@ class CtiService:
         )
         return channel_id
 
+    # -- what the KPIs and the wallboard need from calls not in the history yet ----------------------------
+    def _forget_ended(self, now: float) -> None:
+        while self._ended_recently:
+            linkedid, (at, _) = next(iter(self._ended_recently.items()))
+            if now - at < RECENT_ENDED_S:
+                break
+            del self._ended_recently[linkedid]
+
+    def _user_id(self, interface: str | None) -> int | None:
+        info = self.directory.get(interface)
+        return info.user_id if info else None
+
+    def live_facts(self, now: float | None = None) -> list[kpi.CallFact]:
+        """Inbound queue calls the history may not hold yet, as KPI facts: those in progress (offered once
+        queued, answered once an agent answered) and those ended in the last few minutes. Merged with the
+        history by `app.reporting.with_live`, which counts a written call once, as its row."""
+        now = time.time() if now is None else now
+        self._forget_ended(now)
+        ended = [rec for _, rec in self._ended_recently.values()]
+        return live_call_facts(self.tracker, ended, now, self._user_id)
+
+    def call_views(self) -> list[dict[str, Any]]:
+        """Calls an agent is on, as the wallboard's "current call" shows them: the caller (number, and the
+        contact their number matched), the queue and when the agent answered."""
+        out = []
+        for call in list(self.tracker.calls.values()):
+            if not (call.agent or call.first_agent):
+                continue
+            out.append(
+                {
+                    "type": "call_live",
+                    "linkedid": call.linkedid,
+                    "caller": {
+                        "number": call.caller.number,
+                        "name": call.caller.name,
+                        "withheld": call.caller.withheld,
+                    },
+                    "contact": self.screenpop.contact_name(call.linkedid),
+                    "queue": call.queue,
+                    "agent": call.agent or call.first_agent,
+                    "answered_at": call.answered_at,
+                }
+            )
+        return out
+
     # -- snapshots for (re)connecting browsers ---------------------------------------------------------------
     async def snapshot(self, who: Principal) -> list[dict[str, Any]]:
         mine = interface_of(who.sip_endpoint)
@@ -420,6 +484,7 @@ class CtiService:
         items.extend(to_wire(p) for p in self.tracker.phone_views() if supervising or p.agent == mine)
         if supervising:
             items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))
+            items.extend(self.call_views())
         items.extend(self.screenpop.snapshot_for(mine))
         items.append({"type": "pbx_link", "up": self.link.ready, "reason": self.link.stats.last_error or ""})
         return items

@@ -741,6 +741,11 @@ class Tracker:
         agent = self.agents.get(interface)
         return agent.linkedid if agent else None
 
+    def wait_of(self, linkedid: str, at: float) -> float | None:
+        """Queue wait of a call in progress so far (what its record will say if it were to end at `at`)."""
+        call = self.calls.get(linkedid)
+        return _wait(call, at) if call is not None else None
+
     def agent_views(self) -> list[AgentStateChanged]:
         return [
             AgentStateChanged(a.endpoint, a.state, a.reason, a.since, tuple(sorted(a.queues)), a.linkedid)

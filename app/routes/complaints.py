@@ -13,6 +13,7 @@ from app import complaints as rules
 from app.audit import audit
 from app.models import (
     Complaint,
+    ComplaintReason,
     ComplaintStatus,
     Contact,
     Interaction,
@@ -21,6 +22,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.routes.complaint_reasons import usable_reason
 from app.routes.history import check_call_visible
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, Identity, get_db, require
@@ -72,6 +74,7 @@ async def create(
         )
     await check_call_visible(db, ident, body.call_id)
     await _check_owner(db, body.owner_id)
+    reason = await usable_reason(db, body.reason_id) if body.reason_id is not None else None
     received = body.received_at or utcnow()
     due = rules.deadlines(
         received,
@@ -82,7 +85,8 @@ async def create(
     c = Complaint(
         contact_id=body.contact_id,
         call_id=body.call_id,
-        category=body.category,
+        category=reason.code if reason is not None else (body.category or ""),
+        reason_id=reason.id if reason is not None else None,
         channel=body.channel,
         description=body.description,
         owner_id=body.owner_id or ident.user.id,
@@ -123,12 +127,16 @@ async def list_complaints(
     sla: str | None = Query(default=None, pattern="^(on_time|due_soon|late|met|missed)$"),
     owner_id: int | None = Query(default=None, ge=1, le=2**62),
     contact_id: int | None = Query(default=None, ge=1, le=2**62),
+    reason_id: int | None = Query(default=None, ge=1, le=2**62, description="a category: its children too"),
     limit: Limit = 100,
     _: Identity = Depends(any_role),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     settings: Settings = request.app.state.settings
     stmt = select(Complaint).order_by(Complaint.answer_due_at, Complaint.id)
+    if reason_id is not None:
+        children = select(ComplaintReason.id).where(ComplaintReason.parent_id == reason_id)
+        stmt = stmt.where((Complaint.reason_id == reason_id) | Complaint.reason_id.in_(children))
     for value, col in (
         (status, Complaint.status),
         (owner_id, Complaint.owner_id),

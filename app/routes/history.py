@@ -22,6 +22,7 @@ from app.models import (
     Role,
     User,
 )
+from app.routes.complaint_reasons import usable_reason
 from app.routes.reports import period_error
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
@@ -123,6 +124,7 @@ async def add_note(
             [{"loc": ["body", "disposition_code"], "msg": "unknown disposition code", "type": "value_error"}],
         )
     await check_call_visible(db, ident, body.call_id)
+    reason = await usable_reason(db, body.reason_id) if body.reason_id is not None else None
     row = Interaction(
         contact_id=contact_id,
         account_id=contact.account_id,
@@ -131,6 +133,7 @@ async def add_note(
         body=body.body,
         disposition_code=body.disposition_code,
         call_id=body.call_id,
+        reason_id=reason.id if reason is not None else None,
     )
     db.add(row)
     await db.commit()

@@ -272,11 +272,15 @@ async def agent_states(
     return _csv_or_json(format, "agent-states.csv", rows, ident.user.language)
 
 
-async def kpi_windows(db: AsyncSession, zone: str) -> list[KpiWindowRow]:
+async def kpi_windows(
+    db: AsyncSession, zone: str, live: list[kpi.CallFact] | None = None
+) -> list[KpiWindowRow]:
+    """`live`: calls the history does not hold yet (in progress, or ended and not yet written)."""
     now = utcnow()
     since_today, _ = kpi.window_bounds(kpi.Window.today, now, zone)
     earliest = min(since_today, now - timedelta(minutes=60))
     facts = await reporting.call_facts(db, earliest, now + timedelta(microseconds=1))
+    facts = reporting.with_live(facts, live or [])
     configs = await reporting.queue_configs(db)
     out = []
     for w in kpi.Window:
@@ -291,5 +295,12 @@ async def kpi_windows(db: AsyncSession, zone: str) -> list[KpiWindowRow]:
 async def kpi_by_window(
     request: Request, _: Identity = Depends(staff), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    """Per-queue KPIs for today and the last 15, 30 and 60 minutes, from the call history."""
-    return await kpi_windows(db, request.app.state.settings.timezone)
+    """Per-queue KPIs for today and the last 15, 30 and 60 minutes: the call history and, while the PBX
+    link runs here, the calls in progress (offered once queued, answered once an agent answered)."""
+    return await kpi_windows(db, request.app.state.settings.timezone, live_facts(request))
+
+
+def live_facts(request: Request) -> list[kpi.CallFact]:
+    """The calls in progress, from the CTI service when it runs in this process (none otherwise)."""
+    service = getattr(request.app.state, "cti", None)
+    return service.live_facts() if service is not None else []

@@ -22,13 +22,14 @@ def _wants_html(request: Request) -> bool:
 
 
 def mount_web(app: FastAPI) -> None:
-    from app.web import campaign_monitor_view, campaigns_view, pages, reports_view
+    from app.web import campaign_monitor_view, campaigns_view, care_view, pages, reports_view
     from app.web.render import render
 
     app.include_router(pages.router)
     app.include_router(reports_view.router)
     app.include_router(campaigns_view.router)  # call lists and campaigns (issue 5)
     app.include_router(campaign_monitor_view.router)  # one campaign, live, and its reports (issue 6)
+    app.include_router(care_view.router)  # the unhappy-customers file
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(pages.LoginRequired)

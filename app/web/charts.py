@@ -102,6 +102,59 @@ def stacked_bars(
     return Markup("".join(out))
 
 
+def line_chart(
+    title: str,
+    labels: Sequence[str],
+    lines: Sequence[Series],
+    width: int = 760,
+    height: int = 240,
+) -> Markup:
+    """Percentages over time, one polyline per series (class `l0`, `l1`…); None values break the line.
+    The axis goes from 0 to a round value above the highest point."""
+    uid = next(_ids)
+    left, right, top, bottom = 52, 12, 12, 40
+    pw, ph = width - left - right, height - top - bottom
+    n = max(len(labels), 1)
+    highest = max((v for s in lines for v in s.values if v is not None), default=0.0)
+    ymax = _nice_max(highest * 1000) / 1000 if highest > 0 else 0.01
+    slot = pw / n
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-labelledby="chart{uid}-t" preserveAspectRatio="xMidYMid meet">',
+        f'<title id="chart{uid}-t">{escape(title)}</title>',
+    ]
+    for i in range(5):
+        y = top + ph - ph * i / 4
+        out.append(f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        out.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{ymax * i / 4 * 100:.3g} %</text>'
+        )
+    every = max(1, round(n / 12))
+    for i, lab in enumerate(labels):
+        if i % every == 0:
+            cx = left + slot * i + slot / 2
+            out.append(f'<text x="{cx:.1f}" y="{top + ph + 16}" text-anchor="middle">{escape(lab)}</text>')
+    for k, s in enumerate(lines):
+        runs: list[list[tuple[float, float, float]]] = [[]]
+        for i, v in enumerate(s.values):
+            if v is None:
+                runs.append([])
+                continue
+            runs[-1].append((left + slot * i + slot / 2, top + ph - ph * min(v, ymax) / ymax, v))
+        for run in runs:
+            if len(run) > 1:
+                pts = " ".join(f"{x:.1f},{y:.1f}" for x, y, _v in run)
+                out.append(f'<polyline class="l{k}" points="{pts}"/>')
+            for x, y, v in run:
+                out.append(
+                    f'<circle class="l{k}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
+                    f"<title>{escape(s.label)}: {v * 100:.2f} %</title></circle>"
+                )
+    out.append(f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
 def horizontal_stacks(
     title: str, labels: Sequence[str], stacks: Sequence[Series], unit: str = "h", width: int = 760
 ) -> Markup:

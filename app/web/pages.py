@@ -27,6 +27,7 @@ from app.models import (
     Team,
     User,
 )
+from app.routes import complaint_reasons as reasons_api
 from app.routes import complaints as complaints_api
 from app.routes import customers as customers_api
 from app.routes import history as history_api
@@ -172,6 +173,7 @@ async def desk(
             .order_by(Queue.name)
         )
     )
+    choosable = reasons_api.choosable(await reasons_api.all_reasons(db))
     return page(
         request,
         "desk.html",
@@ -180,6 +182,8 @@ async def desk(
         pauses=pauses,
         dispositions=dispositions,
         my_queues=my_queues,
+        reasons=reasons_api.tree(choosable),  # the complaint form's reasons (taxonomy)
+        reason_labels=reasons_api.labels(choosable, ident.user.language),
     )
 
 
@@ -303,6 +307,7 @@ async def contact_page(
         sla=None,
         owner_id=None,
         contact_id=contact_id,
+        reason_id=None,
         limit=100,
         _=ident,
         db=db,
@@ -375,13 +380,24 @@ async def complaints_page(
     request: Request,
     status: str | None = Query(default=None, max_length=20),
     sla: str | None = Query(default=None, max_length=20),
+    reason: str | None = Query(default=None, max_length=20),
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     status_ = ComplaintStatus(status) if status in ComplaintStatus.__members__ else None
     sla_ = sla if sla in SLA_STATES else None
+    reasons = await reasons_api.all_reasons(db)
+    reason_ = int(reason) if reason and reason.isdigit() and int(reason) in {r.id for r in reasons} else None
     rows = await complaints_api.list_complaints(
-        request=request, status=status_, sla=sla_, owner_id=None, contact_id=None, limit=200, _=ident, db=db
+        request=request,
+        status=status_,
+        sla=sla_,
+        owner_id=None,
+        contact_id=None,
+        reason_id=reason_,
+        limit=200,
+        _=ident,
+        db=db,
     )
     contact_ids = {c.contact_id for c in rows}
     contacts = (
@@ -401,6 +417,9 @@ async def complaints_page(
         sla=sla_,
         statuses=list(ComplaintStatus),
         sla_states=SLA_STATES,
+        reason=reason_,
+        reasons=reasons_api.tree(reasons),
+        reason_labels=reasons_api.labels(reasons, ident.user.language),
     )
 
 

@@ -108,7 +108,16 @@ class NavItem:
     key: str
 
 
-NAV_PATHS = ("/desk", "/wallboard", "/customers", "/complaints", "/campaigns", "/reports", "/admin")
+NAV_PATHS = (
+    "/desk",
+    "/wallboard",
+    "/customers",
+    "/complaints",
+    "/unhappy",
+    "/campaigns",
+    "/reports",
+    "/admin",
+)
 
 
 def has_route(app: Any, path: str, kind: str = "http") -> bool:
@@ -137,6 +146,7 @@ def nav_for(request: Request, user: User | None) -> list[NavItem]:
         ("/wallboard", _gettext("Wallboard"), "wallboard", staff),
         ("/customers", _gettext("Customers"), "customers", True),
         ("/complaints", _gettext("Complaints"), "complaints", True),
+        ("/unhappy", _gettext("Unhappy customers"), "unhappy", staff),
         ("/campaigns", _gettext("Campaigns"), "campaigns", role in (Role.manager, Role.admin)),
         ("/reports", _gettext("Reports"), "reports", staff),
         ("/admin", _gettext("Administration"), "admin", role is Role.admin),

@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import care_ratios as cr
 from app import reporting
+from app.care_report import By
 from app.models import Role
+from app.routes import care as care_api
 from app.routes import reports as reports_api
 from app.security import Identity, get_db
-from app.web.charts import Series, horizontal_stacks, stacked_bars
+from app.web.charts import Series, horizontal_stacks, line_chart, stacked_bars
 from app.web.pages import page, roles
 from app.web.render import gettext as _
 
@@ -33,7 +36,9 @@ def sl_variant_label(variant: str) -> str:
 
 
 async def kpi_windows(request: Request, db: AsyncSession) -> tuple[dict[str, str], list[Any]]:
-    windows = await reports_api.kpi_windows(db, request.app.state.settings.timezone)
+    windows = await reports_api.kpi_windows(
+        db, request.app.state.settings.timezone, reports_api.live_facts(request)
+    )
     return await reporting.queue_labels(db), windows
 
 
@@ -69,6 +74,61 @@ def day_period(
     since = datetime.combine(first, time(0), zone)
     until = datetime.combine(last + timedelta(days=1), time(0), zone)
     return first, last, since, until, error
+
+
+async def care_section(
+    request: Request, db: AsyncSession, since: datetime, until: datetime, lang: str
+) -> dict[str, Any]:
+    """Customer care over the page's days: complaint and loss rates per day (line chart), FCR and repeat
+    calls per day (line chart), the complaints' reasons as a Pareto chart, and their CSV links."""
+    zone = since.tzinfo
+    days = await care_api.care_rows_out(db, request, since, until, By.total, cr.Period.day, 7, lang)
+    by_reason = await care_api.care_rows_out(db, request, since, until, By.reason, cr.Period.day, 7, lang)
+    labels = [r.period_start.astimezone(zone).strftime("%d/%m") for r in days]
+    totals: dict[str, int] = {}
+    for r in by_reason:
+        totals[r.label] = totals.get(r.label, 0) + r.complaints
+    pareto = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    all_complaints = sum(n for _, n in pareto)
+    cumulative, running = [], 0
+    for _label, n in pareto:
+        running += n
+        cumulative.append(running / all_complaints if all_complaints else None)
+    base = {"since": since.isoformat(), "until": until.isoformat(), "format": "csv"}
+    return {
+        "days": days,
+        "rates_svg": line_chart(
+            _("Complaint rate and loss rate per day"),
+            labels,
+            [
+                Series(_("Complaint rate"), [r.complaint_rate for r in days]),  # type: ignore[misc]
+                Series(_("Loss rate"), [r.loss_rate for r in days]),  # type: ignore[misc]
+            ],
+        )
+        if days
+        else None,
+        "fcr_svg": line_chart(
+            _("First-contact resolution and repeat calls per day"),
+            labels,
+            [
+                Series(_("First-contact resolution"), [r.fcr for r in days]),  # type: ignore[misc]
+                Series(_("Repeat-call rate"), [r.repeat_rate for r in days]),  # type: ignore[misc]
+            ],
+        )
+        if days
+        else None,
+        "pareto": pareto,
+        "pareto_svg": stacked_bars(
+            _("Complaints per reason, most frequent first, and their cumulative share"),
+            [label for label, _n in pareto],
+            [Series(_("Complaints"), [n for _label, n in pareto])],
+            line=Series(_("Cumulative share"), cumulative),  # type: ignore[arg-type]
+        )
+        if pareto
+        else None,
+        "csv_days": "/api/v1/reports/care?" + urlencode(base),
+        "csv_reasons": "/api/v1/reports/care?" + urlencode({**base, "by": "reason"}),
+    }
 
 
 @router.get("/reports")
@@ -139,6 +199,7 @@ async def reports_page(
     else:
         state_legend = []
     reasons = sorted({reason for r in srows for reason in r.pause_by_reason})
+    care = await care_section(request, db, since, until, ident.user.language)
     base = {"since": since.isoformat(), "until": until.isoformat()}
     csv_links = {
         "queue": "/api/v1/reports/intervals?"
@@ -183,6 +244,7 @@ async def reports_page(
         state_chart=state_chart,
         state_legend=state_legend,
         csv_links=csv_links,
+        care=care,
         error=error,
         sl_variant_label=sl_variant_label,
         zone=zone,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -245,3 +247,51 @@ def test_given_the_main_pages_when_rendered_then_every_text_meets_aa_contrast(pa
         if bad:
             failures[path] = bad
     assert failures == {}
+
+
+def test_given_the_unhappy_file_when_filtered_exported_and_made_a_call_list_then_all_three_agree(
+    page: Page, tmp_path: Path
+) -> None:
+    login(page, "demo-manager")
+    page.get_by_role("link", name="Clients mécontents").click()
+    rows = page.locator("#unhappy-table tbody tr")
+    expect(rows).not_to_have_count(0)
+    # Today's seed: +33 6 12 34 56 78 (nobody matched) called 7 times, 2 abandoned within the hour.
+    page.get_by_label("Motif").select_option("abandoned_calls")
+    page.get_by_role("button", name="Filtrer").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-ref", "number-+33612345678")
+    expect(rows.first.locator('[data-reason="abandoned_calls"]')).to_have_text("Appels abandonnés ×2")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Exporter en CSV").click()
+    target = tmp_path / "unhappy.csv"
+    info.value.save_as(target)
+    exported = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert [r[0] for r in exported[1:]] == ["number-+33612345678"]
+    assert "abandoned_calls×2" in exported[1][-1]
+
+    page.get_by_label("Nom de la liste d'appels").fill("Rappel des abandons")
+    page.get_by_role("button", name="Faire la liste d'appels").click()
+    result = page.locator("#uh-list-result [data-job-status]")
+    expect(result).to_have_attribute("data-job-status", "done", timeout=20_000)
+    expect(result).to_contain_text("1 clients")
+    expect(result).to_contain_text("1 acceptés, 0 refusés")  # the import report matches the segment
+
+
+def test_given_complaints_and_calls_when_the_reports_page_covers_weeks_then_care_charts_and_csv_show(
+    page: Page, tmp_path: Path
+) -> None:
+    login(page, "demo-manager")
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    page.goto(f"/reports?start={today - timedelta(days=25)}&end={today}")
+    # demo complaints 3 and 20 days ago ("facturation", "délai"); today's calls from the browser seed
+    expect(page.locator("#care-rates-chart svg circle.l0")).not_to_have_count(0)  # days with contacts
+    expect(page.locator("#care-pareto-chart svg rect")).to_have_count(2)
+    expect(page.locator("#care-pareto-chart svg title").first).to_contain_text("Réclamations par motif")
+    expect(page.locator("#care-days tbody tr")).to_have_count(26)
+    with page.expect_download() as info:
+        page.locator("#csv-care-reasons").click()
+    target = tmp_path / "care.csv"
+    info.value.save_as(target)
+    rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert sorted(r[3] for r in rows[1:]) == ["délai", "facturation"]

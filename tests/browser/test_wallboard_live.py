@@ -17,6 +17,7 @@ from tests.browser.cti_live import (
     CtiServer,
     screenshot,
     serve_with_pbx,
+    wait_until,
 )
 from tests.integration.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
 from tests.integration.sipp import Caller, Sipp
@@ -82,6 +83,14 @@ def _post(cti: CtiServer, user: str, path: str, body: dict[str, object] | None =
         assert r.status_code == 204, r.text
 
 
+def _support_calls(cti: CtiServer) -> list[dict[str, object]]:
+    """agent5's support calls in the history, as the API lists them (the agent sees their own)."""
+    with cti.api("agent5") as c:
+        r = c.get("/api/v1/calls")
+        r.raise_for_status()
+        return [x for x in r.json()["items"] if x["queue"] == "support"]
+
+
 def _latency_ms(page: Page, what: str) -> float:
     seen = page.evaluate(f"window.__wb.{what}")
     assert seen, f"{what} never shown"
@@ -104,26 +113,43 @@ def test_given_a_supervisor_when_a_call_waits_and_a_paused_agent_takes_it_then_t
     tile = board.locator('.wb-queue[data-queue="support"]')
     expect(tile.locator('.wb-count[data-state="paused"] .value')).to_have_text("1")
 
-    sipp.agent(5, "answer", ring_ms=500, talk_ms=1500)
+    sipp.agent(5, "answer", ring_ms=500, talk_ms=8000)
     sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=20_000)
     expect(tile.locator(".wb-waiting .value")).to_have_text("1", timeout=10_000)
     assert 0 <= _latency_ms(board, "waiting") < 1000
     expect(tile.locator(".wb-longest .value")).not_to_have_text("—")  # ticks from the enqueue time
+    # Still waiting, nothing in the history yet: the call already counts as offered, not as answered.
+    expect(tile.locator('[data-kpi="offered"] .value')).to_have_text("1", timeout=5_000)
+    expect(tile.locator('[data-kpi="answered"] .value')).to_have_text("0")
 
     _post(cti, "agent5", "/ready")
     expect(row).to_have_attribute("data-state", "on_call", timeout=10_000)
     assert 0 <= _latency_ms(board, "onCall") < 1000
     expect(tile.locator(".wb-waiting .value")).to_have_text("0")
-    expect(row).to_contain_text(KNOWN_NUMBER)  # the current call
+    # The current call: the caller's number and matched contact, the queue, the time in call; no call id.
+    call = row.locator(".wb-call")
+    expect(call).to_contain_text(KNOWN_NUMBER)
+    expect(call).to_contain_text("José Müller")
+    expect(call).to_contain_text("Support")
+    expect(call.locator("[data-call-since]")).to_have_text(re.compile(r"\d+:\d\d"))
     expect(tile.locator('.wb-count[data-state="on_call"] .value')).to_have_text("1")
+    # Answered while the agent is still talking (the history row is written when the call ends).
+    expect(tile.locator('[data-kpi="answered"] .value')).to_have_text("1", timeout=5_000)
+    expect(row).to_have_attribute("data-state", "on_call")
+    assert _support_calls(cti) == []
     expect(
         row.get_by_role("button", name="Écouter : Agent5")
     ).to_be_enabled()  # on a call: can be listened to
     screenshot(board, "wallboard")
-    # The call ends (the agent's phone hangs up): the ratios are fetched again from the history.
+    # The call ends (the agent's phone hangs up): the counters agree with the history row now written.
+    expect(row).to_have_attribute("data-state", "wrap_up", timeout=15_000)
+    rows = wait_until(lambda: _support_calls(cti), 10, "the call's history row")
+    assert [r["outcome"] for r in rows] == ["answered"]
     expect(tile.locator('[data-kpi="answered"] .value')).to_have_text("1", timeout=15_000)
     expect(tile.locator('[data-kpi="offered"] .value')).to_have_text("1")
-    expect(row).to_have_attribute("data-state", "wrap_up")
+    expect(row.locator(".wb-call")).not_to_contain_text(KNOWN_NUMBER)
+    # Today's complaint rate in the queue: one contact handled, no complaint.
+    expect(tile.locator('[data-kpi="complaint_rate"] .value')).to_have_text(re.compile(r"^0\s?%$"))
 
 
 def test_given_thresholds_when_a_call_waits_then_abandons_the_tile_turns_amber_and_counts_the_abandon(

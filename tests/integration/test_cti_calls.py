@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
-from app.models import Call, Interaction
+from app.models import Call, Complaint, Interaction, utcnow
 from tests.conftest import wait_for
 from tests.integration.conftest import KNOWN_NUMBER, Plateau
 from tests.integration.sipp import Caller, Sipp
@@ -70,6 +72,34 @@ async def test_given_a_known_caller_when_the_queue_rings_an_agent_then_that_agen
     async with plateau.db.session() as s:
         timeline = (await s.scalars(select(Interaction).where(Interaction.call_id == call.id))).all()
     assert [t.contact_id for t in timeline] == [plateau.users["contact"]]
+
+
+async def test_given_a_caller_in_the_unhappy_file_when_the_queue_rings_an_agent_then_the_pop_has_the_badge(
+    plateau: Plateau, sipp: Sipp
+) -> None:
+    async with plateau.db.session() as s:  # José has an open complaint: he is in the file
+        s.add(
+            Complaint(
+                contact_id=plateau.users["contact"],
+                category="billing",
+                description="charged twice",
+                ack_due_at=utcnow() + timedelta(days=10),
+                answer_due_at=utcnow() + timedelta(days=60),
+            )
+        )
+        await s.commit()
+    async with plateau.client("boss") as c:  # reading the file refreshes what the pops see
+        r = await c.get("/api/v1/unhappy")
+        assert [m["name"] for m in r.json()] == ["Acme Industries"], r.text
+    agent1 = await plateau.ws("agent1")
+    sipp.agent(1, "answer", ring_ms=1500, talk_ms=500)
+    await _login(plateau, "agent1", "support")
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose Muller")], hold_ms=4000)
+    await wait_for(lambda: agent1.pops(phase="ringing", partial=False), 10, what="the pop")
+    (match,) = agent1.pops(phase="ringing", partial=False)[0]["matches"]
+    assert [(r["code"], r["count"]) for r in match["unhappy"]] == [("open_complaint", 1)]
+    # the call ends (and its wrap-up pause is sent) before the next test logs agent1 in again
+    await wait_for(lambda: plateau.cti.history.written >= 1, 15, what="the history row")
 
 
 async def test_given_nobody_answers_when_the_caller_hangs_up_in_queue_then_the_call_is_recorded_abandoned(

@@ -109,6 +109,14 @@ function renderPhone() {
 }
 
 // --- the pop -------------------------------------------------------------------------------------------
+// The unhappy-customers file: a visible badge with the reasons the customer is in it (app/unhappy.py).
+function unhappyBadge(reasons) {
+  if (!reasons || !reasons.length) return null;
+  const why = reasons.map((r) => t(`unhappy_${r.code}`, { n: r.count })).join(", ");
+  return h("span", { class: "badge badge-unhappy", dataset: { unhappy: reasons.map((r) => r.code).join(" ") },
+    title: why, text: `${t("unhappy")} · ${why}` });
+}
+
 const tierBadge = (tier) => (tier ? h("span", { class: `badge badge-${tier}`, text: t(`tier_${tier}`) }) : null);
 
 function contactName(c) {
@@ -157,6 +165,8 @@ function renderCaller(pop) {
     line.append(h("span", { class: "muted", text: t("no_number") }));
   }
   if (c.name) line.append(" ", h("span", { class: "pop-cid-name", text: config.lang === "en" ? `“${c.name}”` : `« ${c.name} »` }));
+  const unknownUnhappy = unhappyBadge(pop.unhappy); // a caller nobody matched, in the file by their number
+  if (unknownUnhappy) line.append(" ", unknownUnhappy);
   return line;
 }
 
@@ -195,7 +205,8 @@ function renderContact(pop, contact) {
   const name = h("h3", { class: "pop-name", dataset: { popName: "", popId: pop.pop_id, eventAt: String(pop.event_at || "") } },
     h("a", { href: `/contacts/${contact.id}`, title: t("open_contact"), text: contactName(contact) }));
   box.append(h("div", { class: "pop-name-row" }, name, tierBadge(contact.tier),
-    contact.matched_by === "suffix" ? h("span", { class: "badge badge-warn", text: t("match_suffix") }) : null));
+    contact.matched_by === "suffix" ? h("span", { class: "badge badge-warn", text: t("match_suffix") }) : null,
+    unhappyBadge(contact.unhappy)));
   if (contact.job_title) box.append(h("p", { class: "muted", text: contact.job_title }));
   if (contact.account) {
     box.append(h("p", { class: "pop-account" }, h("span", { class: "muted", text: `${t("account")} : ` }),
@@ -578,14 +589,18 @@ async function openComplaint(ev) {
   const err = $("complaint-error");
   const form = $("complaint-form");
   const contact = pop ? chosenContact(pop) : null;
-  const category = form.elements.category.value.trim();
+  const reason = form.elements.reason_id; // the reasons taxonomy, or free text while none is set up
+  const field = reason || form.elements.category;
+  const chosen = field.value.trim();
   const description = form.elements.description.value.trim();
-  const fail = (text, field) => { err.textContent = text; err.hidden = false; if (field) field.focus(); };
+  const fail = (text, el) => { err.textContent = text; err.hidden = false; if (el) el.focus(); };
   if (!contact) return fail(t("need_contact"));
-  if (!category) return fail(t("need_category"), form.elements.category);
+  if (!chosen) return fail(t("need_category"), field);
   if (!description) return fail(t("need_description"), form.elements.description);
   try {
-    const c = await api("POST", "/api/v1/complaints", { contact_id: contact.id, category, description, channel: "phone" });
+    const body = { contact_id: contact.id, description, channel: "phone" };
+    if (reason) body.reason_id = Number(chosen); else body.category = chosen;
+    const c = await api("POST", "/api/v1/complaints", body);
     err.hidden = true;
     form.reset();
     $("complaint-box").open = false;

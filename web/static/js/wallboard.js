@@ -2,8 +2,9 @@
 //
 // Live facts (calls waiting, oldest wait, agent states) come from the CTI events on the WebSocket and are
 // drawn as soon as they arrive; times tick locally from the server's timestamps. Ratios come from
-// /api/v1/reports/kpi (app/kpi.py over the call history), refetched a moment after each call ends (the
-// history row is written when the call ends) and every minute (the windows slide).
+// /api/v1/reports/kpi (app/kpi.py over the call history and the calls in progress), refetched a moment
+// after a call enters a queue, is answered or ends (at most one fetch in flight per KPI_THROTTLE_MS), and
+// every minute (the windows slide).
 // Running outbound campaigns have tiles too: read once from /api/v1/campaign-tiles (and again after a
 // reconnection), then kept up by the `campaign_tile` messages the server pushes when a tile changes.
 import { connectLive } from "./ws.js";
@@ -24,13 +25,14 @@ const DEFAULTS = {
 };
 const TH_KEY = `plateau.wallboard.thresholds.${config.user || ""}`;
 const WIN_KEY = `plateau.wallboard.window.${config.user || ""}`;
-const KPI_DEBOUNCE_MS = 1500;
+const KPI_THROTTLE_MS = 1000;
 
 const state = {
   agents: new Map(),   // interface → agent_state_changed
   queues: new Map(),   // queue → queue_changed
-  calls: new Map(),    // linkedid → {number, name, withheld, queue}
+  calls: new Map(),    // linkedid → {number, name, contact, withheld, queue, answeredAt}
   kpi: null,           // /api/v1/reports/kpi
+  care: new Map(),     // queue → today's row of /api/v1/reports/care?by=queue (complaint rate)
   window: localStorage.getItem(WIN_KEY) || "today",
   thresholds: loadThresholds(),
   pbxUp: null,
@@ -99,7 +101,7 @@ function tile(queue) {
   }
   const kpis = {};
   const grid = h("div", { class: "wb-kpis" });
-  for (const k of ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht"]) {
+  for (const k of ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht", "complaint_rate"]) {
     const m = metric(t(k), `wb-kpi-${k}`);
     m.root.dataset.kpi = k;
     grid.append(m.root);
@@ -172,23 +174,35 @@ function renderKpis() {
     setLevel(k.service_level.root, r && r.service_level !== null ? level("service_level", r.service_level * 100) : null);
     setLevel(k.asa.root, r ? level("asa", r.asa_s) : null);
     setLevel(k.abandon_rate.root, r && r.abandon_rate !== null ? level("abandon_rate", r.abandon_rate * 100) : null);
+    const care = state.care.get(queue); // today, whatever the window chip says (complaints come slower)
+    k.complaint_rate.value.textContent = care ? pct(care.complaint_rate) : "—";
+    k.complaint_rate.root.title = t("complaint_rate_today", { complaints: care ? care.complaints : 0, contacts: care ? care.contacts_handled : 0 });
     tl.variant.textContent = r ? t("sl_def", { variant: t(`v_${r.sl_variant}`), target: Math.round(r.sl_target_pct), t: Math.round(r.sl_threshold_s) }) : "";
   }
 }
 
 let kpiTimer = null;
+async function fetchCare() {
+  try {
+    const rows = await api("GET", "/api/v1/reports/care?by=queue");
+    state.care = new Map(rows.map((r) => [r.key, r]));
+    renderKpis();
+  } catch { /* the tile shows — */ }
+}
+
 async function fetchKpi() {
   try {
     state.kpi = await api("GET", "/api/v1/reports/kpi");
+    fetchCare();
     $("wb-kpi-at").textContent = t("kpi_at", { time: formatTime(undefined, config.lang) });
     renderTiles();
   } catch {
     $("wb-kpi-at").textContent = t("kpi_error");
   }
 }
-function fetchKpiSoon() {
-  clearTimeout(kpiTimer);
-  kpiTimer = setTimeout(fetchKpi, KPI_DEBOUNCE_MS);
+function fetchKpiSoon() { // throttled, not debounced: a steady flow of calls must not starve the counters
+  if (kpiTimer) return;
+  kpiTimer = setTimeout(() => { kpiTimer = null; fetchKpi(); }, KPI_THROTTLE_MS);
 }
 
 // --- campaign tiles --------------------------------------------------------------------------------------
@@ -235,12 +249,18 @@ async function fetchCampaigns() {
 }
 
 // --- agents --------------------------------------------------------------------------------------------
-function callText(a) {
-  if (!a.linkedid) return "";
-  const c = state.calls.get(a.linkedid);
-  if (!c) return a.linkedid;
-  const who = c.withheld ? t("caller_withheld") : [c.name, c.number].filter(Boolean).join(" · ");
-  return [who, c.queue].filter(Boolean).join(" — ") || a.linkedid;
+// The caller (matched contact or caller-ID name, and number; "unknown" when neither), the queue and the
+// time since the agent answered. Never the PBX's call id.
+function callCell(a) {
+  if (!a.linkedid) return h("td", { class: "wb-call" });
+  const c = state.calls.get(a.linkedid) || {};
+  const who = c.withheld ? t("caller_withheld")
+    : [c.contact || c.name, c.number].filter(Boolean).join(" · ") || t("caller_unknown");
+  const since = c.answeredAt || (a.state === "on_call" ? a.since : null);
+  return h("td", { class: "wb-call" },
+    h("span", { class: "wb-call-who", text: who }),
+    c.queue ? h("span", { class: "muted", text: ` — ${label(c.queue)}` }) : null,
+    since ? h("span", { class: "num mono wb-call-time", dataset: { callSince: String(since) }, text: ` ${duration(nowS() - since)}` }) : null);
 }
 
 function spyButtons(a) {
@@ -271,7 +291,7 @@ function renderAgents() {
     h("td", {}, h("span", { class: "state-pill", dataset: { state: a.state }, text: t(`state_${a.state}`) })),
     h("td", { class: "num", dataset: { since: String(a.since || "") }, text: duration(nowS() - (a.since || nowS())) }),
     h("td", { text: a.state === "paused" && a.reason ? ((config.pauses || {})[a.reason] || a.reason) : "" }),
-    h("td", { text: callText(a) }),
+    callCell(a),
     h("td", { text: (a.queues || []).map(label).join(", ") }),
     h("td", {}, spyButtons(a))));
   body.replaceChildren(...rows);
@@ -300,8 +320,10 @@ $("wb-agents").addEventListener("click", async (ev) => {
 function rememberCall(msg) {
   const c = msg.caller || {};
   const old = state.calls.get(msg.linkedid) || {};
+  const answeredAt = msg.type === "call_answered" ? msg.at : msg.answered_at;
   state.calls.set(msg.linkedid, {
     number: c.number || old.number, name: c.name || old.name, withheld: c.withheld ?? old.withheld, queue: msg.queue || old.queue,
+    contact: msg.contact || old.contact, answeredAt: answeredAt || old.answeredAt,
   });
 }
 
@@ -326,9 +348,13 @@ function apply(msg, render = true) {
       state.queues.set(msg.queue, msg);
       if (render) { if (!state.tiles.has(msg.queue)) renderTiles(); else renderQueueLive(msg.queue); }
       break;
-    case "call_offered": case "call_queued": case "agent_ringing": case "call_answered":
+    case "call_offered": case "call_queued": case "agent_ringing": case "call_answered": case "call_live":
       rememberCall(msg);
-      if (render && msg.type === "call_answered") renderAgents();
+      if (render && (msg.type === "call_answered" || msg.type === "call_live")) renderAgents();
+      if (msg.type === "call_queued" || msg.type === "call_answered") fetchKpiSoon(); // offered / answered now
+      break;
+    case "call_left_queue":
+      fetchKpiSoon();
       break;
     case "call_ended":
       state.calls.delete(msg.record && msg.record.linkedid);
@@ -415,6 +441,12 @@ async function reconcile() {
   try { data = await api("GET", "/api/v1/supervisor/live"); } catch { return; }
   let changed = false;
   for (const item of data.items || []) {
+    if (item.type === "call_live") {
+      const before = JSON.stringify(state.calls.get(item.linkedid) || {});
+      rememberCall(item);
+      changed = changed || before !== JSON.stringify(state.calls.get(item.linkedid));
+      continue;
+    }
     if (item.type !== "agent_state_changed") continue;
     const cur = state.agents.get(item.agent);
     if (cur && (cur.since || 0) > (item.since || 0)) continue;
@@ -447,6 +479,9 @@ setInterval(() => {
   for (const td of $("wb-agents").querySelectorAll("[data-since]")) {
     const since = Number(td.dataset.since);
     td.textContent = since > 0 ? duration(now - since) : "—";
+  }
+  for (const span of $("wb-agents").querySelectorAll("[data-call-since]")) {
+    span.textContent = ` ${duration(now - Number(span.dataset.callSince))}`;
   }
 }, 1000);
 
