@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-rejects", type=int, default=50, help="how many rejected lines to print")
     p.set_defaults(func=_cmd_import_customers)
 
-    # --- outbound (issue 5) ---
+    # --- outbound ---
     p = imp.add_parser("list", help="import a call list (CSV or XLSX) into leads")
     p.add_argument("file")
     p.add_argument("--list", required=True, help="call list name (created when missing)")

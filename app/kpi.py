@@ -273,7 +273,7 @@ def state_time(
     return out
 
 
-# State names: those of cti.events.AgentState, which the CTI layer writes to agent_state_log (issue 3).
+# State names: those of cti.events.AgentState, which the CTI layer writes to agent_state_log.
 READY, RINGING, TALK, WRAP, PAUSE, LOGGED_OUT = (
     "ready",
     "ringing",

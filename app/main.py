@@ -62,11 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.unhappy = app.state.cti.unhappy
         await app.state.cti.start()
-        # the live dialer (issue 6): only with a PBX to dial through
+        # the live dialer: only with a PBX to dial through
         app.state.dialer = DialerService(app.state.cti, app.state.db)
         if settings.ami_enabled:
             await app.state.dialer.start()
-        # the running campaigns' wallboard tiles, pushed to supervisors (issue 6)
+        # the running campaigns' wallboard tiles, pushed to supervisors
         app.state.campaign_feed = CampaignFeed(app.state.dialer, app.state.hub, app.state.db)
         await app.state.campaign_feed.start()
         try:
@@ -132,5 +132,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     app.add_api_websocket_route("/ws", agent.websocket_endpoint)
-    mount_web(app)  # browser pages and /static (issue 4)
+    mount_web(app)  # browser pages and /static
     return app

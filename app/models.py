@@ -156,7 +156,7 @@ class Queue(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     service_level_s: Mapped[int] = mapped_column(Integer, default=20)
     script: Mapped[str | None] = mapped_column(String(120))
-    # KPI settings (issue 4, see app/kpi.py): which service-level formula, its target, short abandons.
+    # KPI settings (see app/kpi.py): which service-level formula, its target, short abandons.
     sl_variant: Mapped[str] = mapped_column(String(32), default="short_abandons_excluded")
     sl_target_pct: Mapped[int] = mapped_column(Integer, default=80)
     short_abandon_s: Mapped[int] = mapped_column(Integer, default=5)
@@ -388,10 +388,10 @@ class AuditLog(Base):
     ip: Mapped[str | None] = mapped_column(String(64))
 
 
-# --- CTI (issue 3) ---
+# --- CTI ---
 class AgentStateLog(Base):
     """One period an agent spent in a state; `ended_at` is None while it lasts. Written by the CTI layer,
-    read by the agent state-time report (created with issue 4's reports)."""
+    read by the agent state-time report (created with the reports)."""
 
     __tablename__ = "agent_state_log"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -414,8 +414,8 @@ class HealthHeartbeat(Base):
     at: Mapped[datetime]
 
 
-# --- IVR (issue 7): the IVR history table lives in cti/ivr/tables.py ---
+# --- IVR: the IVR history table lives in cti/ivr/tables.py ---
 import cti.ivr.tables  # noqa: E402, F401  (registers it on Base.metadata)
 
-# --- outbound (issue 5): call lists, leads, campaigns, DNC, callbacks live in dialer/models.py ---
+# --- outbound: call lists, leads, campaigns, DNC, callbacks live in dialer/models.py ---
 import dialer.models  # noqa: E402, F401  (registers those tables on Base.metadata)

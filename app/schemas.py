@@ -336,7 +336,7 @@ class QueueIn(BaseModel):
     team_id: Id | None = None  # type: ignore[valid-type]
     service_level_s: Annotated[int, Field(ge=1, le=3600)] = 20
     script: Text(120) | None = None  # type: ignore[valid-type]
-    # KPI settings (issue 4; definitions in app/kpi.py and the README).
+    # KPI settings (definitions in app/kpi.py and the README).
     sl_variant: SlVariant = SlVariant.short_abandons_excluded
     sl_target_pct: Annotated[int, Field(ge=1, le=100)] = 80
     short_abandon_s: Annotated[int, Field(ge=0, le=600)] = 5

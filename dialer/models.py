@@ -1,4 +1,4 @@
-"""Outbound data model (issue 5): call lists, leads, attempts, campaigns, DNC, callbacks, imports.
+"""Outbound data model: call lists, leads, attempts, campaigns, DNC, callbacks, imports.
 
 Migration `0002_outbound` creates exactly these tables. The pure core (`dialer.leads`,
 `dialer.compliance`) never sees these classes; `dialer.store` turns rows into its frozen records.

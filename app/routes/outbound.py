@@ -1,4 +1,4 @@
-"""Outbound API (issue 5): call lists, imports, templates, DNC, campaigns, rule sets, callbacks, and the
+"""Outbound API: call lists, imports, templates, DNC, campaigns, rule sets, callbacks, and the
 CROC script of an agent's call."""
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ async def queues(
     ]
 
 
-# --- interval reports, agent state time and KPI windows (issue 4) --------------------------------------
+# --- interval reports, agent state time and KPI windows --------------------------------------
 # Every figure comes from app/kpi.py over per-call facts (app/reporting.py); format=csv gives the same
 # columns as the JSON keys, through the one CSV helper (formula cells neutralised).
 CSV_CONTENT = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}

@@ -27,8 +27,8 @@ def mount_web(app: FastAPI) -> None:
 
     app.include_router(pages.router)
     app.include_router(reports_view.router)
-    app.include_router(campaigns_view.router)  # call lists and campaigns (issue 5)
-    app.include_router(campaign_monitor_view.router)  # one campaign, live, and its reports (issue 6)
+    app.include_router(campaigns_view.router)  # call lists and campaigns
+    app.include_router(campaign_monitor_view.router)  # one campaign, live, and its reports
     app.include_router(care_view.router)  # the unhappy-customers file
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

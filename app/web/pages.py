@@ -165,7 +165,7 @@ async def desk(
             select(DispositionCode).where(DispositionCode.active).order_by(DispositionCode.label)
         )
     )
-    my_queues = list(  # the queues this agent may log into (issue 4 desk)
+    my_queues = list(  # the queues this agent may log into (the desk)
         await db.scalars(
             select(Queue)
             .join(QueueMember, QueueMember.queue_id == Queue.id)

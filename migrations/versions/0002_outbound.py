@@ -1,4 +1,4 @@
-"""campaigns, call lists, leads, attempts, mapping templates, rule sets, DNC, callbacks, imports (issue 5)
+"""campaigns, call lists, leads, attempts, mapping templates, rule sets, DNC, callbacks, imports
 
 Revision ID: 0002
 Revises: 0001

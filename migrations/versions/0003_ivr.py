@@ -1,4 +1,4 @@
-"""IVR history: one row per pass of a call through a flow (issue 7)
+"""IVR history: one row per pass of a call through a flow
 
 Revision ID: 0003
 Revises: 0002

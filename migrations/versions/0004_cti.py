@@ -1,4 +1,4 @@
-"""CTI agent sessions (issue 3); reporting inputs (issue 4)
+"""CTI agent sessions; reporting inputs
 
 Revision ID: 0004
 Revises: 0003
@@ -27,7 +27,7 @@ def downgrade() -> None:
     _agent_state_log_down()
 
 
-# --- agent_state_log (issue 4 created it for reports; the CTI layer of issue 3 writes it) ---------------
+# --- agent_state_log (created for the reports; the CTI layer writes it) ---------------
 def _agent_state_log_up() -> None:
     # One row per period an agent spent in a state (logged_in, ready, talk, wrap, pause, logged_out);
     # ended_at is NULL while the period is open. Reports clip periods to their interval.
@@ -53,7 +53,7 @@ def _agent_state_log_down() -> None:
     op.drop_table("agent_state_log")
 
 
-# --- per-queue KPI settings (issue 4): service-level formula and short-abandon threshold -----------------
+# --- per-queue KPI settings: service-level formula and short-abandon threshold -----------------
 def _queue_kpi_settings_up() -> None:
     with op.batch_alter_table("queues", schema=None) as batch_op:
         batch_op.add_column(

@@ -1,4 +1,4 @@
-"""Dialer (issue 6): calls in flight survive a Plateau restart; the abandon and machine messages
+"""Dialer: calls in flight survive a Plateau restart; the abandon and machine messages
 
 Revision ID: 0005
 Revises: 0004

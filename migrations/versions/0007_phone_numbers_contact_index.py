@@ -1,4 +1,4 @@
-"""Customer import (issue 2): drop ix_phone_numbers_contact_id, a copy of uq_phone_numbers_contact's leading
+"""Customer import: drop ix_phone_numbers_contact_id, a copy of uq_phone_numbers_contact's leading
 column (contact_id): every imported number paid for two index entries where one serves the same queries
 
 Revision ID: 0007

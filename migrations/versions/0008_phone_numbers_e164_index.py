@@ -1,4 +1,4 @@
-"""Customer import (issue 2): drop ix_phone_numbers_e164, an index no query reads: callers are found by
+"""Customer import: drop ix_phone_numbers_e164, an index no query reads: callers are found by
 suffix_key (ix_phone_numbers_suffix_key), the exact E.164 match ranked among those rows, and a contact's
 numbers by contact_id (uq_phone_numbers_contact). Every imported number paid for its entry.
 
