@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import EVIL_AGENT, HISTORY_NOTES, LiveServer, login
 
@@ -295,3 +295,25 @@ def test_given_complaints_and_calls_when_the_reports_page_covers_weeks_then_care
     info.value.save_as(target)
     rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig")), delimiter=";"))
     assert sorted(r[3] for r in rows[1:]) == ["délai", "facturation"]
+
+
+@pytest.mark.parametrize("pc_zone", ["UTC", "Pacific/Kiritimati"])  # 1-2 h and 13-14 h away from Paris
+def test_given_a_pc_in_another_zone_when_the_reports_page_opens_then_intervals_read_on_the_centres_clock(
+    browser: Browser, live_server: LiveServer, pc_zone: str
+) -> None:
+    context = browser.new_context(base_url=live_server.url, timezone_id=pc_zone)
+    try:
+        pc = context.new_page()
+        login(pc, "demo-manager")
+        expect(pc.locator("#agent-intervals tbody tr")).not_to_have_count(0)
+        shown = pc.locator(
+            "#agent-intervals tbody tr td:nth-child(2)"
+        ).all_text_contents()  # in a closed <details>
+        rows = pc.request.get("/api/v1/reports/intervals?by=agent&interval=30").json()
+    finally:
+        context.close()
+    centre = ZoneInfo("Europe/Paris")  # the live server's PLATEAU_TIMEZONE (the default)
+    on_centre_clock = {
+        datetime.fromisoformat(r["start"]).astimezone(centre).strftime("%d/%m/%Y %H:%M") for r in rows
+    }
+    assert shown and set(shown) <= on_centre_clock, (shown, on_centre_clock)
