@@ -44,7 +44,7 @@ from app.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xl
 from app.tabular import normalise_header as _norm
 from app.write_chain import WriteChain
 from cti.numbers import InvalidNumber
-from dialer.bulk_numbers import Normaliser, NumberInfo
+from dialer.bulk_numbers import Normaliser
 from dialer.compliance import RuleSet
 from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.models import (
@@ -190,15 +190,21 @@ def _kind(target: str) -> tuple[str, str]:
 _Earlier = tuple[int | None, int | None, bool]
 
 
-@dataclass(slots=True)
-class _Row:
-    line: int
-    external_id: str | None
-    fields: dict[str, str]
-    numbers: list[tuple[str | None, str, NumberInfo]]  # (label, raw, info)
-    zone: str | None
-    consent: bool
-    priority: int
+# A parsed line is one flat tuple of text and numbers: its fields already encoded, then its numbers, five
+# items each (label, raw, e164, zones, country). The collector stops tracking such a tuple the first time it
+# looks at it (a tuple holding a dict, an object or a still-tracked tuple stays tracked, one nesting level
+# undone per collection), so the batches queued in the write chain, which outlive many young collections,
+# never reach the oldest generation: a full collection during a million-line import has nothing of theirs
+# to walk. (A dataclass row, its list of numbers and their NumberInfo stayed tracked for life.)
+_Number = tuple[str | None, str, str, tuple[str, ...], str | None]  # label, raw, e164, zones, country
+_Row = tuple[Any, ...]  # line, external_id, fields (JSON), zone, consent, priority, *numbers
+_LINE, _EXTERNAL_ID, _FIELDS, _ZONE, _CONSENT, _PRIORITY, _NUMBERS = range(7)
+_E164S = slice(_NUMBERS + 2, None, 5)  # a row's numbers (E.164), in column order
+
+
+def _row_numbers(row: _Row) -> Iterator[_Number]:
+    for k in range(_NUMBERS, len(row), 5):
+        yield row[k : k + 5]  # type: ignore[misc]
 
 
 @dataclass
@@ -264,7 +270,7 @@ def _parse_row(
         rejects.append((line, RejectKind.invalid, reason))
 
     fields: dict[str, str] = {}
-    numbers: list[tuple[str | None, str, NumberInfo]] = []
+    numbers: list[_Number] = []
     external_id = zone = None
     consent, priority = False, 0
     width = len(cells)
@@ -289,11 +295,11 @@ def _parse_row(
             fields[name] = cell
         elif kind == _NUMBER:
             try:
-                info = normalise(cell)
+                e164, zones, country = normalise.plain(cell)
             except InvalidNumber as exc:
                 reject(f"number {cell[:40]!r}: {exc.reason}")
                 return None
-            numbers.append((name or None, cell, info))
+            numbers.append((name or None, cell, e164, zones, country))
         elif kind == _EXTERNAL_ID:
             if len(cell) > 80:
                 reject("external_id: longer than 80 characters")
@@ -324,11 +330,12 @@ def _parse_row(
         reject("no phone number")
         return None
     if len(numbers) > 1:  # the same number in two columns is kept once, from the first
-        unique: dict[str, tuple[str | None, str, NumberInfo]] = {}
+        unique: dict[str, _Number] = {}
         for entry in numbers:
-            unique.setdefault(entry[2].e164, entry)
+            unique.setdefault(entry[2], entry)
         numbers = list(unique.values())
-    return _Row(line, external_id, fields, numbers, zone, consent, priority)
+    flat = [item for number in numbers for item in number]
+    return (line, external_id, _encode_fields(fields), zone, consent, priority, *flat)
 
 
 _WORKER_NORMALISERS: dict[str, Normaliser] = {}
@@ -623,46 +630,45 @@ class ListImporter:
         if self._consent_required:
             kept = []
             for r in batch:
-                if r.consent:
+                if r[_CONSENT]:
                     kept.append(r)
                 else:
                     c.no_consent += 1
-                    rejects.append((r.line, RejectKind.no_consent, self._no_consent))
+                    rejects.append((r[_LINE], RejectKind.no_consent, self._no_consent))
             batch = kept
-        numbers = list({n[2].e164 for r in batch for n in r.numbers})
+        numbers = list({e for r in batch for e in r[_E164S]})
         dnc = await self._existing_dnc(numbers) if self._dnc_lists and numbers else set()
         taken: dict[str, _Earlier]
         if self.opt.dedupe_by == "number":
             taken = await self._existing_numbers(numbers) if numbers else {}
         else:
-            taken = await self._existing_external_ids([r.external_id for r in batch if r.external_id])
+            taken = await self._existing_external_ids([r[_EXTERNAL_ID] for r in batch if r[_EXTERNAL_ID]])
         kept = []
         by_number = self.opt.dedupe_by == "number"
         for r in batch:
-            e164s = [n[2].e164 for n in r.numbers]
+            line, external_id = r[_LINE], r[_EXTERNAL_ID]
+            e164s = r[_E164S]
             if dnc:
                 hit = sorted({e for e in e164s if e in dnc})
                 if hit:
                     c.dnc += 1
-                    rejects.append((r.line, RejectKind.dnc, f"{', '.join(hit)} is on a do-not-call list"))
+                    rejects.append((line, RejectKind.dnc, f"{', '.join(hit)} is on a do-not-call list"))
                     continue
             if by_number:
                 dup = next((e for e in e164s if e in taken), None)
                 if dup is not None:
                     c.duplicates += 1
-                    rejects.append((r.line, RejectKind.duplicate, self._duplicate(dup, taken[dup])))
+                    rejects.append((line, RejectKind.duplicate, self._duplicate(dup, taken[dup])))
                     continue
                 for e in e164s:  # later lines of the same batch
-                    taken[e] = (r.line, self.job_id, True)
-            elif r.external_id:
-                if r.external_id in taken:
+                    taken[e] = (line, self.job_id, True)
+            elif external_id:
+                if external_id in taken:
                     c.duplicates += 1
-                    what = f"identifier {r.external_id!r}"
-                    rejects.append(
-                        (r.line, RejectKind.duplicate, self._duplicate(what, taken[r.external_id]))
-                    )
+                    what = f"identifier {external_id!r}"
+                    rejects.append((line, RejectKind.duplicate, self._duplicate(what, taken[external_id])))
                     continue
-                taken[r.external_id] = (r.line, self.job_id, True)
+                taken[external_id] = (line, self.job_id, True)
             kept.append(r)
         return kept
 
@@ -771,35 +777,28 @@ class ListImporter:
                     (
                         i,
                         list_id,
-                        r.external_id,
-                        _encode_fields(r.fields),
+                        external_id,
+                        fields,
                         "new",
                         0,
-                        r.priority,
-                        r.consent,
-                        r.line,
+                        priority,
+                        consent,
+                        line,
                         job_id,
                         now,
                     )
-                    for i, r in zip(ids, rows, strict=True)
+                    for i, (line, external_id, fields, _, consent, priority, *_) in zip(
+                        ids, rows, strict=True
+                    )
                 ],
             )
             await self._raw.copy_records_to_table(
                 "lead_numbers",
                 columns=["lead_id", "list_id", "position", "label", "e164", "tz", "country", "raw"],
                 records=[
-                    (
-                        i,
-                        list_id,
-                        pos,
-                        label,
-                        info.e164,
-                        r.zone or ",".join(info.zones),
-                        info.country,
-                        raw[:64],
-                    )
+                    (i, list_id, pos, label, e164, r[_ZONE] or ",".join(zones), country, raw[:64])
                     for i, r in zip(ids, rows, strict=True)
-                    for pos, (label, raw, info) in enumerate(r.numbers)
+                    for pos, (label, raw, e164, zones, country) in enumerate(_row_numbers(r))
                 ],
             )
             return
@@ -822,27 +821,17 @@ class ListImporter:
             "INSERT INTO leads (id, list_id, external_id, fields, status, attempts, priority, consent,"
             " source_line, import_job_id, created_at) VALUES (?, ?, ?, ?, 'new', 0, ?, ?, ?, ?, ?)",
             [
-                (
-                    i,
-                    list_id,
-                    r.external_id,
-                    _encode_fields(r.fields),
-                    r.priority,
-                    int(r.consent),
-                    r.line,
-                    job_id,
-                    stamp,
-                )
-                for i, r in zip(ids, rows, strict=True)
+                (i, list_id, external_id, fields, priority, int(consent), line, job_id, stamp)
+                for i, (line, external_id, fields, _, consent, priority, *_) in zip(ids, rows, strict=True)
             ],
         )
         await conn.exec_driver_sql(
             "INSERT INTO lead_numbers (lead_id, list_id, position, label, e164, tz, country, raw)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (i, list_id, pos, label, info.e164, r.zone or ",".join(info.zones), info.country, raw[:64])
+                (i, list_id, pos, label, e164, r[_ZONE] or ",".join(zones), country, raw[:64])
                 for i, r in zip(ids, rows, strict=True)
-                for pos, (label, raw, info) in enumerate(r.numbers)
+                for pos, (label, raw, e164, zones, country) in enumerate(_row_numbers(r))
             ],
         )
 
