@@ -208,6 +208,22 @@ async def upload(
         raise HTTPException(404, "no such call list")
     settings = request.app.state.settings
     path, size, filename, form = await _receive_file(request, UploadForm, settings.max_upload_bytes)
+    return await start_import(db, request, ident, list_id, path, size, filename, form)
+
+
+async def start_import(
+    db: AsyncSession,
+    request: Request,
+    ident: Identity,
+    list_id: int,
+    path: str,
+    size: int,
+    filename: str,
+    form: UploadForm,
+) -> dict[str, Any]:
+    """A spooled file (its path, which this takes over) imported into a list as a background job: the file's
+    make-up checked now, the job's view returned. Uploads and lists made from Plateau's own data share it."""
+    settings = request.app.state.settings
     try:
         opts = await _import_options(db, list_id, form, settings)
         try:  # the file's make-up (header, workbook, mapping) now; a bad line later is a reject

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import tempfile
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,7 @@ from app.routes import lists as lists_api
 from app.routes.reports import CSV_CONTENT, Format, _csv_or_json
 from app.schemas import Id, Name, Text
 from app.security import Identity, get_db, require
+from dialer.list_import import SPOOL_PREFIX
 
 router = APIRouter(prefix="/unhappy", tags=["customer care"])
 staff = require(Role.supervisor, Role.manager)
@@ -189,9 +192,13 @@ async def make_call_list(
         lists_api.ListIn(name=body.name, description=body.description), request, ident, db
     )
     data = call_list_csv(found)
-    upload = UploadFile(io.BytesIO(data), filename="unhappy-customers.csv", size=len(data))
-    job = await lists_api.upload(
-        cl.id, request, upload, template_id=None, mapping=None, encoding="utf-8", delimiter=";",
-        dedupe_scope="list", dedupe_by="number", campaign_id=body.campaign_id, ident=ident, db=db,
-    )  # fmt: skip
+    fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=".upload")
+    with os.fdopen(fd, "wb") as spool:
+        spool.write(data)
+    form = lists_api.UploadForm(
+        encoding="utf-8", delimiter=";", dedupe_scope="list", dedupe_by="number", campaign_id=body.campaign_id
+    )
+    job = await lists_api.start_import(
+        db, request, ident, cl.id, path, len(data), "unhappy-customers.csv", form
+    )
     return {"list_id": cl.id, "members": len(found), "import": job}
