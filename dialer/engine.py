@@ -204,6 +204,9 @@ class DialerService:
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._link_up_since: float | None = None
+        # the link's connect count when Asterisk refused an Originate because it is shutting down: no dial
+        # until the link has connected again (to the restarted PBX), or every tick would try once more
+        self._pbx_stopping_at: int | None = None
         self._wake = asyncio.Event()
         self._changed_at: dict[int, float] = {}  # campaign → when the API last changed its state
         self._stopped = False  # the bus has no unsubscribe: its events are ignored from then on
@@ -236,6 +239,12 @@ class DialerService:
                 await t
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+
+    def _pbx_up(self) -> bool:
+        """The link is up, and not to a PBX that said it is shutting down (wait for the restarted one)."""
+        if self._pbx_stopping_at is not None and self.cti.link.stats.connects > self._pbx_stopping_at:
+            self._pbx_stopping_at = None
+        return self.cti.link.ready and self._pbx_stopping_at is None
 
     def wake(self) -> None:
         """Something changed (a campaign's state, a freed lead): every loop looks now, not at its poll."""
@@ -319,7 +328,7 @@ class DialerService:
             obs = self._observe(loop, c, rs, queue)
             decision = loop.policy.decide(obs)
             calls = self._cap_ratio(decision.calls, c, obs)
-            link_up = self.cti.link.ready
+            link_up = self._pbx_up()
             selections: list[Selection] = []
             ready = self._ready_agents(queue)
             if calls > 0 and link_up:
@@ -333,7 +342,7 @@ class DialerService:
             campaign = _campaign_facts(c, rs, queue)
         taken: set[str] = set()
         for sel in selections:
-            if not loop.active or not self.cti.link.ready:
+            if not loop.active or not self._pbx_up():
                 break  # paused/stopped during this tick, or the link went down: not one more call
             for_agent = None
             if sel.for_agent is not None:
@@ -537,7 +546,7 @@ class DialerService:
             log.exception("dialer: could not record the call to lead %s; not dialled", lead.id)
             self._release(call)
             return None
-        if (loop is not None and not loop.active) or not self.cti.link.ready:
+        if (loop is not None and not loop.active) or not self._pbx_up():
             await self._forget(call)  # paused, stopped or cut while the row was written: not one more call
             return None
         if loop is not None:
@@ -576,6 +585,7 @@ class DialerService:
                 # refused before any channel existed (Asterisk stopping, its hang-ups freed an agent):
                 # nobody was dialled, so no attempt counts against the lead; it is dialled after the restart
                 log.info("dialer: originate to lead %s refused, Asterisk is shutting down", lead.id)
+                self._pbx_stopping_at = self.cti.link.stats.connects
                 await self._forget(call)
                 return None
             log.warning("dialer: originate to lead %s refused: %s", lead.id, exc)
