@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -230,6 +230,19 @@ class CallHistoryWriter:
         for linkedid in gone:
             self._enqueue(record_from_note(linkedid, self.recovered.pop(linkedid), now))
         return len(gone)
+
+    def backfill(self, records: list[CallRecord]) -> None:
+        """Calls Plateau did not see, from Asterisk's call records: written unless already there."""
+        for rec in records:
+            self._enqueue(rec)
+
+    async def last_ended_at(self) -> float | None:
+        """When the last call written ended (the backfill reads Asterisk's records from there)."""
+        async with self.db.session() as s:
+            last = await s.scalar(select(func.max(Call.ended_at)))
+        if last is None:
+            return None
+        return (last if last.tzinfo else last.replace(tzinfo=UTC)).timestamp()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="call-history")

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     ivr_check_sounds: bool = True  # off when Plateau's host does not have Asterisk's sounds
     # calls the database refuses (their data) are kept here for replay (app/call_history.py)
     history_dead_letter: Path = VAR / "history-dead-letter.jsonl"
+    # Asterisk's call records (cti/cdr.py): the calls that began and ended while Plateau was down are written
+    # from them on (re)connect. Default: `make run`'s private Asterisk; a missing file backfills nothing.
+    pbx_cdr_file: Path = VAR / "asterisk" / "log" / "cdr-custom" / "plateau.csv"
 
     default_region: str = "FR"
     default_language: Literal["fr", "en"] = "fr"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.settings import ROOT
+from cti.cdr import CDR_FILE_NAME
 from cti.phones import (
     PHONES_INCLUDE,
     TRUNKS_INCLUDE,
@@ -35,6 +36,7 @@ CONF_FILES = (
     "logger.conf",
     "rtp.conf",
     "cdr.conf",
+    "cdr_custom.conf",
     "cel.conf",
     "musiconhold.conf",
     "features.conf",
@@ -45,6 +47,11 @@ CONF_FILES = (
     "queues.conf",
     "extensions.conf",
 )
+
+
+def cdr_file(runtime: Path) -> Path:
+    """Where the private Asterisk of `runtime` writes its call records (cdr_custom.conf, cti/cdr.py)."""
+    return runtime / "log" / "cdr-custom" / CDR_FILE_NAME
 
 
 class PbxError(RuntimeError):
@@ -169,6 +176,7 @@ def render(cfg: PbxConfig) -> Path:
     etc = cfg.runtime / "etc"
     for sub in ("etc", "lib", "spool", "run", "log", "cache"):
         (cfg.runtime / sub).mkdir(parents=True, exist_ok=True)
+    cdr_file(cfg.runtime).parent.mkdir(exist_ok=True)  # cdr_custom does not create it
     values = cfg.values()
     for name in CONF_FILES:
         text = (CONF_DIR / name).read_text()

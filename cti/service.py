@@ -33,6 +33,7 @@ from app.directory import AgentDirectory
 from app.settings import Settings
 from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub, Principal
+from cti import cdr
 from cti.ami import (
     AmiError,
     AmiLink,
@@ -144,6 +145,7 @@ class CtiService:
         self._wrapup_timers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._channels_seen = False
+        self._cdr_since: float | None = None  # Asterisk's call records are read from there on (re)connect
         self._ended_recently: OrderedDict[str, tuple[float, CallRecord]] = OrderedDict()
         # called with every validated AmiEvent before the tracker (the dialer follows its own channels)
         self.raw_listeners: list[Callable[[AmiEvent], None]] = []
@@ -152,6 +154,9 @@ class CtiService:
         await self.directory.load()
         await self.screenpop.warm()
         await self.history.load_open()  # calls a killed run left in progress: closed after the snapshot
+        self._cdr_since = (
+            await self.history.last_ended_at()
+        )  # the backfill reads Asterisk's records from there
         self.history.start()
         self.state_log.start()
         self._spawn(self.unhappy.run(self.db))
@@ -194,9 +199,39 @@ class CtiService:
             return
         for event in events:
             self.bus.publish(event)
-        if isinstance(item, ChannelsSnapshot) and self.history.recovered:
-            # the first snapshot since start: the calls a killed run left that ended while it was away
-            self.history.close_unseen(set(self.tracker.calls), now)
+        if isinstance(item, ChannelsSnapshot):
+            # on every (re)connect: the calls that began and ended while Plateau was not looking, from
+            # Asterisk's call records; the calls up are the tracker's. On the first since start, the calls a
+            # killed run left noted in progress that ended while it was away are written from their notes.
+            live = set(self.tracker.calls)
+            skip = live | set(self.history.recovered)
+            if self.history.recovered:
+                self.history.close_unseen(live, now)
+            self._spawn(self._backfill(skip, now))
+
+    async def _backfill(self, skip: set[str], until: float) -> None:
+        """Write the inbound calls Asterisk recorded (its CDR file) that ended after the last call written
+        and before this snapshot, and that Plateau did not see: once each (ON CONFLICT by Linkedid)."""
+        path, since = self.settings.pbx_cdr_file, self._cdr_since
+        if since is None:  # nothing written yet: no outage to fill
+            self._cdr_since = until
+            return
+        try:
+            lines, bad = await asyncio.to_thread(cdr.read_tail, path)
+            calls = [
+                c
+                for c in cdr.calls_from_lines(lines, since - cdr.MARGIN_S, until)
+                if c.linkedid not in skip and c.linkedid not in self._ended_recently
+            ]
+        except Exception:
+            log.exception("history: Asterisk's call records %s could not be read", path)
+            return
+        if bad:
+            log.warning("history: %d line(s) of %s are not call records; skipped", bad, path)
+        self._cdr_since = max(since, until)  # the tracker saw the calls that ended since this snapshot
+        self.history.backfill(calls)
+        if calls:
+            log.info("history: %d call(s) found in Asterisk's call records (not seen by Plateau)", len(calls))
 
     def _direction_of(self, linkedid: str) -> Direction | None:
         call = self.tracker.calls.get(linkedid)

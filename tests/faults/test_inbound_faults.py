@@ -97,7 +97,7 @@ def _agents_talking(centre: Centre) -> int:
     return sum(1 for line in out.splitlines() if line.startswith("PJSIP/agent") and "!Up!" in line)
 
 
-async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_each_call_has_one_row(
+async def test_given_calls_up_and_one_made_while_plateau_is_killed_when_restarted_then_each_has_one_row(
     centre: Centre, sipp: Sipp
 ) -> None:
     for n, talk_ms in ((1, 15_000), (2, 15_000), (3, 3_000)):
@@ -113,14 +113,28 @@ async def test_given_calls_up_when_plateau_is_killed_and_restarted_then_each_cal
     await centre.kill()
     # agent3's call ends while no Plateau is there to see it; the two others are still up at restart
     await wait_for(lambda: _agents_talking(centre) == 2, 20, interval=0.2, what="agent3's call to end")
+    # and a call begins and ends while Plateau is down: only Asterisk's call records know it
+    gap = sipp.call([Caller("0612349999", "5551000", "Gap")], hold_ms=60_000)
+    await wait_for(
+        lambda: gap.poll() is not None, 30, interval=0.2, what="the call made while Plateau is down"
+    )
     await centre.start()
     h = await centre.health()
     assert h["ami"]["calls"] == 2, h  # adopted from the channel snapshot on connect
 
-    await wait_for(lambda: _rows(centre, 4), 40, interval=0.2, what="a row for every call")
+    await wait_for(lambda: _rows(centre, 5), 40, interval=0.2, what="a row for every call")
     await wait_for(lambda: centre.pbx_calls() == 0, 10, interval=0.2, what="Asterisk idle")
     rows = await centre.rows()
-    assert len({r.linkedid for r in rows}) == 4
+    assert len(rows) == len({r.linkedid for r in rows}) == 5
+    [made] = [r for r in rows if r.caller_name == "Gap"]
+    assert (made.caller_number, made.called_number, made.queue, made.outcome, made.agent_id) == (
+        "0612349999",
+        "5551000",
+        "support",
+        "answered",
+        centre.users["agent3"],
+    )
+    assert made.talk_s is not None and made.talk_s > 0 and made.answered_at is not None
     across = [r for r in rows if (r.caller_name or "").startswith("Across")]
     seen = [(r.caller_name, r.agent_id, r.outcome, r.queue, r.answered_at) for r in rows]
     agents = sorted(centre.users[f"agent{n}"] for n in (1, 2, 3))

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from cti.pbx_process import PbxConfig, free_port
+from cti.pbx_process import PbxConfig, cdr_file, free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -28,6 +28,7 @@ def serve_env(database_url: str, cfg: PbxConfig, ami_port: int | None = None, **
         "PLATEAU_AMI_USER": cfg.ami_user,
         "PLATEAU_AMI_SECRET": cfg.ami_secret,
         "PLATEAU_SECRET_KEY": "plateau-process",
+        "PLATEAU_PBX_CDR_FILE": str(cdr_file(cfg.runtime)),
         **extra,
     }
 
