@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from app import migrate
 from app.db import Database
 from app.models import Call
-from cti.pbx_process import PbxConfig, PrivateAsterisk
+from cti.pbx_process import PbxConfig, PrivateAsterisk, cdr_file
 from tests.conftest import wait_for
 from tests.integration.conftest import seed
 from tests.integration.plateau_process import PlateauProcess, serve_env
@@ -130,6 +130,11 @@ async def centre_on(
     database_url: str, pbx: PrivateAsterisk, tmp_path: Path, ami_port: int | None = None, **env: str
 ) -> AsyncIterator[Centre]:
     await asyncio.to_thread(migrate.upgrade, database_url)
+    # A fresh database beside a PBX the module's tests share: the call records earlier tests left are
+    # another centre's calls, which a restart's backfill would otherwise write into this one.
+    records = cdr_file(pbx.cfg.runtime)
+    if records.exists():
+        records.write_bytes(b"")  # cdr_custom opens the file for each record: emptying it is safe
     db = Database(database_url)
     tokens, users = await seed(db)
     dead_letter = Path(env.pop("dead_letter", str(tmp_path / "history-dead-letter.jsonl")))
