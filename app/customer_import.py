@@ -1,9 +1,17 @@
 """Customer CSV import, as Excel writes it in France: `;`, cp1252 or UTF-8 with BOM, French headers.
 
-One transaction, read as a stream in batches: a file that turns out malformed half-way (undecodable,
-binary, ragged rows) rolls back whole, so a failed import never leaves half a file behind. A bad *line*
+Read as a stream in batches, all or nothing: a file that turns out malformed half-way (undecodable,
+binary, ragged rows) imports nothing, so a failed import never leaves half a file behind. A bad *line*
 (no name, unusable number) is reported with its line number and skipped; `all_or_nothing` turns any
 rejected line into a failed import.
+
+On PostgreSQL, whose writers do not block each other, the import is one transaction. On SQLite each batch
+commits, as the call-list import's do (one transaction held SQLite's only write lock for the whole file, and
+the server's writes failed with "database is locked" meanwhile); the audit log then holds the import's state
+(`customers_import_started`, one `customers_import_batch` per commit naming its contacts and new accounts,
+and `customers_imported` or `customers_import_failed`, all with the import's id as target). A failed import
+deletes the batches it committed before it reads failed; one whose process died (kill -9, power) is
+found by the next customer import, which deletes its batches first and writes it failed ("interrupted").
 """
 
 from __future__ import annotations
@@ -14,17 +22,19 @@ import contextlib
 import csv
 import gc
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.models import Account, Contact, NumberKind, PhoneNumber, Tier, utcnow
+from app.import_runner import runner_gone, this_runner
+from app.models import Account, AuditLog, Contact, NumberKind, PhoneNumber, Tier, utcnow
 from app.tabular import (
     SNIFF_BYTES,
     MalformedFile,
@@ -175,8 +185,21 @@ class _Row(NamedTuple):
 
 
 class CustomerImporter:
-    def __init__(self, session: AsyncSession, region: str, *, user_id: int | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        region: str,
+        *,
+        user_id: int | None = None,
+        commit_batches: bool = False,
+        source: str = "",
+    ) -> None:
         self.db, self.region, self.user_id = session, region, user_id
+        # SQLite: each batch commits with its audit entry (see the module's docstring)
+        self.commit_batches = commit_batches
+        self.source = source  # the file's name, for the audit log
+        self.import_id: str | None = None  # the audit entries' target, once the first commit is made
+        self._new_accounts: list[int] = []  # accounts created since the last batch commit
         self._accounts: dict[str, int] = {}
         self._external_ids: set[str] = set()
         # The file's layout, set from its header: (cell index, field) of the named and of the number columns.
@@ -221,6 +244,8 @@ class CustomerImporter:
         if not any(c and c.startswith("number:") for c in columns):
             raise MalformedFile("no phone column: expected 'Téléphone', 'Portable', 'Fixe'…")
         self._layout(columns)
+        if self.commit_batches and not dry_run:
+            await self._start()
         width = len(header)
         batch: list[_Row] = []
         writes = WriteChain(AHEAD)
@@ -264,12 +289,44 @@ class CustomerImporter:
         if not dry_run:
             audit(
                 self.db,
-                "customers_imported",
+                IMPORTED,
                 user_id=self.user_id,
-                target_type="import",
+                target_type=TARGET,
+                target_id=self.import_id,
                 detail={"rows": report.rows, "imported": report.imported, "rejected": len(report.rejected)},
             )
         return report
+
+    async def _start(self) -> None:
+        """The import's first commit: who runs it, so that a later import can tell it died."""
+        self.import_id = uuid.uuid4().hex
+        audit(
+            self.db,
+            STARTED,
+            user_id=self.user_id,
+            target_type=TARGET,
+            target_id=self.import_id,
+            detail={"file": self.source[-200:], "runner": this_runner()},
+        )
+        await self.db.commit()
+
+    async def _commit(self, batch: list[_Row], ids: list[int]) -> None:
+        """SQLite: the batch commits with the entry that says what it wrote (the lowest to the highest id: this batch held
+        the only write lock while its contacts were inserted, so every id in between is one of them)."""
+        audit(
+            self.db,
+            BATCH_WRITTEN,
+            user_id=self.user_id,
+            target_type=TARGET,
+            target_id=self.import_id,
+            detail={
+                "contacts": [min(ids), max(ids)],
+                "accounts": self._new_accounts,
+                "through_line": batch[-1].line,
+            },
+        )
+        self._new_accounts = []
+        await self.db.commit()
 
     def _layout(self, columns: list[str | None]) -> None:
         self._columns = columns
@@ -412,6 +469,8 @@ class CustomerImporter:
                 for n in r.numbers
             ],
         )
+        if self.import_id is not None:
+            await self._commit(batch, ids)
 
     async def _copy(self, batch: list[_Row], now: datetime) -> None:
         """PostgreSQL COPY on the session's own connection, so it stays inside the import's transaction: the
@@ -458,31 +517,100 @@ class CustomerImporter:
             self._accounts.update(dict.fromkeys(new, 0))
             return
         now = utcnow()
-        ids = await self.db.scalars(
-            insert(Account).returning(Account.id, sort_by_parameter_order=True),
-            [{"name": n, "tier": Tier.standard, "created_at": now, "updated_at": now} for n in new],
+        ids = list(
+            await self.db.scalars(
+                insert(Account).returning(Account.id, sort_by_parameter_order=True),
+                [{"name": n, "tier": Tier.standard, "created_at": now, "updated_at": now} for n in new],
+            )
         )
         self._accounts.update(zip(new, ids, strict=True))
+        self._new_accounts += ids
 
 
 async def import_customers(
     session: AsyncSession, path: Path | str, region: str, **options: Any
 ) -> ImportReport:
-    """Import a file in one transaction: committed when it succeeds, rolled back when it raises."""
+    """Import a file, all or nothing: committed when it succeeds; when it raises, rolled back (PostgreSQL)
+    or its committed batches deleted (SQLite), and the import written failed in the audit log."""
+    batches = session.bind.dialect.name != "postgresql" and not options.get("dry_run")
+    if batches:
+        await recover_interrupted(session)
+    importer = CustomerImporter(
+        session, region, user_id=options.pop("user_id", None), commit_batches=batches, source=str(path)
+    )
     # Local file read in 256 KiB chunks between database batches: the CLI's path, not a request handler's.
     with _start_up_heap_frozen(), open(path, "rb") as f:  # noqa: ASYNC230
         try:
-            report = await CustomerImporter(session, region, user_id=options.pop("user_id", None)).run(
-                f, **options
-            )
-        except BaseException:
+            report = await importer.run(f, **options)
+        except BaseException as exc:
             await session.rollback()
+            if importer.import_id is not None:
+                await undo_import(session, importer.import_id, f"{type(exc).__name__}: {exc}"[:300])
             raise
     if report.dry_run:
         await session.rollback()
     else:
         await session.commit()
     return report
+
+
+TARGET = "customer_import"  # the audit entries of one import share this target type and its id
+STARTED, BATCH_WRITTEN = "customers_import_started", "customers_import_batch"
+IMPORTED, FAILED = "customers_imported", "customers_import_failed"
+INTERRUPTED = "interrupted: the process importing the file stopped; nothing was imported, import it again"
+
+
+async def undo_import(session: AsyncSession, import_id: str, error: str) -> int:
+    """Delete what the import's committed batches wrote (a transaction per batch: SQLite's write lock is
+    let go between two), then write it failed. Returns how many contacts were deleted. Cut short, it is
+    done again by the next recovery, which still sees the import without an end."""
+    entries = await session.scalars(
+        select(AuditLog.detail)
+        .where(
+            AuditLog.action == BATCH_WRITTEN, AuditLog.target_type == TARGET, AuditLog.target_id == import_id
+        )
+        .order_by(AuditLog.id)
+    )
+    removed = 0
+    accounts: list[int] = []
+    for detail in list(entries):
+        first, last = detail["contacts"]
+        # their numbers go with them (ON DELETE CASCADE)
+        removed += (await session.execute(delete(Contact).where(Contact.id.between(first, last)))).rowcount
+        accounts += detail.get("accounts") or []
+        await session.commit()
+    for chunk in (accounts[i : i + BATCH] for i in range(0, len(accounts), BATCH)):
+        unused = select(Contact.id).where(Contact.account_id == Account.id).exists()
+        await session.execute(delete(Account).where(Account.id.in_(chunk), ~unused))
+        await session.commit()
+    audit(
+        session,
+        FAILED,
+        user_id=None,
+        target_type=TARGET,
+        target_id=import_id,
+        detail={"error": error, "contacts_deleted": removed},
+    )
+    await session.commit()
+    return removed
+
+
+async def recover_interrupted(session: AsyncSession) -> list[str]:
+    """The customer imports whose process died mid-way: their batches deleted, each written failed."""
+    ended = select(AuditLog.target_id).where(
+        AuditLog.action.in_((IMPORTED, FAILED)), AuditLog.target_type == TARGET
+    )
+    started = await session.execute(
+        select(AuditLog.target_id, AuditLog.detail).where(
+            AuditLog.action == STARTED, AuditLog.target_type == TARGET, AuditLog.target_id.not_in(ended)
+        )
+    )
+    recovered = []
+    for import_id, detail in list(started):
+        if import_id is not None and runner_gone((detail or {}).get("runner") or {}):
+            await undo_import(session, import_id, INTERRUPTED)
+            recovered.append(import_id)
+    return recovered
 
 
 @contextlib.contextmanager

@@ -25,7 +25,6 @@ import csv
 import io
 import logging
 import os
-import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -39,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.db import Database
+from app.import_runner import runner_gone, this_runner
 from app.models import utcnow
 from app.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xlsx, neutralise, row_batches
 from app.tabular import normalise_header as _norm
@@ -871,11 +871,7 @@ async def create_job(
 ) -> ImportJob:
     """The job row of an import about to run in this process; `spool` is the upload's temporary copy,
     deleted by the start-up clean-up if this process dies before it does."""
-    runner: dict[str, Any] = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "started": _started(os.getpid()),
-    }
+    runner = this_runner()
     if spool is not None:
         runner["spool"] = spool
     job = ImportJob(
@@ -1061,36 +1057,9 @@ def job_view(job: ImportJob) -> dict[str, Any]:
     return out
 
 
-def _started(pid: int) -> str | None:
-    """When process `pid` started (boot id and start time from /proc), or None where there is no /proc:
-    tells a process from a later one given the same pid, such as PID 1 of a restarted container."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            boot = f.read().strip()
-        with open(f"/proc/{pid}/stat") as f:
-            ticks = f.read().rsplit(")", 1)[1].split()[19]  # field 22 of proc(5), after the name
-    except (OSError, IndexError):
-        return None
-    return f"{boot}/{ticks}"
-
-
 def _runner_gone(options: dict[str, Any]) -> bool:
     """The process that ran this job was on this machine and is no more (a restart): it will never end."""
-    runner = options.get("runner") or {}
-    pid, started = runner.get("pid"), runner.get("started")
-    if runner.get("host") != socket.gethostname() or not isinstance(pid, int):
-        return False  # another node's import: its own progress row says how it goes
-    if pid != os.getpid():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # a living process of another user
-    elif started is None:
-        return False  # ours, between its creation and its first batch
-    # that pid lives: the same process, unless it started at another time (the pid was given again)
-    return started is not None and _started(pid) not in (None, started)
+    return runner_gone(options.get("runner") or {})
 
 
 REPORT_HEADER = ["line", "kind", "reason"]
