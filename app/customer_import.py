@@ -311,8 +311,9 @@ class CustomerImporter:
         await self.db.commit()
 
     async def _commit(self, batch: list[_Row], ids: list[int]) -> None:
-        """SQLite: the batch commits with the entry that says what it wrote (the lowest to the highest id: this batch held
-        the only write lock while its contacts were inserted, so every id in between is one of them)."""
+        """SQLite: the batch commits with the entry that says what it wrote: its lowest and highest contact
+        id (the batch held the only write lock while its contacts were inserted, so every id in between is
+        one of them) and the accounts it created."""
         audit(
             self.db,
             BATCH_WRITTEN,
