@@ -18,7 +18,6 @@ import collections
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,34 +30,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support.serve import cli, free_port, health_loop, serve_env, serving  # noqa: E402
 from bench.support.stage import MEASURED_NICE, SERVER_NICE, pct  # noqa: E402
 
 HEALTH_EVERY_S = 0.1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(*args: str) -> list[str]:
-    """`plateau ARGS` from whichever checkout PYTHONPATH names (the entry point would load this one)."""
-    return [sys.executable, "-c", f"import sys; from app.cli import main; sys.exit(main({list(args)!r}))"]
-
-
-async def _health_loop(
-    http: httpx.AsyncClient, stop: asyncio.Event, out: list[float], bad: list[int]
-) -> None:
-    next_at = time.monotonic()
-    while not stop.is_set():
-        t0 = time.perf_counter()
-        r = await http.get("/healthz")
-        out.append((time.perf_counter() - t0) * 1000)
-        if r.status_code != 200:
-            bad.append(r.status_code)
-        next_at += HEALTH_EVERY_S
-        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
 async def _flood(http: httpx.AsyncClient, stop: asyncio.Event, rate: float, out: dict[str, Any]) -> None:
@@ -98,7 +73,7 @@ async def _phase(url: str, seconds: float, rate: float) -> dict[str, Any]:
         httpx.AsyncClient(base_url=url, timeout=60) as hc,
         httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as fc,
     ):
-        tasks = [asyncio.create_task(_health_loop(hc, stop, health, bad))]
+        tasks = [asyncio.create_task(health_loop(hc, stop, health, bad, HEALTH_EVERY_S))]
         if rate:
             tasks.append(asyncio.create_task(_flood(fc, stop, rate, flood)))
         await asyncio.sleep(seconds)
@@ -117,41 +92,22 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-login-flood-"))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(args.code),
-        "PLATEAU_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'plateau.db'}",
-        "PLATEAU_AMI_ENABLED": "false",
-        "PLATEAU_SECRET_KEY": "bench",
-        "PLATEAU_HTTP_PORT": str(port),
-        "PLATEAU_CPU_NICE": str(args.server_nice),
-        "PLATEAU_LOGIN_IP_RATE_LIMIT": str(args.ip_limit),
-    }
+    env = serve_env(
+        args.code,
+        f"sqlite+aiosqlite:///{work / 'plateau.db'}",
+        free_port(),
+        args.server_nice,
+        PLATEAU_LOGIN_IP_RATE_LIMIT=str(args.ip_limit),
+    )
     run = {"env": env, "cwd": args.code, "check": True, "stdout": subprocess.DEVNULL}
-    subprocess.run(_cli("migrate"), **run)  # type: ignore[call-overload]
+    subprocess.run(cli("migrate"), **run)  # type: ignore[call-overload]
     add = ("user", "add", "alice", "--role", "agent", "--password", "a-long-password")
-    subprocess.run(_cli(*add), **run)  # type: ignore[call-overload]
+    subprocess.run(cli(*add), **run)  # type: ignore[call-overload]
     with contextlib.suppress(PermissionError):  # the instrument must not add a wait (as the other benches)
         os.setpriority(os.PRIO_PROCESS, 0, MEASURED_NICE)
-    with (work / "plateau.log").open("wb") as log:
-        server = subprocess.Popen(_cli("serve"), env=env, cwd=args.code, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert server.poll() is None and time.monotonic() < deadline, "plateau serve did not start"
-                time.sleep(0.2)
-            peer = asyncio.run(_phase(url, args.seconds, 0))
-            flood = asyncio.run(_phase(url, args.seconds, args.rate))
-        finally:
-            server.terminate()
-            server.wait(20)
+    with serving(env, args.code, work / "plateau.log") as url:
+        peer = asyncio.run(_phase(url, args.seconds, 0))
+        flood = asyncio.run(_phase(url, args.seconds, args.rate))
     print(
         json.dumps(
             {
