@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.bus import Message
 from app.call_history import CallHistoryWriter
@@ -136,18 +136,58 @@ async def _full_pop(pop: ScreenPop, sent: list[Message], event: AgentRinging) ->
     return next(m.payload for m in sent if m.payload["pop_id"] == pop_id and not m.payload["partial"])
 
 
+class Checkouts:
+    """Connections taken from and given back to the engine's pool, seen through SQLAlchemy's pool events:
+    how many the pop has taken, how many it holds now, and the most it held at once."""
+
+    def __init__(self, db: Database) -> None:
+        self.taken = self.held = self.most = 0
+        self._pool = db.engine.sync_engine
+        event.listen(self._pool, "checkout", self._out)
+        event.listen(self._pool, "checkin", self._in)
+
+    def _out(self, *_: object) -> None:
+        self.taken += 1
+        self.held += 1
+        self.most = max(self.most, self.held)
+
+    def _in(self, *_: object) -> None:
+        self.held -= 1
+
+    def close(self) -> None:
+        event.remove(self._pool, "checkout", self._out)
+        event.remove(self._pool, "checkin", self._in)
+
+
+class Statements:
+    """The SQL statements the engine runs, with their parameters (SQLAlchemy's cursor events)."""
+
+    def __init__(self, db: Database) -> None:
+        self.seen: list[str] = []
+        self._engine = db.engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._note)
+
+    def _note(self, _conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+        self.seen.append(f"{statement} {parameters!r}")
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._note)
+
+
 async def test_given_a_warmed_pop_when_calls_ring_one_after_another_then_its_own_connections_serve_them(db):
     ids = await _seed(db)
     sent: list[Message] = []
     pop = ScreenPop(db, sent.append, "FR", connections=2)
+    pool = Checkouts(db)
     try:
         await pop.warm()
-        warmed = list(pop._idle)
+        assert (pool.taken, pool.held) == (2, 2)  # its own two, kept
         for n in range(5):
             got = await _full_pop(pop, sent, _ring(f"p-5.{n}", "0612345678"))
             assert [m["id"] for m in got["matches"]] == [ids["contact"]]
-        assert len(warmed) == 2 and sorted(map(id, pop._idle)) == sorted(map(id, warmed))  # none opened since
+        assert (pool.taken, pool.held) == (2, 2)  # none taken since the warm-up
     finally:
+        pool.close()
         await pop.close()
 
 
@@ -165,13 +205,15 @@ async def test_given_an_inbound_call_when_it_arrives_then_the_caller_is_looked_u
     try:
         caller = CallerId("0612345678", "Ana", False)
         pop.on_event(CallOffered("p-9.1", Direction.inbound, caller, "5551000", T0))
-        _number, early = pop._found["p-9.1"]
-        found = await early  # done before any ring
-        assert [m["id"] for m in found["matches"]] == [ids["contact"]]
+        # done before any ring: the caller's name is known and the match noted for the history writer
+        await wait_for(lambda: pop.contact_name("p-9.1") == "Ana Lopes", 10, what="the lookup on arrival")
+        assert pop.matches["p-9.1"] == [ids["contact"]]
+        statements = Statements(db)
 
         got = await _full_pop(pop, sent, _ring("p-9.1", number_at_ring))
 
-        assert (got["lookup_ms"] == found["lookup_ms"] and pop._found["p-9.1"][1] is early) == same_lookup
+        statements.close()
+        assert (statements.seen == []) == same_lookup  # the ring reused the arrival's lookup, or looked up
         expected = [] if number_at_ring == "0698765432" else [ids["contact"]]
         assert [m["id"] for m in got["matches"]] == expected  # what the ring's number matches
     finally:
@@ -179,25 +221,38 @@ async def test_given_an_inbound_call_when_it_arrives_then_the_caller_is_looked_u
 
 
 async def test_given_an_outbound_call_when_it_starts_then_nothing_is_looked_up_before_an_agent_has_it(db):
-    sent: list[Message] = []
-    pop = ScreenPop(db, sent.append, "FR")
-    pop.on_event(CallOffered("p-9.2", Direction.outbound, CallerId("0612345678", "Ana", False), None, T0))
-    assert pop._found == {}
-    await pop.close()
+    await _seed(db)
+    pop = ScreenPop(db, [].append, "FR", connections=1)
+    statements = Statements(db)
+    try:
+        pop.on_event(CallOffered("p-9.2", Direction.outbound, CallerId("0698765432", "Bo", False), None, T0))
+        # an inbound call offered after it, on the pop's one connection: once its lookup is done, one the
+        # outbound call had started would be done too
+        pop.on_event(CallOffered("p-9.5", Direction.inbound, CallerId("0612345678", "Ana", False), None, T0))
+        await wait_for(lambda: pop.contact_name("p-9.5") == "Ana Lopes", 10, what="the inbound lookup")
+    finally:
+        statements.close()
+        await pop.close()
+    assert statements.seen and not any("98765432" in s for s in statements.seen)
+    assert pop.contact_name("p-9.2") is None and "p-9.2" not in pop.matches
 
 
 async def test_given_a_call_that_ends_before_its_lookup_lands_when_it_lands_then_no_match_is_left_behind(db):
-    await _seed(db)
-    pop = ScreenPop(db, [].append, "FR")
+    ids = await _seed(db)
+    pop = ScreenPop(db, [].append, "FR", connections=1)
     try:
         caller = CallerId("0612345678", "Ana", False)
         pop.on_event(CallOffered("p-9.3", Direction.inbound, caller, "5551000", T0))
-        _number, early = pop._found["p-9.3"]
         pop.on_event(CallEnded(_record("p-9.3"), ()))  # the caller hung up at once
+        # the next caller's lookup queues behind p-9.3's on the pop's one connection: once it is done,
+        # p-9.3's has landed
+        pop.on_event(CallOffered("p-9.4", Direction.inbound, caller, "5551000", T0))
 
-        found = await early
+        await wait_for(lambda: pop.contact_name("p-9.4") == "Ana Lopes", 10, what="the next lookup")
 
-        assert len(found["matches"]) == 1 and "p-9.3" not in pop.matches  # the history writer finds its own
+        assert pop.matches == {
+            "p-9.4": [ids["contact"]]
+        }  # p-9.3's: none left; the history writer finds its own
     finally:
         await pop.close()
 
@@ -206,13 +261,15 @@ async def test_given_more_rings_at_once_than_pop_connections_when_looked_up_then
     ids = await _seed(db)
     sent: list[Message] = []
     pop = ScreenPop(db, sent.append, "FR", connections=2)
+    pool = Checkouts(db)
     try:
         for n in range(6):
             pop.on_event(dataclasses.replace(_ring(f"p-8.{n}", "0612345678"), agent=f"PJSIP/agent{n}"))
         await wait_for(lambda: sum(not m.payload["partial"] for m in sent) == 6, 10, what="six full pops")
-        assert pop._open == 2 and len(pop._idle) == 2  # never more than its own connections
+        assert (pool.taken, pool.most) == (2, 2)  # never more than its own connections, kept for the next
         assert all(m.payload["matches"][0]["id"] == ids["contact"] for m in sent if not m.payload["partial"])
     finally:
+        pool.close()
         await pop.close()
 
 
@@ -224,10 +281,14 @@ async def test_given_the_pop_connection_killed_by_the_server_when_a_call_rings_t
     pop = ScreenPop(db, sent.append, "FR", connections=1)
     try:
         await pop.warm()
-        (conn,) = pop._idle
-        backend = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
-        async with db.engine.connect() as admin:
-            await admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+        async with (
+            db.engine.connect() as admin
+        ):  # every other connection to the database, the pop's among them
+            killed = await admin.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert killed.scalar() >= 1
         got = await _full_pop(pop, sent, _ring("p-6.1", "0612345678"))
         assert [m["id"] for m in got["matches"]] == [ids["contact"]] and "error" not in got
     finally:
