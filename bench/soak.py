@@ -188,6 +188,19 @@ def main() -> None:
     print(json.dumps({"bench": "soak", **result, "minutes": args.minutes, "cps": args.cps}), flush=True)
 
 
+def _phase(linkedid: str, walls: dict[str, float]) -> str:
+    """The stretch of the run a call began in, from the epoch seconds in its Linkedid ('plateau-1765.12')."""
+    try:
+        start = float(linkedid.rsplit("-", 1)[-1].split(".")[0])
+    except ValueError:
+        return "?"
+    last = "before the kill"
+    for name, at in sorted(walls.items(), key=lambda kv: kv[1]):
+        if start >= at - 1:  # a Linkedid holds whole seconds
+            last = f"after {name} (+{start - at:.0f} s)"
+    return last
+
+
 def run(centre: CallCentre, calls: int, cps: float, seconds: float) -> dict[str, Any]:
     measured = {n: t for n, t in centre.tokens.items() if _measured(n)}
     bulk = {n: t for n, t in centre.tokens.items() if n not in measured}
@@ -205,6 +218,7 @@ def run(centre: CallCentre, calls: int, cps: float, seconds: float) -> dict[str,
     callers = [Caller(mobile(rnd.randrange(centre.contacts)), "5551000", f"soak{i}") for i in range(calls)]
     sampler = Sampler(centre)
     events: dict[str, float] = {}
+    walls: dict[str, float] = {}  # epoch seconds of the faults, to place each lost call (stderr)
 
     async def place() -> TrunkCalls:
         trunk = TrunkCalls(centre.cfg.ami_port, centre.cfg.ami_user, centre.cfg.ami_secret)
@@ -223,12 +237,16 @@ def run(centre: CallCentre, calls: int, cps: float, seconds: float) -> dict[str,
         )
         await asyncio.sleep(seconds / 3)
         events["kill_at_s"] = round(time.monotonic() - t0, 1)
+        walls["killed"] = time.time()
         centre.server.kill()
         await asyncio.to_thread(centre.server.start)
+        walls["plateau_back"] = time.time()
         events["plateau_back_s"] = round(time.monotonic() - t0 - events["kill_at_s"], 1)
         await asyncio.sleep(max(0.0, t0 + 2 * seconds / 3 - time.monotonic()))
         events["asterisk_restart_at_s"] = round(time.monotonic() - t0, 1)
+        walls["asterisk_restart"] = time.time()
         await asyncio.to_thread(centre.pbx.restart)
+        walls["asterisk_back"] = time.time()
         events["asterisk_back_s"] = round(time.monotonic() - t0 - events["asterisk_restart_at_s"], 1)
         try:  # SIPp keeps at most `limit` calls up: a queue that falls behind slows it down
             await asyncio.to_thread(sipp.wait, seconds + 240)
@@ -255,6 +273,11 @@ def run(centre: CallCentre, calls: int, cps: float, seconds: float) -> dict[str,
     for proc in procs:
         proc.join(30)
     written, duplicates, unobserved = asyncio.run(history(centre.database_url))
+    lost = sorted(trunk.linkedids - written)
+    if lost:  # where each lost call began, against the faults (a Linkedid holds its start in epoch seconds)
+        print(f"lost calls: {json.dumps(walls)}", file=sys.stderr)
+        for linkedid in lost:
+            print(f"  lost {linkedid} {_phase(linkedid, walls)}", file=sys.stderr)
     pops = [v * 1000 for p in parts for v in p["pops"].values()]
     last_pid = sampler.rss[-1][1] if sampler.rss else 0
     last = [(t, mb) for t, pid, mb in sampler.rss if pid == last_pid]
