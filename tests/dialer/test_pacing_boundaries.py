@@ -381,3 +381,10 @@ def test_given_default_windows_when_filled_then_a_thousand_dials_and_five_hundre
     assert (len(stats.handle), len(stats.wrap), len(stats.talk_wrap)) == (500, 500, 500)
     stats.call_finished(0.5, 0.0)
     assert stats.talk_wrap[-1] == (0.5, 0.0)
+
+
+def test_given_talks_and_wrap_ups_when_the_closest_are_taken_then_the_window_starts_at_the_talk() -> None:
+    # 80 calls, talk j s and wrap-up j/100 s: the 40 around talk 40 are calls 20…59, the one of talk 40 among
+    # them even with a wrap-up under a second
+    talk_wrap = [(float(j), j / 100) for j in range(80)]
+    assert wraps_after_talk(talk_wrap, 40.0) == [j / 100 for j in range(20, 60)]

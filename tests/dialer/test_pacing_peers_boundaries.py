@@ -98,6 +98,63 @@ def test_given_the_days_drop_rate_when_vicidial_adapts_then_only_over_the_limit_
     assert _adapted(VicidialAdaptive(level=2.5), lambda _s: at) == (1.0 if dropped else 2.5)
 
 
+def test_given_observations_twice_a_second_when_vicidial_samples_then_once_a_second() -> None:
+    policy = VicidialAdaptive()
+    for s in range(16):
+        # whole seconds: 10 ready on even ones, none on odd ones; half-seconds (99 ready) are not sampled
+        policy.decide(Observation(now=float(s), agents_ready=10 if s % 2 == 0 else 0, on_call=[9.0] * 10))
+        if s < 15:
+            policy.decide(Observation(now=s + 0.5, agents_ready=99, on_call=[9.0] * 10))
+    # the last 15 samples (seconds 1…15): 7 with 10 ready → mean 4.667 over 14.667 agents
+    assert policy.level == 1.318
+
+
+def test_given_a_running_campaign_when_vicidial_adapts_then_every_15_seconds_and_not_between() -> None:
+    policy = VicidialAdaptive()
+    for s in range(31):
+        policy.decide(Observation(now=float(s), agents_ready=1, on_call=[9.0] * 3))
+    assert policy.level == 1.562  # × 1.25 at second 15, again at second 30: 1.5625 to three decimals
+
+
+def _days_minute(s: int) -> dict[str, object]:
+    """One dial by second 15, two by second 16, 22 and 11 drops at second 75."""
+    dials = 0 if s < 15 else 1 if s == 15 else 2 if s < 75 else 22
+    return dict(
+        on_call=[9.0] * 10, dials_today=dials, abandon_today=AbandonMeasure(11 if s == 75 else 0, 1000)
+    )
+
+
+def test_given_a_minute_of_samples_when_vicidial_looks_back_then_the_sample_60_s_old_is_its_first() -> None:
+    policy = VicidialAdaptive(level=2.5, dropped_percentage=100.0)
+    for s in range(76):
+        policy.decide(Observation(**{"now": float(s), "agents_ready": 0, **_days_minute(s)}))  # type: ignore[arg-type]
+    # at second 75 the minute starts at second 15 (one dial): 21 calls, 11 dropped → halved
+    assert policy.level == 1.25
+
+
+@pytest.mark.parametrize(
+    ("target", "ready", "calls", "agents"),
+    [(-5.0, 2, 0, 0.0), (3.0, 2, 10, 5.0), (0.0, 0, 0, 0.0)],
+    ids=["target-below-zero-agents", "target-adds", "nobody"],
+)
+def test_given_a_differential_target_when_vicidial_decides_then_agents_never_go_below_zero(
+    target: float, ready: int, calls: int, agents: float
+) -> None:
+    decision = VicidialAdaptive(level=2.0, dl_diff_target=target).decide(
+        Observation(now=0.0, agents_ready=ready)
+    )
+    assert (decision.calls, decision.policy, decision.mode) == (calls, "vicidial", "ADAPT_HARD_LIMIT")
+    assert decision.inputs == {"dial_level": 2.0, "agents": agents, "existing_calls": 0}
+
+
+def test_given_a_decision_between_two_dial_loops_when_vicidial_decides_then_none_and_it_says_why() -> None:
+    policy = VicidialAdaptive(level=2.0)
+    assert policy.decide(Observation(now=0.0, agents_ready=2)).calls == 4
+    decision = policy.decide(Observation(now=1.0, agents_ready=2))  # the next loop is at 2.5 s
+    assert (decision.calls, decision.policy, decision.mode) == (0, "vicidial", "ADAPT_HARD_LIMIT")
+    assert decision.inputs == {"dial_level": 2.0, "agents": 2.0, "existing_calls": 0, "between_loops": 1}
+
+
 # --- Issabel-style predictor ----------------------------------------------------------------------------
 
 
