@@ -346,18 +346,22 @@ async def test_given_an_unknown_or_hidden_caller_when_ringing_then_the_pop_offer
 
 
 async def test_given_a_record_that_the_database_refuses_when_written_then_it_is_kept_in_the_dead_letter_file(
-    db, tmp_path, monkeypatch
+    db, tmp_path
 ):
-    from app import call_history
-
-    monkeypatch.setattr(call_history, "DEAD_LETTER", tmp_path / "dead.jsonl")
-    writer = CallHistoryWriter(db, AgentDirectory(db), "FR")
-    writer.retry_base_s = 0
-    too_long = dataclasses.replace(_record("p-4.1"), linkedid="p-4.1" + "x" * 100)  # over the column
-    good = _record("p-4.2")
     if db.url.startswith("sqlite"):
         pytest.skip("SQLite does not enforce VARCHAR lengths: nothing to refuse")
-    await writer._write_with_retry([too_long, good])
+    writer = CallHistoryWriter(
+        db, AgentDirectory(db), "FR", flush_s=0.05, dead_letter=tmp_path / "dead.jsonl"
+    )
+    writer.retry_base_s = 0
+    too_long = dataclasses.replace(_record("p-4.1"), linkedid="p-4.1" + "x" * 100)  # over the column
+    writer.start()
+    try:  # both end in one batch, which the database refuses whole
+        writer.on_event(CallEnded(too_long, ("PJSIP/agent1",)))
+        writer.on_event(CallEnded(_record("p-4.2"), ("PJSIP/agent1",)))
+        await writer.drain(20)
+    finally:
+        await writer.stop()
     assert writer.failed_batches >= 5, writer.failed_batches
     assert "p-4.1xxx" in (tmp_path / "dead.jsonl").read_text()
     async with db.session() as s:
