@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from app.db import Database
+from cti.ami_wire import AmiEvent
 from cti.events import AgentState
 from dialer import leads_model as m
 from dialer.compliance import builtin_rule_sets
@@ -36,9 +38,14 @@ def _call(channel_id: str, campaign_id: int) -> LiveCall:
     )
 
 
-def _observe(agents: list[Any], prepare: Any = None) -> Observation:
-    cti = SimpleNamespace(tracker=SimpleNamespace(agents={a.endpoint: a for a in agents}))
-    service = DialerService(cti, db=None)  # type: ignore[arg-type]
+def _observe(agents: list[Any], prepare: Any = None, db: Database | None = None) -> Observation:
+    cti = SimpleNamespace(
+        tracker=SimpleNamespace(agents={a.endpoint: a for a in agents}),
+        settings=SimpleNamespace(ami_trunks=["trunk"]),
+        raw_listeners=[],
+        screenpop=SimpleNamespace(extras=[]),
+    )
+    service = DialerService(cti, db=db)  # type: ignore[arg-type]
     campaign = Campaign(id=7, max_channels=30, dial_ratio=3.0)
     loop = service.loops[7] = CampaignLoop(7, make_policy("plateau"))
     if prepare is not None:
@@ -64,15 +71,31 @@ def test_given_an_agent_wrapping_up_a_campaign_call_when_observed_then_its_talk_
     assert obs.agents_ready == 1
 
 
-def test_given_a_machine_answered_when_resolved_then_it_counts_as_connected_not_live() -> None:
+async def test_given_a_machine_answered_when_resolved_then_it_counts_as_connected_not_live(
+    db: Database,
+) -> None:
+    # the dial results arrive as Asterisk sends them (on_ami); their notes go to a real database
+    machine, busy = _call("dial-m", 7), _call("dial-b", 7)
+    machine.amd = True
+
+    services: list[DialerService] = []
+
     def prepare(service: DialerService, loop: CampaignLoop) -> None:
-        machine, busy = _call("dial-m", 7), _call("dial-b", 7)
-        machine.answered_t = time.monotonic()  # DialEnd ANSWER, then AMD said MACHINE
-        for call in (machine, busy):
-            service._resolve(call, live=False)
+        services.append(service)
+        service.calls.update({c.channel_id: c for c in (machine, busy)})
+        for linkedid, status in (("dial-m", "ANSWER"), ("dial-b", "BUSY")):
+            service.on_ami(
+                AmiEvent(
+                    "DialEnd", {"Linkedid": linkedid, "DestChannel": "PJSIP/trunk-01", "DialStatus": status}
+                )
+            )
+        service.on_ami(
+            AmiEvent("UserEvent", {"Linkedid": "dial-m", "UserEvent": "AMDResult", "AMDStatus": "MACHINE"})
+        )
         loop.abandon_24h = AbandonMeasure(2, 100)
 
-    obs = _observe([], prepare)
+    obs = _observe([], prepare, db)
+    await services[0].stop()  # its notes written
     assert obs.connect_rate == 0.5
     assert obs.answer_rate == 0.0
     assert obs.abandon_24h == AbandonMeasure(2, 100)
