@@ -6,8 +6,9 @@ binary, ragged rows) imports nothing, so a failed import never leaves half a fil
 rejected line into a failed import.
 
 On PostgreSQL, whose writers do not block each other, the import is one transaction. On SQLite each batch
-commits, as the call-list import's do (one transaction held SQLite's only write lock for the whole file, and
-the server's writes failed with "database is locked" meanwhile); the audit log then holds the import's state
+(of SQLITE_BATCH lines) commits, as the call-list import's do (one transaction held SQLite's only write
+lock for the whole file, and the server's writes failed with "database is locked" meanwhile), and leaves
+the lock free for LOCK_GAP_S before the next one; the audit log then holds the import's state
 (`customers_import_started`, one `customers_import_batch` per commit naming its contacts and new accounts,
 and `customers_imported` or `customers_import_failed`, all with the import's id as target). A failed import
 deletes the batches it committed before it reads failed; one whose process died (kill -9, power) is
@@ -50,6 +51,11 @@ from app.write_chain import WriteChain
 from cti.numbers import MAX_INPUT_LEN, SEPARATORS, SUFFIX_DIGITS, InvalidNumber, classify, parse
 
 BATCH = 5000
+# SQLite, batch commits: a batch short enough to hold the write lock for a fraction of the 500 ms a health
+# probe waits, then the lock left free for longer than SQLite's busy handler sleeps between two tries
+# (100 ms at most): a writer waiting for it gets it in that gap instead of losing the race to the next batch
+SQLITE_BATCH = 1000
+LOCK_GAP_S = 0.1
 AHEAD = 2  # batches parsed ahead of the one being written (app/write_chain)
 YIELD_EVERY = 100  # lines parsed between two turns of the event loop
 MAX_CELL = 500
@@ -197,6 +203,7 @@ class CustomerImporter:
         self.db, self.region, self.user_id = session, region, user_id
         # SQLite: each batch commits with its audit entry (see the module's docstring)
         self.commit_batches = commit_batches
+        self.batch_size = SQLITE_BATCH if commit_batches else BATCH
         self.source = source  # the file's name, for the audit log
         self.import_id: str | None = None  # the audit entries' target, once the first commit is made
         self._new_accounts: list[int] = []  # accounts created since the last batch commit
@@ -272,7 +279,7 @@ class CustomerImporter:
                     batch.append(row)
                 if not report.rows % YIELD_EVERY:
                     await asyncio.sleep(0)  # let the pending write's queries advance while we parse
-                if len(batch) >= BATCH:
+                if len(batch) >= self.batch_size:
                     await writes.put(self._write(batch, report))
                     batch = []
             await writes.put(self._write(batch, report))
@@ -328,6 +335,7 @@ class CustomerImporter:
         )
         self._new_accounts = []
         await self.db.commit()
+        await asyncio.sleep(LOCK_GAP_S)  # the next batch is parsed meanwhile (app/write_chain)
 
     def _layout(self, columns: list[str | None]) -> None:
         self._columns = columns

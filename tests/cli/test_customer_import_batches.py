@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.customer_import import BATCH, INTERRUPTED, MalformedFile, import_customers
+from app.customer_import import BATCH, INTERRUPTED, SQLITE_BATCH, MalformedFile, import_customers
 from app.db import Database
 from app.models import Account, AuditLog, Contact, PhoneNumber
 from tests.conftest import wait_for
@@ -73,18 +73,22 @@ async def test_given_a_file_failing_after_two_full_batches_when_imported_then_no
     ]
     assert batches, "no batch was committed before the failure"
     written = sum(d["contacts"][1] - d["contacts"][0] + 1 for d in batches)  # type: ignore[index]
-    assert audit[-1][1] is not None and audit[-1][1]["contacts_deleted"] == written >= BATCH
+    assert audit[-1][1] is not None and audit[-1][1]["contacts_deleted"] == written >= SQLITE_BATCH
 
 
 async def test_given_three_batches_when_imported_then_every_line_once_and_each_batch_in_the_audit_log(
     db: Database, tmp_path: Path
 ) -> None:
     path = tmp_path / "clients.csv"
-    path.write_bytes(("Nom;Société;Portable\n" + _customers(2 * BATCH + 1)).encode())
+    path.write_bytes(("Nom;Société;Portable\n" + _customers(2 * SQLITE_BATCH + 1)).encode())
     async with db.session() as s:
         report = await import_customers(s, path, "FR")
-    assert (report.imported, report.accounts_created, report.rejected) == (2 * BATCH + 1, 2 * BATCH + 1, [])
-    assert await _count(db, Contact) == await _count(db, PhoneNumber) == 2 * BATCH + 1
+    assert (report.imported, report.accounts_created, report.rejected) == (
+        2 * SQLITE_BATCH + 1,
+        2 * SQLITE_BATCH + 1,
+        [],
+    )
+    assert await _count(db, Contact) == await _count(db, PhoneNumber) == 2 * SQLITE_BATCH + 1
     audit = await _audit(db)
     if db.engine.dialect.name == "postgresql":
         assert [a for a, _ in audit] == ["customers_imported"]
@@ -93,10 +97,14 @@ async def test_given_three_batches_when_imported_then_every_line_once_and_each_b
         "customers_imported"
     ]
     batches = [d for a, d in audit if a == "customers_import_batch"]
-    assert [d["through_line"] for d in batches] == [BATCH + 1, 2 * BATCH + 1, 2 * BATCH + 2]  # type: ignore[index]
+    assert [d["through_line"] for d in batches] == [
+        SQLITE_BATCH + 1,
+        2 * SQLITE_BATCH + 1,
+        2 * SQLITE_BATCH + 2,
+    ]  # type: ignore[index]
     spans = [d["contacts"][1] - d["contacts"][0] + 1 for d in batches]  # type: ignore[index]
-    assert spans == [BATCH, BATCH, 1]
-    assert sum(len(d["accounts"]) for d in batches) == 2 * BATCH + 1  # type: ignore[index, arg-type]
+    assert spans == [SQLITE_BATCH, SQLITE_BATCH, 1]
+    assert sum(len(d["accounts"]) for d in batches) == 2 * SQLITE_BATCH + 1  # type: ignore[index, arg-type]
 
 
 async def test_given_an_import_killed_after_its_first_batch_when_the_next_import_runs_then_it_is_undone_first(
@@ -126,7 +134,7 @@ async def test_given_an_import_killed_after_its_first_batch_when_the_next_import
         proc.wait(10)
     # what an operator sees meanwhile: the batches' contacts, an import started and never ended
     left = await _count(db, Contact)
-    assert left >= BATCH
+    assert left >= SQLITE_BATCH
     assert [a for a, _ in await _audit(db)][-1] == "customers_import_batch"
 
     small = tmp_path / "small.csv"
