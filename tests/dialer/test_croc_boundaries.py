@@ -7,15 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from dialer.croc import (
+    MAX_TEXT_ANSWER,
     Blocker,
+    interpret,
     load_script,
     normalise_answers,
     objection_text,
     outcome_blockers,
+    parse_script,
     shipped_script_paths,
 )
+from tests.dialer.test_croc import DISCOVERY, LEAD, MEETING, TO_DECISION_MAKER
 
 SHIPPED = {p.stem: p for p in shipped_script_paths()}
 B2B = load_script(SHIPPED["b2b-rdv-barrage"])
@@ -80,3 +85,60 @@ def test_given_an_unknown_outcome_or_objection_when_asked_then_the_error_names_t
         outcome_blockers(B2B, {}, "nope")
     with pytest.raises(KeyError, match="script 'b2b-rdv-barrage' has no objection 'nope'"):
         objection_text(B2B, "nope", {})
+
+
+def _edited(edit: Any) -> Any:
+    data = yaml.safe_load(SHIPPED["b2b-rdv-barrage"].read_text(encoding="utf-8"))
+    edit(data)
+    return parse_script(data, "edited.yaml")
+
+
+def _loop_back(data: dict[str, Any]) -> None:
+    data["sections"][0]["steps"][1]["branches"][1]["goto"] = (
+        "standard"  # "not now" asks the first question again
+    )
+
+
+def _recap(data: dict[str, Any]) -> None:
+    for section in data["sections"]:
+        for step in section["steps"]:
+            if "récapitule" in step.get("text", ""):
+                step["text"] = "Récap : {presentation} / {projet} / {enjeux} / {rdv_date} / {participants}."
+
+
+def test_given_an_answer_that_loops_back_when_interpreted_then_it_stops_on_the_step_to_ask_it_again() -> None:
+    script = _edited(_loop_back)
+    view = interpret(script, LEAD, {"standard": "filtre", "barrage_objet": "moment"})
+    assert [(s.id, s.answer) for s in view.path] == [("standard", "filtre"), ("barrage_objet", "moment")]
+    assert view.current == interpret(script, LEAD, {}).current  # the first step, asked afresh
+    assert (view.missing, dict(view.invalid), view.outcome) == ((), {}, None)
+
+
+def test_given_yes_no_and_several_choices_when_quoted_later_then_they_read_oui_and_a_list() -> None:
+    answers = {
+        **TO_DECISION_MAKER,
+        **DISCOVERY,
+        "enjeux": ["couts", "delais"],
+        **{k: MEETING[k] for k in ("proposition_rdv", "rdv_date", "rdv_heure", "participants")},
+    }
+    view = interpret(_edited(_recap), LEAD, answers)
+    assert view.current is not None and view.current.id == "email_confirmation"
+    # an empty answer is not a value: its variable stays visible
+    assert view.current.text == "Récap : oui / oui / couts, delais / 15/09/2026 / {participants}."
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        (12, "expected text"),
+        ("x" * MAX_TEXT_ANSWER, None),
+        ("x" * (MAX_TEXT_ANSWER + 1), f"longer than {MAX_TEXT_ANSWER} characters"),
+    ],
+    ids=["not-text", "at-the-limit", "one-over"],
+)
+def test_given_a_text_answer_at_its_limit_when_normalised_then_only_past_it_is_refused(
+    typed: Any, problem: str | None
+) -> None:
+    clean, problems = normalise_answers(B2B, {"rdv_heure": typed})
+    assert problems == ({"rdv_heure": problem} if problem else {})
+    assert clean == ({} if problem else {"rdv_heure": typed})
