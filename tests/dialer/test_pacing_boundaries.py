@@ -26,7 +26,7 @@ from dialer.pacing.plateau import (
     ready_probabilities,
     wraps_after_talk,
 )
-from tests.dialer.test_pacing import FINISHING, measured
+from tests.dialer.test_pacing import FINISHING, HANDLE, WRAP, measured
 
 # --- the observation and its helpers -------------------------------------------------------------------
 
@@ -388,3 +388,37 @@ def test_given_talks_and_wrap_ups_when_the_closest_are_taken_then_the_window_sta
     # them even with a wrap-up under a second
     talk_wrap = [(float(j), j / 100) for j in range(80)]
     assert wraps_after_talk(talk_wrap, 40.0) == [j / 100 for j in range(20, 60)]
+
+
+def test_given_agents_talking_and_wrapping_up_when_plateau_decides_then_each_counts_by_its_own_finish() -> (
+    None
+):
+    # answers up to 47 s after the dial: a 49 s horizon, past the 20 s wrap-up a talking agent still has
+    # ahead; the agents leaving after their call (second on the phone, second in wrap-up) never count
+    humans = sorted(8.0 + i for i in range(40))
+    talking = [100.0, 300.0, 500.0, 590.0]
+    obs = measured(
+        human_delays=humans,
+        on_call=talking,
+        on_call_leaving=[False, True, False, False],
+        in_wrap=[5.0, 12.0],
+        in_wrap_leaving=[False, True],
+        agents_ready=1,
+    )
+    decision = PlateauPredictive().decide(obs)
+    horizon = decision.inputs["horizon_s"]
+    assert horizon == 49.0
+    # a talking agent is free once talk + the median wrap-up (20 s) ends within the horizon, among the
+    # handle times longer than theirs so far (the calls still going on weigh in); the one wrapping up
+    # is free once their wrap-up ends
+    ongoing = sorted(t + 20.0 for t in talking)
+    talk_free = sum(
+        finish_probabilities(HANDLE, t + 20.0, [horizon - 20.0], ongoing)[0] for t in (100.0, 500.0, 590.0)
+    )
+    wrap_free = finish_probabilities(WRAP, 5.0, [horizon])[0]
+    assert decision.inputs["agents_free_soon"] == pytest.approx(talk_free + wrap_free)
+    assert 0 < talk_free < 3 and wrap_free == 1.0
+    # the variance of who is free weighs in the overflow the calls are sized by (recorded figures)
+    assert (decision.calls, decision.inputs["people_expected"]) == (8, 2.0)
+    assert decision.inputs["overflow"] == pytest.approx(0.1643052418744813, rel=1e-9)
+    assert decision.inputs["expected_abandons"] == pytest.approx(0.22797864954507102, rel=1e-9)
