@@ -23,8 +23,10 @@ from typing import IO, Any, NamedTuple
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import tombstones
 from app.audit import audit
 from app.models import Account, Contact, NumberKind, PhoneNumber, Tier, utcnow
+from app.settings import get_settings
 from app.tabular import (
     SNIFF_BYTES,
     MalformedFile,
@@ -36,6 +38,7 @@ from app.tabular import (
 from app.tabular import Chain as _Chain
 from app.tabular import Lines as _Lines
 from app.tabular import sniff_delimiter as _sniff_delimiter
+from app.tombstones import ERASED_REASON, Tombstones
 from app.write_chain import WriteChain
 from cti.numbers import MAX_INPUT_LEN, SEPARATORS, SUFFIX_DIGITS, InvalidNumber, classify, parse
 
@@ -145,6 +148,7 @@ CONTACT_COLUMNS = (
 )
 NUMBER_COLUMNS = ("kind", "e164", "suffix_key", "extension", "raw")
 _EXTERNAL_ID = CONTACT_COLUMNS.index("external_id")
+_EMAIL = CONTACT_COLUMNS.index("email")
 LIMITS = {
     "first_name": 120,
     "last_name": 120,
@@ -175,8 +179,17 @@ class _Row(NamedTuple):
 
 
 class CustomerImporter:
-    def __init__(self, session: AsyncSession, region: str, *, user_id: int | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        region: str,
+        *,
+        user_id: int | None = None,
+        tombstone_key: bytes | None = None,
+    ) -> None:
         self.db, self.region, self.user_id = session, region, user_id
+        self._tombstone_key = tombstone_key  # None: the configured one
+        self._tombstones: Tombstones | None = None
         self._accounts: dict[str, int] = {}
         self._external_ids: set[str] = set()
         # The file's layout, set from its header: (cell index, field) of the named and of the number columns.
@@ -366,6 +379,12 @@ class CustomerImporter:
     async def _write(self, batch: list[_Row], report: ImportReport) -> None:
         if not batch:
             return
+        if self._tombstones is None:
+            self._tombstones = await tombstones.load(
+                self.db, self._tombstone_key or get_settings().tombstone_key()
+            )
+        if self._tombstones:
+            batch = self._not_erased(batch, report)
         ext_ids = [r.contact[_EXTERNAL_ID] for r in batch if r.contact[_EXTERNAL_ID] is not None]
         if ext_ids:
             taken = set(
@@ -412,6 +431,20 @@ class CustomerImporter:
                 for n in r.numbers
             ],
         )
+
+    def _not_erased(self, batch: list[_Row], report: ImportReport) -> list[_Row]:
+        """Lines of a person whose data was erased (a number or the e-mail is a tombstone) are skipped and
+        reported without the value."""
+        assert self._tombstones is not None
+        keep = []
+        for r in batch:
+            if self._tombstones.email(r.contact[_EMAIL]) or any(
+                self._tombstones.number(n[1]) for n in r.numbers
+            ):
+                report.rejected.append((r.line, ERASED_REASON))
+            else:
+                keep.append(r)
+        return keep
 
     async def _copy(self, batch: list[_Row], now: datetime) -> None:
         """PostgreSQL COPY on the session's own connection, so it stays inside the import's transaction: the
@@ -472,9 +505,13 @@ async def import_customers(
     # Local file read in 256 KiB chunks between database batches: the CLI's path, not a request handler's.
     with _start_up_heap_frozen(), open(path, "rb") as f:  # noqa: ASYNC230
         try:
-            report = await CustomerImporter(session, region, user_id=options.pop("user_id", None)).run(
-                f, **options
+            importer = CustomerImporter(
+                session,
+                region,
+                user_id=options.pop("user_id", None),
+                tombstone_key=options.pop("tombstone_key", None),
             )
+            report = await importer.run(f, **options)
         except BaseException:
             await session.rollback()
             raise

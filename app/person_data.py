@@ -618,6 +618,11 @@ async def erase(db: AsyncSession, person: Person) -> tuple[dict[str, int], Erasu
     return counts, erasure
 
 
+def audit_target(person: Person) -> str | None:
+    """The audit rows' target: the contact ids (never a number or an e-mail, which an erasure removes)."""
+    return ",".join(map(str, sorted(person.contact_ids)))[:64] or None
+
+
 async def erase_person(
     db: AsyncSession, person: Person, key: bytes, *, user_id: int | None, request: Any = None
 ) -> dict[str, Any]:
@@ -629,7 +634,7 @@ async def erase_person(
         "person_erased",
         user_id=user_id,
         target_type="person",
-        target_id=",".join(map(str, sorted(person.contact_ids)))[:64] or None,
+        target_id=audit_target(person),
         detail={"counts": counts, "tombstones": hashes},
         request=request,
     )
@@ -656,7 +661,7 @@ async def object_to_calls(
         "person_objected",
         user_id=user_id,
         target_type="person",
-        target_id=",".join(map(str, sorted(person.contact_ids)))[:64] or None,
+        target_id=audit_target(person),
         detail={"contacts": len(person.contact_ids), "numbers": len(person.numbers), "dnc_added": added},
         request=request,
     )
@@ -684,6 +689,7 @@ __all__ = [
     "Person",
     "PersonNotFound",
     "Source",
+    "audit_target",
     "erase",
     "erase_person",
     "gather",

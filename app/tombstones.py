@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Tombstone, utcnow
 
+# what an import's report says of a skipped line (without the value: it is not written again, even there)
+ERASED_REASON = "this person's data was erased at their request"
+
 
 def key_hash(key: bytes, kind: str, value: str) -> str:
     """The tombstone of one value: `kind` is `number` (an E.164) or `email` (compared in lower case)."""
