@@ -623,19 +623,39 @@ def audit_target(person: Person) -> str | None:
     return ",".join(map(str, sorted(person.contact_ids)))[:64] or None
 
 
+def audit_person(
+    db: AsyncSession,
+    action: str,
+    person: Person,
+    detail: dict[str, Any],
+    *,
+    user_id: int | None,
+    request: Any = None,
+) -> None:
+    """Every data-rights action is audited, naming the contacts and never a number or an e-mail."""
+    audit(
+        db,
+        action,
+        user_id=user_id,
+        target_type="person",
+        target_id=audit_target(person),
+        detail=detail,
+        request=request,
+    )
+
+
 async def erase_person(
     db: AsyncSession, person: Person, key: bytes, *, user_id: int | None, request: Any = None
 ) -> dict[str, Any]:
     """Erase, bury the tombstones, audit (hashes and counts only) and commit; then remove the files."""
     counts, erasure = await erase(db, person)
     hashes = await tombstones.bury(db, key, person.numbers, person.emails)
-    audit(
+    audit_person(
         db,
         "person_erased",
+        person,
+        {"counts": counts, "tombstones": hashes},
         user_id=user_id,
-        target_type="person",
-        target_id=audit_target(person),
-        detail={"counts": counts, "tombstones": hashes},
         request=request,
     )
     await db.commit()
@@ -656,17 +676,10 @@ async def object_to_calls(
     added = await add_numbers(
         db, await internal_dnc_list(db), sorted(person.numbers), reason="objection", user_id=user_id
     )
-    audit(
-        db,
-        "person_objected",
-        user_id=user_id,
-        target_type="person",
-        target_id=audit_target(person),
-        detail={"contacts": len(person.contact_ids), "numbers": len(person.numbers), "dnc_added": added},
-        request=request,
-    )
+    detail = {"contacts": len(person.contact_ids), "numbers": len(person.numbers), "dnc_added": added}
+    audit_person(db, "person_objected", person, detail, user_id=user_id, request=request)
     await db.commit()
-    return {"contacts": len(person.contact_ids), "numbers": len(person.numbers), "dnc_added": added}
+    return detail
 
 
 def remove_files(erasure: Erasure) -> list[str]:
@@ -689,6 +702,7 @@ __all__ = [
     "Person",
     "PersonNotFound",
     "Source",
+    "audit_person",
     "audit_target",
     "erase",
     "erase_person",

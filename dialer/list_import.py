@@ -1152,6 +1152,7 @@ def report_head(summary: dict[str, Any]) -> str:
         "dnc",
         "no_consent",
         "invalid",
+        "erased",
         "error",
     ):
         value = summary.get(key)

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data
-from app.audit import audit
 from app.person_data import BadQuery, Person, PersonNotFound
 from app.schemas import MAX_ID, Text
 from app.security import Identity, get_db, require
@@ -75,14 +74,8 @@ async def find_person(
         request, db, PersonQuery(number=number, email=email, contact_id=contact_id), "query"
     )
     gathered = await person_data.gather(db, person)
-    audit(
-        db,
-        "person_looked_up",
-        user_id=ident.user.id,
-        target_type="person",
-        target_id=person_data.audit_target(person),
-        detail={"counts": gathered.counts()},
-        request=request,
+    person_data.audit_person(
+        db, "person_looked_up", person, {"counts": gathered.counts()}, user_id=ident.user.id, request=request
     )
     await db.commit()
     return PersonOut(
@@ -108,13 +101,12 @@ async def export_person(
     )
     gathered = await person_data.gather(db, person)
     now = datetime.now(UTC)
-    audit(
+    person_data.audit_person(
         db,
         "person_exported",
+        person,
+        {"counts": gathered.counts(), "files": len(gathered.files)},
         user_id=ident.user.id,
-        target_type="person",
-        target_id=person_data.audit_target(person),
-        detail={"counts": gathered.counts(), "files": len(gathered.files)},
         request=request,
     )
     await db.commit()
