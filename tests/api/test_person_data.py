@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -323,3 +324,33 @@ async def test_given_a_person_when_looked_up_then_counts_and_an_audit_row(api: A
         row = await s.scalar(select(AuditLog).where(AuditLog.action == "person_looked_up"))
     assert row is not None and row.target_id == str(contact_id)
     assert MOBILE not in json.dumps(row.detail)
+
+
+async def test_given_the_admin_page_when_finding_objecting_and_erasing_then_it_speaks_french_and_acts(
+    api: Api,
+) -> None:
+    contact_id = await _seed(api)
+    c = await api.login("admin")  # a browser: the session cookie, the form's CSRF token, French by default
+    page = await c.get("/admin/persons", params={"number": "06 12 34 56 78"})
+    assert page.status_code == 200, page.text
+    assert "Droits des personnes" in page.text and "Passages dans le SVI" in page.text
+    assert "/api/v1/persons/export?number=06+12+34+56+78" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {"number": "06 12 34 56 78", "csrf_token": csrf.group(1)}
+    r = await c.post("/admin/persons/objection", data=form)
+    assert r.status_code == 200 and "Opposition enregistrée" in r.text
+    r = await c.post("/admin/persons/erase", data=form)  # the box is not ticked: nothing erased
+    assert r.status_code == 200 and "Cochez la case" in r.text
+    r = await c.post("/admin/persons/erase", data=form | {"csrf_token": "forged", "confirm": "yes"})
+    assert r.status_code == 403
+    r = await c.post("/admin/persons/erase", data=form | {"confirm": "yes"})
+    assert r.status_code == 200 and "Effacé" in r.text
+    async with api.db.session() as s:
+        assert (await s.get(Contact, contact_id)).last_name == person_data.ERASED  # type: ignore[union-attr]
+    r = await c.get("/admin/persons", params={"number": "06 12 ab"})
+    assert r.status_code == 422 and "Téléphone :" in r.text
+    r = await c.get("/admin/persons", params={"contact_id": "987654"})
+    assert r.status_code == 404 and "Ce contact n'existe pas" in r.text.replace("&#39;", "'")
+    agent = await api.login("agent")
+    assert (await agent.get("/admin/persons", params={"number": MOBILE})).status_code == 403
