@@ -52,7 +52,6 @@ MOBILE, NATIONAL, LANDLINE = "+33612345678", "06 12 34 56 78", "+33198765432"
 EMAIL, FIRST, LAST = "Zebulon.Q@Exemple.fr", "Zébulon", "Quintavalle"
 # every form of the person that must be gone after erasure (compared without case)
 NEEDLES = [MOBILE, "0612345678", "612345678", NATIONAL, LANDLINE, "198765432", EMAIL, FIRST, LAST]
-KEY = b"test tombstone key"
 
 
 async def _seed(api: Api) -> int:
