@@ -19,10 +19,6 @@ from app.security import Identity, get_db, require
 router = APIRouter(tags=["data rights"])
 admin = require()  # admins only
 
-NumberQ = Annotated[str | None, Query(min_length=1, max_length=64)]
-EmailQ = Annotated[str | None, Query(min_length=3, max_length=254)]
-ContactQ = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
 
 class PersonQuery(BaseModel):
     """Exactly one of them names the person."""
@@ -63,16 +59,12 @@ async def _person(request: Request, db: AsyncSession, q: PersonQuery, where: str
 @router.get("/persons", response_model=PersonOut)
 async def find_person(
     request: Request,
-    number: NumberQ = None,
-    email: EmailQ = None,
-    contact_id: ContactQ = None,
+    q: Annotated[PersonQuery, Query()],
     ident: Identity = Depends(admin),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """What Plateau holds about a person, as counts per kind of record."""
-    person = await _person(
-        request, db, PersonQuery(number=number, email=email, contact_id=contact_id), "query"
-    )
+    person = await _person(request, db, q, "query")
     gathered = await person_data.gather(db, person)
     person_data.audit_person(
         db, "person_looked_up", person, {"counts": gathered.counts()}, user_id=ident.user.id, request=request
@@ -89,16 +81,12 @@ async def find_person(
 @router.get("/persons/export", response_class=StreamingResponse)
 async def export_person(
     request: Request,
-    number: NumberQ = None,
-    email: EmailQ = None,
-    contact_id: ContactQ = None,
+    q: Annotated[PersonQuery, Query()],
     ident: Identity = Depends(admin),
     db: AsyncSession = Depends(get_db),
 ) -> StreamingResponse:
     """Everything held about the person as one ZIP (JSON, CSV, audio), streamed."""
-    person = await _person(
-        request, db, PersonQuery(number=number, email=email, contact_id=contact_id), "query"
-    )
+    person = await _person(request, db, q, "query")
     gathered = await person_data.gather(db, person)
     now = datetime.now(UTC)
     person_data.audit_person(
