@@ -331,8 +331,12 @@ async def _find_open_calls(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
 
 async def _erase_open_calls(db: AsyncSession, p: Person, _: Erasure) -> int:
     calls = await _open_calls(db, p)
-    for c in calls:
-        c.data = {k: (None if k == "caller_name" else v) for k, v in _scrub(c.data, _needles(p)).items()}
+    for c in calls:  # the row the call's end writes takes no number or name of theirs
+        data = _scrub(c.data, _needles(p))
+        for k in ("caller_number", "called_number", "caller_name"):
+            if k in data and (k == "caller_name" or data[k] == ERASED):
+                data[k] = None
+        c.data = data
     return len(calls)
 
 

@@ -238,13 +238,13 @@ _CONTRAST_JS = "".join(line for line in _CONTRAST_LINES if not line.startswith("
 
 
 def test_given_an_admin_when_finding_a_person_then_the_counts_show_and_the_zip_downloads(page: Page) -> None:
-    login(page, "demo-admin")
-    page.get_by_role("link", name="Droits des personnes").click()
-    page.get_by_label("Téléphone", exact=True).fill("+33 (0)6.12.34.56.78")
-    page.locator("main").get_by_role("button", name="Rechercher").click()
+    login(page, "demo-admin")  # who reads English: the page follows the user's language
+    page.get_by_role("link", name="Data rights").click()
+    page.get_by_label("Phone number", exact=True).fill("+33 (0)6.12.34.56.78")
+    page.locator("main").get_by_role("button", name="Find").click()
     counts = page.locator("#person-counts")
     expect(counts.locator('tr[data-kind="contacts"] td.num')).to_have_text("1")
-    expect(counts).to_contain_text("Passages dans le SVI")
+    expect(counts.locator('tr[data-kind="ivr_sessions"]')).to_contain_text("IVR sessions")
     with page.expect_download() as download:
         page.locator("#person-export").click()
     with zipfile.ZipFile(download.value.path()) as zf:
