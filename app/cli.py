@@ -195,6 +195,47 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _person_query(args: argparse.Namespace) -> dict[str, object]:
+    return {"number": args.number, "email": args.email, "contact_id": args.contact_id}
+
+
+def _cmd_person(args: argparse.Namespace) -> int:
+    """`plateau person export|erase|object`: the data-rights actions of the admin page, audited as done
+    from the command line."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from app import person_data
+
+    settings = load_settings()
+    if args.person_command == "erase" and not args.yes:
+        raise CliError("erasure cannot be undone: add --yes")
+
+    async def act(session):  # type: ignore[no-untyped-def]
+        try:
+            person = await person_data.resolve(session, **_person_query(args), region=settings.default_region)
+        except person_data.BadQuery as exc:
+            raise CliError(f"{exc.field}: {exc.reason}") from None
+        except person_data.PersonNotFound as exc:
+            raise CliError(str(exc)) from None
+        if args.person_command == "erase":
+            return await person_data.erase_person(session, person, settings.tombstone_key(), user_id=None)
+        if args.person_command == "object":
+            return await person_data.object_to_calls(session, person, datetime.now(UTC), user_id=None)
+        gathered = await person_data.gather(session, person)
+        detail = {"counts": gathered.counts(), "files": len(gathered.files), "via": "cli"}
+        person_data.audit_person(session, "person_exported", person, detail, user_id=None)
+        await session.commit()
+        out = Path(args.out)
+        with out.open("wb") as f:  # noqa: ASYNC230  (the CLI's own file)
+            for chunk in person_data.zip_stream(gathered, datetime.now(UTC)):
+                f.write(chunk)
+        return {"file": str(out), "counts": gathered.counts()}
+
+    print(json.dumps(_run(act), indent=2))
+    return 0
+
+
 def _cmd_import_customers(args: argparse.Namespace) -> int:
     from app.customer_import import MalformedFile, import_customers
 
@@ -209,6 +250,7 @@ def _cmd_import_customers(args: argparse.Namespace) -> int:
                 delimiter=args.delimiter,
                 all_or_nothing=args.all_or_nothing,
                 dry_run=args.dry_run,
+                tombstone_key=settings.tombstone_key(),
             )
         )
     except MalformedFile as exc:
@@ -457,6 +499,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--campaign", help="campaign name, for a campaign list")
     p.add_argument("--show-rejects", type=int, default=50)
     p.set_defaults(func=_cmd_dnc_import)
+
+    person = sub.add_parser("person", help="a customer's data rights (GDPR)").add_subparsers(
+        dest="person_command", required=True
+    )
+    for name, help_text in [
+        ("export", "everything held about a person, as one ZIP (JSON, CSV, audio)"),
+        ("erase", "erase a person everywhere, keeping a tombstone that stops re-imports"),
+        ("object", "the person objects to calls: their numbers go on the internal do-not-call list"),
+    ]:
+        p = person.add_parser(name, help=help_text)
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("--number", help="a phone number, in any format")
+        who.add_argument("--email")
+        who.add_argument("--contact-id", type=int)
+        if name == "export":
+            p.add_argument("--out", required=True, help="the ZIP file to write")
+        if name == "erase":
+            p.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
+        p.set_defaults(func=_cmd_person)
 
     phone = sub.add_parser("phone", help="users' phones").add_subparsers(dest="phone_command", required=True)
     p = phone.add_parser("reset-password", help="a new SIP password for USER's phone, printed once")

@@ -33,9 +33,11 @@ from typing import IO, Any, NamedTuple
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import tombstones
 from app.audit import audit
 from app.import_runner import runner_gone, this_runner
 from app.models import Account, AuditLog, Contact, NumberKind, PhoneNumber, Tier, utcnow
+from app.settings import get_settings
 from app.tabular import (
     SNIFF_BYTES,
     MalformedFile,
@@ -47,6 +49,7 @@ from app.tabular import (
 from app.tabular import Chain as _Chain
 from app.tabular import Lines as _Lines
 from app.tabular import sniff_delimiter as _sniff_delimiter
+from app.tombstones import ERASED_REASON, Tombstones
 from app.write_chain import WriteChain
 from cti.numbers import MAX_INPUT_LEN, SEPARATORS, SUFFIX_DIGITS, InvalidNumber, classify, parse
 
@@ -161,6 +164,7 @@ CONTACT_COLUMNS = (
 )
 NUMBER_COLUMNS = ("kind", "e164", "suffix_key", "extension", "raw")
 _EXTERNAL_ID = CONTACT_COLUMNS.index("external_id")
+_EMAIL = CONTACT_COLUMNS.index("email")
 LIMITS = {
     "first_name": 120,
     "last_name": 120,
@@ -199,6 +203,7 @@ class CustomerImporter:
         user_id: int | None = None,
         commit_batches: bool = False,
         source: str = "",
+        tombstone_key: bytes | None = None,
     ) -> None:
         self.db, self.region, self.user_id = session, region, user_id
         # SQLite: each batch commits with its audit entry (see the module's docstring)
@@ -207,6 +212,8 @@ class CustomerImporter:
         self.source = source  # the file's name, for the audit log
         self.import_id: str | None = None  # the audit entries' target, once the first commit is made
         self._new_accounts: list[int] = []  # accounts created since the last batch commit
+        self._tombstone_key = tombstone_key  # None: the configured one
+        self._tombstones: Tombstones | None = None
         self._accounts: dict[str, int] = {}
         self._external_ids: set[str] = set()
         # The file's layout, set from its header: (cell index, field) of the named and of the number columns.
@@ -432,6 +439,12 @@ class CustomerImporter:
     async def _write(self, batch: list[_Row], report: ImportReport) -> None:
         if not batch:
             return
+        if self._tombstones is None:
+            self._tombstones = await tombstones.load(
+                self.db, self._tombstone_key or get_settings().tombstone_key()
+            )
+        if self._tombstones:
+            batch = self._not_erased(batch, report)
         ext_ids = [r.contact[_EXTERNAL_ID] for r in batch if r.contact[_EXTERNAL_ID] is not None]
         if ext_ids:
             taken = set(
@@ -480,6 +493,20 @@ class CustomerImporter:
         )
         if self.import_id is not None:
             await self._commit(batch, ids)
+
+    def _not_erased(self, batch: list[_Row], report: ImportReport) -> list[_Row]:
+        """Lines of a person whose data was erased (a number or the e-mail is a tombstone) are skipped and
+        reported without the value."""
+        assert self._tombstones is not None
+        keep = []
+        for r in batch:
+            if self._tombstones.email(r.contact[_EMAIL]) or any(
+                self._tombstones.number(n[1]) for n in r.numbers
+            ):
+                report.rejected.append((r.line, ERASED_REASON))
+            else:
+                keep.append(r)
+        return keep
 
     async def _copy(self, batch: list[_Row], now: datetime) -> None:
         """PostgreSQL COPY on the session's own connection, so it stays inside the import's transaction: the
@@ -545,7 +572,12 @@ async def import_customers(
     if batches:
         await recover_interrupted(session)
     importer = CustomerImporter(
-        session, region, user_id=options.pop("user_id", None), commit_batches=batches, source=str(path)
+        session,
+        region,
+        user_id=options.pop("user_id", None),
+        commit_batches=batches,
+        source=str(path),
+        tombstone_key=options.pop("tombstone_key", None),
     )
     # Local file read in 256 KiB chunks between database batches: the CLI's path, not a request handler's.
     with _start_up_heap_frozen(), open(path, "rb") as f:  # noqa: ASYNC230

@@ -24,6 +24,7 @@ from app.routes import (
     customers,
     history,
     outbound,
+    persons,
     reports,
     supervisor,
     unhappy,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agent_preview,
         supervisor,
         unhappy,
+        persons,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)

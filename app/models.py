@@ -225,6 +225,8 @@ class Contact(Timestamped, Base):
     care_status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
     lost_at: Mapped[datetime | None]
     loss_reason: Mapped[str | None] = mapped_column(String(200))
+    # the person objected to being called (app/person_data.py): their numbers are on the internal DNC list
+    objected_at: Mapped[datetime | None]
     account: Mapped[Account | None] = relationship(lazy="joined")
     numbers: Mapped[list[PhoneNumber]] = relationship(
         back_populates="contact", cascade="all, delete-orphan", lazy="selectin", order_by="PhoneNumber.id"
@@ -386,6 +388,17 @@ class AuditLog(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None]
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class Tombstone(Base):
+    """What is left of an erased person (app/person_data.py): a keyed hash of each of their numbers and
+    e-mails (app/tombstones.py), never the clear value, so that imports from an old list skip them."""
+
+    __tablename__ = "tombstones"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # number | email
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- CTI ---

@@ -177,6 +177,7 @@ class ContactOut(ORM):
     segment: str | None
     language: str | None
     external_id: str | None
+    objected_at: datetime | None = None  # the person objected to calls (their numbers are on the DNC list)
     numbers: list[NumberOut]
 
 

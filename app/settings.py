@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     default_language: Literal["fr", "en"] = "fr"
     timezone: str = "Europe/Paris"
     secret_key: SecretStr | None = None
+    # the key of erased persons' tombstones (app/tombstones.py); apart from secret_key, which may be rotated
+    tombstone_secret: SecretStr | None = None
 
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     login_rate_limit: int = Field(default=5, ge=1, description="failed logins per window per user+IP")
@@ -247,6 +249,18 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    def tombstone_key(self) -> bytes:
+        """The tombstones' hash key; generated once into `var/tombstone_key` when not configured. Changing it
+        forgets every tombstone (erased persons could be imported again)."""
+        if self.tombstone_secret is not None:
+            return self.tombstone_secret.get_secret_value().encode()
+        path = VAR / "tombstone_key"
+        if not path.exists():
+            VAR.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
 
     def masked(self) -> dict[str, object]:
         out: dict[str, object] = {}

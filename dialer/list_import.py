@@ -36,12 +36,15 @@ import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import tombstones
 from app.audit import audit
 from app.db import Database
 from app.import_runner import runner_gone, this_runner
 from app.models import utcnow
+from app.settings import get_settings
 from app.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xlsx, neutralise, row_batches
 from app.tabular import normalise_header as _norm
+from app.tombstones import ERASED_REASON, Tombstones
 from app.write_chain import WriteChain
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
@@ -149,6 +152,8 @@ class ImportOptions:
     now: datetime | None = None
     workers: int = 0  # processes that parse lines (validate numbers) beside this one; 0: parse here
     limits: Limits = field(default_factory=Limits)  # what reading the file may cost (lines, rows, workbook)
+    # the key of erased persons' tombstones (app/tombstones.py); None: the configured one
+    tombstone_key: bytes | None = None
 
 
 @dataclass
@@ -159,6 +164,7 @@ class Counters:
     dnc: int = 0
     no_consent: int = 0
     invalid: int = 0
+    erased: int = 0  # lines of a person whose data was erased (a tombstone)
     bytes_read: int = 0
     encoding: str = ""
     delimiter: str = ""
@@ -446,6 +452,7 @@ class ListImporter:
         self._lead_ids = 0  # PostgreSQL: the oid of the sequence behind leads.id, resolved once (_prepare)
         self._scope_lists: list[int] | None = None
         self._dnc_lists: list[int] = []
+        self._tombstones = Tombstones(b"", frozenset())
         self._consent_required = False
         self._no_consent = ""
         self._last_progress = 0.0
@@ -574,6 +581,7 @@ class ListImporter:
             | ((DncList.kind == DncKind.campaign) & (DncList.campaign_id == opt.campaign_id))
         )
         self._dnc_lists = list(await self.db.scalars(kinds))
+        self._tombstones = await tombstones.load(self.db, opt.tombstone_key or get_settings().tombstone_key())
         if self.commit_batches:
             self._job_options = dict(
                 await self.db.scalar(select(ImportJob.options).where(ImportJob.id == self.job_id)) or {}
@@ -636,6 +644,8 @@ class ListImporter:
                     c.no_consent += 1
                     rejects.append((r[_LINE], RejectKind.no_consent, self._no_consent))
             batch = kept
+        if self._tombstones:
+            batch = self._buried(batch, rejects)
         numbers = list({e for r in batch for e in r[_E164S]})
         dnc = await self._existing_dnc(numbers) if self._dnc_lists and numbers else set()
         taken: dict[str, _Earlier]
@@ -670,6 +680,19 @@ class ListImporter:
                     continue
                 taken[external_id] = (line, self.job_id, True)
             kept.append(r)
+        return kept
+
+    def _buried(self, batch: list[_Row], rejects: list[tuple[int, RejectKind, str]]) -> list[_Row]:
+        """The lines of an erased person (one of their numbers or their e-mail is a tombstone) are skipped
+        and reported, without the number: what was erased is not written again, not even in a reject."""
+        kept = []
+        for r in batch:
+            email = orjson.loads(r[_FIELDS]).get("email") if '"email"' in r[_FIELDS] else None
+            if any(self._tombstones.number(e) for e in r[_E164S]) or self._tombstones.email(email):
+                self.counters.erased += 1
+                rejects.append((r[_LINE], RejectKind.erased, ERASED_REASON))
+            else:
+                kept.append(r)
         return kept
 
     def _duplicate(self, what: str, earlier: _Earlier) -> str:
@@ -1020,6 +1043,7 @@ def _job_values(c: Counters) -> dict[str, Any]:
         "dnc": c.dnc,
         "no_consent": c.no_consent,
         "invalid": c.invalid,
+        "erased": c.erased,
         "bytes_read": c.bytes_read,
     }
 
@@ -1037,7 +1061,16 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "error": job.error,
         **{
             k: getattr(job, k)
-            for k in ("rows", "accepted", "duplicates", "dnc", "no_consent", "invalid", "bytes_read")
+            for k in (
+                "rows",
+                "accepted",
+                "duplicates",
+                "dnc",
+                "no_consent",
+                "invalid",
+                "erased",
+                "bytes_read",
+            )
         },
     }
     live = LIVE.get(job.id) if job.status is ImportStatus.running else None
@@ -1046,7 +1079,16 @@ def job_view(job: ImportJob) -> dict[str, Any]:
     if live:
         out |= {
             k: live[k]
-            for k in ("rows", "accepted", "duplicates", "dnc", "no_consent", "invalid", "bytes_read")
+            for k in (
+                "rows",
+                "accepted",
+                "duplicates",
+                "dnc",
+                "no_consent",
+                "invalid",
+                "erased",
+                "bytes_read",
+            )
         }
     total = out["bytes_total"] or 0
     out["percent"] = (
@@ -1079,6 +1121,7 @@ def report_head(summary: dict[str, Any]) -> str:
         "dnc",
         "no_consent",
         "invalid",
+        "erased",
         "error",
     ):
         value = summary.get(key)

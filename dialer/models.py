@@ -65,6 +65,7 @@ class RejectKind(enum.StrEnum):
     duplicate = "duplicate"
     dnc = "dnc"
     no_consent = "no_consent"
+    erased = "erased"  # the person's data was erased at their request (a tombstone, app/tombstones.py)
 
 
 class CallList(Timestamped, Base):
@@ -269,6 +270,7 @@ class ImportJob(Base):
     dnc: Mapped[int] = mapped_column(Integer, default=0)
     no_consent: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
+    erased: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

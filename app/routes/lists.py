@@ -298,6 +298,7 @@ async def _import_options(db: AsyncSession, list_id: int, form: UploadForm, sett
         rule_set=rule_set,
         region=settings.default_region,
         limits=settings.table_limits(),
+        tombstone_key=settings.tombstone_key(),
     )
 
 

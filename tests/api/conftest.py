@@ -53,7 +53,13 @@ class Api:
 
 @pytest_asyncio.fixture
 async def api(db: Database) -> AsyncIterator[Api]:
-    settings = Settings(database_url=db.url, secret_key="test-secret", login_rate_limit=3, ami_enabled=False)
+    settings = Settings(
+        database_url=db.url,
+        secret_key="test-secret",
+        tombstone_secret="test-tombstone-key",
+        login_rate_limit=3,
+        ami_enabled=False,
+    )
     app = create_app(settings)
     app.state.db = db  # the lifespan is not run by ASGITransport
     users: dict[str, User] = {}

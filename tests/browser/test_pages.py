@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -235,10 +237,26 @@ _CONTRAST_LINES = (Path(__file__).parent / "contrast.js").read_text().splitlines
 _CONTRAST_JS = "".join(line for line in _CONTRAST_LINES if not line.startswith("//"))
 
 
+def test_given_an_admin_when_finding_a_person_then_the_counts_show_and_the_zip_downloads(page: Page) -> None:
+    login(page, "demo-admin")  # who reads English: the page follows the user's language
+    page.get_by_role("link", name="Data rights").click()
+    page.get_by_label("Phone number", exact=True).fill("+33 (0)6.12.34.56.78")
+    page.locator("main").get_by_role("button", name="Find").click()
+    counts = page.locator("#person-counts")
+    expect(counts.locator('tr[data-kind="contacts"] td.num')).to_have_text("1")
+    expect(counts.locator('tr[data-kind="ivr_sessions"]')).to_contain_text("IVR sessions")
+    with page.expect_download() as download:
+        page.locator("#person-export").click()
+    with zipfile.ZipFile(download.value.path()) as zf:
+        assert json.loads(zf.read("contacts.json"))[0]["last_name"] == "Lefèvre"
+        assert json.loads(zf.read("person.json"))["numbers"][0].startswith("+33")
+
+
 def test_given_the_main_pages_when_rendered_then_every_text_meets_aa_contrast(page: Page) -> None:
     login(page, "demo-admin")  # sees every page
     failures = {}
     pages = ["/desk", "/wallboard", "/customers?q=lef", "/contacts/1", "/complaints", "/reports", "/admin"]
+    pages.append("/admin/persons?number=0612345678")
     for path in pages:
         page.goto(path)
         page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")

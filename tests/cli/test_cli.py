@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,31 @@ def test_given_a_network_setting_that_cannot_work_when_plateau_starts_then_it_na
     assert main(["config"]) == 2
     err = capsys.readouterr().err
     assert says in err and "hunter2" not in err  # a trunk's password is never echoed
+
+
+def test_given_an_imported_customer_when_exported_then_erased_then_reimported_the_cli_follows_the_rights(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("PLATEAU_TOMBSTONE_SECRET", "cli-tombstone-key")
+    get_settings.cache_clear()
+    f = tmp_path / "c.csv"
+    f.write_text("Nom;Portable;Email\nLefèvre;06 12 34 56 78;l@exemple.fr\n", encoding="utf-8")
+    assert main(["import", "customers", str(f)]) == 0
+    out = tmp_path / "person.zip"
+    assert main(["person", "export", "--number", "+33 6 12 34 56 78", "--out", str(out)]) == 0
+    with zipfile.ZipFile(out) as zf:
+        assert json.loads(zf.read("contacts.json"))[0]["last_name"] == "Lefèvre"
+    assert main(["person", "erase", "--email", "L@exemple.fr"]) == 2  # not without --yes
+    assert "--yes" in capsys.readouterr().err
+    assert main(["person", "erase", "--email", "L@exemple.fr", "--yes"]) == 0
+    assert json.loads(capsys.readouterr().out)["tombstones"] == 2
+    assert main(["import", "customers", str(f)]) == 0
+    assert "imported 0 contacts" in capsys.readouterr().out
+    assert main(["person", "object", "--number", "06 12 ab"]) == 2
+    assert "number:" in capsys.readouterr().err
+    engine = create_engine(cli_db.replace("+aiosqlite", ""))
+    with engine.connect() as conn:
+        actions = [
+            r[0] for r in conn.execute(text("SELECT action FROM audit_log WHERE target_type = 'person'"))
+        ]
+    assert actions == ["person_exported", "person_erased"]
