@@ -428,7 +428,9 @@ class ComplaintRecording(Base):
     """A recording a complaint pins: kept past its retention while the complaint is not closed."""
 
     __tablename__ = "complaint_recordings"
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), primary_key=True
+    )
     recording_id: Mapped[int] = mapped_column(
         ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True, index=True
     )

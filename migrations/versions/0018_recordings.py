@@ -87,12 +87,17 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["pinned_by"], ["users.id"], name=op.f("fk_complaint_recordings_pinned_by_users"), ondelete="SET NULL"
+            ["pinned_by"],
+            ["users.id"],
+            name=op.f("fk_complaint_recordings_pinned_by_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("complaint_id", "recording_id", name=op.f("pk_complaint_recordings")),
     )
     with op.batch_alter_table("complaint_recordings", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_complaint_recordings_recording_id"), ["recording_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_complaint_recordings_recording_id"), ["recording_id"], unique=False
+        )
 
 
 def downgrade() -> None:

@@ -1,0 +1,153 @@
+"""The recordings' I/O shell: tells the dialplan each queue's policy, files each call's recording when the
+call ends, and pauses or resumes a recording (AMI MixMonitorMute: the paused stretch is silence in the file,
+its length unchanged). Decisions are in `app/recordings.py`; bytes go through `app/recording_store.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app import recordings
+from app.db import Database
+from app.directory import AgentDirectory
+from app.models import Queue, Recording, RecordingPause
+from app.recording_store import RecordingStore
+from app.settings import Settings
+from cti.events import CallEnded, CallRecord
+
+if TYPE_CHECKING:
+    from cti.ami import AmiLink
+
+log = logging.getLogger(__name__)
+SETTLE_S = 0.2  # MixMonitor closes its file just after the hang-up: its size must hold still this long
+SETTLE_DEADLINE_S = 15.0
+NO_FILE_S = 2.0  # no file this long after the hang-up: the call was not recorded
+MIN_AUDIO_S = 0.02  # a file with less is a call never bridged (MixMonitor `b`): no recording
+
+
+class Recorder:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        store: RecordingStore,
+        link: AmiLink,
+        directory: AgentDirectory,
+    ) -> None:
+        self.settings, self.db, self.store, self.link, self.directory = settings, db, store, link, directory
+        self.filed = 0  # recordings linked to their call so far
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- the policies, as dialplan globals -----------------------------------------------------------------
+    def on_link_up(self) -> None:
+        self._spawn(self.push_policies())
+
+    async def push_policies(self) -> None:
+        """Set the folder and every queue's policy (on each connect: Asterisk forgets globals on restart)."""
+        async with self.db.session() as s:
+            rows = (
+                await s.execute(select(Queue.name, Queue.recording_policy, Queue.recording_announcement))
+            ).all()
+        values = {"PLATEAU_REC_DIR": self.store.spool()}
+        for name, policy, sound in rows:
+            try:
+                values.update(recordings.policy_globals(name, recordings.Policy(policy), sound))
+            except ValueError as exc:
+                log.error("recordings: queue %s not told its policy: %s", name, exc)
+        try:
+            for variable, value in values.items():
+                await self.link.send("Setvar", Variable=variable, Value=value)
+        except Exception as exc:  # the link dropped meanwhile: the next connect sets them again
+            log.warning("recordings: policies not set in the PBX yet: %s", exc)
+
+    # -- a call ended: its recording, filed ----------------------------------------------------------------
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, CallEnded) and event.record.answered_at is not None:
+            self._spawn(self.file(event.record))
+
+    async def _settled_size(self, key: str) -> int | None:
+        """The file's size once MixMonitor has closed it (it holds still); None: no file (not recorded)."""
+        loop = asyncio.get_running_loop()
+        started, last = loop.time(), None
+        while loop.time() - started < SETTLE_DEADLINE_S:
+            size = await self.store.size(key)
+            if size is None and loop.time() - started > NO_FILE_S:
+                return None
+            if size is not None and size == last:
+                return size
+            last = size
+            await asyncio.sleep(SETTLE_S)
+        return last
+
+    async def file(self, rec: CallRecord) -> Recording | None:
+        """Link a call's recording to it (by Linkedid, the `calls` row's key, whatever the history writer's
+        batching): duration from the WAV header, size, expiry from its queue's retention."""
+        key = self.store.key_for(rec.linkedid)
+        size = await self._settled_size(key)
+        if size is None:
+            return None
+        duration = recordings.wav_duration(await self.store.head(key, recordings.WAV_HEADER_BYTES), size)
+        if duration is None or duration < MIN_AUDIO_S:
+            await self.store.delete(key)
+            return None
+        ended = datetime.fromtimestamp(rec.ended_at, UTC)
+        async with self.db.session() as s:
+            days = await s.scalar(select(Queue.recording_retention_days).where(Queue.name == rec.queue))
+            agent = self.directory.get(rec.agent)
+            row = {
+                "linkedid": rec.linkedid,
+                "storage_key": key,
+                "queue": rec.queue,
+                "campaign_id": None,
+                "agent_id": agent.user_id if agent else None,
+                "started_at": ended - timedelta(seconds=duration),
+                "ended_at": ended,
+                "duration_s": round(duration, 3),
+                "size_bytes": size,
+                "expires_at": recordings.expires_at(ended, days, self.settings.recording_retention_days),
+            }
+            dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+            await s.execute(
+                dialect.insert(Recording).on_conflict_do_nothing(index_elements=["linkedid"]), [row]
+            )
+            await s.commit()
+            filed = await s.scalar(select(Recording).where(Recording.linkedid == rec.linkedid))
+        self.filed += 1
+        log.info("recordings: call %s recorded, %.1f s, %d bytes", rec.linkedid, duration, size)
+        return filed
+
+    # -- pause and resume ----------------------------------------------------------------------------------
+    async def mute(
+        self, channel: str, linkedid: str, paused: bool, *, user_id: int | None, source: str
+    ) -> None:
+        """Silence (or hear again) both directions of the recording on the caller's channel, and say who."""
+        await self.link.send(
+            "MixMonitorMute", Channel=channel, Direction="both", State="1" if paused else "0"
+        )
+        async with self.db.session() as s:
+            s.add(
+                RecordingPause(
+                    linkedid=linkedid,
+                    paused=paused,
+                    source=source,
+                    user_id=user_id,
+                    at=datetime.fromtimestamp(time.time(), UTC),
+                )
+            )
+            await s.commit()
