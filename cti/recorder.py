@@ -43,6 +43,7 @@ class Recorder:
     ) -> None:
         self.settings, self.db, self.store, self.link, self.directory = settings, db, store, link, directory
         self.filed = 0  # recordings linked to their call so far
+        self.settled = 0  # answered calls looked at (recorded or not)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Any) -> None:
@@ -79,7 +80,15 @@ class Recorder:
     # -- a call ended: its recording, filed ----------------------------------------------------------------
     def on_event(self, event: Any) -> None:
         if isinstance(event, CallEnded) and event.record.answered_at is not None:
-            self._spawn(self.file(event.record))
+            self._spawn(self._file_logged(event.record))
+
+    async def _file_logged(self, rec: CallRecord) -> None:
+        try:
+            await self.file(rec)
+        except Exception:  # the call's row is written anyway; the file stays for the purge to find
+            log.exception("recordings: call %s's recording could not be filed", rec.linkedid)
+        finally:
+            self.settled += 1
 
     async def _settled_size(self, key: str) -> int | None:
         """The file's size once MixMonitor has closed it (it holds still); None: no file (not recorded)."""
