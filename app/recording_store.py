@@ -10,7 +10,10 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,190}\.wav")
 CHUNK = 64 * 1024
@@ -99,3 +102,8 @@ class LocalFolderStore:
             return True
         except FileNotFoundError:
             return False
+
+
+def store_for(settings: Settings) -> RecordingStore:
+    """The store the settings name (the local folder, for now)."""
+    return LocalFolderStore(settings.recordings_dir)

@@ -30,7 +30,7 @@ from app.bus import (
 from app.call_history import CallHistoryWriter
 from app.db import Database
 from app.directory import AgentDirectory
-from app.recording_store import LocalFolderStore
+from app.recording_store import store_for
 from app.settings import Settings
 from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub, Principal
@@ -139,9 +139,7 @@ class CtiService:
             ping_timeout=settings.ami_ping_timeout_s,
         )
         self.state_log = AgentStateLogWriter(db, self.directory)
-        self.recorder = Recorder(
-            settings, db, LocalFolderStore(settings.recordings_dir), self.link, self.directory
-        )
+        self.recorder = Recorder(settings, db, store_for(settings), self.link, self.directory)
         self.bus.subscribe(self.screenpop.on_event)
         self.bus.subscribe(self.state_log.on_event)
         self.bus.subscribe(self.history.on_event)
