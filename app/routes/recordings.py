@@ -118,6 +118,39 @@ async def visible_recording(db: AsyncSession, ident: Identity, recording_id: int
     return rec
 
 
+async def recordings_of_calls(
+    db: AsyncSession, ident: Identity, call_ids: set[int]
+) -> dict[int, RecordingOut]:
+    """The playable recordings of these calls that the user may hear, by call id (the pages' players)."""
+    if not call_ids:
+        return {}
+    stmt = (
+        select(Call.id, Recording)
+        .join(Recording, Recording.linkedid == Call.linkedid)
+        .where(Call.id.in_(call_ids), Recording.purged_at.is_(None))
+    )
+    scope = agent_scope(ident, Recording.agent_id)
+    rows = (await db.execute(stmt if scope is None else stmt.where(scope))).all()
+    return {call_id: await _out(db, rec) for call_id, rec in rows}
+
+
+async def pinned_recordings(
+    db: AsyncSession, ident: Identity, complaint_ids: set[int]
+) -> dict[int, list[RecordingOut]]:
+    """The recordings each complaint pins that the user may hear (purged ones are listed, not playable)."""
+    if not complaint_ids:
+        return {}
+    stmt = select(ComplaintRecording.complaint_id, Recording).join(
+        Recording, Recording.id == ComplaintRecording.recording_id
+    )
+    stmt = stmt.where(ComplaintRecording.complaint_id.in_(complaint_ids))
+    scope = agent_scope(ident, Recording.agent_id)
+    out: dict[int, list[RecordingOut]] = {}
+    for complaint_id, rec in (await db.execute(stmt if scope is None else stmt.where(scope))).all():
+        out.setdefault(complaint_id, []).append(await _out(db, rec))
+    return out
+
+
 @router.get("/calls/{call_id}/recordings", response_model=list[RecordingOut])
 async def call_recordings(
     call_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)

@@ -25,6 +25,8 @@ from app.models import (
     Complaint,
     ComplaintStatus,
     Contact,
+    Interaction,
+    InteractionKind,
     Recording,
     RecordingPause,
     utcnow,
@@ -303,3 +305,25 @@ async def test_given_call_metadata_retention_when_purged_then_old_rows_anonymise
     assert (anonymised.caller_number, anonymised.caller_name, anonymised.contact_id) == (None, None, None)
     assert (anonymised.talk_s, anonymised.outcome, anonymised.queue) == (180.0, "answered", "support")
     assert recent.caller_number == "+33612345678"
+
+
+async def test_given_a_recorded_call_on_the_timeline_when_the_pages_open_then_a_player_for_who_may_hear(
+    api: Api, seeded: Seeded
+) -> None:
+    async with api.db.session() as s:
+        s.add(Interaction(contact_id=seeded.contact_id, kind=InteractionKind.call, call_id=seeded.call_id))
+        await s.commit()
+    complaint = await _complaint(api, seeded.contact_id, ComplaintStatus.open)
+    pin = f"/api/v1/complaints/{complaint}/recordings"
+    assert (
+        await (await api.bearer("agent")).post(pin, json={"recording_id": seeded.rec_id})
+    ).status_code == 201
+    player = f'src="/api/v1/recordings/{seeded.rec_id}/audio"'.encode()
+    for user, hears in (("agent", True), ("manager", True), ("agent2", False)):
+        c = await api.login(user)
+        for url in (f"/contacts/{seeded.contact_id}", "/complaints"):
+            r = await c.get(url)
+            assert r.status_code == 200 and (player in r.content) is hears, (user, url)
+            _no_path(r, seeded.folder)
+    fr = await (await api.login("agent")).get(f"/contacts/{seeded.contact_id}")
+    assert "suspendu de 0 s à 1 s par Agent".encode() in fr.content  # the pause, in French by default
