@@ -3,10 +3,12 @@ caller's and the agent's legs; the files MixMonitor writes are measured with sox
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import wave
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest_asyncio
 from sqlalchemy import select, update
 
 from app.models import Call, Queue, Recording, RecordingPause
+from cti.ivr.tables import IvrSession
 from cti.pbx_process import PrivateAsterisk, free_port
 from tests.conftest import wait_for
 from tests.integration.conftest import Plateau, plateau_settings, serve_plateau
@@ -181,3 +184,72 @@ async def test_given_a_recorded_call_when_the_agent_pauses_then_the_file_is_sile
     assert abs(length - expected) < 0.3, (length, expected)
     assert abs(start - (pause.at - rec.started_at).total_seconds()) < 0.5
     assert _rms(path, start + 0.1, length - 0.2) < 1e-4 and _rms(path, 0, start) > 0.02
+
+
+SENSITIVE_FLOW = """
+language: fr
+dids: ["5551000"]
+start: carte
+nodes:
+  carte:
+    type: collect
+    var: card
+    prompt: [silence/1]
+    min_digits: 16
+    timeout_s: 3
+    retries: 1
+    luhn: true
+    sensitive: true
+    next: file
+    on_failure: file
+  file: {type: queue, queue: support}
+"""
+
+
+@pytest_asyncio.fixture
+async def plateau_with_ivr(pbx: PrivateAsterisk, tmp_path: Path) -> AsyncIterator[Plateau]:
+    """Plateau running the IVR: a sensitive collect (a card number) before the queue."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "carte.yaml").write_text(SENSITIVE_FLOW)
+    settings = plateau_settings(
+        pbx,
+        tmp_path,
+        recordings_dir=tmp_path / "recordings",
+        ivr_enabled=True,
+        ivr_flows_dir=flows,
+        agi_port=pbx.cfg.agi_port,
+        ivr_check_sounds=False,
+    )
+    await asyncio.to_thread(pbx.rx, "dialplan set global PLATEAU_IVR 1")
+    try:
+        async with serve_plateau(settings) as p:
+            assert await p.cti.link.wait_ready(15), p.cti.health()
+            yield p
+            await p.cti.logout("PJSIP/agent1")
+    finally:
+        await asyncio.to_thread(pbx.rx, "dialplan set global PLATEAU_IVR 0")
+
+
+async def test_given_a_sensitive_ivr_collect_when_the_call_is_recorded_then_the_collect_is_not_in_the_file(
+    plateau_with_ivr: Plateau, sipp: Sipp
+) -> None:
+    p = plateau_with_ivr
+    await _policy(p, "support", "all")
+    before = p.cti.recorder.settled
+    _agent_talking(sipp, 1, 3000)
+    await _login(p, "agent1", "support")
+    _call_talking(sipp, "0611223366", "5551000")  # the caller speaks from the answer on, through the IVR
+    await wait_for(lambda: p.cti.recorder.settled > before, 60, what="the call ended and looked at")
+    await p.cti.history.drain()
+    async with p.db.session() as s:
+        call = await s.scalar(select(Call).order_by(Call.id.desc()).limit(1))
+        assert call is not None
+        (ivr,) = (await s.scalars(select(IvrSession).where(IvrSession.linkedid == call.linkedid))).all()
+        (rec,) = (await s.scalars(select(Recording).where(Recording.linkedid == call.linkedid))).all()
+    assert ivr.path and ivr.path[0]["node"] == "carte" and ivr.ended_at is not None
+    assert (ivr.ended_at - ivr.started_at).total_seconds() >= 3  # the caller spent the collect's time in it
+    # the file holds the talk with the agent only: it starts after the IVR ended, as long as the talk
+    assert rec.started_at >= ivr.ended_at - timedelta(seconds=0.5), (rec.started_at, ivr.ended_at)
+    assert call.talk_s is not None and abs(rec.duration_s - call.talk_s) < 1.0, (rec.duration_s, call.talk_s)
+    assert _rms(Path(p.cti.recorder.store.spool()) / rec.storage_key) > 0.02
