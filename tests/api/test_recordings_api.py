@@ -327,3 +327,23 @@ async def test_given_a_recorded_call_on_the_timeline_when_the_pages_open_then_a_
             _no_path(r, seeded.folder)
     fr = await (await api.login("agent")).get(f"/contacts/{seeded.contact_id}")
     assert "suspendu de 0 s à 1 s par Agent".encode() in fr.content  # the pause, in French by default
+
+
+async def test_given_campaign_recording_settings_when_set_then_kept_and_bad_ones_422(api: Api) -> None:
+    manager = await api.bearer("manager")
+    made = await manager.post(
+        "/api/v1/campaigns",
+        json={"name": "Relance", "recording_policy": "all", "recording_retention_days": 7},
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["recording_policy"], made.json()["recording_retention_days"]) == ("all", 7)
+    cid = made.json()["id"]
+    for field, value in [
+        ("recording_policy", None),
+        ("recording_policy", "x"),
+        ("recording_announcement", "a b"),
+    ]:
+        r = await manager.patch(f"/api/v1/campaigns/{cid}", json={field: value})
+        assert r.status_code == 422 and field in str(r.json()["detail"]), (field, r.text)
+    ok = await manager.patch(f"/api/v1/campaigns/{cid}", json={"recording_announcement": "custom/rec-en"})
+    assert ok.status_code == 200 and ok.json()["recording_announcement"] == "custom/rec-en"
