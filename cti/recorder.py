@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SETTLE_S = 0.2  # MixMonitor closes its file just after the hang-up: its size must hold still this long
 SETTLE_DEADLINE_S = 15.0
-NO_FILE_S = 2.0  # no file this long after the hang-up: the call was not recorded
 MIN_AUDIO_S = 0.02  # a file with less is a call never bridged (MixMonitor `b`): no recording
 
 
@@ -91,18 +90,18 @@ class Recorder:
             self.settled += 1
 
     async def _settled_size(self, key: str) -> int | None:
-        """The file's size once MixMonitor has closed it (it holds still); None: no file (not recorded)."""
+        """The file's size once MixMonitor has closed it (it holds still); None: no file, the call was not
+        recorded (MixMonitor opens its file with the first bridged frame, long before the hang-up)."""
         loop = asyncio.get_running_loop()
-        started, last = loop.time(), None
-        while loop.time() - started < SETTLE_DEADLINE_S:
-            size = await self.store.size(key)
-            if size is None and loop.time() - started > NO_FILE_S:
-                return None
-            if size is not None and size == last:
-                return size
-            last = size
+        deadline = loop.time() + SETTLE_DEADLINE_S
+        size = await self.store.size(key)
+        while size is not None and loop.time() < deadline:
             await asyncio.sleep(SETTLE_S)
-        return last
+            now = await self.store.size(key)
+            if now == size:
+                break
+            size = now
+        return size
 
     async def file(self, rec: CallRecord) -> Recording | None:
         """Link a call's recording to it (by Linkedid, the `calls` row's key, whatever the history writer's
