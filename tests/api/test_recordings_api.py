@@ -194,12 +194,12 @@ async def test_given_a_call_when_its_recordings_are_listed_then_by_the_calls_sco
     assert other.status_code == 404  # as /calls/{id}: a call out of scope is not shown to exist
 
 
-async def _complaint(api: Api, contact_id: int, status: ComplaintStatus) -> int:
+async def _complaint(api: Api, contact_id: int, status: ComplaintStatus, call_id: int | None = None) -> int:
     now = utcnow()
     async with api.db.session() as s:
         c = Complaint(
-            contact_id=contact_id, category="billing", description="wrong invoice", status=status,
-            ack_due_at=now + timedelta(days=10), answer_due_at=now + timedelta(days=60),
+            contact_id=contact_id, call_id=call_id, category="billing", description="wrong invoice",
+            status=status, ack_due_at=now + timedelta(days=10), answer_due_at=now + timedelta(days=60),
         )  # fmt: skip
         s.add(c)
         await s.commit()
@@ -327,6 +327,11 @@ async def test_given_a_recorded_call_on_the_timeline_when_the_pages_open_then_a_
             _no_path(r, seeded.folder)
     fr = await (await api.login("agent")).get(f"/contacts/{seeded.contact_id}")
     assert "suspendu de 0 s à 1 s par Agent".encode() in fr.content  # the pause, in French by default
+    # a complaint opened from the call offers its recording to pin; pinned, it says so instead
+    from_call = await _complaint(api, seeded.contact_id, ComplaintStatus.open, call_id=seeded.call_id)
+    page_ = (await (await api.login("agent")).get("/complaints")).text
+    assert f'data-pin-complaint="{from_call}" data-pin-recording="{seeded.rec_id}"' in page_
+    assert f'data-pin-complaint="{complaint}"' not in page_
 
 
 async def test_given_campaign_recording_settings_when_set_then_kept_and_bad_ones_422(api: Api) -> None:
