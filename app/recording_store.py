@@ -40,6 +40,10 @@ class RecordingStore(Protocol):
         """Bytes start..end (inclusive), in chunks."""
         ...
 
+    def open(self, key: str) -> AsyncIterator[bytes]:
+        """The whole recording, in chunks (an export)."""
+        ...
+
     async def delete(self, key: str) -> bool:
         """Remove a recording; False when it was not there."""
         ...
@@ -94,6 +98,13 @@ class LocalFolderStore:
                 yield chunk
         finally:
             f.close()
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        size = await self.size(key)
+        if size is None:
+            raise FileNotFoundError(key)
+        async for chunk in self.read(key, 0, size - 1):
+            yield chunk
 
     async def delete(self, key: str) -> bool:
         path = self._path(key)

@@ -31,6 +31,8 @@ from app.models import (
     RecordingPause,
     utcnow,
 )
+from app.recording_purge import erase
+from app.recording_store import store_for
 from tests.api.conftest import Api
 
 
@@ -352,3 +354,17 @@ async def test_given_campaign_recording_settings_when_set_then_kept_and_bad_ones
         assert r.status_code == 422 and field in str(r.json()["detail"]), (field, r.text)
     ok = await manager.patch(f"/api/v1/campaigns/{cid}", json={"recording_announcement": "custom/rec-en"})
     assert ok.status_code == 200 and ok.json()["recording_announcement"] == "custom/rec-en"
+
+
+async def test_given_a_persons_calls_when_their_recordings_are_erased_then_files_gone_rows_say_so(
+    api: Api, seeded: Seeded
+) -> None:
+    store = store_for(api.app.state.settings)
+    chunks = [c async for c in store.open("1765000000.1.wav")]
+    assert b"".join(chunks) == seeded.audio  # what an export would read
+    erased = await erase(api.db, store, ["1765000000.1", "no-such-call"], utcnow())
+    assert erased == [seeded.rec_id]
+    assert not (seeded.folder / "1765000000.1.wav").exists()
+    assert await erase(api.db, store, ["1765000000.1"], utcnow()) == []  # once
+    r = await (await api.bearer("agent")).get(f"/api/v1/recordings/{seeded.rec_id}/audio")
+    assert r.status_code == 410
