@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,8 @@ from app.directory import AgentDirectory
 from app.models import Queue, Recording, RecordingPause
 from app.recording_store import RecordingStore
 from app.settings import Settings
-from cti.events import CallEnded, CallRecord
+from cti.events import CallAnswered, CallEnded, CallRecord
+from dialer.models import Campaign
 
 if TYPE_CHECKING:
     from cti.ami import AmiLink
@@ -43,6 +45,8 @@ class Recorder:
         self.settings, self.db, self.store, self.link, self.directory = settings, db, store, link, directory
         self.filed = 0  # recordings linked to their call so far
         self.settled = 0  # answered calls looked at (recorded or not)
+        self.campaign_of: Callable[[str], int | None] = lambda _linkedid: None  # the dialer's, when it runs
+        self._campaigns: dict[str, int] = {}  # dialer calls answered → their campaign
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Any) -> None:
@@ -78,12 +82,18 @@ class Recorder:
 
     # -- a call ended: its recording, filed ----------------------------------------------------------------
     def on_event(self, event: Any) -> None:
-        if isinstance(event, CallEnded) and event.record.answered_at is not None:
-            self._spawn(self._file_logged(event.record))
+        if isinstance(event, CallAnswered):
+            campaign = self.campaign_of(event.linkedid)
+            if campaign is not None:
+                self._campaigns[event.linkedid] = campaign
+        elif isinstance(event, CallEnded):
+            campaign = self._campaigns.pop(event.record.linkedid, None)
+            if event.record.answered_at is not None:
+                self._spawn(self._file_logged(event.record, campaign))
 
-    async def _file_logged(self, rec: CallRecord) -> None:
+    async def _file_logged(self, rec: CallRecord, campaign: int | None) -> None:
         try:
-            await self.file(rec)
+            await self.file(rec, campaign)
         except Exception:  # the call's row is written anyway; the file stays for the purge to find
             log.exception("recordings: call %s's recording could not be filed", rec.linkedid)
         finally:
@@ -103,9 +113,9 @@ class Recorder:
             size = now
         return size
 
-    async def file(self, rec: CallRecord) -> Recording | None:
+    async def file(self, rec: CallRecord, campaign: int | None = None) -> Recording | None:
         """Link a call's recording to it (by Linkedid, the `calls` row's key, whatever the history writer's
-        batching): duration from the WAV header, size, expiry from its queue's retention."""
+        batching): duration from the WAV header, size, expiry from its campaign's or queue's retention."""
         key = self.store.key_for(rec.linkedid)
         size = await self._settled_size(key)
         if size is None:
@@ -116,13 +126,17 @@ class Recorder:
             return None
         ended = datetime.fromtimestamp(rec.ended_at, UTC)
         async with self.db.session() as s:
-            days = await s.scalar(select(Queue.recording_retention_days).where(Queue.name == rec.queue))
+            days = await s.scalar(
+                select(Campaign.recording_retention_days).where(Campaign.id == campaign)
+                if campaign is not None
+                else select(Queue.recording_retention_days).where(Queue.name == rec.queue)
+            )
             agent = self.directory.get(rec.agent)
             row = {
                 "linkedid": rec.linkedid,
                 "storage_key": key,
                 "queue": rec.queue,
-                "campaign_id": None,
+                "campaign_id": campaign,
                 "agent_id": agent.user_id if agent else None,
                 "started_at": ended - timedelta(seconds=duration),
                 "ended_at": ended,

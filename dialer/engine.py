@@ -222,6 +222,7 @@ class DialerService:
         self.cti.raw_listeners.append(self.on_ami)
         self.cti.bus.subscribe(self.on_event)
         self.cti.screenpop.extras.append(self.pop_fields)
+        self.cti.recorder.campaign_of = self.campaign_of
         self._task = asyncio.create_task(self._supervise(), name="dialer-supervisor")
 
     async def stop(self) -> None:
@@ -1046,6 +1047,11 @@ class DialerService:
         return True
 
     # -- screen-pop and monitor ------------------------------------------------------------------------------
+    def campaign_of(self, linkedid: str) -> int | None:
+        """The campaign of a call in flight (its recording keeps that campaign's retention)."""
+        call = self.calls.get(linkedid)
+        return call.campaign_id if call is not None else None
+
     def pop_fields(self, linkedid: str) -> dict[str, Any] | None:
         call = self.calls.get(linkedid)
         if call is None:
