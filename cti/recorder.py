@@ -94,7 +94,7 @@ class Recorder:
     async def _file_logged(self, rec: CallRecord, campaign: int | None) -> None:
         try:
             await self.file(rec, campaign)
-        except Exception:  # the call's row is written anyway; the file stays for the purge to find
+        except Exception:  # the call's row is written anyway; the file stays in the folder, unfiled (logged)
             log.exception("recordings: call %s's recording could not be filed", rec.linkedid)
         finally:
             self.settled += 1
