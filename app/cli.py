@@ -364,6 +364,34 @@ def _cmd_phone_reset_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_recordings_purge(_args: argparse.Namespace) -> int:
+    """The retention job, now: prints what it deleted, what a complaint holds, the call rows anonymised."""
+    import asyncio
+    import json
+    from datetime import UTC, datetime
+
+    from app.db import Database
+    from app.recording_purge import purge
+    from app.recording_store import store_for
+
+    settings = load_settings()
+
+    async def main() -> dict[str, object]:
+        db = Database(settings.database_url)
+        try:
+            return (await purge(db, store_for(settings), settings, datetime.now(UTC))).as_dict()
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(main())
+    deleted, held = report["deleted"], report["held"]
+    assert isinstance(deleted, list) and isinstance(held, list)
+    for item in deleted:
+        print(f"deleted recording {item['id']} (call {item['linkedid']}, ended {item['ended_at']})")
+    print(json.dumps({"deleted": len(deleted), "held": held, "calls_anonymised": report["calls_anonymised"]}))
+    return 0
+
+
 def _cmd_demo(_args: argparse.Namespace) -> int:
     from app.demo import seed_demo, sign_in_text
 
@@ -523,6 +551,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = phone.add_parser("reset-password", help="a new SIP password for USER's phone, printed once")
     p.add_argument("username")
     p.set_defaults(func=_cmd_phone_reset_password)
+
+    rec = sub.add_parser("recordings", help="call recordings").add_subparsers(
+        dest="rec_command", required=True
+    )
+    p = rec.add_parser("purge", help="delete expired recordings (not those a complaint holds), say which")
+    p.set_defaults(func=_cmd_recordings_purge)
 
     p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
     p.set_defaults(func=_cmd_demo)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,10 +10,12 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
+from app import recording_purge
 from app.body_limits import BodyLimits
 from app.collector import service_collector
 from app.db import Database
 from app.health import WriteProbe
+from app.recording_store import store_for
 from app.routes import (
     admin,
     agent,
@@ -25,6 +28,7 @@ from app.routes import (
     history,
     outbound,
     persons,
+    recordings,
     reports,
     supervisor,
     unhappy,
@@ -70,10 +74,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the running campaigns' wallboard tiles, pushed to supervisors
         app.state.campaign_feed = CampaignFeed(app.state.dialer, app.state.hub, app.state.db)
         await app.state.campaign_feed.start()
+        # the retention purge (recordings, call metadata): at start, then periodically
+        app.state.purge_task = asyncio.create_task(
+            recording_purge.run_periodically(app.state.db, store_for(settings), settings), name="purge"
+        )
         try:
             with service_collector():
                 yield
         finally:
+            await recording_purge.stop(app.state.purge_task)
             await app.state.campaign_feed.stop()
             await app.state.dialer.stop()
             if app.state.ivr is not None:
@@ -104,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin,
         reports,
         outbound,
+        recordings,
         agent,
         agent_preview,
         supervisor,

@@ -160,6 +160,10 @@ class Queue(Base):
     sl_variant: Mapped[str] = mapped_column(String(32), default="short_abandons_excluded")
     sl_target_pct: Mapped[int] = mapped_column(Integer, default=80)
     short_abandon_s: Mapped[int] = mapped_column(Integer, default=5)
+    # call recordings (app/recordings.py): all | none | on_demand, the sound announced, days kept
+    recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
+    recording_announcement: Mapped[str | None] = mapped_column(String(80))
+    recording_retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class QueueMember(Base):
@@ -399,6 +403,52 @@ class Tombstone(Base):
     kind: Mapped[str] = mapped_column(String(8))  # number | email
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- recordings (app/recordings.py, app/recording_store.py) ---
+class Recording(Base):
+    """One call's recording, by Linkedid (joins `calls.linkedid`); the file is reached through the store by
+    its key only. `purged_at`: the file was deleted (retention or erasure), the row kept as proof."""
+
+    __tablename__ = "recordings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    queue: Mapped[str | None] = mapped_column(String(80))
+    campaign_id: Mapped[int | None] = mapped_column(BigId)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    duration_s: Mapped[float]
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    purged_at: Mapped[datetime | None]
+
+
+class RecordingPause(Base):
+    """A recording paused (`paused` true) or resumed, by whom (None: the IVR) and from where (desk, ivr)."""
+
+    __tablename__ = "recording_pauses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(12))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime]
+
+
+class ComplaintRecording(Base):
+    """A recording a complaint pins: kept past its retention while the complaint is not closed."""
+
+    __tablename__ = "complaint_recordings"
+    complaint_id: Mapped[int] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), primary_key=True
+    )
+    recording_id: Mapped[int] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    pinned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    pinned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- CTI ---

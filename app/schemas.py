@@ -18,6 +18,8 @@ from pydantic import (
 
 from app.kpi import SlVariant
 from app.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
+from app.recordings import Policy as RecordingPolicy
+from dialer.messages import SOUND_NAME, SOUND_NAME_MAX
 
 MAX_ID = 2**62  # below BIGINT's limit on PostgreSQL and SQLite
 
@@ -331,6 +333,13 @@ class TeamOut(ORM):
     name: str
 
 
+# call recordings (app/recordings.py): a sound Playback takes, days kept (0: forever)
+SoundName = Annotated[
+    str, StringConstraints(pattern=f"^(?:{SOUND_NAME.pattern})$", max_length=SOUND_NAME_MAX)
+]
+RetentionDays = Annotated[int, Field(ge=0, le=36500)]
+
+
 class QueueIn(BaseModel):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,80}$")]
     display_name: Label  # type: ignore[valid-type]
@@ -341,6 +350,9 @@ class QueueIn(BaseModel):
     sl_variant: SlVariant = SlVariant.short_abandons_excluded
     sl_target_pct: Annotated[int, Field(ge=1, le=100)] = 80
     short_abandon_s: Annotated[int, Field(ge=0, le=600)] = 5
+    recording_policy: RecordingPolicy = RecordingPolicy.none
+    recording_announcement: SoundName | None = None
+    recording_retention_days: RetentionDays | None = None
 
 
 class QueuePatch(BaseModel):
@@ -349,6 +361,9 @@ class QueuePatch(BaseModel):
     sl_variant: SlVariant | None = None
     sl_target_pct: Annotated[int, Field(ge=1, le=100)] | None = None
     short_abandon_s: Annotated[int, Field(ge=0, le=600)] | None = None
+    recording_policy: RecordingPolicy | None = None
+    recording_announcement: SoundName | None = None
+    recording_retention_days: RetentionDays | None = None
 
 
 class QueueOut(ORM):
@@ -361,6 +376,9 @@ class QueueOut(ORM):
     sl_variant: str
     sl_target_pct: int
     short_abandon_s: int
+    recording_policy: str
+    recording_announcement: str | None
+    recording_retention_days: int | None
 
 
 class CodeIn(BaseModel):

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     # from them on (re)connect. Default: `make run`'s private Asterisk; a missing file backfills nothing.
     pbx_cdr_file: Path = VAR / "asterisk" / "log" / "cdr-custom" / "plateau.csv"
 
+    # call recordings (app/recordings.py): the folder Asterisk writes into (shared with it), the days kept
+    # when a queue or campaign says none (0: forever), the call rows' own retention (0: forever; older rows
+    # lose the caller's number and name, aggregates stay), how often the purge runs
+    recordings_dir: Path = VAR / "recordings"
+    recording_retention_days: int = Field(default=90, ge=0, le=36500)
+    call_metadata_retention_days: int = Field(default=0, ge=0, le=36500)
+    recording_purge_interval_s: float = Field(default=3600.0, gt=0)
+
     default_region: str = "FR"
     default_language: Literal["fr", "en"] = "fr"
     timezone: str = "Europe/Paris"

@@ -30,6 +30,7 @@ from app.bus import (
 from app.call_history import CallHistoryWriter
 from app.db import Database
 from app.directory import AgentDirectory
+from app.recording_store import store_for
 from app.settings import Settings
 from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub, Principal
@@ -66,6 +67,7 @@ from cti.events import (
 )
 from cti.live_facts import live_call_facts
 from cti.numbers import parse
+from cti.recorder import Recorder
 from cti.screenpop import ScreenPop
 from cti.tracker import WRAPUP_REASON, Tracker, reachable
 
@@ -137,9 +139,11 @@ class CtiService:
             ping_timeout=settings.ami_ping_timeout_s,
         )
         self.state_log = AgentStateLogWriter(db, self.directory)
+        self.recorder = Recorder(settings, db, store_for(settings), self.link, self.directory)
         self.bus.subscribe(self.screenpop.on_event)
         self.bus.subscribe(self.state_log.on_event)
         self.bus.subscribe(self.history.on_event)
+        self.bus.subscribe(self.recorder.on_event)
         self.bus.subscribe(self._to_browsers)
         self.bus.subscribe(self._on_control_event)
         self._wrapup_timers: dict[str, asyncio.Task[None]] = {}
@@ -167,6 +171,7 @@ class CtiService:
         await self.link.stop()
         for task in [*self._wrapup_timers.values(), *self._tasks]:
             task.cancel()
+        await self.recorder.stop()
         await self.history.stop()
         await self.state_log.stop()
         await self.screenpop.close()
@@ -189,6 +194,8 @@ class CtiService:
         elif isinstance(item, DevicesSnapshot):
             events = self.tracker.resync_devices(item.devices)
         elif isinstance(item, LinkState):
+            if item.up:
+                self.recorder.on_link_up()
             self.hub.publish(
                 Message(
                     ToSupervisors(), {"type": "pbx_link", "up": item.up, "reason": item.reason, "at": now}
@@ -430,6 +437,14 @@ class CtiService:
         if customer is None:
             raise ControlError("nobody on hold on this call")
         await self.link.send("Bridge", Channel1=customer, Channel2=channel, Tone="no")
+
+    async def pause_recording(self, interface: str, linkedid: str, paused: bool, user_id: int | None) -> None:
+        """Pause (or resume) the recording of the agent's own call: it runs on the caller's channel."""
+        self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("no recording on this call")
+        await self.recorder.mute(customer, linkedid, paused, user_id=user_id, source="desk")
 
     async def click_to_call(self, interface: str, number: str, caller_id: str | None = None) -> str:
         """Ring the agent's phone first, then the customer. Returns the call's ChannelId (its Linkedid)."""

@@ -222,6 +222,7 @@ class DialerService:
         self.cti.raw_listeners.append(self.on_ami)
         self.cti.bus.subscribe(self.on_event)
         self.cti.screenpop.extras.append(self.pop_fields)
+        self.cti.recorder.campaign_of = self.campaign_of
         self._task = asyncio.create_task(self._supervise(), name="dialer-supervisor")
 
     async def stop(self) -> None:
@@ -606,6 +607,10 @@ class DialerService:
             "PLATEAU_CALLBACK_DIGITS": spoken_number(campaign["callback_number"], call.e164),
             "PLATEAU_MACHINE_SOUND": campaign["machine_sound"],
             "PLATEAU_LANG": message_language(call.e164),
+            # the campaign's recording (app/recordings.py): no announcement unless the campaign names one,
+            # since it would play before the agent is connected and count against the abandon time
+            "PLATEAU_REC_POLICY": campaign["recording"],
+            "PLATEAU_REC_SOUND": campaign["recording_sound"],
         }
 
     # -- events --------------------------------------------------------------------------------------------
@@ -1042,6 +1047,11 @@ class DialerService:
         return True
 
     # -- screen-pop and monitor ------------------------------------------------------------------------------
+    def campaign_of(self, linkedid: str) -> int | None:
+        """The campaign of a call in flight (its recording keeps that campaign's retention)."""
+        call = self.calls.get(linkedid)
+        return call.campaign_id if call is not None else None
+
     def pop_fields(self, linkedid: str) -> dict[str, Any] | None:
         call = self.calls.get(linkedid)
         if call is None:
@@ -1144,7 +1154,19 @@ def _campaign_facts(c: Campaign, rs: RuleSet, queue: str) -> dict[str, Any]:
         "machine_action": c.amd_machine_action.value,
         "queue": queue,
         "abandon_s": max(1, math.ceil(rs.abandon_after_seconds)),
+        "recording": c.recording_policy,
+        "recording_sound": _recording_sound(c),
     }
+
+
+def _recording_sound(c: Campaign) -> str:
+    if not c.recording_announcement:
+        return ""
+    try:
+        return sound_name(c.recording_announcement)
+    except MessageError:
+        log.warning("dialer: campaign %s: unusable recording announcement, none played", c.id)
+        return ""
 
 
 def _previewing(c: Campaign) -> bool:

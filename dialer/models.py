@@ -172,6 +172,10 @@ class Campaign(Timestamped, Base):
     # name left on answering machines (None: the abandon message) -- both validated by dialer.messages
     callback_number: Mapped[str | None] = mapped_column(String(20))
     machine_message: Mapped[str | None] = mapped_column(String(80))
+    # call recordings (app/recordings.py): all | none | on_demand, the sound announced, days kept
+    recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
+    recording_announcement: Mapped[str | None] = mapped_column(String(80))
+    recording_retention_days: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[CampaignState] = mapped_column(_enum(CampaignState), default=CampaignState.draft)
     state_changed_at: Mapped[datetime | None]
     state_changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

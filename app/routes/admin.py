@@ -233,6 +233,7 @@ async def create_queue(
         db, "queue_created", user_id=ident.user.id, target_type="queue", target_id=queue.id, request=request
     )
     await db.commit()
+    await tell_pbx_recording_policies(request)
     return queue
 
 
@@ -261,7 +262,16 @@ async def update_queue(
         request=request,
     )
     await db.commit()
+    if any(k.startswith("recording_") for k in changes):
+        await tell_pbx_recording_policies(request)
     return queue
+
+
+async def tell_pbx_recording_policies(request: Request) -> None:
+    """The dialplan reads each queue's recording policy from globals: set them again now."""
+    cti = getattr(request.app.state, "cti", None)
+    if cti is not None and cti.link.ready:
+        await cti.recorder.push_policies()
 
 
 # --- codes ----------------------------------------------------------------------------------------------

@@ -203,6 +203,17 @@ async def unhold(
     await _ami(service.unhold(my_phone(ident), linkedid))
 
 
+@router.post("/calls/{linkedid}/recording/{action}", status_code=204)
+async def pause_recording(
+    linkedid: Linkedid,
+    action: Literal["pause", "resume"],
+    ident: Identity = Depends(AGENT),
+    service: CtiService = Depends(cti),
+) -> None:
+    """Pause the call's recording (card numbers, health data) and resume it; each is noted with who."""
+    await _ami(service.pause_recording(my_phone(ident), linkedid, action == "pause", ident.user.id))
+
+
 @router.post("/calls/{linkedid}/transfer", status_code=204)
 async def transfer(
     linkedid: Linkedid, body: TransferIn, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.models import Queue, Role, Team, User, utcnow
-from app.schemas import ORM, Id, Limit, Name, PathId, Text
+from app.schemas import ORM, Id, Limit, Name, PathId, RecordingPolicy, RetentionDays, SoundName, Text
 from app.security import ANY_ROLE, Identity, get_db, require
 from cti.numbers import InvalidNumber, parse
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
@@ -95,6 +95,9 @@ class CampaignIn(BaseModel):
     callback_fallback_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
     callback_number: Text(32) | None = None  # type: ignore[valid-type]
     machine_message: Text(80) | None = None  # type: ignore[valid-type]
+    recording_policy: RecordingPolicy = RecordingPolicy.none
+    recording_announcement: SoundName | None = None
+    recording_retention_days: RetentionDays | None = None
 
 
 class CampaignPatch(BaseModel):
@@ -114,6 +117,9 @@ class CampaignPatch(BaseModel):
     callback_fallback_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     callback_number: Text(32) | None = None  # type: ignore[valid-type]
     machine_message: Text(80) | None = None  # type: ignore[valid-type]
+    recording_policy: RecordingPolicy | None = None
+    recording_announcement: SoundName | None = None
+    recording_retention_days: RetentionDays | None = None
 
 
 class CampaignOut(ORM):
@@ -134,6 +140,9 @@ class CampaignOut(ORM):
     callback_fallback_minutes: int
     callback_number: str | None = None
     machine_message: str | None = None
+    recording_policy: str = "none"
+    recording_announcement: str | None = None
+    recording_retention_days: int | None = None
     state: CampaignState
     state_changed_at: datetime | None
     state_changed_by: int | None
@@ -287,6 +296,7 @@ async def update_campaign(
         "rule_set",
         "callback_fallback_minutes",
         "retry_rules",
+        "recording_policy",
     ):
         if key in changes and changes[key] is None:
             raise _unprocessable(key, "cannot be null")

@@ -140,14 +140,18 @@ async def add_note(
     return row
 
 
-def _call_scope(ident: Identity) -> ColumnElement[bool] | None:
-    """Agents see their own calls, supervisors their team's, managers and admins all."""
+def agent_scope(ident: Identity, agent_column: Any) -> ColumnElement[bool] | None:
+    """Agents see their own calls (and recordings), supervisors their team's, managers and admins all."""
     if ident.role is Role.agent:
-        return Call.agent_id == ident.user.id
+        return agent_column == ident.user.id
     if ident.role is Role.supervisor:
         team = select(User.id).where(User.team_id == ident.user.team_id) if ident.user.team_id else None
-        return Call.agent_id.in_(team) if team is not None else Call.agent_id == ident.user.id
+        return agent_column.in_(team) if team is not None else agent_column == ident.user.id
     return None
+
+
+def _call_scope(ident: Identity) -> ColumnElement[bool] | None:
+    return agent_scope(ident, Call.agent_id)
 
 
 async def check_call_visible(db: AsyncSession, ident: Identity, call_id: int | None) -> None:

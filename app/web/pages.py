@@ -31,6 +31,7 @@ from app.routes import complaint_reasons as reasons_api
 from app.routes import complaints as complaints_api
 from app.routes import customers as customers_api
 from app.routes import history as history_api
+from app.routes import recordings as recordings_api
 from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
 from app.web import i18n
 from app.web.render import render, use_language
@@ -313,10 +314,13 @@ async def contact_page(
         db=db,
     )
     names = await _names(db, {i.agent_id for i in timeline.items} | {c.owner_id for c in complaints})
+    call_ids = {i.call_id for i in timeline.items if i.call_id}
+    recs = await recordings_api.recordings_of_calls(db, ident, call_ids)
     return page(
         request,
         "contact.html",
         ident,
+        recordings=recs,
         active="customers",
         contact=contact,
         timeline=timeline,
@@ -356,10 +360,13 @@ async def account_page(
     )
     who = {c.id: f"{c.first_name} {c.last_name}".strip() for c in members}
     names = await _names(db, {i.agent_id for i in timeline.items})
+    call_ids = {i.call_id for i in timeline.items if i.call_id}
+    recs = await recordings_api.recordings_of_calls(db, ident, call_ids)
     return page(
         request,
         "account.html",
         ident,
+        recordings=recs,
         active="customers",
         account=account,
         members=members,
@@ -405,10 +412,14 @@ async def complaints_page(
         if contact_ids
         else {}
     )
+    pinned = await recordings_api.pinned_recordings(db, ident, {c.id for c in rows})
+    of_call = await recordings_api.recordings_of_calls(db, ident, {c.call_id for c in rows if c.call_id})
     return page(
         request,
         "complaints.html",
         ident,
+        pinned=pinned,
+        call_recordings=of_call,
         active="complaints",
         rows=rows,
         contacts=contacts,

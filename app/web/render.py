@@ -98,6 +98,8 @@ JS_STRINGS = {
     "login_invalid": N_("Enter your username and password."),
     "network_error": N_("The server cannot be reached. Check your connection and try again."),
     "items": N_("{n} live items"),
+    "rec_pinned": N_("Recording pinned: kept while the complaint is open."),
+    "rec_pin_failed": N_("The recording could not be pinned: {detail}"),
 }
 
 

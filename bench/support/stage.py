@@ -64,6 +64,7 @@ async def seed(
     users: list[tuple[str, Role, str | None]],
     password_hash: str = "x",
     queues: tuple[str, ...] = ("support",),
+    recording_policy: str = "none",
 ) -> dict[str, str]:
     db = Database(url)
     async with db.session() as s:
@@ -71,7 +72,9 @@ async def seed(
         assert report.imported == contacts, report.summary()
     tokens = {}
     async with db.session() as s:
-        rows = [Queue(name=name, display_name=name.title()) for name in queues]
+        rows = [
+            Queue(name=name, display_name=name.title(), recording_policy=recording_policy) for name in queues
+        ]
         team = Team(name="Plateau")
         s.add_all([*rows, team])
         await s.flush()
@@ -237,6 +240,7 @@ class CallCentre:
     queues: tuple[str, ...] = ("support",)  # the agents answer all of them
     ivr_flows: Path | None = None  # a folder of IVR flows: calls go through the IVR (FastAGI) first
     live_lock: Path | None = None  # taken (flock) once the data is staged, before Asterisk starts
+    recording_policy: str = "none"  # the queues' (app/recordings.py): `all` records every answered call
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-centre-")))
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -249,7 +253,9 @@ class CallCentre:
         users = [(f"agent{n}", Role.agent, f"agent{n}") for n in range(1, self.agents + 1)]
         users += [(f"sup{n}", Role.supervisor, None) for n in range(1, self.supervisors + 1)]
         users += [(f"other{n}", Role.agent, f"other{n}") for n in range(1, self.others + 1)]
-        self.tokens = asyncio.run(seed(url, csv_path, self.contacts, users, self.password_hash, self.queues))
+        self.tokens = asyncio.run(
+            seed(url, csv_path, self.contacts, users, self.password_hash, self.queues, self.recording_policy)
+        )
         csv_path.unlink()  # 1M rows: ~60 MB a run otherwise left in the temporary folder
         self.database_url = url
         if self.live_lock is not None:  # the shared machine's live runs (Asterisk, SIPp) go one at a time
@@ -281,6 +287,7 @@ class CallCentre:
             self.cfg,
             PLATEAU_WRAPUP_ENABLED="false",
             PLATEAU_CPU_NICE=str(self.server_nice),
+            PLATEAU_RECORDINGS_DIR=str(self.work / "recordings"),
             **ivr,
         )
         self.server = PlateauProcess(env, self.work / "plateau.log")

@@ -193,3 +193,29 @@ def test_given_an_imported_customer_when_exported_then_erased_then_reimported_th
             r[0] for r in conn.execute(text("SELECT action FROM audit_log WHERE target_type = 'person'"))
         ]
     assert actions == ["person_exported", "person_erased"]
+
+
+def test_given_an_expired_recording_when_purged_from_the_cli_then_it_is_deleted_and_named(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "1700000000.5.wav").write_bytes(b"RIFF")
+    monkeypatch.setenv("PLATEAU_RECORDINGS_DIR", str(folder))
+    get_settings.cache_clear()
+    engine = create_engine(cli_db.replace("+aiosqlite", ""))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO recordings (linkedid, storage_key, started_at, ended_at, duration_s, size_bytes,"
+                " expires_at) VALUES ('1700000000.5', '1700000000.5.wav', '2025-01-01 09:00:00',"
+                " '2025-01-01 09:01:00', 60, 4, '2025-04-01 09:01:00')"
+            )
+        )
+    engine.dispose()
+    assert main(["recordings", "purge"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted recording 1 (call 1700000000.5, ended 2025-01-01T09:01:00+00:00)" in out
+    assert '"deleted": 1' in out and not (folder / "1700000000.5.wav").exists()
+    assert main(["recordings", "purge"]) == 0
+    assert '"deleted": 0' in capsys.readouterr().out

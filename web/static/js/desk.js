@@ -22,6 +22,7 @@ const state = {
   pop: null,            // latest pop for my phone
   renderedKey: null,    // what the pop panel currently shows (re-rendered only when the content changes)
   held: {},             // linkedid → on hold
+  recPaused: {},        // linkedid → its recording paused from this desk
   transferred: new Set(), // linkedids this agent transferred away (their part is over)
   chosen: {},           // pop_id → chosen contact id (several matches, or a contact created from the pop)
   created: {},          // pop_id → contact created from the pop
@@ -381,6 +382,11 @@ function renderControls() {
   hold.textContent = held ? t("unhold") : t("hold");
   hold.setAttribute("aria-pressed", held ? "true" : "false");
   for (const el of $("transfer-form").querySelectorAll("input, button")) el.disabled = !talking;
+  const rec = $("btn-rec");
+  const recPaused = call ? !!state.recPaused[call] : false;
+  rec.disabled = !talking;
+  rec.textContent = recPaused ? t("rec_resume") : t("rec_pause");
+  rec.setAttribute("aria-pressed", recPaused ? "true" : "false");
 }
 
 function resetWrapForm(linkedid) {
@@ -500,6 +506,19 @@ function toggleHold() {
   const call = activeCall();
   if (!call || $("btn-hold").disabled) return;
   act(() => agentApi(`/calls/${encodeURIComponent(call)}/${state.held[call] ? "unhold" : "hold"}`));
+}
+
+// Card numbers, health data: the recording is paused (silence in the file) until resumed; the server notes
+// who paused it and when. A call not recorded answers 404 and the desk says so.
+async function toggleRecording() {
+  const call = activeCall();
+  if (!call || $("btn-rec").disabled) return;
+  const paused = !!state.recPaused[call];
+  const done = await act(
+    () => agentApi(`/calls/${encodeURIComponent(call)}/recording/${paused ? "resume" : "pause"}`).then(() => true),
+    paused ? t("rec_resumed") : t("rec_paused"),
+  );
+  if (done) { state.recPaused[call] = !paused; renderControls(); }
 }
 
 function pause() {
@@ -636,6 +655,7 @@ $("btn-ready").addEventListener("click", ready);
 $("dial-form").addEventListener("submit", (ev) => { ev.preventDefault(); dial($("dial-number").value.trim()); });
 $("btn-hangup").addEventListener("click", hangup);
 $("btn-hold").addEventListener("click", toggleHold);
+$("btn-rec").addEventListener("click", toggleRecording);
 $("transfer-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const call = activeCall();

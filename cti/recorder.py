@@ -1,0 +1,175 @@
+"""The recordings' I/O shell: tells the dialplan each queue's policy, files each call's recording when the
+call ends, and pauses or resumes a recording (AMI MixMonitorMute: the paused stretch is silence in the file,
+its length unchanged). Decisions are in `app/recordings.py`; bytes go through `app/recording_store.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app import recordings
+from app.db import Database
+from app.directory import AgentDirectory
+from app.models import Queue, Recording, RecordingPause
+from app.recording_store import RecordingStore
+from app.settings import Settings
+from cti.events import CallAnswered, CallEnded, CallRecord
+from dialer.models import Campaign
+
+if TYPE_CHECKING:
+    from cti.ami import AmiLink
+
+log = logging.getLogger(__name__)
+SETTLE_S = 0.2  # MixMonitor closes its file just after the hang-up: its size must hold still this long
+SETTLE_DEADLINE_S = 15.0
+MIN_AUDIO_S = 0.02  # a file with less is a call never bridged (MixMonitor `b`): no recording
+
+
+class Recorder:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        store: RecordingStore,
+        link: AmiLink,
+        directory: AgentDirectory,
+    ) -> None:
+        self.settings, self.db, self.store, self.link, self.directory = settings, db, store, link, directory
+        self.filed = 0  # recordings linked to their call so far
+        self.settled = 0  # answered calls looked at (recorded or not)
+        self.campaign_of: Callable[[str], int | None] = lambda _linkedid: None  # the dialer's, when it runs
+        self._campaigns: dict[str, int] = {}  # dialer calls answered → their campaign
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- the policies, as dialplan globals -----------------------------------------------------------------
+    def on_link_up(self) -> None:
+        self._spawn(self.push_policies())
+
+    async def push_policies(self) -> None:
+        """Set the folder and every queue's policy (on each connect: Asterisk forgets globals on restart)."""
+        async with self.db.session() as s:
+            rows = (
+                await s.execute(select(Queue.name, Queue.recording_policy, Queue.recording_announcement))
+            ).all()
+        values = {"PLATEAU_REC_DIR": self.store.spool()}
+        for name, policy, sound in rows:
+            try:
+                values.update(recordings.policy_globals(name, recordings.Policy(policy), sound))
+            except ValueError as exc:
+                log.error("recordings: queue %s not told its policy: %s", name, exc)
+        try:
+            for variable, value in values.items():
+                await self.link.send("Setvar", Variable=variable, Value=value)
+        except Exception as exc:  # the link dropped meanwhile: the next connect sets them again
+            log.warning("recordings: policies not set in the PBX yet: %s", exc)
+
+    # -- a call ended: its recording, filed ----------------------------------------------------------------
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, CallAnswered):
+            campaign = self.campaign_of(event.linkedid)
+            if campaign is not None:
+                self._campaigns[event.linkedid] = campaign
+        elif isinstance(event, CallEnded):
+            campaign = self._campaigns.pop(event.record.linkedid, None)
+            if event.record.answered_at is not None:
+                self._spawn(self._file_logged(event.record, campaign))
+
+    async def _file_logged(self, rec: CallRecord, campaign: int | None) -> None:
+        try:
+            await self.file(rec, campaign)
+        except Exception:  # the call's row is written anyway; the file stays in the folder, unfiled (logged)
+            log.exception("recordings: call %s's recording could not be filed", rec.linkedid)
+        finally:
+            self.settled += 1
+
+    async def _settled_size(self, key: str) -> int | None:
+        """The file's size once MixMonitor has closed it (it holds still); None: no file, the call was not
+        recorded (MixMonitor opens its file with the first bridged frame, long before the hang-up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_DEADLINE_S
+        size = await self.store.size(key)
+        while size is not None and loop.time() < deadline:
+            await asyncio.sleep(SETTLE_S)
+            now = await self.store.size(key)
+            if now == size:
+                break
+            size = now
+        return size
+
+    async def file(self, rec: CallRecord, campaign: int | None = None) -> Recording | None:
+        """Link a call's recording to it (by Linkedid, the `calls` row's key, whatever the history writer's
+        batching): duration from the WAV header, size, expiry from its campaign's or queue's retention."""
+        key = self.store.key_for(rec.linkedid)
+        size = await self._settled_size(key)
+        if size is None:
+            return None
+        duration = recordings.wav_duration(await self.store.head(key, recordings.WAV_HEADER_BYTES), size)
+        if duration is None or duration < MIN_AUDIO_S:
+            await self.store.delete(key)
+            return None
+        ended = datetime.fromtimestamp(rec.ended_at, UTC)
+        async with self.db.session() as s:
+            days = await s.scalar(
+                select(Campaign.recording_retention_days).where(Campaign.id == campaign)
+                if campaign is not None
+                else select(Queue.recording_retention_days).where(Queue.name == rec.queue)
+            )
+            agent = self.directory.get(rec.agent)
+            row = {
+                "linkedid": rec.linkedid,
+                "storage_key": key,
+                "queue": rec.queue,
+                "campaign_id": campaign,
+                "agent_id": agent.user_id if agent else None,
+                "started_at": ended - timedelta(seconds=duration),
+                "ended_at": ended,
+                "duration_s": round(duration, 3),
+                "size_bytes": size,
+                "expires_at": recordings.expires_at(ended, days, self.settings.recording_retention_days),
+            }
+            dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
+            await s.execute(
+                dialect.insert(Recording).on_conflict_do_nothing(index_elements=["linkedid"]), [row]
+            )
+            await s.commit()
+            filed = await s.scalar(select(Recording).where(Recording.linkedid == rec.linkedid))
+        self.filed += 1
+        log.info("recordings: call %s recorded, %.1f s, %d bytes", rec.linkedid, duration, size)
+        return filed
+
+    # -- pause and resume ----------------------------------------------------------------------------------
+    async def mute(
+        self, channel: str, linkedid: str, paused: bool, *, user_id: int | None, source: str
+    ) -> None:
+        """Silence (or hear again) both directions of the recording on the caller's channel, and say who."""
+        await self.link.send(
+            "MixMonitorMute", Channel=channel, Direction="both", State="1" if paused else "0"
+        )
+        async with self.db.session() as s:
+            s.add(
+                RecordingPause(
+                    linkedid=linkedid,
+                    paused=paused,
+                    source=source,
+                    user_id=user_id,
+                    at=datetime.fromtimestamp(time.time(), UTC),
+                )
+            )
+            await s.commit()
