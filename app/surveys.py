@@ -42,12 +42,13 @@ async def call_context(s: AsyncSession, linkedid: str, caller: str | None, regio
     agent_id = None
     interface = str(note.get("agent") or "")
     if interface.startswith("PJSIP/"):
-        agent_id = await s.scalar(select(User.id).where(User.sip_endpoint == interface.removeprefix("PJSIP/")))
+        endpoint = interface.removeprefix("PJSIP/")
+        agent_id = await s.scalar(select(User.id).where(User.sip_endpoint == endpoint))
     campaign_id = await s.scalar(select(DialerCall.campaign_id).where(DialerCall.channel_id == linkedid))
     contact_id = None
     if caller:
         ids = (await find_contact_ids(s, [caller], region)).get(caller) or []
-        contact_id = ids[0] if len(ids) == 1 else None  # several people share the number: nobody in particular
+        contact_id = ids[0] if len(ids) == 1 else None  # a shared number: nobody in particular
     queue = note.get("queue")
     return CallContext(agent_id, str(queue) if queue else None, campaign_id, contact_id)
 
