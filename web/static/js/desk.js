@@ -176,7 +176,16 @@ function renderFacts(pop) {
   add(t("queue"), pop.queue);
   add(t("dnis"), pop.dnis);
   if (pop.ivr) add(t("ivr"), pop.ivr.summary || "");
+  if (pop.last_survey) add(t("last_survey"), surveyText(pop.last_survey));
   return dl;
+}
+
+// "last CSAT 2/5 · NPS 9": a post-call survey's answers (either may be missing)
+function surveyText(a) {
+  const parts = [];
+  if (a.csat != null) parts.push(t("last_csat", { csat: a.csat }));
+  if (a.nps != null) parts.push(t("survey_nps", { nps: a.nps }));
+  return parts.join(" · ");
 }
 
 function renderChooser(pop, matches) {
@@ -247,7 +256,7 @@ function renderHistory(pop, contact) {
   if (!list.length) { sec.append(h("p", { class: "muted", text: t("no_history") })); return sec; }
   const ol = h("ol", { class: "timeline pop-history" });
   for (const i of list) {
-    const label = (i.data && i.data.label) || i.disposition_code;
+    const label = i.kind === "survey" && i.data ? surveyText(i.data) : (i.data && i.data.label) || i.disposition_code;
     ol.append(h("li", {},
       h("span", { class: `icon icon-${i.kind}`, "aria-hidden": "true", text: t(`kind_${i.kind}`).slice(0, 1) }),
       h("div", {},
@@ -381,6 +390,7 @@ function renderControls() {
   hold.textContent = held ? t("unhold") : t("hold");
   hold.setAttribute("aria-pressed", held ? "true" : "false");
   for (const el of $("transfer-form").querySelectorAll("input, button")) el.disabled = !talking;
+  $("btn-survey").disabled = !talking;
 }
 
 function resetWrapForm(linkedid) {
@@ -494,6 +504,13 @@ function dial(number) {
 function hangup() {
   const call = activeCall();
   if (call) act(() => agentApi(`/calls/${encodeURIComponent(call)}/hangup`));
+}
+
+// The customer goes to the post-call survey (the call's queue or campaign must offer it: else a 409 says so).
+function sendToSurvey() {
+  const call = activeCall();
+  if (!call || $("btn-survey").disabled) return;
+  act(() => agentApi(`/calls/${encodeURIComponent(call)}/survey`), t("survey_sent"));
 }
 
 function toggleHold() {
@@ -636,6 +653,7 @@ $("btn-ready").addEventListener("click", ready);
 $("dial-form").addEventListener("submit", (ev) => { ev.preventDefault(); dial($("dial-number").value.trim()); });
 $("btn-hangup").addEventListener("click", hangup);
 $("btn-hold").addEventListener("click", toggleHold);
+$("btn-survey").addEventListener("click", sendToSurvey);
 $("transfer-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const call = activeCall();
