@@ -139,3 +139,20 @@ async def test_given_a_contact_marked_lost_from_the_desk_when_its_page_opens_the
     r = await c.put(f"/api/v1/contacts/{solo.id}/care-status", json={"status": "lost"})
     assert r.status_code == 422 and "reason" in r.text
     await c.aclose()
+
+
+async def test_given_the_worked_example_when_the_reports_page_opens_then_charts_figures_and_csv_links_show(
+    api: Api,
+) -> None:
+    await _seed(api)
+    c = await api.login("manager")
+    r = await c.get("/reports", params={"start": "2026-03-10", "end": "2026-03-10"})
+    assert r.status_code == 200, r.text
+    sat = r.text[r.text.index('id="satisfaction"') :]
+    assert 'id="csat-chart"' in sat and 'id="nps-chart"' in sat
+    assert "3.50" in sat and "+14" in sat  # CSAT mean and NPS of the worked example
+    assert sat.count("<rect") == 5 + 6  # a bar per score answered: CSAT 1 to 5; NPS 2, 6, 7, 8, 9, 10
+    assert "/api/v1/reports/satisfaction?" in sat and "by=reason" in sat
+    empty = (await c.get("/reports", params={"start": "2026-03-12", "end": "2026-03-12"})).text
+    assert 'id="csat-chart"' not in empty and 'id="satisfaction-totals"' in empty
+    await c.aclose()
