@@ -231,6 +231,8 @@ class CallOut(ORM):
     outcome: str
     hangup_cause: int | None
     ivr_path: list[Any] | None
+    csat: int | None = None  # the post-call survey's answers (app/surveys.py)
+    nps: int | None = None
 
 
 # --- complaints -----------------------------------------------------------------------------------------
