@@ -125,13 +125,19 @@ async def test_given_an_agreeing_caller_when_the_agent_hangs_up_and_the_caller_k
         calls = (await c.get("/api/v1/calls")).json()["items"]
         row = next(x for x in calls if x["linkedid"] == answer.linkedid)
         assert (row["agent_id"], row["queue"], row["csat"], row["nps"]) == (
-            plateau.users["agent1"], "support", 2, 9
+            plateau.users["agent1"],
+            "support",
+            2,
+            9,
         )
         # the agent's report
         report = (await c.get("/api/v1/reports/satisfaction", params={"by": "agent"})).json()
         mine = next(x for x in report if x["key"] == str(plateau.users["agent1"]))
         assert (mine["answered"], mine["csat_mean"], mine["csat_counts"]["2"], mine["nps_counts"]["9"]) == (
-            1, 2.0, 1, 1
+            1,
+            2.0,
+            1,
+            1,
         )
         assert mine["nps"] == 100.0  # a 9 is a promoter
     async with plateau.db.session() as s:
