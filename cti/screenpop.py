@@ -115,7 +115,7 @@ class ScreenPop:
         lookup_timeout_s: float = 0.25,
         due_soon: timedelta = timedelta(days=2),
         ivr_summary: IvrSummaryFn | None = None,
-        connections: int = 16,  # a few rings at once while the database is slow; each takes four
+        connections: int = 12,  # a few rings at once while the database is slow; each takes four
         unhappy: UnhappyFn | None = None,
     ) -> None:
         self.db = db
