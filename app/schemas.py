@@ -342,6 +342,7 @@ class QueueIn(BaseModel):
     sl_variant: SlVariant = SlVariant.short_abandons_excluded
     sl_target_pct: Annotated[int, Field(ge=1, le=100)] = 80
     short_abandon_s: Annotated[int, Field(ge=0, le=600)] = 5
+    survey: bool = False  # the post-call survey is offered on its calls
 
 
 class QueuePatch(BaseModel):
@@ -350,6 +351,7 @@ class QueuePatch(BaseModel):
     sl_variant: SlVariant | None = None
     sl_target_pct: Annotated[int, Field(ge=1, le=100)] | None = None
     short_abandon_s: Annotated[int, Field(ge=0, le=600)] | None = None
+    survey: bool | None = None
 
 
 class QueueOut(ORM):
@@ -362,6 +364,7 @@ class QueueOut(ORM):
     sl_variant: str
     sl_target_pct: int
     short_abandon_s: int
+    survey: bool
 
 
 class CodeIn(BaseModel):

@@ -95,6 +95,7 @@ class CampaignIn(BaseModel):
     callback_fallback_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
     callback_number: Text(32) | None = None  # type: ignore[valid-type]
     machine_message: Text(80) | None = None  # type: ignore[valid-type]
+    survey: bool = False  # the post-call survey is offered on its calls (the desk's button)
 
 
 class CampaignPatch(BaseModel):
@@ -114,6 +115,7 @@ class CampaignPatch(BaseModel):
     callback_fallback_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     callback_number: Text(32) | None = None  # type: ignore[valid-type]
     machine_message: Text(80) | None = None  # type: ignore[valid-type]
+    survey: bool | None = None
 
 
 class CampaignOut(ORM):
@@ -134,6 +136,7 @@ class CampaignOut(ORM):
     callback_fallback_minutes: int
     callback_number: str | None = None
     machine_message: str | None = None
+    survey: bool = False
     state: CampaignState
     state_changed_at: datetime | None
     state_changed_by: int | None
@@ -287,6 +290,7 @@ async def update_campaign(
         "rule_set",
         "callback_fallback_minutes",
         "retry_rules",
+        "survey",
     ):
         if key in changes and changes[key] is None:
             raise _unprocessable(key, "cannot be null")

@@ -156,3 +156,17 @@ async def test_given_the_worked_example_when_the_reports_page_opens_then_charts_
     empty = (await c.get("/reports", params={"start": "2026-03-12", "end": "2026-03-12"})).text
     assert 'id="csat-chart"' not in empty and 'id="satisfaction-totals"' in empty
     await c.aclose()
+
+
+async def test_given_an_admin_when_a_queue_offers_the_survey_then_it_says_so_and_bad_values_are_refused(
+    api: Api,
+) -> None:
+    admin = await api.bearer("admin")
+    r = await admin.post("/api/v1/queues", json={"name": "support", "display_name": "Support"})
+    assert r.status_code == 201 and r.json()["survey"] is False
+    qid = r.json()["id"]
+    bad = await admin.patch(f"/api/v1/queues/{qid}", json={"survey": "maybe"})
+    assert bad.status_code == 422 and "survey" in bad.text
+    r = await admin.patch(f"/api/v1/queues/{qid}", json={"survey": True})
+    assert r.status_code == 200 and r.json()["survey"] is True
+    await admin.aclose()

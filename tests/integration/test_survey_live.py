@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.models import Call, Interaction, InteractionKind, SurveyAnswer
+from app.models import Call, Interaction, InteractionKind, Queue, SurveyAnswer
 from cti.ivr.model import FLOWS_DIR
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.conftest import wait_for
@@ -158,3 +158,45 @@ async def test_given_an_agreeing_caller_when_the_agent_hangs_up_and_the_caller_k
     pop = next(p for p in ws.pops() if not p["partial"] and p.get("last_survey"))
     assert pop["linkedid"] != answer.linkedid
     assert (pop["last_survey"]["csat"], pop["last_survey"]["nps"]) == (2, 9)
+
+
+async def _survey_of(p: Plateau, linkedid: str) -> SurveyAnswer | None:
+    async with p.db.session() as s:
+        return await s.scalar(select(SurveyAnswer).where(SurveyAnswer.linkedid == linkedid))
+
+
+async def test_given_a_call_when_the_agent_sends_the_caller_to_the_survey_then_the_keys_are_its_answers(
+    plateau: Plateau, sipp: Sipp, pbx: PrivateAsterisk, tmp_path: Path
+) -> None:
+    sipp.agent(1, "answer", ring_ms=300)  # the agent never hangs up: the desk's button ends their part
+    await _login(plateau, "agent1", "support")
+    workdir = tmp_path / "callers"
+    workdir.mkdir()
+    # no key in the IVR (no opt-in: 2 × 3 s, then the queue); the survey's keys come after the agent's click
+    keys = [Key("4", 14000, "rfc2833"), Key("7", 4000, "rfc2833")]
+    caller = start_caller(pbx.cfg, workdir, "button", DID, KNOWN_NUMBER, keys, hold_ms=40000)
+    try:
+        await wait_for(
+            lambda: plateau.cti.tracker.call_of_agent("PJSIP/agent1") is not None, 20, what="the agent's call"
+        )
+        linkedid = plateau.cti.tracker.call_of_agent("PJSIP/agent1")
+        async with plateau.client("agent1") as c:
+            refused = await c.post(f"/api/v1/agent/calls/{linkedid}/survey")
+            assert refused.status_code == 409 and "survey" in refused.text  # support offers none yet
+            async with plateau.db.session() as s:
+                await s.execute(Queue.__table__.update().where(Queue.name == "support").values(survey=True))
+                await s.commit()
+            sent = await c.post(f"/api/v1/agent/calls/{linkedid}/survey")
+            assert sent.status_code == 204, sent.text
+        await wait_for(
+            lambda: _answered(plateau, linkedid, 4, 7), 40, interval=0.2, what="the answers CSAT 4, NPS 7"
+        )
+    finally:
+        stop(caller)
+    answer = await _survey_of(plateau, linkedid)
+    assert answer is not None and (answer.agent_id, answer.queue) == (plateau.users["agent1"], "support")
+
+
+async def _answered(p: Plateau, linkedid: str, csat: int, nps: int) -> bool:
+    answer = await _survey_of(p, linkedid)
+    return answer is not None and (answer.csat, answer.nps) == (csat, nps)
