@@ -11,6 +11,7 @@ import contextlib
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from app.models import Call, Interaction, InteractionKind, Queue, SurveyAnswer
 from cti.ivr.model import FLOWS_DIR
+from cti.ivr.tables import IvrSession
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.conftest import wait_for
 from tests.integration.conftest import KNOWN_NUMBER, Plateau, plateau_settings, serve_plateau
@@ -172,9 +174,10 @@ async def test_given_a_call_when_the_agent_sends_the_caller_to_the_survey_then_t
     await _login(plateau, "agent1", "support")
     workdir = tmp_path / "callers"
     workdir.mkdir()
-    # no key in the IVR (no opt-in: 2 × 3 s, then the queue); the survey's keys come after the agent's click
-    keys = [Key("4", 14000, "rfc2833"), Key("7", 4000, "rfc2833")]
-    caller = start_caller(pbx.cfg, workdir, "button", DID, KNOWN_NUMBER, keys, hold_ms=40000)
+    # no key in the IVR (no opt-in: the queue after 3 s); the survey's keys come well after the agent's click:
+    # its CSAT question (asked twice) listens for some 20 s from the moment the survey starts
+    keys = [Key("4", 22000, "rfc2833"), Key("7", 4000, "rfc2833")]
+    caller = start_caller(pbx.cfg, workdir, "button", DID, KNOWN_NUMBER, keys, hold_ms=60000)
     try:
         await wait_for(
             lambda: plateau.cti.tracker.call_of_agent("PJSIP/agent1") is not None, 20, what="the agent's call"
@@ -188,13 +191,24 @@ async def test_given_a_call_when_the_agent_sends_the_caller_to_the_survey_then_t
                 await s.commit()
             sent = await c.post(f"/api/v1/agent/calls/{linkedid}/survey")
             assert sent.status_code == 204, sent.text
-        await wait_for(
-            lambda: _answered(plateau, linkedid, 4, 7), 40, interval=0.2, what="the answers CSAT 4, NPS 7"
-        )
+        try:
+            await wait_for(lambda: _answered(plateau, linkedid, 4, 7), 50, interval=0.2, what="CSAT 4, NPS 7")
+        except AssertionError:
+            raise AssertionError(
+                f"no CSAT 4 / NPS 7; the IVR passes: {await _passes(plateau, linkedid)}"
+            ) from None
     finally:
         stop(caller)
     answer = await _survey_of(plateau, linkedid)
     assert answer is not None and (answer.agent_id, answer.queue) == (plateau.users["agent1"], "support")
+
+
+async def _passes(p: Plateau, linkedid: str) -> list[tuple[str, Any, Any]]:
+    async with p.db.session() as s:
+        rows = await s.scalars(
+            select(IvrSession).where(IvrSession.linkedid == linkedid).order_by(IvrSession.id)
+        )
+        return [(r.flow, r.started_at, r.path) for r in rows]
 
 
 async def _answered(p: Plateau, linkedid: str, csat: int, nps: int) -> bool:
