@@ -176,6 +176,16 @@ def period_starts(since: datetime, until: datetime, period: cr.Period, zone: str
 
 
 # --- database edge ----------------------------------------------------------------------------------------
+# A contact handled: an inbound call answered, or an outbound call connected to an agent.
+HANDLED = and_(
+    Call.answered_at.is_not(None),
+    or_(
+        Call.direction == CallDirection.inbound,
+        and_(Call.direction == CallDirection.outbound, Call.agent_id.is_not(None)),
+    ),
+)
+
+
 async def handled_contacts(db: AsyncSession, since: datetime, until: datetime) -> list[Handled]:
     stmt = (
         select(
@@ -190,15 +200,7 @@ async def handled_contacts(db: AsyncSession, since: datetime, until: datetime) -
             Call.called_number,
         )
         .outerjoin(Contact, Contact.id == Call.contact_id)
-        .where(
-            Call.offered_at >= since,
-            Call.offered_at < until,
-            Call.answered_at.is_not(None),
-            or_(
-                Call.direction == CallDirection.inbound,
-                and_(Call.direction == CallDirection.outbound, Call.agent_id.is_not(None)),
-            ),
-        )
+        .where(Call.offered_at >= since, Call.offered_at < until, HANDLED)
         .order_by(Call.offered_at, Call.id)
     )
     out = []

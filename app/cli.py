@@ -246,6 +246,7 @@ def _cmd_import_customers(args: argparse.Namespace) -> int:
                 s,
                 args.file,
                 settings.default_region,
+                zone=settings.timezone,
                 encoding=args.encoding,
                 delimiter=args.delimiter,
                 all_or_nothing=args.all_or_nothing,

@@ -13,6 +13,11 @@ the lock free for LOCK_GAP_S before the next one; the audit log then holds the i
 and `customers_imported` or `customers_import_failed`, all with the import's id as target). A failed import
 deletes the batches it committed before it reads failed; one whose process died (kill -9, power) is
 found by the next customer import, which deletes its batches first and writes it failed ("interrupted").
+
+Optional care columns mark customers lost (the loss rate): `Statut` (actif/active, perdu/lost), `Date de
+perte` (dd/mm/yyyy or yyyy-mm-dd, the centre's local day; default: the import's time) and `Motif de perte`
+(required for a lost customer). A line with a company marks the account lost (the account is the
+customer); an `actif` line changes nothing that exists (an account comes back from its page).
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import IO, Any, NamedTuple
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import tombstones
@@ -86,6 +92,9 @@ for _field, _names in {
     "tier": ["niveau", "tier", "valeur", "value tier", "categorie client"],
     "external_id": ["identifiant", "id", "external id", "ref", "reference", "code client", "numero client"],
     "language": ["langue", "language"],
+    "care_status": ["statut", "statut client", "status", "customer status"],
+    "lost_at": ["date de perte", "perdu le", "lost at", "lost on", "loss date"],
+    "loss_reason": ["motif de perte", "raison de la perte", "loss reason", "reason lost"],
     f"number:{NumberKind.mobile.value}": [
         "portable",
         "mobile",
@@ -128,6 +137,27 @@ TIERS = {
     "": Tier.standard,
 }
 
+CARE_STATUSES = {"": "active", "actif": "active", "active": "active", "perdu": "lost", "lost": "lost"}
+_DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
+MAX_LOSS_REASON = 200
+
+
+def loss_date(text_: str, zone: str, now: datetime) -> datetime:
+    """A loss date as a file gives it (the local day's start in the centre's zone), checked; ValueError
+    says what is wrong."""
+    for fmt in _DATE_FORMATS:
+        try:
+            day = datetime.strptime(text_, fmt).date()
+        except ValueError:
+            continue
+        at = datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+        if at > now:
+            raise ValueError(f"{text_!r} is in the future")
+        if day.year < 1970:
+            raise ValueError(f"{text_!r} is before 1970")
+        return at
+    raise ValueError(f"{text_!r}: expected dd/mm/yyyy or yyyy-mm-dd")
+
 
 @dataclass
 class ImportReport:
@@ -161,6 +191,9 @@ CONTACT_COLUMNS = (
     "segment",
     "language",
     "external_id",
+    "care_status",
+    "lost_at",
+    "loss_reason",
 )
 NUMBER_COLUMNS = ("kind", "e164", "suffix_key", "extension", "raw")
 _EXTERNAL_ID = CONTACT_COLUMNS.index("external_id")
@@ -192,6 +225,7 @@ class _Row(NamedTuple):
     contact: tuple[Any, ...]
     company: str | None
     numbers: list[tuple[Any, ...]]
+    account_lost: tuple[datetime, str] | None = None  # the line's company is marked lost: when, why
 
 
 class CustomerImporter:
@@ -204,8 +238,10 @@ class CustomerImporter:
         commit_batches: bool = False,
         source: str = "",
         tombstone_key: bytes | None = None,
+        zone: str = "Europe/Paris",
     ) -> None:
-        self.db, self.region, self.user_id = session, region, user_id
+        self.db, self.region, self.user_id, self.zone = session, region, user_id, zone
+        self._now = utcnow()
         # SQLite: each batch commits with its audit entry (see the module's docstring)
         self.commit_batches = commit_batches
         self.batch_size = SQLITE_BATCH if commit_batches else BATCH
@@ -422,6 +458,13 @@ class CustomerImporter:
         if company and len(company) > MAX_COMPANY:
             report.rejected.append((line, f"company: longer than {MAX_COMPANY} characters"))
             return None
+        care = self._care(values, line, report)
+        if care is None:
+            return None
+        status, lost_at, reason = care
+        account_lost = (lost_at, reason) if company and status == "lost" and lost_at and reason else None
+        if company:  # the account is the customer: its contact stays active
+            status, lost_at, reason = "active", None, None
         get = values.get
         contact = (
             get("first_name", ""),
@@ -433,8 +476,39 @@ class CustomerImporter:
             get("segment"),
             lang if lang and lang.isalpha() else None,
             ext,
+            status,
+            lost_at,
+            reason,
         )
-        return _Row(line, contact, company, parsed)
+        return _Row(line, contact, company, parsed, account_lost)
+
+    def _care(
+        self, values: dict[str, str], line: int, report: ImportReport
+    ) -> tuple[str, datetime | None, str | None] | None:
+        """The line's care status, loss date and reason, or None when rejected (the reason reported)."""
+        raw_status = values.get("care_status", "")
+        status = CARE_STATUSES.get(raw_status.lower())
+        if status is None:
+            report.rejected.append((line, f"status {raw_status!r}: expected actif/active or perdu/lost"))
+            return None
+        date_text, reason = values.get("lost_at"), values.get("loss_reason")
+        if status != "lost":
+            if date_text or reason:
+                report.rejected.append((line, "loss date or reason given for a customer who is not lost"))
+                return None
+            return status, None, None
+        if not reason:
+            report.rejected.append((line, "loss reason: a lost customer needs one"))
+            return None
+        if len(reason) > MAX_LOSS_REASON:
+            report.rejected.append((line, f"loss reason: longer than {MAX_LOSS_REASON} characters"))
+            return None
+        try:
+            lost_at = loss_date(date_text, self.zone, self._now) if date_text else self._now
+        except ValueError as exc:
+            report.rejected.append((line, f"loss date {exc}"))
+            return None
+        return status, lost_at, reason
 
     async def _write(self, batch: list[_Row], report: ImportReport) -> None:
         if not batch:
@@ -461,6 +535,8 @@ class CustomerImporter:
                         keep.append(r)
                 batch = keep
         await self._resolve_accounts({r.company for r in batch if r.company}, report)
+        if not report.dry_run:
+            await self._mark_accounts_lost([r for r in batch if r.account_lost is not None])
         report.imported += len(batch)
         report.numbers += sum(len(r.numbers) for r in batch)
         if report.dry_run or not batch:
@@ -535,6 +611,23 @@ class CustomerImporter:
             records=[(cid, *n) for r, cid in zip(batch, ids, strict=True) for n in r.numbers],
         )
 
+    async def _mark_accounts_lost(self, rows: list[_Row]) -> None:
+        """The accounts these lines mark lost (a later line of the file wins over an earlier one)."""
+        losses = {self._accounts[r.company]: r.account_lost for r in rows if r.company and r.account_lost}
+        if not losses:
+            return
+        table = Account.__table__
+        await self.db.execute(
+            table.update()
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                care_status="lost",
+                lost_at=bindparam("b_at", type_=table.c.lost_at.type),
+                loss_reason=bindparam("b_reason"),
+            ),
+            [{"b_id": i, "b_at": at, "b_reason": why} for i, (at, why) in losses.items()],
+        )
+
     async def _resolve_accounts(self, names: set[str], report: ImportReport) -> None:
         missing = [n for n in names if n not in self._accounts]
         if not missing:
@@ -578,6 +671,7 @@ async def import_customers(
         commit_batches=batches,
         source=str(path),
         tombstone_key=options.pop("tombstone_key", None),
+        zone=options.pop("zone", "Europe/Paris"),
     )
     # Local file read in 256 KiB chunks between database batches: the CLI's path, not a request handler's.
     with _start_up_heap_frozen(), open(path, "rb") as f:  # noqa: ASYNC230

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -109,6 +110,7 @@ class InteractionKind(enum.StrEnum):
     script = "script"
     complaint = "complaint"
     callback = "callback"
+    survey = "survey"  # a post-call survey's answers (app/surveys.py)
 
 
 def _enum(e: type[enum.Enum]) -> Enum:
@@ -164,6 +166,8 @@ class Queue(Base):
     recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
     recording_announcement: Mapped[str | None] = mapped_column(String(80))
     recording_retention_days: Mapped[int | None] = mapped_column(Integer)
+    # the post-call survey is offered on this queue's calls (the desk's button, the dialplan's opt-in)
+    survey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class QueueMember(Base):
@@ -328,6 +332,27 @@ class Interaction(Base):
         Index("ix_interactions_contact_at", "contact_id", "at", "id"),
         Index("ix_interactions_account_at", "account_id", "at", "id"),
     )
+
+
+class SurveyAnswer(Base):
+    """A post-call survey's answers (app/surveys.py), one per call: CSAT 1–5, NPS 0–10, a spoken comment's
+    file; with the call's agent, queue and campaign as known when the caller answered (reports fall back to
+    the call's row for what was not known yet)."""
+
+    __tablename__ = "survey_answers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), unique=True)
+    flow: Mapped[str] = mapped_column(String(64))
+    caller_number: Mapped[str | None] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    queue: Mapped[str | None] = mapped_column(String(80))
+    campaign_id: Mapped[int | None] = mapped_column(BigId)
+    csat: Mapped[int | None] = mapped_column(Integer)
+    nps: Mapped[int | None] = mapped_column(Integer)
+    comment_path: Mapped[str | None] = mapped_column(String(255))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id", ondelete="SET NULL"))
+    answered_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ComplaintReason(Base):

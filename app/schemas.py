@@ -234,6 +234,8 @@ class CallOut(ORM):
     outcome: str
     hangup_cause: int | None
     ivr_path: list[Any] | None
+    csat: int | None = None  # the post-call survey's answers (app/surveys.py)
+    nps: int | None = None
 
 
 # --- complaints -----------------------------------------------------------------------------------------
@@ -353,6 +355,7 @@ class QueueIn(BaseModel):
     recording_policy: RecordingPolicy = RecordingPolicy.none
     recording_announcement: SoundName | None = None
     recording_retention_days: RetentionDays | None = None
+    survey: bool = False  # the post-call survey is offered on its calls
 
 
 class QueuePatch(BaseModel):
@@ -364,6 +367,7 @@ class QueuePatch(BaseModel):
     recording_policy: RecordingPolicy | None = None
     recording_announcement: SoundName | None = None
     recording_retention_days: RetentionDays | None = None
+    survey: bool | None = None
 
 
 class QueueOut(ORM):
@@ -379,6 +383,7 @@ class QueueOut(ORM):
     recording_policy: str
     recording_announcement: str | None
     recording_retention_days: int | None
+    survey: bool
 
 
 class CodeIn(BaseModel):

@@ -1,5 +1,6 @@
 """The unhappy-customers file from the database: the facts app/unhappy.py needs, read for the customers
-that can match at all (open complaints, recent calls and abandons, recent losses), then its rules.
+that can match at all (open complaints, recent calls and abandons, recent survey answers, recent losses),
+then its rules.
 
 A customer is an account, a contact without an account, or, for callers nobody matched, their number.
 Each member comes with what a call list needs: a name, the account's name, a number to call (the contact's
@@ -30,6 +31,7 @@ from app.models import (
     ComplaintStatus,
     Contact,
     PhoneNumber,
+    SurveyAnswer,
     Tier,
     UnhappyRule,
     utcnow,
@@ -107,6 +109,25 @@ async def facts(
             f.calls.append(at)
             if outcome == "abandoned":
                 f.abandons.append(at)
+    csat_days = _days(rs, unhappy.RuleCode.low_csat)
+    if csat_days:  # the post-call survey's answers (app/surveys.py)
+        stmt = (
+            select(
+                SurveyAnswer.answered_at,
+                SurveyAnswer.csat,
+                SurveyAnswer.contact_id,
+                Contact.account_id,
+                SurveyAnswer.caller_number,
+            )
+            .outerjoin(Contact, Contact.id == SurveyAnswer.contact_id)
+            .where(
+                SurveyAnswer.csat.is_not(None), SurveyAnswer.answered_at >= now - timedelta(days=csat_days)
+            )
+        )
+        for at, csat, contact_id, account_id, number in await db.execute(stmt):
+            f = of(customer_key(account_id, contact_id, number))
+            if f is not None:
+                f.csat.append((at, csat))
     lost_days = _days(rs, unhappy.RuleCode.lost)
     if lost_days:
         since = now - timedelta(days=lost_days)

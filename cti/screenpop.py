@@ -11,10 +11,10 @@ adds the IVR path the call has just taken, and looks the caller up again only if
 
 The lookup is on the ring's critical path, so it runs on a few connections of its own, opened and warmed
 at start-up: no pool checkout behind the history writers and the WebSocket logins, no pre-ping, and
-autocommit (no BEGIN/ROLLBACK). The match, the matches' history and their open complaints are three
-statements on three connections at once, all keyed by the caller's number, so the ring waits for one round
-trip, not three in a row. History and complaints are read with prebuilt Core statements (compiled once,
-cached) into plain dicts, without ORM objects or validation.
+autocommit (no BEGIN/ROLLBACK). The match, the matches' history, their open complaints and their last
+survey answer are four statements on four connections at once, all keyed by the caller's number, so the
+ring waits for one round trip, not four in a row. They are read with prebuilt Core statements (compiled
+once, cached) into plain dicts, without ORM objects or validation.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from app.bus import Message, ToAgent
 from app.complaints import sla_state
 from app.customers import CallerMatch, find_callers, matched_contact_ids
 from app.db import Database
-from app.models import Complaint, ComplaintStatus, Interaction
+from app.models import Complaint, ComplaintStatus, Interaction, SurveyAnswer
 from app.schemas import ComplaintOut, ContactOut, InteractionOut
 from cti.events import AgentRingEnded, AgentRinging, CallAnswered, CallEnded, CallerId, CallOffered, Direction
 from cti.numbers import lookup_keys, try_parse
@@ -66,6 +66,17 @@ _COMPLAINTS = (
     select(*(Complaint.__table__.c[f] for f in ComplaintOut.model_fields if f != "sla_state"))
     .where(Complaint.__table__.c.contact_id.in_(_MATCHED), Complaint.__table__.c.status.in_(OPEN))
     .order_by(Complaint.__table__.c.answer_due_at)
+)
+
+# The matches' latest post-call survey answer ("last CSAT 2/5"), keyed the same way.
+_LAST_SURVEY = (
+    select(SurveyAnswer.csat, SurveyAnswer.nps, SurveyAnswer.answered_at.label("at"))
+    .where(
+        SurveyAnswer.__table__.c.contact_id.in_(_MATCHED),
+        (SurveyAnswer.csat.is_not(None)) | (SurveyAnswer.nps.is_not(None)),
+    )
+    .order_by(SurveyAnswer.answered_at.desc(), SurveyAnswer.id.desc())
+    .limit(1)
 )
 
 
@@ -104,7 +115,7 @@ class ScreenPop:
         lookup_timeout_s: float = 0.25,
         due_soon: timedelta = timedelta(days=2),
         ivr_summary: IvrSummaryFn | None = None,
-        connections: int = 12,  # a few rings at once while the database is slow; each takes three
+        connections: int = 12,  # a few rings at once while the database is slow; each takes four
         unhappy: UnhappyFn | None = None,
     ) -> None:
         self.db = db
@@ -339,11 +350,12 @@ class ScreenPop:
         keys = {"e164": e164, "suffix": suffix}
         if not suffix:
             self._note_matches(linkedid, [])
-            return {"matches": [], "history": [], "complaints": []}
+            return {"matches": [], "history": [], "complaints": [], "last_survey": None}
         async with asyncio.TaskGroup() as tg:  # the first failure cancels the rest
             matched = tg.create_task(self._matches(caller.number or ""))
             history = tg.create_task(self._rows(_HISTORY, keys))
             complaints = tg.create_task(self._rows(_COMPLAINTS, keys))
+            survey = tg.create_task(self._rows(_LAST_SURVEY, keys))
         contacts = matched.result()
         ids = [m["id"] for m in contacts]
         self._note_matches(linkedid, ids)
@@ -356,6 +368,7 @@ class ScreenPop:
             "matches": contacts,
             "history": [to_jsonable_python(r) for r in history.result()] if ids else [],
             "complaints": self._with_sla(complaints.result()) if ids else [],
+            "last_survey": to_jsonable_python(survey.result()[0]) if ids and survey.result() else None,
         }
 
     def _unhappy(self, account_id: int | None, contact_id: int | None, number: str | None) -> list[Any]:
@@ -426,7 +439,7 @@ class ScreenPop:
                 await find_callers(s, e164, self.region)
             finally:
                 await s.close()
-            for statement in (_HISTORY, _COMPLAINTS):
+            for statement in (_HISTORY, _COMPLAINTS, _LAST_SURVEY):
                 await conn.execute(statement, {"e164": e164, "suffix": suffix})
 
     async def close(self) -> None:

@@ -431,6 +431,19 @@ class CtiService:
             ExtraPriority=1,
         )
 
+    async def send_to_survey(self, interface: str, linkedid: str) -> None:
+        """The customer goes to the post-call survey (`[plateau-survey]`); the agent's leg ends with the
+        bridge. The call keeps its Linkedid, so the answers are stored with it."""
+        self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("nobody to survey on this call")
+        await self.link.send("Redirect", Channel=customer, Context="plateau-survey", Exten="s", Priority=1)
+
+    def queue_of(self, linkedid: str) -> str | None:
+        call = self.tracker.calls.get(linkedid)
+        return call.queue if call is not None else None
+
     async def unhold(self, interface: str, linkedid: str) -> None:
         channel = self._own_channel(interface, linkedid)
         customer = self.tracker.other_leg(linkedid, interface)

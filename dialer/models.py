@@ -10,7 +10,18 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models import Base, BigId, Timestamped, _enum, utcnow
@@ -176,6 +187,8 @@ class Campaign(Timestamped, Base):
     recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
     recording_announcement: Mapped[str | None] = mapped_column(String(80))
     recording_retention_days: Mapped[int | None] = mapped_column(Integer)
+    # the post-call survey is offered on this campaign's calls (the desk's button)
+    survey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     state: Mapped[CampaignState] = mapped_column(_enum(CampaignState), default=CampaignState.draft)
     state_changed_at: Mapped[datetime | None]
     state_changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

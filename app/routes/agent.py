@@ -15,6 +15,7 @@ from app.audit import audit
 from app.bus import interface_of
 from app.models import Call, DispositionCode, Interaction, InteractionKind, PauseReason, Queue, QueueMember
 from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require, token_digest
+from app.surveys import offered
 from app.ws_hub import Principal
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
@@ -212,6 +213,19 @@ async def pause_recording(
 ) -> None:
     """Pause the call's recording (card numbers, health data) and resume it; each is noted with who."""
     await _ami(service.pause_recording(my_phone(ident), linkedid, action == "pause", ident.user.id))
+
+
+@router.post("/calls/{linkedid}/survey", status_code=204)
+async def survey(
+    linkedid: Linkedid,
+    ident: Identity = Depends(AGENT),
+    db: AsyncSession = Depends(get_db),
+    service: CtiService = Depends(cti),
+) -> None:
+    """Send the customer to the post-call survey, when the call's queue or campaign offers it."""
+    if not await offered(db, linkedid, service.queue_of(linkedid)):
+        raise HTTPException(status.HTTP_409_CONFLICT, "this call's queue and campaign offer no survey")
+    await _ami(service.send_to_survey(my_phone(ident), linkedid))
 
 
 @router.post("/calls/{linkedid}/transfer", status_code=204)

@@ -98,6 +98,7 @@ class CampaignIn(BaseModel):
     recording_policy: RecordingPolicy = RecordingPolicy.none
     recording_announcement: SoundName | None = None
     recording_retention_days: RetentionDays | None = None
+    survey: bool = False  # the post-call survey is offered on its calls (the desk's button)
 
 
 class CampaignPatch(BaseModel):
@@ -120,6 +121,7 @@ class CampaignPatch(BaseModel):
     recording_policy: RecordingPolicy | None = None
     recording_announcement: SoundName | None = None
     recording_retention_days: RetentionDays | None = None
+    survey: bool | None = None
 
 
 class CampaignOut(ORM):
@@ -143,6 +145,7 @@ class CampaignOut(ORM):
     recording_policy: str = "none"
     recording_announcement: str | None = None
     recording_retention_days: int | None = None
+    survey: bool = False
     state: CampaignState
     state_changed_at: datetime | None
     state_changed_by: int | None
@@ -297,6 +300,7 @@ async def update_campaign(
         "callback_fallback_minutes",
         "retry_rules",
         "recording_policy",
+        "survey",
     ):
         if key in changes and changes[key] is None:
             raise _unprocessable(key, "cannot be null")

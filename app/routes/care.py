@@ -1,5 +1,6 @@
-"""Customer care: a customer's status (active or lost, with the date and the reason: the loss rate) and the
-care report (complaint rate, deadlines, time to resolve, FCR, repeat calls, loss and retention rates)."""
+"""Customer care: a customer's status (active or lost, with the date and the reason: the loss rate), the
+care report (complaint rate, deadlines, time to resolve, FCR, repeat calls, loss and retention rates) and
+the satisfaction report (CSAT, NPS and response rate of the post-call survey)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, field_validator, model_validator
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import care_ratios as cr
 from app import care_report
 from app.audit import audit
-from app.models import Account, ComplaintReason, Contact, utcnow
+from app.models import Account, ComplaintReason, Contact, User, utcnow
 from app.routes.complaint_reasons import all_reasons, labels
 from app.routes.reports import CSV_CONTENT, Format, _csv_or_json, _period, staff
+from app.satisfaction import CSAT_SCORES, NPS_SCORES, By, Satisfaction
+from app.satisfaction_report import satisfaction_report
 from app.schemas import Label, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
+from dialer.models import Campaign
 
 router = APIRouter(tags=["customer care"])
 any_role = require(*ANY_ROLE)
@@ -167,3 +172,68 @@ async def care(
     on `by=total`. Formulas in README.md ("Customer-care ratios"). Today by default, at most 31 days."""
     rows = await care_rows_out(db, request, since, until, by, period, fcr_days, ident.user.language)
     return _csv_or_json(format, f"care-{by.value}-{period.value}.csv", rows, ident.user.language)
+
+
+class SatisfactionRowOut(BaseModel):
+    by: str
+    key: str
+    label: str
+    handled: int
+    answered: int
+    response_rate: float | None
+    csat_answers: int
+    csat_mean: float | None
+    csat_satisfied: float | None
+    nps_answers: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None
+    csat_counts: dict[str, int]  # "1"…"5" → answers (one CSV column per score)
+    nps_counts: dict[str, int]  # "0"…"10" → answers
+
+
+async def _satisfaction_labels(db: AsyncSession, by: By, lang: str) -> dict[str, str]:
+    if by is By.agent:
+        return {str(i): n for i, n in await db.execute(select(User.id, User.display_name))}
+    if by is By.campaign:
+        return {str(i): n for i, n in await db.execute(select(Campaign.id, Campaign.name))}
+    if by is By.reason:
+        return {str(k): v for k, v in labels(await all_reasons(db), lang).items()}
+    return {}
+
+
+def satisfaction_out(r: Satisfaction, by: By, names: dict[str, str]) -> SatisfactionRowOut:
+    fields = {f: getattr(r, f) for f in r.__dataclass_fields__ if not f.endswith("_counts")}
+    return SatisfactionRowOut(
+        by=by.value,
+        label=names.get(r.key, r.key),
+        **fields,
+        csat_counts={str(s): n for s, n in zip(CSAT_SCORES, r.csat_counts, strict=True)},
+        nps_counts={str(s): n for s, n in zip(NPS_SCORES, r.nps_counts, strict=True)},
+    )
+
+
+async def satisfaction_rows_out(
+    db: AsyncSession, request: Request, since: datetime | None, until: datetime | None, by: By, lang: str
+) -> list[SatisfactionRowOut]:
+    since, until = _period(request, since, until)
+    names = await _satisfaction_labels(db, by, lang)
+    return [satisfaction_out(r, by, names) for r in await satisfaction_report(db, since, until, by)]
+
+
+@router.get("/reports/satisfaction", response_model=list[SatisfactionRowOut], responses=CSV_CONTENT)
+async def satisfaction(
+    request: Request,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: By = By.total,
+    format: Format = "json",
+    ident: Identity = Depends(staff),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    """The post-call survey: CSAT (mean, share of 4–5), NPS (% promoters 9–10 − % detractors 0–6, in
+    points), response rate (calls answered / handled), and the distribution of the answers, in total or per
+    agent, queue, campaign or reason. Formulas in README.md ("Satisfaction"). Today by default."""
+    rows = await satisfaction_rows_out(db, request, since, until, by, ident.user.language)
+    return _csv_or_json(format, f"satisfaction-{by.value}.csv", rows, ident.user.language)

@@ -26,6 +26,7 @@ from app.routes.complaint_reasons import usable_reason
 from app.routes.reports import period_error
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
+from app.surveys import answers_by_linkedid
 
 router = APIRouter(tags=["history"])
 MAX_ID = 2**63 - 1  # the largest BIGINT, on both engines
@@ -202,8 +203,9 @@ async def list_calls(
         stmt = stmt.where(or_(Call.offered_at < at, and_(Call.offered_at == at, Call.id < row_id)))
     rows = list(await db.scalars(stmt.order_by(Call.offered_at.desc(), Call.id.desc()).limit(limit + 1)))
     more, rows = len(rows) > limit, rows[:limit]
+    answers = await answers_by_linkedid(db, [r.linkedid for r in rows])
     return Page(
-        items=[CallOut.model_validate(r) for r in rows],
+        items=[CallOut.model_validate(r).model_copy(update=answers.get(r.linkedid, {})) for r in rows],
         next_cursor=encode_cursor(rows[-1].offered_at, rows[-1].id) if more and rows else None,
     )
 
@@ -219,4 +221,5 @@ async def get_call(
     call = await db.scalar(stmt)
     if call is None:
         raise HTTPException(404, "no such call")
-    return call
+    answers = await answers_by_linkedid(db, [call.linkedid])
+    return CallOut.model_validate(call).model_copy(update=answers.get(call.linkedid, {}))

@@ -283,6 +283,20 @@ def _kind(kind: str | None) -> InteractionKind | None:
         return None
 
 
+def care_view(customer: Account | Contact | None, via_contact: bool = False) -> dict[str, Any]:
+    """The customer-status card's fields (web/templates/_care_status.html); `via_contact`: shown on the
+    page of one of the account's contacts."""
+    assert customer is not None
+    kind = "accounts" if isinstance(customer, Account) else "contacts"
+    return {
+        "status": customer.care_status,
+        "lost_at": customer.lost_at,
+        "reason": customer.loss_reason,
+        "of_account": via_contact and isinstance(customer, Account),
+        "url": f"/api/v1/{kind}/{customer.id}/care-status",
+    }
+
+
 @router.get("/contacts/{contact_id}")
 async def contact_page(
     request: Request,
@@ -316,6 +330,9 @@ async def contact_page(
     names = await _names(db, {i.agent_id for i in timeline.items} | {c.owner_id for c in complaints})
     call_ids = {i.call_id for i in timeline.items if i.call_id}
     recs = await recordings_api.recordings_of_calls(db, ident, call_ids)
+    row = await db.get(Contact, contact_id)
+    assert row is not None  # get_contact answered 404 otherwise
+    account_row = await db.get(Account, row.account_id) if row.account_id else None
     return page(
         request,
         "contact.html",
@@ -323,6 +340,7 @@ async def contact_page(
         recordings=recs,
         active="customers",
         contact=contact,
+        care=care_view(account_row or row, via_contact=True),
         timeline=timeline,
         complaints=complaints,
         names=names,
@@ -369,6 +387,7 @@ async def account_page(
         recordings=recs,
         active="customers",
         account=account,
+        care=care_view(await db.get(Account, account_id)),
         members=members,
         timeline=timeline,
         names=names,

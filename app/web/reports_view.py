@@ -16,6 +16,8 @@ from app.care_report import By
 from app.models import Role
 from app.routes import care as care_api
 from app.routes import reports as reports_api
+from app.satisfaction import CSAT_SCORES, NPS_SCORES
+from app.satisfaction import By as SatBy
 from app.security import Identity, get_db
 from app.web.charts import Series, horizontal_stacks, line_chart, stacked_bars
 from app.web.pages import page, roles
@@ -131,6 +133,44 @@ async def care_section(
     }
 
 
+async def satisfaction_section(
+    request: Request, db: AsyncSession, since: datetime, until: datetime, lang: str
+) -> dict[str, Any]:
+    """The post-call survey over the page's days: the CSAT and NPS distributions (bars; NPS coloured as
+    detractors, passives, promoters), the figures in total and per agent, and the CSV links."""
+    (total,) = await care_api.satisfaction_rows_out(db, request, since, until, SatBy.total, lang)
+    agents = await care_api.satisfaction_rows_out(db, request, since, until, SatBy.agent, lang)
+    base = {"since": since.isoformat(), "until": until.isoformat(), "format": "csv"}
+    nps = [total.nps_counts[str(s)] for s in NPS_SCORES]
+    # passives s0 (blue), detractors s1 (red), promoters s2 (green): the page's series colours
+    groups = [range(7, 9), range(0, 7), range(9, 11)]
+    return {
+        "total": total,
+        "agents": agents,
+        "csat_svg": stacked_bars(
+            _("CSAT answers per score (1 to 5)"),
+            [str(s) for s in CSAT_SCORES],
+            [Series(_("CSAT answers"), [total.csat_counts[str(s)] for s in CSAT_SCORES])],
+        )
+        if total.csat_answers
+        else None,
+        "nps_svg": stacked_bars(
+            _("NPS answers per score (0 to 10)"),
+            [str(s) for s in NPS_SCORES],
+            [
+                Series(label, [n if s in g else 0 for s, n in zip(NPS_SCORES, nps, strict=True)])
+                for label, g in zip((_("Passives"), _("Detractors"), _("Promoters")), groups, strict=True)
+            ],
+        )
+        if total.nps_answers
+        else None,
+        "csv": {
+            by: "/api/v1/reports/satisfaction?" + urlencode({**base, "by": by})
+            for by in ("agent", "queue", "campaign", "reason")
+        },
+    }
+
+
 @router.get("/reports")
 async def reports_page(
     request: Request,
@@ -200,6 +240,7 @@ async def reports_page(
         state_legend = []
     reasons = sorted({reason for r in srows for reason in r.pause_by_reason})
     care = await care_section(request, db, since, until, ident.user.language)
+    satisfaction = await satisfaction_section(request, db, since, until, ident.user.language)
     base = {"since": since.isoformat(), "until": until.isoformat()}
     csv_links = {
         "queue": "/api/v1/reports/intervals?"
@@ -245,6 +286,7 @@ async def reports_page(
         state_legend=state_legend,
         csv_links=csv_links,
         care=care,
+        satisfaction=satisfaction,
         error=error,
         sl_variant_label=sl_variant_label,
         zone=zone,

@@ -36,6 +36,7 @@ from cti.ivr.model import Flow, flow_for_did
 log = logging.getLogger(__name__)
 
 ROUTE = "ivr"
+SURVEY_ROUTE = "survey"  # agi://host:port/survey[,<flow>]: the post-call survey, on a call already handled
 HEADER_TIMEOUT_S = 5.0  # Asterisk sends every agi_* header at once; anything slower is not Asterisk
 MAX_HEADERS = 200
 KEYS = "0123456789*#"
@@ -182,6 +183,7 @@ class IvrServer:
     region: str = "FR"
     default_zone: str = "Europe/Paris"
     default_flow: str | None = None
+    survey_flow: str = "satisfaction"
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     active: int = 0
     handled: int = 0
@@ -191,6 +193,7 @@ class IvrServer:
     async def start(self) -> None:
         app = SafeApplication(loop=asyncio.get_running_loop())
         app.add_route(ROUTE, self._route)
+        app.add_route(SURVEY_ROUTE, self._survey_route)
         self._server = await asyncio.start_server(app.handler, self.host, self.port)
         log.info("FastAGI IVR listening on %s:%s with %d flows", self.host, self.port, len(self.flows))
 
@@ -203,22 +206,30 @@ class IvrServer:
             await self._server.wait_closed()
             self._server = None
 
-    async def _route(self, request: fast_agi.Request) -> None:
+    async def _survey_route(self, request: fast_agi.Request) -> None:
+        name = (request.headers.get("agi_arg_1") or "").strip() or self.survey_flow
+        flow = self.flows.get(name)
+        if flow is None:
+            log.warning("IVR: no survey flow %r; the caller is released", name[:64])
+            return
+        await self._route(request, flow)
+
+    async def _route(self, request: fast_agi.Request, flow: Flow | None = None) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
         self.active += 1
         try:
-            await self.run_call(AgiChannel(request), request.headers)
+            await self.run_call(AgiChannel(request), request.headers, flow)
         finally:
             self.active -= 1
             self.handled += 1
             self._tasks.discard(task)
 
-    async def run_call(self, chan: AgiChannel, headers: Mapping[str, str]) -> None:
-        did = _digits(headers.get("agi_arg_1") or headers.get("agi_extension") or "")
+    async def run_call(self, chan: AgiChannel, headers: Mapping[str, str], flow: Flow | None = None) -> None:
+        did = _digits(headers.get("agi_arg_1") or headers.get("agi_extension") or "") if flow is None else ""
         resume = (headers.get("agi_arg_2") or "").strip() or None
-        flow = flow_for_did(self.flows, did, self.default_flow)
+        flow = flow or flow_for_did(self.flows, did, self.default_flow)
         if flow is None:
             log.info("IVR: no flow for DID %r; the dialplan routes the call", did)
             return
@@ -279,6 +290,8 @@ class IvrServer:
                 event = await self._schedule(request, session)
             elif isinstance(request, it.Record):
                 event = await self._record(chan, request, linkedid)
+            elif isinstance(request, it.SaveSurvey):
+                event = await self._save_survey(request, session, linkedid)
             else:  # pragma: no cover - the interpreter only asks for these
                 raise RuntimeError(f"unknown request {request!r}")
             step = session.feed(event)
@@ -320,6 +333,8 @@ class IvrServer:
             await chan.set_variable("PLATEAU_IVR_PRIO", exit_.priority)
             await chan.set_variable("PLATEAU_IVR_MAXWAIT", exit_.max_wait_s)
             await chan.set_variable("PLATEAU_IVR_ON_TIMEOUT", exit_.on_timeout or "")
+            # read by the dialplan after the queue: the caller goes to the survey if the agent hangs up first
+            await chan.set_variable("PLATEAU_SURVEY", "1" if exit_.survey else "")
             await chan.set_variable("PLATEAU_IVR_ACTION", "queue")
         elif exit_.kind == "transfer" and exit_.number:
             await chan.set_variable("PLATEAU_IVR_NUMBER", exit_.number)
@@ -380,12 +395,32 @@ class IvrServer:
         if not spool:
             return it.Recorded(False)
         name = "".join(ch for ch in linkedid if ch.isalnum() or ch in "-.")[:64] or str(time.time())
-        path = f"{spool}/plateau-voicemail-{name}"
+        path = f"{spool}/plateau-{req.purpose}-{name}"
         try:
             await chan.command(f'RECORD FILE {path} wav "#" {req.max_s * 1000} s=5', timeout=req.max_s + 30)
         except ChannelGone:
             pass  # hanging up is how most callers end a message; Asterisk keeps what was recorded
         return it.Recorded(True, f"{path}.wav")
+
+    async def _save_survey(self, req: it.SaveSurvey, session: it.Session, linkedid: str) -> it.SurveySaved:
+        from app.surveys import save_answers
+
+        async def save(s: Any) -> bool:
+            await save_answers(
+                s,
+                linkedid=linkedid,
+                flow=session.flow.name,
+                caller=session.variables.get("caller") or None,
+                csat=req.csat,
+                nps=req.nps,
+                comment=req.comment,
+                now=self.clock(),
+                region=self.region,
+            )
+            await s.commit()
+            return True
+
+        return it.SurveySaved(bool(await self._db(save, timeout=DB_TIMEOUT_S)))
 
     async def _db(
         self, fn: Callable[[Any], Any], timeout: float = 10.0, reraise: tuple[type[Exception], ...] = ()

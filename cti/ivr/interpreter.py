@@ -70,9 +70,19 @@ class ScheduleCallback:
 @dataclass(frozen=True)
 class Record:
     max_s: int
+    purpose: Literal["voicemail", "comment"] = "voicemail"
 
 
-Request = GetDigits | LookupCaller | ScheduleCallback | Record
+@dataclass(frozen=True)
+class SaveSurvey:
+    """Store the survey's answers with the call (None: not answered)."""
+
+    csat: int | None
+    nps: int | None
+    comment: str | None
+
+
+Request = GetDigits | LookupCaller | ScheduleCallback | Record | SaveSurvey
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,7 @@ class Exit:
     on_timeout: str | None = None
     number: str | None = None
     reason: str = ""
+    survey: bool = False  # the caller agreed to the post-call survey (`survey_optin`)
 
 
 @dataclass(frozen=True)
@@ -124,11 +135,17 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class SurveySaved:
+    ok: bool
+
+
+@dataclass(frozen=True)
 class CallerHangup:
     pass
 
 
-Event = Digits | LookupDone | CallbackDone | Recorded | CallerHangup
+Event = Digits | LookupDone | CallbackDone | Recorded | SurveySaved | CallerHangup
+SURVEY_OPTIN = "survey_optin"  # the variable a flow sets when the caller agrees to the post-call survey
 
 LOOKUP_DEFAULTS: dict[str, Any] = {
     "known": False,
@@ -236,6 +253,17 @@ class Session:
             return self._run(node.next, out)
         if isinstance(node, m.Callback):
             return self._callback_input(node_id, node, event, out)
+        if isinstance(node, m.RecordComment):
+            ok = isinstance(event, Recorded) and event.ok and bool(event.reference)
+            if ok:
+                assert isinstance(event, Recorded)
+                self.variables[node.var] = event.reference
+            self._record(node_id, result="recorded" if ok else "not_recorded")
+            return self._run(node.next, out)
+        if isinstance(node, m.SurveySave):
+            saved = isinstance(event, SurveySaved) and event.ok
+            self._record(node_id, result="saved" if saved else "not_saved")
+            return self._run(node.next, out)
         if isinstance(node, m.Voicemail):
             ok = isinstance(event, Recorded) and event.ok
             ref = event.reference if isinstance(event, Recorded) else ""
@@ -306,6 +334,11 @@ class Session:
                 case m.Voicemail():
                     out.append(Play((*node.prompt, "beep")))
                     return self._ask(Record(node.max_s), out)
+                case m.RecordComment():
+                    out.append(Play((*node.prompt, "beep")))
+                    return self._ask(Record(node.max_s, "comment"), out)
+                case m.SurveySave():
+                    return self._ask(self._survey_answers(), out)
                 case m.QueueNode():
                     self._record(node_id, result="queued")
                     return self._finish(
@@ -316,6 +349,9 @@ class Session:
                             priority=node.priority,
                             max_wait_s=node.max_wait_s,
                             on_timeout=node.on_timeout,
+                            survey=condition_holds(
+                                m.Condition(var=SURVEY_OPTIN, equals=True), self.variables
+                            ),
                         ),
                         out,
                     )
@@ -346,6 +382,14 @@ class Session:
             entry["label"] = node.label
         entry |= {k: v for k, v in detail.items() if v is not None}
         self.path.append(entry)
+
+    def _survey_answers(self) -> SaveSurvey:
+        """The scores as the `collect` nodes left them; a value out of range (a flow whose pattern lets it
+        through) is not an answer."""
+        csat = _score(self.variables.get("csat"), 1, 5)
+        nps = _score(self.variables.get("nps"), 0, 10)
+        comment = self.variables.get("comment")
+        return SaveSurvey(csat, nps, str(comment) if comment else None)
 
     def _expand(self, template: str) -> str:
         return _VAR_REF.sub(lambda mt: str(self.variables.get(mt.group(1), "")), template)
@@ -473,6 +517,14 @@ class Session:
             return "".join(ch for ch in parse(e164, self.ctx.region).national() if ch.isdigit())
         except InvalidNumber:  # pragma: no cover - e164 came out of parse()
             return e164.lstrip("+")
+
+
+def _score(value: Any, low: int, high: int) -> int | None:
+    text = str(value) if value is not None else ""
+    if not text.isdigit() or len(text) > 2:
+        return None
+    n = int(text)
+    return n if low <= n <= high else None
 
 
 def _caller_digits(raw: str | None) -> str:

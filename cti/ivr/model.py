@@ -4,6 +4,11 @@ A flow is one file in `ivr_flows/` (its name is the file stem): a language, the 
 start node and a mapping of nodes. Each node has a `type` and names the node(s) that follow. Nodes
 that end the IVR (queue, transfer, voicemail, hangup) are exits; every other node must lead to one.
 
+The post-call survey is a flow too (`satisfaction.yaml`): `collect` nodes read the scores into `csat`
+and `nps`, `record` keeps a spoken comment, `survey` stores them with the call. A flow that sets
+`survey_optin: true` before a queue exit asks the dialplan to send the caller to the survey when the agent
+hangs up first.
+
 Checks beyond the schema, each reported as `file: nodes.<id>.<field>: message`:
 - every reference names an existing node;
 - every node is reachable from `start`;
@@ -307,6 +312,37 @@ class Callback(_Node):
         return True
 
 
+class RecordComment(_Node):
+    """Record what the caller says to a file (a survey's comment), then go on: `var` holds the file's path.
+    Unlike voicemail it is not an exit: hanging up mid-comment keeps what was said and the flow still
+    saves it."""
+
+    type: Literal["record"]
+    prompt: SoundList = Field(default_factory=lambda: ["vm-rec-temp"])
+    max_s: int = Field(default=60, ge=3, le=300)
+    var: str = Field(default="comment", pattern=_VAR)
+    next: str
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+
+    @property
+    def waits_for_caller(self) -> bool:
+        return True
+
+
+class SurveySave(_Node):
+    """Store the post-call survey's answers with the call: the variables `csat` (1–5), `nps` (0–10) and
+    `comment` (a recording's path), each optional. Saving twice (the scores, then the comment) completes
+    the same answer."""
+
+    type: Literal["survey"]
+    next: str
+
+    def edges(self) -> Iterator[tuple[str, str]]:
+        yield "next", self.next
+
+
 class Voicemail(_Node):
     type: Literal["voicemail"]
     prompt: SoundList = Field(default_factory=lambda: ["vm-intro"])
@@ -346,6 +382,8 @@ Node = Annotated[
     | SetVars
     | QueueNode
     | Callback
+    | RecordComment
+    | SurveySave
     | Voicemail
     | Transfer
     | Hangup,
@@ -362,6 +400,8 @@ NODE_TYPES = (
     "set",
     "queue",
     "callback",
+    "record",
+    "survey",
     "voicemail",
     "transfer",
     "hangup",

@@ -246,3 +246,62 @@ async def test_given_accounts_from_an_earlier_import_when_a_file_names_them_then
         report = await import_customers(s, again, "FR")
     assert (report.imported, report.accounts_created) == (3, 0)
     assert await _count(db, Account) == 2
+
+
+CARE = (
+    "Nom;Prénom;Société;Téléphone;Statut;Date de perte;Motif de perte\r\n"
+    "Durand;Léa;;06 11 11 11 11;perdu;15/11/2026;parti chez un concurrent\r\n"
+    "Martin;Paul;;06 22 22 22 22;actif;;\r\n"
+    "Roux;Inès;Roux SA;06 33 33 33 33;Lost;2026-11-20;prix\r\n"
+    "Petit;Ana;;06 44 44 44 44;;;\r\n"
+)
+
+
+async def test_given_care_columns_when_imported_then_customers_are_marked_lost_with_date_and_reason(
+    db: Database, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, "care.csv", CARE.encode("utf-8"))
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR", zone="Europe/Paris")
+    assert (report.imported, report.rejected) == (4, [])
+    async with db.session() as s:
+        lea = await s.scalar(select(Contact).where(Contact.last_name == "Durand"))
+        paul = await s.scalar(select(Contact).where(Contact.last_name == "Martin"))
+        ines = await s.scalar(select(Contact).where(Contact.last_name == "Roux"))
+        ana = await s.scalar(select(Contact).where(Contact.last_name == "Petit"))
+        roux = await s.scalar(select(Account).where(Account.name == "Roux SA"))
+    assert (lea.care_status, lea.loss_reason) == ("lost", "parti chez un concurrent")
+    assert lea.lost_at is not None and lea.lost_at.isoformat() == "2026-11-14T23:00:00+00:00"  # Paris 0:00
+    assert (paul.care_status, paul.lost_at, ana.care_status) == ("active", None, "active")
+    # a line with a company marks the account lost: the account is the customer, its contact stays active
+    assert (roux.care_status, roux.loss_reason, ines.care_status) == ("lost", "prix", "active")
+    assert roux.lost_at is not None and roux.lost_at.isoformat() == "2026-11-19T23:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("cells", "reason"),
+    [
+        ("peut-être;;", "status 'peut-être': expected actif/active or perdu/lost"),
+        ("perdu;;", "loss reason: a lost customer needs one"),
+        ("perdu;31/02/2026;prix", "loss date '31/02/2026': expected dd/mm/yyyy or yyyy-mm-dd"),
+        ("perdu;01/01/2999;prix", "loss date '01/01/2999' is in the future"),
+        ("perdu;demain;prix", "loss date 'demain': expected dd/mm/yyyy or yyyy-mm-dd"),
+        ("actif;;prix", "loss date or reason given for a customer who is not lost"),
+        ("perdu;;" + "x" * 201, "loss reason: longer than 200 characters"),
+    ],
+)
+async def test_given_a_bad_care_cell_when_imported_then_the_line_is_rejected_with_why_and_the_rest_is_kept(
+    db: Database, tmp_path: Path, cells: str, reason: str
+) -> None:
+    text = (
+        "Nom;Téléphone;Statut;Date de perte;Motif de perte\r\n"
+        f"Durand;06 11 11 11 11;{cells}\r\n"
+        "Martin;06 22 22 22 22;perdu;01/11/2026;déménagement\r\n"
+    )
+    path = _write(tmp_path, "bad-care.csv", text.encode("utf-8"))
+    async with db.session() as s:
+        report = await import_customers(s, path, "FR")
+    assert report.rejected == [(2, reason)]
+    async with db.session() as s:
+        rows = (await s.execute(select(Contact.last_name, Contact.care_status, Contact.loss_reason))).all()
+    assert rows == [("Martin", "lost", "déménagement")]

@@ -177,7 +177,16 @@ function renderFacts(pop) {
   add(t("queue"), pop.queue);
   add(t("dnis"), pop.dnis);
   if (pop.ivr) add(t("ivr"), pop.ivr.summary || "");
+  if (pop.last_survey) add(t("last_survey"), surveyText(pop.last_survey));
   return dl;
+}
+
+// "last CSAT 2/5 · NPS 9": a post-call survey's answers (either may be missing)
+function surveyText(a) {
+  const parts = [];
+  if (a.csat != null) parts.push(t("last_csat", { csat: a.csat }));
+  if (a.nps != null) parts.push(t("survey_nps", { nps: a.nps }));
+  return parts.join(" · ");
 }
 
 function renderChooser(pop, matches) {
@@ -248,7 +257,7 @@ function renderHistory(pop, contact) {
   if (!list.length) { sec.append(h("p", { class: "muted", text: t("no_history") })); return sec; }
   const ol = h("ol", { class: "timeline pop-history" });
   for (const i of list) {
-    const label = (i.data && i.data.label) || i.disposition_code;
+    const label = i.kind === "survey" && i.data ? surveyText(i.data) : (i.data && i.data.label) || i.disposition_code;
     ol.append(h("li", {},
       h("span", { class: `icon icon-${i.kind}`, "aria-hidden": "true", text: t(`kind_${i.kind}`).slice(0, 1) }),
       h("div", {},
@@ -387,6 +396,7 @@ function renderControls() {
   rec.disabled = !talking;
   rec.textContent = recPaused ? t("rec_resume") : t("rec_pause");
   rec.setAttribute("aria-pressed", recPaused ? "true" : "false");
+  $("btn-survey").disabled = !talking;
 }
 
 function resetWrapForm(linkedid) {
@@ -500,6 +510,13 @@ function dial(number) {
 function hangup() {
   const call = activeCall();
   if (call) act(() => agentApi(`/calls/${encodeURIComponent(call)}/hangup`));
+}
+
+// The customer goes to the post-call survey (the call's queue or campaign must offer it: else a 409 says so).
+function sendToSurvey() {
+  const call = activeCall();
+  if (!call || $("btn-survey").disabled) return;
+  act(() => agentApi(`/calls/${encodeURIComponent(call)}/survey`), t("survey_sent"));
 }
 
 function toggleHold() {
@@ -656,6 +673,7 @@ $("dial-form").addEventListener("submit", (ev) => { ev.preventDefault(); dial($(
 $("btn-hangup").addEventListener("click", hangup);
 $("btn-hold").addEventListener("click", toggleHold);
 $("btn-rec").addEventListener("click", toggleRecording);
+$("btn-survey").addEventListener("click", sendToSurvey);
 $("transfer-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const call = activeCall();

@@ -33,6 +33,7 @@ const state = {
   calls: new Map(),    // linkedid → {number, name, contact, withheld, queue, answeredAt}
   kpi: null,           // /api/v1/reports/kpi
   care: new Map(),     // queue → today's row of /api/v1/reports/care?by=queue (complaint rate)
+  satisfaction: new Map(), // queue → today's row of /api/v1/reports/satisfaction?by=queue (CSAT)
   window: localStorage.getItem(WIN_KEY) || "today",
   thresholds: loadThresholds(),
   pbxUp: null,
@@ -101,7 +102,7 @@ function tile(queue) {
   }
   const kpis = {};
   const grid = h("div", { class: "wb-kpis" });
-  for (const k of ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht", "complaint_rate"]) {
+  for (const k of ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht", "complaint_rate", "csat"]) {
     const m = metric(t(k), `wb-kpi-${k}`);
     m.root.dataset.kpi = k;
     grid.append(m.root);
@@ -155,6 +156,8 @@ function tickLongest(tl) {
   setLevel(tl.longest.root, level("longest", secs));
 }
 
+const num = (v) => new Intl.NumberFormat(config.lang === "en" ? "en-GB" : "fr-FR", { maximumFractionDigits: 1 }).format(v);
+
 const pct = (v) => (v === null || v === undefined ? "—"
   : new Intl.NumberFormat(config.lang === "en" ? "en-GB" : "fr-FR", { style: "percent", maximumFractionDigits: 1 }).format(v));
 
@@ -177,6 +180,10 @@ function renderKpis() {
     const care = state.care.get(queue); // today, whatever the window chip says (complaints come slower)
     k.complaint_rate.value.textContent = care ? pct(care.complaint_rate) : "—";
     k.complaint_rate.root.title = t("complaint_rate_today", { complaints: care ? care.complaints : 0, contacts: care ? care.contacts_handled : 0 });
+    const sat = state.satisfaction.get(queue); // today's post-call survey: the mean CSAT of 5
+    k.csat.value.textContent = sat && sat.csat_mean !== null ? `${num(sat.csat_mean)}/5` : "—";
+    k.csat.root.title = t("csat_today", { answers: sat ? sat.csat_answers : 0,
+      nps: sat && sat.nps !== null ? Math.round(sat.nps) : "—", rate: sat ? pct(sat.response_rate) : "—" });
     tl.variant.textContent = r ? t("sl_def", { variant: t(`v_${r.sl_variant}`), target: Math.round(r.sl_target_pct), t: Math.round(r.sl_threshold_s) }) : "";
   }
 }
@@ -184,10 +191,12 @@ function renderKpis() {
 let kpiTimer = null;
 async function fetchCare() {
   try {
-    const rows = await api("GET", "/api/v1/reports/care?by=queue");
-    state.care = new Map(rows.map((r) => [r.key, r]));
+    const [care, satisfaction] = await Promise.all([
+      api("GET", "/api/v1/reports/care?by=queue"), api("GET", "/api/v1/reports/satisfaction?by=queue")]);
+    state.care = new Map(care.map((r) => [r.key, r]));
+    state.satisfaction = new Map(satisfaction.map((r) => [r.key, r]));
     renderKpis();
-  } catch { /* the tile shows — */ }
+  } catch { /* the tiles show — */ }
 }
 
 async function fetchKpi() {
