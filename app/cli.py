@@ -205,7 +205,7 @@ def _cmd_person(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from app import person_data
+    from app import person_data, person_zip
 
     settings = load_settings()
     if args.person_command == "erase" and not args.yes:
@@ -228,7 +228,7 @@ def _cmd_person(args: argparse.Namespace) -> int:
         await session.commit()
         out = Path(args.out)
         with out.open("wb") as f:  # noqa: ASYNC230  (the CLI's own file)
-            for chunk in person_data.zip_stream(gathered, datetime.now(UTC)):
+            for chunk in person_zip.zip_stream(gathered, datetime.now(UTC)):
                 f.write(chunk)
         return {"file": str(out), "counts": gathered.counts()}
 

@@ -13,13 +13,9 @@ lead numbers, do-not-call entries) are deleted. What stays is a tombstone per nu
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
-import json
 import re
-import zipfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +27,6 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app import tombstones
 from app.audit import audit
-from app.csv_export import BOM, cell
 from app.models import (
     Account,
     AuditLog,
@@ -527,7 +522,7 @@ for _src in [
     register(_src)
 
 
-# --- export -----------------------------------------------------------------------------------------------
+# --- what is held (app/person_zip.py writes it as a ZIP) ----------------------------------------------------
 @dataclass
 class Gathered:
     person: Person
@@ -546,70 +541,6 @@ async def gather(db: AsyncSession, person: Person) -> Gathered:
         if source.files is not None:
             files += source.files(rows[name])
     return Gathered(person, rows, files)
-
-
-def _csv(rows: list[dict[str, Any]]) -> str:
-    """One row per record; nested values (a lead's numbers, JSON columns) as JSON text."""
-    header = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    w.writerow(header)
-    for r in rows:
-        w.writerow(
-            [
-                cell(json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
-                for v in (r.get(k) for k in header)
-            ]
-        )
-    return BOM + buf.getvalue()
-
-
-class _Pipe(io.RawIOBase):
-    """A write-only stream that hands what was written to the next reader: zipfile writes to it (without
-    seeking: data descriptors), the response sends each piece as it comes."""
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        self._chunks.append(bytes(b))
-        return len(b)
-
-    def take(self) -> bytes:
-        out, self._chunks = b"".join(self._chunks), []
-        return out
-
-
-FILE_CHUNK = 256 * 1024
-
-
-def zip_stream(g: Gathered, generated_at: datetime) -> Iterator[bytes]:
-    """The export as a ZIP, produced piece by piece: `person.json` (what was found and when), then per kind
-    of record a JSON and a CSV file, then the audio files."""
-    pipe = _Pipe()
-    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        manifest = {
-            "generated_at": generated_at.isoformat(),
-            "contact_ids": sorted(g.person.contact_ids),
-            "numbers": sorted(g.person.numbers),
-            "emails": sorted(g.person.emails),
-            "counts": g.counts(),
-        }
-        zf.writestr("person.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-        yield pipe.take()
-        for name, rows in g.rows.items():
-            zf.writestr(f"{name}.json", json.dumps(rows, ensure_ascii=False, indent=2))
-            zf.writestr(f"{name}.csv", _csv(rows))
-            yield pipe.take()
-        for arcname, path in g.files:
-            with zf.open(arcname, "w", force_zip64=True) as out, path.open("rb") as f:
-                while chunk := f.read(FILE_CHUNK):
-                    out.write(chunk)
-                    yield pipe.take()
-    yield pipe.take()
 
 
 # --- erasure and objection --------------------------------------------------------------------------------
@@ -715,5 +646,4 @@ __all__ = [
     "register",
     "remove_files",
     "resolve",
-    "zip_stream",
 ]

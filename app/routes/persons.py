@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import person_data
+from app import person_data, person_zip
 from app.person_data import BadQuery, Person, PersonNotFound
 from app.schemas import MAX_ID, Text
 from app.security import Identity, get_db, require
@@ -100,7 +100,7 @@ async def export_person(
     await db.commit()
     name = f"plateau-person-{now:%Y%m%d-%H%M%S}.zip"
     return StreamingResponse(
-        person_data.zip_stream(gathered, now),
+        person_zip.zip_stream(gathered, now),
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

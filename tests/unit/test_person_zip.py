@@ -10,7 +10,8 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.person_data import FILE_CHUNK, Gathered, Person, zip_stream
+from app.person_data import Gathered, Person
+from app.person_zip import FILE_CHUNK, zip_stream
 
 AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 
