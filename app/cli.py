@@ -322,12 +322,26 @@ def _cmd_phone_reset_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(_args: argparse.Namespace) -> int:
+def _cmd_demo(args: argparse.Namespace) -> int:
     from app.demo import seed_demo, sign_in_text
 
     print(_run(seed_demo))
     settings = load_settings()
     print(sign_in_text(f"http://{settings.http_host}:{settings.http_port}"))
+    if args.live:
+        from app.demo_live import DemoError, run_live_demo
+        from app.demo_plan import Pace
+
+        try:
+            run_live_demo(
+                settings,
+                minutes=args.minutes,
+                colleagues=args.colleagues.split(",") if args.colleagues else None,
+                seed=args.seed,
+                pace=Pace(calls_per_minute=args.calls_per_minute),
+            )
+        except (DemoError, ValueError) as exc:
+            raise CliError(str(exc)) from None
     return 0
 
 
@@ -464,6 +478,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_phone_reset_password)
 
     p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="then simulate customers calling and colleagues answering, against `make run`'s Asterisk",
+    )
+    p.add_argument("--minutes", type=float, help="--live: stop after this long (default: until Ctrl-C)")
+    p.add_argument("--calls-per-minute", type=float, default=3.0, help="--live: how busy (default 3)")
+    p.add_argument("--colleagues", help="--live: simulated agents, comma-separated (default agent2,agent3)")
+    p.add_argument("--seed", type=int, default=7, help="--live: the same seed replays the same calls")
     p.set_defaults(func=_cmd_demo)
 
     ivr = sub.add_parser("ivr", help="IVR flows").add_subparsers(dest="ivr_command", required=True)
