@@ -329,16 +329,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     settings = load_settings()
     print(sign_in_text(f"http://{settings.http_host}:{settings.http_port}"))
     if args.live:
+        from pathlib import Path
+
         from app.demo_live import DemoError, run_live_demo
         from app.demo_plan import Pace
 
         try:
+            talk = tuple(float(s) for s in args.talk_seconds.split("-"))
+            if len(talk) != 2:
+                raise ValueError(f"--talk-seconds {args.talk_seconds!r}: want LOW-HIGH, e.g. 20-60")
             run_live_demo(
                 settings,
                 minutes=args.minutes,
                 colleagues=args.colleagues.split(",") if args.colleagues else None,
                 seed=args.seed,
-                pace=Pace(calls_per_minute=args.calls_per_minute),
+                pace=Pace(calls_per_minute=args.calls_per_minute, talk_s=talk),  # type: ignore[arg-type]
+                runtime=Path(args.pbx_dir) if args.pbx_dir else None,
             )
         except (DemoError, ValueError) as exc:
             raise CliError(str(exc)) from None
@@ -484,9 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="then simulate customers calling and colleagues answering, against `make run`'s Asterisk",
     )
     p.add_argument("--minutes", type=float, help="--live: stop after this long (default: until Ctrl-C)")
-    p.add_argument("--calls-per-minute", type=float, default=3.0, help="--live: how busy (default 3)")
+    p.add_argument("--calls-per-minute", type=float, default=2.0, help="--live: how busy (default 2)")
     p.add_argument("--colleagues", help="--live: simulated agents, comma-separated (default agent2,agent3)")
+    p.add_argument("--talk-seconds", default="20-60", help="--live: how long colleagues talk (LOW-HIGH)")
     p.add_argument("--seed", type=int, default=7, help="--live: the same seed replays the same calls")
+    p.add_argument("--pbx-dir", help="--live: the private Asterisk's folder (default var/asterisk)")
     p.set_defaults(func=_cmd_demo)
 
     ivr = sub.add_parser("ivr", help="IVR flows").add_subparsers(dest="ivr_command", required=True)

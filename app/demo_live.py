@@ -31,11 +31,11 @@ from sqlalchemy.orm import selectinload
 
 from app.db import Database
 from app.demo import seed_demo
-from app.demo_plan import ArmPhone, Customer, DemoSchedule, Pace, PlaceCall
+from app.demo_plan import ArmPhone, Customer, DemoSchedule, Pace, PlaceCall, demo_channels
 from app.models import ApiToken, Contact, DispositionCode, User
 from app.security import token_digest
 from app.settings import VAR, Settings
-from cti.pbx_process import PbxConfig, phone_address, private_provisioner
+from cti.pbx_process import PbxConfig, PbxError, PrivateAsterisk, phone_address, private_provisioner
 from cti.phones import reset_password
 from cti.sipp import Caller, Sipp, register_phone, voice_file
 
@@ -155,6 +155,7 @@ class LiveDemo:
     ) -> None:
         self.staged = staged
         self.pbx = pbx
+        self.trunk = settings.pbx_trunks[0].name
         self.say = say
         self.clock = clock
         self.url = f"http://{_client_host(settings.http_host)}:{settings.http_port}"
@@ -242,7 +243,8 @@ class LiveDemo:
             time.sleep(TICK_S)
 
     def close(self) -> None:
-        """Colleagues logged out and unregistered; every SIPp stopped."""
+        """The demo's calls hung up, colleagues logged out and unregistered; every SIPp stopped."""
+        self._hang_up()
         for c in self.colleagues.values():
             try:
                 self._api(c, "POST", "/logout")
@@ -258,6 +260,16 @@ class LiveDemo:
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass  # Asterisk already stopped
         self.http.close()
+
+    def _hang_up(self) -> None:
+        pbx = PrivateAsterisk(self.pbx)
+        try:
+            endpoints = [self.trunk, *(f"agent{c.n}" for c in self.colleagues.values())]
+            channels = demo_channels(pbx.rx("core show channels concise"), endpoints)
+            for channel in channels:
+                pbx.rx(f"channel request hangup {channel}")
+        except (PbxError, subprocess.TimeoutExpired):
+            pass  # Asterisk already stopped: no call is left either
 
 
 def _client_host(host: str) -> str:
@@ -293,13 +305,14 @@ def run_live_demo(
     say: Callable[[str], None] = print,
 ) -> None:
     """Until Ctrl-C, SIGTERM, or `minutes`. `runtime`: the private Asterisk's folder (make run's by default);
-    `workdir`: SIPp's scenarios and error files."""
+    `workdir`: SIPp's scenarios and error files (default: demo-live beside `runtime`)."""
     runtime = runtime or VAR / "asterisk"
+    workdir = workdir or runtime.parent / "demo-live"
     usernames = list(colleagues or DEFAULT_COLLEAGUES)
     pbx = pbx_of(settings, runtime)
     with sigterm_as_interrupt():
         staged = asyncio.run(stage(settings, usernames, runtime))
-        demo = LiveDemo(settings, staged, pbx, workdir or VAR / "demo-live", seed, pace or Pace(), say)
+        demo = LiveDemo(settings, staged, pbx, workdir, seed, pace or Pace(), say)
         try:
             demo.open()
             say(

@@ -11,6 +11,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cti.numbers import InvalidNumber, parse
+
 UNKNOWN_PREFIXES = ("06", "07")  # French mobiles: the numbers strangers call from
 
 
@@ -24,13 +26,13 @@ class Customer:
 class Pace:
     """How busy the morning is. Times in seconds."""
 
-    calls_per_minute: float = 3.0
+    calls_per_minute: float = 2.0
     dids: tuple[str, ...] = ("5551000", "5552000")  # the demo's support and sales lines
     abandon_share: float = 0.2  # callers who give up while they wait
     patience_s: tuple[float, float] = (12.0, 40.0)  # how long those wait before hanging up
     unknown_share: float = 0.2  # callers who are not in the customer store (no match, a bare pop)
     ring_s: tuple[float, float] = (2.0, 6.0)  # a colleague's phone rings before they pick up
-    talk_s: tuple[float, float] = (25.0, 90.0)
+    talk_s: tuple[float, float] = (20.0, 60.0)
     wrap_s: tuple[float, float] = (4.0, 15.0)  # from the call's end to the disposition saved
     max_call_s: float = 900.0  # a caller who is served hangs up at the latest then (the colleague first)
 
@@ -137,12 +139,14 @@ class DemoSchedule:
         )
 
     def _stranger(self) -> Customer:
-        """A number outside the store: a mobile none of the customers uses."""
-        taken = {c.number[-8:] for c in self.customers}
+        """A number outside the store: a mobile of metropolitan France in use that no customer has (06 39…
+        is Réunion's, say: not a stranger from here)."""
+        taken = {_parsed(c.number)[1] for c in self.customers}
         while True:
-            digits = f"{self.rng.randrange(10**8):08d}"
-            if digits not in taken:
-                return Customer(self.rng.choice(UNKNOWN_PREFIXES) + digits, "")
+            number = self.rng.choice(UNKNOWN_PREFIXES) + f"{self.rng.randrange(10**8):08d}"
+            e164, suffix = _parsed(number)
+            if e164.startswith("+33") and suffix not in taken:
+                return Customer(number, "")
 
     def phone_done(self, agent: str) -> ArmPhone:
         """The colleague's phone ended its call (or was cancelled): armed again for the next one."""
@@ -164,3 +168,21 @@ class DemoSchedule:
         due = [d for d in self._pending if d.at <= now]
         self._pending = [d for d in self._pending if d.at > now]
         return sorted(due, key=lambda d: d.at)
+
+
+def _parsed(number: str) -> tuple[str, str]:
+    """E.164 and the store's key (the last 9 digits); empty for a number not in use."""
+    try:
+        p = parse(number, "FR")
+    except InvalidNumber:
+        return "", ""
+    return p.e164, p.suffix_key
+
+
+def demo_channels(concise: str, endpoints: Sequence[str]) -> list[str]:
+    """The channels of `core show channels concise` (`!`-separated, the name first) that belong to the demo's
+    endpoints (the carrier trunk it calls from, its colleagues' phones): hung up when it stops, since a
+    SIPp that is stopped sends no BYE and its calls would stay up in Asterisk."""
+    prefixes = tuple(f"PJSIP/{e}-" for e in endpoints)
+    names = (line.split("!", 1)[0].strip() for line in concise.splitlines())
+    return [name for name in names if name.startswith(prefixes)]

@@ -1,0 +1,188 @@
+"""`plateau demo --live` for real: a private Asterisk, `plateau serve`, and the demo command in processes of
+their own, as a newcomer runs them (`make run`, then the demo in another terminal)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import select
+
+from app import migrate
+from app.db import Database
+from app.demo import seed_demo
+from app.models import ApiToken, Call, Interaction, InteractionKind, PhoneNumber, User
+from app.security import token_digest
+from cti.numbers import parse
+from cti.pbx_process import PbxConfig, PrivateAsterisk
+from tests.conftest import wait_for
+from tests.integration.plateau_process import PlateauProcess, serve_env
+
+pytestmark = pytest.mark.asterisk
+SUPERVISOR_TOKEN = "demo-live-test-supervisor-token-0123456789"
+
+
+@dataclass
+class Centre:
+    url: str  # the database
+    pbx: PrivateAsterisk
+    plateau: PlateauProcess
+    env: dict[str, str]
+    work: Path
+
+    def demo(self, *args: str) -> subprocess.Popen[bytes]:
+        """`plateau demo --live` in its own process, its output in the centre's folder."""
+        log = open(self.work / "demo.log", "ab")  # the child holds it
+        cmd = [str(Path(sys.executable).parent / "plateau"), "demo", "--live"]
+        cmd += ["--pbx-dir", str(self.pbx.cfg.runtime)]
+        return subprocess.Popen([*cmd, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        return (self.work / "demo.log").read_text(errors="replace")
+
+    def kpi_today(self) -> dict[str, int]:
+        r = httpx.get(
+            f"{self.plateau.url}/api/v1/reports/kpi",
+            headers={"Authorization": f"Bearer {SUPERVISOR_TOKEN}"},
+            timeout=10,
+        )
+        r.raise_for_status()
+        today = next(w for w in r.json() if w["window"] == "today")
+        return {k: sum(q[k] for q in today["queues"]) for k in ("offered", "answered", "abandoned")}
+
+
+@pytest.fixture(scope="module")
+def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
+    work = tmp_path_factory.mktemp("demo-live")
+    url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
+    migrate.upgrade(url)
+
+    async def seed() -> None:
+        db = Database(url)
+        async with db.session() as s:
+            await seed_demo(s)
+            sup = await s.scalar(select(User).where(User.username == "demo-supervisor"))
+            assert sup is not None
+            s.add(ApiToken(user_id=sup.id, name="test", token_hash=token_digest(SUPERVISOR_TOKEN)))
+            await s.commit()
+        await db.dispose()
+
+    asyncio.run(seed())
+    # No phone has a password yet, as after `plateau demo`: the live demo gives the colleagues theirs.
+    cfg = PbxConfig.for_tests(work / "asterisk", phones=[], queue_ring_timeout=5)
+    pbx = PrivateAsterisk(cfg)
+    pbx.start()
+    env = serve_env(
+        url,
+        cfg,
+        PLATEAU_PBX_SIP_PORT=str(cfg.sip_port),
+        PLATEAU_PBX_TRUNKS=json.dumps([{"name": "trunk", "host": f"{cfg.trunk_host}:{cfg.trunk_port}"}]),
+    )
+    plateau = PlateauProcess(env, work / "plateau.log")
+    plateau.start()
+    try:
+        asyncio.run(wait_for(lambda: plateau.health()["ami"]["ok"], timeout=30, what="Plateau's AMI link"))
+        yield Centre(url, pbx, plateau, plateau.env, work)
+    finally:
+        plateau.stop()
+        pbx.stop()
+
+
+def sipp_left(work: Path) -> list[psutil.Process]:
+    """SIPp processes still running on this demo's scenarios."""
+    found = []
+    for p in psutil.process_iter(["name", "cmdline"]):
+        if p.info["name"] == "sipp" and any(str(work) in part for part in p.info["cmdline"] or ()):
+            found.append(p)
+    return found
+
+
+async def demo_calls(url: str) -> tuple[list[Call], set[str], set[int]]:
+    """The calls the live demo made (not the seeded history), the demo customers' numbers, and the calls
+    that have a disposition."""
+    db = Database(url)
+    async with db.session() as s:
+        calls = list(await s.scalars(select(Call).where(Call.linkedid.not_like("demo.%"))))
+        numbers = set(await s.scalars(select(PhoneNumber.e164)))
+        disposed = set(
+            await s.scalars(
+                select(Interaction.call_id).where(
+                    Interaction.kind == InteractionKind.disposition, Interaction.call_id.is_not(None)
+                )
+            )
+        )
+    await db.dispose()
+    return calls, numbers, disposed
+
+
+async def test_given_the_live_demo_when_customers_call_then_history_pops_and_wallboard_move_and_sigterm_ends(
+    centre: Centre,
+) -> None:
+    before = centre.kpi_today()
+    demo = centre.demo("--calls-per-minute", "20", "--talk-seconds", "3-6", "--seed", "3")
+    try:
+
+        async def enough() -> bool:
+            calls, _numbers, disposed = await demo_calls(centre.url)
+            answered = [c for c in calls if c.outcome == "answered"]
+            return (
+                len([c for c in answered if c.id in disposed]) >= 3
+                and any(c.outcome == "abandoned" for c in calls)
+                and any(c.contact_id is None for c in calls)
+            )
+
+        async def done_or_enough() -> bool:
+            return demo.poll() is not None or await enough()
+
+        await wait_for(done_or_enough, timeout=240, interval=1, what="the demo's calls in the history")
+        assert demo.poll() is None, centre.log()
+        calls, numbers, _disposed = await demo_calls(centre.url)
+        for call in calls:  # the pop matched exactly the callers who are customers
+            matched = call.contact_id is not None
+            customer = parse(call.caller_number or "").e164 in numbers
+            assert matched == customer, (call.caller_number, centre.log())
+        answered = [c for c in calls if c.outcome == "answered"]
+        agents = {c.agent_id for c in answered}
+        assert len(agents) == 2, "both colleagues took calls"
+        assert any(c.queue == "support" for c in answered) and any(c.queue == "sales" for c in answered)
+        after = centre.kpi_today()
+        assert after["offered"] > before["offered"] and after["answered"] > before["answered"], (
+            before,
+            after,
+        )
+        assert after["abandoned"] > before["abandoned"], (before, after)
+        assert "disposition" in centre.log() and "saved" in centre.log()
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(30)
+    assert code == 0, centre.log()
+    assert sipp_left(centre.pbx.cfg.runtime.parent) == []
+    assert "stopping the live demo" in centre.log()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+async def test_given_the_live_demo_running_when_interrupted_or_killed_then_no_sipp_is_left(
+    centre: Centre, sig: signal.Signals
+) -> None:
+    demo = centre.demo("--calls-per-minute", "30", "--seed", str(sig.value))
+    await wait_for(
+        lambda: demo.poll() is not None or len(sipp_left(centre.pbx.cfg.runtime.parent)) >= 3,
+        timeout=60,
+        interval=0.2,
+        what="the colleagues' phones and a caller running",
+    )
+    assert demo.poll() is None, centre.log()
+    os.kill(demo.pid, sig)
+    demo.wait(30)
+    # Ctrl-C goes through the clean-up; after kill -9 each SIPp gets SIGTERM from the kernel (PDEATHSIG)
+    await wait_for(lambda: sipp_left(centre.pbx.cfg.runtime.parent) == [], timeout=10, what="no SIPp left")
