@@ -3,99 +3,28 @@ their own, as a newcomer runs them (`make run`, then the demo in another termina
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 from sqlalchemy import select
 
-from app import migrate
 from app.db import Database
-from app.demo import seed_demo
-from app.models import ApiToken, Call, Interaction, InteractionKind, PhoneNumber, User
-from app.security import token_digest
+from app.models import Call, Interaction, InteractionKind, PhoneNumber
 from cti.numbers import parse
-from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.conftest import wait_for
-from tests.integration.plateau_process import PlateauProcess, serve_env
+from tests.integration.demo_centre import Centre, demo_centre
 
 pytestmark = pytest.mark.asterisk
-SUPERVISOR_TOKEN = "demo-live-test-supervisor-token-0123456789"
-
-
-@dataclass
-class Centre:
-    url: str  # the database
-    pbx: PrivateAsterisk
-    plateau: PlateauProcess
-    env: dict[str, str]
-    work: Path
-
-    def demo(self, *args: str) -> subprocess.Popen[bytes]:
-        """`plateau demo --live` in its own process, its output in the centre's folder."""
-        log = open(self.work / "demo.log", "ab")  # the child holds it
-        cmd = [str(Path(sys.executable).parent / "plateau"), "demo", "--live"]
-        cmd += ["--pbx-dir", str(self.pbx.cfg.runtime)]
-        return subprocess.Popen([*cmd, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def log(self) -> str:
-        return (self.work / "demo.log").read_text(errors="replace")
-
-    def kpi_today(self) -> dict[str, int]:
-        r = httpx.get(
-            f"{self.plateau.url}/api/v1/reports/kpi",
-            headers={"Authorization": f"Bearer {SUPERVISOR_TOKEN}"},
-            timeout=10,
-        )
-        r.raise_for_status()
-        today = next(w for w in r.json() if w["window"] == "today")
-        return {k: sum(q[k] for q in today["queues"]) for k in ("offered", "answered", "abandoned")}
 
 
 @pytest.fixture(scope="module")
 def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
-    work = tmp_path_factory.mktemp("demo-live")
-    url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
-    migrate.upgrade(url)
-
-    async def seed() -> None:
-        db = Database(url)
-        async with db.session() as s:
-            await seed_demo(s)
-            sup = await s.scalar(select(User).where(User.username == "demo-supervisor"))
-            assert sup is not None
-            s.add(ApiToken(user_id=sup.id, name="test", token_hash=token_digest(SUPERVISOR_TOKEN)))
-            await s.commit()
-        await db.dispose()
-
-    asyncio.run(seed())
-    # No phone has a password yet, as after `plateau demo`: the live demo gives the colleagues theirs.
-    cfg = PbxConfig.for_tests(work / "asterisk", phones=[], queue_ring_timeout=5)
-    pbx = PrivateAsterisk(cfg)
-    pbx.start()
-    env = serve_env(
-        url,
-        cfg,
-        PLATEAU_PBX_SIP_PORT=str(cfg.sip_port),
-        PLATEAU_PBX_TRUNKS=json.dumps([{"name": "trunk", "host": f"{cfg.trunk_host}:{cfg.trunk_port}"}]),
-    )
-    plateau = PlateauProcess(env, work / "plateau.log")
-    plateau.start()
-    try:
-        asyncio.run(wait_for(lambda: plateau.health()["ami"]["ok"], timeout=30, what="Plateau's AMI link"))
-        yield Centre(url, pbx, plateau, plateau.env, work)
-    finally:
-        plateau.stop()
-        pbx.stop()
+    with demo_centre(tmp_path_factory.mktemp("demo-live")) as c:
+        yield c
 
 
 def sipp_left(work: Path) -> list[psutil.Process]:
