@@ -239,7 +239,11 @@ class LiveDemo:
     def run(self, seconds: float | None) -> None:
         end = None if seconds is None else self.clock() + seconds
         while end is None or self.clock() < end:
-            self.tick()
+            try:
+                self.tick()
+            except httpx.HTTPError as exc:  # Plateau restarting: the calls go on, the API is asked again
+                self.say(f"{_hhmmss()} Plateau does not answer ({exc}); trying again")
+                time.sleep(2)
             time.sleep(TICK_S)
 
     def close(self) -> None:
