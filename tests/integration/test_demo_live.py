@@ -27,6 +27,18 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
         yield c
 
 
+def rtp_received(channelstats: str) -> dict[str, int]:
+    """Packets Asterisk received per channel, from `pjsip show channelstats` (the Receive count follows the
+    codec: BridgeId ChannelId UpTime Codec Count ...)."""
+    out = {}
+    for line in channelstats.splitlines():
+        words = line.split()
+        for i, word in enumerate(words[:-2]):
+            if word in ("alaw", "ulaw") and words[i + 1].isdigit():
+                out[words[i - 2]] = int(words[i + 1])
+    return out
+
+
 def sipp_left(work: Path) -> list[psutil.Process]:
     """SIPp processes still running on this demo's scenarios."""
     found = []
@@ -73,6 +85,13 @@ async def test_given_the_live_demo_when_customers_call_then_history_pops_and_wal
         async def done_or_enough() -> bool:
             return demo.poll() is not None or await enough()
 
+        async def both_speak() -> bool:  # a customer and a colleague, each heard by Asterisk
+            got = rtp_received(centre.pbx.rx("pjsip show channelstats"))
+            return any(n > 0 for ch, n in got.items() if ch.startswith("trunk-")) and any(
+                n > 0 for ch, n in got.items() if ch.startswith("agent")
+            )
+
+        await wait_for(both_speak, timeout=120, interval=0.5, what="RTP from a customer and a colleague")
         await wait_for(done_or_enough, timeout=240, interval=1, what="the demo's calls in the history")
         assert demo.poll() is None, centre.log()
         calls, numbers, _disposed = await demo_calls(centre.url)
