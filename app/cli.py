@@ -325,30 +325,43 @@ def _cmd_phone_reset_password(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from app.demo import seed_demo, sign_in_text
 
+    pace = _live_pace(args) if args.live else None  # a bad option is refused before anything is written
     print(_run(seed_demo))
     settings = load_settings()
     print(sign_in_text(f"http://{settings.http_host}:{settings.http_port}"))
-    if args.live:
+    if pace is not None:
         from pathlib import Path
 
         from app.demo_live import DemoError, run_live_demo
-        from app.demo_plan import Pace
 
         try:
-            talk = tuple(float(s) for s in args.talk_seconds.split("-"))
-            if len(talk) != 2:
-                raise ValueError(f"--talk-seconds {args.talk_seconds!r}: want LOW-HIGH, e.g. 20-60")
             run_live_demo(
                 settings,
                 minutes=args.minutes,
                 colleagues=args.colleagues.split(",") if args.colleagues else None,
                 seed=args.seed,
-                pace=Pace(calls_per_minute=args.calls_per_minute, talk_s=talk),  # type: ignore[arg-type]
+                pace=pace,
                 runtime=Path(args.pbx_dir) if args.pbx_dir else None,
             )
-        except (DemoError, ValueError) as exc:
+        except DemoError as exc:
             raise CliError(str(exc)) from None
     return 0
+
+
+def _live_pace(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from app.demo_plan import Pace
+
+    low, _, high = args.talk_seconds.partition("-")
+    try:
+        talk = (float(low), float(high))
+    except ValueError:
+        raise CliError(f"--talk-seconds {args.talk_seconds!r}: want LOW-HIGH, e.g. 20-60") from None
+    if args.minutes is not None and args.minutes <= 0:
+        raise CliError(f"--minutes {args.minutes:g}: want a positive duration")
+    try:
+        return Pace(calls_per_minute=args.calls_per_minute, talk_s=talk)
+    except ValueError as exc:
+        raise CliError(f"--calls-per-minute / --talk-seconds: {exc}") from None
 
 
 def _cmd_ivr_check(args: argparse.Namespace) -> int:
