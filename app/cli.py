@@ -393,13 +393,46 @@ def _cmd_recordings_purge(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(_args: argparse.Namespace) -> int:
+def _cmd_demo(args: argparse.Namespace) -> int:
     from app.demo import seed_demo, sign_in_text
 
+    pace = _live_pace(args) if args.live else None  # a bad option is refused before anything is written
     print(_run(seed_demo))
     settings = load_settings()
     print(sign_in_text(f"http://{settings.http_host}:{settings.http_port}"))
+    if pace is not None:
+        from pathlib import Path
+
+        from app.demo_live import DemoError, run_live_demo
+
+        try:
+            run_live_demo(
+                settings,
+                minutes=args.minutes,
+                colleagues=args.colleagues.split(",") if args.colleagues else None,
+                seed=args.seed,
+                pace=pace,
+                runtime=Path(args.pbx_dir) if args.pbx_dir else None,
+            )
+        except DemoError as exc:
+            raise CliError(str(exc)) from None
     return 0
+
+
+def _live_pace(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from app.demo_plan import Pace
+
+    low, _, high = args.talk_seconds.partition("-")
+    try:
+        talk = (float(low), float(high))
+    except ValueError:
+        raise CliError(f"--talk-seconds {args.talk_seconds!r}: want LOW-HIGH, e.g. 20-60") from None
+    if args.minutes is not None and args.minutes <= 0:
+        raise CliError(f"--minutes {args.minutes:g}: want a positive duration")
+    try:
+        return Pace(calls_per_minute=args.calls_per_minute, talk_s=talk)
+    except ValueError as exc:
+        raise CliError(f"--calls-per-minute / --talk-seconds: {exc}") from None
 
 
 def _cmd_ivr_check(args: argparse.Namespace) -> int:
@@ -560,6 +593,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_recordings_purge)
 
     p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="then simulate customers calling and colleagues answering, against `make run`'s Asterisk",
+    )
+    p.add_argument("--minutes", type=float, help="--live: stop after this long (default: until Ctrl-C)")
+    p.add_argument("--calls-per-minute", type=float, default=2.0, help="--live: how busy (default 2)")
+    p.add_argument("--colleagues", help="--live: simulated agents, comma-separated (default agent2,agent3)")
+    p.add_argument("--talk-seconds", default="20-60", help="--live: how long colleagues talk (LOW-HIGH)")
+    p.add_argument("--seed", type=int, default=7, help="--live: the same seed replays the same calls")
+    p.add_argument("--pbx-dir", help="--live: the private Asterisk's folder (default var/asterisk)")
     p.set_defaults(func=_cmd_demo)
 
     ivr = sub.add_parser("ivr", help="IVR flows").add_subparsers(dest="ivr_command", required=True)

@@ -1,58 +1,76 @@
-"""`make docs-screenshots`: pictures of the desk with a pop and of the wallboard under load, for docs/.
+"""`make docs-screenshots`: pictures of the desk with a pop and of the wallboard while calls flow, for docs/.
 
-A small call centre runs for real (bench/support/stage.py: Asterisk, SIPp agents and carrier, PostgreSQL,
-`plateau serve`); calls keep coming faster than 12 agents can take them, so queues fill, and Chromium
-signs in as a supervisor and as an agent.
+What a newcomer sees with `make run` and `plateau demo --live`: the demo data, a private Asterisk and
+`plateau serve` (tests/integration/demo_centre.py), the live demo's customers calling and its colleagues
+answering, agent1's phone simulated too so that its desk pops. Chromium signs in as demo-supervisor and as
+agent1 once the day's counters have moved.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
-from app.security import hash_password
-from bench.support.stage import CallCentre
+from app.demo import DEMO_PASSWORD
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.integration.sipp import Caller
+from tests.integration.demo_centre import demo_centre
 
-PASSWORD = "screenshots-password"
+WARM_UP_S = 150  # calls offered, answered and abandoned today before the pictures
+BUSY_AGENTS = 2  # the wallboard is taken while this many of the team's agents talk
+
+
+def sign_in(page: Page, user: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Identifiant").fill(user)
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(lambda u: "/login" not in u)
 
 
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    with CallCentre(
-        5000, agents=12, supervisors=1, password_hash=hash_password(PASSWORD), talk_ms=25_000
-    ) as c:
-        c.sipp.stop()  # agent phones again, agent1 ringing long enough to be seen
-        for n in range(1, 13):
-            c.sipp.agent(n, "answer", ring_ms=4500 if n == 1 else 1500, talk_ms=25_000)
-        callers = [Caller(f"06{n:08d}", "5551000", f"Client {n}") for n in range(40)]
-        c.sipp.call(callers, hold_ms=60_000, rate=1.5, limit=60)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            url = f"http://127.0.0.1:{c.http_port}"
-            for user, path, shot in (
-                ("agent1", "/desk", "desk-pop.png"),
-                ("sup1", "/wallboard", "wallboard.png"),
-            ):
-                page = browser.new_context(base_url=url, viewport={"width": 1440, "height": 1000}).new_page()
-                page.goto("/login")
-                page.get_by_label("Identifiant").fill(user)
-                page.get_by_label("Mot de passe").fill(PASSWORD)
-                page.get_by_role("button", name="Se connecter").click()
-                page.wait_for_url(lambda u: "/login" not in u)
-                page.goto(path)
-                if user == "agent1":
-                    page.wait_for_selector("#pop:not([hidden])", timeout=90_000)
-                    time.sleep(0.6)  # the full pop after the partial one, while it still rings
-                else:
-                    time.sleep(8)  # the board fills with waiting calls and busy agents
-                page.screenshot(path=str(out / shot), full_page=True)
-                print(out / shot)
-            browser.close()
+    with demo_centre(Path(tempfile.mkdtemp(prefix="docs-screenshots-"))) as c:
+        demo = c.demo(
+            "--colleagues", "agent1,agent2,agent3", "--calls-per-minute", "6", "--talk-seconds", "30-70"
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + WARM_UP_S
+            while time.monotonic() < deadline:
+                assert demo.poll() is None, c.log()
+                time.sleep(1)
+            counters = c.kpi_today()
+            assert counters["offered"] and counters["answered"], (counters, c.log())
+            print(f"today: {counters}", file=sys.stderr)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                url = c.plateau.url
+                viewport = {"width": 1440, "height": 1000}
+                board = browser.new_context(base_url=url, viewport=viewport).new_page()  # type: ignore[arg-type]
+                sign_in(board, "demo-supervisor")
+                board.goto("/wallboard")
+                board.wait_for_function(
+                    "n => document.querySelectorAll('#wb-agents tr[data-state=on_call]').length >= n",
+                    arg=BUSY_AGENTS,
+                    timeout=180_000,
+                )
+                time.sleep(1)  # the counters' refetch after the last event
+                board.screenshot(path=str(out / "wallboard.png"), full_page=True)
+                print(out / "wallboard.png")
+                desk = browser.new_context(base_url=url, viewport=viewport).new_page()  # type: ignore[arg-type]
+                sign_in(desk, "agent1")
+                desk.goto("/desk")
+                desk.wait_for_selector("#pop:not([hidden])", timeout=180_000)
+                time.sleep(0.6)  # the full pop after the partial one
+                desk.screenshot(path=str(out / "desk-pop.png"), full_page=True)
+                print(out / "desk-pop.png")
+                browser.close()
+        finally:
+            demo.terminate()
+            demo.wait(30)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,25 @@ def test_given_a_french_csv_when_imported_then_summary_and_rejects_are_printed(
     assert "imported 1 contacts" in out and "line 3: number 'pas un numéro'" in out
 
 
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--talk-seconds", "abc"], "--talk-seconds 'abc': want LOW-HIGH"),
+        (["--talk-seconds", "20"], "--talk-seconds '20': want LOW-HIGH"),
+        (["--talk-seconds", "60-20"], "talk_s: want 0 <= low <= high"),
+        (["--calls-per-minute", "0"], "calls_per_minute must be positive"),
+        (["--minutes", "-1"], "--minutes -1: want a positive duration"),
+    ],
+)
+def test_given_live_demo_options_that_cannot_work_then_refused_by_name_before_anything_is_written(
+    cli_db: str, capsys, options: list[str], said: str
+) -> None:
+    assert main(["demo", "--live", *options]) == 2
+    captured = capsys.readouterr()
+    assert said in captured.err
+    assert "demo data" not in captured.out  # nothing seeded
+
+
 def test_given_demo_when_run_twice_then_seeded_once_and_both_runs_say_how_to_sign_in(
     cli_db: str, capsys
 ) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cti import sipp as sipp_module
 from cti.pbx_process import PbxConfig, free_port, phone_address
-from tests.integration import sipp as sipp_module
-from tests.integration.sipp import Sipp
+from cti.sipp import Sipp
 
 pytestmark = pytest.mark.asterisk
 
