@@ -265,8 +265,24 @@ def agent_scenario(behaviour: str, ring_ms: int = 1000, talk_ms: int = NEVER_MS)
     )
 
 
-def caller_scenario(hold_ms: int) -> str:
-    return CALLER.format(sdp=SDP, hold_ms=hold_ms, ok_to_bye=OK_TO_BYE)
+VOICE = "/usr/share/sip-tester/g711a.pcap"  # shipped with SIPp: ~7 s of speech, G.711 A-law
+
+
+def with_voice(scenario: str, after: str) -> str:
+    """The scenario offering A-law and playing the voice once the message that holds `after` is sent (a
+    `]]></send>` after it) or received (a `<recv` tag)."""
+    text = scenario.replace("RTP/AVP 0 101", "RTP/AVP 8 101").replace(
+        "rtpmap:0 PCMU/8000", "rtpmap:8 PCMA/8000"
+    )
+    at = text.index(after)
+    end = text.index("/>", at) + 2 if after.startswith("<recv") else text.index("]]></send>", at) + 10
+    return text[:end] + f'\n  <nop><action><exec play_pcap_audio="{VOICE}"/></action></nop>' + text[end:]
+
+
+def caller_scenario(hold_ms: int, voice: bool = False) -> str:
+    """A trunk caller holding `hold_ms` after the answer; with `voice`, speaking from the answer on."""
+    text = CALLER.format(sdp=SDP, hold_ms=hold_ms, ok_to_bye=OK_TO_BYE)
+    return with_voice(text, "CSeq: 1 ACK") if voice else text
 
 
 def sipp_binary() -> str:
@@ -423,11 +439,12 @@ class Sipp:
         limit: int = 50,
         wait: bool = False,
         extra: Sequence[str] = (),
+        voice: bool = False,
     ) -> subprocess.Popen[bytes]:
         """Place one call per caller from the trunk (127.0.0.2); caller IDs come from a CSV injection file."""
         rows = ["SEQUENTIAL", *(f"{c.number};{c.did};{c.name}" for c in callers)]
         inf = self._file("callers.csv", "\n".join(rows) + "\n")
-        scenario = self._file("caller.xml", caller_scenario(hold_ms))
+        scenario = self._file("caller.xml", caller_scenario(hold_ms, voice))
         cmd = [
             *self._base(scenario, self.cfg.trunk_host, free_port()),
             "-inf",
