@@ -8,7 +8,8 @@ this queue: the hub must not burden them). Latency is from the AMI event that ra
 
 `--recording all` runs it a second time with every call recorded (the queue's policy `all`: announcement,
 MixMonitor into PLATEAU_RECORDINGS_DIR, the file filed when the call ends) and prints that run's figures
-beside the first's (`recording_all`): recording must cost the pop nothing.
+beside the first's (`recording_all`): recording must cost the pop nothing. In both runs the callers then
+speak (SIPp's A-law sample), so that there is audio to record and the two runs carry the same media.
 """
 
 from __future__ import annotations
@@ -52,7 +53,13 @@ def main() -> None:
 
 def figures(args: argparse.Namespace, supervisors: int, others: int, policy: str) -> dict[str, Any]:
     with CallCentre(
-        args.contacts, args.agents, supervisors, others, server_nice=args.server_nice, recording_policy=policy
+        args.contacts,
+        args.agents,
+        supervisors,
+        others,
+        server_nice=args.server_nice,
+        recording_policy=policy,
+        voice=args.recording == "all",
     ) as centre:
         r = centre.run(args.calls, args.cps)
         recordings = len(list((centre.work / "recordings").glob("*.wav")))

@@ -241,6 +241,7 @@ class CallCentre:
     ivr_flows: Path | None = None  # a folder of IVR flows: calls go through the IVR (FastAGI) first
     live_lock: Path | None = None  # taken (flock) once the data is staged, before Asterisk starts
     recording_policy: str = "none"  # the queues' (app/recordings.py): `all` records every answered call
+    voice: bool = False  # callers speak (SIPp's A-law sample): media through Asterisk, something to record
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-centre-")))
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -340,7 +341,7 @@ class CallCentre:
             rec = AmiRecorder(self.cfg.ami_port, self.cfg.ami_user, self.cfg.ami_secret)
             await rec.start()
             cpu0, t0 = server.cpu_times(), time.monotonic()
-            proc = self.sipp.call(callers, hold_ms=4000, rate=cps, limit=400)
+            proc = self.sipp.call(callers, hold_ms=4000, rate=cps, limit=400, voice=self.voice)
             await asyncio.to_thread(proc.wait, calls / cps + 120)
             await asyncio.sleep(3)  # the last events
             cpu1, t1 = server.cpu_times(), time.monotonic()

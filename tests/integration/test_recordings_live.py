@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 
 from app.models import Call, Queue, Recording, RecordingPause
 from cti.ivr.tables import IvrSession
-from cti.pbx_process import PrivateAsterisk, free_port
+from cti.pbx_process import PrivateAsterisk
 from tests.conftest import wait_for
 from tests.integration.conftest import Plateau, plateau_settings, serve_plateau
-from tests.integration.sipp import Sipp, agent_scenario, caller_scenario
+from cti.sipp import Caller, Sipp, agent_scenario, voice_file
 
 pytestmark = pytest.mark.asterisk
 
@@ -35,40 +35,15 @@ async def plateau(pbx: PrivateAsterisk, tmp_path: Path) -> AsyncIterator[Plateau
         await p.cti.logout("PJSIP/agent1")
 
 
-VOICE = "/usr/share/sip-tester/g711a.pcap"  # shipped with SIPp: ~7 s of speech
-
-
-def _with_voice(scenario: str, after: str) -> str:
-    """The scenario in A-law, playing the voice once the message that ends with (or after) `after` is done."""
-    text = scenario.replace("RTP/AVP 0 101", "RTP/AVP 8 101").replace(
-        "rtpmap:0 PCMU/8000", "rtpmap:8 PCMA/8000"
-    )
-    at = text.index(after)
-    end = text.index("/>", at) + 2 if after.startswith("<recv") else text.index("]]></send>", at) + 10
-    return text[:end] + f'\n  <nop><action><exec play_pcap_audio="{VOICE}"/></action></nop>' + text[end:]
-
-
 def _agent_talking(sipp: Sipp, n: int, talk_ms: int) -> None:
-    text = _with_voice(
-        agent_scenario("answer", ring_ms=300, talk_ms=talk_ms), '<recv request="ACK" crlf="true"/>'
-    )
+    text = agent_scenario("answer", ring_ms=300, talk_ms=talk_ms, audio=voice_file(sipp.workdir))
     sipp.register(f"agent{n}", f"127.0.1.{n}")
     sipp._phone(sipp._file(f"agent{n}-voice.xml", text), f"127.0.1.{n}", sipp.cfg.phone_port)
 
 
 def _call_talking(sipp: Sipp, number: str, did: str) -> None:
-    text = _with_voice(caller_scenario(30_000), "CSeq: 1 ACK")
-    rows = f"SEQUENTIAL\n{number};{did};Voice\n"
-    inf, scenario = sipp._file("callers.csv", rows), sipp._file("caller-voice.xml", text)
-    cmd = [*sipp._base(scenario, sipp.cfg.trunk_host, free_port()), "-inf", str(inf), "-m", "1"]
-    proc = subprocess.Popen(
-        [*cmd, f"{sipp.cfg.sip_bind}:{sipp.cfg.sip_port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    sipp._started(proc)
+    """A trunk caller speaking from the answer on (SIPp's own A-law sample, streamed in a loop)."""
+    sipp.call([Caller(number, did, "Voice")], hold_ms=30_000, audio=voice_file(sipp.workdir))
 
 
 async def _policy(p: Plateau, queue: str, policy: str) -> None:
