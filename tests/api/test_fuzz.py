@@ -105,4 +105,6 @@ def test_given_any_generated_request_when_sent_then_no_server_error(
             assert mode is GenerationMode.NEGATIVE  # nothing invalid to send (e.g. no parameters at all)
     assert failures == []
     if mode is GenerationMode.POSITIVE:
-        assert len(reached) >= len(operations) // 2, sorted(reached)
+        # an operation on a given id answers 404 to a random one: count those that need no id
+        free = {f"{op.method.upper()} {op.path}" for op in operations if "{" not in op.path}
+        assert len(reached & free) >= len(free) // 2, sorted(free - reached)
