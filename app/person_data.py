@@ -632,11 +632,13 @@ async def erase(
     db: AsyncSession, person: Person, store: RecordingStore, now: datetime
 ) -> tuple[dict[str, int], Erasure]:
     """Erase the person from every source in the caller's transaction; the caller buries the tombstones,
-    commits, then removes the files (`remove_files`)."""
+    commits, then removes the files (`remove_files`). Last registered first: a source finds its rows through
+    those registered before it (recordings, survey answers, timeline and IVR sessions through the calls,
+    callbacks through the leads), which must still hold the person's numbers when it looks."""
     erasure = Erasure(now, store)
-    counts = {name: await source.erase(db, person, erasure) for name, source in SOURCES.items()}
+    counts = {name: await SOURCES[name].erase(db, person, erasure) for name in reversed(SOURCES)}
     await db.flush()
-    return counts, erasure
+    return {name: counts[name] for name in SOURCES}, erasure
 
 
 def audit_target(person: Person) -> str | None:
