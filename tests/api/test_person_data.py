@@ -418,6 +418,7 @@ async def test_given_the_admin_page_when_finding_objecting_and_erasing_then_it_s
     page = await c.get("/admin/persons", params={"number": "06 12 34 56 78"})
     assert page.status_code == 200, page.text
     assert "Droits des personnes" in page.text and "Passages dans le SVI" in page.text
+    assert "Enregistrements d'appels" in page.text and "Réponses aux enquêtes" in page.text
     assert "/api/v1/persons/export?number=06+12+34+56+78" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None
