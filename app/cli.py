@@ -206,8 +206,10 @@ def _cmd_person(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app import person_data, person_zip
+    from app.recording_store import store_for
 
     settings = load_settings()
+    store = store_for(settings)
     if args.person_command == "erase" and not args.yes:
         raise CliError("erasure cannot be undone: add --yes")
 
@@ -219,16 +221,18 @@ def _cmd_person(args: argparse.Namespace) -> int:
         except person_data.PersonNotFound as exc:
             raise CliError(str(exc)) from None
         if args.person_command == "erase":
-            return await person_data.erase_person(session, person, settings.tombstone_key(), user_id=None)
+            return await person_data.erase_person(
+                session, person, settings.tombstone_key(), store, datetime.now(UTC), user_id=None
+            )
         if args.person_command == "object":
             return await person_data.object_to_calls(session, person, datetime.now(UTC), user_id=None)
-        gathered = await person_data.gather(session, person)
+        gathered = await person_data.gather(session, person, store)
         detail = {"counts": gathered.counts(), "files": len(gathered.files), "via": "cli"}
         person_data.audit_person(session, "person_exported", person, detail, user_id=None)
         await session.commit()
         out = Path(args.out)
         with out.open("wb") as f:  # noqa: ASYNC230  (the CLI's own file)
-            for chunk in person_zip.zip_stream(gathered, datetime.now(UTC)):
+            async for chunk in person_zip.zip_stream(gathered, datetime.now(UTC), store):
                 f.write(chunk)
         return {"file": str(out), "counts": gathered.counts()}
 

@@ -18,7 +18,6 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Text, cast, delete, func, inspect, or_, select, update
@@ -36,7 +35,11 @@ from app.models import (
     Interaction,
     OpenCall,
     PhoneNumber,
+    Recording,
+    RecordingPause,
+    SurveyAnswer,
 )
+from app.recording_store import RecordingStore
 from cti.ivr.tables import IvrSession
 from cti.numbers import InvalidNumber, parse, suffix_key
 from dialer.dnc import add_numbers
@@ -93,21 +96,27 @@ class Person:
 
 @dataclass
 class Erasure:
-    """What an erasure collects beside the database: files to remove once the transaction is committed."""
+    """What an erasure needs beside the database: its time, the recording store, and what it collects there:
+    the keys of the files to delete once the transaction is committed (a rolled back erasure keeps them),
+    and the files it cannot reach (kept, said in the answer)."""
 
-    files: list[Path] = field(default_factory=list)
+    now: datetime
+    store: RecordingStore
+    keys: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Source:
     """One kind of record about a person. `find` returns its rows as plain dicts (what the export holds);
     `erase` anonymises or deletes them in the caller's transaction and returns how many rows it touched;
-    `files` names the files a row brings into the export (a recording's audio) as (name in the ZIP, path)."""
+    `files` names the files its rows bring into the export (a recording's audio) as (name in the ZIP, key in
+    the recording store)."""
 
     name: str
     find: Callable[[AsyncSession, Person], Awaitable[list[dict[str, Any]]]]
     erase: Callable[[AsyncSession, Person, Erasure], Awaitable[int]]
-    files: Callable[[list[dict[str, Any]]], list[tuple[str, Path]]] | None = None
+    files: Callable[[list[dict[str, Any]], RecordingStore], list[tuple[str, str]]] | None = None
 
 
 SOURCES: dict[str, Source] = {}
@@ -481,6 +490,79 @@ async def _erase_dnc(db: AsyncSession, p: Person, _: Erasure) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def _survey_answers(db: AsyncSession, p: Person) -> list[SurveyAnswer]:
+    found = {a.id: a for a in await _by_number(db, SurveyAnswer, [SurveyAnswer.caller_number], p)}
+    linkedids = [c.linkedid for c in await _calls(db, p)]
+    conds = []
+    if p.contact_ids:
+        conds.append(SurveyAnswer.contact_id.in_(p.contact_ids))
+    if linkedids:
+        conds.append(SurveyAnswer.linkedid.in_(linkedids))
+    if conds:
+        for a in await db.scalars(select(SurveyAnswer).where(or_(*conds))):
+            found[a.id] = a
+    return sorted(found.values(), key=lambda a: a.id)
+
+
+async def _find_survey_answers(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
+    return [as_dict(a) for a in await _survey_answers(db, p)]
+
+
+def _comment_files(rows: list[dict[str, Any]], store: RecordingStore) -> list[tuple[str, str]]:
+    """The spoken comments the store holds (Asterisk writes them where the IVR's `record` node says)."""
+    out = []
+    for r in rows:
+        key = store.key_of(r["comment_path"]) if r.get("comment_path") else None
+        if key is not None:
+            out.append((f"survey_comments/{r['id']}.wav", key))
+    return out
+
+
+async def _erase_survey_answers(db: AsyncSession, p: Person, erasure: Erasure) -> int:
+    rows = await _survey_answers(db, p)
+    for a in rows:  # the scores, agent, queue and campaign stay: the satisfaction figures count them
+        if a.comment_path:
+            key = erasure.store.key_of(a.comment_path)
+            if key is None:
+                erasure.unreachable.append(f"survey answer {a.id}: comment outside the recording store")
+            else:
+                erasure.keys.append(key)
+        a.caller_number, a.comment_path = None, None
+    return len(rows)
+
+
+async def _recordings(db: AsyncSession, p: Person) -> list[Recording]:
+    linkedids = [c.linkedid for c in await _calls(db, p)]
+    if not linkedids:
+        return []
+    return list(
+        await db.scalars(select(Recording).where(Recording.linkedid.in_(linkedids)).order_by(Recording.id))
+    )
+
+
+async def _find_recordings(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
+    out = []
+    for rec in await _recordings(db, p):
+        pauses = await db.scalars(
+            select(RecordingPause).where(RecordingPause.linkedid == rec.linkedid).order_by(RecordingPause.at)
+        )
+        out.append(as_dict(rec) | {"pauses": [as_dict(x) for x in pauses]})
+    return out
+
+
+def _recording_files(rows: list[dict[str, Any]], _: RecordingStore) -> list[tuple[str, str]]:
+    return [(f"recordings/{r['id']}.wav", r["storage_key"]) for r in rows if r["purged_at"] is None]
+
+
+async def _erase_recordings(db: AsyncSession, p: Person, erasure: Erasure) -> int:
+    rows = await _recordings(db, p)
+    for rec in rows:  # the row holds no personal data (times, queue, agent): it stays as proof, purged
+        if rec.purged_at is None:
+            erasure.keys.append(rec.storage_key)
+            rec.purged_at = erasure.now
+    return len(rows)
+
+
 def _text_source(
     model: type[Any], column: InstrumentedAttribute[Any], erased: Callable[[Any, frozenset[str]], Any]
 ) -> tuple[Any, Any]:
@@ -516,6 +598,8 @@ for _src in [
     Source("leads", _find_leads, _erase_leads),
     Source("callbacks", _find_callbacks, _erase_callbacks),
     Source("do_not_call", _find_dnc, _erase_dnc),
+    Source("survey_answers", _find_survey_answers, _erase_survey_answers, _comment_files),
+    Source("recordings", _find_recordings, _erase_recordings, _recording_files),
     Source("import_rejects", *_text_source(ImportReject, ImportReject.reason, lambda _v, _n: ERASED)),
     Source("audit_log", *_text_source(AuditLog, AuditLog.detail, _scrub)),
 ]:
@@ -527,30 +611,34 @@ for _src in [
 class Gathered:
     person: Person
     rows: dict[str, list[dict[str, Any]]]
-    files: list[tuple[str, Path]]
+    files: list[tuple[str, str]]  # (name in the ZIP, key in the recording store)
 
     def counts(self) -> dict[str, int]:
         return {name: len(rows) for name, rows in self.rows.items()}
 
 
-async def gather(db: AsyncSession, person: Person) -> Gathered:
+async def gather(db: AsyncSession, person: Person, store: RecordingStore) -> Gathered:
     rows: dict[str, list[dict[str, Any]]] = {}
-    files: list[tuple[str, Path]] = []
+    files: list[tuple[str, str]] = []
     for name, source in SOURCES.items():
         rows[name] = await source.find(db, person)
         if source.files is not None:
-            files += source.files(rows[name])
+            files += source.files(rows[name], store)
     return Gathered(person, rows, files)
 
 
 # --- erasure and objection --------------------------------------------------------------------------------
-async def erase(db: AsyncSession, person: Person) -> tuple[dict[str, int], Erasure]:
+async def erase(
+    db: AsyncSession, person: Person, store: RecordingStore, now: datetime
+) -> tuple[dict[str, int], Erasure]:
     """Erase the person from every source in the caller's transaction; the caller buries the tombstones,
-    commits, then removes `Erasure.files`."""
-    erasure = Erasure()
-    counts = {name: await source.erase(db, person, erasure) for name, source in SOURCES.items()}
+    commits, then removes the files (`remove_files`). Last registered first: a source finds its rows through
+    those registered before it (recordings, survey answers, timeline and IVR sessions through the calls,
+    callbacks through the leads), which must still hold the person's numbers when it looks."""
+    erasure = Erasure(now, store)
+    counts = {name: await SOURCES[name].erase(db, person, erasure) for name in reversed(SOURCES)}
     await db.flush()
-    return counts, erasure
+    return {name: counts[name] for name in SOURCES}, erasure
 
 
 def audit_target(person: Person) -> str | None:
@@ -580,10 +668,17 @@ def audit_person(
 
 
 async def erase_person(
-    db: AsyncSession, person: Person, key: bytes, *, user_id: int | None, request: Any = None
+    db: AsyncSession,
+    person: Person,
+    key: bytes,
+    store: RecordingStore,
+    now: datetime,
+    *,
+    user_id: int | None,
+    request: Any = None,
 ) -> dict[str, Any]:
     """Erase, bury the tombstones, audit (hashes and counts only) and commit; then remove the files."""
-    counts, erasure = await erase(db, person)
+    counts, erasure = await erase(db, person, store, now)
     hashes = await tombstones.bury(db, key, person.numbers, person.emails)
     audit_person(
         db,
@@ -594,7 +689,8 @@ async def erase_person(
         request=request,
     )
     await db.commit()
-    return {"counts": counts, "tombstones": len(hashes), "files_not_removed": remove_files(erasure)}
+    failed = erasure.unreachable + await remove_files(erasure)
+    return {"counts": counts, "tombstones": len(hashes), "files_not_removed": failed}
 
 
 async def object_to_calls(
@@ -617,14 +713,15 @@ async def object_to_calls(
     return detail
 
 
-def remove_files(erasure: Erasure) -> list[str]:
-    """Remove the erased files (after the commit); returns those that could not be removed."""
+async def remove_files(erasure: Erasure) -> list[str]:
+    """Delete the erased files through the store (after the commit; one already gone is fine); returns those
+    that could not be deleted, by key (a key names a call, never the person)."""
     failed = []
-    for path in erasure.files:
+    for key in erasure.keys:
         try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:
-            failed.append(f"{path.name}: {exc.strerror}")
+            await erasure.store.delete(key)
+        except (OSError, ValueError) as exc:
+            failed.append(f"{key}: {getattr(exc, 'strerror', None) or exc}")
     return failed
 
 

@@ -8,12 +8,13 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 from app.csv_export import BOM, cell
 from app.person_data import Gathered
+from app.recording_store import RecordingStore
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -51,13 +52,12 @@ class _Pipe(io.RawIOBase):
         return out
 
 
-FILE_CHUNK = 256 * 1024
-
-
-def zip_stream(g: Gathered, generated_at: datetime) -> Iterator[bytes]:
+async def zip_stream(g: Gathered, generated_at: datetime, store: RecordingStore) -> AsyncIterator[bytes]:
     """The export as a ZIP, produced piece by piece: `person.json` (what was found and when), then per kind
-    of record a JSON and a CSV file, then the audio files."""
+    of record a JSON and a CSV file, then the audio files read from the store in chunks (each sent as it
+    is compressed); `files_missing.json` names those the store no longer had."""
     pipe = _Pipe()
+    missing: list[str] = []
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         manifest = {
             "generated_at": generated_at.isoformat(),
@@ -72,9 +72,14 @@ def zip_stream(g: Gathered, generated_at: datetime) -> Iterator[bytes]:
             zf.writestr(f"{name}.json", json.dumps(rows, ensure_ascii=False, indent=2))
             zf.writestr(f"{name}.csv", _csv(rows))
             yield pipe.take()
-        for arcname, path in g.files:
-            with zf.open(arcname, "w", force_zip64=True) as out, path.open("rb") as f:
-                while chunk := f.read(FILE_CHUNK):
+        for arcname, key in g.files:
+            if await store.size(key) is None:  # deleted since it was found (the purge, by hand)
+                missing.append(arcname)
+                continue
+            with zf.open(arcname, "w", force_zip64=True) as out:
+                async for chunk in store.open(key):
                     out.write(chunk)
                     yield pipe.take()
+        if missing:
+            zf.writestr("files_missing.json", json.dumps(missing, indent=2))
     yield pipe.take()

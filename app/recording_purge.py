@@ -105,22 +105,6 @@ async def purge(db: Database, store: RecordingStore, settings: Settings, now: da
     return report
 
 
-async def erase(db: Database, store: RecordingStore, linkedids: list[str], now: datetime) -> list[int]:
-    """Delete the recordings of these calls (a person's erasure), held or not: the files go, the rows stay
-    as proof (no personal data: times, queue, agent) with `purged_at`. Returns the recordings' ids."""
-    async with db.session() as s:
-        rows = list(
-            await s.scalars(
-                select(Recording).where(Recording.linkedid.in_(linkedids), Recording.purged_at.is_(None))
-            )
-        )
-        for rec in rows:
-            await store.delete(rec.storage_key)
-            rec.purged_at = now
-        await s.commit()
-    return [rec.id for rec in rows]
-
-
 async def run_periodically(db: Database, store: RecordingStore, settings: Settings) -> None:
     """The service's purge: once at start, then every interval; a failed run is logged and tried next time."""
     while True:

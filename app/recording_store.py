@@ -7,6 +7,7 @@ the same interface (Asterisk would still write to a local spool the store upload
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,11 @@ class RecordingStore(Protocol):
 
     def spool(self) -> str:
         """The folder, on the PBX's host, where Asterisk writes the files (the dialplan's PLATEAU_REC_DIR)."""
+        ...
+
+    def key_of(self, reference: str) -> str | None:
+        """The key of a file Asterisk wrote into the spool, from the full name it gave it there (a survey's
+        spoken comment); None when the file lies elsewhere (the store cannot reach it)."""
         ...
 
     async def size(self, key: str) -> int | None:
@@ -65,6 +71,15 @@ class LocalFolderStore:
 
     def spool(self) -> str:
         return str(self.root)
+
+    def key_of(self, reference: str) -> str | None:
+        folder, _, name = reference.rpartition("/")
+        if os.path.normpath(folder or ".") != str(self.root):
+            return None
+        try:
+            return checked_key(name)
+        except ValueError:
+            return None
 
     def _path(self, key: str) -> Path:
         return self.root / checked_key(key)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data, person_zip
 from app.person_data import BadQuery, Person, PersonNotFound
+from app.recording_store import store_for
 from app.schemas import MAX_ID, Text
 from app.security import Identity, get_db, require
 
@@ -65,7 +66,7 @@ async def find_person(
 ) -> Any:
     """What Plateau holds about a person, as counts per kind of record."""
     person = await _person(request, db, q, "query")
-    gathered = await person_data.gather(db, person)
+    gathered = await person_data.gather(db, person, store_for(request.app.state.settings))
     person_data.audit_person(
         db, "person_looked_up", person, {"counts": gathered.counts()}, user_id=ident.user.id, request=request
     )
@@ -87,7 +88,8 @@ async def export_person(
 ) -> StreamingResponse:
     """Everything held about the person as one ZIP (JSON, CSV, audio), streamed."""
     person = await _person(request, db, q, "query")
-    gathered = await person_data.gather(db, person)
+    store = store_for(request.app.state.settings)
+    gathered = await person_data.gather(db, person, store)
     now = datetime.now(UTC)
     person_data.audit_person(
         db,
@@ -100,7 +102,7 @@ async def export_person(
     await db.commit()
     name = f"plateau-person-{now:%Y%m%d-%H%M%S}.zip"
     return StreamingResponse(
-        person_zip.zip_stream(gathered, now),
+        person_zip.zip_stream(gathered, now, store),
         media_type="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -130,7 +132,13 @@ async def erase_person(
     person = await _person(request, db, body, "body")
     settings = request.app.state.settings
     return await person_data.erase_person(
-        db, person, settings.tombstone_key(), user_id=ident.user.id, request=request
+        db,
+        person,
+        settings.tombstone_key(),
+        store_for(settings),
+        datetime.now(UTC),
+        user_id=ident.user.id,
+        request=request,
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data
 from app.person_data import BadQuery, Person, PersonNotFound
+from app.recording_store import store_for
 from app.security import Identity, get_db
 from app.web.pages import _check_csrf, page, roles
 from app.web.render import N_, gettext
@@ -31,6 +32,8 @@ KIND_LABELS = {
     "do_not_call": N_("Do-not-call entries"),
     "import_rejects": N_("Import report lines"),
     "audit_log": N_("Audit log entries"),
+    "survey_answers": N_("Survey answers"),
+    "recordings": N_("Call recordings"),
 }
 FIELD_LABELS = {"number": N_("Phone number"), "email": N_("E-mail"), "contact_id": N_("Contact id")}
 
@@ -80,7 +83,7 @@ async def _show(
         except (BadQuery, PersonNotFound) as exc:
             return _failed(request, ident, exc)
         else:
-            gathered = await person_data.gather(db, person)
+            gathered = await person_data.gather(db, person, store_for(request.app.state.settings))
             detail = {"counts": gathered.counts(), "via": "page"}
             person_data.audit_person(
                 db, "person_looked_up", person, detail, user_id=ident.user.id, request=request
@@ -143,8 +146,16 @@ async def persons_action(
         return await _show(
             request, ident, db, q, gettext("Tick the box to confirm the erasure: it cannot be undone.")
         )
-    key = request.app.state.settings.tombstone_key()
-    done = await person_data.erase_person(db, person, key, user_id=ident.user.id, request=request)
+    settings = request.app.state.settings
+    done = await person_data.erase_person(
+        db,
+        person,
+        settings.tombstone_key(),
+        store_for(settings),
+        datetime.now(UTC),
+        user_id=ident.user.id,
+        request=request,
+    )
     message = gettext(
         "Erased: %(rows)d records anonymised or deleted, %(t)d tombstones kept.",
         rows=sum(done["counts"].values()),

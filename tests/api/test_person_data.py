@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
+import struct
+import wave
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +30,11 @@ from app.models import (
     Interaction,
     InteractionKind,
     OpenCall,
+    Recording,
+    RecordingPause,
+    SurveyAnswer,
 )
+from app.recording_store import store_for
 from cti.ivr.tables import IvrSession
 from dialer.list_import import ImportOptions, import_file
 from dialer.models import (
@@ -52,6 +59,32 @@ MOBILE, NATIONAL, LANDLINE = "+33612345678", "06 12 34 56 78", "+33198765432"
 EMAIL, FIRST, LAST = "Zebulon.Q@Exemple.fr", "Zébulon", "Quintavalle"
 # every form of the person that must be gone after erasure (compared without case)
 NEEDLES = [MOBILE, "0612345678", "612345678", NATIONAL, LANDLINE, "198765432", EMAIL, FIRST, LAST]
+RECORDING_KEY, COMMENT_KEY = "p.1.wav", "plateau-comment-p.1.wav"
+
+
+@pytest.fixture(autouse=True)
+def recordings_folder(api: Api, tmp_path: Path) -> Path:
+    """The recording store of these tests: a folder of their own (the store is built from the settings)."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    api.app.state.settings = api.app.state.settings.model_copy(update={"recordings_dir": folder})
+    return folder
+
+
+def _tone(seconds: float) -> bytes:
+    """A real WAV file: 8 kHz mono, a tone (not silence)."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(
+            b"".join(struct.pack("<h", int(8000 * math.sin(i / 5))) for i in range(int(seconds * 8000)))
+        )
+    return buf.getvalue()
+
+
+AUDIO, COMMENT_AUDIO = _tone(1.0), _tone(0.5)
 
 
 async def _seed(api: Api) -> int:
@@ -130,6 +163,24 @@ async def _seed(api: Api) -> int:
         await s.flush()
         s.add(ImportReject(job_id=job.id, line=7, kind=RejectKind.duplicate,
                            reason=f"duplicate of line 2 ({MOBILE})"))  # fmt: skip
+        # their call was recorded (paused once at the desk) and they answered the survey with a comment
+        folder = api.app.state.settings.recordings_dir
+        (folder / RECORDING_KEY).write_bytes(AUDIO)
+        (folder / COMMENT_KEY).write_bytes(COMMENT_AUDIO)
+        s.add_all(
+            [
+                Recording(linkedid="p.1", storage_key=RECORDING_KEY, queue="support",
+                          agent_id=api.users["agent"].id, started_at=DAY + timedelta(seconds=4),
+                          ended_at=DAY + timedelta(seconds=90), duration_s=1.0, size_bytes=len(AUDIO),
+                          expires_at=DAY + timedelta(days=90)),
+                RecordingPause(linkedid="p.1", paused=True, source="desk", user_id=api.users["agent"].id,
+                               at=DAY + timedelta(seconds=30)),
+                SurveyAnswer(linkedid="p.1", flow="survey", caller_number="0612345678", contact_id=contact_id,
+                             agent_id=api.users["agent"].id, queue="support", csat=2, nps=4,
+                             comment_path=f"{folder}/{COMMENT_KEY}",
+                             answered_at=DAY + timedelta(seconds=120)),
+            ]
+        )  # fmt: skip
         await s.commit()
     r = await admin.post("/api/v1/persons/objection", json={"number": MOBILE})
     assert r.status_code == 200, r.text
@@ -183,7 +234,9 @@ async def _table_rows(api: Api) -> dict[str, list[dict[str, Any]]]:
 async def _reports(api: Api) -> dict[str, Any]:
     manager = await api.bearer("manager")
     out = {}
-    for path in ("/api/v1/reports/queues", "/api/v1/reports/care", "/api/v1/campaign-reports"):
+    paths = ("/api/v1/reports/queues", "/api/v1/reports/care", "/api/v1/campaign-reports",
+             "/api/v1/reports/satisfaction")  # fmt: skip
+    for path in paths:
         r = await manager.get(path, params=PERIOD)
         assert r.status_code == 200, (path, r.text)
         out[path] = r.json()
@@ -224,11 +277,43 @@ def _holds_person(row: dict[str, Any]) -> bool:
     return any(n.lower() in text for n in NEEDLES)
 
 
-async def test_given_recordings_when_a_person_is_erased_then_their_files_are_gone(api: Api) -> None:
-    tables = await _table_rows(api)
-    if "recordings" not in tables:
-        pytest.skip("no recordings table yet: this test is completed when call recordings are merged")
-    raise AssertionError("recordings exist: seed one for the person and check its file is gone")
+async def test_given_recordings_when_a_person_is_erased_then_their_files_are_gone(
+    api: Api, recordings_folder: Path
+) -> None:
+    contact_id = await _seed(api)
+    other = recordings_folder / "o.1.wav"  # another customer's call: untouched
+    other.write_bytes(AUDIO)
+    zf = await _export(api, number=MOBILE)
+    [recording] = json.loads(zf.read("recordings.json"))
+    assert recording["linkedid"] == "p.1" and recording["pauses"][0]["source"] == "desk"
+    assert zf.read(f"recordings/{recording['id']}.wav") == AUDIO
+    [answer] = json.loads(zf.read("survey_answers.json"))
+    assert (answer["csat"], answer["nps"]) == (2, 4)
+    assert zf.read(f"survey_comments/{answer['id']}.wav") == COMMENT_AUDIO
+    assert str(recordings_folder) not in json.dumps(recording)  # a key, never where the store keeps it
+    before = await _reports(api)
+
+    admin = await api.bearer("admin")
+    r = await admin.post("/api/v1/persons/erase", json={"number": NATIONAL, "confirm": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["files_not_removed"] == []
+    assert r.json()["counts"]["recordings"] == 1 and r.json()["counts"]["survey_answers"] == 1
+    store = store_for(api.app.state.settings)
+    assert [await store.size(k) for k in (RECORDING_KEY, COMMENT_KEY)] == [None, None]
+    assert await store.size("o.1.wav") == len(AUDIO)
+    leaks = [
+        f"{t}: {row}" for t, rows in (await _table_rows(api)).items() for row in rows if _holds_person(row)
+    ]
+    assert not leaks, "\n".join(leaks)
+    assert await _reports(api) == before
+    async with api.db.session() as s:
+        rec = await s.scalar(select(Recording).where(Recording.linkedid == "p.1"))
+        assert rec is not None and rec.purged_at is not None  # the row stays as proof, its file is gone
+        kept = await s.scalar(select(SurveyAnswer).where(SurveyAnswer.linkedid == "p.1"))
+        assert kept is not None and (kept.csat, kept.nps) == (2, 4)  # the satisfaction figures count them
+        assert (kept.caller_number, kept.comment_path) == (None, None)
+    zf = await _export(api, contact_id=contact_id)
+    assert not [n for n in zf.namelist() if n.endswith(".wav")]  # nothing left to hear
 
 
 async def test_given_an_erased_person_when_an_old_list_is_imported_then_their_line_is_skipped(
@@ -333,6 +418,7 @@ async def test_given_the_admin_page_when_finding_objecting_and_erasing_then_it_s
     page = await c.get("/admin/persons", params={"number": "06 12 34 56 78"})
     assert page.status_code == 200, page.text
     assert "Droits des personnes" in page.text and "Passages dans le SVI" in page.text
+    assert "Enregistrements d'appels" in page.text and "Réponses aux enquêtes" in page.text
     assert "/api/v1/persons/export?number=06+12+34+56+78" in page.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None

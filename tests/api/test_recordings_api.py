@@ -31,7 +31,6 @@ from app.models import (
     RecordingPause,
     utcnow,
 )
-from app.recording_purge import erase
 from app.recording_store import store_for
 from tests.api.conftest import Api
 
@@ -361,10 +360,15 @@ async def test_given_a_persons_calls_when_their_recordings_are_erased_then_files
 ) -> None:
     store = store_for(api.app.state.settings)
     chunks = [c async for c in store.open("1765000000.1.wav")]
-    assert b"".join(chunks) == seeded.audio  # what an export would read
-    erased = await erase(api.db, store, ["1765000000.1", "no-such-call"], utcnow())
-    assert erased == [seeded.rec_id]
-    assert not (seeded.folder / "1765000000.1.wav").exists()
-    assert await erase(api.db, store, ["1765000000.1"], utcnow()) == []  # once
+    assert b"".join(chunks) == seeded.audio  # what an export reads
+    admin = await api.bearer("admin")
+    r = await admin.post("/api/v1/persons/erase", json={"number": "06 12 34 56 78", "confirm": True})
+    assert r.status_code == 200 and r.json()["counts"]["recordings"] == 1, r.text
+    assert await store.size("1765000000.1.wav") is None
+    async with api.db.session() as s:
+        rec = await s.get(Recording, seeded.rec_id)
+        assert rec is not None and rec.purged_at is not None  # the row says so
+    r = await admin.post("/api/v1/persons/erase", json={"number": "06 12 34 56 78", "confirm": True})
+    assert r.status_code == 200 and r.json()["files_not_removed"] == []  # once: nothing left to delete
     r = await (await api.bearer("agent")).get(f"/api/v1/recordings/{seeded.rec_id}/audio")
     assert r.status_code == 410

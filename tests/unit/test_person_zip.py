@@ -10,25 +10,31 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from app.person_data import Gathered, Person
-from app.person_zip import FILE_CHUNK, zip_stream
+from app.person_zip import zip_stream
+from app.recording_store import CHUNK, LocalFolderStore
 
 AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 
 
-def test_given_rows_and_an_audio_file_when_zipped_then_every_piece_is_there_and_streamed(
+async def _zip(g: Gathered, store: LocalFolderStore) -> list[bytes]:
+    return [piece async for piece in zip_stream(g, AT, store)]
+
+
+async def test_given_rows_and_an_audio_file_when_zipped_then_every_piece_is_there_and_streamed(
     tmp_path: Path,
 ) -> None:
-    audio = tmp_path / "call.wav"
-    audio.write_bytes(
-        bytes(range(256)) * (3 * FILE_CHUNK // 256 + 7)
-    )  # a few chunks, not compressible to nil
+    store = LocalFolderStore(tmp_path)
+    audio = tmp_path / "1765000000.1.wav"
+    audio.write_bytes(bytes(range(256)) * (3 * CHUNK // 256 + 7))  # a few chunks, not compressible to nil
     person = Person(frozenset({7}), frozenset({"+33612345678"}), frozenset({"a@b.fr"}))
     rows = {
         "calls": [{"id": 1, "caller_name": '=HYPERLINK("http://x")', "ivr_path": ["menu", "queue"]}],
         "leads": [],
     }
-    pieces = list(zip_stream(Gathered(person, rows, [("recordings/1.wav", audio)]), AT))
+    pieces = await _zip(Gathered(person, rows, [("recordings/1.wav", "1765000000.1.wav")]), store)
     assert len(pieces) > 3 and max(map(len, pieces)) < audio.stat().st_size  # never the whole file at once
     zf = zipfile.ZipFile(io.BytesIO(b"".join(pieces)))
     assert zf.testzip() is None
@@ -46,3 +52,37 @@ def test_given_rows_and_an_audio_file_when_zipped_then_every_piece_is_there_and_
     assert cells[0] == ["id", "caller_name", "ivr_path"]
     assert cells[1] == ["1", '\'=HYPERLINK("http://x")', '["menu", "queue"]']  # a formula is text
     assert zf.read("leads.csv").decode("utf-8-sig") == "\r\n"  # no rows: an empty header line
+    assert "files_missing.json" not in zf.namelist()
+
+
+async def test_given_a_file_the_store_no_longer_has_when_zipped_then_the_archive_says_so(
+    tmp_path: Path,
+) -> None:
+    store = LocalFolderStore(tmp_path)
+    (tmp_path / "kept.wav").write_bytes(b"RIFF kept")
+    person = Person(frozenset({7}), frozenset(), frozenset())
+    files = [("recordings/1.wav", "gone.wav"), ("recordings/2.wav", "kept.wav")]
+    zf = zipfile.ZipFile(io.BytesIO(b"".join(await _zip(Gathered(person, {}, files), store))))
+    assert zf.testzip() is None
+    assert zf.read("recordings/2.wav") == b"RIFF kept"
+    assert "recordings/1.wav" not in zf.namelist()
+    assert json.loads(zf.read("files_missing.json")) == ["recordings/1.wav"]
+
+
+@pytest.mark.parametrize(
+    ("reference", "key"),
+    [
+        ("{root}/plateau-comment-1765000000.2.wav", "plateau-comment-1765000000.2.wav"),
+        ("{root}/./plateau-comment-1.wav", "plateau-comment-1.wav"),
+        ("/var/spool/asterisk/plateau-comment-1.wav", None),  # Asterisk's own spool: out of reach
+        ("{root}/../plateau-comment-1.wav", None),
+        ("{root}/sub/plateau-comment-1.wav", None),
+        ("{root}/comment.txt", None),
+        ("plateau-comment-1.wav", None),  # no folder: not the store's
+    ],
+)
+def test_given_a_file_asterisk_wrote_when_its_key_is_asked_then_only_the_store_folder_gives_one(
+    tmp_path: Path, reference: str, key: str | None
+) -> None:
+    store = LocalFolderStore(tmp_path)
+    assert store.key_of(reference.format(root=tmp_path)) == key
