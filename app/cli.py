@@ -21,9 +21,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.settings import VAR
 
     settings = load_settings()
     pbx = _start_private_pbx(settings) if args.with_pbx else None  # before: Asterisk keeps its own priority
+    if args.with_pbx and settings.pbx_conf_dir is None and (VAR / "asterisk" / "etc").is_dir():
+        settings = settings.model_copy(update={"pbx_conf_dir": VAR / "asterisk" / "etc"})  # provision it
     _set_cpu_nice(settings.cpu_nice)
     app = create_app(settings)
     if pbx is not None:
@@ -82,6 +85,7 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
             print(f"an AMI already answers on {where}; using it", file=sys.stderr)
             return None
     from cti.phones import phone_accounts
+    from cti.queue_provision import queue_confs
 
     cfg = PbxConfig(
         runtime=VAR / "asterisk",
@@ -98,6 +102,7 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
         ami_secret=settings.ami_secret.get_secret_value(),
         ivr_enabled=bool(getattr(settings, "ivr_enabled", False)),
         phones=_run(phone_accounts),  # the users' phones with their own credentials
+        queues=_run(queue_confs) or None,  # the queues of the database (none yet: the built-in ones)
         trunks=[t.trunk() for t in settings.pbx_trunks],
     )
     pbx = PrivateAsterisk(cfg)

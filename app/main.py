@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -32,6 +33,7 @@ from app.security import LoginRateLimiter, PasswordWork, credential_check
 from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
+from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService
 from dialer import monitor_api as dialer_monitor
 from dialer.campaign_feed import CampaignFeed
@@ -61,6 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.unhappy = app.state.cti.unhappy
+        app.state.queues = None
+        if settings.pbx_conf_dir is not None:  # Plateau provisions the PBX's queues (cti/queue_provision.py)
+            app.state.queues = QueueProvisioner(settings.pbx_conf_dir, app.state.cti)
+            app.state.cti.on_link_up.append(partial(app.state.queues.resync, app.state.db))
         await app.state.cti.start()
         # the live dialer: only with a PBX to dial through
         app.state.dialer = DialerService(app.state.cti, app.state.db)
