@@ -16,6 +16,7 @@ from app.db import Database
 from app.health import WriteProbe
 from app.routes import (
     admin,
+    admin_queues,
     agent,
     agent_preview,
     auth,
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)
+    app.include_router(admin_queues.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})
     async def healthz(response: Response) -> dict[str, Any]:
