@@ -173,7 +173,7 @@ async def _members(db: AsyncSession, queue_id: int) -> list[tuple[QueueMember, U
         .where(QueueMember.queue_id == queue_id)
         .order_by(QueueMember.penalty, User.username)
     )
-    return [(m, u) for m, u in rows.tuples().all()]
+    return [(m, u) for m, u in rows.all()]
 
 
 def _is_live(live: Live, endpoint: str | None, queue: str) -> bool:
@@ -268,7 +268,7 @@ async def candidates(db: AsyncSession, queue_id: int) -> list[User]:
 
 async def member_counts(db: AsyncSession) -> dict[int, int]:
     rows = await db.execute(select(QueueMember.queue_id, func.count()).group_by(QueueMember.queue_id))
-    return {q: n for q, n in rows.tuples().all()}
+    return {q: n for q, n in rows.all()}
 
 
 async def queue_by_name(db: AsyncSession, name: str) -> Queue | None:

@@ -115,9 +115,7 @@ async def login(
                 .join(QueueMember, QueueMember.queue_id == Queue.id)
                 .where(QueueMember.user_id == ident.user.id)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     allowed = set(penalties)
     wanted = set(body.queues) if body.queues is not None else allowed
