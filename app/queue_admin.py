@@ -23,11 +23,17 @@ from cti.service import CtiService
 
 
 class Refused(Exception):
-    def __init__(self, message: str, field: str | None = None, status: int = 422) -> None:
+    """`message` for the API; `key` and `params` let the page say it in the reader's language."""
+
+    def __init__(
+        self, message: str, field: str | None = None, status: int = 422, key: str = "", **params: object
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
+        self.key = key
+        self.params = params
 
 
 @dataclass
@@ -54,13 +60,13 @@ async def _check_refs(
     db: AsyncSession, values: dict[str, Any], queue_id: int | None, name: str | None
 ) -> None:
     if values.get("team_id") is not None and await db.get(Team, values["team_id"]) is None:
-        raise Refused("no such team", "team_id")
+        raise Refused("no such team", "team_id", key="no_team")
     overflow = values.get("overflow")
     if overflow is not None:
         if overflow == name:
-            raise Refused("a queue cannot overflow into itself", "overflow")
+            raise Refused("a queue cannot overflow into itself", "overflow", key="overflow_self")
         if await db.scalar(select(Queue.id).where(Queue.name == overflow)) is None:
-            raise Refused(f"no queue named {overflow!r}", "overflow")
+            raise Refused(f"no queue named {overflow!r}", "overflow", key="no_queue", name=overflow)
     for field in ("name", "did"):
         value = values.get(field)
         if value is None:
@@ -68,7 +74,7 @@ async def _check_refs(
         other = await db.scalar(select(Queue.id).where(getattr(Queue, field) == value))
         if other is not None and other != queue_id:
             what = "name" if field == "name" else "number"
-            raise Refused(f"this {what} is already used by another queue", field)
+            raise Refused(f"this {what} is already used by another queue", field, key="taken")
 
 
 async def create_queue(
@@ -95,7 +101,7 @@ async def create_queue(
 async def _get(db: AsyncSession, queue_id: int) -> Queue:
     queue = await db.get(Queue, queue_id)
     if queue is None:
-        raise Refused("no such queue", status=404)
+        raise Refused("no such queue", status=404, key="not_found")
     return queue
 
 
@@ -107,6 +113,9 @@ def _refuse_if_waiting(live: Live, queue: Queue, doing: str) -> None:
             "been answered or have left",
             "name",
             409,
+            key="waiting",
+            name=queue.name,
+            n=n,
         )
 
 
@@ -117,7 +126,7 @@ async def update_queue(
     changes = body.model_dump(exclude_unset=True, mode="json")
     for field in NOT_NULL & changes.keys():
         if changes[field] is None:
-            raise Refused("may not be empty", field)
+            raise Refused("may not be empty", field, key="required")
     changes = {k: v for k, v in changes.items() if getattr(queue, k) != v}
     old_name = queue.name
     renamed = "name" in changes
@@ -154,7 +163,13 @@ async def delete_queue(
     _refuse_if_waiting(live, queue, "delete")
     feeding = list(await db.scalars(select(Queue.name).where(Queue.overflow == queue.name)))
     if feeding:
-        raise Refused(f"queues {', '.join(feeding)} overflow into it: change them first", "name", 409)
+        raise Refused(
+            f"queues {', '.join(feeding)} overflow into it: change them first",
+            "name",
+            409,
+            key="overflow_refs",
+            names=", ".join(feeding),
+        )
     members = await _members(db, queue.id)
     name = queue.name
     await db.delete(queue)
@@ -207,9 +222,14 @@ async def set_skill(
     queue = await _get(db, queue_id)
     user = await db.get(User, user_id)
     if user is None:
-        raise Refused("no such user", "user_id")
+        raise Refused("no such user", "user_id", key="no_user")
     if not user.sip_endpoint:
-        raise Refused(f"{user.username} has no phone (SIP endpoint): give them one first", "user_id")
+        raise Refused(
+            f"{user.username} has no phone (SIP endpoint): give them one first",
+            "user_id",
+            key="no_phone",
+            user=user.username,
+        )
     member = await db.get(QueueMember, (queue.id, user.id))
     before = None if member is None else member.penalty + 1
     if member is None:
@@ -245,7 +265,7 @@ async def remove_member(
     queue = await _get(db, queue_id)
     member = await db.get(QueueMember, (queue.id, user_id))
     if member is None:
-        raise Refused("not a member of this queue", "user_id", 404)
+        raise Refused("not a member of this queue", "user_id", 404, key="not_member")
     user = await db.get(User, user_id)
     await db.delete(member)
     audit(db, "queue_member_removed", user_id=actor, target_type="queue", target_id=queue.id,
