@@ -2,7 +2,9 @@
 the CLI share. Each change is checked, audited in the same transaction, then carried to Asterisk
 (cti/queue_provision.py) without a restart.
 
-A refusal is a `Refused` naming the field it is about (a form shows it next to that field; the API turns it
+Every refusal comes before the first change to the session, so a refused request leaves nothing to roll
+back (a rollback would expire the signed-in user the page still renders). A refusal is a `Refused` naming
+the field it is about (a form shows it next to that field; the API turns it
 into a 422 field error, or a 409 for a state conflict such as calls waiting)."""
 
 from __future__ import annotations

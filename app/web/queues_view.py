@@ -208,7 +208,6 @@ async def create_queue(
             request, ident, db, errors=_schema_errors(exc), typed=form, form="new", status=422
         )
     except Refused as exc:
-        await db.rollback()
         return await _render(
             request, ident, db, errors=_refusal(exc), typed=form, form="new", status=_refused_status(exc)
         )
@@ -228,7 +227,6 @@ async def update_queue(
             request, ident, db, queue_id, errors=_schema_errors(exc), typed=form, form="edit", status=422
         )
     except Refused as exc:
-        await db.rollback()
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), typed=form, form="edit",
             status=_refused_status(exc),
@@ -244,7 +242,6 @@ async def delete_queue(
     try:
         await queue_admin.delete_queue(db, Live.of(request), ident.user.id, queue_id, request)
     except Refused as exc:
-        await db.rollback()
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), form="delete", status=_refused_status(exc)
         )
@@ -267,7 +264,6 @@ async def set_member(
             request, ident, db, queue_id, errors=_schema_errors(exc), typed=form, form="member", status=422
         )
     except Refused as exc:
-        await db.rollback()
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), typed=form, form="member",
             status=_refused_status(exc),
@@ -287,7 +283,6 @@ async def remove_member(
     try:
         await queue_admin.remove_member(db, Live.of(request), ident.user.id, queue_id, user_id, request)
     except Refused as exc:
-        await db.rollback()
         return await _render(request, ident, db, queue_id, errors=_refusal(exc), form="member", status=422)
     return _back(queue_id, "removed")
 

@@ -5,13 +5,19 @@ phone password shown once."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
 from app.models import User
+from app.settings import Settings
+from app.ws_hub import Hub
 from cti.phones import ha1
+from cti.queue_provision import QueueProvisioner
+from cti.service import CtiService
 from tests.api.conftest import Api
+from tests.cti.transcripts import raw, replay
 
 pytestmark = pytest.mark.db
 HTML = {"accept": "text/html"}
@@ -88,3 +94,22 @@ async def test_given_a_phone_when_its_password_is_reset_on_the_page_then_it_is_s
 async def test_given_a_non_admin_when_opening_the_queues_page_then_403(api: Api, who: str) -> None:
     c = await api.login(who)
     assert (await c.get("/admin/queues", headers=HTML)).status_code == 403
+
+
+async def test_given_a_caller_waiting_when_the_queue_is_deleted_on_the_page_then_409_says_why_beside_the_name(
+    api: Api, tmp_path: Path
+) -> None:
+    cti = CtiService(Settings(database_url=api.db.url, secret_key="t", ami_enabled=False), api.db, Hub())
+    api.app.state.cti = cti
+    api.app.state.queues = QueueProvisioner(tmp_path, cti)
+    c = await api.login("admin")
+    assert (await _post(c, "/admin/queues", NEW | {"name": "support"})).status_code == 303
+    queue = (await c.get("/api/v1/queues")).json()[0]["id"]
+    data = raw("abandoned_in_queue")  # a caller waiting in `support`, cut before they give up
+    replay(data[: data.index(b"Event: QueueCallerAbandon")], cti.tracker)
+    r = await _post(c, f"/admin/queues/{queue}/delete", {})
+    assert r.status_code == 409, r.text[-3000:]
+    assert "La file support a 1 appel(s) en attente" in r.text
+    r = await _post(c, f"/admin/queues/{queue}", NEW | {"name": "support2"})
+    assert r.status_code == 409 and 'data-field-error="name"' in r.text
+    assert [q["name"] for q in (await c.get("/api/v1/queues")).json()] == ["support"]
