@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,9 +69,15 @@ def _write(path: Path, text: str) -> bool:
 
 
 class QueueProvisioner:
-    def __init__(self, etc: Path, cti: CtiService) -> None:
+    """`cti`: the running service, whose AMI link carries the reload. Without it (the CLI), `console` runs
+    the same as Asterisk CLI commands on the private Asterisk (`PrivateAsterisk.rx`), when there is one."""
+
+    def __init__(
+        self, etc: Path, cti: CtiService | None, console: Callable[[str], object] | None = None
+    ) -> None:
         self.etc = etc
         self.cti = cti
+        self.console = console
         self._lock = asyncio.Lock()  # two admins saving at once: one render and reload after the other
 
     async def apply(self, session: AsyncSession, *, force: bool = False) -> bool:
@@ -84,7 +91,11 @@ class QueueProvisioner:
             queues_changed = _write(self.etc / QUEUES_INCLUDE, render_queues(confs))
             _write(globals_path, render_globals(after))
             changes = after if force else globals_changes(before, after)
-            if not self.cti.link.ready or not (force or queues_changed or changes):
+            if not (force or queues_changed or changes):
+                return False
+            if self.cti is None:
+                return await self._by_console(force or queues_changed, changes)
+            if not self.cti.link.ready:
                 return False
             try:
                 if force or queues_changed:
@@ -95,6 +106,19 @@ class QueueProvisioner:
                 log.warning("queues: reload not applied now: %s", exc)
                 return False
             return True
+
+    async def _by_console(self, reload: bool, changes: dict[str, str]) -> bool:
+        if self.console is None:
+            return False
+        commands = ["queue reload parameters"] if reload else []
+        commands += [f'dialplan set global {k} "{v}"' for k, v in changes.items()]
+        try:
+            for command in commands:
+                await asyncio.to_thread(self.console, command)
+        except Exception as exc:  # not running: it reads the files when it starts
+            log.warning("queues: Asterisk's console did not take it: %s", exc)
+            return False
+        return True
 
     async def resync(self, db: Database) -> None:
         """On every (re)connect: the PBX may have missed changes or restarted from older files."""
