@@ -27,6 +27,8 @@ from cti.queues_conf import SKILL_MAX, SKILL_MIN, STRATEGIES
 router = APIRouter(include_in_schema=False)
 PATH = "/admin/queues"
 QUEUE_FIELDS = tuple(QueueIn.model_fields)
+# what the new-queue form starts with: the schema's own defaults
+NEW_DEFAULTS = {k: f.default for k, f in QueueIn.model_fields.items() if not f.is_required()}
 
 STRATEGY_LABELS = {
     "ringall": N_("Ring all"),
@@ -156,6 +158,7 @@ async def _render(
         notice=notice,
         credentials=credentials,
         provisioned=live.provisioner is not None,
+        new_defaults=NEW_DEFAULTS,
     )
     resp.status_code = status
     if credentials:

@@ -130,7 +130,6 @@ def test_given_an_admin_in_the_browser_when_a_queue_and_skills_are_made_then_cal
     _add_member(admin, "agent1", 1)
     _add_member(admin, "agent2", 5)
     expect(admin.locator('tr[data-member="agent1"] select')).to_have_value("1")
-    screenshot(admin, "queues-and-skills")
 
     # agent1 logs in at the desk, agent2 through the API; both SIPp phones answer
     desk_context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
@@ -144,6 +143,9 @@ def test_given_an_admin_in_the_browser_when_a_queue_and_skills_are_made_then_cal
     assert _penalties(pbx, "reclamations") == {"agent1": 0, "agent2": 4}, shown  # skill 1 and 5
     sipp.agent(1, "answer", ring_ms=500)
     sipp.agent(2, "answer", ring_ms=500)
+    admin.reload()
+    expect(admin.locator('tr[data-member="agent2"]')).to_contain_text("Oui")  # logged in, live
+    screenshot(admin, "queues-and-skills")
 
     # both free: the customer reaches agent1 (skill 1); agent2 (skill 5) is not rung
     sipp.call([Caller("0611223344", DID, "Client Un")], hold_ms=60_000)
