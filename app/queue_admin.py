@@ -22,6 +22,7 @@ from app.queue_schemas import NOT_NULL, MemberOut, QueueIn, QueuePatch
 from cti.queue_provision import QueueProvisioner, member_changed
 from cti.queues_conf import penalty_of, skill_of
 from cti.service import CtiService
+from dialer.models import Campaign
 
 
 class Refused(Exception):
@@ -171,6 +172,15 @@ async def delete_queue(
             409,
             key="overflow_refs",
             names=", ".join(feeding),
+        )
+    campaigns = list(await db.scalars(select(Campaign.name).where(Campaign.queue_id == queue.id)))
+    if campaigns:
+        raise Refused(
+            f"campaigns {', '.join(campaigns)} use it: give them another queue first",
+            "name",
+            409,
+            key="campaign_refs",
+            names=", ".join(campaigns),
         )
     members = await _members(db, queue.id)
     name = queue.name

@@ -71,6 +71,7 @@ REFUSALS = {
         "Queue %(name)s has %(n)s call(s) waiting: try again once they have been answered or have left."
     ),
     "overflow_refs": N_("Queues %(names)s overflow into this one: change them first."),
+    "campaign_refs": N_("Campaigns %(names)s use this queue: give them another one first."),
     "required": N_("Required."),
     "no_user": N_("No such user."),
     "no_phone": N_("%(user)s has no phone: give them one on the users page first."),
