@@ -21,9 +21,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.settings import VAR
 
     settings = load_settings()
     pbx = _start_private_pbx(settings) if args.with_pbx else None  # before: Asterisk keeps its own priority
+    if args.with_pbx and settings.pbx_conf_dir is None and (VAR / "asterisk" / "etc").is_dir():
+        settings = settings.model_copy(update={"pbx_conf_dir": VAR / "asterisk" / "etc"})  # provision it
     _set_cpu_nice(settings.cpu_nice)
     app = create_app(settings)
     if pbx is not None:
@@ -82,6 +85,7 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
             print(f"an AMI already answers on {where}; using it", file=sys.stderr)
             return None
     from cti.phones import phone_accounts
+    from cti.queue_provision import queue_confs
 
     cfg = PbxConfig(
         runtime=VAR / "asterisk",
@@ -98,6 +102,7 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
         ami_secret=settings.ami_secret.get_secret_value(),
         ivr_enabled=bool(getattr(settings, "ivr_enabled", False)),
         phones=_run(phone_accounts),  # the users' phones with their own credentials
+        queues=_run(queue_confs) or None,  # the queues of the database (none yet: the built-in ones)
         trunks=[t.trunk() for t in settings.pbx_trunks],
     )
     pbx = PrivateAsterisk(cfg)
@@ -397,6 +402,98 @@ def _cmd_recordings_purge(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _queue_live():  # type: ignore[no-untyped-def]
+    """What a CLI change reaches: the include files of PLATEAU_PBX_CONF_DIR (or `make run`'s Asterisk)
+    and, when that private Asterisk runs, its console; a running Plateau re-applies them on its next
+    connect."""
+    from app.queue_admin import Live
+    from app.settings import VAR
+    from cti.pbx_process import PbxConfig, PbxError, PrivateAsterisk
+    from cti.queue_provision import QueueProvisioner
+
+    etc = load_settings().pbx_conf_dir
+    console = None
+    if etc is None and (VAR / "asterisk" / "etc" / "asterisk.conf").exists():
+        etc = VAR / "asterisk" / "etc"
+        pbx = PrivateAsterisk(PbxConfig(runtime=VAR / "asterisk"))
+
+        def console(command: str) -> None:
+            try:
+                pbx.rx(command, timeout=10)
+            except PbxError:
+                raise RuntimeError("the private Asterisk is not running") from None
+
+    return Live(None, QueueProvisioner(etc, None, console) if etc is not None else None)
+
+
+def _queue_cli(fn):  # type: ignore[no-untyped-def]
+    """Run a queue change; the schema's and the rules' refusals are printed like any CLI error."""
+    from pydantic import ValidationError
+
+    from app.queue_admin import Refused
+
+    try:
+        return _run(fn)
+    except ValidationError as exc:
+        said = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CliError("; ".join(said)) from None
+    except Refused as exc:
+        raise CliError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from None
+
+
+def _cmd_queue_add(args: argparse.Namespace) -> int:
+    from app import queue_admin
+    from app.queue_schemas import QueueIn
+
+    fields = {
+        "name": args.name,
+        "display_name": args.display_name or args.name,
+        "strategy": args.strategy,
+        "wrapup_s": args.wrapup,
+        "service_level_s": args.service_level,
+        "sl_target_pct": args.sl_target,
+        "short_abandon_s": args.short_abandon,
+        "max_wait_s": args.max_wait,
+        "overflow": args.overflow,
+        "did": args.did,
+    }
+    live = _queue_live()
+
+    async def add(session):  # type: ignore[no-untyped-def]
+        body = QueueIn.model_validate({k: v for k, v in fields.items() if v is not None})
+        queue, applied = await queue_admin.create_queue(session, live, None, body)  # type: ignore[arg-type]
+        return queue.name, applied
+
+    name, applied = _queue_cli(add)
+    print(f"queue {name} created" + ("; Asterisk has it now" if applied else ""))
+    return 0
+
+
+def _cmd_queue_member(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from app import queue_admin
+    from app.models import Queue, User
+    from app.queue_schemas import SkillIn
+
+    live = _queue_live()
+
+    async def member(session):  # type: ignore[no-untyped-def]
+        queue = await session.scalar(select(Queue).where(Queue.name == args.queue))
+        user = await session.scalar(select(User).where(User.username == args.username))
+        if queue is None or user is None:
+            raise CliError(f"no queue {args.queue!r}" if queue is None else f"no user {args.username!r}")
+        if args.remove:
+            await queue_admin.remove_member(session, live, None, queue.id, user.id)  # type: ignore[arg-type]
+            return f"{user.username} removed from {queue.name}"
+        skill = SkillIn.model_validate({"skill": args.skill}).skill
+        await queue_admin.set_skill(session, live, None, queue.id, user.id, skill)  # type: ignore[arg-type]
+        return f"{user.username} in {queue.name} with skill {skill} (from their next login)"
+
+    print(_queue_cli(member))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from app.demo import seed_demo, sign_in_text
 
@@ -595,6 +692,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = rec.add_parser("purge", help="delete expired recordings (not those a complaint holds), say which")
     p.set_defaults(func=_cmd_recordings_purge)
+    queue = sub.add_parser("queue", help="queues and skills")
+    queue = queue.add_subparsers(dest="queue_command", required=True)
+    p = queue.add_parser("add", help="create a queue (the same rules as the admin page and the API)")
+    p.add_argument("name", help="its Asterisk name: a-z, 0-9, _ and -, starting with a letter")
+    p.add_argument("--display-name")
+    p.add_argument("--strategy", help="ringall, leastrecent, fewestcalls, random, rrmemory, linear, …")
+    p.add_argument("--wrapup", type=int, help="seconds an agent is not rung after a call (app_queue)")
+    p.add_argument("--did", help="the number that reaches it")
+    p.add_argument("--max-wait", type=int, help="seconds a caller waits at most")
+    p.add_argument("--overflow", help="the queue callers go to after the wait")
+    p.add_argument("--service-level", type=int, help="answered within N seconds counts as on time")
+    p.add_argument("--sl-target", type=int, help="service-level target, percent")
+    p.add_argument("--short-abandon", type=int, help="abandons under N seconds are short")
+    p.set_defaults(func=_cmd_queue_add)
+    p = queue.add_parser("member", help="put USERNAME in QUEUE with a skill (1 best … 9), or --remove")
+    p.add_argument("queue")
+    p.add_argument("username")
+    p.add_argument("--skill", type=int, default=1)
+    p.add_argument("--remove", action="store_true")
+    p.set_defaults(func=_cmd_queue_member)
 
     p = sub.add_parser("demo", help="seed a demo data set (idempotent)")
     p.add_argument(

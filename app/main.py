@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -18,6 +19,7 @@ from app.health import WriteProbe
 from app.recording_store import store_for
 from app.routes import (
     admin,
+    admin_queues,
     agent,
     agent_preview,
     auth,
@@ -37,6 +39,7 @@ from app.security import LoginRateLimiter, PasswordWork, credential_check
 from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
+from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService
 from dialer import monitor_api as dialer_monitor
 from dialer.campaign_feed import CampaignFeed
@@ -66,6 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.unhappy = app.state.cti.unhappy
+        app.state.queues = None
+        if settings.pbx_conf_dir is not None:  # Plateau provisions the PBX's queues (cti/queue_provision.py)
+            app.state.queues = QueueProvisioner(settings.pbx_conf_dir, app.state.cti)
+            app.state.cti.on_link_up.append(partial(app.state.queues.resync, app.state.db))
         await app.state.cti.start()
         # the live dialer: only with a PBX to dial through
         app.state.dialer = DialerService(app.state.cti, app.state.db)
@@ -122,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)
+    app.include_router(admin_queues.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})
     async def healthz(response: Response) -> dict[str, Any]:

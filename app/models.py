@@ -168,10 +168,18 @@ class Queue(Base):
     recording_retention_days: Mapped[int | None] = mapped_column(Integer)
     # the post-call survey is offered on this queue's calls (the desk's button, the dialplan's opt-in)
     survey: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What Asterisk is given (cti/queues_conf.py): app_queue's strategy and wrap-up, the dialplan's maximum
+    # wait (None: QUEUE_MAX_WAIT), the queue callers go to after it, the DID that reaches the queue.
+    strategy: Mapped[str] = mapped_column(String(20), default="rrmemory", server_default="rrmemory")
+    wrapup_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_wait_s: Mapped[int | None] = mapped_column(Integer)
+    overflow: Mapped[str | None] = mapped_column(String(80))
+    did: Mapped[str | None] = mapped_column(String(21), unique=True)
 
 
 class QueueMember(Base):
-    """Which agents may log into which queue (the live membership is Asterisk's, via the tracker)."""
+    """Which agents may log into which queue, with their skill there as app_queue's penalty (skill 1 =
+    penalty 0, rung first); the live membership is Asterisk's, via the tracker."""
 
     __tablename__ = "queue_members"
     queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)

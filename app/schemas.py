@@ -16,9 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.kpi import SlVariant
 from app.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
-from app.recordings import Policy as RecordingPolicy
 from dialer.messages import SOUND_NAME, SOUND_NAME_MAX
 
 MAX_ID = 2**62  # below BIGINT's limit on PostgreSQL and SQLite
@@ -340,50 +338,6 @@ SoundName = Annotated[
     str, StringConstraints(pattern=f"^(?:{SOUND_NAME.pattern})$", max_length=SOUND_NAME_MAX)
 ]
 RetentionDays = Annotated[int, Field(ge=0, le=36500)]
-
-
-class QueueIn(BaseModel):
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,80}$")]
-    display_name: Label  # type: ignore[valid-type]
-    team_id: Id | None = None  # type: ignore[valid-type]
-    service_level_s: Annotated[int, Field(ge=1, le=3600)] = 20
-    script: Text(120) | None = None  # type: ignore[valid-type]
-    # KPI settings (definitions in app/kpi.py and the README).
-    sl_variant: SlVariant = SlVariant.short_abandons_excluded
-    sl_target_pct: Annotated[int, Field(ge=1, le=100)] = 80
-    short_abandon_s: Annotated[int, Field(ge=0, le=600)] = 5
-    recording_policy: RecordingPolicy = RecordingPolicy.none
-    recording_announcement: SoundName | None = None
-    recording_retention_days: RetentionDays | None = None
-    survey: bool = False  # the post-call survey is offered on its calls
-
-
-class QueuePatch(BaseModel):
-    display_name: Label | None = None  # type: ignore[valid-type]
-    service_level_s: Annotated[int, Field(ge=1, le=3600)] | None = None
-    sl_variant: SlVariant | None = None
-    sl_target_pct: Annotated[int, Field(ge=1, le=100)] | None = None
-    short_abandon_s: Annotated[int, Field(ge=0, le=600)] | None = None
-    recording_policy: RecordingPolicy | None = None
-    recording_announcement: SoundName | None = None
-    recording_retention_days: RetentionDays | None = None
-    survey: bool | None = None
-
-
-class QueueOut(ORM):
-    id: int
-    name: str
-    display_name: str
-    team_id: int | None
-    service_level_s: int
-    script: str | None
-    sl_variant: str
-    sl_target_pct: int
-    short_abandon_s: int
-    recording_policy: str
-    recording_announcement: str | None
-    recording_retention_days: int | None
-    survey: bool
 
 
 class CodeIn(BaseModel):

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # Asterisk's call records (cti/cdr.py): the calls that began and ended while Plateau was down are written
     # from them on (re)connect. Default: `make run`'s private Asterisk; a missing file backfills nothing.
     pbx_cdr_file: Path = VAR / "asterisk" / "log" / "cdr-custom" / "plateau.csv"
+    # where Plateau writes the queues it provisions (cti/queue_provision.py) for the PBX to #include; none:
+    # queues live in the database only. `plateau serve --with-pbx` (make run): the private Asterisk's.
+    pbx_conf_dir: Path | None = None
 
     # call recordings (app/recordings.py): the folder Asterisk writes into (shared with it), the days kept
     # when a queue or campaign says none (0: forever), the call rows' own retention (0: forever; older rows

@@ -28,6 +28,15 @@ from cti.phones import (
     render_trunk_dialplan,
     render_trunks,
 )
+from cti.queues_conf import (
+    BUILT_IN,
+    GLOBALS_INCLUDE,
+    QUEUES_INCLUDE,
+    QueueConf,
+    queue_globals,
+    render_globals,
+    render_queues,
+)
 
 CONF_DIR = ROOT / "asterisk-conf"
 CONF_FILES = (
@@ -91,6 +100,7 @@ class PbxConfig:
     supervisors: int = 5
     phones: list[PhoneAccount] | None = None  # the users' phones (make run: from the database)
     trunks: list[Trunk] | None = None  # None: one trunk "trunk" identified by trunk_host:trunk_port
+    queues: list[QueueConf] | None = None  # None: the built-in queues (Plateau provisions its own live)
     queue_ring_timeout: int = 15
     ivr_enabled: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -164,10 +174,13 @@ class PbxConfig:
     def includes(self) -> dict[str, str]:
         """The rendered files `#include`d by pjsip.conf and extensions.conf."""
         trunks = self.all_trunks()
+        queues = BUILT_IN if self.queues is None else self.queues
         return {
             PHONES_INCLUDE: render_phones(self.all_phones()),
             TRUNKS_INCLUDE: render_trunks(trunks),
             "extensions_trunks.conf": render_trunk_dialplan(trunks),
+            QUEUES_INCLUDE: render_queues(queues),
+            GLOBALS_INCLUDE: render_globals(queue_globals(queues)),
         }
 
 

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from app import kpi
@@ -153,6 +153,8 @@ class CtiService:
         self._ended_recently: OrderedDict[str, tuple[float, CallRecord]] = OrderedDict()
         # called with every validated AmiEvent before the tracker (the dialer follows its own channels)
         self.raw_listeners: list[Callable[[AmiEvent], None]] = []
+        # run each time the AMI link is (re)established
+        self.on_link_up: list[Callable[[], Awaitable[object]]] = []
 
     async def start(self) -> None:
         await self.directory.load()
@@ -196,6 +198,8 @@ class CtiService:
         elif isinstance(item, LinkState):
             if item.up:
                 self.recorder.on_link_up()
+                for hook in self.on_link_up:  # e.g. provisioning what changed while the PBX was away
+                    self._spawn(hook())
             self.hub.publish(
                 Message(
                     ToSupervisors(), {"type": "pbx_link", "up": item.up, "reason": item.reason, "at": now}
@@ -358,21 +362,28 @@ class CtiService:
                 "or desk phone and sign it in with its own SIP user and password, then try again"
             )
 
-    async def login(self, interface: str, member_name: str, queues: list[str]) -> None:
+    async def login(self, interface: str, member_name: str, queues: Mapping[str, int]) -> None:
+        """Join each queue with the agent's penalty there (their skill, cti/queues_conf.py)."""
         await self.check_phone(interface)
-        for queue in queues:
-            try:
-                await self.link.send(
-                    "QueueAdd",
-                    Queue=queue,
-                    Interface=interface,
-                    MemberName=member_name,
-                    StateInterface=interface,
-                    Paused="false",
-                )
-            except AmiError as exc:
-                if "Already there" not in str(exc):
-                    raise
+        for queue, penalty in sorted(queues.items()):
+            await self.join_queue(interface, member_name, queue, penalty)
+
+    async def join_queue(self, interface: str, member_name: str, queue: str, penalty: int) -> None:
+        try:
+            await self.link.send(
+                "QueueAdd",
+                Queue=queue,
+                Interface=interface,
+                MemberName=member_name,
+                StateInterface=interface,
+                Penalty=penalty,
+                Paused="false",
+            )
+        except AmiError as exc:
+            if "Already there" not in str(exc):
+                raise
+            # already a member (a second login, or astdb kept them): the penalty is still today's
+            await self.link.send("QueuePenalty", Queue=queue, Interface=interface, Penalty=penalty)
 
     async def logout(self, interface: str) -> None:
         agent = self.tracker.agents.get(interface)

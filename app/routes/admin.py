@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.models import AuditLog, DispositionCode, PauseReason, Queue, Role, Team, User
+from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from app.schemas import (
     AuditOut,
     CodeIn,
@@ -19,9 +19,6 @@ from app.schemas import (
     DispositionOut,
     Limit,
     PathId,
-    QueueIn,
-    QueueOut,
-    QueuePatch,
     TeamIn,
     TeamOut,
     UserIn,
@@ -198,7 +195,7 @@ async def reset_phone_password(
     }
 
 
-# --- teams, queues --------------------------------------------------------------------------------------
+# --- teams (queues: app/routes/admin_queues.py) ---------------------------------------------------
 @router.get("/teams", response_model=list[TeamOut])
 async def list_teams(_: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)) -> Any:
     return list(await db.scalars(select(Team).order_by(Team.name)))
@@ -214,64 +211,6 @@ async def create_team(
     audit(db, "team_created", user_id=ident.user.id, target_type="team", target_id=team.id, request=request)
     await db.commit()
     return team
-
-
-@router.get("/queues", response_model=list[QueueOut])
-async def list_queues(_: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)) -> Any:
-    return list(await db.scalars(select(Queue).order_by(Queue.name)))
-
-
-@router.post("/queues", response_model=QueueOut, status_code=201)
-async def create_queue(
-    body: QueueIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
-) -> Any:
-    await _check_team(db, body.team_id)
-    queue = Queue(**body.model_dump())
-    db.add(queue)
-    await _commit(db, "queue")
-    audit(
-        db, "queue_created", user_id=ident.user.id, target_type="queue", target_id=queue.id, request=request
-    )
-    await db.commit()
-    await tell_pbx_recording_policies(request)
-    return queue
-
-
-@router.patch("/queues/{queue_id}", response_model=QueueOut)
-async def update_queue(
-    queue_id: PathId,
-    body: QueuePatch,
-    request: Request,
-    ident: Identity = Depends(admin),
-    db: AsyncSession = Depends(get_db),
-) -> Any:
-    """Change a queue's name or KPI settings (service-level threshold, formula, target, short abandons)."""
-    queue = await db.get(Queue, queue_id)
-    if queue is None:
-        raise HTTPException(404, "no such queue")
-    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-    for k, v in changes.items():
-        setattr(queue, k, v.value if hasattr(v, "value") else v)
-    audit(
-        db,
-        "queue_updated",
-        user_id=ident.user.id,
-        target_type="queue",
-        target_id=queue.id,
-        detail={"fields": sorted(changes)},
-        request=request,
-    )
-    await db.commit()
-    if any(k.startswith("recording_") for k in changes):
-        await tell_pbx_recording_policies(request)
-    return queue
-
-
-async def tell_pbx_recording_policies(request: Request) -> None:
-    """The dialplan reads each queue's recording policy from globals: set them again now."""
-    cti = getattr(request.app.state, "cti", None)
-    if cti is not None and cti.link.ready:
-        await cti.recorder.push_policies()
 
 
 # --- codes ----------------------------------------------------------------------------------------------

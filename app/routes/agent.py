@@ -109,22 +109,23 @@ async def login(
     service: CtiService = Depends(cti),
 ) -> None:
     interface = my_phone(ident)
-    allowed = set(
+    penalties = dict(  # queue → the agent's penalty there (their skill, cti/queues_conf.py)
         (
-            await db.scalars(
-                select(Queue.name)
+            await db.execute(
+                select(Queue.name, QueueMember.penalty)
                 .join(QueueMember, QueueMember.queue_id == Queue.id)
                 .where(QueueMember.user_id == ident.user.id)
             )
         ).all()
     )
+    allowed = set(penalties)
     wanted = set(body.queues) if body.queues is not None else allowed
     refused = wanted - allowed
     if refused:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"not a member of: {', '.join(sorted(refused))}")
     if not wanted:
         raise HTTPException(status.HTTP_409_CONFLICT, "you are not a member of any queue")
-    await _ami(service.login(interface, ident.user.display_name, sorted(wanted)))
+    await _ami(service.login(interface, ident.user.display_name, {q: penalties[q] for q in wanted}))
     audit(
         db,
         "agent.login",

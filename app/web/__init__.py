@@ -22,7 +22,15 @@ def _wants_html(request: Request) -> bool:
 
 
 def mount_web(app: FastAPI) -> None:
-    from app.web import campaign_monitor_view, campaigns_view, care_view, pages, persons_view, reports_view
+    from app.web import (
+        campaign_monitor_view,
+        campaigns_view,
+        care_view,
+        pages,
+        persons_view,
+        queues_view,
+        reports_view,
+    )
     from app.web.render import render
 
     app.include_router(pages.router)
@@ -31,6 +39,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(campaign_monitor_view.router)  # one campaign, live, and its reports
     app.include_router(care_view.router)  # the unhappy-customers file
     app.include_router(persons_view.router)  # the customer's data rights
+    app.include_router(queues_view.router)  # queues, skills and phones (admins)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(pages.LoginRequired)

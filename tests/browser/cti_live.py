@@ -98,10 +98,13 @@ def _prepare(url: str) -> tuple[dict[str, str], dict[str, int]]:
     return run_in_own_thread(run)
 
 
-def serve_with_pbx(pbx: PrivateAsterisk, work: Path) -> Iterator[CtiServer]:
+def serve_with_pbx(
+    pbx: PrivateAsterisk, work: Path, env: dict[str, str] | None = None
+) -> Iterator[CtiServer]:
     url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
     tokens, users = _prepare(url)
     server = LiveServer(url, work)
+    server.env.update(env or {})
     server.env.update(
         {
             "PLATEAU_AMI_ENABLED": "true",
