@@ -110,7 +110,9 @@ async def test_given_an_agreeing_caller_when_the_agent_hangs_up_and_the_caller_k
     ws = await plateau.ws("agent1")
     workdir = tmp_path / "callers"
     workdir.mkdir()
-    keys = [Key("1", 1500, "rfc2833"), Key("2", 8000, "rfc2833"), Key("9", 4000, "rfc2833")]
+    # 1 in the IVR's menu; 2 some 15 s after the answer, within the survey's CSAT question whenever the queue
+    # rang the agent (it listens for some 20 s from the survey's start); 9 for the NPS question after it
+    keys = [Key("1", 1500, "rfc2833"), Key("2", 13500, "rfc2833"), Key("9", 4000, "rfc2833")]
     caller = start_caller(pbx.cfg, workdir, "survey", DID, KNOWN_NUMBER, keys, hold_ms=40000)
     try:
         await wait_for(lambda: _answer(plateau), 45, interval=0.2, what="the survey's answers CSAT 2, NPS 9")
