@@ -38,6 +38,7 @@ from app.db import Database
 from app.directory import AgentDirectory
 from app.models import Call, CallDirection, Interaction, InteractionKind, OpenCall
 from app.settings import VAR
+from app.surveys import complete_from_calls
 from cti.events import CallAnswered, CallEnded, CallerId, CallOffered, CallQueued, CallRecord, Direction
 
 log = logging.getLogger(__name__)
@@ -438,6 +439,7 @@ class CallHistoryWriter:
                         )
                     )
             s.add_all(timeline)
+            await complete_from_calls(s, [linkedid for _call_id, linkedid in inserted])
             await s.commit()
         self.written += len(inserted)
         return len(inserted)

@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     ivr_enabled: bool = False
     ivr_flows_dir: Path = ROOT / "ivr_flows"
     ivr_default_flow: str | None = None
+    survey_flow: str = "satisfaction"  # the post-call survey's flow (`[plateau-survey]`, the desk's button)
     ivr_check_sounds: bool = True  # off when Plateau's host does not have Asterisk's sounds
     # calls the database refuses (their data) are kept here for replay (app/call_history.py)
     history_dead_letter: Path = VAR / "history-dead-letter.jsonl"

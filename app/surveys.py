@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.customers import find_contact_ids
@@ -76,18 +76,16 @@ async def save_answers(
     _checked(nps, NPS_RANGE, "nps")
     row = await s.scalar(select(SurveyAnswer).where(SurveyAnswer.linkedid == linkedid))
     if row is None:
-        ctx = await call_context(s, linkedid, caller, region)
-        row = SurveyAnswer(
-            linkedid=linkedid[:64],
-            flow=flow[:64],
-            caller_number=(caller or None) and caller[:64],
-            contact_id=ctx.contact_id,
-            agent_id=ctx.agent_id,
-            queue=ctx.queue,
-            campaign_id=ctx.campaign_id,
-            answered_at=now,
-        )
+        row = SurveyAnswer(linkedid=linkedid[:64], flow=flow[:64], answered_at=now)
         s.add(row)
+    if row.caller_number is None or None in (row.agent_id, row.queue, row.contact_id):
+        # new, or started from the desk with the agent only: what the call and the caller's number say
+        ctx = await call_context(s, linkedid, caller, region)
+        row.caller_number = row.caller_number or ((caller or None) and caller[:64])
+        row.contact_id = row.contact_id or ctx.contact_id
+        row.agent_id = row.agent_id or ctx.agent_id
+        row.queue = row.queue or ctx.queue
+        row.campaign_id = row.campaign_id or ctx.campaign_id
     row.csat = csat if csat is not None else row.csat
     row.nps = nps if nps is not None else row.nps
     row.comment_path = (comment[:255] if comment else None) or row.comment_path
@@ -103,6 +101,38 @@ async def save_answers(
         row.interaction_id = entry.id
     await s.flush()
     return row
+
+
+async def sent_from_desk(
+    s: AsyncSession, *, linkedid: str, flow: str, agent_id: int, queue: str | None, now: datetime
+) -> None:
+    """The agent sends the caller to the survey: their call's row is started with who sent it (the answers
+    complete it); sent twice, the first stays."""
+    if await s.scalar(select(SurveyAnswer.id).where(SurveyAnswer.linkedid == linkedid)) is None:
+        s.add(
+            SurveyAnswer(
+                linkedid=linkedid[:64], flow=flow[:64], agent_id=agent_id, queue=queue, answered_at=now
+            )
+        )
+
+
+async def complete_from_calls(s: AsyncSession, linkedids: list[str]) -> None:
+    """Answers given while their call was in progress take what they lack from its history row, once it is
+    written (the history writer calls this in the same transaction): one statement per batch of calls."""
+    if not linkedids:
+        return
+    answers = SurveyAnswer.__table__
+    calls = Call.__table__
+
+    def of_call(column: str) -> Any:
+        found = select(calls.c[column]).where(calls.c.linkedid == answers.c.linkedid).scalar_subquery()
+        return func.coalesce(answers.c[column], found)
+
+    await s.execute(
+        update(answers)
+        .where(answers.c.linkedid.in_(linkedids))
+        .values({c: of_call(c) for c in ("agent_id", "queue", "campaign_id", "contact_id")})
+    )
 
 
 def timeline_data(row: SurveyAnswer) -> dict[str, Any]:

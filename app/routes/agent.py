@@ -13,9 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.bus import interface_of
-from app.models import Call, DispositionCode, Interaction, InteractionKind, PauseReason, Queue, QueueMember
+from app.models import (
+    Call,
+    DispositionCode,
+    Interaction,
+    InteractionKind,
+    PauseReason,
+    Queue,
+    QueueMember,
+    utcnow,
+)
 from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require, token_digest
-from app.surveys import offered
+from app.surveys import offered, sent_from_desk
 from app.ws_hub import Principal
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
@@ -219,14 +228,19 @@ async def pause_recording(
 @router.post("/calls/{linkedid}/survey", status_code=204)
 async def survey(
     linkedid: Linkedid,
+    request: Request,
     ident: Identity = Depends(AGENT),
     db: AsyncSession = Depends(get_db),
     service: CtiService = Depends(cti),
 ) -> None:
     """Send the customer to the post-call survey, when the call's queue or campaign offers it."""
-    if not await offered(db, linkedid, service.queue_of(linkedid)):
+    queue = service.queue_of(linkedid)
+    if not await offered(db, linkedid, queue):
         raise HTTPException(status.HTTP_409_CONFLICT, "this call's queue and campaign offer no survey")
     await _ami(service.send_to_survey(my_phone(ident), linkedid))
+    flow = request.app.state.settings.survey_flow
+    await sent_from_desk(db, linkedid=linkedid, flow=flow, agent_id=ident.user.id, queue=queue, now=utcnow())
+    await db.commit()
 
 
 @router.post("/calls/{linkedid}/transfer", status_code=204)

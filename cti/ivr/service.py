@@ -30,6 +30,7 @@ async def start_ivr(settings: Settings, db: Database) -> IvrServer | None:
         region=settings.default_region,
         default_zone=settings.timezone,
         default_flow=settings.ivr_default_flow,
+        survey_flow=settings.survey_flow,
     )
     await server.start()
     return server

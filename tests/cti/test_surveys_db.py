@@ -118,3 +118,35 @@ async def test_given_a_survey_answer_when_the_file_is_read_then_a_csat_of_2_or_l
 async def members_of(db: Database, now: datetime) -> list[tuple[str, int]]:
     async with db.session() as s:
         return [(r.code.value, r.count) for m in await members(s, now) for r in m.reasons]
+
+
+async def test_given_answers_before_anything_is_known_when_the_call_row_lands_then_the_answer_takes_its_agent(
+    db,
+):
+    ids = await _seed(db)
+    async with db.session() as s:
+        row = await surveys.save_answers(
+            s, linkedid="sv-late", flow="satisfaction", caller=None, csat=3, nps=None, comment=None,
+            now=utcnow(), region="FR",
+        )  # fmt: skip
+        await s.commit()
+        assert (row.agent_id, row.queue, row.contact_id) == (None, None, None)
+    await CallHistoryWriter(db, AgentDirectory(db), "FR").write([_record("sv-late")])
+    async with db.session() as s:
+        row = await s.scalar(select(SurveyAnswer).where(SurveyAnswer.linkedid == "sv-late"))
+    assert (row.agent_id, row.queue, row.contact_id, row.csat) == (ids["agent"], "support", ids["contact"], 3)
+
+
+async def test_given_a_survey_sent_from_the_desk_when_answered_then_the_sender_stays_and_the_caller_is_found(
+    db,
+):
+    ids = await _seed(db)
+    async with db.session() as s:
+        await surveys.sent_from_desk(
+            s, linkedid="sv-desk", flow="satisfaction", agent_id=ids["agent"], queue="support", now=utcnow()
+        )
+        await s.commit()
+    row = await _save(db, "sv-desk", utcnow(), csat=4, nps=7)
+    assert (row.agent_id, row.queue, row.contact_id, row.csat, row.nps) == (
+        ids["agent"], "support", ids["contact"], 4, 7
+    )  # fmt: skip
