@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.kpi import SlVariant
-from app.schemas import ORM, Id, Label, RecordingPolicy, RetentionDays, SoundName, Text
+from app.recordings import Policy as RecordingPolicy
+from app.schemas import ORM, Id, Label, RetentionDays, SoundName, Text
 from cti.queues_conf import SKILL_MAX, SKILL_MIN, STRATEGIES, name_problem
 
 Strategy = Literal[STRATEGIES]  # type: ignore[valid-type]

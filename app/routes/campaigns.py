@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.models import Queue, Role, Team, User, utcnow
-from app.schemas import ORM, Id, Limit, Name, PathId, RecordingPolicy, RetentionDays, SoundName, Text
+from app.recordings import Policy as RecordingPolicy
+from app.schemas import ORM, Id, Limit, Name, PathId, RetentionDays, SoundName, Text
 from app.security import ANY_ROLE, Identity, get_db, require
 from cti.numbers import InvalidNumber, parse
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
