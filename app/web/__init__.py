@@ -22,7 +22,7 @@ def _wants_html(request: Request) -> bool:
 
 
 def mount_web(app: FastAPI) -> None:
-    from app.web import campaign_monitor_view, campaigns_view, care_view, pages, reports_view
+    from app.web import admin_view, campaign_monitor_view, campaigns_view, care_view, pages, reports_view
     from app.web.render import render
 
     app.include_router(pages.router)
@@ -30,6 +30,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(campaigns_view.router)  # call lists and campaigns
     app.include_router(campaign_monitor_view.router)  # one campaign, live, and its reports
     app.include_router(care_view.router)  # the unhappy-customers file
+    app.include_router(admin_view.router)  # users, teams, codes, reasons, audit log
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(pages.LoginRequired)

@@ -98,6 +98,8 @@ JS_STRINGS = {
     "login_invalid": N_("Enter your username and password."),
     "network_error": N_("The server cannot be reached. Check your connection and try again."),
     "items": N_("{n} live items"),
+    "saved": N_("Saved."),
+    "request_failed": N_("The change was refused"),
 }
 
 
