@@ -89,7 +89,9 @@ async def test_given_codes_when_the_admin_retires_and_renames_then_the_change_ap
     created = await admin.post("/api/v1/pause-reasons", json={"code": "formation", "label": "Formation"})
     assert created.status_code == 201
     rid = created.json()["id"]
-    r = await admin.patch(f"/api/v1/pause-reasons/{rid}", json={"active": False, "label": "Formation interne"})
+    r = await admin.patch(
+        f"/api/v1/pause-reasons/{rid}", json={"active": False, "label": "Formation interne"}
+    )
     assert r.status_code == 200 and r.json()["active"] is False and r.json()["label"] == "Formation interne"
     bad = await admin.patch(f"/api/v1/pause-reasons/{rid}", json={"label": ""})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][1] == "label"
