@@ -13,11 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.models import Queue, Role, Team, User, utcnow
+from app.models import Queue, QueueMember, Role, Team, User, utcnow
 from app.schemas import ORM, Id, Limit, Name, PathId, Text
 from app.security import ANY_ROLE, Identity, get_db, require
 from cti.numbers import InvalidNumber, parse
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
+from dialer.campaign_readiness import ReadinessFacts, dial_blockers
 from dialer.campaigns import (
     DEFAULT_RETRY_RULES,
     LOCKED_WHEN_RUNNING,
@@ -45,6 +46,7 @@ from dialer.models import (
     DialMode,
     MachineAction,
 )
+from dialer.models import Lead as LeadRow
 from dialer.store import rule_set_named
 
 router = APIRouter(tags=["campaigns"])
@@ -340,6 +342,72 @@ async def delete_campaign(
     await db.commit()
 
 
+async def start_facts(db: AsyncSession, c: Campaign) -> StartFacts:
+    list_ids = await _list_ids(db, c.id)
+    leads = 0
+    if list_ids:
+        leads = int(
+            await db.scalar(
+                select(func.coalesce(func.sum(CallList.lead_count), 0)).where(CallList.id.in_(list_ids))
+            )
+            or 0
+        )
+    return StartFacts(
+        lists=len(list_ids),
+        leads=leads,
+        rule_set_known=await rule_set_named(db, c.rule_set) is not None,
+        script_known=None if not c.script else c.script in _script_names(),
+        has_queue_or_team=c.queue_id is not None or c.team_id is not None,
+    )
+
+
+async def readiness_facts(db: AsyncSession, c: Campaign, country: str) -> ReadinessFacts:
+    """What `dialer.campaign_readiness` decides from, read for one campaign."""
+    start = await start_facts(db, c)
+    list_ids = await _list_ids(db, c.id)
+    consented = 0
+    if list_ids:
+        consented = int(
+            await db.scalar(
+                select(func.count())
+                .select_from(LeadRow)
+                .where(LeadRow.list_id.in_(list_ids), LeadRow.consent)
+            )
+            or 0
+        )
+    agents = select(func.count()).select_from(User).where(User.active, User.role == Role.agent)
+    if c.queue_id is not None:
+        agents = agents.where(
+            User.id.in_(select(QueueMember.user_id).where(QueueMember.queue_id == c.queue_id))
+        )
+    elif c.team_id is not None:
+        agents = agents.where(User.team_id == c.team_id)
+    return ReadinessFacts(
+        start=start,
+        rule_set=await rule_set_named(db, c.rule_set),
+        consented_leads=consented,
+        agents=int(await db.scalar(agents) or 0) if start.has_queue_or_team else 0,
+        country=country,
+    )
+
+
+class BlockerOut(BaseModel):
+    code: str
+    text: str
+    at: datetime | None = None
+
+
+@router.get("/campaigns/{campaign_id}/readiness", response_model=list[BlockerOut])
+async def readiness(
+    campaign_id: PathId, request: Request, _: Identity = Depends(manager), db: AsyncSession = Depends(get_db)
+) -> Any:
+    """Every reason the campaign cannot legally dial now (empty: it can); a start is refused only for
+    the ones a start needs (lists, leads, rule set, script, queue or team)."""
+    c = await _campaign(db, campaign_id)
+    facts = await readiness_facts(db, c, request.app.state.settings.default_region)
+    return [BlockerOut(code=b.code, text=b.text, at=b.at) for b in dial_blockers(facts, utcnow())]
+
+
 @router.post("/campaigns/{campaign_id}/transition", response_model=CampaignOut)
 async def transition(
     campaign_id: PathId,
@@ -354,24 +422,7 @@ async def transition(
     except TransitionRefused as exc:
         raise HTTPException(409, str(exc)) from None
     if body.to is CampaignState.running:
-        list_ids = await _list_ids(db, c.id)
-        leads = 0
-        if list_ids:
-            leads = int(
-                await db.scalar(
-                    select(func.coalesce(func.sum(CallList.lead_count), 0)).where(CallList.id.in_(list_ids))
-                )
-                or 0
-            )
-        blockers = start_blockers(
-            StartFacts(
-                lists=len(list_ids),
-                leads=leads,
-                rule_set_known=await rule_set_named(db, c.rule_set) is not None,
-                script_known=None if not c.script else c.script in _script_names(),
-                has_queue_or_team=c.queue_id is not None or c.team_id is not None,
-            )
-        )
+        blockers = start_blockers(await start_facts(db, c))
         if blockers:
             raise HTTPException(409, "the campaign cannot start: " + "; ".join(blockers))
     previous = c.state
