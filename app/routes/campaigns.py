@@ -222,11 +222,16 @@ async def _set_lists(db: AsyncSession, campaign_id: int, list_ids: list[int]) ->
 async def create_campaign(
     body: CampaignIn, request: Request, ident: Identity = Depends(manager), db: AsyncSession = Depends(get_db)
 ) -> Any:
+    return await _out(db, await insert_campaign(db, body, user_id=ident.user.id, request=request))
+
+
+async def insert_campaign(
+    db: AsyncSession, body: CampaignIn, *, user_id: int | None, request: Request | None
+) -> Campaign:
+    """Check and store a new draft campaign, audited: the API's and `plateau campaign create`'s one way."""
     values = await _validate(db, body.model_dump())
     list_ids = values.pop("list_ids")
-    c = Campaign(
-        **values, state=CampaignState.draft, state_changed_at=utcnow(), state_changed_by=ident.user.id
-    )
+    c = Campaign(**values, state=CampaignState.draft, state_changed_at=utcnow(), state_changed_by=user_id)
     db.add(c)
     try:
         await db.flush()
@@ -237,14 +242,14 @@ async def create_campaign(
     audit(
         db,
         "campaign_created",
-        user_id=ident.user.id,
+        user_id=user_id,
         target_type="campaign",
         target_id=c.id,
         detail={"name": c.name, "rule_set": c.rule_set, "dial_mode": c.dial_mode.value},
         request=request,
     )
     await db.commit()
-    return await _out(db, c)
+    return c
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
