@@ -23,6 +23,8 @@ system-deps: $(APT_UPDATED)
 	@bash asterisk-conf/install.sh
 	@# Browser tier: Debian's Chromium (Playwright cannot download its own browsers here).
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@# Campaign recordings are converted to what Asterisk plays with sox (app/recordings.py).
+	@command -v sox >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox libsox-fmt-mp3
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # Asterisk's call records (cti/cdr.py): the calls that began and ended while Plateau was down are written
     # from them on (re)connect. Default: `make run`'s private Asterisk; a missing file backfills nothing.
     pbx_cdr_file: Path = VAR / "asterisk" / "log" / "cdr-custom" / "plateau.csv"
+    # where Asterisk's Playback finds sounds (the private Asterisk's too): a campaign's uploaded recording is
+    # converted into its `plateau/` folder (app/recordings.py)
+    pbx_sounds_dir: Path = Path("/usr/share/asterisk/sounds")
 
     default_region: str = "FR"
     default_language: Literal["fr", "en"] = "fr"

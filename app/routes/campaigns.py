@@ -3,7 +3,9 @@ sets (shipped and custom) and callbacks. Every change is written to the audit lo
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -12,8 +14,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import recordings
 from app.audit import audit
 from app.models import Queue, QueueMember, Role, Team, User, utcnow
+from app.routes.lists import _multipart, _receive_file
 from app.schemas import ORM, Id, Limit, Name, PathId, Text
 from app.security import ANY_ROLE, Identity, get_db, require
 from cti.numbers import InvalidNumber, parse
@@ -445,6 +449,49 @@ async def transition(
     dialer = getattr(request.app.state, "dialer", None)
     if dialer is not None:  # a pause or stop holds before this answer leaves; a start begins at once
         dialer.campaign_changed(c.id, body.to)
+    return await _out(db, c)
+
+
+class RecordingForm(BaseModel):
+    """No field besides the file."""
+
+
+@router.post(
+    "/campaigns/{campaign_id}/recording",
+    response_model=CampaignOut,
+    openapi_extra=_multipart(RecordingForm, "the message left on answering machines: WAV, OGG, FLAC or MP3"),
+)
+async def upload_recording(
+    campaign_id: PathId,
+    request: Request,
+    ident: Identity = Depends(manager),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    """The campaign's recording, converted with sox to what Asterisk plays (8 kHz mono WAV) and named as
+    its `machine_message`; a file sox cannot read is a 422 and changes nothing."""
+    c = await _campaign(db, campaign_id)
+    settings = request.app.state.settings
+    path, size, filename, _ = await _receive_file(request, RecordingForm, settings.max_upload_bytes)
+    try:
+        sound = await recordings.convert(
+            FilePath(path), recordings.kind_of(filename), settings.pbx_sounds_dir, c.id
+        )
+    except recordings.RecordingError as exc:
+        raise _unprocessable("file", str(exc), "form") from None
+    finally:
+        os.unlink(path)  # the spooled upload
+    c.machine_message = sound
+    audit(
+        db,
+        "campaign_recording_uploaded",
+        user_id=ident.user.id,
+        target_type="campaign",
+        target_id=c.id,
+        detail={"file": filename[:120], "bytes": size, "sound": sound},
+        request=request,
+    )
+    await db.commit()
+    await db.refresh(c)
     return await _out(db, c)
 
 

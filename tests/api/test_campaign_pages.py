@@ -3,10 +3,15 @@ and by the API; who may open the pages; a script that does not load shows its er
 
 from __future__ import annotations
 
+import asyncio
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from app.models import AuditLog
 from app.web.campaigns_view import load_preview
 from tests.api.conftest import Api
 
@@ -57,3 +62,38 @@ def test_given_a_script_with_broken_yaml_when_previewed_then_its_errors_come_bac
     incomplete.write_text("id: incomplet\ntitle: X\nlanguage: fr\nsections: []\n", encoding="utf-8")
     script, errors = load_preview(incomplete)
     assert script is None and any("outcomes" in e for e in errors)
+
+
+async def _run(*cmd: str) -> str:
+    done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+async def test_given_a_stereo_recording_when_uploaded_then_sox_makes_the_8khz_mono_wav_asterisk_plays(
+    api: Api, tmp_path: Path
+) -> None:
+    sounds = tmp_path / "sounds"
+    api.app.state.settings = api.app.state.settings.model_copy(update={"pbx_sounds_dir": sounds})
+    source = tmp_path / "message.wav"
+    # a real recording: 1 s of a 440 Hz tone, 44.1 kHz stereo
+    await _run("sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", "1", "sine", "440")
+    manager = await api.login("manager")
+    cid = (await manager.post("/api/v1/campaigns", json={"name": "Avec message"})).json()["id"]
+    r = await manager.post(
+        f"/api/v1/campaigns/{cid}/recording",
+        files={"file": ("message.wav", source.read_bytes(), "audio/wav")},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["machine_message"] == f"plateau/campaign-{cid}"
+    wav = sounds / "plateau" / f"campaign-{cid}.wav"
+    info = await _run("soxi", str(wav))
+    assert re.search(r"Channels\s*:\s*1", info) and re.search(r"Sample Rate\s*:\s*8000", info)
+    assert re.search(r"Precision\s*:\s*16-bit", info)
+
+    for name, body in (("message.wav", b"not audio at all"), ("message.exe", source.read_bytes())):
+        bad = await manager.post(f"/api/v1/campaigns/{cid}/recording", files={"file": (name, body)})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["form", "file"], bad.text
+    assert wav.stat().st_size > 10_000  # the refused uploads left the good recording alone
+    async with api.db.session() as s:
+        actions = list(await s.scalars(select(AuditLog.action).where(AuditLog.target_id == str(cid))))
+    assert actions.count("campaign_recording_uploaded") == 1

@@ -173,6 +173,7 @@ class LiveServer:
             "PLATEAU_AMI_ENABLED": "false",
             "PLATEAU_IVR_ENABLED": "false",
             "PLATEAU_LOGIN_RATE_LIMIT": "100",
+            "PLATEAU_PBX_SOUNDS_DIR": str(workdir / "sounds"),  # campaign recordings: not the system's
         }
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -5,6 +5,7 @@ legally, starts and pauses it, and reaches its monitor."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,18 @@ def test_given_a_manager_when_creating_a_campaign_in_the_browser_then_it_is_chec
     expect(preview).to_contain_text("Moreau")  # the lead's values, as the agent will see them
     expect(page.locator("#windows")).to_contain_text("10:00-13:00")
     expect(page.locator("#dnc-lists")).to_be_visible()
+
+    recording = tmp_path / "message.wav"  # 1 s of a tone, 44.1 kHz stereo: converted on upload
+    subprocess.run(
+        ["sox", "-n", "-r", "44100", "-c", "2", str(recording), "synth", "1", "sine", "440"], check=True
+    )
+    upload = page.locator("#recording")
+    upload.get_by_label("Fichier audio").set_input_files(str(tmp_path / "hiver.csv"))
+    upload.get_by_role("button", name="Envoyer l’enregistrement").click()
+    expect(upload.locator("#recording-file-error")).to_contain_text(".wav")  # a CSV is no recording
+    upload.get_by_label("Fichier audio").set_input_files(str(recording))
+    upload.get_by_role("button", name="Envoyer l’enregistrement").click()
+    expect(page.locator("#current-recording")).to_have_text(re.compile(r"^plateau/campaign-\d+$"))
 
     page.get_by_role("button", name="Démarrer / reprendre").click()
     expect(page.locator("#campaign-state")).to_have_text("En cours")

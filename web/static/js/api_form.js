@@ -3,7 +3,7 @@
 //   <form data-api="/api/v1/users/7" data-method="PATCH" data-done="reload|stay|go:/path/{id}">
 // Each named field becomes a body key; data-type says how: int, float, bool (a checkbox), json (a
 // hidden value or a textarea), ints (a multiple select). An empty field is left out, or sent as null with
-// data-empty="null". A 422's field errors are shown next to their fields; other errors in the form's
+// data-empty="null". A form with data-multipart sends its fields as they are (a file upload). A 422's field errors are shown next to their fields; other errors in the form's
 // [role=alert] box. Nothing is lost on an error: the fields keep what was typed.
 import { t } from "./i18n.js";
 
@@ -64,7 +64,7 @@ function showErrors(form, status, body) {
     let first = null;
     for (const d of detail) {
       const loc = d.loc || [];
-      const name = loc[0] === "body" ? String(loc[1] ?? "") : "";
+      const name = loc[0] === "body" || loc[0] === "form" ? String(loc[1] ?? "") : "";
       const { field, slot } = name ? errorSlot(form, name) : { field: null, slot: null };
       if (!slot) { general.push(`${loc.slice(1).join(".")}: ${d.msg}`); continue; }
       const where = loc.length > 2 ? `${loc.slice(2).join(".")}: ` : "";
@@ -89,11 +89,14 @@ export async function submitApi(form) {
   if (status) status.textContent = "";
   let r;
   try {
+    const multipart = "multipart" in form.dataset; // a file upload: the form as it is
+    const headers = { Accept: "application/json", "X-CSRF-Token": csrf() };
+    if (!multipart) headers["Content-Type"] = "application/json";
     r = await fetch(form.dataset.api, {
       method: form.dataset.method || "POST",
       credentials: "same-origin",
-      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-      body: JSON.stringify(bodyOf(form)),
+      headers,
+      body: multipart ? new FormData(form) : JSON.stringify(bodyOf(form)),
     });
   } catch {
     showErrors(form, 0, { detail: t("network_error") });
