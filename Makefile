@@ -21,10 +21,11 @@ system-deps: $(APT_UPDATED)
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 	@# Integration tier and `make run`: Asterisk 16 (bullseye's package), SIPp and baresip (a real softphone).
 	@bash asterisk-conf/install.sh
-	@# Recordings' integration tests measure the files with sox.
-	@command -v sox >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox
 	@# Browser tier: Debian's Chromium (Playwright cannot download its own browsers here).
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	@# sox: campaign sounds are converted to what Asterisk plays (app/campaign_sounds.py), and the recordings'
+	@# integration tests measure the files with it.
+	@dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sox libsox-fmt-mp3
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)

@@ -341,6 +341,24 @@ def _cmd_dnc_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_campaign_create(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.campaign_file import create_from_file
+    from dialer.model_errors import ContentError
+
+    async def create(session):  # type: ignore[no-untyped-def]
+        try:
+            c = await create_from_file(session, Path(args.file))
+        except ContentError as exc:
+            raise CliError("\n".join(exc.errors)) from None
+        return c.id, c.name
+
+    campaign_id, name = _run(create)
+    print(f"campaign {name!r} created as a draft (id {campaign_id}); start it from /campaigns/{campaign_id}")
+    return 0
+
+
 def _cmd_phone_reset_password(args: argparse.Namespace) -> int:
     """A new SIP password for USER's phone, printed once; a running private Asterisk takes it at once."""
     from sqlalchemy import select
@@ -681,6 +699,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "erase":
             p.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
         p.set_defaults(func=_cmd_person)
+
+    camp = sub.add_parser("campaign", help="outbound campaigns").add_subparsers(
+        dest="campaign_command", required=True
+    )
+    p = camp.add_parser("create", help="create a draft campaign from a YAML file (the API's fields)")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_campaign_create)
 
     phone = sub.add_parser("phone", help="users' phones").add_subparsers(dest="phone_command", required=True)
     p = phone.add_parser("reset-password", help="a new SIP password for USER's phone, printed once")

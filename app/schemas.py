@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
 from pydantic import (
@@ -298,6 +298,9 @@ class ComplaintOut(ORM):
 
 
 # --- admin ----------------------------------------------------------------------------------------------
+PhoneKind = Literal["sip", "webrtc"]  # a SIP phone or softphone, or the browser's
+
+
 class UserIn(BaseModel):
     username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{2,80}$")]
     display_name: Label  # type: ignore[valid-type]
@@ -305,6 +308,7 @@ class UserIn(BaseModel):
     role: Role
     language: Annotated[str, StringConstraints(pattern=r"^(fr|en)$")] = "fr"
     sip_endpoint: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,80}$")] | None = None
+    sip_kind: PhoneKind | None = None
     team_id: Id | None = None  # type: ignore[valid-type]
 
 
@@ -314,6 +318,7 @@ class UserPatch(BaseModel):
     role: Role | None = None
     language: Annotated[str, StringConstraints(pattern=r"^(fr|en)$")] | None = None
     sip_endpoint: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,80}$")] | None = None
+    sip_kind: PhoneKind | None = None
     team_id: Id | None = None  # type: ignore[valid-type]
     active: bool | None = None
 
@@ -345,6 +350,12 @@ class CodeIn(BaseModel):
     label: Label  # type: ignore[valid-type]
     category: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")] = "other"
     active: bool = True
+
+
+class CodePatch(BaseModel):
+    label: Label | None = None  # type: ignore[valid-type]
+    category: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")] | None = None
+    active: bool | None = None
 
 
 class CodeOut(ORM):

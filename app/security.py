@@ -117,6 +117,21 @@ class LoginRateLimiter:
     def succeeded(self, username: str, ip: str) -> None:
         self._known.pop((username.lower(), ip), None)
 
+    def locked(self, username: str, now: float | None = None) -> bool:
+        """Whether the name is locked from some address (the admin page shows it, with an unlock)."""
+        now = time.monotonic() if now is None else now
+        name = username.lower()
+        return any(k[0] == name and self._wait(q, self.limit, now) for k, q in self._known.items())
+
+    def unlock(self, username: str) -> int:
+        """Forget the name's failures from every address (an admin's unlock); returns how many locks went.
+        The per-address counts stay: they guard against spraying, not against this user."""
+        name = username.lower()
+        keys = [k for k in self._known if k[0] == name]
+        for k in keys:
+            del self._known[k]
+        return len(keys)
+
 
 def _remember(table: OrderedDict[Any, deque[float]], key: Any, now: float, limit: int, cap: int) -> None:
     q = table.get(key)

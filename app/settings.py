@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     call_metadata_retention_days: int = Field(default=0, ge=0, le=36500)
     recording_purge_interval_s: float = Field(default=3600.0, gt=0)
 
+    # where Asterisk's Playback finds sounds (the private Asterisk's too): a campaign's uploaded recording is
+    # converted into its `plateau/` folder (app/campaign_sounds.py)
+    pbx_sounds_dir: Path = Path("/usr/share/asterisk/sounds")
+
     default_region: str = "FR"
     default_language: Literal["fr", "en"] = "fr"
     timezone: str = "Europe/Paris"

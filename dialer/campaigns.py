@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -95,17 +96,32 @@ class StartFacts:
     has_queue_or_team: bool
 
 
-def start_blockers(facts: StartFacts) -> list[str]:
-    """Why a campaign cannot start now (empty: it can)."""
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """A reason a campaign cannot dial: `code` for the pages (which translate it), `text` in English for
+    the API and the logs."""
+
+    code: str
+    text: str
+    at: datetime | None = None  # when it lifts, where known (a calling window's next opening)
+
+
+def structural_blockers(facts: StartFacts) -> list[Blocker]:
+    """What the campaign lacks to start at all (empty: it can start)."""
     out = []
     if facts.lists == 0:
-        out.append("attach at least one call list")
+        out.append(Blocker("no_list", "attach at least one call list"))
     elif facts.leads == 0:
-        out.append("its call lists hold no leads")
+        out.append(Blocker("no_lead", "its call lists hold no leads"))
     if not facts.rule_set_known:
-        out.append("its compliance rule set does not exist")
+        out.append(Blocker("no_rule_set", "its compliance rule set does not exist"))
     if facts.script_known is False:
-        out.append("its script does not exist")
+        out.append(Blocker("no_script", "its script does not exist"))
     if not facts.has_queue_or_team:
-        out.append("give it a queue or a team of agents")
+        out.append(Blocker("no_queue_or_team", "give it a queue or a team of agents"))
     return out
+
+
+def start_blockers(facts: StartFacts) -> list[str]:
+    """Why a campaign cannot start now (empty: it can)."""
+    return [b.text for b in structural_blockers(facts)]

@@ -1,8 +1,10 @@
-"""Administration: users, teams, queues, disposition codes, pause reasons, audit log."""
+"""Administration: users, teams, queues, disposition codes, pause reasons, audit log. The /admin pages
+(app/web/admin_view.py) post to these routes, so a form and the API share one schema and one audit."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel
@@ -12,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
+from app.routes.campaigns import Instant  # an instant the database and zone arithmetic can hold
 from app.schemas import (
     AuditOut,
     CodeIn,
     CodeOut,
+    CodePatch,
     DispositionOut,
     Limit,
     PathId,
@@ -129,9 +133,31 @@ async def update_user(
     await _commit(db, "user")
     if reset or rerouted:  # their WebSockets close: gone, or back with what the new role and team may see
         request.app.state.hub.revoke(user_id=user.id)
-    if {"sip_endpoint", "active"} & changes.keys():
+    if {"sip_endpoint", "sip_kind", "active"} & changes.keys():
         await _apply_phones(request, db)
     return user
+
+
+@router.post("/users/{user_id}/unlock")
+async def unlock_user(
+    user_id: PathId, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
+) -> dict[str, Any]:
+    """Lift the sign-in lockout of a user who failed too often (from every address); audited."""
+    user = await db.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, "no such user")
+    lifted = request.app.state.login_limiter.unlock(user.username)
+    audit(
+        db,
+        "user_unlocked",
+        user_id=ident.user.id,
+        target_type="user",
+        target_id=user.id,
+        detail={"locks": lifted},
+        request=request,
+    )
+    await db.commit()
+    return {"user_id": user.id, "locks_lifted": lifted}
 
 
 async def _other_admin(db: AsyncSession, user_id: int) -> bool:
@@ -213,6 +239,31 @@ async def create_team(
     return team
 
 
+@router.patch("/teams/{team_id}", response_model=TeamOut)
+async def rename_team(
+    team_id: PathId,
+    body: TeamIn,
+    request: Request,
+    ident: Identity = Depends(admin),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    team = await db.get(Team, team_id)
+    if team is None:
+        raise HTTPException(404, "no such team")
+    before, team.name = team.name, body.name
+    audit(
+        db,
+        "team_renamed",
+        user_id=ident.user.id,
+        target_type="team",
+        target_id=team.id,
+        detail={"from": before, "to": body.name},
+        request=request,
+    )
+    await _commit(db, "team")
+    return team
+
+
 # --- codes ----------------------------------------------------------------------------------------------
 def _code_routes(path: str, model: type[DispositionCode] | type[PauseReason], out: type[BaseModel]) -> None:
     @router.get(f"/{path}", response_model=list[out], name=f"list_{path}")  # type: ignore[valid-type]
@@ -233,6 +284,34 @@ def _code_routes(path: str, model: type[DispositionCode] | type[PauseReason], ou
             user_id=ident.user.id,
             target_type=path,
             target_id=row.code,
+            request=request,
+        )
+        await db.commit()
+        return row
+
+    @router.patch(f"/{path}/{{code_id}}", response_model=out, name=f"update_{path}")
+    async def update_code(
+        code_id: PathId,
+        body: CodePatch,
+        request: Request,
+        ident: Identity = Depends(admin),
+        db: AsyncSession = Depends(get_db),
+    ) -> Any:
+        row = await db.get(model, code_id)
+        if row is None:
+            raise HTTPException(404, "no such code")
+        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+        if model is not DispositionCode:
+            changes.pop("category", None)  # pause reasons have none
+        for k, v in changes.items():
+            setattr(row, k, v)
+        audit(
+            db,
+            f"{path}_updated",
+            user_id=ident.user.id,
+            target_type=path,
+            target_id=row.code,
+            detail={"fields": sorted(changes)},
             request=request,
         )
         await db.commit()
@@ -264,14 +343,63 @@ _code_routes("dispositions", DispositionCode, DispositionOut)
 _code_routes("pause-reasons", PauseReason, CodeOut)
 
 
+AuditText = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
 @router.get("/audit", response_model=list[AuditOut])
 async def audit_log(
     limit: Limit = 100,
     before_id: int | None = Query(default=None, ge=1, le=2**62),
+    action: AuditText = None,
+    user_id: int | None = Query(default=None, ge=1, le=2**62),
+    target_type: AuditText = None,
+    target_id: AuditText = None,
+    since: Annotated[Instant | None, Query()] = None,  # type: ignore[valid-type]
+    until: Annotated[Instant | None, Query()] = None,  # type: ignore[valid-type]
     _: Identity = Depends(admin),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
+    """Newest first; `action` matches a prefix (`user_` finds every user change)."""
+    return await audit_rows(
+        db,
+        limit=limit,
+        before_id=before_id,
+        action=action,
+        user_id=user_id,
+        target_type=target_type,
+        target_id=target_id,
+        since=since,
+        until=until,
+    )
+
+
+async def audit_rows(
+    db: AsyncSession,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    action: str | None = None,
+    user_id: int | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[AuditLog]:
+    """The audit query the API and the audit page share."""
     stmt = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
     if before_id:
         stmt = stmt.where(AuditLog.id < before_id)
+    if action:
+        escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(AuditLog.action.like(escaped + "%", escape="\\"))
+    if user_id is not None:
+        stmt = stmt.where(AuditLog.user_id == user_id)
+    if target_type:
+        stmt = stmt.where(AuditLog.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditLog.target_id == target_id)
+    if since is not None:
+        stmt = stmt.where(AuditLog.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditLog.at < until)
     return list(await db.scalars(stmt))

@@ -3,7 +3,9 @@ sets (shipped and custom) and callbacks. Every change is written to the audit lo
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -12,13 +14,16 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import campaign_sounds
 from app.audit import audit
-from app.models import Queue, Role, Team, User, utcnow
+from app.models import Queue, QueueMember, Role, Team, User, utcnow
 from app.recordings import Policy as RecordingPolicy
+from app.routes.lists import _multipart, _receive_file
 from app.schemas import ORM, Id, Limit, Name, PathId, RetentionDays, SoundName, Text
 from app.security import ANY_ROLE, Identity, get_db, require
 from cti.numbers import InvalidNumber, parse
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
+from dialer.campaign_readiness import ReadinessFacts, dial_blockers
 from dialer.campaigns import (
     DEFAULT_RETRY_RULES,
     LOCKED_WHEN_RUNNING,
@@ -46,6 +51,7 @@ from dialer.models import (
     DialMode,
     MachineAction,
 )
+from dialer.models import Lead as LeadRow
 from dialer.store import rule_set_named
 
 router = APIRouter(tags=["campaigns"])
@@ -233,11 +239,16 @@ async def _set_lists(db: AsyncSession, campaign_id: int, list_ids: list[int]) ->
 async def create_campaign(
     body: CampaignIn, request: Request, ident: Identity = Depends(manager), db: AsyncSession = Depends(get_db)
 ) -> Any:
+    return await _out(db, await insert_campaign(db, body, user_id=ident.user.id, request=request))
+
+
+async def insert_campaign(
+    db: AsyncSession, body: CampaignIn, *, user_id: int | None, request: Request | None
+) -> Campaign:
+    """Check and store a new draft campaign, audited: the API's and `plateau campaign create`'s one way."""
     values = await _validate(db, body.model_dump())
     list_ids = values.pop("list_ids")
-    c = Campaign(
-        **values, state=CampaignState.draft, state_changed_at=utcnow(), state_changed_by=ident.user.id
-    )
+    c = Campaign(**values, state=CampaignState.draft, state_changed_at=utcnow(), state_changed_by=user_id)
     db.add(c)
     try:
         await db.flush()
@@ -248,14 +259,14 @@ async def create_campaign(
     audit(
         db,
         "campaign_created",
-        user_id=ident.user.id,
+        user_id=user_id,
         target_type="campaign",
         target_id=c.id,
         detail={"name": c.name, "rule_set": c.rule_set, "dial_mode": c.dial_mode.value},
         request=request,
     )
     await db.commit()
-    return await _out(db, c)
+    return c
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -355,6 +366,72 @@ async def delete_campaign(
     await db.commit()
 
 
+async def start_facts(db: AsyncSession, c: Campaign) -> StartFacts:
+    list_ids = await _list_ids(db, c.id)
+    leads = 0
+    if list_ids:
+        leads = int(
+            await db.scalar(
+                select(func.coalesce(func.sum(CallList.lead_count), 0)).where(CallList.id.in_(list_ids))
+            )
+            or 0
+        )
+    return StartFacts(
+        lists=len(list_ids),
+        leads=leads,
+        rule_set_known=await rule_set_named(db, c.rule_set) is not None,
+        script_known=None if not c.script else c.script in _script_names(),
+        has_queue_or_team=c.queue_id is not None or c.team_id is not None,
+    )
+
+
+async def readiness_facts(db: AsyncSession, c: Campaign, country: str) -> ReadinessFacts:
+    """What `dialer.campaign_readiness` decides from, read for one campaign."""
+    start = await start_facts(db, c)
+    list_ids = await _list_ids(db, c.id)
+    consented = 0
+    if list_ids:
+        consented = int(
+            await db.scalar(
+                select(func.count())
+                .select_from(LeadRow)
+                .where(LeadRow.list_id.in_(list_ids), LeadRow.consent)
+            )
+            or 0
+        )
+    agents = select(func.count()).select_from(User).where(User.active, User.role == Role.agent)
+    if c.queue_id is not None:
+        agents = agents.where(
+            User.id.in_(select(QueueMember.user_id).where(QueueMember.queue_id == c.queue_id))
+        )
+    elif c.team_id is not None:
+        agents = agents.where(User.team_id == c.team_id)
+    return ReadinessFacts(
+        start=start,
+        rule_set=await rule_set_named(db, c.rule_set),
+        consented_leads=consented,
+        agents=int(await db.scalar(agents) or 0) if start.has_queue_or_team else 0,
+        country=country,
+    )
+
+
+class BlockerOut(BaseModel):
+    code: str
+    text: str
+    at: datetime | None = None
+
+
+@router.get("/campaigns/{campaign_id}/readiness", response_model=list[BlockerOut])
+async def readiness(
+    campaign_id: PathId, request: Request, _: Identity = Depends(manager), db: AsyncSession = Depends(get_db)
+) -> Any:
+    """Every reason the campaign cannot legally dial now (empty: it can); a start is refused only for
+    the ones a start needs (lists, leads, rule set, script, queue or team)."""
+    c = await _campaign(db, campaign_id)
+    facts = await readiness_facts(db, c, request.app.state.settings.default_region)
+    return [BlockerOut(code=b.code, text=b.text, at=b.at) for b in dial_blockers(facts, utcnow())]
+
+
 @router.post("/campaigns/{campaign_id}/transition", response_model=CampaignOut)
 async def transition(
     campaign_id: PathId,
@@ -369,24 +446,7 @@ async def transition(
     except TransitionRefused as exc:
         raise HTTPException(409, str(exc)) from None
     if body.to is CampaignState.running:
-        list_ids = await _list_ids(db, c.id)
-        leads = 0
-        if list_ids:
-            leads = int(
-                await db.scalar(
-                    select(func.coalesce(func.sum(CallList.lead_count), 0)).where(CallList.id.in_(list_ids))
-                )
-                or 0
-            )
-        blockers = start_blockers(
-            StartFacts(
-                lists=len(list_ids),
-                leads=leads,
-                rule_set_known=await rule_set_named(db, c.rule_set) is not None,
-                script_known=None if not c.script else c.script in _script_names(),
-                has_queue_or_team=c.queue_id is not None or c.team_id is not None,
-            )
-        )
+        blockers = start_blockers(await start_facts(db, c))
         if blockers:
             raise HTTPException(409, "the campaign cannot start: " + "; ".join(blockers))
     previous = c.state
@@ -404,6 +464,49 @@ async def transition(
     dialer = getattr(request.app.state, "dialer", None)
     if dialer is not None:  # a pause or stop holds before this answer leaves; a start begins at once
         dialer.campaign_changed(c.id, body.to)
+    return await _out(db, c)
+
+
+class RecordingForm(BaseModel):
+    """No field besides the file."""
+
+
+@router.post(
+    "/campaigns/{campaign_id}/recording",
+    response_model=CampaignOut,
+    openapi_extra=_multipart(RecordingForm, "the message left on answering machines: WAV, OGG, FLAC or MP3"),
+)
+async def upload_recording(
+    campaign_id: PathId,
+    request: Request,
+    ident: Identity = Depends(manager),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    """The campaign's recording, converted with sox to what Asterisk plays (8 kHz mono WAV) and named as
+    its `machine_message`; a file sox cannot read is a 422 and changes nothing."""
+    c = await _campaign(db, campaign_id)
+    settings = request.app.state.settings
+    path, size, filename, _ = await _receive_file(request, RecordingForm, settings.max_upload_bytes)
+    try:
+        sound = await campaign_sounds.convert(
+            FilePath(path), campaign_sounds.kind_of(filename), settings.pbx_sounds_dir, c.id
+        )
+    except campaign_sounds.RecordingError as exc:
+        raise _unprocessable("file", str(exc), "form") from None
+    finally:
+        os.unlink(path)  # the spooled upload
+    c.machine_message = sound
+    audit(
+        db,
+        "campaign_recording_uploaded",
+        user_id=ident.user.id,
+        target_type="campaign",
+        target_id=c.id,
+        detail={"file": filename[:120], "bytes": size, "sound": sound},
+        request=request,
+    )
+    await db.commit()
+    await db.refresh(c)
     return await _out(db, c)
 
 

@@ -23,6 +23,7 @@ def _wants_html(request: Request) -> bool:
 
 def mount_web(app: FastAPI) -> None:
     from app.web import (
+        admin_view,
         campaign_monitor_view,
         campaigns_view,
         care_view,
@@ -40,6 +41,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(care_view.router)  # the unhappy-customers file
     app.include_router(persons_view.router)  # the customer's data rights
     app.include_router(queues_view.router)  # queues, skills and phones (admins)
+    app.include_router(admin_view.router)  # users, teams, codes, reasons, audit log
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(pages.LoginRequired)

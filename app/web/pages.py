@@ -24,7 +24,6 @@ from app.models import (
     Queue,
     QueueMember,
     Role,
-    Team,
     User,
 )
 from app.routes import complaint_reasons as reasons_api
@@ -451,14 +450,3 @@ async def complaints_page(
         reasons=reasons_api.tree(reasons),
         reason_labels=reasons_api.labels(reasons, ident.user.language),
     )
-
-
-# --- administration (read-only overview; changes go through /api/v1) -----------------------------------
-@router.get("/admin")
-async def admin_page(
-    request: Request, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
-) -> Any:
-    users = list(await db.scalars(select(User).order_by(User.username)))
-    queues = list(await db.scalars(select(Queue).order_by(Queue.name)))
-    teams = {t.id: t.name for t in await db.scalars(select(Team))}
-    return page(request, "admin.html", ident, active="admin", users=users, queues=queues, teams=teams)

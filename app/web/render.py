@@ -100,6 +100,8 @@ JS_STRINGS = {
     "items": N_("{n} live items"),
     "rec_pinned": N_("Recording pinned: kept while the complaint is open."),
     "rec_pin_failed": N_("The recording could not be pinned: {detail}"),
+    "saved": N_("Saved."),
+    "request_failed": N_("The change was refused"),
 }
 
 

@@ -173,6 +173,7 @@ class LiveServer:
             "PLATEAU_AMI_ENABLED": "false",
             "PLATEAU_IVR_ENABLED": "false",
             "PLATEAU_LOGIN_RATE_LIMIT": "100",
+            "PLATEAU_PBX_SOUNDS_DIR": str(workdir / "sounds"),  # campaign recordings: not the system's
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -210,7 +211,15 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    work = tmp_path_factory.mktemp("browser")
+    server = seeded_server(tmp_path_factory.mktemp("browser"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def seeded_server(work: Path, **env: str) -> LiveServer:
+    """A server (not started yet) on a fresh migrated SQLite database with the seed data; `env` adds
+    PLATEAU_* settings (a module that locks users out needs a low limit of its own)."""
     url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
     # In a thread of its own: Playwright's sync API may already run an event loop in this one.
     errors: list[BaseException] = []
@@ -228,9 +237,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     if errors:
         raise errors[0]
     server = LiveServer(url, work)
-    server.start()
-    yield server
-    server.stop()
+    server.env.update(env)
+    return server
 
 
 @pytest.fixture(scope="session")

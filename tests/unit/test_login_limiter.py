@@ -50,3 +50,28 @@ def test_given_a_success_when_the_user_signs_in_then_their_failures_are_forgotte
     lim.succeeded("carol", "10.0.0.1")
     lim.failed("carol", "10.0.0.1", known=True, now=1.0)
     assert lim.retry_after("carol", "10.0.0.1", now=1.0) == 0
+
+
+def test_given_a_name_locked_from_two_addresses_when_an_admin_unlocks_it_then_both_lift_and_others_stay() -> (
+    None
+):
+    lim = _limiter()
+    for ip in ("10.0.0.1", "10.0.0.2"):
+        for _ in range(5):
+            lim.failed("Carol", ip, known=True, now=0.0)
+    for _ in range(5):
+        lim.failed("dave", "10.0.0.1", known=True, now=0.0)
+    assert lim.locked("carol", now=1.0) and lim.locked("dave", now=1.0)
+    assert lim.unlock("CAROL") == 2
+    assert not lim.locked("carol", now=1.0)
+    assert lim.retry_after("carol", "10.0.0.2", now=1.0) == 0
+    assert lim.locked("dave", now=1.0)  # another user's lock is not touched
+    assert not lim.locked("dave", now=301.0)  # and a lock ends with its window anyway
+
+
+def test_given_four_failures_when_asked_then_not_locked_and_nothing_to_unlock() -> None:
+    lim = _limiter()
+    for _ in range(4):
+        lim.failed("erin", "10.0.0.1", known=True, now=0.0)
+    assert not lim.locked("erin", now=1.0)
+    assert lim.unlock("nobody") == 0

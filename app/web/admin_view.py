@@ -1,0 +1,142 @@
+"""The administration pages: users (create, edit, reset password, deactivate, unlock), teams, pause reasons,
+dispositions, the complaint reasons taxonomy and the audit log. The pages read here; every form writes
+through /api/v1 (web/static/js/api_form.js), so the page and the API share one schema and one audit."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import DispositionCode, PauseReason, Queue, Role, Team, User
+from app.routes import complaint_reasons as reasons_api
+from app.routes.admin import audit_rows
+from app.security import Identity, get_db
+from app.web.pages import _path_id, page, roles
+
+router = APIRouter(include_in_schema=False)
+AUDIT_PAGE = 100
+
+
+async def _teams(db: AsyncSession) -> list[Team]:
+    return list(await db.scalars(select(Team).order_by(Team.name)))
+
+
+def _team_options(teams: list[Team]) -> list[tuple[str, str]]:
+    return [("", "—"), *((str(t.id), t.name) for t in teams)]
+
+
+@router.get("/admin")
+async def admin_page(
+    request: Request, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
+) -> Any:
+    users = list(await db.scalars(select(User).order_by(User.username)))
+    limiter = request.app.state.login_limiter
+    teams = await _teams(db)
+    return page(
+        request,
+        "admin.html",
+        ident,
+        active="admin",
+        users=users,
+        locked={u.id for u in users if limiter.locked(u.username)},
+        queues=list(await db.scalars(select(Queue).order_by(Queue.name))),
+        team_list=teams,
+        team_options=_team_options(teams),
+        teams={t.id: t.name for t in teams},
+        pauses=list(await db.scalars(select(PauseReason).order_by(PauseReason.code))),
+        dispositions=list(await db.scalars(select(DispositionCode).order_by(DispositionCode.code))),
+    )
+
+
+@router.get("/admin/users/{user_id}")
+async def user_page(
+    request: Request, user_id: str, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
+) -> Any:
+    user = await db.get(User, _path_id(user_id))
+    if user is None:
+        raise HTTPException(404, "no such user")
+    return page(
+        request,
+        "admin_user.html",
+        ident,
+        active="admin",
+        u=user,
+        locked=request.app.state.login_limiter.locked(user.username),
+        team_options=_team_options(await _teams(db)),
+    )
+
+
+@router.get("/admin/complaint-reasons")
+async def reasons_page(
+    request: Request, ident: Identity = Depends(roles(Role.manager)), db: AsyncSession = Depends(get_db)
+) -> Any:
+    reasons = await reasons_api.all_reasons(db)
+    tree = reasons_api.tree(reasons)
+    lang = ident.user.language
+    return page(
+        request,
+        "admin_reasons.html",
+        ident,
+        active="admin",
+        tree=tree,
+        parent_options=[(str(top.id), reasons_api.label_of(top, lang)) for top, _kids in tree],
+    )
+
+
+def _day(value: str | None, zone: ZoneInfo, *, end: bool) -> datetime | None:
+    """A date from the filter form, as the start of that local day (or of the next one for `end`)."""
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None  # a mangled date in the URL is no filter, not an error page
+    if not 1971 <= day.year <= 9000:
+        return None
+    return datetime.combine(day + timedelta(days=1 if end else 0), time(), zone)
+
+
+@router.get("/admin/audit")
+async def audit_page(
+    request: Request,
+    action: str | None = Query(default=None, max_length=64),
+    user: str | None = Query(default=None, max_length=20),
+    target_type: str | None = Query(default=None, max_length=40),
+    since: str | None = Query(default=None, max_length=10),
+    until: str | None = Query(default=None, max_length=10),
+    before_id: str | None = Query(default=None, max_length=20),
+    ident: Identity = Depends(roles()),
+    db: AsyncSession = Depends(get_db),
+) -> Any:
+    zone = ZoneInfo(request.app.state.settings.timezone)
+    user_id = int(user) if user and user.isascii() and user.isdigit() and len(user) < 19 else None
+    before = int(before_id) if before_id and before_id.isascii() and before_id.isdigit() else None
+    rows = await audit_rows(
+        db,
+        limit=AUDIT_PAGE,
+        before_id=before if before and before < 2**62 else None,
+        action=(action or "").strip() or None,
+        user_id=user_id,
+        target_type=(target_type or "").strip() or None,
+        since=_day(since, zone, end=False),
+        until=_day(until, zone, end=True),
+    )
+    users = list(await db.scalars(select(User).order_by(User.username)))
+    filters = {"action": action or "", "user": user_id, "target_type": target_type or "",
+               "since": since or "", "until": until or ""}  # fmt: skip
+    return page(
+        request,
+        "admin_audit.html",
+        ident,
+        active="admin",
+        rows=rows,
+        users=users,
+        names={u.id: u.username for u in users},
+        filters=filters,
+        more=len(rows) == AUDIT_PAGE,
+    )
