@@ -30,6 +30,10 @@ PHONES_INCLUDE = "pjsip_phones.conf"
 TRUNKS_INCLUDE = "pjsip_trunks.conf"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 _DID = re.compile(r"^\+?[0-9]{2,20}$")
+# Originate's variable for a ring the user asked for (click-to-call, preview dial, supervision): phones that
+# honour the header (the desk's browser phone, many desk phones) answer at once. The dialplan's
+# [plateau-phone-headers] adds the same header to the calls the dialer connects.
+AUTO_ANSWER = {"PJSIP_HEADER(add,Call-Info)": "<sip:plateau>;answer-after=0"}
 
 
 def ha1(username: str, password: str, realm: str = REALM) -> str:
