@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import shutil
 import subprocess
 import time
@@ -265,8 +266,31 @@ def agent_scenario(behaviour: str, ring_ms: int = 1000, talk_ms: int = NEVER_MS)
     )
 
 
-def caller_scenario(hold_ms: int) -> str:
-    return CALLER.format(sdp=SDP, hold_ms=hold_ms, ok_to_bye=OK_TO_BYE)
+def caller_scenario(hold_ms: int, audio: Path | None = None) -> str:
+    """`audio`: a raw G.711 u-law file the caller plays, looped, once the call is answered (SIPp's
+    rtp_stream), so the far end hears a voice-like signal."""
+    text = CALLER.format(sdp=SDP, hold_ms=hold_ms, ok_to_bye=OK_TO_BYE)
+    if audio is None:
+        return text
+    stream = f'  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>\n'
+    anchor = "  <recv request=\"BYE\""
+    return text.replace(anchor, stream + anchor, 1)
+
+
+def ulaw_tone(path: Path, seconds: float = 2.0, hz: float = 440.0) -> Path:
+    """A raw G.711 u-law tone (8 kHz, -10 dBFS) for `caller_scenario(audio=…)`."""
+    samples = (int(0.3 * 32767 * math.sin(2 * math.pi * hz * n / 8000)) for n in range(int(seconds * 8000)))
+    path.write_bytes(bytes(_ulaw(s) for s in samples))
+    return path
+
+
+def _ulaw(sample: int) -> int:
+    """ITU-T G.711 u-law of one 16-bit sample."""
+    sign = 0x80 if sample < 0 else 0
+    magnitude = min(abs(sample), 32635) + 0x84
+    exponent = max(e for e in range(8) if magnitude >> (e + 7) or e == 0)
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | exponent << 4 | mantissa) & 0xFF
 
 
 def sipp_binary() -> str:
@@ -423,11 +447,13 @@ class Sipp:
         limit: int = 50,
         wait: bool = False,
         extra: Sequence[str] = (),
+        audio: Path | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Place one call per caller from the trunk (127.0.0.2); caller IDs come from a CSV injection file."""
+        """Place one call per caller from the trunk (127.0.0.2); caller IDs come from a CSV injection file;
+        with `audio` (ulaw_tone), each caller plays it once answered."""
         rows = ["SEQUENTIAL", *(f"{c.number};{c.did};{c.name}" for c in callers)]
         inf = self._file("callers.csv", "\n".join(rows) + "\n")
-        scenario = self._file("caller.xml", caller_scenario(hold_ms))
+        scenario = self._file("caller.xml", caller_scenario(hold_ms, audio))
         cmd = [
             *self._base(scenario, self.cfg.trunk_host, free_port()),
             "-inf",
