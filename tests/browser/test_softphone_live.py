@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from sqlalchemy import select
@@ -269,3 +270,101 @@ def test_given_a_browser_phone_when_a_customer_calls_then_it_rings_with_the_pop_
 
     row = wait_until(history_row, 15, "the call's history row")
     assert row == ("answered", cti.users["agent1"])
+
+
+# A registration attempt of the page's own, with the given credential (JsSIP is loaded by the desk).
+TRY_REGISTER = """async ({uri, user, ha1, url}) => new Promise((resolve) => {
+  const ua = new JsSIP.UA({sockets: [new JsSIP.WebSocketInterface(url)], uri, authorization_user: user, ha1,
+    realm: 'plateau', register: true, connection_recovery_max_interval: 2});
+  ua.on('registered', () => { ua.unregister(); setTimeout(() => ua.stop(), 200); resolve('registered'); });
+  ua.on('registrationFailed', (e) => {
+    ua.stop();
+    resolve('failed ' + (e.response ? e.response.status_code : e.cause));
+  });
+  ua.start();
+})"""
+
+
+def _credential(cti: CtiServer, user: str) -> dict[str, Any]:
+    with cti.api(user) as c:
+        r = c.get("/api/v1/agent/softphone")
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    return dict(r.json())
+
+
+def test_given_a_registered_desk_when_a_second_tab_or_another_browser_opens_then_neither_registers_and_both_say_why(  # noqa: E501
+    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, contexts: list[BrowserContext]
+) -> None:
+    context = _context(media_browser, cti, contexts)
+    first = _desk(context, "agent2")
+    _registered(first)
+    second = context.new_page()  # the same browser: the same session, a second tab
+    second.goto("/desk")
+    state = second.locator("[data-sp-state]")
+    expect(state).to_have_attribute("data-state", "other_tab")
+    expect(state).to_contain_text("ouvert dans un autre onglet")
+    elsewhere = _desk(_context(media_browser, cti, contexts), "agent2")  # another browser: Asterisk says no
+    expect(elsewhere.locator("[data-sp-state]")).to_have_attribute("data-state", "refused", timeout=15_000)
+    expect(elsewhere.locator("[data-sp-state]")).to_contain_text("déjà enregistré dans un autre navigateur")
+    assert len(_contacts(pbx, "agent2")) == 1
+    expect(first.locator("[data-sp-state]")).to_have_attribute("data-state", "registered")
+    # the first tab closed, its registration goes with its WebSocket: the second tab takes over on reload
+    first.close()
+    wait_until(lambda: not _contacts(pbx, "agent2"), 10, "agent2's contact removed with its WebSocket")
+    second.reload()
+    _registered(second)
+
+
+def test_given_two_agents_when_one_uses_their_credential_for_the_others_endpoint_then_asterisk_refuses_it(
+    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, contexts: list[BrowserContext]
+) -> None:
+    desk = _desk(_context(media_browser, cti, contexts), "agent1")
+    _registered(desk)
+    mine = _credential(cti, "agent1")
+    assert mine["endpoint"] == "agent1" and mine["realm"] == "plateau"  # the session's own phone, only
+    with cti.api("agent3") as c:  # a SIP phone's user gets no browser credential
+        assert c.get("/api/v1/agent/softphone").status_code == 409
+    url = mine["ws_url"]
+    for uri, user in (("sip:agent2@127.0.0.1", "agent2"), ("sip:agent2@127.0.0.1", "agent1")):
+        out = desk.evaluate(TRY_REGISTER, {"uri": uri, "user": user, "ha1": mine["ha1"], "url": url})
+        assert out.startswith("failed"), (uri, user, out)
+    assert not _contacts(pbx, "agent2")
+
+
+def test_given_a_registered_browser_phone_when_its_user_is_deactivated_then_it_stops_registering_at_once(
+    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, contexts: list[BrowserContext]
+) -> None:
+    helper = _desk(_context(media_browser, cti, contexts), "agent1")  # a page with JsSIP loaded
+    _registered(helper)
+    theirs = _credential(cti, "agent2")
+    args = {"uri": theirs["uri"], "user": "agent2", "ha1": theirs["ha1"], "url": theirs["ws_url"]}
+    assert helper.evaluate(TRY_REGISTER, args) == "registered"  # the credential works while they are active
+    desk = _desk(_context(media_browser, cti, contexts), "agent2")
+    _registered(desk)
+    agent2 = cti.users["agent2"]
+    with httpx.Client(base_url=cti.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+        try:
+            assert admin.patch(f"/api/v1/users/{agent2}", json={"active": False}).status_code == 200
+            assert "Unable to find" in pbx.rx("pjsip show endpoint agent2")  # PJSIP reloaded at once
+            assert not _contacts(pbx, "agent2")
+            assert helper.evaluate(TRY_REGISTER, args).startswith("failed")
+        finally:
+            assert admin.patch(f"/api/v1/users/{agent2}", json={"active": True}).status_code == 200
+
+
+def test_given_a_registered_browser_phone_when_asterisk_restarts_then_it_registers_again(
+    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, contexts: list[BrowserContext]
+) -> None:
+    desk = _desk(_context(media_browser, cti, contexts), "agent1")
+    _registered(desk)
+    history = "window.plateauDesk.softphone.history"
+    before = len(desk.evaluate(history))
+    pbx.restart()
+    wait_until(
+        lambda: desk.evaluate(history)[before:][-2:] == ["connecting", "registered"],
+        30,
+        "the browser phone losing Asterisk, then registered again",
+    )
+    wait_until(lambda: len(_contacts(pbx, "agent1")) == 1, 15, "agent1's contact after the restart")
+    expect(desk.locator("#phone-state")).to_contain_text("Téléphone enregistré", timeout=15_000)

@@ -65,9 +65,11 @@ export function createSoftphone({ root, t, popOf, onState = () => {} }) {
     micId: localStorage.getItem("plateau.sp.mic") || "",
     speakerId: localStorage.getItem("plateau.sp.speaker") || "",
     stats: { invites: [], answers: [] }, // timings for the tests and the bench
+    history: [], // the states it went through
   };
 
   function setState(state, detail = "") {
+    if (state !== sp.state) sp.history.push(state);
     sp.state = state;
     const box = $("[data-sp-state]");
     box.dataset.state = state;
