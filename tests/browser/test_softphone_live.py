@@ -25,6 +25,7 @@ from app.models import ApiToken, Role, User
 from app.security import token_digest
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from cti.phones import ha1
+from dialer.models import CampaignState
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, login
 from tests.browser.cti_live import (
     PASSWORD,
@@ -34,6 +35,7 @@ from tests.browser.cti_live import (
     serve_with_pbx,
     wait_until,
 )
+from tests.browser.test_campaign_monitor_live import seed_campaign, set_state
 from tests.integration.conftest import KNOWN_NUMBER
 from tests.integration.sipp import Caller, Sipp, ulaw_tone
 
@@ -154,8 +156,7 @@ def _context(browser: Browser, cti: CtiServer, made: list[BrowserContext]) -> Br
 
 def _desk(context: BrowserContext, user: str) -> Page:
     page = context.new_page()
-    page.add_init_script("localStorage.debug = 'JsSIP:RTCSession JsSIP:Registrator'")
-    page.on("console", lambda m: print("console:", m.text[:300]))
+    page.on("console", lambda m: m.type == "error" and print(f"console ({user}): {m.text[:300]}"))
     login(page, user, PASSWORD)
     expect(page).to_have_url(re.compile(r"/(desk|wallboard)$"))
     return page
@@ -368,3 +369,59 @@ def test_given_a_registered_browser_phone_when_asterisk_restarts_then_it_registe
     )
     wait_until(lambda: len(_contacts(pbx, "agent1")) == 1, 15, "agent1's contact after the restart")
     expect(desk.locator("#phone-state")).to_contain_text("Téléphone enregistré", timeout=15_000)
+
+
+def test_given_a_running_predictive_campaign_when_a_customer_answers_then_the_agents_browser_phone_answers_by_itself(  # noqa: E501
+    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, sipp: Sipp, contexts: list[BrowserContext]
+) -> None:
+    url = cti.server.env["PLATEAU_DATABASE_URL"]
+    campaign = seed_campaign(url)
+    with sqlite3.connect(url.split("///", 1)[1]) as db:
+        db.execute("UPDATE campaigns SET dial_mode = 'predictive' WHERE id = ?", (campaign,))
+    desk = _desk(_context(media_browser, cti, contexts), "agent1")
+    _registered(desk)
+    sipp.customer("answer", ring_ms=300, talk_ms=60_000)
+    with cti.api("agent1") as c:
+        assert c.post("/api/v1/agent/login", json={"queues": ["sales"]}).status_code == 204
+    expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
+    set_state(url, campaign, CampaignState.running)
+    try:
+        # no click: a beep, then connected
+        expect(desk.locator("#softphone")).to_have_attribute("data-call", "up", timeout=30_000)
+        invite = desk.evaluate("window.plateauDesk.softphone.stats.invites.at(-1)")
+        assert invite["auto"] is True and invite["linkedid"]
+        assert desk.evaluate("window.plateauDesk.softphone.stats.answers.length") == 1
+        # the customer's SIPp sends no audio: the connection shows as the browser's RTP reaching Asterisk
+        wait_until(lambda: _asterisk_rx_packets(pbx, "agent1") > 20, 10, "the browser's RTP in Asterisk")
+    finally:
+        set_state(url, campaign, CampaignState.paused)
+
+
+def test_given_an_agent_on_a_call_when_the_supervisor_listens_from_the_wallboard_then_their_browser_phone_answers_and_hears_it(  # noqa: E501
+    media_browser: Browser,
+    cti: CtiServer,
+    pbx: PrivateAsterisk,
+    sipp: Sipp,
+    contexts: list[BrowserContext],
+    tmp_path: Path,
+) -> None:
+    desk = _desk(_context(media_browser, cti, contexts), "agent1")
+    _ready(desk)
+    board = _desk(_context(media_browser, cti, contexts), "boss")
+    expect(board).to_have_url(re.compile(r"/wallboard$"))
+    _registered(board)
+    sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=60_000, audio=ulaw_tone(tmp_path / "t.ulaw"))
+    desk.locator("#sp-answer").click(timeout=15_000)
+    expect(desk.locator("#softphone")).to_have_attribute("data-call", "up", timeout=10_000)
+    listen = board.locator('[data-spy="listen"][data-agent="PJSIP/agent1"]')
+    expect(listen).to_be_enabled(timeout=10_000)
+    listen.click()
+    expect(board.locator("#softphone")).to_have_attribute("data-call", "up", timeout=15_000)
+    invite = board.evaluate("window.plateauWallboard.softphone.stats.invites.at(-1)")
+    assert invite["auto"] is True
+    stats = RTP_STATS.replace("window.plateauDesk", "window.plateauWallboard")
+    wait_until(
+        lambda: (s := board.evaluate(stats)) and s.get("received", 0) > 20 and s.get("energy", 0) > 0,
+        15,
+        "the supervisor hearing the call",
+    )
