@@ -22,6 +22,7 @@ system-deps: $(APT_UPDATED)
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 	@# Integration tier and `make run`: Asterisk 16 (bullseye's package), SIPp and baresip (a real softphone).
 	@bash asterisk-conf/install.sh
+	@command -v openssl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
 	@# Browser tier: Debian's Chromium (Playwright cannot download its own browsers here).
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
