@@ -74,6 +74,7 @@ def main() -> int:
     )
     pbx = PrivateAsterisk(cfg)
     pbx.start()
+    version = pbx.rx("core show version").split()[1]
     sipp = Sipp(cfg, work / "sipp")
     served = serve_with_pbx(pbx, work / "app", prepare=_phones_in_db(cfg))
     cti = next(served)
@@ -125,7 +126,7 @@ def main() -> int:
         "answer_to_first_rtp_ms": {"n": len(answer_to_rtp), "p50": pct(answer_to_rtp, 0.5),
                                    "p95": pct(answer_to_rtp, 0.95), "max": round(max(answer_to_rtp), 1)},
         "mean_answer_to_rtp_ms": round(statistics.fmean(answer_to_rtp), 1),
-        "peer": f"Asterisk {pbx.rx('core show version').split()[1]}, Chromium {CHROMIUM}, JsSIP 3.13.8, SIPp",
+        "peer": f"Asterisk {version}, Chromium {CHROMIUM}, JsSIP 3.13.8, SIPp",
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }  # fmt: skip
     print(json.dumps(out))
