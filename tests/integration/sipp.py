@@ -273,7 +273,7 @@ def caller_scenario(hold_ms: int, audio: Path | None = None) -> str:
     if audio is None:
         return text
     stream = f'  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>\n'
-    anchor = "  <recv request=\"BYE\""
+    anchor = '  <recv request="BYE"'
     return text.replace(anchor, stream + anchor, 1)
 
 
