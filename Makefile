@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 APT_UPDATED := var/.apt-updated
+VENDOR := web/static/vendor
 
 .PHONY: run test test-unit test-db test-asterisk test-browser bench mutation lint fmt setup system-deps migrate clean capture docs-screenshots
 
@@ -21,6 +22,7 @@ system-deps: $(APT_UPDATED)
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 	@# Integration tier and `make run`: Asterisk 16 (bullseye's package), SIPp and baresip (a real softphone).
 	@bash asterisk-conf/install.sh
+	@command -v openssl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
 	@# Browser tier: Debian's Chromium (Playwright cannot download its own browsers here).
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 	@# sox: campaign sounds are converted to what Asterisk plays (app/campaign_sounds.py), and the recordings'
@@ -35,7 +37,17 @@ $(VENV)/.installed: pyproject.toml $(BIN)/activate
 	$(PIP) install -q -e '.[test]'
 	@touch $@
 
-setup: system-deps $(VENV)/.installed
+setup: system-deps $(VENV)/.installed $(VENDOR)/jssip.min.js
+
+# Front-end libraries from npm, pinned by package-lock.json: JsSIP (the desk's browser phone), bundled into
+# one classic script by esbuild (JsSIP ships CommonJS), served from web/static/vendor/ with its licence.
+$(VENDOR)/jssip.min.js: package.json package-lock.json
+	@command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(VENDOR)
+	node_modules/.bin/esbuild node_modules/jssip/lib/JsSIP.js --bundle --format=iife --global-name=JsSIP \
+		--platform=browser --minify --log-level=warning --outfile=$@
+	cp node_modules/jssip/LICENSE.md $(VENDOR)/jssip.LICENSE.md
 
 migrate: setup
 	$(BIN)/plateau migrate
@@ -83,7 +95,7 @@ mutation: setup
 	$(BIN)/python bench/mutation.py
 
 clean:
-	rm -rf $(VENV) var/*.db var/run
+	rm -rf $(VENV) var/*.db var/run node_modules $(VENDOR)
 
 # UI translations (web/locale): refresh the template from the sources, merge it into each catalogue.
 # The .po files are committed; the app compiles them at start-up, `make i18n` writes .mo files for tools.

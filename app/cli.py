@@ -98,6 +98,10 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
         rtp_end=settings.pbx_rtp_end,
         ami_port=settings.ami_port,
         agi_port=settings.agi_port,
+        http_port=settings.pbx_http_port,
+        https_port=settings.pbx_https_port,
+        tls_cert=settings.pbx_tls_cert,
+        tls_key=settings.pbx_tls_key,
         ami_user=settings.ami_user,
         ami_secret=settings.ami_secret.get_secret_value(),
         ivr_enabled=bool(getattr(settings, "ivr_enabled", False)),
@@ -109,7 +113,8 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
     pbx.start()
     print(
         f"private Asterisk: SIP udp {cfg.sip_bind}:{cfg.sip_port} ({len(cfg.all_phones())} phones, trunks "
-        f"{', '.join(t.name for t in cfg.all_trunks())}), AMI 127.0.0.1:{cfg.ami_port}",
+        f"{', '.join(t.name for t in cfg.all_trunks())}), browser phones ws://127.0.0.1:{cfg.http_port}/ws "
+        f"and wss://{cfg.sip_bind}:{cfg.https_port}/ws, AMI 127.0.0.1:{cfg.ami_port}",
         file=sys.stderr,
     )
     return pbx

@@ -141,7 +141,7 @@ class User(Timestamped, Base):
     language: Mapped[str] = mapped_column(String(8), default="fr")
     sip_endpoint: Mapped[str | None] = mapped_column(String(80), unique=True)
     # the phone's own SIP password as PJSIP's md5_cred (cti/phones.py); its kind: a SIP phone or softphone
-    # (`sip`), or the browser's (`webrtc`, to come)
+    # (`sip`), or the desk's browser phone (`webrtc`, web/static/js/softphone.js)
     sip_ha1: Mapped[str | None] = mapped_column(String(32))
     sip_password_set_at: Mapped[datetime | None]
     sip_kind: Mapped[str | None] = mapped_column(String(10))

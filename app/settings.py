@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     pbx_local_net: list[str] = []
     pbx_rtp_start: int = Field(default=20000, ge=1024, le=65535)
     pbx_rtp_end: int = Field(default=20999, ge=1024, le=65535)
+    # The browser phones' SIP over WebSocket (asterisk-conf/http.conf): ws:// on loopback, wss:// on
+    # pbx_sip_bind with the given certificate or a self-signed one; `pbx_ws_url` is what desks connect to
+    # (unset: ws://127.0.0.1 for a desk opened on this machine, else wss://<the desk's host>).
+    pbx_http_port: int = Field(default=8088, ge=1, le=65535)
+    pbx_https_port: int = Field(default=8089, ge=1, le=65535)
+    pbx_tls_cert: Path | None = None
+    pbx_tls_key: Path | None = None
+    pbx_ws_url: str | None = Field(default=None, pattern=r"^wss?://[^\s\"'<>]+$")
     pbx_trunks: list[TrunkSetting] = Field(
         default_factory=lambda: [TrunkSetting(name="trunk", host="127.0.0.2:5064")], min_length=1
     )
@@ -235,6 +243,15 @@ class Settings(BaseSettings):
                 f"PLATEAU_PBX_RTP_END ({self.pbx_rtp_end}) must be above PLATEAU_PBX_RTP_START "
                 f"({self.pbx_rtp_start})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.pbx_tls_cert is None) != (self.pbx_tls_key is None):
+            raise ValueError("PLATEAU_PBX_TLS_CERT and PLATEAU_PBX_TLS_KEY go together: give both or neither")
+        for name, path in (("CERT", self.pbx_tls_cert), ("KEY", self.pbx_tls_key)):
+            if path is not None and not path.is_file():
+                raise ValueError(f"PLATEAU_PBX_TLS_{name}: {path} is not a readable file")
         return self
 
     @property

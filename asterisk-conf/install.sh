@@ -45,7 +45,9 @@ PIN
 fi
 
 pkgs=()
-[ $need_asterisk = 1 ] && pkgs+=(asterisk asterisk-core-sounds-en asterisk-core-sounds-fr asterisk-moh-opsound-wav)
+# asterisk-modules (a dependency of asterisk) carries res_http_websocket, res_pjsip_transport_websocket and
+# res_srtp for the browser phones; openssl makes their self-signed wss certificate (cti/pbx_process.py).
+[ $need_asterisk = 1 ] && pkgs+=(asterisk asterisk-modules openssl asterisk-core-sounds-en asterisk-core-sounds-fr asterisk-moh-opsound-wav)
 [ $need_sipp = 1 ] && pkgs+=(sip-tester)
 [ $need_baresip = 1 ] && pkgs+=(baresip-core)
 # policy-rc.d stops the package from starting a system Asterisk: Plateau runs its own private instance.

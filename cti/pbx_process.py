@@ -6,6 +6,7 @@ or with each other. The dialplan's own `${VAR}` syntax is left alone.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import signal
@@ -53,9 +54,14 @@ CONF_FILES = (
     "amd.conf",
     "manager.conf",
     "pjsip.conf",
+    "http.conf",
     "queues.conf",
     "extensions.conf",
 )
+
+
+SELF_SIGNED_CERT = "plateau-wss.crt"
+SELF_SIGNED_KEY = "plateau-wss.key"
 
 
 def cdr_file(runtime: Path) -> Path:
@@ -88,6 +94,10 @@ class PbxConfig:
     local_net: tuple[str, ...] = ()  # networks reached without NAT (phones there get the bind address)
     ami_port: int = 5038
     agi_port: int = 4573
+    http_port: int = 8088  # the browser phones' ws:// on loopback (http.conf)
+    https_port: int = 8089  # their wss:// on sip_bind
+    tls_cert: Path | None = None  # wss's certificate and key; None: a self-signed pair under runtime/keys
+    tls_key: Path | None = None
     trunk_host: str = "127.0.0.2"
     trunk_port: int = 5064
     phone_port: int = 5062
@@ -99,6 +109,7 @@ class PbxConfig:
     agents: int = 60  # test phones agentN/supervisorN, when `phones` is None
     supervisors: int = 5
     phones: list[PhoneAccount] | None = None  # the users' phones (make run: from the database)
+    webrtc: tuple[str, ...] = ()  # test phones that are browser phones (the others are SIP phones)
     trunks: list[Trunk] | None = None  # None: one trunk "trunk" identified by trunk_host:trunk_port
     queues: list[QueueConf] | None = None  # None: the built-in queues (Plateau provisions its own live)
     queue_ring_timeout: int = 15
@@ -114,6 +125,8 @@ class PbxConfig:
             "agi_port": free_port(),
             "trunk_port": free_port(),
             "phone_port": free_port(),
+            "http_port": free_port(),
+            "https_port": free_port(),
             "rtp_start": 30000 + base * 10,
             "rtp_end": 30000 + base * 10 + 998,
         }
@@ -136,6 +149,10 @@ class PbxConfig:
             "SIP_BIND": self.sip_bind,
             "SIP_NAT": self._nat(),
             "OUT_TRUNK": self.all_trunks()[0].name,
+            "HTTP_PORT": str(self.http_port),
+            "HTTPS_PORT": str(self.https_port),
+            "TLS_CERT": str(self.tls_cert or self.runtime / "keys" / SELF_SIGNED_CERT),
+            "TLS_KEY": str(self.tls_key or self.runtime / "keys" / SELF_SIGNED_KEY),
             **self.extra,
         }
 
@@ -161,6 +178,7 @@ class PbxConfig:
                 ha1(f"{kind}{n}", self.phone_password(f"{kind}{n}")),
                 f"{kind.title()} {n}",
                 str(7000 + n if kind == "agent" else 7900 + n),
+                "webrtc" if f"{kind}{n}" in self.webrtc else "sip",
             )
             for kind, count in (("agent", self.agents), ("supervisor", self.supervisors))
             for n in range(1, count + 1)
@@ -189,6 +207,8 @@ def render(cfg: PbxConfig) -> Path:
     etc = cfg.runtime / "etc"
     for sub in ("etc", "lib", "spool", "run", "log", "cache"):
         (cfg.runtime / sub).mkdir(parents=True, exist_ok=True)
+    if cfg.tls_cert is None:
+        self_signed_certificate(cfg.runtime / "keys", cfg.external_signaling_address or cfg.sip_bind)
     cdr_file(cfg.runtime).parent.mkdir(exist_ok=True)  # cdr_custom does not create it
     values = cfg.values()
     for name in CONF_FILES:
@@ -210,6 +230,35 @@ def render(cfg: PbxConfig) -> Path:
     if not moh.exists() and Path("/usr/share/asterisk/moh").exists():
         moh.symlink_to("/usr/share/asterisk/moh")
     return etc / "asterisk.conf"
+
+
+def self_signed_certificate(folder: Path, host: str) -> tuple[Path, Path]:
+    """The wss:// certificate when none is given: made once (openssl, EC P-256, ten years), then kept, so a
+    browser that was told to trust it keeps trusting it across restarts."""
+    cert, key = folder / SELF_SIGNED_CERT, folder / SELF_SIGNED_KEY
+    if cert.exists() and key.exists():
+        return cert, key
+    folder.mkdir(parents=True, exist_ok=True)
+    san = f"IP:{host}" if _is_ip(host) else f"DNS:{host}"
+    out = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "3650", "-subj", f"/CN={host}/O=Plateau",
+         "-addext", f"subjectAltName={san},DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise PbxError(f"openssl could not make the wss certificate: {out.stderr.strip()}")
+    key.chmod(0o600)
+    return cert, key
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class PrivateAsterisk:

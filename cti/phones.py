@@ -30,6 +30,10 @@ PHONES_INCLUDE = "pjsip_phones.conf"
 TRUNKS_INCLUDE = "pjsip_trunks.conf"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 _DID = re.compile(r"^\+?[0-9]{2,20}$")
+# Originate's variable for a ring the user asked for (click-to-call, preview dial, supervision): phones that
+# honour the header (the desk's browser phone, many desk phones) answer at once. The dialplan's
+# [plateau-phone-headers] adds the same header to the calls the dialer connects.
+AUTO_ANSWER = {"PJSIP_HEADER(add,Call-Info)": "<sip:plateau>;answer-after=0"}
 
 
 def ha1(username: str, password: str, realm: str = REALM) -> str:
@@ -63,14 +67,15 @@ def _quoted(text: str) -> str:
 
 def render_phones(accounts: Iterable[PhoneAccount]) -> str:
     """One endpoint, AOR (contacts only from REGISTER) and md5 auth per phone, on the templates of
-    asterisk-conf/pjsip.conf."""
+    asterisk-conf/pjsip.conf: `phone-*` for SIP phones, `webrtc-*` for the desk's browser phone."""
     blocks = ["; Rendered by Plateau (cti/phones.py) from its users' phones; edits are overwritten.\n"]
     for a in accounts:
         cid = f'"{_quoted(a.display_name or a.endpoint)}" <{a.number or a.endpoint}>'
+        kind = "webrtc" if a.kind == "webrtc" else "phone"  # a browser phone: over WebSocket, DTLS-SRTP
         blocks.append(
-            f"[{a.endpoint}](phone-endpoint)\naors = {a.endpoint}\nauth = {a.endpoint}-auth\n"
+            f"[{a.endpoint}]({kind}-endpoint)\naors = {a.endpoint}\nauth = {a.endpoint}-auth\n"
             f"callerid = {cid}\n"
-            f"[{a.endpoint}](phone-aor)\n"
+            f"[{a.endpoint}]({kind}-aor)\n"
             f"[{a.endpoint}-auth](phone-auth)\nusername = {a.endpoint}\nmd5_cred = {a.ha1}\n"
         )
     return "\n".join(blocks)

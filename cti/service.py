@@ -67,6 +67,7 @@ from cti.events import (
 )
 from cti.live_facts import live_call_facts
 from cti.numbers import parse
+from cti.phones import AUTO_ANSWER
 from cti.recorder import Recorder
 from cti.screenpop import ScreenPop
 from cti.tracker import WRAPUP_REASON, Tracker, reachable
@@ -481,6 +482,7 @@ class CtiService:
             channel_id=channel_id,
             caller_id=caller_id or self.settings.outbound_caller_id,
             timeout_ms=30_000,
+            variables=AUTO_ANSWER,  # the agent asked for this call: their browser phone takes it at once
         )
         return channel_id
 
@@ -497,7 +499,7 @@ class CtiService:
             exten=mode,
             channel_id=channel_id,
             caller_id=f'"Supervision" <{mode}>',
-            variables={"SPY_TARGET": target},
+            variables={"SPY_TARGET": target, **AUTO_ANSWER},
             timeout_ms=20_000,
         )
         return channel_id

@@ -37,6 +37,7 @@ from cti.ami import AmiError, AmiUnavailable
 from cti.ami_wire import AmiEvent
 from cti.events import AgentState, AgentStateChanged, CallAnswered, CallEnded
 from cti.numbers import try_parse
+from cti.phones import AUTO_ANSWER
 from cti.tracker import SOFTHANGUP_SHUTDOWN
 from dialer import leads_model as m
 from dialer.compliance import AbandonStats, RuleSet, abandon_stats, check, clone_rule_set
@@ -575,6 +576,7 @@ class DialerService:
                         "PLATEAU_CHANNEL_ID": channel_id,
                         "PLATEAU_RING_S": str(self.ring_s),
                         "PLATEAU_NUMBER": e164,
+                        **AUTO_ANSWER,  # the agent chose this lead: their browser phone takes the ring
                     },
                     timeout_ms=AGENT_PICKUP_S * 1000,
                 )

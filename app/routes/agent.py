@@ -29,6 +29,7 @@ from app.ws_hub import Principal
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, CtiService, PhoneNotRegistered
+from cti.softphone import NoBrowserPhone, softphone_config, ws_url
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -107,6 +108,27 @@ async def me(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti
         },
         "pop": service.screenpop.current.get(interface),
     }
+
+
+@router.get("/softphone")
+async def softphone(request: Request, response: Response, ident: Identity = Depends(AGENT)) -> dict[str, Any]:
+    """The session's own browser phone: where to register and with what (the digest hash, never the
+    password). 409 when the user's phone is not a browser phone."""
+    settings = request.app.state.settings
+    url = ws_url(
+        settings.pbx_ws_url,
+        request.url.scheme,
+        request.url.hostname or "127.0.0.1",
+        settings.pbx_http_port,
+        settings.pbx_https_port,
+    )
+    u = ident.user
+    try:
+        config = softphone_config(u.sip_endpoint, u.sip_kind, u.sip_ha1, u.display_name, url)
+    except NoBrowserPhone as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    response.headers["Cache-Control"] = "no-store"
+    return config.as_dict()
 
 
 @router.post("/login", status_code=204)

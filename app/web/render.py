@@ -16,6 +16,7 @@ from starlette.routing import Match
 from app.models import Role, User
 from app.settings import ROOT
 from app.web import i18n
+from cti.softphone import ws_url
 
 TEMPLATES = ROOT / "web" / "templates"
 _lang: contextvars.ContextVar[str] = contextvars.ContextVar("ui_lang", default=i18n.DEFAULT_LANGUAGE)
@@ -199,15 +200,38 @@ def render(
     finally:
         _lang.reset(lang_token)
         _zone.reset(zone_token)
-    return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
+    headers = _SECURITY_HEADERS
+    if user is not None and user.sip_kind == "webrtc" and user.sip_endpoint:
+        headers = {**headers, "Content-Security-Policy": _csp(_pbx_origin(request))}
+    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-# Pages load only same-origin scripts and styles; the WebSocket is same-origin too.
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
+def _pbx_origin(request: Request) -> str:
+    """The browser phone's WebSocket origin (the same URL GET /api/v1/agent/softphone gives it)."""
+    s = request.app.state.settings
+    url = ws_url(
+        s.pbx_ws_url,
+        request.url.scheme,
+        request.url.hostname or "127.0.0.1",
+        s.pbx_http_port,
+        s.pbx_https_port,
+    )
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _csp(extra_connect: str = "") -> str:
+    """Pages load only same-origin scripts and styles; the WebSocket is same-origin too, and a browser
+    phone's page may reach its PBX's SIP WebSocket."""
+    connect = f"'self' {extra_connect}".strip()
+    return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-    ),
+        f"connect-src {connect}; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": _csp(),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",

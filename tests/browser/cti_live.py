@@ -99,10 +99,19 @@ def _prepare(url: str) -> tuple[dict[str, str], dict[str, int]]:
 
 
 def serve_with_pbx(
-    pbx: PrivateAsterisk, work: Path, env: dict[str, str] | None = None
+    pbx: PrivateAsterisk,
+    work: Path,
+    env: dict[str, str] | None = None,
+    prepare: Callable[[str], None] | None = None,
+    provision: bool = False,
 ) -> Iterator[CtiServer]:
+    """`env`: more settings for the server; `prepare(url)`: more seeding before the server starts;
+    `provision`: the app re-renders the users' phones into `pbx` and reloads its PJSIP (a user deactivated,
+    a new phone password)."""
     url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
     tokens, users = _prepare(url)
+    if prepare is not None:
+        prepare(url)
     server = LiveServer(url, work)
     server.env.update(env or {})
     server.env.update(
@@ -115,8 +124,11 @@ def serve_with_pbx(
             "PLATEAU_AMI_PING_INTERVAL_S": "1",
             "PLATEAU_AMI_PING_TIMEOUT_S": "1",
             "PLATEAU_WRAPUP_TIMEOUT_S": "0",  # wrap-up lasts until the disposition
+            "PLATEAU_PBX_HTTP_PORT": str(pbx.cfg.http_port),  # the browser phones' ws://
         }
     )
+    if provision:
+        server.env["PLATEAU_TEST_PBX_RUNTIME"] = str(pbx.cfg.runtime)
     server.start()
     live = CtiServer(server, tokens, users)
     wait_until(lambda: _ami_ready(live), 15, "Plateau's AMI link to the test Asterisk")

@@ -9,6 +9,7 @@ import { connectLive } from "./ws.js";
 import { ApiError, api, duration, formatDate, h, loadJson, loadStrings, nowS, shortcuts, startTicker, zonedToIso } from "./desk_util.js";
 import { createPreviewCard } from "./preview_card.js";
 import { createScriptPanel } from "./script_panel.js";
+import { createSoftphone } from "./softphone.js";
 
 const t = loadStrings("desk-strings");
 const config = loadJson("desk-config", {});
@@ -508,6 +509,7 @@ function dial(number) {
 }
 
 function hangup() {
+  if (softphone && softphone.ringing) { softphone.decline(); return; } // not answered: the queue rings on
   const call = activeCall();
   if (call) act(() => agentApi(`/calls/${encodeURIComponent(call)}/hangup`));
 }
@@ -698,6 +700,8 @@ shortcuts({
   KeyP: pause,
   KeyL: toggleLogin,
   KeyH: hangup,
+  KeyA: () => softphone && softphone.answer(),
+  KeyM: () => softphone && softphone.toggleMute(),
   KeyO: toggleHold,
   KeyK: focus("dial-number"),
   KeyT: focus("transfer-target"),
@@ -706,10 +710,20 @@ shortcuts({
   KeyC: () => { const el = $("pop-title"); el.tabIndex = -1; el.focus(); },
 });
 
+// The browser phone, when the agent's phone is the browser (softphone.js): its ring waits for the pop.
+const softphone = config.softphone
+  ? createSoftphone({
+    root: $("softphone"),
+    t: loadStrings("softphone-strings"),
+    popOf: (linkedid) => !!(state.pop && state.pop.linkedid === linkedid && state.renderedKey && !$("pop").hidden),
+  })
+  : null;
+if (softphone) softphone.start();
+
 const live = connectLive();
 live.store.addEventListener("snapshot", (ev) => applySnapshot(ev.detail.items));
 live.store.addEventListener("event", (ev) => applyEvent(ev.detail));
 startTicker(document);
 renderAll();
-window.plateauDesk = { state, duration, nowS }; // for tests and debugging
+window.plateauDesk = { state, duration, nowS, softphone }; // for tests and debugging
 export default live;

@@ -10,6 +10,7 @@
 import { connectLive } from "./ws.js";
 import { ApiError, api, duration, formatTime, h, loadJson, loadStrings, nowS } from "./desk_util.js";
 import { ABANDON_SHARE_DEFAULTS, number, percent, shareOfLimit } from "./campaign_util.js";
+import { createSoftphone } from "./softphone.js";
 
 const t = loadStrings("wb-strings");
 const config = loadJson("wb-config", {});
@@ -494,8 +495,16 @@ setInterval(() => {
   }
 }, 1000);
 
+// The supervisor's browser phone: listen, whisper and barge ring it, and it answers them by itself (their
+// INVITE asks for auto-answer); there is no pop to wait for here.
+const softphoneRoot = $("softphone");
+const softphone = softphoneRoot
+  ? createSoftphone({ root: softphoneRoot, t: loadStrings("softphone-strings"), popOf: () => true })
+  : null;
+if (softphone) softphone.start();
+
 const live = connectLive();
 live.store.addEventListener("snapshot", (ev) => applySnapshot(ev.detail.items));
 live.store.addEventListener("event", (ev) => apply(ev.detail));
-window.plateauWallboard = { state };
+window.plateauWallboard = { state, softphone };
 export default live;
