@@ -2,7 +2,8 @@
 from the click on "answer" to the first inbound RTP packet (p50/p95).
 
 One run: a private Asterisk (agent1 a browser phone), Plateau under uvicorn, Debian's Chromium with fake
-media devices, SIPp as the customer speaking (its recorded voice). Both times are taken by the page's own clock
+media devices, SIPp as the customer speaking (its own recorded voice).
+Both times are taken by the page's own clock
 (performance.now()): the INVITE when JsSIP hands the call over, the pop when its name node appears (a
 MutationObserver), the first RTP when getStats() first counts an inbound packet (polled every 5 ms).
 A negative INVITE-to-pop means the pop was shown before the INVITE arrived. Prints one JSON line.
