@@ -64,7 +64,7 @@ fmt: setup
 	$(BIN)/ruff format .
 
 test: setup lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 test-unit: setup
 	$(BIN)/pytest -q -m "not db and not asterisk and not browser"
