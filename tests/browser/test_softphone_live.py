@@ -180,16 +180,14 @@ def _contacts(pbx: PrivateAsterisk, endpoint: str) -> list[str]:
 
 
 def _asterisk_rx_packets(pbx: PrivateAsterisk, endpoint: str) -> int:
-    """Packets Asterisk received on the browser phone's channel (`pjsip show channelstats`)."""
+    """Packets Asterisk received on the browser phone's channel (`pjsip show channelstats`: BridgeId,
+    ChannelId, UpTime, Codec, then the receive count; the codec may be any, `slin` when transcoding)."""
     for line in pbx.rx("pjsip show channelstats").splitlines():
-        if f"{endpoint}-" in line:
-            numbers = re.findall(r"\d+", line.split(f"{endpoint}-", 1)[1])
-            # <uptime> <codec> <rx count> <rx lost> …: the first count after the channel's name and uptime
-            fields = line.split()
-            for i, f in enumerate(fields):
-                if f in ("ulaw", "alaw"):
-                    return int(fields[i + 1].replace("K", "000"))
-            return int(numbers[2]) if len(numbers) > 2 else 0
+        fields = line.split()
+        for i, f in enumerate(fields[:-3]):
+            if f.startswith(f"{endpoint}-"):
+                count = fields[i + 3]  # Asterisk writes 1.2K past 999
+                return int(float(count[:-1]) * 1000) if count.endswith("K") else int(count)
     return 0
 
 
