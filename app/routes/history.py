@@ -166,6 +166,15 @@ async def check_call_visible(db: AsyncSession, ident: Identity, call_id: int | N
         raise HTTPException(404, "call_id: no such call")
 
 
+async def visible_call_ids(db: AsyncSession, ident: Identity, call_ids: set[int]) -> set[int]:
+    """Those of these calls the user may open (the pages link only to those)."""
+    if not call_ids:
+        return set()
+    stmt = select(Call.id).where(Call.id.in_(call_ids))
+    scope = _call_scope(ident)
+    return set(await db.scalars(stmt if scope is None else stmt.where(scope)))
+
+
 @router.get("/calls", response_model=Page[CallOut])
 async def list_calls(
     request: Request,

@@ -24,6 +24,7 @@ def _wants_html(request: Request) -> bool:
 def mount_web(app: FastAPI) -> None:
     from app.web import (
         admin_view,
+        calls_view,
         campaign_monitor_view,
         campaigns_view,
         care_view,
@@ -35,6 +36,7 @@ def mount_web(app: FastAPI) -> None:
     from app.web.render import render
 
     app.include_router(pages.router)
+    app.include_router(calls_view.router)  # one call, with its recording
     app.include_router(reports_view.router)
     app.include_router(campaigns_view.router)  # call lists and campaigns
     app.include_router(campaign_monitor_view.router)  # one campaign, live, and its reports

@@ -329,6 +329,7 @@ async def contact_page(
     names = await _names(db, {i.agent_id for i in timeline.items} | {c.owner_id for c in complaints})
     call_ids = {i.call_id for i in timeline.items if i.call_id}
     recs = await recordings_api.recordings_of_calls(db, ident, call_ids)
+    calls = await history_api.visible_call_ids(db, ident, call_ids)
     row = await db.get(Contact, contact_id)
     assert row is not None  # get_contact answered 404 otherwise
     account_row = await db.get(Account, row.account_id) if row.account_id else None
@@ -337,6 +338,7 @@ async def contact_page(
         "contact.html",
         ident,
         recordings=recs,
+        calls=calls,
         active="customers",
         contact=contact,
         care=care_view(account_row or row, via_contact=True),
@@ -379,11 +381,13 @@ async def account_page(
     names = await _names(db, {i.agent_id for i in timeline.items})
     call_ids = {i.call_id for i in timeline.items if i.call_id}
     recs = await recordings_api.recordings_of_calls(db, ident, call_ids)
+    calls = await history_api.visible_call_ids(db, ident, call_ids)
     return page(
         request,
         "account.html",
         ident,
         recordings=recs,
+        calls=calls,
         active="customers",
         account=account,
         care=care_view(await db.get(Account, account_id)),
@@ -431,13 +435,15 @@ async def complaints_page(
         else {}
     )
     pinned = await recordings_api.pinned_recordings(db, ident, {c.id for c in rows})
-    of_call = await recordings_api.recordings_of_calls(db, ident, {c.call_id for c in rows if c.call_id})
+    call_ids = {c.call_id for c in rows if c.call_id}
+    of_call = await recordings_api.recordings_of_calls(db, ident, call_ids)
     return page(
         request,
         "complaints.html",
         ident,
         pinned=pinned,
         call_recordings=of_call,
+        calls=await history_api.visible_call_ids(db, ident, call_ids),
         active="complaints",
         rows=rows,
         contacts=contacts,

@@ -4,13 +4,8 @@ what an open complaint holds."""
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,92 +17,20 @@ from app.models import (
     AuditLog,
     Call,
     CallDirection,
-    Complaint,
     ComplaintStatus,
-    Contact,
     Interaction,
     InteractionKind,
     Recording,
-    RecordingPause,
     utcnow,
 )
 from app.recording_store import store_for
 from tests.api.conftest import Api
-
-
-def _tone_wav(seconds: float) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        n = int(seconds * 8000)
-        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 5))) for i in range(n)))
-    return buf.getvalue()
-
-
-@dataclass
-class Seeded:
-    folder: Path
-    audio: bytes
-    rec_id: int  # agent's (team A) recording
-    call_id: int
-    contact_id: int
-
-
-async def _recording(api: Api, folder: Path, linkedid: str, agent: str, ended: datetime, audio: bytes) -> int:
-    (folder / f"{linkedid}.wav").write_bytes(audio)
-    async with api.db.session() as s:
-        rec = Recording(
-            linkedid=linkedid,
-            storage_key=f"{linkedid}.wav",
-            queue="support",
-            agent_id=api.users[agent].id,
-            started_at=ended - timedelta(seconds=2),
-            ended_at=ended,
-            duration_s=2.0,
-            size_bytes=len(audio),
-            expires_at=ended + timedelta(days=90),
-        )
-        s.add(rec)
-        await s.commit()
-        return rec.id
+from tests.api.recording_seed import Seeded, add_complaint, add_recording, seed_recorded_call
 
 
 @pytest_asyncio.fixture
 async def seeded(api: Api, tmp_path: Path) -> AsyncIterator[Seeded]:
-    folder = tmp_path / "recordings-folder"
-    folder.mkdir()
-    api.app.state.settings = api.app.state.settings.model_copy(update={"recordings_dir": folder})
-    audio = _tone_wav(2.0)
-    ended = utcnow()
-    async with api.db.session() as s:
-        contact = Contact(last_name="Durand")
-        call = Call(
-            linkedid="1765000000.1",
-            direction=CallDirection.inbound,
-            caller_number="+33612345678",
-            queue="support",
-            agent_id=api.users["agent"].id,
-            offered_at=ended - timedelta(seconds=10),
-            answered_at=ended - timedelta(seconds=2),
-            ended_at=ended,
-            talk_s=2.0,
-            outcome="answered",
-        )
-        s.add_all([contact, call])
-        s.add_all(
-            [
-                RecordingPause(linkedid=call.linkedid, paused=True, source="desk",
-                               user_id=api.users["agent"].id, at=ended - timedelta(seconds=1.5)),
-                RecordingPause(linkedid=call.linkedid, paused=False, source="desk",
-                               user_id=api.users["agent"].id, at=ended - timedelta(seconds=1)),
-            ]
-        )  # fmt: skip
-        await s.commit()
-        call_id, contact_id = call.id, contact.id
-    rec_id = await _recording(api, folder, "1765000000.1", "agent", ended, audio)
-    yield Seeded(folder, audio, rec_id, call_id, contact_id)
+    yield await seed_recorded_call(api, tmp_path)
 
 
 async def _audits(api: Api, action: str) -> int:
@@ -195,27 +118,15 @@ async def test_given_a_call_when_its_recordings_are_listed_then_by_the_calls_sco
     assert other.status_code == 404  # as /calls/{id}: a call out of scope is not shown to exist
 
 
-async def _complaint(api: Api, contact_id: int, status: ComplaintStatus, call_id: int | None = None) -> int:
-    now = utcnow()
-    async with api.db.session() as s:
-        c = Complaint(
-            contact_id=contact_id, call_id=call_id, category="billing", description="wrong invoice",
-            status=status, ack_due_at=now + timedelta(days=10), answer_due_at=now + timedelta(days=60),
-        )  # fmt: skip
-        s.add(c)
-        await s.commit()
-        return c.id
-
-
 async def test_given_expired_recordings_when_purged_then_deleted_but_one_pinned_to_an_open_complaint_kept(
     api: Api, seeded: Seeded
 ) -> None:
     long_ago = utcnow() - timedelta(days=200)
-    pinned = await _recording(api, seeded.folder, "1750000000.2", "agent", long_ago, seeded.audio)
-    expired = await _recording(api, seeded.folder, "1750000000.3", "agent", long_ago, seeded.audio)
-    on_closed = await _recording(api, seeded.folder, "1750000000.4", "agent", long_ago, seeded.audio)
-    open_c = await _complaint(api, seeded.contact_id, ComplaintStatus.in_progress)
-    closed_c = await _complaint(api, seeded.contact_id, ComplaintStatus.closed)
+    pinned = await add_recording(api, seeded.folder, "1750000000.2", "agent", long_ago, seeded.audio)
+    expired = await add_recording(api, seeded.folder, "1750000000.3", "agent", long_ago, seeded.audio)
+    on_closed = await add_recording(api, seeded.folder, "1750000000.4", "agent", long_ago, seeded.audio)
+    open_c = await add_complaint(api, seeded.contact_id, ComplaintStatus.in_progress)
+    closed_c = await add_complaint(api, seeded.contact_id, ComplaintStatus.closed)
     agent = await api.bearer("agent")
     for complaint, rec in ((open_c, pinned), (closed_c, on_closed)):
         r = await agent.post(f"/api/v1/complaints/{complaint}/recordings", json={"recording_id": rec})
@@ -242,7 +153,7 @@ async def test_given_expired_recordings_when_purged_then_deleted_but_one_pinned_
 async def test_given_pins_when_input_is_bad_or_out_of_scope_then_clear_errors(
     api: Api, seeded: Seeded
 ) -> None:
-    complaint = await _complaint(api, seeded.contact_id, ComplaintStatus.open)
+    complaint = await add_complaint(api, seeded.contact_id, ComplaintStatus.open)
     url = f"/api/v1/complaints/{complaint}/recordings"
     agent, other = await api.bearer("agent"), await api.bearer("agent2")
     bad = await agent.post(url, json={"recording_id": 0})
@@ -314,7 +225,7 @@ async def test_given_a_recorded_call_on_the_timeline_when_the_pages_open_then_a_
     async with api.db.session() as s:
         s.add(Interaction(contact_id=seeded.contact_id, kind=InteractionKind.call, call_id=seeded.call_id))
         await s.commit()
-    complaint = await _complaint(api, seeded.contact_id, ComplaintStatus.open)
+    complaint = await add_complaint(api, seeded.contact_id, ComplaintStatus.open)
     pin = f"/api/v1/complaints/{complaint}/recordings"
     assert (
         await (await api.bearer("agent")).post(pin, json={"recording_id": seeded.rec_id})
@@ -329,7 +240,7 @@ async def test_given_a_recorded_call_on_the_timeline_when_the_pages_open_then_a_
     fr = await (await api.login("agent")).get(f"/contacts/{seeded.contact_id}")
     assert "suspendu de 0 s à 1 s par Agent".encode() in fr.content  # the pause, in French by default
     # a complaint opened from the call offers its recording to pin; pinned, it says so instead
-    from_call = await _complaint(api, seeded.contact_id, ComplaintStatus.open, call_id=seeded.call_id)
+    from_call = await add_complaint(api, seeded.contact_id, ComplaintStatus.open, call_id=seeded.call_id)
     page_ = (await (await api.login("agent")).get("/complaints")).text
     assert f'data-pin-complaint="{from_call}" data-pin-recording="{seeded.rec_id}"' in page_
     assert f'data-pin-complaint="{complaint}"' not in page_

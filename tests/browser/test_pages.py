@@ -256,9 +256,10 @@ def test_given_the_main_pages_when_rendered_then_every_text_meets_aa_contrast(pa
     login(page, "demo-admin")  # sees every page
     failures = {}
     pages = ["/desk", "/wallboard", "/customers?q=lef", "/contacts/1", "/complaints", "/reports", "/admin"]
-    pages.append("/admin/persons?number=0612345678")
+    pages += ["/admin/persons?number=0612345678", "/calls/1"]
     for path in pages:
-        page.goto(path)
+        shown = page.goto(path)
+        assert shown is not None and shown.ok, path
         page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")
         bad = page.evaluate(_CONTRAST_JS)
         assert isinstance(bad, list), bad
