@@ -62,6 +62,13 @@ def checked_key(key: str) -> str:
     return key
 
 
+def spoken_key(purpose: str, linkedid: str, now: float) -> str:
+    """The key of what a caller said to the IVR (`plateau-comment-<linkedid>.wav`): beside the calls'
+    recordings, never one of them (a call's key is its bare Linkedid)."""
+    name = re.sub(r"\.{2,}", ".", "".join(ch for ch in linkedid if ch.isalnum() or ch in "-.")[:64])
+    return checked_key(f"plateau-{purpose}-{name.strip('.') or int(now)}.wav")
+
+
 class LocalFolderStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()

@@ -25,7 +25,10 @@ WAV_HEADER_BYTES = 4096  # enough for the RIFF header and its chunks before `dat
 class Policy(StrEnum):
     all = "all"  # every answered call is recorded, after the announcement
     none = "none"
-    on_demand = "on_demand"  # not recorded unless the agent starts it (the announcement is played)
+    on_demand = "on_demand"  # recorded muted until the agent starts it (the announcement is played)
+
+
+ARMED_SOURCE = "on_demand"  # the pause noted when an `on_demand` recording is muted before the bridge
 
 
 def sound_or_default(sound: str | None) -> str:
@@ -161,3 +164,15 @@ def _stretch(pause: PauseEvent, until: datetime, started_at: datetime, length: f
         return round(min(max((at - started_at).total_seconds(), 0.0), length), 3)
 
     return PausedStretch(offset(pause.at), offset(until), pause.by, pause.source)
+
+
+def never_started(events: Sequence[PauseEvent]) -> bool:
+    """An `on_demand` recording the agent never started: muted before the bridge and never heard again (its
+    file is silence from end to end: deleted, not filed). A recording that was not armed was started."""
+    armed = False
+    for e in sorted(events, key=lambda e: e.at):
+        if e.source == ARMED_SOURCE and e.paused:
+            armed = True
+        elif not e.paused:
+            return False
+    return armed

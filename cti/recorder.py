@@ -1,6 +1,8 @@
 """The recordings' I/O shell: tells the dialplan each queue's policy, files each call's recording when the
 call ends, and pauses or resumes a recording (AMI MixMonitorMute: the paused stretch is silence in the file,
-its length unchanged). Decisions are in `app/recordings.py`; bytes go through `app/recording_store.py`.
+its length unchanged). An `on_demand` recording is muted as soon as the dialplan starts it (its
+PlateauRecordArm UserEvent) and heard from the moment the agent starts it; one never started is deleted.
+Decisions are in `app/recordings.py`; bytes go through `app/recording_store.py`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from cti.events import CallAnswered, CallEnded, CallRecord
 from dialer.models import Campaign
 
 if TYPE_CHECKING:
-    from cti.ami import AmiLink
+    from cti.ami import AmiEvent, AmiLink
 
 log = logging.getLogger(__name__)
 SETTLE_S = 0.2  # MixMonitor closes its file just after the hang-up: its size must hold still this long
@@ -47,6 +49,7 @@ class Recorder:
         self.settled = 0  # answered calls looked at (recorded or not)
         self.campaign_of: Callable[[str], int | None] = lambda _linkedid: None  # the dialer's, when it runs
         self._campaigns: dict[str, int] = {}  # dialer calls answered → their campaign
+        self.armed: dict[str, str] = {}  # on_demand recordings muted, not started yet: Linkedid → channel
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Any) -> None:
@@ -88,8 +91,34 @@ class Recorder:
                 self._campaigns[event.linkedid] = campaign
         elif isinstance(event, CallEnded):
             campaign = self._campaigns.pop(event.record.linkedid, None)
+            self.armed.pop(event.record.linkedid, None)
             if event.record.answered_at is not None:
                 self._spawn(self._file_logged(event.record, campaign))
+
+    # -- on_demand: armed muted, started by the agent -------------------------------------------------------
+    def on_raw(self, event: AmiEvent) -> None:
+        """Runs for every AMI event: the dialplan started an `on_demand` recording and waits for the mute."""
+        if event.name == "UserEvent" and event.get("UserEvent") == "PlateauRecordArm":
+            channel, linkedid = event.get("Channel"), event.get("Linkedid")
+            if channel and linkedid:
+                self._spawn(self._arm(channel, linkedid))
+
+    async def _arm(self, channel: str, linkedid: str) -> None:
+        try:
+            await self.mute(channel, linkedid, True, user_id=None, source=recordings.ARMED_SOURCE)
+            # the dialplan goes on to the queue only now: no frame is written unmuted
+            await self.link.send("Setvar", Channel=channel, Variable="PLATEAU_REC_ARMED", Value="1")
+            self.armed[linkedid] = channel
+        except Exception:  # not armed: the dialplan stops the recording itself after its wait
+            log.exception("recordings: call %s's on-demand recording not armed", linkedid)
+
+    async def start(self, linkedid: str, *, user_id: int | None) -> None:
+        """The agent starts an `on_demand` recording: heard from now on, the part before stays silence."""
+        channel = self.armed.get(linkedid)
+        if channel is None:
+            raise LookupError("no recording waiting to be started on this call")
+        await self.mute(channel, linkedid, False, user_id=user_id, source="desk")
+        self.armed.pop(linkedid, None)
 
     async def _file_logged(self, rec: CallRecord, campaign: int | None) -> None:
         try:
@@ -121,7 +150,7 @@ class Recorder:
         if size is None:
             return None
         duration = recordings.wav_duration(await self.store.head(key, recordings.WAV_HEADER_BYTES), size)
-        if duration is None or duration < MIN_AUDIO_S:
+        if duration is None or duration < MIN_AUDIO_S or await self._never_started(rec.linkedid):
             await self.store.delete(key)
             return None
         ended = datetime.fromtimestamp(rec.ended_at, UTC)
@@ -153,6 +182,11 @@ class Recorder:
         self.filed += 1
         log.info("recordings: call %s recorded, %.1f s, %d bytes", rec.linkedid, duration, size)
         return filed
+
+    async def _never_started(self, linkedid: str) -> bool:
+        async with self.db.session() as s:
+            rows = (await s.scalars(select(RecordingPause).where(RecordingPause.linkedid == linkedid))).all()
+        return recordings.never_started([recordings.PauseEvent(r.at, r.paused, None, r.source) for r in rows])
 
     # -- pause and resume ----------------------------------------------------------------------------------
     async def mute(

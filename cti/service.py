@@ -153,7 +153,7 @@ class CtiService:
         self._cdr_since: float | None = None  # Asterisk's call records are read from there on (re)connect
         self._ended_recently: OrderedDict[str, tuple[float, CallRecord]] = OrderedDict()
         # called with every validated AmiEvent before the tracker (the dialer follows its own channels)
-        self.raw_listeners: list[Callable[[AmiEvent], None]] = []
+        self.raw_listeners: list[Callable[[AmiEvent], None]] = [self.recorder.on_raw]
         # run each time the AMI link is (re)established
         self.on_link_up: list[Callable[[], Awaitable[object]]] = []
 
@@ -470,6 +470,14 @@ class CtiService:
         if customer is None:
             raise ControlError("no recording on this call")
         await self.recorder.mute(customer, linkedid, paused, user_id=user_id, source="desk")
+
+    async def start_recording(self, interface: str, linkedid: str, user_id: int | None) -> None:
+        """Start the `on_demand` recording of the agent's own call (it waits muted since the bridge)."""
+        self._own_channel(interface, linkedid)
+        try:
+            await self.recorder.start(linkedid, user_id=user_id)
+        except LookupError as exc:
+            raise ControlError(str(exc)) from None
 
     async def click_to_call(self, interface: str, number: str, caller_id: str | None = None) -> str:
         """Ring the agent's phone first, then the customer. Returns the call's ChannelId (its Linkedid)."""

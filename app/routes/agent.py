@@ -239,12 +239,16 @@ async def unhold(
 @router.post("/calls/{linkedid}/recording/{action}", status_code=204)
 async def pause_recording(
     linkedid: Linkedid,
-    action: Literal["pause", "resume"],
+    action: Literal["pause", "resume", "start"],
     ident: Identity = Depends(AGENT),
     service: CtiService = Depends(cti),
 ) -> None:
-    """Pause the call's recording (card numbers, health data) and resume it; each is noted with who."""
-    await _ami(service.pause_recording(my_phone(ident), linkedid, action == "pause", ident.user.id))
+    """Pause the call's recording (card numbers, health data) and resume it, or start an `on_demand` one;
+    each is noted with who."""
+    if action == "start":
+        await _ami(service.start_recording(my_phone(ident), linkedid, ident.user.id))
+    else:
+        await _ami(service.pause_recording(my_phone(ident), linkedid, action == "pause", ident.user.id))
 
 
 @router.post("/calls/{linkedid}/survey", status_code=204)

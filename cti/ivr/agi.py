@@ -29,6 +29,7 @@ from panoramisk import fast_agi
 from panoramisk.utils import parse_agi_result
 
 from app.db import Database
+from app.recording_store import spoken_key
 from cti.ivr import history
 from cti.ivr import interpreter as it
 from cti.ivr.model import Flow, flow_for_did
@@ -391,11 +392,13 @@ class IvrServer:
         return it.CallbackDone(ref is not None, str(ref) if ref is not None else "")
 
     async def _record(self, chan: AgiChannel, req: it.Record, linkedid: str) -> it.Recorded:
-        spool = await chan.get_variable("${ASTSPOOLDIR}")
+        # a survey comment goes into the recordings folder (PLATEAU_REC_DIR, set by Plateau on connect) under
+        # a store key (app/recording_store.py), so that a person's export and erasure reach it
+        folder = "${GLOBAL(PLATEAU_REC_DIR)}" if req.purpose == "comment" else "${ASTSPOOLDIR}"
+        spool = await chan.get_variable(folder)
         if not spool:
             return it.Recorded(False)
-        name = "".join(ch for ch in linkedid if ch.isalnum() or ch in "-.")[:64] or str(time.time())
-        path = f"{spool}/plateau-{req.purpose}-{name}"
+        path = f"{spool}/{spoken_key(req.purpose, linkedid, time.time()).removesuffix('.wav')}"
         try:
             await chan.command(f'RECORD FILE {path} wav "#" {req.max_s * 1000} s=5', timeout=req.max_s + 30)
         except ChannelGone:

@@ -34,7 +34,7 @@ from app.models import (
     RecordingPause,
     SurveyAnswer,
 )
-from app.recording_store import store_for
+from app.recording_store import spoken_key, store_for
 from cti.ivr.tables import IvrSession
 from dialer.list_import import ImportOptions, import_file
 from dialer.models import (
@@ -59,7 +59,7 @@ MOBILE, NATIONAL, LANDLINE = "+33612345678", "06 12 34 56 78", "+33198765432"
 EMAIL, FIRST, LAST = "Zebulon.Q@Exemple.fr", "Zébulon", "Quintavalle"
 # every form of the person that must be gone after erasure (compared without case)
 NEEDLES = [MOBILE, "0612345678", "612345678", NATIONAL, LANDLINE, "198765432", EMAIL, FIRST, LAST]
-RECORDING_KEY, COMMENT_KEY = "p.1.wav", "plateau-comment-p.1.wav"
+RECORDING_KEY, COMMENT_KEY = "p.1.wav", spoken_key("comment", "p.1", 0)  # as the IVR names it
 
 
 @pytest.fixture(autouse=True)

@@ -161,6 +161,61 @@ async def test_given_a_recorded_call_when_the_agent_pauses_then_the_file_is_sile
     assert _rms(path, start + 0.1, length - 0.2) < 1e-4 and _rms(path, 0, start) > 0.02
 
 
+def _answered(p: Plateau) -> tuple[str, float] | None:
+    """agent1's call and when it was answered, once it is."""
+    linkedid = p.cti.tracker.call_of_agent("PJSIP/agent1")
+    call = p.cti.tracker.calls.get(linkedid) if linkedid else None
+    return (call.linkedid, call.answered_at) if call and call.answered_at else None
+
+
+async def test_given_policy_on_demand_when_the_agent_never_starts_it_then_no_file_and_no_row(
+    plateau: Plateau, sipp: Sipp
+) -> None:
+    await _policy(plateau, "sales", "on_demand")
+    before = plateau.cti.recorder.settled
+    _agent_talking(sipp, 1, 3000)
+    await _login(plateau, "agent1", "sales")
+    _call_talking(sipp, "0611223377", "5552000")
+    await wait_for(lambda: _answered(plateau), 20, what="agent1 answered")
+    answered = _answered(plateau)
+    assert answered is not None
+    path = Path(plateau.cti.recorder.store.spool()) / f"{answered[0]}.wav"
+    await wait_for(path.exists, 5, what="MixMonitor writing the muted call")
+    await wait_for(lambda: plateau.cti.recorder.settled > before, 40, what="the call ended and looked at")
+    assert await _one(plateau, Recording, linkedid=answered[0]) == []
+    assert not path.exists()
+    (armed,) = await _one(plateau, RecordingPause, linkedid=answered[0])
+    assert (armed.paused, armed.source, armed.user_id) == (True, "on_demand", None)
+
+
+async def test_given_policy_on_demand_when_the_agent_starts_it_after_2_s_then_the_file_is_silent_until_then(
+    plateau: Plateau, sipp: Sipp
+) -> None:
+    await _policy(plateau, "support", "on_demand")
+    before = plateau.cti.recorder.settled
+    _agent_talking(sipp, 1, 6000)
+    await _login(plateau, "agent1", "support")
+    _call_talking(sipp, "0611223388", "5551000")
+    await wait_for(lambda: _answered(plateau), 20, what="agent1 answered")
+    talking = _answered(plateau)
+    assert talking is not None
+    linkedid, answered = talking
+    async with plateau.client("agent1") as c:
+        await wait_for(lambda: time.time() > answered + 2, 5, what="2 s of talk, not recorded")
+        assert (await c.post(f"/api/v1/agent/calls/{linkedid}/recording/start")).status_code == 204
+        again = await c.post(f"/api/v1/agent/calls/{linkedid}/recording/start")
+        assert again.status_code == 404, again.text  # started once: nothing waits any more
+    await wait_for(lambda: plateau.cti.recorder.settled > before, 40, what="the call ended and looked at")
+    (rec,) = await _one(plateau, Recording, linkedid=linkedid)
+    armed, started = await _one(plateau, RecordingPause, linkedid=linkedid)
+    assert (armed.source, started.paused, started.user_id) == ("on_demand", False, plateau.users["agent1"])
+    path = Path(plateau.cti.recorder.store.spool()) / rec.storage_key
+    start, length = _longest_zero_run_s(path)
+    expected = (started.at - rec.started_at).total_seconds()
+    assert start < 0.1 and abs(length - expected) < 0.3, (start, length, expected)
+    assert _rms(path, 0, length - 0.1) < 1e-4 and _rms(path, length + 0.1, 2) > 0.02
+
+
 SENSITIVE_FLOW = """
 language: fr
 dids: ["5551000"]

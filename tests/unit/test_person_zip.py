@@ -14,7 +14,7 @@ import pytest
 
 from app.person_data import Gathered, Person
 from app.person_zip import zip_stream
-from app.recording_store import CHUNK, LocalFolderStore
+from app.recording_store import CHUNK, LocalFolderStore, spoken_key
 
 AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 
@@ -86,3 +86,19 @@ def test_given_a_file_asterisk_wrote_when_its_key_is_asked_then_only_the_store_f
 ) -> None:
     store = LocalFolderStore(tmp_path)
     assert store.key_of(reference.format(root=tmp_path)) == key
+
+
+@pytest.mark.parametrize(
+    ("linkedid", "key"),
+    [
+        ("1765000000.2", "plateau-comment-1765000000.2.wav"),
+        ("../../etc/passwd", "plateau-comment-etcpasswd.wav"),  # hostile: never a path
+        ("a..b", "plateau-comment-a.b.wav"),
+        ("", "plateau-comment-1765000000.wav"),  # no Linkedid: the clock names it
+    ],
+)
+def test_given_a_survey_comment_when_the_ivr_names_its_file_then_the_store_reaches_it_by_key(
+    tmp_path: Path, linkedid: str, key: str
+) -> None:
+    assert spoken_key("comment", linkedid, 1765000000.5) == key
+    assert LocalFolderStore(tmp_path).key_of(f"{tmp_path}/{key}") == key

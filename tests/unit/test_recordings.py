@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.recordings import (
+    ARMED_SOURCE,
     DEFAULT_ANNOUNCEMENT,
     PausedStretch,
     PauseEvent,
@@ -19,6 +20,7 @@ from app.recordings import (
     RangeNotSatisfiable,
     byte_range,
     expires_at,
+    never_started,
     paused_stretches,
     policy_globals,
     purge_plan,
@@ -139,3 +141,31 @@ def test_given_a_queue_when_its_policy_is_told_then_two_globals_and_a_checked_so
     for queue, sound in [("sup port", None), ("support", "../etc/passwd"), ("support", "a,b")]:
         with pytest.raises(ValueError):
             policy_globals(queue, Policy.all, sound)
+
+
+def _ev(s: float, paused: bool, source: str = "desk") -> PauseEvent:
+    return PauseEvent(T0 + timedelta(seconds=s), paused, None if source == ARMED_SOURCE else "Alice", source)
+
+
+@pytest.mark.parametrize(
+    ("events", "unstarted"),
+    [
+        ([], False),  # policy `all`: recorded from the bridge
+        ([_ev(-2, True, ARMED_SOURCE)], True),  # on_demand, never started
+        ([_ev(-2, True, ARMED_SOURCE), _ev(8, False)], False),  # started after 8 s
+        ([_ev(-2, True, ARMED_SOURCE), _ev(8, False), _ev(12, True)], False),  # started, paused again
+        ([_ev(8, False), _ev(-2, True, ARMED_SOURCE)], False),  # order of rows is not order of time
+        ([_ev(3, True), _ev(5, False)], False),  # an `all` recording paused and resumed
+    ],
+)
+def test_given_a_calls_pauses_when_it_ends_then_an_on_demand_recording_never_started_is_told(
+    events: list[PauseEvent], unstarted: bool
+) -> None:
+    assert never_started(events) is unstarted
+
+
+def test_given_an_on_demand_recording_started_after_8_s_then_its_first_8_s_are_shown_paused() -> None:
+    events = [_ev(-2, True, ARMED_SOURCE), _ev(8, False)]
+    assert paused_stretches(events, T0, T0 + timedelta(seconds=30)) == [
+        PausedStretch(0.0, 8.0, None, ARMED_SOURCE)
+    ]

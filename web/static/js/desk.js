@@ -24,6 +24,7 @@ const state = {
   renderedKey: null,    // what the pop panel currently shows (re-rendered only when the content changes)
   held: {},             // linkedid → on hold
   recPaused: {},        // linkedid → its recording paused from this desk
+  recStarted: {},       // linkedid → its on_demand recording started from this desk
   transferred: new Set(), // linkedids this agent transferred away (their part is over)
   chosen: {},           // pop_id → chosen contact id (several matches, or a contact created from the pop)
   created: {},          // pop_id → contact created from the pop
@@ -397,6 +398,7 @@ function renderControls() {
   rec.disabled = !talking;
   rec.textContent = recPaused ? t("rec_resume") : t("rec_pause");
   rec.setAttribute("aria-pressed", recPaused ? "true" : "false");
+  $("btn-rec-start").disabled = !talking || (call ? !!state.recStarted[call] : false);
   $("btn-survey").disabled = !talking;
 }
 
@@ -540,6 +542,18 @@ async function toggleRecording() {
   if (done) { state.recPaused[call] = !paused; renderControls(); }
 }
 
+// An `on_demand` queue or campaign records muted until the agent starts it; a call with nothing waiting to
+// start (another policy, or started already) answers 404 and the desk says so.
+async function startRecording() {
+  const call = activeCall();
+  if (!call || $("btn-rec-start").disabled) return;
+  const done = await act(
+    () => agentApi(`/calls/${encodeURIComponent(call)}/recording/start`).then(() => true),
+    t("rec_started"),
+  );
+  if (done) { state.recStarted[call] = true; renderControls(); }
+}
+
 function pause() {
   const reason = $("pause-reason").value;
   if (!reason) { say(t("need_reason"), "error"); $("pause-reason").focus(); return; }
@@ -675,6 +689,7 @@ $("dial-form").addEventListener("submit", (ev) => { ev.preventDefault(); dial($(
 $("btn-hangup").addEventListener("click", hangup);
 $("btn-hold").addEventListener("click", toggleHold);
 $("btn-rec").addEventListener("click", toggleRecording);
+$("btn-rec-start").addEventListener("click", startRecording);
 $("btn-survey").addEventListener("click", sendToSurvey);
 $("transfer-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
