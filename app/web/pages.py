@@ -296,6 +296,25 @@ def care_view(customer: Account | Contact | None, via_contact: bool = False) -> 
     }
 
 
+async def _timeline_view(
+    db: AsyncSession, ident: Identity, timeline: Any, kind: str | None, cursor: str | None, agents: set[Any]
+) -> dict[str, Any]:
+    """What the contact and account pages both render around a timeline: agents' names, the players and
+    call links the user may open, the disposition labels and the filter."""
+    call_ids = {i.call_id for i in timeline.items if i.call_id}
+    return {
+        "timeline": timeline,
+        "names": await _names(db, {i.agent_id for i in timeline.items} | agents),
+        "recordings": await recordings_api.recordings_of_calls(db, ident, call_ids),
+        "calls": await history_api.visible_call_ids(db, ident, call_ids),
+        "dispositions": await _dispo_labels(db),
+        "kind": _kind(kind),
+        "kinds": list(InteractionKind),
+        "cursor": cursor,
+        "quote": quote,
+    }
+
+
 @router.get("/contacts/{contact_id}")
 async def contact_page(
     request: Request,
@@ -326,10 +345,6 @@ async def contact_page(
         _=ident,
         db=db,
     )
-    names = await _names(db, {i.agent_id for i in timeline.items} | {c.owner_id for c in complaints})
-    call_ids = {i.call_id for i in timeline.items if i.call_id}
-    recs = await recordings_api.recordings_of_calls(db, ident, call_ids)
-    calls = await history_api.visible_call_ids(db, ident, call_ids)
     row = await db.get(Contact, contact_id)
     assert row is not None  # get_contact answered 404 otherwise
     account_row = await db.get(Account, row.account_id) if row.account_id else None
@@ -337,19 +352,11 @@ async def contact_page(
         request,
         "contact.html",
         ident,
-        recordings=recs,
-        calls=calls,
         active="customers",
         contact=contact,
         care=care_view(account_row or row, via_contact=True),
-        timeline=timeline,
         complaints=complaints,
-        names=names,
-        dispositions=await _dispo_labels(db),
-        kind=_kind(kind),
-        kinds=list(InteractionKind),
-        cursor=cursor,
-        quote=quote,
+        **await _timeline_view(db, ident, timeline, kind, cursor, {c.owner_id for c in complaints}),
     )
 
 
@@ -378,28 +385,16 @@ async def account_page(
         cursor,
     )
     who = {c.id: f"{c.first_name} {c.last_name}".strip() for c in members}
-    names = await _names(db, {i.agent_id for i in timeline.items})
-    call_ids = {i.call_id for i in timeline.items if i.call_id}
-    recs = await recordings_api.recordings_of_calls(db, ident, call_ids)
-    calls = await history_api.visible_call_ids(db, ident, call_ids)
     return page(
         request,
         "account.html",
         ident,
-        recordings=recs,
-        calls=calls,
         active="customers",
         account=account,
         care=care_view(await db.get(Account, account_id)),
         members=members,
-        timeline=timeline,
-        names=names,
         who=who,
-        dispositions=await _dispo_labels(db),
-        kind=_kind(kind),
-        kinds=list(InteractionKind),
-        cursor=cursor,
-        quote=quote,
+        **await _timeline_view(db, ident, timeline, kind, cursor, set()),
     )
 
 
