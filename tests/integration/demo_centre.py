@@ -76,7 +76,8 @@ def demo_centre(work: Path) -> Iterator[Centre]:
         await db.dispose()
 
     asyncio.run(seed())
-    # No phone has a password yet, as after `plateau demo`: the live demo gives the colleagues theirs.
+    # Only the browser phones (agent1, demo-supervisor) have credentials, as after `plateau demo`: the
+    # live demo gives the colleagues theirs and renders every phone into this Asterisk.
     cfg = PbxConfig.for_tests(work / "asterisk", phones=[], queue_ring_timeout=5)
     pbx = PrivateAsterisk(cfg)
     pbx.start()
@@ -84,6 +85,7 @@ def demo_centre(work: Path) -> Iterator[Centre]:
         url,
         cfg,
         PLATEAU_PBX_SIP_PORT=str(cfg.sip_port),
+        PLATEAU_PBX_HTTP_PORT=str(cfg.http_port),  # the browser phones' ws://
         PLATEAU_PBX_TRUNKS=json.dumps([{"name": "trunk", "host": f"{cfg.trunk_host}:{cfg.trunk_port}"}]),
     )
     plateau = PlateauProcess(env, work / "plateau.log")
