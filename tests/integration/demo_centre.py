@@ -59,9 +59,10 @@ class Centre:
 
 
 @contextmanager
-def demo_centre(work: Path) -> Iterator[Centre]:
+def demo_centre(work: Path, sip_phones: tuple[str, ...] = ()) -> Iterator[Centre]:
     """The demo data on SQLite, a private Asterisk, and `plateau serve` on them: what `make run` and
-    `plateau demo` give a newcomer, in `work` and on free ports."""
+    `plateau demo` give a newcomer, in `work` and on free ports. `sip_phones`: demo users whose browser
+    phone becomes a SIP phone (for the live demo to simulate them)."""
     url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
     migrate.upgrade(url)
 
@@ -72,6 +73,8 @@ def demo_centre(work: Path) -> Iterator[Centre]:
             sup = await s.scalar(select(User).where(User.username == "demo-supervisor"))
             assert sup is not None
             s.add(ApiToken(user_id=sup.id, name="test", token_hash=token_digest(SUPERVISOR_TOKEN)))
+            for user in await s.scalars(select(User).where(User.username.in_(sip_phones))):
+                user.sip_kind = "sip"
             await s.commit()
         await db.dispose()
 
