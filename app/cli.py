@@ -518,15 +518,24 @@ def _cmd_queue_member(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from app.demo import seed_demo, sign_in_text
+    from cti.pbx_process import private_provisioner
 
     pace = _live_pace(args) if args.live else None  # a bad option is refused before anything is written
-    print(_run(seed_demo))
+    provisioner = private_provisioner(Path(args.pbx_dir) if args.pbx_dir else None)
+
+    async def seed(session):  # type: ignore[no-untyped-def]
+        said = await seed_demo(session)
+        if provisioner is not None:  # `make run` already up: the browser phones register at once
+            await provisioner.apply(session)
+        return said
+
+    print(_run(seed))
     settings = load_settings()
     print(sign_in_text(f"http://{settings.http_host}:{settings.http_port}"))
     if pace is not None:
-        from pathlib import Path
-
         from app.demo_live import DemoError, run_live_demo
 
         try:

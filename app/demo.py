@@ -32,6 +32,7 @@ from app.models import (
 )
 from app.security import hash_password
 from cti.numbers import parse
+from cti.phones import ha1, new_password
 
 DEMO_PASSWORD = "plateau-demo"  # printed by `plateau demo`; demo data only
 
@@ -77,13 +78,17 @@ PAUSES = [
 
 
 DEMO_LOGINS = ("agent1", "agent2", "agent3", "demo-supervisor", "demo-manager", "demo-admin")
+# The newcomer's own desks carry the browser phone: it registers with the stored hash, so its password is
+# drawn once and never shown. agent2 and agent3 are SIP phones (`plateau demo --live` runs them in SIPp).
+BROWSER_PHONES = ("agent1", "demo-supervisor")
 
 
 def sign_in_text(url: str) -> str:
     """How to use the demo, printed whether it was just seeded or already there."""
     return (
         f"sign in at {url}/login as {', '.join(DEMO_LOGINS)} (password: {DEMO_PASSWORD}); "
-        "give a phone its SIP password with `plateau phone reset-password agent1`"
+        f"{' and '.join(BROWSER_PHONES)} have the desk's browser phone; "
+        "give a SIP phone its password with `plateau phone reset-password agent2`"
     )
 
 
@@ -121,6 +126,10 @@ async def seed_demo(session: AsyncSession, seed: int = 7) -> str:
         User(username="demo-manager", display_name="Marc Laurent", role=Role.manager, password_hash=pw),
         User(username="demo-admin", display_name="Admin", role=Role.admin, password_hash=pw, language="en"),
     ]
+    for user in users:
+        if user.username in BROWSER_PHONES:
+            user.sip_kind, user.sip_password_set_at = "webrtc", now
+            user.sip_ha1 = ha1(user.sip_endpoint or "", new_password())
     session.add_all(users)
     session.add_all([DispositionCode(code=c, label=label, category=cat) for c, label, cat in DISPOSITIONS])
     session.add_all([PauseReason(code=c, label=label) for c, label in PAUSES])

@@ -94,6 +94,8 @@ async def stage(settings: Settings, usernames: list[str], runtime: Path) -> Stag
                 m = re.fullmatch(r"agent(\d{1,2})", (user.sip_endpoint or "") if user else "")
                 if user is None or not user.active or m is None:
                     raise DemoError(f"{name!r} is not an active demo agent with a phone agentN")
+                if user.sip_kind == "webrtc":  # SIPp cannot be a browser phone, and the newcomer may be
+                    raise DemoError(f"{name!r} has the desk's browser phone: sign in as {name} instead")
                 token = f"plateau-demo-{secrets.token_urlsafe(24)}"
                 await session.execute(
                     delete(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == TOKEN_NAME)

@@ -2,8 +2,8 @@
 
 What a newcomer sees with `make run` and `plateau demo --live`: the demo data, a private Asterisk and
 `plateau serve` (tests/integration/demo_centre.py), the live demo's customers calling and its colleagues
-answering, agent1's phone simulated too so that its desk pops. Chromium signs in as demo-supervisor and as
-agent1 once the day's counters have moved.
+answering, agent1's phone simulated too (a SIP phone here) so that its desk pops. Chromium signs in as
+demo-supervisor and as agent1 once the day's counters have moved.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def sign_in(page: Page, user: str) -> None:
 
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    with demo_centre(Path(tempfile.mkdtemp(prefix="docs-screenshots-"))) as c:
+    with demo_centre(Path(tempfile.mkdtemp(prefix="docs-screenshots-")), sip_phones=("agent1",)) as c:
         demo = c.demo(
             "--colleagues", "agent1,agent2,agent3", "--calls-per-minute", "6", "--talk-seconds", "30-70"
         )  # fmt: skip

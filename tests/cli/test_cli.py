@@ -91,6 +91,39 @@ def test_given_demo_when_run_twice_then_seeded_once_and_both_runs_say_how_to_sig
         assert "agent1" in out and "demo-admin" in out and "plateau-demo" in out
 
 
+def test_given_demo_then_agent1_and_the_supervisor_have_browser_phones_and_the_live_demo_will_not_simulate_them(  # noqa: E501
+    cli_db: str, capsys, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import User
+
+    assert main(["demo"]) == 0
+    assert "agent1 and demo-supervisor have the desk's browser phone" in capsys.readouterr().out
+
+    async def phones() -> dict[str, tuple[str | None, bool]]:
+        db = Database(cli_db)
+        try:
+            async with db.session() as s:
+                users = await s.scalars(select(User).where(User.sip_endpoint.is_not(None)))
+                return {u.username: (u.sip_kind, u.sip_ha1 is not None) for u in users}
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(phones()) == {
+        "agent1": ("webrtc", True),
+        "demo-supervisor": ("webrtc", True),
+        "agent2": (None, False),  # SIP phones without a password until `plateau phone reset-password`
+        "agent3": (None, False),
+    }
+    assert main(["demo", "--live", "--colleagues", "agent2,agent1", "--pbx-dir", str(tmp_path)]) == 2
+    assert "'agent1' has the desk's browser phone: sign in as agent1 instead" in capsys.readouterr().err
+    assert asyncio.run(phones())["agent2"] == (None, False)  # refused as a whole: nothing was written
+
+
 def test_given_a_bad_setting_when_any_command_runs_then_the_variable_is_named(monkeypatch, capsys) -> None:
     monkeypatch.setenv("PLATEAU_DEFAULT_REGION", "XX")
     get_settings.cache_clear()

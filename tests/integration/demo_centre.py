@@ -59,9 +59,10 @@ class Centre:
 
 
 @contextmanager
-def demo_centre(work: Path) -> Iterator[Centre]:
+def demo_centre(work: Path, sip_phones: tuple[str, ...] = ()) -> Iterator[Centre]:
     """The demo data on SQLite, a private Asterisk, and `plateau serve` on them: what `make run` and
-    `plateau demo` give a newcomer, in `work` and on free ports."""
+    `plateau demo` give a newcomer, in `work` and on free ports. `sip_phones`: demo users whose browser
+    phone becomes a SIP phone (for the live demo to simulate them)."""
     url = f"sqlite+aiosqlite:///{work / 'plateau.db'}"
     migrate.upgrade(url)
 
@@ -72,11 +73,14 @@ def demo_centre(work: Path) -> Iterator[Centre]:
             sup = await s.scalar(select(User).where(User.username == "demo-supervisor"))
             assert sup is not None
             s.add(ApiToken(user_id=sup.id, name="test", token_hash=token_digest(SUPERVISOR_TOKEN)))
+            for user in await s.scalars(select(User).where(User.username.in_(sip_phones))):
+                user.sip_kind = "sip"
             await s.commit()
         await db.dispose()
 
     asyncio.run(seed())
-    # No phone has a password yet, as after `plateau demo`: the live demo gives the colleagues theirs.
+    # Only the browser phones (agent1, demo-supervisor) have credentials, as after `plateau demo`: the
+    # live demo gives the colleagues theirs and renders every phone into this Asterisk.
     cfg = PbxConfig.for_tests(work / "asterisk", phones=[], queue_ring_timeout=5)
     pbx = PrivateAsterisk(cfg)
     pbx.start()
@@ -84,6 +88,7 @@ def demo_centre(work: Path) -> Iterator[Centre]:
         url,
         cfg,
         PLATEAU_PBX_SIP_PORT=str(cfg.sip_port),
+        PLATEAU_PBX_HTTP_PORT=str(cfg.http_port),  # the browser phones' ws://
         PLATEAU_PBX_TRUNKS=json.dumps([{"name": "trunk", "host": f"{cfg.trunk_host}:{cfg.trunk_port}"}]),
     )
     plateau = PlateauProcess(env, work / "plateau.log")
