@@ -150,7 +150,7 @@ class Live:
         return self.proxy.originates()
 
     async def login(self, n: int, queue: str = "sales") -> None:
-        await self.p.cti.login(f"PJSIP/agent{n}", f"agent{n}", [queue])
+        await self.p.cti.login(f"PJSIP/agent{n}", f"agent{n}", {queue: 0})  # skill 1: penalty 0
         await wait_until(
             lambda: (
                 (a := self.p.cti.tracker.agents.get(f"PJSIP/agent{n}")) is not None
