@@ -3,9 +3,10 @@ app/queue_admin.py's, shared with the admin page and the CLI; `applied` says Ast
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,10 +22,15 @@ admin = require()
 any_role = require(*ANY_ROLE)
 
 
-def refused(exc: Refused) -> NoReturn:
+async def refused(_request: Request, exc: Exception) -> JSONResponse:
+    """A rule's refusal as the API says it (registered once in the app factory): a field's 422 in
+    FastAPI's own shape, else its status with the message."""
+    assert isinstance(exc, Refused)
     if exc.status == 422 and exc.field:
-        raise HTTPException(422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}])
-    raise HTTPException(exc.status, exc.message)
+        detail: Any = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
+    else:
+        detail = exc.message
+    return JSONResponse({"detail": detail}, status_code=exc.status)
 
 
 def _applied(response: Response, applied: bool) -> None:
@@ -45,10 +51,7 @@ async def create_queue(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Create a queue; Asterisk has it at once (no restart) when this Plateau provisions the PBX."""
-    try:
-        queue, applied = await queue_admin.create_queue(db, Live.of(request), ident.user.id, body, request)
-    except Refused as exc:
-        refused(exc)
+    queue, applied = await queue_admin.create_queue(db, Live.of(request), ident.user.id, body, request)
     _applied(response, applied)
     return queue
 
@@ -63,12 +66,9 @@ async def update_queue(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Change a queue's settings or name (a rename with calls waiting is refused: 409)."""
-    try:
-        queue, applied = await queue_admin.update_queue(
-            db, Live.of(request), ident.user.id, queue_id, body, request
-        )
-    except Refused as exc:
-        refused(exc)
+    queue, applied = await queue_admin.update_queue(
+        db, Live.of(request), ident.user.id, queue_id, body, request
+    )
     _applied(response, applied)
     return queue
 
@@ -78,20 +78,14 @@ async def delete_queue(
     queue_id: PathId, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
 ) -> None:
     """Delete a queue (refused with 409 while calls wait in it, or while another queue overflows into it)."""
-    try:
-        await queue_admin.delete_queue(db, Live.of(request), ident.user.id, queue_id, request)
-    except Refused as exc:
-        refused(exc)
+    await queue_admin.delete_queue(db, Live.of(request), ident.user.id, queue_id, request)
 
 
 @router.get("/queues/{queue_id}/members", response_model=list[MemberOut])
 async def list_members(
     queue_id: PathId, request: Request, _: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    try:
-        return await queue_admin.members(db, Live.of(request), queue_id)
-    except Refused as exc:
-        refused(exc)
+    return await queue_admin.members(db, Live.of(request), queue_id)
 
 
 @router.post("/queues/{queue_id}/members", response_model=MemberOut, status_code=201)
@@ -103,12 +97,9 @@ async def add_member(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Put a user in the queue with a skill (1 best … 9); an agent logged in joins it at once."""
-    try:
-        return await queue_admin.set_skill(
-            db, Live.of(request), ident.user.id, queue_id, body.user_id, body.skill, request
-        )
-    except Refused as exc:
-        refused(exc)
+    return await queue_admin.set_skill(
+        db, Live.of(request), ident.user.id, queue_id, body.user_id, body.skill, request
+    )
 
 
 @router.put("/queues/{queue_id}/members/{user_id}", response_model=MemberOut)
@@ -121,12 +112,9 @@ async def set_skill(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Change a member's skill; when they are logged in, Asterisk's penalty changes at once (QueuePenalty)."""
-    try:
-        return await queue_admin.set_skill(
-            db, Live.of(request), ident.user.id, queue_id, user_id, body.skill, request
-        )
-    except Refused as exc:
-        refused(exc)
+    return await queue_admin.set_skill(
+        db, Live.of(request), ident.user.id, queue_id, user_id, body.skill, request
+    )
 
 
 @router.delete("/queues/{queue_id}/members/{user_id}", status_code=204)
@@ -137,7 +125,4 @@ async def remove_member(
     ident: Identity = Depends(admin),
     db: AsyncSession = Depends(get_db),
 ) -> None:
-    try:
-        await queue_admin.remove_member(db, Live.of(request), ident.user.id, queue_id, user_id, request)
-    except Refused as exc:
-        refused(exc)
+    await queue_admin.remove_member(db, Live.of(request), ident.user.id, queue_id, user_id, request)
