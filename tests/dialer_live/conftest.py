@@ -63,33 +63,11 @@ async def wait_for_async(fn: Callable[[], Any], timeout: float = 15.0, what: str
         await asyncio.sleep(0.1)
 
 
-# tests.integration.sipp's busy/congestion scenarios keep the UAS head's unused `ereg` variables, which
-# SIPp 3.6.1 refuses to load ("Variable $invite_cseq is referenced 1 times!"): a plain rejecting UAS here.
-REJECT = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="plateau customer rejecting">
-  <recv request="INVITE" crlf="true"/>
-  <send><![CDATA[
-SIP/2.0 {code} {reason}
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-]]></send>
-  <recv request="ACK" crlf="true"/>
-</scenario>
-"""
-REJECTS = {"busy": (486, "Busy Here"), "congestion": (503, "Service Unavailable")}
 
 
 def customer(sipp: Sipp, behaviour: str, ring_ms: int = 1000) -> None:  # noqa: F811
     """The far end of the trunk: `answer`, `noanswer`, or rejecting with 486 (`busy`) / 503 (`congestion`)."""
-    if behaviour not in REJECTS:
-        sipp.customer(behaviour, ring_ms=ring_ms)
-        return
-    code, reason = REJECTS[behaviour]
-    sipp.far_end(f"customer-{behaviour}.xml", REJECT.format(code=code, reason=reason))
+    sipp.customer(behaviour, ring_ms=ring_ms)
 
 
 async def add_campaign(
