@@ -58,8 +58,14 @@ class CtiServer:
             (i for i in items if i.get("type") == "agent_state_changed" and i.get("agent") == phone), {}
         )
 
+    def wait_ami_ready(self) -> None:
+        wait_until(lambda: _ami_ready(self), 30, "Plateau's AMI link to the test Asterisk")
+
     def reset_agents(self) -> None:
-        """Every agent logged out of the queues: the next test starts from a quiet PBX."""
+        """Every agent logged out of the queues: the next test starts from a quiet PBX. A test that
+        restarted Asterisk may leave Plateau's AMI link still reconnecting: wait for it first, or the
+        logouts (and the next test's logins) are 503s."""
+        self.wait_ami_ready()
         for n in range(1, 7):
             with self.api(f"agent{n}") as c:
                 c.post("/api/v1/agent/logout")
@@ -131,7 +137,7 @@ def serve_with_pbx(
         server.env["PLATEAU_TEST_PBX_RUNTIME"] = str(pbx.cfg.runtime)
     server.start()
     live = CtiServer(server, tokens, users)
-    wait_until(lambda: _ami_ready(live), 15, "Plateau's AMI link to the test Asterisk")
+    live.wait_ami_ready()
     try:
         yield live
     finally:
