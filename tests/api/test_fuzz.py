@@ -60,13 +60,18 @@ def live_server(db: Database) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        # start-up migrates nothing but builds the app and its pools: 60 s on a loaded two-core machine
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        # also when it did not start in time: a server left running keeps the service's collector settings
+        # and its database pool for the rest of the session
+        server.should_exit = True
+        thread.join(30)
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
