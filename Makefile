@@ -83,7 +83,7 @@ docs-screenshots: setup
 	$(BIN)/python -m tests.app.browser.screenshots docs
 
 test-browser: setup
-	$(BIN)/pytest -q -m browser tests/app/browser
+	$(BIN)/pytest -q -m browser
 
 bench: setup
 	@for b in bench/*.py; do [ $$b = bench/mutation.py ] && continue; echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done

@@ -30,12 +30,6 @@ from tests.pg import Cluster, fresh_database
 QUEUES = ("support", "sales", "hotline")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/app/faults" in str(item.fspath):
-            item.add_marker(pytest.mark.faults)
-
-
 @pytest.fixture(scope="package")
 def cluster() -> Iterator[Cluster]:
     c = Cluster()

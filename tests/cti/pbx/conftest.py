@@ -42,14 +42,7 @@ from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.cti.pbx.capture import AmiRecorder
 from tests.cti.pbx.sipp import Sipp, register_test_phones
 
-pytestmark = pytest.mark.asterisk
 KNOWN_NUMBER = "0612345678"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/cti/pbx" in str(item.fspath):
-            item.add_marker(pytest.mark.asterisk)
 
 
 @pytest.fixture(scope="module")
