@@ -11,6 +11,7 @@ Playwright cannot download browsers here: it launches /usr/bin/chromium (`make s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -22,6 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
@@ -43,6 +45,10 @@ from app.models import (
 )
 from app.security import hash_password
 
+if TYPE_CHECKING:
+    from cti.pbx_process import PrivateAsterisk
+    from tests.app.browser.cti_live import CtiServer
+
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -55,6 +61,12 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+MEDIA_ARGS = [
+    "--use-fake-ui-for-media-stream",  # the microphone permission granted without a prompt
+    "--use-fake-device-for-media-stream",  # a beeping fake microphone
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",  # ICE on 127.0.0.1, where the test Asterisk is
 ]
 PASSWORD = DEMO_PASSWORD
 EVIL_AGENT = "@SUM(1+1)*cmd|' /C calc'!A0"  # a display name that a spreadsheet would run as a formula
@@ -250,22 +262,74 @@ def browser(playwright_: Playwright) -> Iterator[Browser]:
     b.close()
 
 
+@pytest.fixture(scope="module")
+def media_browser(playwright_: Playwright) -> Iterator[Browser]:
+    """Chromium with a fake microphone and camera that needs no permission prompt (the browser phone)."""
+    b = playwright_.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
+    )
+    yield b
+    b.close()
+
+
+def failed(request: pytest.FixtureRequest) -> bool:
+    """Whether the test that requested this fixture failed (its report, kept by pytest_runtest_makereport)."""
+    rep = getattr(request.node, "rep_call", None)
+    return rep is not None and rep.failed
+
+
+def keep_screenshot(page: Page, request: pytest.FixtureRequest, name: str = "") -> None:
+    """A failed test's page, pictured into var/test-artifacts (named after the test, or `name`)."""
+    if not failed(request):
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = name or re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    except Exception as exc:  # a dead page must not hide the test's own failure
+        print(f"screenshot failed: {exc}")
+
+
+@contextlib.contextmanager
+def browser_page(browser: Browser, request: pytest.FixtureRequest, **context: Any) -> Iterator[Page]:
+    """A page in a browser context of its own (`context`: Playwright's new_context arguments), pictured if
+    its test failed, then closed."""
+    ctx = browser.new_context(**context)
+    pg = ctx.new_page()
+    yield pg
+    keep_screenshot(pg, request)
+    ctx.close()
+
+
+def record_dialogs(page: Page) -> None:
+    """Dismiss every alert/confirm the page opens and keep its message in `page.dialogs` (a test expects
+    none)."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def cti(
+    pbx: PrivateAsterisk, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CtiServer]:
+    """Plateau serving on the module's private Asterisk (its `pbx`) with the desk tests' seed; a module that
+    needs other settings defines its own `cti`."""
+    from tests.app.browser.cti_live import serve_with_pbx  # it imports this module: not at the top
+
+    yield from serve_with_pbx(pbx, tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+
+
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1366, "height": 900}, accept_downloads=True
-    )
-    pg = context.new_page()
-    yield pg
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
-        try:
-            pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        except Exception as exc:  # a dead page must not hide the test's own failure
-            print(f"screenshot failed: {exc}")
-    context.close()
+    with browser_page(
+        browser,
+        request,
+        base_url=live_server.url,
+        viewport={"width": 1366, "height": 900},
+        accept_downloads=True,
+    ) as pg:
+        yield pg
 
 
 def login(page: Page, username: str, password: str = PASSWORD) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -33,14 +32,13 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
-from tests.app.browser.conftest import ARTIFACTS, login
+from tests.app.browser.conftest import keep_screenshot, login
 from tests.app.browser.cti_live import (
     CONTRAST_JS,
     PASSWORD,
     CtiServer,
     run_in_own_thread,
     screenshot,
-    serve_with_pbx,
 )
 from tests.cti.pbx.conftest import pbx, sipp  # noqa: F401  (fixtures)
 from tests.cti.pbx.sipp import Sipp
@@ -164,11 +162,6 @@ def set_state(url: str, campaign_id: int, state: CampaignState) -> None:
     _run(go)
 
 
-@pytest.fixture(scope="module")
-def cti(pbx: PrivateAsterisk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtiServer]:  # noqa: F811
-    yield from serve_with_pbx(pbx, tmp_path_factory.mktemp("campaign-monitor-live"))
-
-
 def _page(browser: Browser, cti: CtiServer, user: str) -> Page:
     context = browser.new_context(base_url=cti.url, viewport={"width": 1440, "height": 1100})
     page = context.new_page()
@@ -177,13 +170,7 @@ def _page(browser: Browser, cti: CtiServer, user: str) -> Page:
 
 
 def _keep(page: Page, request: pytest.FixtureRequest, name: str) -> None:
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"campaign_monitor_{name}.png"), full_page=True)
-        except Exception as exc:  # a dead page must not hide the test's own failure
-            print(f"screenshot failed: {exc}")
+    keep_screenshot(page, request, f"campaign_monitor_{name}")
 
 
 def test_given_a_running_campaign_when_the_engine_dials_then_the_monitor_and_the_wallboard_tile_follow_and_pause_stops_it(  # noqa: E501

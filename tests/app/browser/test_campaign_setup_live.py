@@ -17,7 +17,7 @@ from app.security import hash_password
 from tests.app.browser.conftest import login
 from tests.app.browser.cti_live import PASSWORD, CtiServer
 from tests.app.browser.test_campaign_setup import _upload
-from tests.app.browser.test_script_live import ALWAYS, _db_run, _ready, cti, desk  # noqa: F401  (fixtures)
+from tests.app.browser.test_script_live import ALWAYS, _db_run, _ready, desk  # noqa: F401  (fixtures)
 from tests.cti.pbx.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
 from tests.cti.pbx.sipp import Sipp
 
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
 
 @pytest.fixture
-def manager(browser: Browser, cti: CtiServer) -> Iterator[Page]:  # noqa: F811
+def manager(browser: Browser, cti: CtiServer) -> Iterator[Page]:
     async def add(s: object) -> None:
         s.add(  # type: ignore[attr-defined]
             User(username="chef", display_name="Chef Campagnes", role=Role.manager,
@@ -43,7 +43,7 @@ def manager(browser: Browser, cti: CtiServer) -> Iterator[Page]:  # noqa: F811
 def test_given_a_campaign_created_in_the_browser_when_started_then_a_sipp_customer_reaches_agent1_with_the_script(  # noqa: E501
     desk: Page,  # noqa: F811
     manager: Page,
-    cti: CtiServer,  # noqa: F811
+    cti: CtiServer,
     sipp: Sipp,  # noqa: F811
     tmp_path: Path,
 ) -> None:

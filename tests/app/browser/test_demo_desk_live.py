@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Playwright, expect
+from playwright.sync_api import Browser, expect
 
 from app.demo import CONTACTS, DEMO_PASSWORD
-from tests.app.browser.conftest import CHROMIUM, CHROMIUM_ARGS, login
+from tests.app.browser.conftest import login
 from tests.app.browser.cti_live import run_in_own_thread, screenshot, wait_until
-from tests.app.browser.test_softphone_live import MEDIA_ARGS, RTP_STATS
+from tests.app.browser.test_softphone_live import RTP_STATS
 from tests.cti.pbx.demo_centre import Centre, demo_centre
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
@@ -36,15 +36,6 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
         yield c
     finally:
         run_in_own_thread(lambda: made.__exit__(None, None, None))
-
-
-@pytest.fixture(scope="module")
-def media_browser(playwright_: Playwright) -> Iterator[Browser]:
-    b = playwright_.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
-    )
-    yield b
-    b.close()
 
 
 def test_given_make_run_and_the_live_demo_when_agent1_signs_in_then_the_browser_phone_rings_with_the_pop_is_answered_and_the_call_disposed(  # noqa: E501

@@ -13,13 +13,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from cti.pbx_process import PrivateAsterisk
-from tests.app.browser.conftest import ARTIFACTS, login
+from tests.app.browser.conftest import browser_page, login, record_dialogs
 from tests.app.browser.cti_live import (
     CONTRAST_JS,
     PASSWORD,
     CtiServer,
     screenshot,
-    serve_with_pbx,
     wait_until,
 )
 from tests.cti.pbx.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
@@ -49,11 +48,6 @@ new MutationObserver(() => {
 """
 
 
-@pytest.fixture(scope="module")
-def cti(pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtiServer]:  # noqa: F811
-    yield from serve_with_pbx(pbx, tmp_path_factory.mktemp("desk-live"))
-
-
 @pytest.fixture
 def desk(
     browser: Browser,
@@ -63,24 +57,12 @@ def desk(
 ) -> Iterator[Page]:
     # The PC's clock is on UTC, the centre on Europe/Paris (the default PLATEAU_TIMEZONE): every date shown
     # must be the centre's.
-    context = browser.new_context(
-        base_url=cti.url, viewport={"width": 1366, "height": 900}, timezone_id=PC_ZONE
-    )
-    page = context.new_page()
-    page.add_init_script(POP_OBSERVER)
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.dialogs = dialogs  # type: ignore[attr-defined]
-    yield page
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        except Exception as exc:  # a dead page must not hide the test's own failure
-            print(f"screenshot failed: {exc}")
-    context.close()
+    with browser_page(
+        browser, request, base_url=cti.url, viewport={"width": 1366, "height": 900}, timezone_id=PC_ZONE
+    ) as page:
+        page.add_init_script(POP_OBSERVER)
+        record_dialogs(page)
+        yield page
     pbx.rx("channel request hangup all")  # no call may leak into the next test's queue
     cti.reset_agents()
 

@@ -34,14 +34,13 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
-from tests.app.browser.conftest import ARTIFACTS, login
+from tests.app.browser.conftest import browser_page, login, record_dialogs
 from tests.app.browser.cti_live import (
     CONTRAST_JS,
     PASSWORD,
     CtiServer,
     run_in_own_thread,
     screenshot,
-    serve_with_pbx,
     wait_until,
 )
 from tests.cti.pbx.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
@@ -78,11 +77,6 @@ def _db_run(url: str, fn: Callable[[Any], Any]) -> Any:
     return run_in_own_thread(lambda: asyncio.run(go()))
 
 
-@pytest.fixture(scope="module")
-def cti(pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtiServer]:  # noqa: F811
-    yield from serve_with_pbx(pbx, tmp_path_factory.mktemp("script-live"))
-
-
 @pytest.fixture
 def desk(
     browser: Browser,
@@ -90,21 +84,9 @@ def desk(
     pbx: PrivateAsterisk,  # noqa: F811
     request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
-    context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.dialogs = dialogs  # type: ignore[attr-defined]
-    yield page
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        except Exception as exc:  # a dead page must not hide the test's own failure
-            print(f"screenshot failed: {exc}")
-    context.close()
+    with browser_page(browser, request, base_url=cti.url, viewport={"width": 1366, "height": 900}) as page:
+        record_dialogs(page)
+        yield page
     _db_run(cti.server.env["PLATEAU_DATABASE_URL"], _stop_campaigns)
     pbx.rx("channel request hangup all")
     cti.reset_agents()

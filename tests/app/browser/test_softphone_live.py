@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from app.db import Database
@@ -27,7 +27,7 @@ from cti.pbx_process import PbxConfig, PrivateAsterisk
 from cti.phones import ha1
 from cti.sipp import Caller, Sipp, voice_file
 from dialer.models import CampaignState
-from tests.app.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, login
+from tests.app.browser.conftest import keep_screenshot, login
 from tests.app.browser.cti_live import (
     PASSWORD,
     CtiServer,
@@ -43,12 +43,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
 BROWSER_PHONES = ("agent1", "agent2", "supervisor1")
 ENDPOINT = {"agent1": "agent1", "agent2": "agent2", "agent3": "agent3", "boss": "supervisor1"}
-MEDIA_ARGS = [
-    "--use-fake-ui-for-media-stream",  # the microphone permission granted without a prompt
-    "--use-fake-device-for-media-stream",  # a beeping fake microphone
-    "--autoplay-policy=no-user-gesture-required",
-    "--allow-loopback-in-peer-connection",  # ICE on 127.0.0.1, where the test Asterisk is
-]
 ADMIN_TOKEN = "token-admin-0123456789"
 
 # The browser phone's RTP as Chromium counts it (JsSIP's RTCSession.connection is the RTCPeerConnection).
@@ -107,15 +101,6 @@ def cti(pbx: PrivateAsterisk, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
 
 
-@pytest.fixture(scope="module")
-def media_browser(playwright_: Playwright) -> Iterator[Browser]:
-    b = playwright_.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *MEDIA_ARGS]
-    )
-    yield b
-    b.close()
-
-
 @pytest.fixture
 def sipp(pbx: PrivateAsterisk, tmp_path: Path) -> Iterator[Sipp]:
     s = Sipp(pbx.cfg, tmp_path / "sipp")
@@ -131,16 +116,10 @@ def contexts(
     failure; the PBX left without calls and the agents logged out."""
     made: list[BrowserContext] = []
     yield made
-    rep = getattr(request.node, "rep_call", None)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:140]
     for i, context in enumerate(made):
-        if rep is not None and rep.failed:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:140]
-            for j, pg in enumerate(context.pages):
-                try:
-                    pg.screenshot(path=str(ARTIFACTS / f"{name}-{i}-{j}.png"), full_page=True)
-                except Exception as exc:  # a dead page must not hide the test's own failure
-                    print(f"screenshot failed: {exc}")
+        for j, pg in enumerate(context.pages):
+            keep_screenshot(pg, request, f"{name}-{i}-{j}")
         context.close()
     pbx.rx("channel request hangup all")
     cti.reset_agents()

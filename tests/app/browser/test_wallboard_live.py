@@ -10,13 +10,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from cti.pbx_process import PrivateAsterisk
-from tests.app.browser.conftest import ARTIFACTS, login
+from tests.app.browser.conftest import browser_page, failed, login
 from tests.app.browser.cti_live import (
     CONTRAST_JS,
     PASSWORD,
     CtiServer,
     screenshot,
-    serve_with_pbx,
     wait_until,
 )
 from tests.cti.pbx.conftest import KNOWN_NUMBER, pbx, sipp  # noqa: F401  (fixtures)
@@ -42,11 +41,6 @@ new MutationObserver(() => {
 """
 
 
-@pytest.fixture(scope="module")
-def cti(pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CtiServer]:  # noqa: F811
-    yield from serve_with_pbx(pbx, tmp_path_factory.mktemp("wallboard-live"))
-
-
 @pytest.fixture
 def board(
     browser: Browser,
@@ -54,25 +48,15 @@ def board(
     pbx: PrivateAsterisk,  # noqa: F811
     request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
-    context = browser.new_context(base_url=cti.url, viewport={"width": 1440, "height": 1000})
-    page = context.new_page()
-    page.add_init_script(WB_OBSERVER)
-    login(page, "boss", PASSWORD)
-    expect(page).to_have_url(re.compile(r"/wallboard$"))
-    expect(page.locator("#live-status")).to_have_attribute("data-state", "ok")
-    yield page
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        except Exception as exc:  # a dead page must not hide the test's own failure
-            print(f"screenshot failed: {exc}")
-        # what Asterisk thought: members and their states, phones' contacts, calls up
+    with browser_page(browser, request, base_url=cti.url, viewport={"width": 1440, "height": 1000}) as page:
+        page.add_init_script(WB_OBSERVER)
+        login(page, "boss", PASSWORD)
+        expect(page).to_have_url(re.compile(r"/wallboard$"))
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "ok")
+        yield page
+    if failed(request):  # what Asterisk thought: members and their states, phones' contacts, calls up
         pbx_view = [pbx.rx(cmd) for cmd in ("queue show", "pjsip show contacts", "core show channels")]
         print("\n\n".join(pbx_view))  # shown with the failure, in CI's log too
-    context.close()
     pbx.rx("channel request hangup all")  # no call may leak into the next test's queue
     cti.reset_agents()
 
