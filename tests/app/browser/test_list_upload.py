@@ -1,5 +1,5 @@
-"""Issue 5 in the browser: a campaign manager uploads a call list, maps its columns, follows the progress
-and downloads the report."""
+"""Call-list import in the browser: a campaign manager uploads a call list, maps its columns, follows the
+progress and downloads the report."""
 
 from __future__ import annotations
 
