@@ -89,14 +89,14 @@ test-asterisk: setup
 	$(BIN)/pytest -q -m asterisk
 
 capture: setup
-	$(BIN)/python -m tests.integration.scenarios
+	$(BIN)/python -m tests.cti.pbx.scenarios
 
 # Pictures of the desk with a pop and of the wallboard under load (a real call centre runs meanwhile).
 docs-screenshots: setup
-	$(BIN)/python -m tests.browser.screenshots docs
+	$(BIN)/python -m tests.app.browser.screenshots docs
 
 test-browser: setup
-	$(BIN)/pytest -q -m browser tests/browser
+	$(BIN)/pytest -q -m browser
 
 bench: setup
 	@for b in bench/*.py; do [ $$b = bench/mutation.py ] && continue; echo "# $$b" >&2; $(BIN)/python $$b || exit 1; done

@@ -455,7 +455,7 @@ def _load_workbook(file: IO[bytes], limits: Limits) -> Any:
     from openpyxl.cell.text import Text
     from openpyxl.reader.excel import ExcelReader
     from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
-    from openpyxl.xml.functions import iterparse  # defusedxml's (tests/hostile checks it)
+    from openpyxl.xml.functions import iterparse  # defusedxml's (tests/app/hostile checks it)
 
     if not DEFUSEDXML:  # defusedxml missing, or OPENPYXL_DEFUSEDXML=False
         raise MalformedFile("workbooks are refused here: openpyxl runs without defusedxml; send a CSV")

@@ -37,7 +37,7 @@ import psutil
 
 from bench.lookup import mobile
 from bench.support.stage import LOAD_NICE, MEASURED_NICE, SERVER_NICE, CallCentre, _measured, pct, ws_clients
-from tests.integration.sipp import Caller
+from tests.cti.pbx.sipp import Caller
 
 FLOW = """\
 title: Soak

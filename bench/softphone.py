@@ -25,10 +25,10 @@ from playwright.sync_api import sync_playwright
 
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from cti.sipp import Caller, Sipp, voice_file
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, login
-from tests.browser.cti_live import PASSWORD, serve_with_pbx, wait_until
-from tests.browser.test_softphone_live import BROWSER_PHONES, MEDIA_ARGS, _phones_in_db
-from tests.integration.conftest import KNOWN_NUMBER
+from tests.app.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MEDIA_ARGS, login
+from tests.app.browser.cti_live import PASSWORD, serve_with_pbx, wait_until
+from tests.app.browser.test_softphone_live import BROWSER_PHONES, _phones_in_db
+from tests.cti.pbx.conftest import KNOWN_NUMBER
 
 POP_SEEN = """
 window.__popAt = {};

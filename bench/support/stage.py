@@ -35,9 +35,9 @@ from app.models import ApiToken, Queue, QueueMember, Role, Team, User
 from app.security import token_digest
 from bench.lookup import mobile, write_csv
 from cti.pbx_process import PbxConfig, PrivateAsterisk
-from tests.integration.capture import AmiRecorder
-from tests.integration.plateau_process import PlateauProcess, serve_env
-from tests.integration.sipp import Caller, Sipp
+from tests.cti.pbx.capture import AmiRecorder
+from tests.cti.pbx.plateau_process import PlateauProcess, serve_env
+from tests.cti.pbx.sipp import Caller, Sipp
 from tests.pg import fresh_database, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -1,5 +1,5 @@
 """Calls whose caller ID holds CR/LF in every shape, recorded from Asterisk 16 with SIPp
-(tests/integration/scenarios.py, CRLF_CALLERS): each is still offered, queued, rung, answered or abandoned,
+(tests/cti/pbx/scenarios.py, CRLF_CALLERS): each is still offered, queued, rung, answered or abandoned,
 and closed, with the number read as unusable and no forged line reaching the tracker."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from cti.events import (
     CallQueued,
     Direction,
 )
+from tests.cti.pbx.scenarios import CRLF_CALLERS
 from tests.cti.transcripts import of_type, raw, replay
-from tests.integration.scenarios import CRLF_CALLERS
 
 AGENT = "PJSIP/agent1"
 

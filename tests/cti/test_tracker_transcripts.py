@@ -1,4 +1,4 @@
-"""The tracker on AMI transcripts recorded from Asterisk 16 with SIPp (see tests/integration/scenarios.py)."""
+"""The tracker on AMI transcripts recorded from Asterisk 16 with SIPp (see tests/cti/pbx/scenarios.py)."""
 
 from __future__ import annotations
 
