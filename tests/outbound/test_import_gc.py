@@ -13,7 +13,7 @@ import gc
 import pytest
 
 from dialer.bulk_numbers import Normaliser, NumberInfo
-from dialer.list_import import _parse_row, _Plan
+from dialer.list_import.rows import _parse_row, _Plan
 
 HEADER = ["Nom", "Portable", "Fixe", "Fuseau", "Code client", "Consentement", "Remarque", "Priorité"]
 
