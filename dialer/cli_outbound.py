@@ -1,4 +1,4 @@
-"""What `plateau import list` and `plateau dnc import` run (kept here so app/commands/outbound.py stays thin)."""
+"""What `plateau import list` and `plateau dnc import` run (app/commands/outbound.py stays thin)."""
 
 from __future__ import annotations
 
