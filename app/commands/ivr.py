@@ -13,7 +13,8 @@ from app.settings import load_settings
 def cmd_ivr_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cti.ivr.model import SOUNDS_DIR, load_flows
+    from cti.ivr.flows import load_flows
+    from cti.ivr.model import SOUNDS_DIR
     from dialer.model_errors import ContentError
 
     directory = Path(args.dir) if args.dir else load_settings().ivr_flows_dir
@@ -32,7 +33,7 @@ def cmd_ivr_check(args: argparse.Namespace) -> int:
 def cmd_ivr_try(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from cti.ivr.model import load_flows
+    from cti.ivr.flows import load_flows
     from cti.ivr.simulate import simulate
     from dialer.model_errors import ContentError
 
