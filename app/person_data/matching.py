@@ -35,13 +35,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _holds(column: Any, needles: frozenset[str]) -> Any:
+def column_holds(column: Any, needles: frozenset[str]) -> Any:
     """Rows whose column (text or JSON, as text) holds one of the needles: a scan, fine for an erasure."""
     text = func.lower(cast(column, Text))
     return or_(*(text.contains(n.lower(), autoescape=True) for n in needles))
 
 
-async def _by_number(
+async def rows_by_number(
     db: AsyncSession, model: type[Any], columns: list[InstrumentedAttribute[Any]], person: Person
 ) -> list[Any]:
     """Rows of `model` where one of `columns` is one of the person's numbers, in whatever shape it was
@@ -53,14 +53,14 @@ async def _by_number(
     return [r for r in rows if any(person.has_number(getattr(r, c.key)) for c in columns)]
 
 
-async def _lead_ids(db: AsyncSession, person: Person) -> set[int]:
+async def person_lead_ids(db: AsyncSession, person: Person) -> set[int]:
     ids: set[int] = set()
     if person.contact_ids:
         ids |= set(await db.scalars(select(Lead.id).where(Lead.contact_id.in_(person.contact_ids))))
     if person.numbers:
         ids |= set(await db.scalars(select(LeadNumber.lead_id).where(LeadNumber.e164.in_(person.numbers))))
     if person.emails:
-        for lead in await db.scalars(select(Lead).where(_holds(Lead.fields, person.emails))):
+        for lead in await db.scalars(select(Lead).where(column_holds(Lead.fields, person.emails))):
             if any(
                 isinstance(v, str) and v.strip().lower() in person.emails
                 for v in (lead.fields or {}).values()
@@ -69,26 +69,28 @@ async def _lead_ids(db: AsyncSession, person: Person) -> set[int]:
     return ids
 
 
-async def _calls(db: AsyncSession, person: Person) -> list[Call]:
-    found = {c.id: c for c in await _by_number(db, Call, [Call.caller_number, Call.called_number], person)}
+async def person_calls(db: AsyncSession, person: Person) -> list[Call]:
+    found = {
+        c.id: c for c in await rows_by_number(db, Call, [Call.caller_number, Call.called_number], person)
+    }
     if person.contact_ids:
         for c in await db.scalars(select(Call).where(Call.contact_id.in_(person.contact_ids))):
             found[c.id] = c
     return sorted(found.values(), key=lambda c: c.id)
 
 
-def _scrub(value: Any, needles: frozenset[str]) -> Any:
+def scrubbed(value: Any, needles: frozenset[str]) -> Any:
     """A JSON value with every string that holds one of the needles replaced by ERASED."""
     if isinstance(value, str):
         low = value.lower()
         return ERASED if any(n.lower() in low for n in needles) else value
     if isinstance(value, dict):
-        return {k: _scrub(v, needles) for k, v in value.items()}
+        return {k: scrubbed(v, needles) for k, v in value.items()}
     if isinstance(value, list):
-        return [_scrub(v, needles) for v in value]
+        return [scrubbed(v, needles) for v in value]
     return value
 
 
-def _needles(person: Person) -> frozenset[str]:
+def person_needles(person: Person) -> frozenset[str]:
     """The strings that give the person away in free text: numbers (E.164 and last digits) and e-mails."""
     return frozenset(person.numbers) | person.suffixes | person.emails

@@ -15,7 +15,7 @@ from cti.numbers import InvalidNumber, parse, suffix_key
 
 ERASED = "(erased)"  # what an anonymised name or text reads
 MAX_EMAIL = 254
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,189}$")
 
 
 class PersonNotFound(LookupError):

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Contact, PhoneNumber
-from app.person_data.matching import _lead_ids
-from app.person_data.person import _EMAIL, MAX_EMAIL, BadQuery, Person, PersonNotFound
+from app.person_data.matching import person_lead_ids
+from app.person_data.person import EMAIL_PATTERN, MAX_EMAIL, BadQuery, Person, PersonNotFound
 from cti.numbers import InvalidNumber, parse
 from dialer.models import Lead, LeadNumber
 
@@ -15,7 +15,7 @@ from dialer.models import Lead, LeadNumber
 # --- finding the person ---------------------------------------------------------------------------------
 def normalise_email(raw: str) -> str:
     email = raw.strip().lower()
-    if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+    if len(email) > MAX_EMAIL or not EMAIL_PATTERN.match(email):
         raise BadQuery("email", "not an e-mail address")
     return email
 
@@ -61,11 +61,11 @@ async def resolve(
             e.lower() for e in await db.scalars(select(Contact.email).where(Contact.id.in_(contact_ids))) if e
         }
     person = Person(frozenset(contact_ids), frozenset(numbers), frozenset(emails), region)
-    leads = await _lead_ids(db, person)
+    leads = await person_lead_ids(db, person)
     if leads:
         numbers |= set(await db.scalars(select(LeadNumber.e164).where(LeadNumber.lead_id.in_(leads))))
         for fields in await db.scalars(select(Lead.fields).where(Lead.id.in_(leads))):
             found = (fields or {}).get("email")
-            if isinstance(found, str) and _EMAIL.match(found.strip().lower()):
+            if isinstance(found, str) and EMAIL_PATTERN.match(found.strip().lower()):
                 emails.add(found.strip().lower())
     return Person(frozenset(contact_ids), frozenset(numbers), frozenset(emails), region)

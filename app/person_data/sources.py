@@ -23,7 +23,15 @@ from app.models import (
     RecordingPause,
     SurveyAnswer,
 )
-from app.person_data.matching import _by_number, _calls, _holds, _lead_ids, _needles, _scrub, as_dict
+from app.person_data.matching import (
+    as_dict,
+    column_holds,
+    person_calls,
+    person_lead_ids,
+    person_needles,
+    rows_by_number,
+    scrubbed,
+)
 from app.person_data.person import ERASED, Erasure, Person, Source, register
 from app.recording_store import RecordingStore
 from cti.ivr.tables import IvrSession
@@ -85,11 +93,11 @@ async def _keep(db: AsyncSession, p: Person, _: Erasure) -> int:
 
 
 async def _find_calls(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
-    return [as_dict(c) for c in await _calls(db, p)]
+    return [as_dict(c) for c in await person_calls(db, p)]
 
 
 async def _erase_calls(db: AsyncSession, p: Person, _: Erasure) -> int:
-    calls = await _calls(db, p)
+    calls = await person_calls(db, p)
     for c in calls:
         c.caller_name = None
         if c.contact_id in p.contact_ids or p.has_number(c.caller_number):
@@ -100,10 +108,10 @@ async def _erase_calls(db: AsyncSession, p: Person, _: Erasure) -> int:
 
 
 async def _open_calls(db: AsyncSession, p: Person) -> list[OpenCall]:
-    needles = _needles(p)
+    needles = person_needles(p)
     if not needles:
         return []
-    return list(await db.scalars(select(OpenCall).where(_holds(OpenCall.data, needles))))
+    return list(await db.scalars(select(OpenCall).where(column_holds(OpenCall.data, needles))))
 
 
 async def _find_open_calls(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
@@ -113,7 +121,7 @@ async def _find_open_calls(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
 async def _erase_open_calls(db: AsyncSession, p: Person, _: Erasure) -> int:
     calls = await _open_calls(db, p)
     for c in calls:  # the row the call's end writes takes no number or name of theirs
-        data = _scrub(c.data, _needles(p))
+        data = scrubbed(c.data, person_needles(p))
         for k in ("caller_number", "called_number", "caller_name"):
             if k in data and (k == "caller_name" or data[k] == ERASED):
                 data[k] = None
@@ -122,7 +130,7 @@ async def _erase_open_calls(db: AsyncSession, p: Person, _: Erasure) -> int:
 
 
 async def _interactions(db: AsyncSession, p: Person) -> list[Interaction]:
-    call_ids = [c.id for c in await _calls(db, p)]
+    call_ids = [c.id for c in await person_calls(db, p)]
     conds = []
     if p.contact_ids:
         conds.append(Interaction.contact_id.in_(p.contact_ids))
@@ -168,8 +176,8 @@ async def _erase_complaints(db: AsyncSession, p: Person, _: Erasure) -> int:
 
 
 async def _ivr_sessions(db: AsyncSession, p: Person) -> list[IvrSession]:
-    found = {s.id: s for s in await _by_number(db, IvrSession, [IvrSession.caller], p)}
-    linkedids = [c.linkedid for c in await _calls(db, p)]
+    found = {s.id: s for s in await rows_by_number(db, IvrSession, [IvrSession.caller], p)}
+    linkedids = [c.linkedid for c in await person_calls(db, p)]
     if linkedids:
         for s in await db.scalars(select(IvrSession).where(IvrSession.linkedid.in_(linkedids))):
             found[s.id] = s
@@ -188,7 +196,7 @@ async def _erase_ivr(db: AsyncSession, p: Person, _: Erasure) -> int:
 
 
 async def _find_leads(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
-    ids = await _lead_ids(db, p)
+    ids = await person_lead_ids(db, p)
     if not ids:
         return []
     out = []
@@ -207,7 +215,7 @@ async def _find_leads(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
 
 
 async def _erase_leads(db: AsyncSession, p: Person, _: Erasure) -> int:
-    ids = await _lead_ids(db, p)
+    ids = await person_lead_ids(db, p)
     if not ids:
         return 0
     await db.execute(delete(LeadNumber).where(LeadNumber.lead_id.in_(ids)))
@@ -224,8 +232,8 @@ async def _erase_leads(db: AsyncSession, p: Person, _: Erasure) -> int:
 
 
 async def _callbacks(db: AsyncSession, p: Person) -> list[Callback]:
-    found = {c.id: c for c in await _by_number(db, Callback, [Callback.number_e164], p)}
-    leads = await _lead_ids(db, p)
+    found = {c.id: c for c in await rows_by_number(db, Callback, [Callback.number_e164], p)}
+    leads = await person_lead_ids(db, p)
     conds = []
     if p.contact_ids:
         conds.append(Callback.contact_id.in_(p.contact_ids))
@@ -268,8 +276,8 @@ async def _erase_dnc(db: AsyncSession, p: Person, _: Erasure) -> int:
 
 
 async def _survey_answers(db: AsyncSession, p: Person) -> list[SurveyAnswer]:
-    found = {a.id: a for a in await _by_number(db, SurveyAnswer, [SurveyAnswer.caller_number], p)}
-    linkedids = [c.linkedid for c in await _calls(db, p)]
+    found = {a.id: a for a in await rows_by_number(db, SurveyAnswer, [SurveyAnswer.caller_number], p)}
+    linkedids = [c.linkedid for c in await person_calls(db, p)]
     conds = []
     if p.contact_ids:
         conds.append(SurveyAnswer.contact_id.in_(p.contact_ids))
@@ -309,7 +317,7 @@ async def _erase_survey_answers(db: AsyncSession, p: Person, erasure: Erasure) -
 
 
 async def _recordings(db: AsyncSession, p: Person) -> list[Recording]:
-    linkedids = [c.linkedid for c in await _calls(db, p)]
+    linkedids = [c.linkedid for c in await person_calls(db, p)]
     if not linkedids:
         return []
     return list(
@@ -347,10 +355,10 @@ def _text_source(
     needles, rewritten by `erased`."""
 
     async def rows(db: AsyncSession, p: Person) -> list[Any]:
-        needles = _needles(p)
+        needles = person_needles(p)
         if not needles:
             return []
-        return list(await db.scalars(select(model).where(_holds(column, needles)).order_by(model.id)))
+        return list(await db.scalars(select(model).where(column_holds(column, needles)).order_by(model.id)))
 
     async def find(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
         return [as_dict(r) for r in await rows(db, p)]
@@ -358,7 +366,7 @@ def _text_source(
     async def erase(db: AsyncSession, p: Person, _: Erasure) -> int:
         found = await rows(db, p)
         for r in found:
-            setattr(r, column.key, erased(getattr(r, column.key), _needles(p)))
+            setattr(r, column.key, erased(getattr(r, column.key), person_needles(p)))
         return len(found)
 
     return find, erase
@@ -378,6 +386,6 @@ for _src in [
     Source("survey_answers", _find_survey_answers, _erase_survey_answers, _comment_files),
     Source("recordings", _find_recordings, _erase_recordings, _recording_files),
     Source("import_rejects", *_text_source(ImportReject, ImportReject.reason, lambda _v, _n: ERASED)),
-    Source("audit_log", *_text_source(AuditLog, AuditLog.detail, _scrub)),
+    Source("audit_log", *_text_source(AuditLog, AuditLog.detail, scrubbed)),
 ]:
     register(_src)

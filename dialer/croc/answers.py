@@ -9,7 +9,7 @@ from typing import Any
 
 from dialer.croc.interpreter import interpret
 from dialer.croc.model import Script
-from dialer.croc.values import _empty, _normalise
+from dialer.croc.values import is_empty, normalise_answer
 from dialer.leads_model import AttemptResult
 
 
@@ -43,8 +43,8 @@ def outcome_blockers(script: Script, answers: Mapping[str, Any], outcome_id: str
             blockers.append(Blocker(step_id, script.step(step_id).question.label))  # type: ignore[union-attr]
 
     for step_id in outcome.requires:
-        answer, problem = _normalise(script.step(step_id).question, answers.get(step_id))
-        if problem or _empty(answer):
+        answer, problem = normalise_answer(script.step(step_id).question, answers.get(step_id))
+        if problem or is_empty(answer):
             need(step_id)
     if outcome.action == AttemptResult.SUCCESS:
         view = interpret(script, {}, answers)
@@ -80,7 +80,7 @@ def normalise_answers(script: Script, answers: Mapping[str, Any]) -> tuple[dict[
         if step.question is None:
             clean[step_id] = True  # a text-only step: read out, nothing to keep but that it was passed
             continue
-        answer, problem = _normalise(step.question, raw)
+        answer, problem = normalise_answer(step.question, raw)
         if problem:
             problems[step_id] = problem
         else:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from dialer.croc.model import _VARIABLE, Branch, Outcome, Question, Script, SectionKind, Step
-from dialer.croc.values import _empty, _normalise
+from dialer.croc.model import VARIABLE_PATTERN, Branch, Outcome, Question, Script, SectionKind, Step
+from dialer.croc.values import is_empty, normalise_answer
 
 # ---------------------------------------------------------------------------------------------------
 # Rendering
@@ -26,7 +26,7 @@ def render(template: str, variables: Mapping[str, Any]) -> str:
             return match.group(0)
         return str(value)
 
-    return _VARIABLE.sub(fill, template)
+    return VARIABLE_PATTERN.sub(fill, template)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -75,13 +75,13 @@ def interpret(script: Script, variables: Mapping[str, Any], answers: Mapping[str
         if step.id not in answers:
             view = _view(script, step, scope, None)
             return ScriptView(tuple(path), view, tuple(missing), invalid, None)
-        answer, problem = _normalise(step.question, answers[step.id])
+        answer, problem = normalise_answer(step.question, answers[step.id])
         if problem:
             invalid[step.id] = problem
-        if step.question is not None and step.question.required and (problem or _empty(answer)):
+        if step.question is not None and step.question.required and (problem or is_empty(answer)):
             missing.append(step.id)
         path.append(_view(script, step, scope, answer))
-        if not problem and not _empty(answer):
+        if not problem and not is_empty(answer):
             scope = {**scope, step.id: _as_text(answer)}
         goto, outcome = _transition(step, None if problem else answer)
         if outcome is not None:

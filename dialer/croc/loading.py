@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from dialer.croc.model import (
-    _VARIABLE,
     CHOICE_TYPES,
     SCRIPTS_DIR,
     SECTION_ORDER,
     STANDARD_VARIABLES,
+    VARIABLE_PATTERN,
     Branch,
     Question,
     QuestionType,
@@ -156,7 +156,7 @@ def _condition_errors(path: str, branch: Branch, question: Question | None) -> l
 def _variable_errors(path: str, template: str, known: frozenset[str] | set[str]) -> list[tuple[str, str]]:
     return [
         (path, f"unknown variable {{{name}}} (declare it under 'variables')")
-        for name in dict.fromkeys(_VARIABLE.findall(template))
+        for name in dict.fromkeys(VARIABLE_PATTERN.findall(template))
         if name not in known
     ]
 

@@ -32,7 +32,7 @@ STANDARD_VARIABLES = frozenset(
         "campaign",
     }
 )
-_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
+VARIABLE_PATTERN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
 _ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_TEXT_ANSWER = 2000
 

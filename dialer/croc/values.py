@@ -8,11 +8,11 @@ from typing import Any
 from dialer.croc.model import MAX_TEXT_ANSWER, Question, QuestionType
 
 
-def _empty(answer: Any) -> bool:
+def is_empty(answer: Any) -> bool:
     return answer is None or answer == "" or answer == []
 
 
-def _normalise(question: Question | None, raw: Any) -> tuple[Any, str | None]:
+def normalise_answer(question: Question | None, raw: Any) -> tuple[Any, str | None]:
     """(answer in its canonical type, or a reason it is not valid). None means skipped."""
     if question is None or raw is None:
         return raw, None
@@ -24,7 +24,7 @@ def _normalise(question: Question | None, raw: Any) -> tuple[Any, str | None]:
     if kind == QuestionType.SINGLE_CHOICE:
         values = {o.value for o in question.options}
         ok = isinstance(raw, str) and raw in values  # a hostile body may send any JSON value
-        return (raw, None) if ok else (None, f"{_short(raw)} is not one of the options")
+        return (raw, None) if ok else (None, f"{shortened(raw)} is not one of the options")
     if kind == QuestionType.MULTIPLE_CHOICE:
         values = {o.value for o in question.options}
         if not isinstance(raw, list | tuple) or not all(isinstance(v, str) and v in values for v in raw):
@@ -37,9 +37,9 @@ def _normalise(question: Question | None, raw: Any) -> tuple[Any, str | None]:
             return None, f"longer than {MAX_TEXT_ANSWER} characters"
         return raw.strip(), None
     if kind == QuestionType.NUMBER:
-        number = _number(raw)
+        number = as_number(raw)
         if number is None:
-            return None, f"{_short(raw)} is not a number"
+            return None, f"{shortened(raw)} is not a number"
         if question.min is not None and number < question.min:
             return None, f"must be at least {question.min:g}"
         if question.max is not None and number > question.max:
@@ -50,10 +50,10 @@ def _normalise(question: Question | None, raw: Any) -> tuple[Any, str | None]:
     try:
         return date.fromisoformat(str(raw)), None
     except ValueError:
-        return None, f"{_short(raw)} is not a date (YYYY-MM-DD)"
+        return None, f"{shortened(raw)} is not a date (YYYY-MM-DD)"
 
 
-def _number(raw: Any) -> float | None:
+def as_number(raw: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int | float):
@@ -66,6 +66,6 @@ def _number(raw: Any) -> float | None:
     return None
 
 
-def _short(raw: Any) -> str:
+def shortened(raw: Any) -> str:
     text = repr(raw)
     return text if len(text) <= 40 else text[:39] + "…"

@@ -8,7 +8,7 @@ from typing import Any
 from app.tabular import CsvTable, Limits, Table, XlsxTable, is_xlsx
 from app.tabular import normalise_header as _norm
 from dialer.list_import.options import AUTO_MAPPING, STANDARD_FIELDS, ImportOptions
-from dialer.list_import.rows import _Plan
+from dialer.list_import.rows import ColumnPlan
 
 
 def open_table(
@@ -70,6 +70,6 @@ def check_file(path: Path | str, options: ImportOptions) -> None:
     MappingError with the reason."""
     table = open_table(path, encoding=options.encoding, delimiter=options.delimiter, limits=options.limits)
     try:
-        _Plan.build(table.header, options.mapping, options.keep_unmapped)
+        ColumnPlan.build(table.header, options.mapping, options.keep_unmapped)
     finally:
         table.close()

@@ -25,8 +25,8 @@ from app.write_chain import WriteChain
 from dialer.bulk_numbers import Normaliser
 from dialer.compliance_zones import zone_info
 from dialer.list_import.lead_writes import LeadWrites
-from dialer.list_import.options import LIVE, Counters, ImportOptions, _job_values
-from dialer.list_import.rows import _no_consent_reason, _parse_chunk, _parse_row, _Plan, _Row
+from dialer.list_import.options import LIVE, Counters, ImportOptions, job_values
+from dialer.list_import.rows import ColumnPlan, _Row, no_consent_reason, parse_chunk, parse_row
 from dialer.list_import.scrub import Scrubbing
 from dialer.models import CallList, CampaignList, DncKind, DncList, ImportJob, RejectKind
 
@@ -72,9 +72,9 @@ class ListImporter(Scrubbing, LeadWrites):
     async def run(self, table: Table) -> Counters:
         c = self.counters
         c.encoding, c.delimiter = table.encoding, table.delimiter
-        plan = _Plan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
+        plan = ColumnPlan.build(table.header, self.opt.mapping, self.opt.keep_unmapped)
         await self._prepare()
-        self._no_consent = _no_consent_reason(self.opt.rule_set, plan)
+        self._no_consent = no_consent_reason(self.opt.rule_set, plan)
         self._writes = WriteChain(AHEAD)
         try:
             if self.workers:
@@ -102,7 +102,7 @@ class ListImporter(Scrubbing, LeadWrites):
         )
         return c
 
-    async def _run_here(self, table: Table, plan: _Plan) -> None:
+    async def _run_here(self, table: Table, plan: ColumnPlan) -> None:
         c = self.counters
         batch: list[_Row] = []
         rejects: list[tuple[int, RejectKind, str]] = []
@@ -122,7 +122,7 @@ class ListImporter(Scrubbing, LeadWrites):
                     batch, rejects = [], []
         await self._queue_flush(batch, rejects, table, final=True)
 
-    async def _run_with_workers(self, table: Table, plan: _Plan) -> None:
+    async def _run_with_workers(self, table: Table, plan: ColumnPlan) -> None:
         """Lines are parsed (numbers validated) in worker processes, a few chunks ahead, kept in order."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -144,12 +144,12 @@ class ListImporter(Scrubbing, LeadWrites):
                 chunk.extend(lines)
                 if len(chunk) >= BATCH:
                     inflight.append(
-                        loop.run_in_executor(pool, _parse_chunk, self.opt.region, plan.columns, chunk)
+                        loop.run_in_executor(pool, parse_chunk, self.opt.region, plan.columns, chunk)
                     )
                     chunk = []
                     if len(inflight) > 2 * self.workers:
                         await take_one()
-            inflight.append(loop.run_in_executor(pool, _parse_chunk, self.opt.region, plan.columns, chunk))
+            inflight.append(loop.run_in_executor(pool, parse_chunk, self.opt.region, plan.columns, chunk))
             while len(inflight) > 1:
                 await take_one()
             await take_one(final=True)
@@ -164,9 +164,9 @@ class ListImporter(Scrubbing, LeadWrites):
     # --- per line ----------------------------------------------------------------------------------
 
     def _row(
-        self, line: int, plan: _Plan, cells: list[str], rejects: list[tuple[int, RejectKind, str]]
+        self, line: int, plan: ColumnPlan, cells: list[str], rejects: list[tuple[int, RejectKind, str]]
     ) -> _Row | None:
-        row = _parse_row(self.normalise, plan.columns, line, cells, rejects)
+        row = parse_row(self.normalise, plan.columns, line, cells, rejects)
         if row is None:
             self.counters.invalid += 1
         return row
@@ -230,7 +230,7 @@ class ListImporter(Scrubbing, LeadWrites):
         if self.commit_batches:
             # Its first write takes SQLite's write lock, so the lead ids chosen next are this batch's own.
             await self.db.execute(
-                update(ImportJob).where(ImportJob.id == self.job_id).values(**_job_values(c))
+                update(ImportJob).where(ImportJob.id == self.job_id).values(**job_values(c))
             )
         await self._write(keep)
         await self._write_rejects(rejects)

@@ -20,7 +20,7 @@ from app.models import utcnow
 from app.tabular import MalformedFile, Table
 from dialer.list_import.files import open_table
 from dialer.list_import.importer import BATCH, ListImporter
-from dialer.list_import.options import LIVE, SPOOL_PREFIX, Counters, ImportOptions, MappingError, _job_values
+from dialer.list_import.options import LIVE, SPOOL_PREFIX, Counters, ImportOptions, MappingError, job_values
 from dialer.models import ImportJob, ImportReject, ImportStatus, Lead
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ async def run_job(
     async def progress(c: Counters) -> None:
         if pg:  # another connection: the import's own transaction is not visible until it commits
             async with db.session() as s:
-                await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**_job_values(c)))
+                await s.execute(update(ImportJob).where(ImportJob.id == job_id).values(**job_values(c)))
                 await s.commit()
 
     error: str | None = None
@@ -93,7 +93,7 @@ async def run_job(
                     commit_batches=not pg,
                 )
                 counters = await importer.run(table)
-                done = _job_values(counters) | {"status": ImportStatus.done, "finished_at": utcnow()}
+                done = job_values(counters) | {"status": ImportStatus.done, "finished_at": utcnow()}
                 await session.execute(update(ImportJob).where(ImportJob.id == job_id).values(**done))
                 await session.commit()
             except BaseException:

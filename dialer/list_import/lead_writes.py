@@ -7,7 +7,7 @@ from datetime import UTC
 from sqlalchemy import insert, update
 
 from app.models import utcnow
-from dialer.list_import.rows import _ZONE, _Row, _row_numbers
+from dialer.list_import.rows import _ZONE, _Row, row_numbers
 from dialer.models import ImportJob, ImportReject, RejectKind
 
 
@@ -65,7 +65,7 @@ class LeadWrites:
                 records=[
                     (i, list_id, pos, label, e164, r[_ZONE] or ",".join(zones), country, raw[:64])
                     for i, r in zip(ids, rows, strict=True)
-                    for pos, (label, raw, e164, zones, country) in enumerate(_row_numbers(r))
+                    for pos, (label, raw, e164, zones, country) in enumerate(row_numbers(r))
                 ],
             )
             return
@@ -98,7 +98,7 @@ class LeadWrites:
             [
                 (i, list_id, pos, label, e164, r[_ZONE] or ",".join(zones), country, raw[:64])
                 for i, r in zip(ids, rows, strict=True)
-                for pos, (label, raw, e164, zones, country) in enumerate(_row_numbers(r))
+                for pos, (label, raw, e164, zones, country) in enumerate(row_numbers(r))
             ],
         )
 

@@ -101,7 +101,7 @@ class Counters:
     slow_numbers: int = 0
 
 
-def _job_values(c: Counters) -> dict[str, Any]:
+def job_values(c: Counters) -> dict[str, Any]:
     return {
         "rows": c.rows,
         "accepted": c.accepted,

@@ -50,7 +50,7 @@ def _kind(target: str) -> tuple[str, str]:
 
 
 # An earlier lead a line duplicates: its line, its import job, and whether it is of this very import
-_Earlier = tuple[int | None, int | None, bool]
+Earlier = tuple[int | None, int | None, bool]
 
 
 # A parsed line is one flat tuple of text and numbers: its fields already encoded, then its numbers, five
@@ -65,19 +65,19 @@ _LINE, _EXTERNAL_ID, _FIELDS, _ZONE, _CONSENT, _PRIORITY, _NUMBERS = range(7)
 _E164S = slice(_NUMBERS + 2, None, 5)  # a row's numbers (E.164), in column order
 
 
-def _row_numbers(row: _Row) -> Iterator[_Number]:
+def row_numbers(row: _Row) -> Iterator[_Number]:
     for k in range(_NUMBERS, len(row), 5):
         yield row[k : k + 5]  # type: ignore[misc]
 
 
 @dataclass
-class _Plan:
+class ColumnPlan:
     """Where each column goes: (index, target) for the mapped ones."""
 
     columns: list[tuple[int, str, str, str]] = field(default_factory=list)  # index, target, kind, name
 
     @classmethod
-    def build(cls, header: list[str], mapping: dict[str, str] | None, keep_unmapped: bool) -> _Plan:
+    def build(cls, header: list[str], mapping: dict[str, str] | None, keep_unmapped: bool) -> ColumnPlan:
         if len(header) > MAX_COLUMNS:
             raise MalformedFile(f"{len(header)} columns: at most {MAX_COLUMNS}")
         given = {_norm(k): v for k, v in (mapping or {}).items()}
@@ -108,7 +108,7 @@ class _Plan:
         return plan
 
 
-def _no_consent_reason(rule_set: RuleSet | None, plan: _Plan) -> str:
+def no_consent_reason(rule_set: RuleSet | None, plan: ColumnPlan) -> str:
     """Why a lead without consent is refused: since when the rule set requires it, and what to map."""
     since = rule_set.consent_required_from if rule_set is not None else None
     why = f"no consent: rule set {rule_set.name} requires it since {since}" if rule_set and since else ""
@@ -120,7 +120,7 @@ def _no_consent_reason(rule_set: RuleSet | None, plan: _Plan) -> str:
     )
 
 
-def _parse_row(
+def parse_row(
     normalise: Normaliser,
     columns: list[tuple[int, str, str, str]],
     line: int,
@@ -204,14 +204,14 @@ def _parse_row(
 _WORKER_NORMALISERS: dict[str, Normaliser] = {}
 
 
-def _parse_chunk(
+def parse_chunk(
     region: str, columns: list[tuple[int, str, str, str]], chunk: list[tuple[int, list[str]]]
 ) -> tuple[list[_Row], list[tuple[int, RejectKind, str]], int, int]:
     """Runs in a worker process: a chunk of lines to leads and rejects (plus the normaliser's counts)."""
     normalise = _WORKER_NORMALISERS.setdefault(region, Normaliser(region))
     rows, rejects = [], []
     for line, cells in chunk:
-        row = _parse_row(normalise, columns, line, cells, rejects)
+        row = parse_row(normalise, columns, line, cells, rejects)
         if row is not None:
             rows.append(row)
     return rows, rejects, normalise.fast, normalise.slow

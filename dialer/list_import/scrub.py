@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import select
 
 from app.tombstones import ERASED_REASON
-from dialer.list_import.rows import _CONSENT, _E164S, _EXTERNAL_ID, _FIELDS, _LINE, _Earlier, _Row
+from dialer.list_import.rows import _CONSENT, _E164S, _EXTERNAL_ID, _FIELDS, _LINE, Earlier, _Row
 from dialer.models import DncEntry, Lead, LeadNumber, RejectKind
 
 
@@ -40,7 +40,7 @@ class Scrubbing:
             batch = self._buried(batch, rejects)
         numbers = list({e for r in batch for e in r[_E164S]})
         dnc = await self._existing_dnc(numbers) if self._dnc_lists and numbers else set()
-        taken: dict[str, _Earlier]
+        taken: dict[str, Earlier]
         if self.opt.dedupe_by == "number":
             taken = await self._existing_numbers(numbers) if numbers else {}
         else:
@@ -87,7 +87,7 @@ class Scrubbing:
                 kept.append(r)
         return kept
 
-    def _duplicate(self, what: str, earlier: _Earlier) -> str:
+    def _duplicate(self, what: str, earlier: Earlier) -> str:
         """A duplicate's reason, naming the line it repeats: of this file, or of an earlier import."""
         line, job, here = earlier
         here = here or (job is not None and job == self.job_id)
@@ -103,10 +103,10 @@ class Scrubbing:
             self.opt.dedupe_scope
         ]
 
-    async def _existing_numbers(self, numbers: list[str]) -> dict[str, _Earlier]:
+    async def _existing_numbers(self, numbers: list[str]) -> dict[str, Earlier]:
         """The numbers already in the dedupe scope, with the line and import of a lead that has each."""
         lists = self._scope_lists
-        out: dict[str, _Earlier] = {}
+        out: dict[str, Earlier] = {}
         if self._pg:
             sql = (
                 "SELECT n.e164, l.source_line, l.import_job_id"
@@ -131,11 +131,11 @@ class Scrubbing:
                 out.setdefault(e164, (line, job, False))
         return out
 
-    async def _existing_external_ids(self, ids: list[str]) -> dict[str, _Earlier]:
+    async def _existing_external_ids(self, ids: list[str]) -> dict[str, Earlier]:
         if not ids:
             return {}
         lists = self._scope_lists
-        out: dict[str, _Earlier] = {}
+        out: dict[str, Earlier] = {}
         for chunk in _chunks(ids, 500):
             q = select(Lead.external_id, Lead.source_line, Lead.import_job_id).where(
                 Lead.external_id.in_(chunk)

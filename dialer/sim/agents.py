@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialer.sim.state import _CLICK, _DEPART, _TICK, OFF, PAUSED, PREVIEW, READY, TALK, WRAP, _Agent
+from dialer.sim.state import CLICK, DEPART, OFF, PAUSED, PREVIEW, READY, TALK, TICK, WRAP, SimAgent
 
 
 class AgentEvents:
@@ -13,7 +13,7 @@ class AgentEvents:
     def _present(self) -> int:
         return len(self.ready) + len(self.talking) + len(self.wrapping)
 
-    def _on_login(self, t: float, agent: _Agent) -> None:
+    def _on_login(self, t: float, agent: SimAgent) -> None:
         if agent.state != OFF:
             return
         agent.present_since = t
@@ -21,9 +21,9 @@ class AgentEvents:
         self._become_ready(t, agent)
         if not self.tick_pending:
             self.tick_pending = True
-            self._push(t, _TICK)
+            self._push(t, TICK)
 
-    def _leave(self, t: float, agent: _Agent, state: int) -> None:
+    def _leave(self, t: float, agent: SimAgent, state: int) -> None:
         if self.ready.pop(agent, False) is None and agent.pending is not None:
             self.departing -= 1
         if agent in self.clicked:
@@ -31,13 +31,13 @@ class AgentEvents:
         self.present_s += t - agent.present_since
         agent.state, agent.since, agent.pending = state, t, None
 
-    def _request_leave(self, t: float, agent: _Agent, state: int) -> None:
+    def _request_leave(self, t: float, agent: SimAgent, state: int) -> None:
         """Pause or log out. A ready agent asks, stops being counted for pacing at once, still takes a
         call already placed for them during `depart_grace_s`, and leaves after it (or the grace)."""
         if agent.state == READY:
             if agent.pending is None:
                 self.departing += 1
-                self._push(t + self.cfg.depart_grace_s, _DEPART, agent)
+                self._push(t + self.cfg.depart_grace_s, DEPART, agent)
             agent.pending = state
         elif agent.state == PREVIEW and agent.call is None:
             self._leave(t, agent, state)
@@ -46,17 +46,17 @@ class AgentEvents:
         elif agent.state in (TALK, WRAP, PREVIEW):
             agent.pending = state
 
-    def _on_logout(self, t: float, agent: _Agent) -> None:
+    def _on_logout(self, t: float, agent: SimAgent) -> None:
         self._request_leave(t, agent, OFF)
 
-    def _on_pause(self, t: float, agent: _Agent) -> None:
+    def _on_pause(self, t: float, agent: SimAgent) -> None:
         self._request_leave(t, agent, PAUSED)
 
-    def _on_depart(self, t: float, agent: _Agent) -> None:
+    def _on_depart(self, t: float, agent: SimAgent) -> None:
         if agent.state == READY and agent.pending is not None:
             self._leave(t, agent, agent.pending)
 
-    def _on_unpause(self, t: float, agent: _Agent) -> None:
+    def _on_unpause(self, t: float, agent: SimAgent) -> None:
         if agent.pending == PAUSED:
             if agent.state == READY:
                 self.departing -= 1
@@ -65,7 +65,7 @@ class AgentEvents:
             agent.present_since = t
             self._become_ready(t, agent)
 
-    def _become_ready(self, t: float, agent: _Agent) -> None:
+    def _become_ready(self, t: float, agent: SimAgent) -> None:
         agent.call = None
         if agent.pending is not None:
             self._leave(t, agent, agent.pending)
@@ -79,7 +79,7 @@ class AgentEvents:
                 return
         if self._preview():
             agent.state = PREVIEW
-            self._push(t + self.cfg.preview_s, _CLICK, agent)
+            self._push(t + self.cfg.preview_s, CLICK, agent)
         else:
             agent.state = READY
             self.ready[agent] = None
@@ -87,6 +87,6 @@ class AgentEvents:
     def _preview(self) -> bool:
         return self.policy.name == "preview"
 
-    def _on_click(self, t: float, agent: _Agent) -> None:
+    def _on_click(self, t: float, agent: SimAgent) -> None:
         if agent.state == PREVIEW and agent.call is None:
             self.clicked.append(agent)

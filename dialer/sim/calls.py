@@ -7,16 +7,16 @@ from typing import Any
 from dialer.leads_model import AttemptResult
 from dialer.sim.model import CallRecord
 from dialer.sim.state import (
-    _DEADLINE,
-    _RESOLVE,
-    _ROUTED,
-    _TALK_END,
-    _WRAP_END,
+    DEADLINE,
     DISPOSITIONS,
+    RESOLVE,
+    ROUTED,
     TALK,
+    TALK_END,
     WRAP,
-    _Agent,
-    _Call,
+    WRAP_END,
+    SimAgent,
+    SimCall,
 )
 
 
@@ -39,7 +39,7 @@ class CallEvents:
                 return x
         return cfg.ring_timeout_s * rng.random()
 
-    def _dial(self, t: float, handle: Any, agent: _Agent | None) -> None:
+    def _dial(self, t: float, handle: Any, agent: SimAgent | None) -> None:
         cfg, rng = self.cfg, self.rng
         self.dials_today += 1
         rec = CallRecord(start=t, live=False)
@@ -47,9 +47,9 @@ class CallEvents:
         p = self._answer_rate(t)
         u = rng.random()
         if agent is not None:
-            agent.call = call = _Call(handle, rec, False, agent)
+            agent.call = call = SimCall(handle, rec, False, agent)
         else:
-            call = _Call(handle, rec, False, None)
+            call = SimCall(handle, rec, False, None)
         self.ringing[call] = t
         if u < p + cfg.machine_rate:
             human = u < p
@@ -63,21 +63,21 @@ class CallEvents:
                 rec.answered = t + tta + cfg.amd_machine_s
             else:  # AMD says machine: hung up (a person, when a false positive)
                 rec.amd_machine = True
-                self._push(t + tta + cfg.amd_machine_s, _RESOLVE, (call, AttemptResult.MACHINE))
+                self._push(t + tta + cfg.amd_machine_s, RESOLVE, (call, AttemptResult.MACHINE))
                 return
             slow = rng.random() < cfg.routing_slow_share
             route = cfg.routing_slow_s if slow else cfg.routing_fast_s
-            self._push(rec.answered + route, _ROUTED, call)
+            self._push(rec.answered + route, ROUTED, call)
             return
         u -= p + cfg.machine_rate
         if u < cfg.busy_rate:
-            self._push(t + rng.uniform(2.0, 5.0), _RESOLVE, (call, AttemptResult.BUSY))
+            self._push(t + rng.uniform(2.0, 5.0), RESOLVE, (call, AttemptResult.BUSY))
         elif u < cfg.busy_rate + cfg.congestion_rate:
-            self._push(t + rng.uniform(0.5, 3.0), _RESOLVE, (call, AttemptResult.FAILED))
+            self._push(t + rng.uniform(0.5, 3.0), RESOLVE, (call, AttemptResult.FAILED))
         else:
-            self._push(t + cfg.ring_timeout_s, _RESOLVE, (call, AttemptResult.NO_ANSWER))
+            self._push(t + cfg.ring_timeout_s, RESOLVE, (call, AttemptResult.NO_ANSWER))
 
-    def _on_resolve(self, t: float, item: tuple[_Call, AttemptResult]) -> None:
+    def _on_resolve(self, t: float, item: tuple[SimCall, AttemptResult]) -> None:
         call, result = item
         start = self.ringing.pop(call)
         # answered by the network when AMD heard a machine (or a person it took for one)
@@ -89,7 +89,7 @@ class CallEvents:
         if call.agent is not None:  # preview: the agent goes on to the next lead
             self._become_ready(t, call.agent)
 
-    def _on_routed(self, t: float, call: _Call) -> None:
+    def _on_routed(self, t: float, call: SimCall) -> None:
         start = self.ringing.pop(call)
         self.stats.dial_resolved(True, t - start)
         if call.agent is not None:
@@ -104,9 +104,9 @@ class CallEvents:
             self.waiting.append(call)
             self.n_waiting += 1
             assert call.rec.answered is not None
-            self._push(call.rec.answered + self.rs.abandon_after_seconds, _DEADLINE, call)
+            self._push(call.rec.answered + self.rs.abandon_after_seconds, DEADLINE, call)
 
-    def _on_deadline(self, t: float, call: _Call) -> None:
+    def _on_deadline(self, t: float, call: SimCall) -> None:
         if call.done or call.rec.connected is not None:
             return
         call.done = True
@@ -116,7 +116,7 @@ class CallEvents:
         self.hourly.add(rec.start, 1.0, 1.0)
         self.source.finished(call.handle, rec, AttemptResult.DROPPED, t)
 
-    def _connect(self, t: float, call: _Call, agent: _Agent) -> None:
+    def _connect(self, t: float, call: SimCall, agent: SimAgent) -> None:
         call.done = True
         rec = call.rec
         rec.connected = t
@@ -132,9 +132,9 @@ class CallEvents:
             agent.talk = self.rng.lognormvariate(self._talk_mu, self._talk_sigma)
         else:
             agent.talk = self.cfg.machine_agent_s
-        self._push(t + agent.talk, _TALK_END, agent)
+        self._push(t + agent.talk, TALK_END, agent)
 
-    def _on_talk_end(self, t: float, agent: _Agent) -> None:
+    def _on_talk_end(self, t: float, agent: SimAgent) -> None:
         call = agent.call
         assert call is not None
         del self.talking[agent]
@@ -146,9 +146,9 @@ class CallEvents:
         else:
             result, wrap = AttemptResult.MACHINE, min(self.cfg.wrap_s, 3.0)
         self.source.finished(call.handle, call.rec, result, t)
-        self._push(t + wrap, _WRAP_END, agent)
+        self._push(t + wrap, WRAP_END, agent)
 
-    def _on_wrap_end(self, t: float, agent: _Agent) -> None:
+    def _on_wrap_end(self, t: float, agent: SimAgent) -> None:
         del self.wrapping[agent]
         wrap = t - agent.since
         self.busy_s += agent.talk + wrap

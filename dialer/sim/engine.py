@@ -27,17 +27,17 @@ from dialer.sim.calls import CallEvents
 from dialer.sim.model import CallRecord, SimConfig, lognormal_params
 from dialer.sim.pacing_step import PacingStep
 from dialer.sim.state import (
-    _LOGIN,
-    _LOGOUT,
-    _PAUSE,
-    _UNPAUSE,
+    LOGIN,
+    LOGOUT,
     OFF,
+    PAUSE,
     PAUSED,
+    UNPAUSE,
+    AbandonPeriod,
     LeadSource,
+    SimAgent,
+    SimCall,
     SimResult,
-    _Agent,
-    _Call,
-    _Period,
 )
 
 
@@ -65,14 +65,14 @@ class Simulation(AgentEvents, PacingStep, CallEvents):
         self.stats = PacingStats()
         self.heap: list[tuple[float, int, int, Any]] = []
         self.seq = 0
-        self.agents: dict[int, _Agent] = {}
-        self.ready: dict[_Agent, None] = {}  # insertion order: longest idle first
+        self.agents: dict[int, SimAgent] = {}
+        self.ready: dict[SimAgent, None] = {}  # insertion order: longest idle first
         # dicts, not sets: iteration must not depend on object addresses (determinism across runs)
-        self.talking: dict[_Agent, None] = {}
-        self.wrapping: dict[_Agent, None] = {}
-        self.clicked: deque[_Agent] = deque()
-        self.ringing: dict[_Call, float] = {}
-        self.waiting: deque[_Call] = deque()
+        self.talking: dict[SimAgent, None] = {}
+        self.wrapping: dict[SimAgent, None] = {}
+        self.clicked: deque[SimAgent] = deque()
+        self.ringing: dict[SimCall, float] = {}
+        self.waiting: deque[SimCall] = deque()
         self.n_waiting = 0
         self.departing = 0  # ready agents who asked to pause or log out (not counted for pacing)
         self.records: list[CallRecord] = []
@@ -83,7 +83,7 @@ class Simulation(AgentEvents, PacingStep, CallEvents):
         self.dials_today = 0
         self.tick_pending = False
         hours = (days + 2) * 24
-        self.hourly = _Period(hours)
+        self.hourly = AbandonPeriod(hours)
         self.fp = rule_set.amd_false_positive_percent / 100 if rule_set.abandon_definition == "ofcom" else 0.0
         self._midnights = self._reference_midnights()
         self._day = 0
@@ -112,18 +112,18 @@ class Simulation(AgentEvents, PacingStep, CallEvents):
             ids = list(range(next_id, next_id + shift.agents))
             next_id += shift.agents
             for aid in ids:
-                self.agents[aid] = _Agent(aid)
+                self.agents[aid] = SimAgent(aid)
             for d in range(self.days):
                 base = d * 86400.0
                 begin, end = base + shift.start_h * 3600, base + shift.end_h * 3600
                 for i, aid in enumerate(ids):
                     stagger = shift.spread_s * i / max(1, shift.agents)
-                    self._push(begin + stagger, _LOGIN, self.agents[aid])
-                    self._push(end - shift.spread_s + stagger, _LOGOUT, self.agents[aid])
+                    self._push(begin + stagger, LOGIN, self.agents[aid])
+                    self._push(end - shift.spread_s + stagger, LOGOUT, self.agents[aid])
                     if shift.break_s > 0:
                         mid = (begin + end) / 2 - shift.break_s + 2 * shift.break_s * i / max(1, shift.agents)
-                        self._push(mid, _PAUSE, self.agents[aid])
-                        self._push(mid + shift.break_s, _UNPAUSE, self.agents[aid])
+                        self._push(mid, PAUSE, self.agents[aid])
+                        self._push(mid + shift.break_s, UNPAUSE, self.agents[aid])
 
     # -- run ------------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from dialer.compliance import abandon_period_start
 from dialer.pacing import AbandonMeasure, Observation
-from dialer.sim.state import _TICK, PAUSED, PREVIEW
+from dialer.sim.state import PAUSED, PREVIEW, TICK
 
 
 class PacingStep:
@@ -45,7 +45,7 @@ class PacingStep:
                         break
                     agent = self.clicked.popleft()
                 self._dial(t, handle, agent)
-        self._push(nxt, _TICK)
+        self._push(nxt, TICK)
 
     def agents_present_or_busy(self) -> bool:
         return bool(self._present() or self.ringing or self.n_waiting or self.clicked) or any(

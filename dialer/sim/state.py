@@ -14,18 +14,18 @@ from dialer.sim.model import CallRecord
 
 # event kinds
 (
-    _TICK,
-    _RESOLVE,
-    _ROUTED,
-    _DEADLINE,
-    _TALK_END,
-    _WRAP_END,
-    _LOGIN,
-    _LOGOUT,
-    _PAUSE,
-    _UNPAUSE,
-    _CLICK,
-    _DEPART,
+    TICK,
+    RESOLVE,
+    ROUTED,
+    DEADLINE,
+    TALK_END,
+    WRAP_END,
+    LOGIN,
+    LOGOUT,
+    PAUSE,
+    UNPAUSE,
+    CLICK,
+    DEPART,
 ) = range(12)
 # agent states
 OFF, READY, TALK, WRAP, PAUSED, PREVIEW = range(6)
@@ -63,7 +63,7 @@ class EndlessLeads:
         return None
 
 
-class _Agent:
+class SimAgent:
     __slots__ = ("call", "calls", "id", "pending", "present_since", "since", "state", "talk")
 
     def __init__(self, agent_id: int) -> None:
@@ -73,14 +73,14 @@ class _Agent:
         self.present_since = 0.0  # logged in and not paused since
         self.pending: int | None = None  # OFF or PAUSED once the current call is done
         self.talk = 0.0
-        self.call: _Call | None = None
+        self.call: SimCall | None = None
         self.calls = 0
 
 
-class _Call:
+class SimCall:
     __slots__ = ("agent", "done", "handle", "human", "rec")
 
-    def __init__(self, handle: Any, rec: CallRecord, human: bool, agent: _Agent | None) -> None:
+    def __init__(self, handle: Any, rec: CallRecord, human: bool, agent: SimAgent | None) -> None:
         self.handle = handle
         self.rec = rec
         self.human = human  # a person (else a machine passed to agents, or a failure)
@@ -88,7 +88,7 @@ class _Call:
         self.done = False
 
 
-class _Period:
+class AbandonPeriod:
     """Abandoned/live sums per hour, for today's and the rule set's period counters."""
 
     def __init__(self, hours: int) -> None:
