@@ -1,4 +1,4 @@
-"""What `plateau import list` and `plateau dnc import` run (kept here so app/cli.py stays a thin parser)."""
+"""What `plateau import list` and `plateau dnc import` run (app/commands/outbound.py stays thin)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The customer's data rights (admins only, every action audited): find a person, export everything held
-about them as one ZIP, erase them, record their objection to calls. The work is `app/person_data.py`'s."""
+about them as one ZIP, erase them, record their objection to calls. The work is `app/person_data/`'s."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The data-rights page (admins): find a person by number, e-mail or contact id, see what Plateau holds about
 them, download it as a ZIP (the API's export), record their objection to calls, erase them. Plain forms:
-the actions are `app/person_data.py`'s, audited like the API's."""
+the actions are `app/person_data/`'s, audited like the API's."""
 
 from __future__ import annotations
 

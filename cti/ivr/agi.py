@@ -32,7 +32,8 @@ from app.db import Database
 from app.recording_store import spoken_key
 from cti.ivr import history
 from cti.ivr import interpreter as it
-from cti.ivr.model import Flow, flow_for_did
+from cti.ivr.flows import flow_for_did
+from cti.ivr.model import Flow
 
 log = logging.getLogger(__name__)
 

@@ -12,168 +12,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from cti.ivr import model as m
 from cti.ivr.hours import HoursStatus
+from cti.ivr.input_nodes import InputNodes, luhn_ok
+from cti.ivr.steps import (
+    LOOKUP_DEFAULTS,
+    SURVEY_OPTIN,
+    CallbackDone,
+    CallContext,
+    CallerHangup,
+    Digits,
+    Event,
+    Exit,
+    GetDigits,
+    LookupCaller,
+    LookupDone,
+    Output,
+    Play,
+    Record,
+    Recorded,
+    Request,
+    SaveSurvey,
+    SayDigits,
+    SayNumber,
+    ScheduleCallback,
+    Step,
+    SurveySaved,
+)
 from cti.numbers import InvalidNumber, is_withheld, parse
 
 MAX_HOPS = 200  # node visits per session: a runaway flow exits to the fallback instead of spinning
 _VAR_REF = re.compile(r"\{([a-z_][a-z0-9_]{0,49})\}")
-
-
-# --- what the edge is asked to do ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Play:
-    sounds: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class SayDigits:
-    digits: str
-
-
-@dataclass(frozen=True)
-class SayNumber:
-    number: int
-
-
-Output = Play | SayDigits | SayNumber
-
-
-@dataclass(frozen=True)
-class GetDigits:
-    """Play `prompt` (a key interrupts it), then read up to `max_digits` keys; `terminator` ends early."""
-
-    prompt: tuple[str, ...]
-    max_digits: int
-    timeout_s: float
-    terminator: str = ""
-
-
-@dataclass(frozen=True)
-class LookupCaller:
-    caller: str | None
-
-
-@dataclass(frozen=True)
-class ScheduleCallback:
-    number_e164: str
-    queue: str
-    mode: Literal["agent", "anyone"]
-
-
-@dataclass(frozen=True)
-class Record:
-    max_s: int
-    purpose: Literal["voicemail", "comment"] = "voicemail"
-
-
-@dataclass(frozen=True)
-class SaveSurvey:
-    """Store the survey's answers with the call (None: not answered)."""
-
-    csat: int | None
-    nps: int | None
-    comment: str | None
-
-
-Request = GetDigits | LookupCaller | ScheduleCallback | Record | SaveSurvey
-
-
-@dataclass(frozen=True)
-class Exit:
-    """How the caller leaves the IVR. `kind` is queue, transfer, voicemail, hangup, caller_hangup or error."""
-
-    kind: str
-    node: str
-    queue: str | None = None
-    priority: int = 0
-    max_wait_s: int = 0
-    on_timeout: str | None = None
-    number: str | None = None
-    reason: str = ""
-    survey: bool = False  # the caller agreed to the post-call survey (`survey_optin`)
-
-
-@dataclass(frozen=True)
-class Step:
-    outputs: tuple[Output, ...] = ()
-    request: Request | None = None
-    exit: Exit | None = None
-
-
-# --- what comes back from the edge --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Digits:
-    """Keys the caller pressed; '' when the timeout passed without a key."""
-
-    value: str
-
-
-@dataclass(frozen=True)
-class LookupDone:
-    values: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class CallbackDone:
-    ok: bool
-    reference: str = ""
-
-
-@dataclass(frozen=True)
-class Recorded:
-    ok: bool
-    reference: str = ""
-
-
-@dataclass(frozen=True)
-class SurveySaved:
-    ok: bool
-
-
-@dataclass(frozen=True)
-class CallerHangup:
-    pass
-
-
-Event = Digits | LookupDone | CallbackDone | Recorded | SurveySaved | CallerHangup
-SURVEY_OPTIN = "survey_optin"  # the variable a flow sets when the caller agrees to the post-call survey
-
-LOOKUP_DEFAULTS: dict[str, Any] = {
-    "known": False,
-    "tier": "",
-    "open_complaint": False,
-    "customer_name": "",
-    "contact_id": "",
-}
-
-
-@dataclass(frozen=True)
-class CallContext:
-    caller: str | None  # the caller ID as the trunk sent it (hostile text)
-    did: str
-    now: datetime  # aware; judged against opening hours
-    region: str = "FR"
-
-
-def luhn_ok(digits: str) -> bool:
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def condition_holds(cond: m.Condition, variables: Mapping[str, Any]) -> bool:
@@ -203,7 +74,7 @@ def _same(value: Any, expected: Any) -> bool:
     return value is not None and str(value) == str(expected)
 
 
-class Session:
+class Session(InputNodes):
     """One caller going through one flow."""
 
     def __init__(self, flow: m.Flow, ctx: CallContext, start_at: str | None = None) -> None:
@@ -412,98 +283,6 @@ class Session:
         self._pending = request
         return Step(tuple(out), request=request)
 
-    # --- menu and collect --------------------------------------------------------------------------
-
-    def _menu_input(self, node_id: str, node: m.Menu, event: Event, out: list[Output]) -> Step:
-        key = event.value[:1] if isinstance(event, Digits) else ""
-        if key and key in node.choices:
-            choice = node.choices[key]
-            self._record(node_id, digits=key, choice=key, choice_label=choice.label or None)
-            return self._run(choice.next, out)
-        self._record(node_id, digits=key or None, result="invalid" if key else "timeout")
-        sound = node.invalid_sound if key else node.timeout_sound
-        request = GetDigits(tuple(node.prompt), 1, node.timeout_s)
-        return self._retry_or_fail(
-            node_id, node.retries, node.on_failure, request, (sound,) if sound else (), out
-        )
-
-    def _collect_request(self, node: m.Collect) -> GetDigits:
-        return GetDigits(tuple(node.prompt), node.max_digits, node.timeout_s, node.terminator)
-
-    def _collect_input(self, node_id: str, node: m.Collect, event: Event, out: list[Output]) -> Step:
-        raw = event.value if isinstance(event, Digits) else ""
-        value = raw.rstrip(node.terminator) if node.terminator else raw
-        ok = (
-            value.isdigit()
-            and node.min_digits <= len(value) <= node.max_digits
-            and (node.pattern is None or re.fullmatch(node.pattern, value) is not None)
-            and (not node.luhn or luhn_ok(value))
-        )
-        # A sensitive value (card, PIN) is kept in variables for the flow but never in the history.
-        shown = ("*" * len(value) if node.sensitive else value) or None
-        if ok:
-            self.variables[node.var] = value
-            self._record(node_id, digits=shown, result="ok", var=node.var, sensitive=node.sensitive or None)
-            return self._run(node.next, out)
-        self._record(
-            node_id, digits=shown, result="invalid" if value else "timeout", sensitive=node.sensitive or None
-        )
-        return self._retry_or_fail(
-            node_id, node.retries, node.on_failure, self._collect_request(node), (node.invalid_sound,), out
-        )
-
-    # --- callback ----------------------------------------------------------------------------------
-
-    def _callback_start(self, node_id: str, node: m.Callback, out: list[Output]) -> Step:
-        caller = self._usable_number(self.ctx.caller)
-        if caller is None:
-            self._phase = "enter"
-            return self._ask(self._enter_request(node), out)
-        self._phase, self._number = "confirm", caller
-        out += [Play(tuple(node.confirm_prompt)), SayDigits(self._national_digits(caller))]
-        return self._ask(GetDigits(tuple(node.confirm_keys_prompt), 1, node.timeout_s), out)
-
-    def _enter_request(self, node: m.Callback) -> GetDigits:
-        return GetDigits(tuple(node.enter_prompt), 15, node.timeout_s, "#")
-
-    def _callback_input(self, node_id: str, node: m.Callback, event: Event, out: list[Output]) -> Step:
-        if self._phase == "schedule":
-            ok = isinstance(event, CallbackDone) and event.ok
-            ref = event.reference if isinstance(event, CallbackDone) else ""
-            self._record(
-                node_id,
-                result="scheduled" if ok else "not_scheduled",
-                number=self._number,
-                callback=ref or None,
-            )
-            self.variables["callback_number"] = self._number
-            return self._run(node.next if ok else node.on_failure, out)
-        value = event.value if isinstance(event, Digits) else ""
-        if self._phase == "confirm":
-            if value[:1] == "1":
-                self._record(node_id, digits="1", result="confirmed")
-                return self._schedule(node, out)
-            if value[:1] == "2":
-                self._record(node_id, digits="2", result="other_number")
-                self._phase, self._attempt = "enter", 0
-                return self._ask(self._enter_request(node), out)
-            request: Request = GetDigits(tuple(node.confirm_keys_prompt), 1, node.timeout_s)
-        else:
-            number = self._usable_number(value.rstrip("#"))
-            if number is not None:
-                self._number = number
-                self._record(node_id, digits=value.rstrip("#"), result="number_entered")
-                return self._schedule(node, out)
-            request = self._enter_request(node)
-        self._record(node_id, digits=value or None, result="invalid" if value else "timeout")
-        return self._retry_or_fail(
-            node_id, node.retries, node.on_failure, request, (node.invalid_sound,), out
-        )
-
-    def _schedule(self, node: m.Callback, out: list[Output]) -> Step:
-        self._phase = "schedule"
-        return self._ask(ScheduleCallback(self._number, node.queue, node.mode), out)
-
     def _usable_number(self, raw: str | None) -> str | None:
         if raw is None or is_withheld(raw) or not raw.strip():
             return None
@@ -546,3 +325,35 @@ def run_script(
             break
         steps.append(session.feed(event))
     return steps
+
+
+# the edge, the simulator and the tests use the whole protocol as `interpreter.<name>`
+__all__ = [
+    "LOOKUP_DEFAULTS",
+    "MAX_HOPS",
+    "SURVEY_OPTIN",
+    "CallContext",
+    "CallbackDone",
+    "CallerHangup",
+    "Digits",
+    "Event",
+    "Exit",
+    "GetDigits",
+    "LookupCaller",
+    "LookupDone",
+    "Output",
+    "Play",
+    "Record",
+    "Recorded",
+    "Request",
+    "SaveSurvey",
+    "SayDigits",
+    "SayNumber",
+    "ScheduleCallback",
+    "Session",
+    "Step",
+    "SurveySaved",
+    "condition_holds",
+    "luhn_ok",
+    "run_script",
+]

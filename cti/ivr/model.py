@@ -1,4 +1,4 @@
-"""IVR flows: the YAML format, its Pydantic model, the loader and the graph checks.
+"""IVR flows: the YAML format and its Pydantic model (loaded by `cti/ivr/flows.py`, checked by `checks.py`).
 
 A flow is one file in `ivr_flows/` (its name is the file stem): a language, the DIDs it answers, a
 start node and a mapping of nodes. Each node has a `type` and names the node(s) that follow. Nodes
@@ -23,20 +23,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from cti.ivr.hours import Schedule
-from dialer.model_errors import ContentError, format_loc
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent.parent / "ivr_flows"
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
@@ -438,231 +435,3 @@ class Flow(BaseModel):
 
     def node(self, node_id: str) -> Any:
         return self.nodes[node_id]
-
-
-# --- graph checks -------------------------------------------------------------------------------------
-
-
-def graph_errors(flow: Flow) -> list[str]:
-    """Dangling references, unreachable nodes, nodes that cannot reach an exit, loops without input."""
-    errors: list[str] = []
-    if flow.start not in flow.nodes:
-        errors.append(f"start: unknown node {flow.start!r}")
-    for nid, node in flow.nodes.items():
-        for where, target in node.edges():
-            if target not in flow.nodes:
-                errors.append(f"nodes.{nid}.{where}: unknown node {target!r}")
-    if errors:
-        return errors
-    succ = {nid: [t for _, t in node.edges()] for nid, node in flow.nodes.items()}
-
-    seen: set[str] = set()
-    stack = [flow.start]
-    while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(succ[n])
-    for nid in flow.nodes:
-        if nid not in seen:
-            errors.append(f"nodes.{nid}: unreachable from start {flow.start!r}")
-
-    # Nodes that can reach an exit: fixed point over predecessors.
-    pred: dict[str, set[str]] = {nid: set() for nid in flow.nodes}
-    for nid, targets in succ.items():
-        for t in targets:
-            pred[t].add(nid)
-    can_exit = {nid for nid, node in flow.nodes.items() if node.is_exit}
-    stack = list(can_exit)
-    while stack:
-        for p in pred[stack.pop()]:
-            if p not in can_exit:
-                can_exit.add(p)
-                stack.append(p)
-    for nid in flow.nodes:
-        if nid in seen and nid not in can_exit:
-            errors.append(
-                f"nodes.{nid}: loop without an exit (no path leads to a queue, transfer, voicemail or hangup)"
-            )
-
-    # Cycles among nodes that never wait for the caller spin forever.
-    passive = {nid for nid, node in flow.nodes.items() if not node.waits_for_caller and not node.is_exit}
-    for cycle in _cycles(passive, succ):
-        errors.append(f"nodes.{cycle[0]}: loop without caller input: {' → '.join([*cycle, cycle[0]])}")
-    return errors
-
-
-def _cycles(nodes: set[str], succ: Mapping[str, list[str]]) -> list[list[str]]:
-    """One representative cycle per strongly connected component of `nodes` (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on: set[str] = set()
-    st: list[str] = []
-    out: list[list[str]] = []
-    counter = 0
-    for root in sorted(nodes):
-        if root in index:
-            continue
-        work = [(root, iter([t for t in succ[root] if t in nodes]))]
-        index[root] = low[root] = counter
-        counter += 1
-        st.append(root)
-        on.add(root)
-        while work:
-            v, it = work[-1]
-            advanced = False
-            for w in it:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    st.append(w)
-                    on.add(w)
-                    work.append((w, iter([t for t in succ[w] if t in nodes])))
-                    advanced = True
-                    break
-                if w in on:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[v])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = st.pop()
-                    on.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                if len(comp) > 1 or v in succ[v]:
-                    out.append(sorted(comp))
-    return out
-
-
-def sound_errors(flow: Flow, sounds_dir: Path = SOUNDS_DIR) -> list[str]:
-    """Sounds that Asterisk would not find (checked only where Asterisk's sounds are installed)."""
-    if not sounds_dir.is_dir():
-        return []
-    errors = []
-    for nid, node in flow.nodes.items():
-        for field, sounds in _node_sounds(node):
-            for s in sounds:
-                if not _sound_exists(sounds_dir, flow.language, s):
-                    errors.append(
-                        f"nodes.{nid}.{field}: sound {s!r} not found in {sounds_dir / flow.language}"
-                    )
-    return errors
-
-
-def _node_sounds(node: Any) -> Iterator[tuple[str, list[str]]]:
-    for field in ("sounds", "prompt", "confirm_prompt", "confirm_keys_prompt", "enter_prompt"):
-        if hasattr(node, field):
-            yield field, list(getattr(node, field))
-    for field in ("invalid_sound", "timeout_sound"):
-        if getattr(node, field, None):
-            yield field, [getattr(node, field)]
-
-
-def _sound_exists(root: Path, language: str, sound: str) -> bool:
-    # Asterisk looks in sounds/<language>/ first, then falls back to sounds/en/ and sounds/.
-    for base in (root / language, root / "en", root):
-        folder = (base / sound).parent
-        if folder.is_dir() and any(p.stem == Path(sound).name for p in folder.iterdir() if p.is_file()):
-            return True
-    return False
-
-
-# --- loading ------------------------------------------------------------------------------------------
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML that refuses duplicate keys: a second `menu:` silently replacing the first is a lost node."""
-
-
-def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def _validation_lines(source: str, exc: ValidationError) -> list[str]:
-    """`file: nodes.menu.timeout_s: message`: the node type pydantic adds after the id is dropped."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        if len(loc) >= 3 and loc[0] == "nodes" and loc[2] in NODE_TYPES:
-            del loc[2]
-        lines.append(f"{source}: {format_loc(loc)}: {err['msg'].removeprefix('Value error, ')}")
-    return lines
-
-
-def parse_flow(name: str, text: str, source: str, sounds_dir: Path | None = SOUNDS_DIR) -> Flow:
-    """Validate one flow; a ContentError lists every problem as `source: path: message`."""
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ContentError([f"{source}: {where}invalid YAML: {problem}"]) from None
-    if not isinstance(data, dict):
-        raise ContentError([f"{source}: (top level): a flow is a mapping with start and nodes"])
-    data.pop("name", None)
-    try:
-        flow = Flow.model_validate({**data, "name": name})
-    except ValidationError as exc:
-        raise ContentError(_validation_lines(source, exc)) from None
-    errors = graph_errors(flow)
-    if sounds_dir is not None:
-        errors += sound_errors(flow, sounds_dir)
-    if errors:
-        raise ContentError([f"{source}: {e}" for e in errors])
-    return flow
-
-
-def load_flows(directory: Path = FLOWS_DIR, sounds_dir: Path | None = SOUNDS_DIR) -> dict[str, Flow]:
-    """Every `*.yaml` flow of `directory` by name; all files' errors together in one ContentError."""
-    flows: dict[str, Flow] = {}
-    errors: list[str] = []
-    if not directory.is_dir():
-        raise ContentError([f"{directory}: no such flows directory"])
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(f"{path}: cannot read: {exc}")
-            continue
-        if not re.match(_ID, path.stem):
-            errors.append(f"{path}: the file name must be a flow id (lower-case letters, digits, _ or -)")
-            continue
-        try:
-            flows[path.stem] = parse_flow(path.stem, text, str(path), sounds_dir)
-        except ContentError as exc:
-            errors.extend(exc.errors)
-    owner: dict[str, str] = {}
-    for name, flow in flows.items():
-        for i, did in enumerate(flow.dids):
-            if did in owner:
-                errors.append(
-                    f"{directory / name}.yaml: dids[{i}]: DID {did} is already routed by {owner[did]}"
-                )
-            owner.setdefault(did, name)
-    if errors:
-        raise ContentError(errors)
-    return flows
-
-
-def flow_for_did(flows: Mapping[str, Flow], did: str, default: str | None = None) -> Flow | None:
-    """The flow answering `did`: the one listing it, else the configured default flow, else none."""
-    for flow in flows.values():
-        if did in flow.dids:
-            return flow
-    return flows.get(default) if default else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from app.db import Database
 from app.settings import ConfigError, Settings
 from cti.ivr.agi import IvrServer
-from cti.ivr.model import SOUNDS_DIR, load_flows
+from cti.ivr.flows import load_flows
+from cti.ivr.model import SOUNDS_DIR
 from dialer.model_errors import ContentError
 
 

@@ -1,4 +1,4 @@
-"""CROC answers at their edges (dialer/croc.py): numbers as French agents type them, the 40-character cut
+"""CROC answers at their edges (dialer/croc/): numbers as French agents type them, the 40-character cut
 of a quoted bad answer, an unknown or text-only step before a real one, an invalid required answer, and
 the errors naming what is unknown."""
 

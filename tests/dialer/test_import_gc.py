@@ -13,7 +13,7 @@ import gc
 import pytest
 
 from dialer.bulk_numbers import Normaliser, NumberInfo
-from dialer.list_import import _parse_row, _Plan
+from dialer.list_import.rows import ColumnPlan, parse_row
 
 HEADER = ["Nom", "Portable", "Fixe", "Fuseau", "Code client", "Consentement", "Remarque", "Priorité"]
 
@@ -30,11 +30,11 @@ HEADER = ["Nom", "Portable", "Fixe", "Fuseau", "Code client", "Consentement", "R
 def test_given_a_parsed_line_when_a_young_collection_has_seen_it_then_the_collector_no_longer_tracks_it(
     cells: list[str],
 ) -> None:
-    plan, normalise = _Plan.build(HEADER, None, keep_unmapped=True), Normaliser("FR")
+    plan, normalise = ColumnPlan.build(HEADER, None, keep_unmapped=True), Normaliser("FR")
     rejects: list[tuple[object, ...]] = []
-    _parse_row(normalise, plan.columns, 2, cells, rejects)  # type: ignore[arg-type]
+    parse_row(normalise, plan.columns, 2, cells, rejects)  # type: ignore[arg-type]
     gc.collect()  # as in a running import: the zones the numbers share have been seen already
-    row = _parse_row(normalise, plan.columns, 3, cells, rejects)  # type: ignore[arg-type]
+    row = parse_row(normalise, plan.columns, 3, cells, rejects)  # type: ignore[arg-type]
     assert row is not None and rejects == []
     gc.collect(0)
     assert not gc.is_tracked(row)  # nor anything in it: a tuple is untracked only when its contents are

@@ -17,7 +17,7 @@ from tests.conftest import wait_for
 
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, **options: Any) -> AsyncIterator[str]:
-    """Yields http://127.0.0.1:PORT; `options` are uvicorn's (e.g. `app.cli.proxy_options`)."""
+    """Yields http://127.0.0.1:PORT; `options` are uvicorn's (e.g. `app.commands.server.proxy_options`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -7,7 +7,7 @@ import asyncio
 
 import httpx
 
-from app.cli import proxy_options
+from app.commands.server import proxy_options
 from app.security import LoginRateLimiter
 from app.settings import Settings
 from tests.app.api.conftest import PASSWORD, Api

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, select
 
-from app import person_data
+from app import person_data, tombstones
 from app.customer_import import import_customers
 from app.models import (
     AuditLog,
@@ -346,8 +346,8 @@ async def test_given_an_erased_person_when_an_old_list_is_imported_then_their_li
         report = await import_customers(s, old, "FR", tombstone_key=key)
     assert report.imported == 1
     assert report.rejected == [
-        (2, person_data.tombstones.ERASED_REASON),
-        (4, person_data.tombstones.ERASED_REASON),
+        (2, tombstones.ERASED_REASON),
+        (4, tombstones.ERASED_REASON),
     ]
     leaks = [
         f"{t}: {row}" for t, rows in (await _table_rows(api)).items() for row in rows if _holds_person(row)

@@ -14,7 +14,7 @@ import pytest_asyncio
 from app import migrate
 from app.db import Database
 from cti.ivr.agi import IvrServer
-from cti.ivr.model import load_flows
+from cti.ivr.flows import load_flows
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.cti.pbx.sipp import register_test_phones
 

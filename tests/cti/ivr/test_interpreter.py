@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cti.ivr import interpreter as it
-from cti.ivr.model import parse_flow
+from cti.ivr.flows import parse_flow
 
 FLOW = parse_flow(
     "test",

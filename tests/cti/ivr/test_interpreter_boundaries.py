@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cti.ivr import interpreter as it
-from cti.ivr.model import parse_flow
+from cti.ivr.flows import parse_flow
 from tests.cti.ivr.test_interpreter import FLOW, MONDAY_OPEN, UNKNOWN, D, run
 
 MENU = {"node": "menu", "type": "menu", "label": "menu principal"}

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cti.ivr import interpreter as it
-from cti.ivr.model import FLOWS_DIR, load_flows
+from cti.ivr.flows import load_flows
+from cti.ivr.model import FLOWS_DIR
 
 FLOWS = load_flows(FLOWS_DIR, None)
 PARIS, LONDON = ZoneInfo("Europe/Paris"), ZoneInfo("Europe/London")

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from cti.ivr import interpreter as it
-from cti.ivr.model import FLOWS_DIR, load_flows, parse_flow
+from cti.ivr.flows import load_flows, parse_flow
+from cti.ivr.model import FLOWS_DIR
 
 SURVEY = load_flows(FLOWS_DIR, None)["satisfaction"]
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)

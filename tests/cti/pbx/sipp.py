@@ -1,17 +1,8 @@
 """The tests' name for `cti/sipp.py`: SIPp as the carrier and as phones (`plateau demo --live` uses it)."""
 
 from cti.sipp import (
-    AGENT_ANSWER,
-    AGENT_REJECT,
-    CALLER,
-    NEVER_MS,
-    OK_TO_BYE,
-    REGISTER,
-    SDP,
     Caller,
     Sipp,
-    agent_scenario,
-    caller_scenario,
     register_phone,
     register_test_phones,
     sipp_binary,
@@ -19,6 +10,17 @@ from cti.sipp import (
     udp_bound,
     unregister_phone,
     wait_bound,
+)
+from cti.sipp_scenarios import (
+    AGENT_ANSWER,
+    AGENT_REJECT,
+    CALLER,
+    NEVER_MS,
+    OK_TO_BYE,
+    REGISTER,
+    SDP,
+    agent_scenario,
+    caller_scenario,
 )
 
 __all__ = [

@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from app.models import Call, Queue, Recording, RecordingPause
 from cti.ivr.tables import IvrSession
 from cti.pbx_process import PrivateAsterisk
-from cti.sipp import Caller, Sipp, agent_scenario, voice_file
+from cti.sipp import Caller, Sipp, voice_file
+from cti.sipp_scenarios import agent_scenario
 from tests.conftest import wait_for
 from tests.cti.pbx.conftest import Plateau, plateau_settings, serve_plateau
 

@@ -1,0 +1,197 @@
+"""What agents and supervisors ask of the PBX through the service: log in and out, pause, hang up, transfer,
+hold, record, call, listen in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Mapping
+
+from cti.ami import AmiError
+from cti.numbers import parse
+from cti.phones import AUTO_ANSWER
+from cti.tracker import reachable
+
+SPY_MODES = ("listen", "whisper", "barge")
+
+
+class ControlError(RuntimeError):
+    """A call control the agent may not do now (no such call, not theirs)."""
+
+
+class PhoneNotRegistered(RuntimeError):
+    """The agent's phone has no registration: they cannot be offered calls."""
+
+
+class AgentControls:
+    """Agent and supervisor controls, each checked against the tracker's state before the AMI action."""
+
+    # -- agent controls -----------------------------------------------------------------------------------
+    async def check_phone(self, interface: str) -> None:
+        """An agent whose phone is not registered may not take calls: the queue would ring nothing.
+        Unknown to the tracker yet (just connected, never seen), Asterisk is asked."""
+        agent = self.tracker.agents.get(interface)
+        registered = agent.registered if agent is not None else None
+        if registered is None:
+            reply = await self.link.send("DeviceStateList")
+            states = {
+                str(i.get("Device")): str(i.get("State"))
+                for i in (reply if isinstance(reply, list) else [reply])
+                if i.get("Event") == "DeviceStateChange"
+            }
+            registered = reachable(states.get(interface, ""))
+        if not registered:
+            raise PhoneNotRegistered(
+                f"your phone ({interface.removeprefix('PJSIP/')}) is not registered: start your softphone "
+                "or desk phone and sign it in with its own SIP user and password, then try again"
+            )
+
+    async def login(self, interface: str, member_name: str, queues: Mapping[str, int]) -> None:
+        """Join each queue with the agent's penalty there (their skill, cti/queues_conf.py)."""
+        await self.check_phone(interface)
+        for queue, penalty in sorted(queues.items()):
+            await self.join_queue(interface, member_name, queue, penalty)
+
+    async def join_queue(self, interface: str, member_name: str, queue: str, penalty: int) -> None:
+        try:
+            await self.link.send(
+                "QueueAdd",
+                Queue=queue,
+                Interface=interface,
+                MemberName=member_name,
+                StateInterface=interface,
+                Penalty=penalty,
+                Paused="false",
+            )
+        except AmiError as exc:
+            if "Already there" not in str(exc):
+                raise
+            # already a member (a second login, or astdb kept them): the penalty is still today's
+            await self.link.send("QueuePenalty", Queue=queue, Interface=interface, Penalty=penalty)
+
+    async def logout(self, interface: str) -> None:
+        agent = self.tracker.agents.get(interface)
+        for queue in list(agent.queues if agent else []):
+            with contextlib.suppress(AmiError):
+                await self.link.send("QueueRemove", Queue=queue, Interface=interface)
+
+    async def pause(self, interface: str, reason: str) -> None:
+        await self.link.send("QueuePause", Interface=interface, Paused="true", Reason=reason)
+
+    async def ready(self, interface: str) -> None:
+        await self.check_phone(interface)
+        timer = self._wrapup_timers.pop(interface, None)
+        if timer is not None:
+            timer.cancel()
+        await self.link.send("QueuePause", Interface=interface, Paused="false")
+
+    def _own_channel(self, interface: str, linkedid: str) -> str:
+        channel = self.tracker.leg_of(linkedid, interface)
+        if channel is None:
+            raise ControlError("no such call on your phone")
+        return channel
+
+    async def hangup(self, interface: str, linkedid: str) -> None:
+        await self.link.send("Hangup", Channel=self._own_channel(interface, linkedid), Cause=16)
+
+    async def transfer(self, interface: str, linkedid: str, target: str, attended: bool) -> None:
+        channel = self._own_channel(interface, linkedid)
+        exten = self.transfer_exten(target)
+        if attended:
+            await self.link.send("Atxfer", Channel=channel, Exten=exten, Context="plateau-transfer")
+        else:
+            await self.link.send("BlindTransfer", Channel=channel, Exten=exten, Context="plateau-transfer")
+
+    def transfer_exten(self, target: str) -> str:
+        """An agent extension (7001…) as it is, any other number in E.164 (validated, never raw)."""
+        target = target.strip()
+        if target.isdigit() and len(target) == 4 and target.startswith("7"):
+            return target
+        return parse(target, self.settings.default_region).e164
+
+    async def hold(self, interface: str, linkedid: str) -> None:
+        channel = self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("nobody to hold on this call")
+        await self.link.send(
+            "Redirect",
+            Channel=customer,
+            ExtraChannel=channel,
+            Context="plateau-hold",
+            Exten="customer",
+            ExtraContext="plateau-hold",
+            ExtraExten="agent",
+            Priority=1,
+            ExtraPriority=1,
+        )
+
+    async def send_to_survey(self, interface: str, linkedid: str) -> None:
+        """The customer goes to the post-call survey (`[plateau-survey]`); the agent's leg ends with the
+        bridge. The call keeps its Linkedid, so the answers are stored with it."""
+        self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("nobody to survey on this call")
+        await self.link.send("Redirect", Channel=customer, Context="plateau-survey", Exten="s", Priority=1)
+
+    def queue_of(self, linkedid: str) -> str | None:
+        call = self.tracker.calls.get(linkedid)
+        return call.queue if call is not None else None
+
+    async def unhold(self, interface: str, linkedid: str) -> None:
+        channel = self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("nobody on hold on this call")
+        await self.link.send("Bridge", Channel1=customer, Channel2=channel, Tone="no")
+
+    async def pause_recording(self, interface: str, linkedid: str, paused: bool, user_id: int | None) -> None:
+        """Pause (or resume) the recording of the agent's own call: it runs on the caller's channel."""
+        self._own_channel(interface, linkedid)
+        customer = self.tracker.other_leg(linkedid, interface)
+        if customer is None:
+            raise ControlError("no recording on this call")
+        await self.recorder.mute(customer, linkedid, paused, user_id=user_id, source="desk")
+
+    async def start_recording(self, interface: str, linkedid: str, user_id: int | None) -> None:
+        """Start the `on_demand` recording of the agent's own call (it waits muted since the bridge)."""
+        self._own_channel(interface, linkedid)
+        try:
+            await self.recorder.start(linkedid, user_id=user_id)
+        except LookupError as exc:
+            raise ControlError(str(exc)) from None
+
+    async def click_to_call(self, interface: str, number: str, caller_id: str | None = None) -> str:
+        """Ring the agent's phone first, then the customer. Returns the call's ChannelId (its Linkedid)."""
+        e164 = parse(number, self.settings.default_region).e164
+        channel_id = f"c2c-{uuid.uuid4().hex[:16]}"
+        await self.link.originate(
+            channel=interface,
+            context="plateau-click-to-call",
+            exten=e164,
+            channel_id=channel_id,
+            caller_id=caller_id or self.settings.outbound_caller_id,
+            timeout_ms=30_000,
+            variables=AUTO_ANSWER,  # the agent asked for this call: their browser phone takes it at once
+        )
+        return channel_id
+
+    async def spy(self, supervisor: str, target: str, mode: str) -> str:
+        """Ring the supervisor's phone into ChanSpy on the agent's channel: listen, whisper or barge."""
+        if mode not in SPY_MODES:
+            raise ValueError(f"mode: one of {', '.join(SPY_MODES)}")
+        if self.tracker.call_of_agent(target) is None:
+            raise ControlError("this agent is not on a call")
+        channel_id = f"spy-{uuid.uuid4().hex[:16]}"
+        await self.link.originate(
+            channel=supervisor,
+            context="plateau-spy",
+            exten=mode,
+            channel_id=channel_id,
+            caller_id=f'"Supervision" <{mode}>',
+            variables={"SPY_TARGET": target, **AUTO_ANSWER},
+            timeout_ms=20_000,
+        )
+        return channel_id

@@ -1,0 +1,97 @@
+"""What the KPIs, the wallboard and (re)connecting browsers read from the service: live calls, snapshots,
+health.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from app import kpi
+from app.bus import interface_of, oversees
+from app.ws_hub import Principal
+from cti.events import to_wire
+from cti.live_facts import live_call_facts
+
+# Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and
+# until a row is written the call must still count; once written, the history row is the one counted.
+RECENT_ENDED_S = 300.0
+
+
+class LiveViews:
+    """Calls not in the history yet, browser snapshots and health."""
+
+    # -- what the KPIs and the wallboard need from calls not in the history yet ----------------------------
+    def _forget_ended(self, now: float) -> None:
+        while self._ended_recently:
+            linkedid, (at, _) = next(iter(self._ended_recently.items()))
+            if now - at < RECENT_ENDED_S:
+                break
+            del self._ended_recently[linkedid]
+
+    def _user_id(self, interface: str | None) -> int | None:
+        info = self.directory.get(interface)
+        return info.user_id if info else None
+
+    def live_facts(self, now: float | None = None) -> list[kpi.CallFact]:
+        """Inbound queue calls the history may not hold yet, as KPI facts: those in progress (offered once
+        queued, answered once an agent answered) and those ended in the last few minutes. Merged with the
+        history by `app.reporting.with_live`, which counts a written call once, as its row."""
+        now = time.time() if now is None else now
+        self._forget_ended(now)
+        ended = [rec for _, rec in self._ended_recently.values()]
+        return live_call_facts(self.tracker, ended, now, self._user_id)
+
+    def call_views(self) -> list[dict[str, Any]]:
+        """Calls an agent is on, as the wallboard's "current call" shows them: the caller (number, and the
+        contact their number matched), the queue and when the agent answered."""
+        out = []
+        for call in list(self.tracker.calls.values()):
+            if not (call.agent or call.first_agent):
+                continue
+            out.append(
+                {
+                    "type": "call_live",
+                    "linkedid": call.linkedid,
+                    "caller": {
+                        "number": call.caller.number,
+                        "name": call.caller.name,
+                        "withheld": call.caller.withheld,
+                    },
+                    "contact": self.screenpop.contact_name(call.linkedid),
+                    "queue": call.queue,
+                    "agent": call.agent or call.first_agent,
+                    "answered_at": call.answered_at,
+                }
+            )
+        return out
+
+    # -- snapshots for (re)connecting browsers ---------------------------------------------------------------
+    async def snapshot(self, who: Principal) -> list[dict[str, Any]]:
+        mine = interface_of(who.sip_endpoint)
+        supervising = who.role in ("supervisor", "manager", "admin")
+        items: list[dict[str, Any]] = []
+        for view in self.tracker.agent_views():  # a supervisor sees their team's agents, as over REST
+            if view.agent == mine or oversees(who, (self._team_of(view.agent),)):
+                items.append(to_wire(view, self._agent_fields(view.agent)))
+        items.extend(to_wire(p) for p in self.tracker.phone_views() if supervising or p.agent == mine)
+        if supervising:
+            items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))
+            items.extend(self.call_views())
+        items.extend(self.screenpop.snapshot_for(mine))
+        items.append({"type": "pbx_link", "up": self.link.ready, "reason": self.link.stats.last_error or ""})
+        return items
+
+    def health(self) -> dict[str, Any]:
+        if not self.settings.ami_enabled:
+            return {"ok": True, "enabled": False}
+        return {
+            "enabled": True,
+            **self.link.status(),
+            "calls": len(self.tracker.calls),
+            "history_written": self.history.written,
+        }
+
+    def history_health(self) -> dict[str, Any]:
+        """The history writer: `ok` false while finished calls wait in memory (database away or full)."""
+        return self.history.health()
