@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Queue, Team
 from app.routes.campaigns import CampaignIn, insert_campaign
+from core.models import Queue, Team
 from dialer.model_errors import ContentError, format_validation_error, read_yaml
 from dialer.models import CallList, Campaign
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from app.settings import ConfigError, load_settings
+from core.settings import ConfigError, load_settings
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -21,7 +21,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
-    from app.settings import VAR
+    from core.settings import VAR
 
     settings = load_settings()
     pbx = _start_private_pbx(settings) if args.with_pbx else None  # before: Asterisk keeps its own priority
@@ -75,7 +75,7 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
     """`make run`: the Asterisk of asterisk-conf/, unless something already answers on the AMI port."""
     import socket
 
-    from app.settings import VAR
+    from core.settings import VAR
     from cti.pbx_process import PbxConfig, PrivateAsterisk
 
     with socket.socket() as s:
@@ -129,7 +129,7 @@ def _run(coro_fn):  # type: ignore[no-untyped-def]
     """Run `coro_fn(session)` against the configured database."""
     import asyncio
 
-    from app.db import Database
+    from core.db import Database
 
     async def main():  # type: ignore[no-untyped-def]
         db = Database(load_settings().database_url)
@@ -152,9 +152,9 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
-    from app.audit import audit
-    from app.models import Role, Team, User
     from app.security import hash_password
+    from core.audit import audit
+    from core.models import Role, Team, User
 
     password = args.password
     if password is None:
@@ -216,7 +216,7 @@ def _cmd_person(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app import person_data, person_zip
-    from app.recording_store import store_for
+    from core.recording_store import store_for
 
     settings = load_settings()
     store = store_for(settings)
@@ -284,7 +284,7 @@ def _outbound(fn):  # type: ignore[no-untyped-def]
     """Run an outbound CLI coroutine `fn(db, region)`; its user-facing errors become CliError."""
     import asyncio
 
-    from app.db import Database
+    from core.db import Database
     from dialer.cli_outbound import OutboundCliError
 
     settings = load_settings()
@@ -368,8 +368,8 @@ def _cmd_phone_reset_password(args: argparse.Namespace) -> int:
     """A new SIP password for USER's phone, printed once; a running private Asterisk takes it at once."""
     from sqlalchemy import select
 
-    from app.audit import audit
-    from app.models import User
+    from core.audit import audit
+    from core.models import User
     from cti.pbx_process import private_provisioner
     from cti.phones import REALM, reset_password
 
@@ -403,9 +403,9 @@ def _cmd_recordings_purge(_args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 
-    from app.db import Database
     from app.recording_purge import purge
-    from app.recording_store import store_for
+    from core.db import Database
+    from core.recording_store import store_for
 
     settings = load_settings()
 
@@ -430,7 +430,7 @@ def _queue_live():  # type: ignore[no-untyped-def]
     and, when that private Asterisk runs, its console; a running Plateau re-applies them on its next
     connect."""
     from app.queue_admin import Live
-    from app.settings import VAR
+    from core.settings import VAR
     from cti.pbx_process import PbxConfig, PbxError, PrivateAsterisk
     from cti.queue_provision import QueueProvisioner
 
@@ -496,8 +496,8 @@ def _cmd_queue_member(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from app import queue_admin
-    from app.models import Queue, User
     from app.queue_schemas import SkillIn
+    from core.models import Queue, User
 
     live = _queue_live()
 

@@ -39,12 +39,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import tombstones
-from app.audit import audit
-from app.import_runner import runner_gone, this_runner
-from app.models import Account, AuditLog, Contact, NumberKind, PhoneNumber, Tier, utcnow
-from app.settings import get_settings
-from app.tabular import (
+from core import tombstones
+from core.audit import audit
+from core.import_runner import runner_gone, this_runner
+from core.models import Account, AuditLog, Contact, NumberKind, PhoneNumber, Tier, utcnow
+from core.settings import get_settings
+from core.tabular import (
     SNIFF_BYTES,
     MalformedFile,
     check_record,
@@ -52,11 +52,11 @@ from app.tabular import (
     normalise_header,
     quote_error,
 )
-from app.tabular import Chain as _Chain
-from app.tabular import Lines as _Lines
-from app.tabular import sniff_delimiter as _sniff_delimiter
-from app.tombstones import ERASED_REASON, Tombstones
-from app.write_chain import WriteChain
+from core.tabular import Chain as _Chain
+from core.tabular import Lines as _Lines
+from core.tabular import sniff_delimiter as _sniff_delimiter
+from core.tombstones import ERASED_REASON, Tombstones
+from core.write_chain import WriteChain
 from cti.numbers import MAX_INPUT_LEN, SEPARATORS, SUFFIX_DIGITS, InvalidNumber, classify, parse
 
 BATCH = 5000

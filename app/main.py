@@ -14,10 +14,8 @@ from fastapi import FastAPI, Response
 from app import recording_purge
 from app.body_limits import BodyLimits
 from app.collector import service_collector
-from app.db import Database
 from app.health import WriteProbe
 from app.queue_admin import Refused
-from app.recording_store import store_for
 from app.routes import (
     admin,
     admin_queues,
@@ -37,9 +35,11 @@ from app.routes import (
     unhappy,
 )
 from app.security import LoginRateLimiter, PasswordWork, credential_check
-from app.settings import Settings, get_settings
 from app.web import mount_web
 from app.ws_hub import Hub
+from core.db import Database
+from core.recording_store import store_for
+from core.settings import Settings, get_settings
 from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService
 from dialer import monitor_api as dialer_monitor

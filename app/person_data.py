@@ -8,7 +8,7 @@ find the person's rows, and how to erase them. A new table that holds personal d
 Erasure keeps what reports count: a contact, call, complaint or lead attempt stays as an anonymous row
 (names, numbers, e-mails and free text removed), while the rows that only describe the person (phone numbers,
 lead numbers, do-not-call entries) are deleted. What stays is a tombstone per number and e-mail
-(`app/tombstones.py`). Accounts are companies, not persons: they are exported, not erased.
+(`core/tombstones.py`). Accounts are companies, not persons: they are exported, not erased.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from sqlalchemy import Text, cast, delete, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app import tombstones
-from app.audit import audit
-from app.models import (
+from core import tombstones
+from core.audit import audit
+from core.models import (
     Account,
     AuditLog,
     Call,
@@ -39,7 +39,7 @@ from app.models import (
     RecordingPause,
     SurveyAnswer,
 )
-from app.recording_store import RecordingStore
+from core.recording_store import RecordingStore
 from cti.ivr.tables import IvrSession
 from cti.numbers import InvalidNumber, parse, suffix_key
 from dialer.dnc import add_numbers

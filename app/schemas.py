@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
+from core.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
 from dialer.messages import SOUND_NAME, SOUND_NAME_MAX
 
 MAX_ID = 2**62  # below BIGINT's limit on PostgreSQL and SQLite

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.customers import find_contact_ids
-from app.models import Call, Interaction, InteractionKind, OpenCall, Queue, SurveyAnswer, User
+from core.models import Call, Interaction, InteractionKind, OpenCall, Queue, SurveyAnswer, User
 from dialer.models import Campaign, DialerCall
 
 CSAT_RANGE = range(1, 6)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import migrate, tombstones
-from app.db import Database
+from app import migrate
+from core import tombstones
+from core.db import Database
 from dialer.list_import import ImportOptions, import_file
 from dialer.models import CallList
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.settings import ROOT
+from core.settings import ROOT
 from cti.cdr import CDR_FILE_NAME
 from cti.phones import (
     PHONES_INCLUDE,

@@ -227,7 +227,7 @@ async def phone_accounts(session) -> list[PhoneAccount]:  # type: ignore[no-unty
     """Every active user's phone that has credentials (a phone without any is not rendered at all)."""
     from sqlalchemy import select
 
-    from app.models import User
+    from core.models import User
 
     rows = await session.scalars(
         select(User).where(User.sip_endpoint.is_not(None), User.sip_ha1.is_not(None), User.active)

@@ -35,14 +35,14 @@ from cti.queues_conf import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from app.db import Database
+    from core.db import Database
     from cti.service import CtiService
 
 log = logging.getLogger(__name__)
 
 
 async def queue_confs(session: AsyncSession) -> list[QueueConf]:
-    from app.models import Queue
+    from core.models import Queue
 
     rows = await session.scalars(select(Queue).order_by(Queue.name))
     return [

@@ -32,12 +32,12 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.bus import Message, ToAgent
 from app.complaints import sla_state
 from app.customers import CallerMatch, find_callers, matched_contact_ids
-from app.db import Database
-from app.models import Complaint, ComplaintStatus, Interaction, SurveyAnswer
 from app.schemas import ComplaintOut, ContactOut, InteractionOut
+from core.bus import Message, ToAgent
+from core.db import Database
+from core.models import Complaint, ComplaintStatus, Interaction, SurveyAnswer
 from cti.events import AgentRingEnded, AgentRinging, CallAnswered, CallEnded, CallerId, CallOffered, Direction
 from cti.numbers import lookup_keys, try_parse
 

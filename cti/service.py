@@ -18,7 +18,10 @@ from typing import Any
 
 from app import kpi
 from app.agent_state_log import AgentStateLogWriter
-from app.bus import (
+from app.call_history import CallHistoryWriter
+from app.unhappy_segment import SegmentCache
+from app.ws_hub import Hub, Principal
+from core.bus import (
     Bus,
     Message,
     ToAgentAndSupervisors,
@@ -27,13 +30,10 @@ from app.bus import (
     interface_of,
     oversees,
 )
-from app.call_history import CallHistoryWriter
-from app.db import Database
-from app.directory import AgentDirectory
-from app.recording_store import store_for
-from app.settings import Settings
-from app.unhappy_segment import SegmentCache
-from app.ws_hub import Hub, Principal
+from core.db import Database
+from core.directory import AgentDirectory
+from core.recording_store import store_for
+from core.settings import Settings
 from cti import cdr
 from cti.ami import (
     AmiError,

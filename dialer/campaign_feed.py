@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.bus import Message, ToSupervisors
-from app.db import Database
+from core.bus import Message, ToSupervisors
+from core.db import Database
 from dialer.compliance import AbandonStats
 from dialer.engine import campaign_abandons
 from dialer.models import Campaign, CampaignState

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.db import Database
-from app.tabular import MalformedFile
+from core.db import Database
+from core.tabular import MalformedFile
 from dialer.dnc import DncReport, import_dnc_file
 from dialer.list_import import ImportOptions, create_job, job_view, run_job
 from dialer.models import (

@@ -31,8 +31,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from app.db import Database
-from app.models import Queue
+from core.db import Database
+from core.models import Queue
 from cti.ami import AmiError, AmiUnavailable
 from cti.ami_wire import AmiEvent
 from cti.events import AgentState, AgentStateChanged, CallAnswered, CallEnded

@@ -36,16 +36,16 @@ import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import tombstones
-from app.audit import audit
-from app.db import Database
-from app.import_runner import runner_gone, this_runner
-from app.models import utcnow
-from app.settings import get_settings
-from app.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xlsx, neutralise, row_batches
-from app.tabular import normalise_header as _norm
-from app.tombstones import ERASED_REASON, Tombstones
-from app.write_chain import WriteChain
+from core import tombstones
+from core.audit import audit
+from core.db import Database
+from core.import_runner import runner_gone, this_runner
+from core.models import utcnow
+from core.settings import get_settings
+from core.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xlsx, neutralise, row_batches
+from core.tabular import normalise_header as _norm
+from core.tombstones import ERASED_REASON, Tombstones
+from core.write_chain import WriteChain
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.compliance import RuleSet
@@ -152,7 +152,7 @@ class ImportOptions:
     now: datetime | None = None
     workers: int = 0  # processes that parse lines (validate numbers) beside this one; 0: parse here
     limits: Limits = field(default_factory=Limits)  # what reading the file may cost (lines, rows, workbook)
-    # the key of erased persons' tombstones (app/tombstones.py); None: the configured one
+    # the key of erased persons' tombstones (core/tombstones.py); None: the configured one
     tombstone_key: bytes | None = None
 
 

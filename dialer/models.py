@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models import Base, BigId, Timestamped, _enum, utcnow
+from core.models import Base, BigId, Timestamped, _enum, utcnow
 
 
 class DialMode(enum.StrEnum):
@@ -76,7 +76,7 @@ class RejectKind(enum.StrEnum):
     duplicate = "duplicate"
     dnc = "dnc"
     no_consent = "no_consent"
-    erased = "erased"  # the person's data was erased at their request (a tombstone, app/tombstones.py)
+    erased = "erased"  # the person's data was erased at their request (a tombstone, core/tombstones.py)
 
 
 class CallList(Timestamped, Base):

@@ -20,9 +20,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Role
 from app.schemas import PathId
 from app.security import Identity, get_db, require
+from core.models import Role
 from dialer import campaign_reports as cr
 from dialer import report_api
 from dialer.campaign_feed import abandon_wire

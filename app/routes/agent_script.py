@@ -24,10 +24,10 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.models import Call, Contact, Interaction, InteractionKind, PhoneNumber, Queue
 from app.routes.agent import AGENT, Linkedid, cti, my_phone, saved_disposition
 from app.security import Identity, get_db
+from core.audit import audit
+from core.models import Call, Contact, Interaction, InteractionKind, PhoneNumber, Queue
 from cti.ami import AmiError
 from cti.numbers import InvalidNumber, parse, try_parse
 from cti.service import CtiService

@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_sounds
-from app.audit import audit
-from app.models import Queue, QueueMember, Role, Team, User, utcnow
 from app.recordings import Policy as RecordingPolicy
 from app.routes.lists import _multipart, _receive_file
 from app.schemas import ORM, Id, Limit, Name, PathId, RetentionDays, SoundName, Text
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.audit import audit
+from core.models import Queue, QueueMember, Role, Team, User, utcnow
 from cti.numbers import InvalidNumber, parse
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
 from dialer.campaign_readiness import ReadinessFacts, dial_blockers

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile as FormFile
 from starlette.formparsers import MultiPartException
 
-from app.audit import audit
-from app.models import Role
 from app.schemas import ORM, Label, Limit, Name, PathId, Text
 from app.security import Identity, get_db, require
-from app.tabular import MalformedFile
+from core.audit import audit
+from core.models import Role
+from core.tabular import MalformedFile
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import (

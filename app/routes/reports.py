@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi, reporting
 from app.csv_export import csv_response
-from app.models import Call, Role, utcnow
 from app.security import Identity, get_db, require
+from core.models import Call, Role, utcnow
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 staff = require(Role.supervisor, Role.manager)

@@ -10,13 +10,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Role
 from app.schemas import PathId
 from app.security import Identity, get_db
 from app.web.campaigns_view import ACTION_LABELS, STATE_LABELS
 from app.web.pages import page, roles
 from app.web.render import gettext as _
 from app.web.reports_view import day_period
+from core.models import Role
 from dialer import report_api
 from dialer.campaigns import TRANSITIONS
 from dialer.models import Campaign, CampaignState

@@ -30,10 +30,10 @@ import websockets
 from app import migrate
 from app.cpu_priority import apply_cpu_nice
 from app.customer_import import import_customers
-from app.db import Database
-from app.models import ApiToken, Queue, QueueMember, Role, Team, User
 from app.security import token_digest
 from bench.lookup import mobile, write_csv
+from core.db import Database
+from core.models import ApiToken, Queue, QueueMember, Role, Team, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.integration.capture import AmiRecorder
 from tests.integration.plateau_process import PlateauProcess, serve_env

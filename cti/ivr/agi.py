@@ -28,8 +28,8 @@ from typing import Any
 from panoramisk import fast_agi
 from panoramisk.utils import parse_agi_result
 
-from app.db import Database
-from app.recording_store import spoken_key
+from core.db import Database
+from core.recording_store import spoken_key
 from cti.ivr import history
 from cti.ivr import interpreter as it
 from cti.ivr.model import Flow, flow_for_did
@@ -393,7 +393,7 @@ class IvrServer:
 
     async def _record(self, chan: AgiChannel, req: it.Record, linkedid: str) -> it.Recorded:
         # a survey comment goes into the recordings folder (PLATEAU_REC_DIR, set by Plateau on connect) under
-        # a store key (app/recording_store.py), so that a person's export and erasure reach it
+        # a store key (core/recording_store.py), so that a person's export and erasure reach it
         folder = "${GLOBAL(PLATEAU_REC_DIR)}" if req.purpose == "comment" else "${ASTSPOOLDIR}"
         spool = await chan.get_variable(folder)
         if not spool:
@@ -443,7 +443,7 @@ async def caller_variables(session: Any, contacts: list[Any]) -> dict[str, Any]:
     """The data dip's variables for the matched contacts: the best tier, any open complaint."""
     from sqlalchemy import select
 
-    from app.models import Complaint, ComplaintStatus
+    from core.models import Complaint, ComplaintStatus
 
     order = {"vip": 0, "gold": 1, "standard": 2, "low": 3}
     tiers = [str(c.tier) for c in contacts] + [str(c.account.tier) for c in contacts if c.account is not None]
@@ -471,7 +471,7 @@ async def last_agent(session: Any, contact_id: int) -> int | None:
     """The agent who last answered this customer (an agent-only callback goes back to them)."""
     from sqlalchemy import select
 
-    from app.models import Call
+    from core.models import Call
 
     return await session.scalar(
         select(Call.agent_id)

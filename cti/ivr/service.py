@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.db import Database
-from app.settings import ConfigError, Settings
+from core.db import Database
+from core.settings import ConfigError, Settings
 from cti.ivr.agi import IvrServer
 from cti.ivr.model import SOUNDS_DIR, load_flows
 from dialer.model_errors import ContentError

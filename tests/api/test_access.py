@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.models import Call, CallDirection, Contact, Role, User
 from app.security import hash_password
 from app.ws_hub import Principal
+from core.models import Call, CallDirection, Contact, Role, User
 from cti.events import AgentStateChanged
 from cti.service import CtiService
 from tests.api.conftest import PASSWORD, Api

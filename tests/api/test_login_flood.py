@@ -9,7 +9,7 @@ import httpx
 
 from app.cli import proxy_options
 from app.security import LoginRateLimiter
-from app.settings import Settings
+from core.settings import Settings
 from tests.api.conftest import PASSWORD, Api
 from tests.api.live import serving
 from tests.conftest import wait_for

@@ -21,7 +21,7 @@ from sqlalchemy import MetaData, select
 
 from app import person_data
 from app.customer_import import import_customers
-from app.models import (
+from core.models import (
     AuditLog,
     Call,
     CallDirection,
@@ -34,7 +34,7 @@ from app.models import (
     RecordingPause,
     SurveyAnswer,
 )
-from app.recording_store import spoken_key, store_for
+from core.recording_store import spoken_key, store_for
 from cti.ivr.tables import IvrSession
 from dialer.list_import import ImportOptions, import_file
 from dialer.models import (

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditLog, QueueMember
-from app.settings import Settings
 from app.ws_hub import Hub
+from core.models import AuditLog, QueueMember
+from core.settings import Settings
 from cti.queue_provision import QueueProvisioner
 from cti.queues_conf import GLOBALS_INCLUDE, QUEUES_INCLUDE
 from cti.service import CtiService

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.models import User
-from app.settings import Settings
 from app.ws_hub import Hub
+from core.models import User
+from core.settings import Settings
 from cti.phones import ha1
 from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService

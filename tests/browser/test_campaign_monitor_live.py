@@ -18,9 +18,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Queue, Role, User, utcnow
 from app.security import hash_password
+from core.db import Database
+from core.models import Queue, Role, User, utcnow
 from cti.pbx_process import PrivateAsterisk
 from dialer.models import (
     CallList,

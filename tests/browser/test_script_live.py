@@ -19,8 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Queue, User
+from core.db import Database
+from core.models import Queue, User
 from cti.pbx_process import PrivateAsterisk
 from dialer.compliance import builtin_rule_sets, clone_rule_set
 from dialer.models import (

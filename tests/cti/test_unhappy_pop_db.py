@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from app.bus import Message
-from app.db import Database
-from app.models import Call, CallDirection, utcnow
 from app.unhappy_segment import SegmentCache
+from core.bus import Message
+from core.db import Database
+from core.models import Call, CallDirection, utcnow
 from cti.screenpop import ScreenPop
 from tests.cti.test_history_and_pop_db import _full_pop, _ring, _seed
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from app.db import Database
+from core.db import Database
 from cti.ami_wire import AmiEvent
 from cti.events import AgentState
 from dialer import leads_model as m

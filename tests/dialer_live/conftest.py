@@ -15,9 +15,9 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import ApiToken, Queue, Role, User
 from app.security import hash_password, token_digest
+from core.db import Database
+from core.models import ApiToken, Queue, Role, User
 from cti.events import AgentState
 from cti.pbx_process import PrivateAsterisk
 from dialer.models import (
@@ -61,8 +61,6 @@ async def wait_for_async(fn: Callable[[], Any], timeout: float = 15.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.1)
-
-
 
 
 def customer(sipp: Sipp, behaviour: str, ring_ms: int = 1000) -> None:  # noqa: F811

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.models import User
 from app.ws_hub import Hub, Principal
+from core.models import User
 from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
 from dialer.models import CallList, Campaign, CampaignList, CampaignState, Lead, LeadAttempt

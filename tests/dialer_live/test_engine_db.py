@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.settings import Settings
 from app.ws_hub import Hub
+from core.db import Database
+from core.settings import Settings
 from cti.service import CtiService
 from dialer.engine import DialerService, LiveCall
 from dialer.leads_model import LeadStatus

@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
 
-from app.models import Call, Queue, Recording, RecordingPause
+from core.models import Call, Queue, Recording, RecordingPause
 from cti.ivr.tables import IvrSession
 from cti.pbx_process import PrivateAsterisk
 from cti.sipp import Caller, Sipp, agent_scenario, voice_file

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.models import Call, Interaction, InteractionKind, Queue, SurveyAnswer
+from core.models import Call, Interaction, InteractionKind, Queue, SurveyAnswer
 from cti.ivr.model import FLOWS_DIR
 from cti.ivr.tables import IvrSession
 from cti.pbx_process import PbxConfig, PrivateAsterisk

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from app import migrate
-from app.db import Database
+from core.db import Database
 from cti.ivr.agi import IvrServer
 from cti.ivr.model import load_flows
 from cti.pbx_process import PbxConfig, PrivateAsterisk

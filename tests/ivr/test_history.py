@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.bus import Message
-from app.db import Database
+from core.bus import Message
+from core.db import Database
 from cti.events import AgentRinging, CallerId
 from cti.ivr import history
 from cti.ivr.interpreter import Exit

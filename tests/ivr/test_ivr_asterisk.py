@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Account, Contact, PhoneNumber, Tier
+from core.db import Database
+from core.models import Account, Contact, PhoneNumber, Tier
 from cti.ivr.agi import IvrServer
 from cti.ivr.history import ivr_summary
 from cti.ivr.tables import IvrSession

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.models import Account, Contact, DispositionCode, Interaction, Queue
+from core.models import Account, Contact, DispositionCode, Interaction, Queue
 from cti.service import CtiService
 from dialer import leads_model as m
 from dialer.compliance import builtin_rule_sets, clone_rule_set

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
-from app.db import Database
+from core.db import Database
 from dialer.list_import import (
     INTERRUPTED,
     SPOOL_PREFIX,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
+from core.db import Database
 from dialer.compliance import builtin_rule_sets
 from dialer.dnc import import_dnc_file
 from dialer.list_import import ImportOptions, ListImporter, create_job, open_table

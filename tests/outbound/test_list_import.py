@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.db import Database
-from app.tabular import MalformedFile
+from core.db import Database
+from core.tabular import MalformedFile
 from dialer.compliance import builtin_rule_sets
 from dialer.dnc import add_numbers, import_dnc_file
 from dialer.list_import import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
+from core.db import Database
 from dialer.callbacks import schedule_callback
 from dialer.compliance import builtin_rule_sets
 from dialer.leads import select_leads

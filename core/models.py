@@ -429,7 +429,7 @@ class AuditLog(Base):
 
 class Tombstone(Base):
     """What is left of an erased person (app/person_data.py): a keyed hash of each of their numbers and
-    e-mails (app/tombstones.py), never the clear value, so that imports from an old list skip them."""
+    e-mails (core/tombstones.py), never the clear value, so that imports from an old list skip them."""
 
     __tablename__ = "tombstones"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -438,7 +438,7 @@ class Tombstone(Base):
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- recordings (app/recordings.py, app/recording_store.py) ---
+# --- recordings (app/recordings.py, core/recording_store.py) ---
 class Recording(Base):
     """One call's recording, by Linkedid (joins `calls.linkedid`); the file is reached through the store by
     its key only. `purged_at`: the file was deleted (retention or erasure), the row kept as proof."""
