@@ -350,7 +350,7 @@ def _cmd_campaign_create(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app.campaign_file import create_from_file
-    from dialer.model_errors import ContentError
+    from core.model_errors import ContentError
 
     async def create(session):  # type: ignore[no-untyped-def]
         try:
@@ -571,8 +571,8 @@ def _live_pace(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _cmd_ivr_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from core.model_errors import ContentError
     from cti.ivr.model import SOUNDS_DIR, load_flows
-    from dialer.model_errors import ContentError
 
     directory = Path(args.dir) if args.dir else load_settings().ivr_flows_dir
     try:
@@ -590,9 +590,9 @@ def _cmd_ivr_check(args: argparse.Namespace) -> int:
 def _cmd_ivr_try(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from core.model_errors import ContentError
     from cti.ivr.model import load_flows
     from cti.ivr.simulate import simulate
-    from dialer.model_errors import ContentError
 
     settings = load_settings()
     try:

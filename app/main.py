@@ -26,6 +26,7 @@ from app.routes import (
     complaint_reasons,
     complaints,
     customers,
+    dialer_monitor,
     history,
     outbound,
     persons,
@@ -37,12 +38,12 @@ from app.routes import (
 from app.security import LoginRateLimiter, PasswordWork, credential_check
 from app.web import mount_web
 from app.ws_hub import Hub
+from core import registry  # noqa: F401  (every table module loaded before the first query)
 from core.db import Database
 from core.recording_store import store_for
 from core.settings import Settings, get_settings
 from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService
-from dialer import monitor_api as dialer_monitor
 from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
 from dialer.list_import import recover_interrupted

@@ -26,6 +26,17 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from core import tombstones
 from core.audit import audit
+from core.dialer_tables import (
+    Callback,
+    CallbackStatus,
+    DialerCall,
+    DncEntry,
+    ImportReject,
+    Lead,
+    LeadAttempt,
+    LeadNumber,
+)
+from core.ivr_tables import IvrSession
 from core.models import (
     Account,
     AuditLog,
@@ -40,20 +51,9 @@ from core.models import (
     SurveyAnswer,
 )
 from core.recording_store import RecordingStore
-from cti.ivr.tables import IvrSession
 from cti.numbers import InvalidNumber, parse, suffix_key
 from dialer.dnc import add_numbers
 from dialer.leads_model import DIALABLE_STATUSES, LeadStatus
-from dialer.models import (
-    Callback,
-    CallbackStatus,
-    DialerCall,
-    DncEntry,
-    ImportReject,
-    Lead,
-    LeadAttempt,
-    LeadNumber,
-)
 from dialer.script_outcome import internal_dnc_list
 
 ERASED = "(erased)"  # what an anonymised name or text reads

@@ -29,8 +29,8 @@ from panoramisk.ami_protocol import AMIProtocol
 from app import migrate
 from app.call_history import CallHistoryWriter
 from app.collector import service_collector
-from app.ws_hub import Hub, Principal
-from core.bus import Bus, Message, ToAgentAndSupervisors, ToSupervisors
+from app.ws_hub import Hub
+from core.bus import Bus, Message, Principal, ToAgentAndSupervisors, ToSupervisors
 from core.db import Database
 from core.directory import AgentDirectory
 from cti.ami_wire import AmiEvent, AmiReader

@@ -508,10 +508,3 @@ class HealthHeartbeat(Base):
     __tablename__ = "health_heartbeat"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
-
-
-# --- IVR: the IVR history table lives in cti/ivr/tables.py ---
-import cti.ivr.tables  # noqa: E402, F401  (registers it on Base.metadata)
-
-# --- outbound: call lists, leads, campaigns, DNC, callbacks live in dialer/models.py ---
-import dialer.models  # noqa: E402, F401  (registers those tables on Base.metadata)

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.tabular import Limits
-from cti.phones import Trunk, TrunkError, check_trunks
+from core.trunks import Trunk, TrunkError, check_trunks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_AMI_SECRET = "plateau-dev-secret"  # asterisk-conf/'s manager.conf, for the private loopback Asterisk

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.settings import ROOT
+from core.trunks import Trunk
 from cti.cdr import CDR_FILE_NAME
 from cti.phones import (
     PHONES_INCLUDE,
     TRUNKS_INCLUDE,
     PhoneAccount,
     Provisioner,
-    Trunk,
     ha1,
     render_phones,
     render_trunk_dialplan,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from cti.ami import AmiError, AmiUnavailable
+from cti.ami_wire import AmiError, AmiUnavailable
 from cti.queues_conf import (
     GLOBALS_INCLUDE,
     QUEUES_INCLUDE,

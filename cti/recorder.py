@@ -19,12 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app import recordings
 from core.db import Database
+from core.dialer_tables import Campaign
 from core.directory import AgentDirectory
 from core.models import Queue, Recording, RecordingPause
 from core.recording_store import RecordingStore
 from core.settings import Settings
 from cti.events import CallAnswered, CallEnded, CallRecord
-from dialer.models import Campaign
 
 if TYPE_CHECKING:
     from cti.ami import AmiEvent, AmiLink

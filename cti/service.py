@@ -20,10 +20,11 @@ from app import kpi
 from app.agent_state_log import AgentStateLogWriter
 from app.call_history import CallHistoryWriter
 from app.unhappy_segment import SegmentCache
-from app.ws_hub import Hub, Principal
+from app.ws_hub import Hub
 from core.bus import (
     Bus,
     Message,
+    Principal,
     ToAgentAndSupervisors,
     ToAgentsAndSupervisors,
     ToSupervisors,
@@ -35,17 +36,8 @@ from core.directory import AgentDirectory
 from core.recording_store import store_for
 from core.settings import Settings
 from cti import cdr
-from cti.ami import (
-    AmiError,
-    AmiLink,
-    AmiUnavailable,
-    ChannelsSnapshot,
-    DevicesSnapshot,
-    LinkState,
-    QueueItem,
-    QueuesSnapshot,
-)
-from cti.ami_wire import AmiEvent
+from cti.ami import AmiLink, ChannelsSnapshot, DevicesSnapshot, LinkState, QueueItem, QueuesSnapshot
+from cti.ami_wire import AUTO_ANSWER, AmiError, AmiEvent, AmiUnavailable
 from cti.events import (
     AgentRingEnded,
     AgentRinging,
@@ -67,7 +59,6 @@ from cti.events import (
 )
 from cti.live_facts import live_call_facts
 from cti.numbers import parse
-from cti.phones import AUTO_ANSWER
 from cti.recorder import Recorder
 from cti.screenpop import ScreenPop
 from cti.tracker import WRAPUP_REASON, Tracker, reachable

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dialer_tables import Callback, CallbackSource, CallbackStatus, Lead
 from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.leads_model import require_aware
-from dialer.models import Callback, CallbackSource, CallbackStatus, Lead
 
 MAX_NOTE = 2000
 DEFAULT_FALLBACK_MINUTES = 30

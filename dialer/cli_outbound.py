@@ -9,10 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import Database
-from core.tabular import MalformedFile
-from dialer.dnc import DncReport, import_dnc_file
-from dialer.list_import import ImportOptions, create_job, job_view, run_job
-from dialer.models import (
+from core.dialer_tables import (
     CallList,
     Campaign,
     DncKind,
@@ -21,6 +18,9 @@ from dialer.models import (
     ImportReject,
     MappingTemplate,
 )
+from core.tabular import MalformedFile
+from dialer.dnc import DncReport, import_dnc_file
+from dialer.list_import import ImportOptions, create_job, job_view, run_job
 from dialer.store import rule_set_named
 
 

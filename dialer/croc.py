@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.model_errors import ContentError, format_loc, format_validation_error, read_yaml
 from dialer.leads_model import AttemptResult
-from dialer.model_errors import ContentError, format_loc, format_validation_error, read_yaml
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"
 

@@ -39,18 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import tombstones
 from core.audit import audit
 from core.db import Database
-from core.import_runner import runner_gone, this_runner
-from core.models import utcnow
-from core.settings import get_settings
-from core.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xlsx, neutralise, row_batches
-from core.tabular import normalise_header as _norm
-from core.tombstones import ERASED_REASON, Tombstones
-from core.write_chain import WriteChain
-from cti.numbers import InvalidNumber
-from dialer.bulk_numbers import Normaliser
-from dialer.compliance import RuleSet
-from dialer.compliance_zones import UnknownZone, zone_info
-from dialer.models import (
+from core.dialer_tables import (
     CallList,
     CampaignList,
     DncEntry,
@@ -63,6 +52,17 @@ from dialer.models import (
     LeadNumber,
     RejectKind,
 )
+from core.import_runner import runner_gone, this_runner
+from core.models import utcnow
+from core.settings import get_settings
+from core.tabular import CsvTable, Limits, MalformedFile, Table, XlsxTable, is_xlsx, neutralise, row_batches
+from core.tabular import normalise_header as _norm
+from core.tombstones import ERASED_REASON, Tombstones
+from core.write_chain import WriteChain
+from cti.numbers import InvalidNumber
+from dialer.bulk_numbers import Normaliser
+from dialer.compliance import RuleSet
+from dialer.compliance_zones import UnknownZone, zone_info
 
 log = logging.getLogger(__name__)
 

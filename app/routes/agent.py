@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require, token_digest
 from app.surveys import offered, sent_from_desk
-from app.ws_hub import Principal
 from core.audit import audit
-from core.bus import interface_of
+from core.bus import Principal, interface_of
 from core.models import (
     Call,
     DispositionCode,
@@ -26,7 +25,7 @@ from core.models import (
     QueueMember,
     utcnow,
 )
-from cti.ami import AmiError, AmiUnavailable
+from cti.ami_wire import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, CtiService, PhoneNotRegistered
 from cti.softphone import NoBrowserPhone, softphone_config, ws_url

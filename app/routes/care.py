@@ -21,8 +21,8 @@ from app.satisfaction_report import satisfaction_report
 from app.schemas import Label, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 from core.audit import audit
+from core.dialer_tables import Campaign
 from core.models import Account, ComplaintReason, Contact, User, utcnow
-from dialer.models import Campaign
 
 router = APIRouter(tags=["customer care"])
 any_role = require(*ANY_ROLE)

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.routes.agent import _ami, cti, my_phone
 from app.security import Identity, Role, get_db, require
-from app.ws_hub import Principal
 from core.audit import audit
-from core.bus import interface_of
+from core.bus import Principal, interface_of
 from core.models import User
 from cti.service import CtiService
 

@@ -14,8 +14,8 @@ from app.routes import unhappy as unhappy_api
 from app.security import Identity, get_db
 from app.web.pages import page, roles
 from app.web.render import N_, gettext
+from core.dialer_tables import Campaign
 from core.models import Role
-from dialer.models import Campaign
 
 router = APIRouter(include_in_schema=False)
 REASON_LABELS = {

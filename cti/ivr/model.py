@@ -35,8 +35,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.model_errors import ContentError, format_loc
 from cti.ivr.hours import Schedule
-from dialer.model_errors import ContentError, format_loc
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent.parent / "ivr_flows"
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")

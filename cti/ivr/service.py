@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from core.db import Database
+from core.model_errors import ContentError
 from core.settings import ConfigError, Settings
 from cti.ivr.agi import IvrServer
 from cti.ivr.model import SOUNDS_DIR, load_flows
-from dialer.model_errors import ContentError
 
 
 async def start_ivr(settings: Settings, db: Database) -> IvrServer | None:

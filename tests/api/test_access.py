@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.security import hash_password
-from app.ws_hub import Principal
+from core.bus import Principal
 from core.models import Call, CallDirection, Contact, Role, User
 from cti.events import AgentStateChanged
 from cti.service import CtiService

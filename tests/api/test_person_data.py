@@ -21,6 +21,20 @@ from sqlalchemy import MetaData, select
 
 from app import person_data
 from app.customer_import import import_customers
+from core.dialer_tables import (
+    Callback,
+    CallbackSource,
+    CallList,
+    Campaign,
+    DncEntry,
+    ImportJob,
+    ImportReject,
+    Lead,
+    LeadAttempt,
+    LeadNumber,
+    RejectKind,
+)
+from core.ivr_tables import IvrSession
 from core.models import (
     AuditLog,
     Call,
@@ -35,21 +49,7 @@ from core.models import (
     SurveyAnswer,
 )
 from core.recording_store import spoken_key, store_for
-from cti.ivr.tables import IvrSession
 from dialer.list_import import ImportOptions, import_file
-from dialer.models import (
-    Callback,
-    CallbackSource,
-    CallList,
-    Campaign,
-    DncEntry,
-    ImportJob,
-    ImportReject,
-    Lead,
-    LeadAttempt,
-    LeadNumber,
-    RejectKind,
-)
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.db

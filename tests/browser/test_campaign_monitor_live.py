@@ -20,9 +20,7 @@ from sqlalchemy import select
 
 from app.security import hash_password
 from core.db import Database
-from core.models import Queue, Role, User, utcnow
-from cti.pbx_process import PrivateAsterisk
-from dialer.models import (
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -33,6 +31,8 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import Queue, Role, User, utcnow
+from cti.pbx_process import PrivateAsterisk
 from tests.browser.conftest import ARTIFACTS, login
 from tests.browser.cti_live import (
     CONTRAST_JS,

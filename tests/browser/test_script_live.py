@@ -20,10 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from core.db import Database
-from core.models import Queue, User
-from cti.pbx_process import PrivateAsterisk
-from dialer.compliance import builtin_rule_sets, clone_rule_set
-from dialer.models import (
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -34,6 +31,9 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import Queue, User
+from cti.pbx_process import PrivateAsterisk
+from dialer.compliance import builtin_rule_sets, clone_rule_set
 from tests.browser.conftest import ARTIFACTS, login
 from tests.browser.cti_live import (
     CONTRAST_JS,

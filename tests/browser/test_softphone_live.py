@@ -22,11 +22,11 @@ from sqlalchemy import select
 
 from app.security import token_digest
 from core.db import Database
+from core.dialer_tables import CampaignState
 from core.models import ApiToken, Role, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from cti.phones import ha1
 from cti.sipp import Caller, Sipp, voice_file
-from dialer.models import CampaignState
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, login
 from tests.browser.cti_live import (
     PASSWORD,

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from app import migrate
 from app.cli import main
-from core.models import Base
+from core.registry import metadata
 from core.settings import get_settings
 
 
@@ -150,7 +150,7 @@ def test_given_migrations_when_downgraded_and_upgraded_then_both_work(cli_db: st
         return tables, versions
 
     head = ScriptDirectory.from_config(migrate.alembic_config(cli_db)).get_current_head()
-    models = set(Base.metadata.tables)
+    models = set(metadata.tables)
     assert schema() == (models, [head])
     migrate.downgrade(cli_db, "base")
     assert schema() == (set(), []), "every table dropped, no revision left"

@@ -17,10 +17,7 @@ from sqlalchemy import select
 
 from app.security import hash_password, token_digest
 from core.db import Database
-from core.models import ApiToken, Queue, Role, User
-from cti.events import AgentState
-from cti.pbx_process import PrivateAsterisk
-from dialer.models import (
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -30,6 +27,9 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import ApiToken, Queue, Role, User
+from cti.events import AgentState
+from cti.pbx_process import PrivateAsterisk
 from tests.integration.conftest import Plateau, pbx, plateau_settings, recorder, serve_plateau, sipp  # noqa: F401
 from tests.integration.faults import AmiProxy
 from tests.integration.sipp import Sipp

@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from app.ws_hub import Hub
 from core.db import Database
+from core.dialer_tables import Callback, CallbackSource, CallbackStatus, CallList, Campaign, Lead, LeadAttempt
 from core.settings import Settings
 from cti.service import CtiService
 from dialer.engine import DialerService, LiveCall
 from dialer.leads_model import LeadStatus
-from dialer.models import Callback, CallbackSource, CallbackStatus, CallList, Campaign, Lead, LeadAttempt
 
 pytestmark = pytest.mark.db
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from core.dialer_tables import DialerCall
 from cti.service import CtiService
 from dialer.engine import DialerService
-from dialer.models import DialerCall
 from tests.dialer_live.conftest import Live, wait_for_async, wait_until
 from tests.integration.sipp import Sipp
 

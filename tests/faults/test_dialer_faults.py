@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest_asyncio
 from sqlalchemy import select
 
+from core.dialer_tables import CustomRuleSet, DialerCall, LeadAttempt
 from cti.pbx_process import PrivateAsterisk
 from dialer.compliance import builtin_rule_sets
-from dialer.models import CustomRuleSet, DialerCall, LeadAttempt
 from tests.conftest import wait_for
 from tests.dialer_live.conftest import add_campaign
 from tests.faults.conftest import Centre, centre_on

@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from app import migrate
 from app.security import hash_password, new_token, token_digest
 from core.db import Database
+from core.dialer_tables import ImportJob, Lead
 from core.models import ApiToken, Role, User
 from core.settings import ROOT
 from cti.pbx_process import free_port
-from dialer.models import ImportJob, Lead
 from dialer.store import load_leads
 from tests.outbound.test_import_jobs import big_list
 from tests.pg import fresh_database

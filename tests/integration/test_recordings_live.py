@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
 
+from core.ivr_tables import IvrSession
 from core.models import Call, Queue, Recording, RecordingPause
-from cti.ivr.tables import IvrSession
 from cti.pbx_process import PrivateAsterisk
 from cti.sipp import Caller, Sipp, agent_scenario, voice_file
 from tests.conftest import wait_for

@@ -18,13 +18,13 @@ import pytest
 from sqlalchemy import select
 
 from core.db import Database
+from core.dialer_tables import Callback
+from core.ivr_tables import IvrSession
 from core.models import Account, Contact, PhoneNumber, Tier
 from cti.ivr.agi import IvrServer
 from cti.ivr.history import ivr_summary
-from cti.ivr.tables import IvrSession
 from cti.numbers import parse
 from cti.pbx_process import PrivateAsterisk
-from dialer.models import Callback
 from tests.conftest import wait_for
 from tests.ivr.conftest import AmiEvents
 from tests.ivr.sipp import Key, start_agent_phone, start_caller, start_carrier, stop

@@ -20,11 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from core.models import Account, Contact, DispositionCode, Interaction, Queue
-from cti.service import CtiService
-from dialer import leads_model as m
-from dialer.compliance import builtin_rule_sets, clone_rule_set
-from dialer.models import (
+from core.dialer_tables import (
     Callback,
     CallList,
     Campaign,
@@ -36,6 +32,10 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import Account, Contact, DispositionCode, Interaction, Queue
+from cti.service import CtiService
+from dialer import leads_model as m
+from dialer.compliance import builtin_rule_sets, clone_rule_set
 from dialer.store import load_history, load_leads, record_attempt
 from tests.api.conftest import Api
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from core.db import Database
+from core.dialer_tables import CallList, DncKind, DncList, ImportJob, ImportReject
 from dialer.compliance import builtin_rule_sets
 from dialer.dnc import import_dnc_file
 from dialer.list_import import ImportOptions, ListImporter, create_job, open_table
-from dialer.models import CallList, DncKind, DncList, ImportJob, ImportReject
 from tests.outbound.files import french_csv, write
 
 pytestmark = pytest.mark.db
