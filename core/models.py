@@ -162,7 +162,7 @@ class Queue(Base):
     sl_variant: Mapped[str] = mapped_column(String(32), default="short_abandons_excluded")
     sl_target_pct: Mapped[int] = mapped_column(Integer, default=80)
     short_abandon_s: Mapped[int] = mapped_column(Integer, default=5)
-    # call recordings (app/recordings.py): all | none | on_demand, the sound announced, days kept
+    # call recordings (cti/recordings.py): all | none | on_demand, the sound announced, days kept
     recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
     recording_announcement: Mapped[str | None] = mapped_column(String(80))
     recording_retention_days: Mapped[int | None] = mapped_column(Integer)
@@ -438,7 +438,7 @@ class Tombstone(Base):
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- recordings (app/recordings.py, core/recording_store.py) ---
+# --- recordings (cti/recordings.py, core/recording_store.py) ---
 class Recording(Base):
     """One call's recording, by Linkedid (joins `calls.linkedid`); the file is reached through the store by
     its key only. `purged_at`: the file was deleted (retention or erasure), the row kept as proof."""

@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     # queues live in the database only. `plateau serve --with-pbx` (make run): the private Asterisk's.
     pbx_conf_dir: Path | None = None
 
-    # call recordings (app/recordings.py): the folder Asterisk writes into (shared with it), the days kept
+    # call recordings (cti/recordings.py): the folder Asterisk writes into (shared with it), the days kept
     # when a queue or campaign says none (0: forever), the call rows' own retention (0: forever; older rows
     # lose the caller's number and name, aggregates stay), how often the purge runs
     recordings_dir: Path = VAR / "recordings"

@@ -16,11 +16,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from app import kpi
-from app.agent_state_log import AgentStateLogWriter
-from app.call_history import CallHistoryWriter
-from app.unhappy_segment import SegmentCache
-from app.ws_hub import Hub
 from core.bus import (
     Bus,
     Message,
@@ -57,10 +52,9 @@ from cti.events import (
     WrapUpStarted,
     to_wire,
 )
-from cti.live_facts import live_call_facts
 from cti.numbers import parse
+from cti.ports import FeaturesFactory, Publisher
 from cti.recorder import Recorder
-from cti.screenpop import ScreenPop
 from cti.tracker import WRAPUP_REASON, Tracker, reachable
 
 log = logging.getLogger(__name__)
@@ -83,16 +77,10 @@ class PhoneNotRegistered(RuntimeError):
     """The agent's phone has no registration: they cannot be offered calls."""
 
 
-def _ivr_summary() -> Any:
-    try:
-        from cti.ivr.history import ivr_summary
-    except ImportError:  # the IVR is optional
-        return None
-    return ivr_summary
-
-
 class CtiService:
-    def __init__(self, settings: Settings, db: Database, hub: Hub) -> None:
+    def __init__(self, settings: Settings, db: Database, hub: Publisher, features: FeaturesFactory) -> None:
+        """`features` builds the application's parts (screen pop, history, state log) around this service:
+        app/cti_wiring.py's `cti_features`."""
         self.settings = settings
         self.db = db
         self.hub = hub
@@ -101,26 +89,11 @@ class CtiService:
             trunks=[f"PJSIP/{t}" for t in settings.trunk_names], wrapup=settings.wrapup_enabled
         )
         self.directory = AgentDirectory(db)
-        # the IVR's part of a call is only read (one more query per pop and per call) when it runs here
-        summary = _ivr_summary() if settings.ivr_enabled else None
-        self.unhappy = SegmentCache()  # the unhappy-customers file, for the pop's badge
-        self.screenpop = ScreenPop(
-            db,
-            hub.publish,
-            settings.default_region,
-            lookup_timeout_s=settings.pop_lookup_timeout_s,
-            ivr_summary=summary,
-            unhappy=self.unhappy.reasons,
-        )
-        self.history = CallHistoryWriter(
-            db,
-            self.directory,
-            settings.default_region,
-            matches=self.screenpop.matches,
-            ivr_summary=summary,
-            dead_letter=settings.history_dead_letter,
-            direction_of=self._direction_of,
-        )
+        plugged = features(self)
+        self.screenpop = plugged.screenpop
+        self.history = plugged.history
+        self.state_log = plugged.state_log
+        self._background = plugged.background
         self.link = AmiLink(
             settings.ami_host,
             settings.ami_port,
@@ -130,7 +103,6 @@ class CtiService:
             ping_interval=settings.ami_ping_interval_s,
             ping_timeout=settings.ami_ping_timeout_s,
         )
-        self.state_log = AgentStateLogWriter(db, self.directory)
         self.recorder = Recorder(settings, db, store_for(settings), self.link, self.directory)
         self.bus.subscribe(self.screenpop.on_event)
         self.bus.subscribe(self.state_log.on_event)
@@ -157,7 +129,8 @@ class CtiService:
         )  # the backfill reads Asterisk's records from there
         self.history.start()
         self.state_log.start()
-        self._spawn(self.unhappy.run(self.db))
+        for job in self._background:
+            self._spawn(job())
         if self.settings.ami_enabled:
             await self.link.start()
 
@@ -236,7 +209,7 @@ class CtiService:
         if calls:
             log.info("history: %d call(s) found in Asterisk's call records (not seen by Plateau)", len(calls))
 
-    def _direction_of(self, linkedid: str) -> Direction | None:
+    def direction_of(self, linkedid: str) -> Direction | None:
         call = self.tracker.calls.get(linkedid)
         return call.direction if call is not None else None
 
@@ -511,18 +484,14 @@ class CtiService:
                 break
             del self._ended_recently[linkedid]
 
-    def _user_id(self, interface: str | None) -> int | None:
+    def recently_ended(self, now: float) -> list[CallRecord]:
+        """Calls ended in the last few minutes (RECENT_ENDED_S): the history may not hold them yet."""
+        self._forget_ended(now)
+        return [rec for _, rec in self._ended_recently.values()]
+
+    def user_id(self, interface: str | None) -> int | None:
         info = self.directory.get(interface)
         return info.user_id if info else None
-
-    def live_facts(self, now: float | None = None) -> list[kpi.CallFact]:
-        """Inbound queue calls the history may not hold yet, as KPI facts: those in progress (offered once
-        queued, answered once an agent answered) and those ended in the last few minutes. Merged with the
-        history by `app.reporting.with_live`, which counts a written call once, as its row."""
-        now = time.time() if now is None else now
-        self._forget_ended(now)
-        ended = [rec for _, rec in self._ended_recently.values()]
-        return live_call_facts(self.tracker, ended, now, self._user_id)
 
     def call_views(self) -> list[dict[str, Any]]:
         """Calls an agent is on, as the wallboard's "current call" shows them: the caller (number, and the

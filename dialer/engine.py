@@ -607,7 +607,7 @@ class DialerService:
             "PLATEAU_CALLBACK_DIGITS": spoken_number(campaign["callback_number"], call.e164),
             "PLATEAU_MACHINE_SOUND": campaign["machine_sound"],
             "PLATEAU_LANG": message_language(call.e164),
-            # the campaign's recording (app/recordings.py): no announcement unless the campaign names one,
+            # the campaign's recording (cti/recordings.py): no announcement unless the campaign names one,
             # since it would play before the agent is connected and count against the abandon time
             "PLATEAU_REC_POLICY": campaign["recording"],
             "PLATEAU_REC_SOUND": campaign["recording_sound"],

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_sounds
-from app.recordings import Policy as RecordingPolicy
 from app.routes.lists import _multipart, _receive_file
 from app.schemas import ORM, Id, Limit, Name, PathId, RetentionDays, SoundName, Text
 from app.security import ANY_ROLE, Identity, get_db, require
@@ -36,6 +35,7 @@ from core.dialer_tables import Lead as LeadRow
 from core.model_errors import ContentError
 from core.models import Queue, QueueMember, Role, Team, User, utcnow
 from cti.numbers import InvalidNumber, parse
+from cti.recordings import Policy as RecordingPolicy
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
 from dialer.campaign_readiness import ReadinessFacts, dial_blockers
 from dialer.campaigns import (

@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import recordings
 from app.recording_purge import purge
 from app.routes.history import agent_scope, check_call_visible
 from app.schemas import Id, PathId
@@ -31,6 +30,7 @@ from core.models import (
     User,
 )
 from core.recording_store import RecordingStore, store_for
+from cti import recordings
 
 router = APIRouter(tags=["recordings"])
 any_role = require(*ANY_ROLE)

@@ -33,6 +33,7 @@ from core.recording_store import spoken_key
 from cti.ivr import history
 from cti.ivr import interpreter as it
 from cti.ivr.model import Flow, flow_for_did
+from cti.ivr.ports import CallbackRefused, IvrData
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class IvrServer:
 
     flows: Mapping[str, Flow]
     db: Database
+    data: IvrData  # customers, surveys, callbacks: the application's (app/ivr_data.py)
     host: str = "127.0.0.1"
     port: int = 4573
     region: str = "FR"
@@ -345,48 +347,39 @@ class IvrServer:
         # "error": no action, so the dialplan sends the caller to the DID's queue
 
     async def _lookup(self, caller: str | None) -> dict[str, Any] | None:
-        from app.customers import find_callers
-
         if not caller:
             return None
 
         async def dip(s: Any) -> dict[str, Any]:
-            matches = await find_callers(s, caller, self.region)
-            if not matches:
+            contacts = await self.data.find_contacts(s, caller, self.region)
+            if not contacts:
                 return {"known": False}
-            return await caller_variables(s, [mt.contact for mt in matches])
+            return await caller_variables(s, contacts)
 
         return await self._db(dip, timeout=DB_TIMEOUT_S)
 
     async def _schedule(self, req: it.ScheduleCallback, session: it.Session) -> it.CallbackDone:
-        from dialer.callbacks import CallbackError, schedule_callback
-        from dialer.compliance_zones import UnknownZone, zones_for_number
-
-        try:
-            tz = zones_for_number(req.number_e164)[0]
-        except UnknownZone:
-            tz = self.default_zone
+        tz = self.data.time_zone_of(req.number_e164) or self.default_zone
         contact_id = session.variables.get("contact_id") or None
         caller_number = session.variables.get("caller", "")
 
         async def create(s: Any) -> int:
             agent_id = await last_agent(s, int(contact_id)) if req.mode == "agent" and contact_id else None
-            cb = await schedule_callback(
+            ref = await self.data.schedule_callback(
                 s,
                 number_e164=req.number_e164,
                 contact_id=int(contact_id) if contact_id else None,
                 due_at=self.clock(),  # as soon as an agent is free: the caller chose not to wait
                 tz=tz,
                 agent_id=agent_id,
-                source="ivr",
                 note=f"IVR {session.flow.name} → {req.queue}; appelant {caller_number or 'masqué'}",
             )
             await s.commit()
-            return int(cb.id)
+            return ref
 
         try:
-            ref = await self._db(create, timeout=DB_TIMEOUT_S, reraise=(CallbackError,))
-        except CallbackError as exc:
+            ref = await self._db(create, timeout=DB_TIMEOUT_S, reraise=(CallbackRefused,))
+        except CallbackRefused as exc:
             log.warning("IVR callback refused: %s", exc)
             return it.CallbackDone(False)
         return it.CallbackDone(ref is not None, str(ref) if ref is not None else "")
@@ -406,10 +399,8 @@ class IvrServer:
         return it.Recorded(True, f"{path}.wav")
 
     async def _save_survey(self, req: it.SaveSurvey, session: it.Session, linkedid: str) -> it.SurveySaved:
-        from app.surveys import save_answers
-
         async def save(s: Any) -> bool:
-            await save_answers(
+            await self.data.save_survey(
                 s,
                 linkedid=linkedid,
                 flow=session.flow.name,

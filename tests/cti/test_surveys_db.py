@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from app import surveys
 from app.call_history import CallHistoryWriter
+from app.screenpop import ScreenPop
 from app.unhappy_segment import members
 from core.bus import Message
 from core.db import Database
 from core.directory import AgentDirectory
 from core.models import Interaction, InteractionKind, OpenCall, SurveyAnswer, utcnow
-from cti.screenpop import ScreenPop
 from tests.cti.test_history_and_pop_db import _full_pop, _record, _ring, _seed
 
 pytestmark = pytest.mark.db

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.cti_wiring import build_cti
 from core.dialer_tables import (
     Callback,
     CallList,
@@ -80,7 +81,7 @@ class Call:
 async def _cti(api: Api) -> CtiService:
     service = getattr(api.app.state, "cti", None)
     if service is None:
-        service = api.app.state.cti = CtiService(api.app.state.settings, api.db, api.app.state.hub)
+        service = api.app.state.cti = build_cti(api.app.state.settings, api.db, api.app.state.hub)
     return service
 
 

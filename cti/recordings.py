@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from dialer.messages import SOUND_NAME, SOUND_NAME_MAX
+from cti.sounds import SOUND_NAME, SOUND_NAME_MAX
 
 DEFAULT_ANNOUNCEMENT = "conf-now-recording"  # stock prompt in French and English: "this call is recorded"
 QUEUE_NAME = re.compile(r"[a-z0-9_\-]{1,80}")

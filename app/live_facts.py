@@ -8,6 +8,7 @@ is written; `app.reporting.with_live` then counts the row instead (one call, one
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from app import kpi
 from app.call_history import call_row
 from app.reporting import fact_of_row
 from cti.events import CallRecord, Direction
+from cti.service import CtiService
 from cti.tracker import Tracker
 
 UserIdOf = Callable[[str | None], int | None]
@@ -49,3 +51,11 @@ def live_call_facts(
             )
         )
     return out
+
+
+def service_live_facts(service: CtiService, now: float | None = None) -> list[kpi.CallFact]:
+    """Inbound queue calls the history may not hold yet, as KPI facts: those in progress (offered once
+    queued, answered once an agent answered) and those ended in the last few minutes. Merged with the
+    history by `app.reporting.with_live`, which counts a written call once, as its row."""
+    now = time.time() if now is None else now
+    return live_call_facts(service.tracker, service.recently_ended(now), now, service.user_id)
