@@ -24,6 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy import select
+
+from core.models import User
 from core.trunks import Trunk, check_trunks, host_port
 
 REALM = "plateau"
@@ -151,10 +154,6 @@ def render_trunk_dialplan(trunks: Sequence[Trunk]) -> str:
 # -- the database edge ----------------------------------------------------------------------------------
 async def phone_accounts(session) -> list[PhoneAccount]:  # type: ignore[no-untyped-def]
     """Every active user's phone that has credentials (a phone without any is not rendered at all)."""
-    from sqlalchemy import select
-
-    from core.models import User
-
     rows = await session.scalars(
         select(User).where(User.sip_endpoint.is_not(None), User.sip_ha1.is_not(None), User.active)
     )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from core.models import Queue
 from cti.ami_wire import AmiError, AmiUnavailable
 from cti.queues_conf import (
     GLOBALS_INCLUDE,
@@ -42,8 +43,6 @@ log = logging.getLogger(__name__)
 
 
 async def queue_confs(session: AsyncSession) -> list[QueueConf]:
-    from core.models import Queue
-
     rows = await session.scalars(select(Queue).order_by(Queue.name))
     return [
         QueueConf(

@@ -27,8 +27,10 @@ from typing import Any
 
 from panoramisk import fast_agi
 from panoramisk.utils import parse_agi_result
+from sqlalchemy import select
 
 from core.db import Database
+from core.models import Call, Complaint, ComplaintStatus
 from core.recording_store import spoken_key
 from cti.ivr import history
 from cti.ivr import interpreter as it
@@ -432,10 +434,6 @@ class IvrServer:
 
 async def caller_variables(session: Any, contacts: list[Any]) -> dict[str, Any]:
     """The data dip's variables for the matched contacts: the best tier, any open complaint."""
-    from sqlalchemy import select
-
-    from core.models import Complaint, ComplaintStatus
-
     order = {"vip": 0, "gold": 1, "standard": 2, "low": 3}
     tiers = [str(c.tier) for c in contacts] + [str(c.account.tier) for c in contacts if c.account is not None]
     tier = min(tiers, key=lambda t: order.get(t, 9)) if tiers else ""
@@ -460,10 +458,6 @@ async def caller_variables(session: Any, contacts: list[Any]) -> dict[str, Any]:
 
 async def last_agent(session: Any, contact_id: int) -> int | None:
     """The agent who last answered this customer (an agent-only callback goes back to them)."""
-    from sqlalchemy import select
-
-    from core.models import Call
-
     return await session.scalar(
         select(Call.agent_id)
         .where(Call.contact_id == contact_id, Call.agent_id.is_not(None))
