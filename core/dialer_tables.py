@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, BigId, Timestamped, _enum, utcnow
+from core.base import Base, BigId, Timestamped, _enum, utcnow
 
 
 class DialMode(enum.StrEnum):
