@@ -1,5 +1,6 @@
 """Calls the history does not hold yet, as KPI facts (app/kpi.py), so that the wallboard's counters tell
-the truth while calls are in progress. Pure: the tracker's state and the recently ended records in, facts out.
+the truth while calls are in progress. Pure (`live_call_facts`): the tracker's state and the recently ended
+records in, facts out; `service_live_facts` reads them off the running CTI service and the clock.
 
 A call in progress is offered once it has entered a queue and answered once an agent answered; an ended call
 is counted from its record exactly as its history row will be (`app.call_history.call_row`), until the row
