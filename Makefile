@@ -58,6 +58,8 @@ run: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	@# the layers (docs/architecture.md): core < cti < dialer < app, contracts in pyproject.toml
+	$(BIN)/lint-imports --no-cache
 
 fmt: setup
 	$(BIN)/ruff check --fix .

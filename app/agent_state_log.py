@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 
 from app.call_history import RETRY_MAX_S, database_unavailable
-from app.db import Database
-from app.directory import AgentDirectory
-from app.models import AgentStateLog
+from core.db import Database
+from core.directory import AgentDirectory
+from core.models import AgentStateLog
 from cti.events import AgentStateChanged
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.settings import Settings
+from core.settings import Settings
 
 UPLOAD_PATHS = re.compile(r"^/api/v1/(lists/\d+/imports|dnc-lists/\d+/import|campaigns/\d+/recording)$")
 PREVIEW_PATH = "/api/v1/lists/preview"

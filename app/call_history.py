@@ -34,11 +34,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.customers import find_contact_ids
-from app.db import Database
-from app.directory import AgentDirectory
-from app.models import Call, CallDirection, Interaction, InteractionKind, OpenCall
-from app.settings import VAR
 from app.surveys import complete_from_calls
+from core.db import Database
+from core.directory import AgentDirectory
+from core.models import Call, CallDirection, Interaction, InteractionKind, OpenCall
+from core.settings import VAR
 from cti.events import CallAnswered, CallEnded, CallerId, CallOffered, CallQueued, CallRecord, Direction
 
 log = logging.getLogger(__name__)

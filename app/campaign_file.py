@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Queue, Team
 from app.routes.campaigns import CampaignIn, insert_campaign
-from dialer.model_errors import ContentError, format_validation_error, read_yaml
-from dialer.models import CallList, Campaign
+from core.dialer_tables import CallList, Campaign
+from core.model_errors import ContentError, format_validation_error, read_yaml
+from core.models import Queue, Team
 
 BY_NAME = {"queue": ("queue_id", Queue), "team": ("team_id", Team)}
 

@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import care_ratios as cr
-from app.models import Account, Call, CallDirection, Complaint, Contact, User
+from core.models import Account, Call, CallDirection, Complaint, Contact, User
 
 NONE_KEY = "—"
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from app.models import ComplaintStatus as S
+from core.models import ComplaintStatus as S
 
 
 class SlaState(StrEnum):

@@ -21,7 +21,7 @@ from babel.numbers import format_decimal
 from fastapi.responses import Response
 
 # The rule itself lives with the spreadsheet reading code, so that import and export cannot drift apart.
-from app.tabular import FORMULA_PREFIXES, neutralise
+from core.tabular import FORMULA_PREFIXES, neutralise
 
 __all__ = ["FORMULA_PREFIXES", "cell", "csv_response", "neutralise", "to_csv"]
 BOM = "\ufeff"

@@ -17,7 +17,7 @@ from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Account, Contact, NumberKind, PhoneNumber, Tier
+from core.models import Account, Contact, NumberKind, PhoneNumber, Tier
 from cti.numbers import lookup_keys
 
 MAX_MATCHES = 50  # a shared switchboard number can map to many contacts; a pop shows a chooser, not 10k rows

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import complaints as rules
-from app.models import (
+from app.security import hash_password
+from core.models import (
     Account,
     Call,
     CallDirection,
@@ -30,7 +31,6 @@ from app.models import (
     User,
     utcnow,
 )
-from app.security import hash_password
 from cti.numbers import parse
 from cti.phones import ha1, new_password
 

@@ -29,12 +29,12 @@ import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from app.db import Database
 from app.demo import seed_demo
 from app.demo_plan import ArmPhone, Customer, DemoSchedule, Pace, PlaceCall, demo_channels
-from app.models import ApiToken, Contact, DispositionCode, User
 from app.security import token_digest
-from app.settings import VAR, Settings
+from core.db import Database
+from core.models import ApiToken, Contact, DispositionCode, User
+from core.settings import VAR, Settings
 from cti.pbx_process import PbxConfig, PbxError, PrivateAsterisk, phone_address, private_provisioner
 from cti.phones import reset_password
 from cti.sipp import Caller, Sipp, register_phone, voice_file

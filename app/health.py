@@ -13,8 +13,8 @@ import time
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.db import Database
-from app.models import HealthHeartbeat, utcnow
+from core.db import Database
+from core.models import HealthHeartbeat, utcnow
 
 PROBE_EVERY_S = 5.0
 LOCK_WAIT_MS = 500  # a healthy database's writers hold the lock for milliseconds

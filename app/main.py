@@ -14,10 +14,10 @@ from fastapi import FastAPI, Response
 from app import recording_purge
 from app.body_limits import BodyLimits
 from app.collector import service_collector
-from app.db import Database
+from app.cti_wiring import build_cti
 from app.health import WriteProbe
+from app.ivr_data import AppIvrData
 from app.queue_admin import Refused
-from app.recording_store import store_for
 from app.routes import (
     admin,
     admin_queues,
@@ -28,6 +28,7 @@ from app.routes import (
     complaint_reasons,
     complaints,
     customers,
+    dialer_monitor,
     history,
     outbound,
     persons,
@@ -37,12 +38,14 @@ from app.routes import (
     unhappy,
 )
 from app.security import LoginRateLimiter, PasswordWork, credential_check
-from app.settings import Settings, get_settings
+from app.unhappy_segment import SegmentCache
 from app.web import mount_web
 from app.ws_hub import Hub
+from core import registry  # noqa: F401  (every table module loaded before the first query)
+from core.db import Database
+from core.recording_store import store_for
+from core.settings import Settings, get_settings
 from cti.queue_provision import QueueProvisioner
-from cti.service import CtiService
-from dialer import monitor_api as dialer_monitor
 from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
 from dialer.list_import import recover_interrupted
@@ -65,11 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.write_probe = WriteProbe(app.state.db)
         from cti.ivr.service import start_ivr
 
-        app.state.ivr = await start_ivr(settings, app.state.db)  # None unless PLATEAU_IVR_ENABLED
-        app.state.cti = CtiService(settings, app.state.db, app.state.hub)
+        app.state.ivr = await start_ivr(
+            settings, app.state.db, AppIvrData()
+        )  # None unless PLATEAU_IVR_ENABLED
+        app.state.unhappy = SegmentCache()  # the unhappy-customers file: the pop's badge, the unhappy routes
+        app.state.cti = build_cti(settings, app.state.db, app.state.hub, app.state.unhappy)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
-        app.state.unhappy = app.state.cti.unhappy
         app.state.queues = None
         if settings.pbx_conf_dir is not None:  # Plateau provisions the PBX's queues (cti/queue_provision.py)
             app.state.queues = QueueProvisioner(settings.pbx_conf_dir, app.state.cti)

@@ -14,7 +14,7 @@ from typing import Any
 
 from app.csv_export import BOM, cell
 from app.person_data import Gathered
-from app.recording_store import RecordingStore
+from core.recording_store import RecordingStore
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

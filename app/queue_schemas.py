@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.kpi import SlVariant
-from app.recordings import Policy as RecordingPolicy
 from app.schemas import ORM, Id, Label, RetentionDays, SoundName, Text
 from cti.queues_conf import SKILL_MAX, SKILL_MIN, STRATEGIES, name_problem
+from cti.recordings import Policy as RecordingPolicy
 
 Strategy = Literal[STRATEGIES]  # type: ignore[valid-type]
 
@@ -46,7 +46,7 @@ class QueueSettings(BaseModel):
     overflow: QueueName | None = None
     did: Did | None = None  # type: ignore[valid-type]
     script: Text(120) | None = None  # type: ignore[valid-type]
-    # call recordings (app/recordings.py) and the post-call survey offered on its calls
+    # call recordings (cti/recordings.py) and the post-call survey offered on its calls
     recording_policy: RecordingPolicy = RecordingPolicy.none
     recording_announcement: SoundName | None = None
     recording_retention_days: RetentionDays | None = None

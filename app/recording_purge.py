@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import exists, or_, select, update
 
-from app import recordings
-from app.audit import audit
-from app.db import Database
-from app.models import Call, Complaint, ComplaintRecording, ComplaintStatus, Recording
-from app.recording_store import RecordingStore
-from app.settings import Settings
+from core.audit import audit
+from core.db import Database
+from core.models import Call, Complaint, ComplaintRecording, ComplaintStatus, Recording
+from core.recording_store import RecordingStore
+from core.settings import Settings
+from cti import recordings
 
 log = logging.getLogger(__name__)
 

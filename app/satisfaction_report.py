@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.care_report import HANDLED
-from app.models import Call, Complaint, Interaction, SurveyAnswer
 from app.satisfaction import By, Satisfaction, SurveyedCall, satisfaction_rows
+from core.models import Call, Complaint, Interaction, SurveyAnswer
 
 
 async def surveyed_calls(db: AsyncSession, since: datetime, until: datetime) -> list[SurveyedCall]:

@@ -16,8 +16,8 @@ from pydantic import (
     model_validator,
 )
 
-from app.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
-from dialer.messages import SOUND_NAME, SOUND_NAME_MAX
+from core.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
+from cti.sounds import SOUND_NAME, SOUND_NAME_MAX
 
 MAX_ID = 2**62  # below BIGINT's limit on PostgreSQL and SQLite
 
@@ -338,7 +338,7 @@ class TeamOut(ORM):
     name: str
 
 
-# call recordings (app/recordings.py): a sound Playback takes, days kept (0: forever)
+# call recordings (cti/recordings.py): a sound Playback takes, days kept (0: forever)
 SoundName = Annotated[
     str, StringConstraints(pattern=f"^(?:{SOUND_NAME.pattern})$", max_length=SOUND_NAME_MAX)
 ]

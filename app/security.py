@@ -29,7 +29,7 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ApiToken, Role, User, WebSession, utcnow
+from core.models import ApiToken, Role, User, WebSession, utcnow
 
 SESSION_COOKIE = "plateau_session"
 CSRF_COOKIE = "plateau_csrf"
@@ -246,7 +246,7 @@ async def live_credentials(db: AsyncSession, digests: set[str]) -> set[str]:
 
 
 def credential_check(database: Any) -> Callable[[set[str]], Any]:
-    """`live_credentials` on a fresh session of `database` (an app.db.Database), for the WebSocket hub."""
+    """`live_credentials` on a fresh session of `database` (an core.db.Database), for the WebSocket hub."""
 
     async def check(digests: set[str]) -> set[str]:
         async with database.session() as db:

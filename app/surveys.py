@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.customers import find_contact_ids
-from app.models import Call, Interaction, InteractionKind, OpenCall, Queue, SurveyAnswer, User
-from dialer.models import Campaign, DialerCall
+from core.dialer_tables import Campaign, DialerCall
+from core.models import Call, Interaction, InteractionKind, OpenCall, Queue, SurveyAnswer, User
 
 CSAT_RANGE = range(1, 6)
 NPS_RANGE = range(0, 11)

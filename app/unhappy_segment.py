@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import unhappy
 from app.care_report import customer_key
-from app.db import Database
-from app.models import (
+from core.db import Database
+from core.models import (
     Account,
     Call,
     CallDirection,

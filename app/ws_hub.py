@@ -33,6 +33,8 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from core.bus import Principal
+
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 1000
@@ -42,21 +44,6 @@ TICK_S = 0.15  # onlookers' pace: well under the second a wallboard may lag
 # Writers woken per loop turn at a tick: a thousand wallboards' sends in one turn would hold back, for the
 # whole fan-out, the database answer a ringing agent's pop waits for; in slices it waits for one slice.
 WAKE_SLICE = 24
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is at the other end of a connection, as far as routing events goes."""
-
-    user_id: int
-    username: str
-    role: str
-    team_id: int | None = None
-    sip_endpoint: str | None = None
-
-    @property
-    def routing_key(self) -> tuple[str, int | None, str | None]:
-        return (self.role, self.team_id, self.sip_endpoint)
 
 
 class Audience(Protocol):

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from panoramisk.ami_protocol import AMIProtocol
 
 from app import migrate
-from app.bus import Bus, Message, ToAgentAndSupervisors, ToSupervisors
 from app.call_history import CallHistoryWriter
 from app.collector import service_collector
-from app.db import Database
-from app.directory import AgentDirectory
-from app.ws_hub import Hub, Principal
+from app.ws_hub import Hub
+from core.bus import Bus, Message, Principal, ToAgentAndSupervisors, ToSupervisors
+from core.db import Database
+from core.directory import AgentDirectory
 from cti.ami_wire import AmiEvent, AmiReader
 from cti.events import AgentStateChanged, CallEnded, to_wire
 from cti.tracker import Tracker

@@ -26,11 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import migrate
-from app.db import Database
 from bench.support.server_cpu import backends, used_since
+from core.db import Database
+from core.dialer_tables import CallList, DncKind, DncList, ImportJob
 from dialer.dnc import add_numbers
 from dialer.list_import import ImportOptions, create_job, run_job
-from dialer.models import CallList, DncKind, DncList, ImportJob
 from tests.pg import fresh_database, postgres_server
 
 HEALTHZ_EVERY_S = 0.05
@@ -107,7 +107,7 @@ class _Served:
         import uvicorn
 
         from app.main import create_app
-        from app.settings import Settings
+        from core.settings import Settings
         from cti.pbx_process import free_port
 
         port = free_port()

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app import migrate
 from app.customer_import import import_customers
 from app.customers import find_callers
-from app.db import Database
 from bench.support.server_cpu import backends, used_since
+from core.db import Database
 from tests.pg import fresh_database, postgres_server
 
 FIRST = ["Hélène", "Karim", "Sophie", "Youssef", "Amélie", "Mehdi", "Chloé", "Nadia", "Jérôme", "Leïla"]

@@ -15,10 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import migrate, tombstones
-from app.db import Database
+from app import migrate
+from core import tombstones
+from core.db import Database
+from core.dialer_tables import CallList
 from dialer.list_import import ImportOptions, import_file
-from dialer.models import CallList
 
 KEY = b"bench tombstone key"
 ERASED_EVERY = 100  # this row's number was erased

@@ -32,19 +32,11 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from cti.ami_wire import AmiEvent, AmiReader, AmiResponse
+from cti.ami_wire import AmiError, AmiEvent, AmiReader, AmiResponse, AmiUnavailable
 
 log = logging.getLogger(__name__)
 
 _FORBIDDEN = ("\r", "\n", "\x00")
-
-
-class AmiError(RuntimeError):
-    """An action failed: refused by Asterisk, timed out, or lost with the connection."""
-
-
-class AmiUnavailable(AmiError):
-    """Not connected (or not logged in) to the PBX."""
 
 
 def check_value(key: str, value: object) -> str:

@@ -28,6 +28,20 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+# Originate's variable for a ring the user asked for (click-to-call, preview dial, supervision): phones that
+# honour the header (the desk's browser phone, many desk phones) answer at once. The dialplan's
+# [plateau-phone-headers] adds the same header to the calls the dialer connects.
+AUTO_ANSWER = {"PJSIP_HEADER(add,Call-Info)": "<sip:plateau>;answer-after=0"}
+
+
+class AmiError(RuntimeError):
+    """An action failed: refused by Asterisk, timed out, or lost with the connection."""
+
+
+class AmiUnavailable(AmiError):
+    """Not connected (or not logged in) to the PBX."""
+
+
 EOL = "\r\n"
 SNAPSHOT = (
     "Channel",

@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.settings import ROOT
+from core.settings import ROOT
+from core.trunks import Trunk
 from cti.cdr import CDR_FILE_NAME
 from cti.phones import (
     PHONES_INCLUDE,
     TRUNKS_INCLUDE,
     PhoneAccount,
     Provisioner,
-    Trunk,
     ha1,
     render_phones,
     render_trunk_dialplan,

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from cti.ami import AmiError, AmiUnavailable
+from core.models import Queue
+from cti.ami_wire import AmiError, AmiUnavailable
 from cti.queues_conf import (
     GLOBALS_INCLUDE,
     QUEUES_INCLUDE,
@@ -35,15 +36,13 @@ from cti.queues_conf import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from app.db import Database
+    from core.db import Database
     from cti.service import CtiService
 
 log = logging.getLogger(__name__)
 
 
 async def queue_confs(session: AsyncSession) -> list[QueueConf]:
-    from app.models import Queue
-
     rows = await session.scalars(select(Queue).order_by(Queue.name))
     return [
         QueueConf(

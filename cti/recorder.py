@@ -2,7 +2,7 @@
 call ends, and pauses or resumes a recording (AMI MixMonitorMute: the paused stretch is silence in the file,
 its length unchanged). An `on_demand` recording is muted as soon as the dialplan starts it (its
 PlateauRecordArm UserEvent) and heard from the moment the agent starts it; one never started is deleted.
-Decisions are in `app/recordings.py`; bytes go through `app/recording_store.py`.
+Decisions are in `cti/recordings.py`; bytes go through `core/recording_store.py`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app import recordings
-from app.db import Database
-from app.directory import AgentDirectory
-from app.models import Queue, Recording, RecordingPause
-from app.recording_store import RecordingStore
-from app.settings import Settings
+from core.db import Database
+from core.dialer_tables import Campaign
+from core.directory import AgentDirectory
+from core.models import Queue, Recording, RecordingPause
+from core.recording_store import RecordingStore
+from core.settings import Settings
+from cti import recordings
 from cti.events import CallAnswered, CallEnded, CallRecord
-from dialer.models import Campaign
 
 if TYPE_CHECKING:
     from cti.ami import AmiEvent, AmiLink

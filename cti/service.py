@@ -8,40 +8,37 @@ requests into AMI actions on the agent's own calls only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.agent_state_log import AgentStateLogWriter
-from app.bus import Bus
-from app.call_history import CallHistoryWriter
-from app.db import Database
-from app.directory import AgentDirectory
-from app.recording_store import store_for
-from app.settings import Settings
-from app.unhappy_segment import SegmentCache
-from app.ws_hub import Hub
+from core.bus import (
+    Bus,
+)
+from core.db import Database
+from core.directory import AgentDirectory
+from core.recording_store import store_for
+from core.settings import Settings
 from cti.agent_controls import AgentControls, ControlError, PhoneNotRegistered
-from cti.ami import AmiError, AmiLink, AmiUnavailable
-from cti.ami_wire import AmiEvent
-from cti.events import CallRecord
+from cti.ami import AmiLink
+from cti.ami_wire import AmiError, AmiEvent, AmiUnavailable
+from cti.events import (
+    CallRecord,
+)
+from cti.ports import FeaturesFactory, Publisher
 from cti.recorder import Recorder
-from cti.screenpop import ScreenPop
 from cti.service_events import EventPath
 from cti.service_views import LiveViews
 from cti.tracker import Tracker
 
-
-def _ivr_summary() -> Any:
-    try:
-        from cti.ivr.history import ivr_summary
-    except ImportError:  # the IVR is optional
-        return None
-    return ivr_summary
+log = logging.getLogger(__name__)
 
 
 class CtiService(EventPath, AgentControls, LiveViews):
-    def __init__(self, settings: Settings, db: Database, hub: Hub) -> None:
+    def __init__(self, settings: Settings, db: Database, hub: Publisher, features: FeaturesFactory) -> None:
+        """`features` builds the application's parts (screen pop, history, state log) around this service:
+        app/cti_wiring.py's `cti_features`."""
         self.settings = settings
         self.db = db
         self.hub = hub
@@ -50,26 +47,11 @@ class CtiService(EventPath, AgentControls, LiveViews):
             trunks=[f"PJSIP/{t}" for t in settings.trunk_names], wrapup=settings.wrapup_enabled
         )
         self.directory = AgentDirectory(db)
-        # the IVR's part of a call is only read (one more query per pop and per call) when it runs here
-        summary = _ivr_summary() if settings.ivr_enabled else None
-        self.unhappy = SegmentCache()  # the unhappy-customers file, for the pop's badge
-        self.screenpop = ScreenPop(
-            db,
-            hub.publish,
-            settings.default_region,
-            lookup_timeout_s=settings.pop_lookup_timeout_s,
-            ivr_summary=summary,
-            unhappy=self.unhappy.reasons,
-        )
-        self.history = CallHistoryWriter(
-            db,
-            self.directory,
-            settings.default_region,
-            matches=self.screenpop.matches,
-            ivr_summary=summary,
-            dead_letter=settings.history_dead_letter,
-            direction_of=self._direction_of,
-        )
+        plugged = features(self)
+        self.screenpop = plugged.screenpop
+        self.history = plugged.history
+        self.state_log = plugged.state_log
+        self._background = plugged.background
         self.link = AmiLink(
             settings.ami_host,
             settings.ami_port,
@@ -79,7 +61,6 @@ class CtiService(EventPath, AgentControls, LiveViews):
             ping_interval=settings.ami_ping_interval_s,
             ping_timeout=settings.ami_ping_timeout_s,
         )
-        self.state_log = AgentStateLogWriter(db, self.directory)
         self.recorder = Recorder(settings, db, store_for(settings), self.link, self.directory)
         self.bus.subscribe(self.screenpop.on_event)
         self.bus.subscribe(self.state_log.on_event)
@@ -106,7 +87,8 @@ class CtiService(EventPath, AgentControls, LiveViews):
         )  # the backfill reads Asterisk's records from there
         self.history.start()
         self.state_log.start()
-        self._spawn(self.unhappy.run(self.db))
+        for job in self._background:
+            self._spawn(job())
         if self.settings.ami_enabled:
             await self.link.start()
 

@@ -106,7 +106,7 @@ class EventPath:
         if calls:
             log.info("history: %d call(s) found in Asterisk's call records (not seen by Plateau)", len(calls))
 
-    def _direction_of(self, linkedid: str) -> Direction | None:
+    def direction_of(self, linkedid: str) -> Direction | None:
         call = self.tracker.calls.get(linkedid)
         return call.direction if call is not None else None
 

@@ -7,11 +7,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app import kpi
 from app.bus import interface_of, oversees
-from app.ws_hub import Principal
-from cti.events import to_wire
-from cti.live_facts import live_call_facts
+from core.bus import Principal
+from cti.events import CallRecord, to_wire
 
 # Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and
 # until a row is written the call must still count; once written, the history row is the one counted.
@@ -29,18 +27,15 @@ class LiveViews:
                 break
             del self._ended_recently[linkedid]
 
-    def _user_id(self, interface: str | None) -> int | None:
+    def recently_ended(self, now: float) -> list[CallRecord]:
+        """Calls ended in the last few minutes (RECENT_ENDED_S): the history may not hold them yet
+        (app/live_facts.py counts them with the calls in progress)."""
+        self._forget_ended(now)
+        return [rec for _, rec in self._ended_recently.values()]
+
+    def user_id(self, interface: str | None) -> int | None:
         info = self.directory.get(interface)
         return info.user_id if info else None
-
-    def live_facts(self, now: float | None = None) -> list[kpi.CallFact]:
-        """Inbound queue calls the history may not hold yet, as KPI facts: those in progress (offered once
-        queued, answered once an agent answered) and those ended in the last few minutes. Merged with the
-        history by `app.reporting.with_live`, which counts a written call once, as its row."""
-        now = time.time() if now is None else now
-        self._forget_ended(now)
-        ended = [rec for _, rec in self._ended_recently.values()]
-        return live_call_facts(self.tracker, ended, now, self._user_id)
 
     def call_views(self) -> list[dict[str, Any]]:
         """Calls an agent is on, as the wallboard's "current call" shows them: the caller (number, and the

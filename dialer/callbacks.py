@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.dialer_tables import Callback, CallbackSource, CallbackStatus, Lead
+from cti.numbers import InvalidNumber, parse
 from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.leads_model import require_aware
-from dialer.models import Callback, CallbackSource, CallbackStatus, Lead
 
 MAX_NOTE = 2000
 DEFAULT_FALLBACK_MINUTES = 30
@@ -85,8 +86,6 @@ async def schedule_callback(
     lead in the `callback` status, so the hopper takes it when due. Raises CallbackError naming the
     field for anything unusable.
     """
-    from cti.numbers import InvalidNumber, parse
-
     if due_at.tzinfo is None or due_at.utcoffset() is None:
         raise CallbackError("due_at", "must carry a time zone offset")
     try:

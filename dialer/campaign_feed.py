@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.bus import Message, ToSupervisors
-from app.db import Database
+from core.bus import Message, ToSupervisors
+from core.db import Database
+from core.dialer_tables import Campaign, CampaignState
 from dialer.compliance import AbandonStats
 from dialer.engine import campaign_abandons
-from dialer.models import Campaign, CampaignState
 from dialer.store import rule_set_named
 
 log = logging.getLogger(__name__)

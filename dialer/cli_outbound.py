@@ -8,11 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.db import Database
-from app.tabular import MalformedFile
-from dialer.dnc import DncReport, import_dnc_file
-from dialer.list_import import ImportOptions, create_job, job_view, run_job
-from dialer.models import (
+from core.db import Database
+from core.dialer_tables import (
     CallList,
     Campaign,
     DncKind,
@@ -21,6 +18,9 @@ from dialer.models import (
     ImportReject,
     MappingTemplate,
 )
+from core.tabular import MalformedFile
+from dialer.dnc import DncReport, import_dnc_file
+from dialer.list_import import ImportOptions, create_job, job_view, run_job
 from dialer.store import rule_set_named
 
 

@@ -33,9 +33,9 @@ from pydantic import (
     field_validator,
 )
 
+from core.model_errors import ContentError, format_validation_error, read_yaml
 from dialer.compliance_zones import UnknownZone, holiday_calendar, zone_info
 from dialer.leads_model import Attempt, AttemptResult, Lead, LeadNumber, LeadStatus, require_aware
-from dialer.model_errors import ContentError, format_validation_error, read_yaml
 
 RULESETS_DIR = Path(__file__).with_name("rulesets")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -16,12 +16,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import utcnow
-from app.tabular import Limits, normalise_header, row_batches
+from core.dialer_tables import DncEntry
+from core.models import utcnow
+from core.tabular import Limits, normalise_header, row_batches
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import AUTO_MAPPING, open_table
-from dialer.models import DncEntry
 
 BATCH = 5000
 MAX_REPORTED = 1000  # invalid lines kept with their reason (all are counted)

@@ -31,19 +31,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from app.db import Database
-from app.models import Queue
-from cti.ami import AmiError, AmiUnavailable
-from cti.ami_wire import AmiEvent
-from cti.events import AgentState, AgentStateChanged, CallAnswered, CallEnded
-from cti.numbers import try_parse
-from cti.phones import AUTO_ANSWER
-from cti.tracker import SOFTHANGUP_SHUTDOWN
-from dialer import leads_model as m
-from dialer.compliance import AbandonStats, RuleSet, abandon_stats, check, clone_rule_set
-from dialer.leads import Selection, select_leads
-from dialer.messages import MessageError, message_language, sound_name, spoken_number
-from dialer.models import (
+from core.db import Database
+from core.dialer_tables import (
     Callback,
     CallbackStatus,
     Campaign,
@@ -54,6 +43,15 @@ from dialer.models import (
     Lead,
     LeadAttempt,
 )
+from core.models import Queue
+from cti.ami_wire import AUTO_ANSWER, AmiError, AmiEvent, AmiUnavailable
+from cti.events import AgentState, AgentStateChanged, CallAnswered, CallEnded
+from cti.numbers import try_parse
+from cti.tracker import SOFTHANGUP_SHUTDOWN
+from dialer import leads_model as m
+from dialer.compliance import AbandonStats, RuleSet, abandon_stats, check, clone_rule_set
+from dialer.leads import Selection, select_leads
+from dialer.messages import MessageError, message_language, sound_name, spoken_number
 from dialer.outcomes import CallSignals, classify, next_for_lead, retry_rules
 from dialer.pacing import AbandonMeasure, Decision, Observation, PacingStats, Policy, make_policy
 from dialer.store import dnc_numbers, load_history, load_lead, load_leads, record_attempt, rule_set_named
@@ -609,7 +607,7 @@ class DialerService:
             "PLATEAU_CALLBACK_DIGITS": spoken_number(campaign["callback_number"], call.e164),
             "PLATEAU_MACHINE_SOUND": campaign["machine_sound"],
             "PLATEAU_LANG": message_language(call.e164),
-            # the campaign's recording (app/recordings.py): no announcement unless the campaign names one,
+            # the campaign's recording (cti/recordings.py): no announcement unless the campaign names one,
             # since it would play before the agent is connected and count against the abandon time
             "PLATEAU_REC_POLICY": campaign["recording"],
             "PLATEAU_REC_SOUND": campaign["recording_sound"],

@@ -13,8 +13,8 @@ import re
 
 import phonenumbers
 
-SOUND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}(?:/[A-Za-z0-9][A-Za-z0-9_-]{0,39}){0,2}")
-SOUND_NAME_MAX = 80
+from cti.sounds import SOUND_NAME, SOUND_NAME_MAX
+
 # Prompt languages shipped by asterisk-core-sounds (install.sh); anything else hears English.
 LANGUAGE_OF_REGION = {"FR": "fr", "BE": "fr", "CH": "fr", "LU": "fr", "MC": "fr", "CA": "en"}
 FRENCH_OVERSEAS = frozenset({"GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF"})

@@ -17,13 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer import leads_model as m
-from dialer.callbacks import CallbackError, schedule_callback
-from dialer.compliance import Reason, check
-from dialer.compliance_zones import zone_info
-from dialer.croc import Outcome
-from dialer.dnc import add_numbers
-from dialer.models import (
+from core.dialer_tables import (
     CallbackSource,
     Campaign,
     DncKind,
@@ -32,6 +26,12 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from dialer import leads_model as m
+from dialer.callbacks import CallbackError, schedule_callback
+from dialer.compliance import Reason, check
+from dialer.compliance_zones import zone_info
+from dialer.croc import Outcome
+from dialer.dnc import add_numbers
 from dialer.outcomes import next_for_lead, retry_rules
 from dialer.store import rule_set_named
 

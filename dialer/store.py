@@ -13,9 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialer import leads_model as m
-from dialer.compliance import RuleSet, builtin_rule_sets, parse_rule_set
-from dialer.models import (
+from core.dialer_tables import (
     Callback,
     CallbackStatus,
     CustomRuleSet,
@@ -28,6 +26,8 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from dialer import leads_model as m
+from dialer.compliance import RuleSet, builtin_rule_sets, parse_rule_set
 
 DIALABLE = tuple(s.value for s in m.DIALABLE_STATUSES)
 DNC_CHUNK = 500

@@ -7,18 +7,18 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.db import make_engine
-from app.models import Base
+from core.db import make_engine
+from core.registry import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:
     url = config.attributes.get("database_url")
     if url:
         return str(url)
-    from app.settings import load_settings
+    from core.settings import load_settings
 
     return load_settings().database_url
 

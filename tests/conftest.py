@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 
 from app import migrate
-from app.db import Database
-from app.models import Base
+from core.db import Database
+from core.models import Base
 from tests.pg import fresh_database, postgres_server
 
 

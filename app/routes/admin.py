@@ -12,8 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from app.routes.campaigns import Instant  # an instant the database and zone arithmetic can hold
 from app.schemas import (
     AuditOut,
@@ -30,6 +28,8 @@ from app.schemas import (
     UserPatch,
 )
 from app.security import ANY_ROLE, Identity, PasswordsBusy, end_user_sessions, get_db, require
+from core.audit import audit
+from core.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from cti.phones import REALM, reset_password
 
 router = APIRouter(tags=["admin"])

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import queue_admin
-from app.models import Queue
 from app.queue_admin import Live, Refused
 from app.queue_schemas import MemberIn, MemberOut, QueueIn, QueueOut, QueuePatch, SkillIn
 from app.schemas import PathId
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.models import Queue
 
 router = APIRouter(tags=["queues"])
 admin = require()

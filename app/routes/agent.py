@@ -11,9 +11,11 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.bus import interface_of
-from app.models import (
+from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require, token_digest
+from app.surveys import offered, sent_from_desk
+from core.audit import audit
+from core.bus import Principal, interface_of
+from core.models import (
     Call,
     DispositionCode,
     Interaction,
@@ -23,10 +25,7 @@ from app.models import (
     QueueMember,
     utcnow,
 )
-from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require, token_digest
-from app.surveys import offered, sent_from_desk
-from app.ws_hub import Principal
-from cti.ami import AmiError, AmiUnavailable
+from cti.ami_wire import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, CtiService, PhoneNotRegistered
 from cti.softphone import NoBrowserPhone, softphone_config, ws_url

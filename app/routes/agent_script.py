@@ -24,11 +24,12 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.models import Call, Contact, Interaction, InteractionKind, PhoneNumber, Queue
 from app.routes.agent import AGENT, Linkedid, cti, my_phone, saved_disposition
 from app.security import Identity, get_db
-from cti.ami import AmiError
+from core.audit import audit
+from core.dialer_tables import Campaign, Lead
+from core.models import Call, Contact, Interaction, InteractionKind, PhoneNumber, Queue
+from cti.ami_wire import AmiError
 from cti.numbers import InvalidNumber, parse, try_parse
 from cti.service import CtiService
 from dialer.callbacks import CallbackError
@@ -45,7 +46,6 @@ from dialer.croc import (
     render,
     shipped_script_paths,
 )
-from dialer.models import Campaign, Lead
 from dialer.script_outcome import apply_outcome
 
 log = logging.getLogger(__name__)

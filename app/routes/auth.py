@@ -6,8 +6,6 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit, client_ip
-from app.models import ApiToken, User
 from app.schemas import LoginIn, LoginOut, MeOut, PathId, TokenCreated, TokenIn, TokenOut
 from app.security import (
     CSRF_COOKIE,
@@ -21,6 +19,8 @@ from app.security import (
     open_session,
     token_digest,
 )
+from core.audit import audit, client_ip
+from core.models import ApiToken, User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -15,13 +15,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_sounds
-from app.audit import audit
-from app.models import Queue, QueueMember, Role, Team, User, utcnow
-from app.recordings import Policy as RecordingPolicy
 from app.routes.lists import _multipart, _receive_file
 from app.schemas import ORM, Id, Limit, Name, PathId, RetentionDays, SoundName, Text
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.audit import audit
+from core.dialer_tables import Callback as CallbackRow
+from core.dialer_tables import (
+    CallbackSource,
+    CallbackStatus,
+    CallList,
+    Campaign,
+    CampaignList,
+    CampaignState,
+    CustomRuleSet,
+    DialMode,
+    MachineAction,
+)
+from core.dialer_tables import Lead as LeadRow
+from core.model_errors import ContentError
+from core.models import Queue, QueueMember, Role, Team, User, utcnow
 from cti.numbers import InvalidNumber, parse
+from cti.recordings import Policy as RecordingPolicy
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
 from dialer.campaign_readiness import ReadinessFacts, dial_blockers
 from dialer.campaigns import (
@@ -38,20 +52,6 @@ from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.croc import shipped_script_paths
 from dialer.leads_model import Lead, LeadNumber
 from dialer.messages import MessageError, sound_name
-from dialer.model_errors import ContentError
-from dialer.models import Callback as CallbackRow
-from dialer.models import (
-    CallbackSource,
-    CallbackStatus,
-    CallList,
-    Campaign,
-    CampaignList,
-    CampaignState,
-    CustomRuleSet,
-    DialMode,
-    MachineAction,
-)
-from dialer.models import Lead as LeadRow
 from dialer.store import rule_set_named
 
 router = APIRouter(tags=["campaigns"])

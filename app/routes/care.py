@@ -14,15 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import care_ratios as cr
 from app import care_report
-from app.audit import audit
-from app.models import Account, ComplaintReason, Contact, User, utcnow
 from app.routes.complaint_reasons import all_reasons, labels
 from app.routes.reports import CSV_CONTENT, Format, _csv_or_json, _period, staff
 from app.satisfaction import CSAT_SCORES, NPS_SCORES, By, Satisfaction
 from app.satisfaction_report import satisfaction_report
 from app.schemas import Label, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
-from dialer.models import Campaign
+from core.audit import audit
+from core.dialer_tables import Campaign
+from core.models import Account, ComplaintReason, Contact, User, utcnow
 
 router = APIRouter(tags=["customer care"])
 any_role = require(*ANY_ROLE)

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.models import ComplaintReason, Role
 from app.schemas import ORM, Id, Label, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.audit import audit
+from core.models import ComplaintReason, Role
 
 router = APIRouter(prefix="/complaint-reasons", tags=["complaints"])
 any_role = require(*ANY_ROLE)

@@ -10,8 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import complaints as rules
-from app.audit import audit
-from app.models import (
+from app.routes.complaint_reasons import usable_reason
+from app.routes.history import check_call_visible
+from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
+from app.security import ANY_ROLE, Identity, get_db, require
+from core.audit import audit
+from core.models import (
     Complaint,
     ComplaintReason,
     ComplaintStatus,
@@ -22,11 +26,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.routes.complaint_reasons import usable_reason
-from app.routes.history import check_call_visible
-from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
-from app.security import ANY_ROLE, Identity, get_db, require
-from app.settings import Settings
+from core.settings import Settings
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 any_role = require(*ANY_ROLE)

@@ -10,9 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.audit import audit
 from app.customers import find_callers
-from app.models import Account, Contact, PhoneNumber, Role
 from app.schemas import (
     AccountIn,
     AccountOut,
@@ -28,6 +26,8 @@ from app.schemas import (
     SearchText,
 )
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.audit import audit
+from core.models import Account, Contact, PhoneNumber, Role
 from cti.numbers import InvalidNumber, parse
 
 router = APIRouter(tags=["customers"])

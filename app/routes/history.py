@@ -11,7 +11,12 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
-from app.models import (
+from app.routes.complaint_reasons import usable_reason
+from app.routes.reports import period_error
+from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
+from app.security import ANY_ROLE, Identity, get_db, require
+from app.surveys import answers_by_linkedid
+from core.models import (
     Account,
     Call,
     CallDirection,
@@ -22,11 +27,6 @@ from app.models import (
     Role,
     User,
 )
-from app.routes.complaint_reasons import usable_reason
-from app.routes.reports import period_error
-from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
-from app.security import ANY_ROLE, Identity, get_db, require
-from app.surveys import answers_by_linkedid
 
 router = APIRouter(tags=["history"])
 MAX_ID = 2**63 - 1  # the largest BIGINT, on both engines

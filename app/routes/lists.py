@@ -19,11 +19,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile as FormFile
 from starlette.formparsers import MultiPartException
 
-from app.audit import audit
-from app.models import Role
 from app.schemas import ORM, Label, Limit, Name, PathId, Text
 from app.security import Identity, get_db, require
-from app.tabular import MalformedFile
+from core.audit import audit
+from core.dialer_tables import (
+    CallList,
+    Campaign,
+    DncEntry,
+    DncKind,
+    DncList,
+    ImportJob,
+    ImportReject,
+    MappingTemplate,
+)
+from core.models import Role
+from core.tabular import MalformedFile
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import (
@@ -38,16 +48,6 @@ from dialer.list_import import (
     report_rows,
     run_job,
     valid_target,
-)
-from dialer.models import (
-    CallList,
-    Campaign,
-    DncEntry,
-    DncKind,
-    DncList,
-    ImportJob,
-    ImportReject,
-    MappingTemplate,
 )
 from dialer.store import rule_set_named
 

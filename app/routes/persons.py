@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data, person_zip
 from app.person_data import BadQuery, Person, PersonNotFound
-from app.recording_store import store_for
 from app.schemas import MAX_ID, Text
 from app.security import Identity, get_db, require
+from core.recording_store import store_for
 
 router = APIRouter(tags=["data rights"])
 admin = require()  # admins only

@@ -15,9 +15,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import recordings
-from app.audit import audit
-from app.models import (
+from app.recording_purge import purge
+from app.routes.history import agent_scope, check_call_visible
+from app.schemas import Id, PathId
+from app.security import ANY_ROLE, Identity, get_db, require
+from core.audit import audit
+from core.models import (
     Call,
     Complaint,
     ComplaintRecording,
@@ -26,11 +29,8 @@ from app.models import (
     Role,
     User,
 )
-from app.recording_purge import purge
-from app.recording_store import RecordingStore, store_for
-from app.routes.history import agent_scope, check_call_visible
-from app.schemas import Id, PathId
-from app.security import ANY_ROLE, Identity, get_db, require
+from core.recording_store import RecordingStore, store_for
+from cti import recordings
 
 router = APIRouter(tags=["recordings"])
 any_role = require(*ANY_ROLE)

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi, reporting
 from app.csv_export import csv_response
-from app.models import Call, Role, utcnow
+from app.live_facts import service_live_facts
 from app.security import Identity, get_db, require
+from core.models import Call, Role, utcnow
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 staff = require(Role.supervisor, Role.manager)
@@ -303,4 +304,4 @@ async def kpi_by_window(
 def live_facts(request: Request) -> list[kpi.CallFact]:
     """The calls in progress, from the CTI service when it runs in this process (none otherwise)."""
     service = getattr(request.app.state, "cti", None)
-    return service.live_facts() if service is not None else []
+    return service_live_facts(service) if service is not None else []

@@ -9,12 +9,11 @@ from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.bus import interface_of
-from app.models import User
 from app.routes.agent import _ami, cti, my_phone
 from app.security import Identity, Role, get_db, require
-from app.ws_hub import Principal
+from core.audit import audit
+from core.bus import Principal, interface_of
+from core.models import User
 from cti.service import CtiService
 
 router = APIRouter(prefix="/supervisor", tags=["supervisor"])

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import unhappy
 from app import unhappy_segment as segment
-from app.audit import audit
-from app.models import Role, UnhappyRule, utcnow
 from app.routes import lists as lists_api
 from app.routes.reports import CSV_CONTENT, Format, _csv_or_json
 from app.schemas import Id, Name, Text
 from app.security import Identity, get_db, require
+from core.audit import audit
+from core.models import Role, UnhappyRule, utcnow
 from dialer.list_import import SPOOL_PREFIX
 
 router = APIRouter(prefix="/unhappy", tags=["customer care"])

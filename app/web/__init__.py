@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.settings import ROOT
+from core.settings import ROOT
 
 STATIC = ROOT / "web" / "static"
 

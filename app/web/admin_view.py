@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import DispositionCode, PauseReason, Queue, Role, Team, User
 from app.routes import complaint_reasons as reasons_api
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
 from app.web.pages import _path_id, page, roles
+from core.models import DispositionCode, PauseReason, Queue, Role, Team, User
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 100

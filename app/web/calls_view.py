@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Complaint, Contact, Interaction, Role
 from app.routes import complaint_reasons as reasons_api
 from app.routes import history as history_api
 from app.routes import recordings as recordings_api
 from app.security import Identity, get_db
 from app.web.pages import _dispo_labels, _names, _path_id, page, page_identity
-from dialer.models import Campaign
+from core.dialer_tables import Campaign
+from core.models import Complaint, Contact, Interaction, Role
 
 router = APIRouter(include_in_schema=False)
 CAMPAIGN_VIEWERS = (Role.supervisor, Role.manager, Role.admin)  # the campaign monitor's own rule

@@ -14,19 +14,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Queue, Role, Team, utcnow
 from app.routes import campaigns as campaigns_api
 from app.routes.agent_script import script_variables
 from app.security import Identity, get_db
 from app.web.pages import _path_id, page, roles
 from app.web.render import N_, gettext
-from dialer.campaign_readiness import dial_blockers
-from dialer.campaigns import DEFAULT_RETRY_RULES, TRANSITIONS
-from dialer.compliance import WEEKDAYS, RuleSet, builtin_rule_sets
-from dialer.croc import Script, load_script, render, shipped_script_paths
-from dialer.list_import import STANDARD_FIELDS
-from dialer.model_errors import ContentError
-from dialer.models import (
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -39,6 +32,13 @@ from dialer.models import (
     MachineAction,
     MappingTemplate,
 )
+from core.model_errors import ContentError
+from core.models import Queue, Role, Team, utcnow
+from dialer.campaign_readiness import dial_blockers
+from dialer.campaigns import DEFAULT_RETRY_RULES, TRANSITIONS
+from dialer.compliance import WEEKDAYS, RuleSet, builtin_rule_sets
+from dialer.croc import Script, load_script, render, shipped_script_paths
+from dialer.list_import import STANDARD_FIELDS
 
 router = APIRouter(include_in_schema=False)
 STATE_LABELS = {

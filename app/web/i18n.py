@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 
-from app.settings import ROOT
+from core.settings import ROOT
 
 LOCALE_DIR = ROOT / "web" / "locale"
 DOMAIN = "messages"

@@ -13,8 +13,16 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.models import (
+from app.routes import complaint_reasons as reasons_api
+from app.routes import complaints as complaints_api
+from app.routes import customers as customers_api
+from app.routes import history as history_api
+from app.routes import recordings as recordings_api
+from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
+from app.web import i18n
+from app.web.render import render, use_language
+from core.audit import audit
+from core.models import (
     Account,
     ComplaintStatus,
     Contact,
@@ -26,14 +34,6 @@ from app.models import (
     Role,
     User,
 )
-from app.routes import complaint_reasons as reasons_api
-from app.routes import complaints as complaints_api
-from app.routes import customers as customers_api
-from app.routes import history as history_api
-from app.routes import recordings as recordings_api
-from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
-from app.web import i18n
-from app.web.render import render, use_language
 
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "plateau_lang"

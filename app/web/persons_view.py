@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data
 from app.person_data import BadQuery, Person, PersonNotFound
-from app.recording_store import store_for
 from app.security import Identity, get_db
 from app.web.pages import _check_csrf, page, roles
 from app.web.render import N_, gettext
+from core.recording_store import store_for
 
 router = APIRouter(include_in_schema=False)
 KIND_LABELS = {

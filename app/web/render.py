@@ -13,9 +13,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.routing import Match
 
-from app.models import Role, User
-from app.settings import ROOT
 from app.web import i18n
+from core.models import Role, User
+from core.settings import ROOT
 from cti.softphone import ws_url
 
 TEMPLATES = ROOT / "web" / "templates"

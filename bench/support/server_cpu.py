@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from app.db import Database
+from core.db import Database
 
 
 def _cpu_seconds(pid: int) -> float:

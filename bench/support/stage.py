@@ -30,10 +30,10 @@ import websockets
 from app import migrate
 from app.cpu_priority import apply_cpu_nice
 from app.customer_import import import_customers
-from app.db import Database
-from app.models import ApiToken, Queue, QueueMember, Role, Team, User
 from app.security import token_digest
 from bench.lookup import mobile, write_csv
+from core.db import Database
+from core.models import ApiToken, Queue, QueueMember, Role, Team, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.cti.pbx.capture import AmiRecorder
 from tests.cti.pbx.plateau_process import PlateauProcess, serve_env
@@ -240,7 +240,7 @@ class CallCentre:
     queues: tuple[str, ...] = ("support",)  # the agents answer all of them
     ivr_flows: Path | None = None  # a folder of IVR flows: calls go through the IVR (FastAGI) first
     live_lock: Path | None = None  # taken (flock) once the data is staged, before Asterisk starts
-    recording_policy: str = "none"  # the queues' (app/recordings.py): `all` records every answered call
+    recording_policy: str = "none"  # the queues' (cti/recordings.py): `all` records every answered call
     voice: bool = False  # callers speak (SIPp's A-law sample): media through Asterisk, something to record
     work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-centre-")))
     tokens: dict[str, str] = field(default_factory=dict)

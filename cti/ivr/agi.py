@@ -27,13 +27,16 @@ from typing import Any
 
 from panoramisk import fast_agi
 from panoramisk.utils import parse_agi_result
+from sqlalchemy import select
 
-from app.db import Database
-from app.recording_store import spoken_key
+from core.db import Database
+from core.models import Call, Complaint, ComplaintStatus
+from core.recording_store import spoken_key
 from cti.ivr import history
 from cti.ivr import interpreter as it
 from cti.ivr.flows import flow_for_did
 from cti.ivr.model import Flow
+from cti.ivr.ports import CallbackRefused, IvrData
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +183,7 @@ class IvrServer:
 
     flows: Mapping[str, Flow]
     db: Database
+    data: IvrData  # customers, surveys, callbacks: the application's (app/ivr_data.py)
     host: str = "127.0.0.1"
     port: int = 4573
     region: str = "FR"
@@ -346,55 +350,46 @@ class IvrServer:
         # "error": no action, so the dialplan sends the caller to the DID's queue
 
     async def _lookup(self, caller: str | None) -> dict[str, Any] | None:
-        from app.customers import find_callers
-
         if not caller:
             return None
 
         async def dip(s: Any) -> dict[str, Any]:
-            matches = await find_callers(s, caller, self.region)
-            if not matches:
+            contacts = await self.data.find_contacts(s, caller, self.region)
+            if not contacts:
                 return {"known": False}
-            return await caller_variables(s, [mt.contact for mt in matches])
+            return await caller_variables(s, contacts)
 
         return await self._db(dip, timeout=DB_TIMEOUT_S)
 
     async def _schedule(self, req: it.ScheduleCallback, session: it.Session) -> it.CallbackDone:
-        from dialer.callbacks import CallbackError, schedule_callback
-        from dialer.compliance_zones import UnknownZone, zones_for_number
-
-        try:
-            tz = zones_for_number(req.number_e164)[0]
-        except UnknownZone:
-            tz = self.default_zone
+        tz = self.data.time_zone_of(req.number_e164) or self.default_zone
         contact_id = session.variables.get("contact_id") or None
         caller_number = session.variables.get("caller", "")
 
         async def create(s: Any) -> int:
             agent_id = await last_agent(s, int(contact_id)) if req.mode == "agent" and contact_id else None
-            cb = await schedule_callback(
+            ref = await self.data.schedule_callback(
                 s,
                 number_e164=req.number_e164,
                 contact_id=int(contact_id) if contact_id else None,
                 due_at=self.clock(),  # as soon as an agent is free: the caller chose not to wait
                 tz=tz,
                 agent_id=agent_id,
-                source="ivr",
                 note=f"IVR {session.flow.name} → {req.queue}; appelant {caller_number or 'masqué'}",
             )
             await s.commit()
-            return int(cb.id)
+            return ref
 
         try:
-            ref = await self._db(create, timeout=DB_TIMEOUT_S, reraise=(CallbackError,))
-        except CallbackError as exc:
+            ref = await self._db(create, timeout=DB_TIMEOUT_S, reraise=(CallbackRefused,))
+        except CallbackRefused as exc:
             log.warning("IVR callback refused: %s", exc)
             return it.CallbackDone(False)
         return it.CallbackDone(ref is not None, str(ref) if ref is not None else "")
 
     async def _record(self, chan: AgiChannel, req: it.Record, linkedid: str) -> it.Recorded:
         # a survey comment goes into the recordings folder (PLATEAU_REC_DIR, set by Plateau on connect) under
-        # a store key (app/recording_store.py), so that a person's export and erasure reach it
+        # a store key (core/recording_store.py), so that a person's export and erasure reach it
         folder = "${GLOBAL(PLATEAU_REC_DIR)}" if req.purpose == "comment" else "${ASTSPOOLDIR}"
         spool = await chan.get_variable(folder)
         if not spool:
@@ -407,10 +402,8 @@ class IvrServer:
         return it.Recorded(True, f"{path}.wav")
 
     async def _save_survey(self, req: it.SaveSurvey, session: it.Session, linkedid: str) -> it.SurveySaved:
-        from app.surveys import save_answers
-
         async def save(s: Any) -> bool:
-            await save_answers(
+            await self.data.save_survey(
                 s,
                 linkedid=linkedid,
                 flow=session.flow.name,
@@ -442,10 +435,6 @@ class IvrServer:
 
 async def caller_variables(session: Any, contacts: list[Any]) -> dict[str, Any]:
     """The data dip's variables for the matched contacts: the best tier, any open complaint."""
-    from sqlalchemy import select
-
-    from app.models import Complaint, ComplaintStatus
-
     order = {"vip": 0, "gold": 1, "standard": 2, "low": 3}
     tiers = [str(c.tier) for c in contacts] + [str(c.account.tier) for c in contacts if c.account is not None]
     tier = min(tiers, key=lambda t: order.get(t, 9)) if tiers else ""
@@ -470,10 +459,6 @@ async def caller_variables(session: Any, contacts: list[Any]) -> dict[str, Any]:
 
 async def last_agent(session: Any, contact_id: int) -> int | None:
     """The agent who last answered this customer (an agent-only callback goes back to them)."""
-    from sqlalchemy import select
-
-    from app.models import Call
-
     return await session.scalar(
         select(Call.agent_id)
         .where(Call.contact_id == contact_id, Call.agent_id.is_not(None))

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import utcnow
+from core.ivr_tables import IvrSession
+from core.models import utcnow
 from cti.ivr.interpreter import Exit
-from cti.ivr.tables import IvrSession
 
 _TEXT = {
     "fr": {

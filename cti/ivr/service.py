@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from app.db import Database
-from app.settings import ConfigError, Settings
+from core.db import Database
+from core.model_errors import ContentError
+from core.settings import ConfigError, Settings
 from cti.ivr.agi import IvrServer
 from cti.ivr.flows import load_flows
 from cti.ivr.model import SOUNDS_DIR
+from cti.ivr.ports import IvrData
 from dialer.model_errors import ContentError
 
 
-async def start_ivr(settings: Settings, db: Database) -> IvrServer | None:
+async def start_ivr(settings: Settings, db: Database, data: IvrData) -> IvrServer | None:
     """The running IVR server, or None when the IVR is disabled. Invalid flows stop the start-up with
-    one line per problem (file and path inside it), like `plateau ivr check`."""
+    one line per problem (file and path inside it), like `plateau ivr check`. `data`: the application's
+    customers, surveys and callbacks (cti/ivr/ports.py)."""
     if not settings.ivr_enabled:
         return None
     try:
@@ -26,6 +29,7 @@ async def start_ivr(settings: Settings, db: Database) -> IvrServer | None:
     server = IvrServer(
         flows=flows,
         db=db,
+        data=data,
         host=settings.agi_host,
         port=settings.agi_port,
         region=settings.default_region,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.customers import find_callers, find_contact_ids, matched_contact_ids
-from app.db import Database
-from app.models import Account, Contact, NumberKind, PhoneNumber
+from core.db import Database
+from core.models import Account, Contact, NumberKind, PhoneNumber
 from cti.numbers import lookup_keys, parse
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from app import migrate
-from app.db import Database
+from core.db import Database
 from tests.pg import fresh_database
 
 pytestmark = pytest.mark.db

@@ -16,7 +16,7 @@ from app.complaints import (
     deadlines,
     sla_state,
 )
-from app.models import ComplaintStatus as S
+from core.models import ComplaintStatus as S
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -16,7 +16,7 @@ from app.complaints import (
     is_reopen,
     sla_state,
 )
-from app.models import ComplaintStatus as S
+from core.models import ComplaintStatus as S
 
 PARIS = ZoneInfo("Europe/Paris")
 DUE = datetime(2027, 1, 21, 22, 59, 59, tzinfo=UTC)

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import insert, text
 
 from app.customers import lookup_statement
-from app.db import Database
-from app.models import Contact, NumberKind, PhoneNumber
+from core.db import Database
+from core.models import Contact, NumberKind, PhoneNumber
 
 ROWS = 20_000
 

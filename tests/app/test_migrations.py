@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.db import Database
-from app.models import Base
+from core.db import Database
+from core.models import Base
 
 
 async def test_given_migrated_database_when_compared_to_models_then_no_difference(db: Database) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from app.person_data import Gathered, Person
 from app.person_zip import zip_stream
-from app.recording_store import CHUNK, LocalFolderStore, spoken_key
+from core.recording_store import CHUNK, LocalFolderStore, spoken_key
 
 AT = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.recordings import (
+from cti.recordings import (
     ARMED_SOURCE,
     DEFAULT_ANNOUNCEMENT,
     PausedStretch,

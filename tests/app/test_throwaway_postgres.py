@@ -8,8 +8,8 @@ import pytest
 
 from app import migrate
 from app.customers import find_callers
-from app.db import Database
-from app.models import Contact, PhoneNumber
+from core.db import Database
+from core.models import Contact, PhoneNumber
 from cti.numbers import parse
 from tests.pg import fresh_database, throwaway_cluster
 

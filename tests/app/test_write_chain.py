@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.write_chain import WriteChain
+from core.write_chain import WriteChain
 
 
 class Store:

@@ -15,8 +15,8 @@ import uvicorn
 import websockets
 from fastapi import FastAPI, WebSocket
 
-from app.bus import Message, ToAgent, ToAgentAndSupervisors, ToSupervisors
-from app.ws_hub import WAKE_SLICE, Hub, Principal
+from app.ws_hub import WAKE_SLICE, Hub
+from core.bus import Message, Principal, ToAgent, ToAgentAndSupervisors, ToSupervisors
 from tests.conftest import wait_for
 
 ALICE = Principal(1, "alice", "agent", team_id=1, sip_endpoint="agent1")

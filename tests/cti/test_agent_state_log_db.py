@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from app.agent_state_log import AgentStateLogWriter
-from app.db import Database
-from app.directory import AgentDirectory
-from app.models import AgentStateLog, Role, User
+from core.db import Database
+from core.directory import AgentDirectory
+from core.models import AgentStateLog, Role, User
 from cti.events import AgentState, AgentStateChanged
 
 pytestmark = pytest.mark.db

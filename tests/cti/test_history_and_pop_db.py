@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from app.bus import Message
 from app.call_history import CallHistoryWriter
-from app.db import Database
-from app.directory import AgentDirectory
-from app.models import Account, Call, Complaint, Contact, Interaction, PhoneNumber, Role, Tier, User
 from app.schemas import ComplaintOut, InteractionOut
+from app.screenpop import ScreenPop
+from core.bus import Message
+from core.db import Database
+from core.directory import AgentDirectory
+from core.models import Account, Call, Complaint, Contact, Interaction, PhoneNumber, Role, Tier, User
 from cti.events import AgentRinging, CallEnded, CallerId, CallOffered, CallRecord, Direction
 from cti.numbers import parse
-from cti.screenpop import ScreenPop
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.db

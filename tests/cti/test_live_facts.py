@@ -1,4 +1,4 @@
-"""The wallboard's counters while calls are in progress (cti/live_facts.py, app.reporting.with_live): AMI
+"""The wallboard's counters while calls are in progress (app/live_facts.py, app.reporting.with_live): AMI
 transcripts recorded from Asterisk 16, cut at the moment that matters, then played to the end."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 
 from app import kpi, reporting
 from app.kpi import CallFact
+from app.live_facts import live_call_facts, record_fact
 from cti.ami_wire import AmiEvent, AmiReader
 from cti.events import CallAnswered, CallEnded, CallQueued, DomainEvent
-from cti.live_facts import live_call_facts, record_fact
 from cti.tracker import Tracker
 from tests.cti.transcripts import raw
 

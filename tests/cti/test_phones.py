@@ -6,16 +6,8 @@ import hashlib
 
 import pytest
 
-from cti.phones import (
-    PhoneAccount,
-    Trunk,
-    TrunkError,
-    check_trunks,
-    ha1,
-    render_phones,
-    render_trunk_dialplan,
-    render_trunks,
-)
+from core.trunks import Trunk, TrunkError, check_trunks
+from cti.phones import PhoneAccount, ha1, render_phones, render_trunk_dialplan, render_trunks
 
 
 def test_given_a_password_when_hashed_then_it_is_rfc2617_ha1_over_user_realm_password() -> None:

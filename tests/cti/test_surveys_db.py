@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from app import surveys
-from app.bus import Message
 from app.call_history import CallHistoryWriter
-from app.db import Database
-from app.directory import AgentDirectory
-from app.models import Interaction, InteractionKind, OpenCall, SurveyAnswer, utcnow
+from app.screenpop import ScreenPop
 from app.unhappy_segment import members
-from cti.screenpop import ScreenPop
+from core.bus import Message
+from core.db import Database
+from core.directory import AgentDirectory
+from core.models import Interaction, InteractionKind, OpenCall, SurveyAnswer, utcnow
 from tests.cti.test_history_and_pop_db import _full_pop, _record, _ring, _seed
 
 pytestmark = pytest.mark.db

@@ -1,4 +1,4 @@
-"""The pop's unhappy badge (cti/screenpop.py with app/unhappy_segment.SegmentCache) on both engines: a
+"""The pop's unhappy badge (app/screenpop.py with app/unhappy_segment.SegmentCache) on both engines: a
 known caller in the file, an unknown caller in it by their number, and a caller who is not in it."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from app.bus import Message
-from app.db import Database
-from app.models import Call, CallDirection, utcnow
+from app.screenpop import ScreenPop
 from app.unhappy_segment import SegmentCache
-from cti.screenpop import ScreenPop
+from core.bus import Message
+from core.db import Database
+from core.models import Call, CallDirection, utcnow
 from tests.cti.test_history_and_pop_db import _full_pop, _ring, _seed
 
 

@@ -20,11 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.models import Account, Contact, DispositionCode, Interaction, Queue
-from cti.service import CtiService
-from dialer import leads_model as m
-from dialer.compliance import builtin_rule_sets, clone_rule_set
-from dialer.models import (
+from app.cti_wiring import build_cti
+from core.dialer_tables import (
     Callback,
     CallList,
     Campaign,
@@ -36,6 +33,10 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import Account, Contact, DispositionCode, Interaction, Queue
+from cti.service import CtiService
+from dialer import leads_model as m
+from dialer.compliance import builtin_rule_sets, clone_rule_set
 from dialer.store import load_history, load_leads, record_attempt
 from tests.app.api.conftest import Api
 
@@ -80,7 +81,7 @@ class Call:
 async def _cti(api: Api) -> CtiService:
     service = getattr(api.app.state, "cti", None)
     if service is None:
-        service = api.app.state.cti = CtiService(api.app.state.settings, api.db, api.app.state.hub)
+        service = api.app.state.cti = build_cti(api.app.state.settings, api.db, api.app.state.hub)
     return service
 
 

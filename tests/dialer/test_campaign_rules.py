@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.dialer_tables import CampaignState as S
+from core.model_errors import ContentError
 from dialer.campaigns import (
     DEFAULT_RETRY_RULES,
     StartFacts,
@@ -12,8 +14,6 @@ from dialer.campaigns import (
     parse_retry_rules,
     start_blockers,
 )
-from dialer.model_errors import ContentError
-from dialer.models import CampaignState as S
 
 ALLOWED = {
     (S.draft, S.running),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.model_errors import ContentError
 from dialer.compliance import (
     Reason,
     RuleSet,
@@ -19,7 +20,6 @@ from dialer.compliance import (
 )
 from dialer.compliance_zones import UnknownZone, zones_for_number
 from dialer.leads_model import AttemptResult, LeadNumber, LeadStatus
-from dialer.model_errors import ContentError
 from tests.dialer.helpers import (
     CASABLANCA,
     LONDON,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.model_errors import ContentError
 from dialer.compliance import (
     AbandonStats,
     Reason,
@@ -21,7 +22,6 @@ from dialer.compliance import (
     parse_rule_set,
 )
 from dialer.leads_model import Attempt, AttemptResult, LeadStatus
-from dialer.model_errors import ContentError
 from tests.dialer.helpers import PARIS, PARIS_2, at, attempt, lead
 
 R = AttemptResult

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from core.model_errors import ContentError
 from dialer.croc import (
     SectionKind,
     check_scripts,
@@ -22,7 +23,6 @@ from dialer.croc import (
     shipped_script_paths,
 )
 from dialer.leads_model import AttemptResult
-from dialer.model_errors import ContentError
 
 SHIPPED = {p.stem: p for p in shipped_script_paths()}
 B2B = load_script(SHIPPED["b2b-rdv-barrage"])

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from app.db import Database
+from core.db import Database
+from core.dialer_tables import Campaign
 from cti.ami_wire import AmiEvent
 from cti.events import AgentState
 from dialer import leads_model as m
 from dialer.compliance import builtin_rule_sets
 from dialer.engine import CampaignLoop, DialerService, LiveCall
-from dialer.models import Campaign
 from dialer.pacing import AbandonMeasure, Observation, make_policy
 
 QUEUE = "sales"

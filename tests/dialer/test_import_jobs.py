@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, update
 
-from app.db import Database
+from core.db import Database
+from core.dialer_tables import CallList, ImportJob, ImportReject, ImportStatus, Lead, LeadNumber
 from dialer.list_import import (
     INTERRUPTED,
     SPOOL_PREFIX,
@@ -24,7 +25,6 @@ from dialer.list_import import (
     recover_interrupted,
     run_job,
 )
-from dialer.models import CallList, ImportJob, ImportReject, ImportStatus, Lead, LeadNumber
 from dialer.store import load_leads
 from tests.conftest import wait_for
 from tests.dialer.conftest import Api

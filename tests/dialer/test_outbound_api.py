@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditLog, Queue
+from core.models import AuditLog, Queue
 from tests.conftest import wait_for
 from tests.dialer.conftest import Api
 from tests.dialer.files import bom_csv, french_csv, xlsx

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
+from core.db import Database
+from core.dialer_tables import CallList, Lead
 from dialer.callbacks import schedule_callback
 from dialer.compliance import builtin_rule_sets
 from dialer.leads import select_leads
 from dialer.leads_model import Attempt, AttemptResult, LeadStatus
 from dialer.list_import import ImportOptions, import_file
-from dialer.models import CallList, Lead
 from dialer.store import load_history, load_leads, record_attempt
 from tests.dialer.files import french_csv
 

@@ -9,11 +9,11 @@ import httpx
 import pytest_asyncio
 from fastapi import FastAPI
 
-from app.db import Database
 from app.main import create_app
-from app.models import ApiToken, Role, Team, User
 from app.security import hash_password, new_token, token_digest
-from app.settings import Settings
+from core.db import Database
+from core.models import ApiToken, Role, Team, User
+from core.settings import Settings
 
 PASSWORD = "correct horse battery"
 

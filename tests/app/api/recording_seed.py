@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from app.models import (
+from core.models import (
     Call,
     CallDirection,
     Complaint,

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.models import (
+from core.models import (
     AuditLog,
     Call,
     CallDirection,

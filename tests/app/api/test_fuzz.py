@@ -14,11 +14,11 @@ import schemathesis
 import uvicorn
 from schemathesis import GenerationMode
 
-from app.db import Database
 from app.main import create_app
-from app.models import ApiToken, Role, User
 from app.security import hash_password, token_digest
-from app.settings import Settings
+from core.db import Database
+from core.models import ApiToken, Role, User
+from core.settings import Settings
 
 TOKEN = "fuzz-admin-token"
 # Out of reach of small generated ids, so the fuzzer cannot demote or lock out the user it runs as.

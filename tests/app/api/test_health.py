@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import migrate
-from app.db import Database
 from app.health import WriteProbe
 from app.main import create_app
-from app.settings import Settings
+from core.db import Database
+from core.settings import Settings
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.models import User
+from core.models import User
 from cti.phones import Provisioner, ha1
 from tests.app.api.conftest import Api
 

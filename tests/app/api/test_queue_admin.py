@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditLog, QueueMember
-from app.settings import Settings
+from app.cti_wiring import build_cti
 from app.ws_hub import Hub
+from core.models import AuditLog, QueueMember
+from core.settings import Settings
 from cti.queue_provision import QueueProvisioner
 from cti.queues_conf import GLOBALS_INCLUDE, QUEUES_INCLUDE
 from cti.service import CtiService
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.db
 
 def _provisioned(api: Api, etc: Path) -> CtiService:
     """A real CTI service with no PBX link (changes are written, applied when a link comes up)."""
-    cti = CtiService(Settings(database_url=api.db.url, secret_key="t", ami_enabled=False), api.db, Hub())
+    cti = build_cti(Settings(database_url=api.db.url, secret_key="t", ami_enabled=False), api.db, Hub())
     api.app.state.cti = cti
     api.app.state.queues = QueueProvisioner(etc, cti)
     return cti

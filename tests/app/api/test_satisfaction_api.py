@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.models import (
+from core.models import (
     Call,
     CallDirection,
     ComplaintReason,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.models import (
+from core.models import (
     Account,
     Call,
     CallDirection,

@@ -30,9 +30,10 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 from sqlalchemy import select
 
 from app import migrate
-from app.db import Database
 from app.demo import DEMO_PASSWORD, seed_demo
-from app.models import (
+from app.security import hash_password
+from core.db import Database
+from core.models import (
     AgentStateLog,
     Call,
     CallDirection,
@@ -43,7 +44,6 @@ from app.models import (
     User,
     utcnow,
 )
-from app.security import hash_password
 
 if TYPE_CHECKING:
     from cti.pbx_process import PrivateAsterisk

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from app import migrate
-from app.db import Database
+from core.db import Database
 from cti.pbx_process import PrivateAsterisk
 from tests.app.browser.conftest import LiveServer
 from tests.cti.pbx.conftest import seed

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from app.main import create_app
-from app.settings import load_settings
+from core.settings import load_settings
 from cti.pbx_process import private_provisioner
 
 

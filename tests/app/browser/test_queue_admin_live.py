@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.db import Database
-from app.models import Role, User
 from app.security import hash_password
+from core.db import Database
+from core.models import Role, User
 from cti.pbx_process import PrivateAsterisk
 from tests.app.browser.conftest import login
 from tests.app.browser.cti_live import (

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from app import migrate
 from app.cli import main
-from app.models import Base
-from app.settings import get_settings
+from core.registry import metadata
+from core.settings import get_settings
 
 
 @pytest.fixture
@@ -98,8 +98,8 @@ def test_given_demo_then_agent1_and_the_supervisor_have_browser_phones_and_the_l
 
     from sqlalchemy import select
 
-    from app.db import Database
-    from app.models import User
+    from core.db import Database
+    from core.models import User
 
     assert main(["demo"]) == 0
     assert "agent1 and demo-supervisor have the desk's browser phone" in capsys.readouterr().out
@@ -150,7 +150,7 @@ def test_given_migrations_when_downgraded_and_upgraded_then_both_work(cli_db: st
         return tables, versions
 
     head = ScriptDirectory.from_config(migrate.alembic_config(cli_db)).get_current_head()
-    models = set(Base.metadata.tables)
+    models = set(metadata.tables)
     assert schema() == (models, [head])
     migrate.downgrade(cli_db, "base")
     assert schema() == (set(), []), "every table dropped, no revision left"
@@ -165,8 +165,8 @@ def test_given_a_user_with_a_phone_when_resetting_its_password_then_printed_once
 
     from sqlalchemy import select
 
-    from app.db import Database
-    from app.models import User
+    from core.db import Database
+    from core.models import User
     from cti.phones import ha1
 
     assert main(["demo"]) == 0

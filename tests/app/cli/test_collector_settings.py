@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app import migrate
 from app.collector import GC_THRESHOLDS
 from app.main import create_app
-from app.settings import Settings
+from core.settings import Settings
 
 
 def test_given_the_service_when_it_runs_then_full_collections_are_rare_and_after_it_stops_defaults_return(

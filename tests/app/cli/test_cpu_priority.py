@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from app import migrate
-from app.settings import ROOT, ConfigError, load_settings
+from core.settings import ROOT, ConfigError, load_settings
 from cti.pbx_process import free_port
 
 PLATEAU = Path(sys.executable).parent / "plateau"

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.customer_import import MalformedFile, import_customers
-from app.db import Database
-from app.models import Account, AuditLog, Contact, PhoneNumber
+from core.db import Database
+from core.models import Account, AuditLog, Contact, PhoneNumber
 
 FRENCH = (
     "Nom;Prénom;Société;Téléphone;Portable;Courriel;Niveau\r\n"

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.customer_import import BATCH, INTERRUPTED, SQLITE_BATCH, MalformedFile, import_customers
-from app.db import Database
-from app.models import Account, AuditLog, Contact, PhoneNumber
+from core.db import Database
+from core.models import Account, AuditLog, Contact, PhoneNumber
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent.parent

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.settings import get_settings
+from core.settings import get_settings
 from cti.queues_conf import GLOBALS_INCLUDE, QUEUES_INCLUDE
 
 

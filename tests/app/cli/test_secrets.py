@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.cli import main
-from app.settings import get_settings
+from core.settings import get_settings
 
 
 @pytest.fixture(autouse=True)

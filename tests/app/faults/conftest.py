@@ -18,8 +18,8 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from app import migrate
-from app.db import Database
-from app.models import Call
+from core.db import Database
+from core.models import Call
 from cti.pbx_process import PbxConfig, PrivateAsterisk, cdr_file
 from tests.conftest import wait_for
 from tests.cti.pbx.conftest import seed

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.models import AgentStateLog, OpenCall
+from core.models import AgentStateLog, OpenCall
 from cti.pbx_process import PrivateAsterisk
 from tests.app.faults.conftest import Centre, centre_on
 from tests.conftest import wait_for

@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app import migrate
-from app.db import Database
-from app.models import ApiToken, Role, User
 from app.security import hash_password, new_token, token_digest
-from app.settings import ROOT
+from core.db import Database
+from core.dialer_tables import ImportJob, Lead
+from core.models import ApiToken, Role, User
+from core.settings import ROOT
 from cti.pbx_process import free_port
-from dialer.models import ImportJob, Lead
 from dialer.store import load_leads
 from tests.dialer.test_import_jobs import big_list
 from tests.pg import fresh_database

@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 
 from app import migrate
-from app.db import Database
+from app.ivr_data import AppIvrData
+from core.db import Database
 from cti.ivr.agi import IvrServer
 from cti.ivr.flows import load_flows
 from cti.pbx_process import PbxConfig, PrivateAsterisk
@@ -53,7 +54,12 @@ async def ivr_db(ivr_db_url: str) -> AsyncIterator[Database]:
 @pytest_asyncio.fixture
 async def ivr_server(pbx: PrivateAsterisk, ivr_db: Database, flows_dir: Path) -> AsyncIterator[IvrServer]:
     server = IvrServer(
-        flows=load_flows(flows_dir), db=ivr_db, host="127.0.0.1", port=pbx.cfg.agi_port, region="FR"
+        flows=load_flows(flows_dir),
+        db=ivr_db,
+        data=AppIvrData(),
+        host="127.0.0.1",
+        port=pbx.cfg.agi_port,
+        region="FR",
     )
     await server.start()
     yield server

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app import migrate
 from app.main import create_app
-from app.settings import ConfigError, Settings
+from core.settings import ConfigError, Settings
 from cti.ivr.agi import AgiChannel, ChannelGone, read_headers
 from cti.pbx_process import free_port
 

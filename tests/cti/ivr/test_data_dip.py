@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.customers import find_callers
-from app.db import Database
-from app.models import (
+from core.db import Database
+from core.models import (
     Account,
     Call,
     CallDirection,

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from app.bus import Message
-from app.db import Database
+from app.screenpop import ScreenPop
+from core.bus import Message
+from core.db import Database
 from cti.events import AgentRinging, CallerId
 from cti.ivr import history
 from cti.ivr.interpreter import Exit
-from cti.screenpop import ScreenPop
 from tests.conftest import wait_for
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Account, Contact, PhoneNumber, Tier
+from core.db import Database
+from core.dialer_tables import Callback
+from core.ivr_tables import IvrSession
+from core.models import Account, Contact, PhoneNumber, Tier
 from cti.ivr.agi import IvrServer
 from cti.ivr.history import ivr_summary
-from cti.ivr.tables import IvrSession
 from cti.numbers import parse
 from cti.pbx_process import PrivateAsterisk
-from dialer.models import Callback
 from tests.conftest import wait_for
 from tests.cti.ivr.conftest import AmiEvents
 from tests.cti.ivr.sipp import Key, start_agent_phone, start_caller, start_carrier, stop

@@ -132,7 +132,7 @@ def test_given_an_opt_in_menu_when_the_caller_answers_then_the_queue_exit_carrie
     ],
 )
 def test_given_a_bad_survey_node_when_loaded_then_the_error_names_the_field(node: str, error: str) -> None:
-    from dialer.model_errors import ContentError
+    from core.model_errors import ContentError
 
     text = f"start: n\nnodes:\n  n: {node}\n  end: {{type: hangup}}\n"
     with pytest.raises(ContentError) as caught:

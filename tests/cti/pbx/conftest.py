@@ -19,9 +19,10 @@ import uvicorn
 import websockets
 
 from app import migrate
-from app.db import Database
 from app.main import create_app
-from app.models import (
+from app.security import hash_password, token_digest
+from core.db import Database
+from core.models import (
     Account,
     ApiToken,
     Contact,
@@ -35,8 +36,7 @@ from app.models import (
     Tier,
     User,
 )
-from app.security import hash_password, token_digest
-from app.settings import Settings
+from core.settings import Settings
 from cti.numbers import parse
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.cti.pbx.capture import AmiRecorder

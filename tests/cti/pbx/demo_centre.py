@@ -18,10 +18,10 @@ import httpx
 from sqlalchemy import select
 
 from app import migrate
-from app.db import Database
 from app.demo import seed_demo
-from app.models import ApiToken, User
 from app.security import token_digest
+from core.db import Database
+from core.models import ApiToken, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.conftest import wait_for
 from tests.cti.pbx.plateau_process import PlateauProcess, serve_env

@@ -10,7 +10,7 @@ import pytest
 import websockets
 from sqlalchemy import select
 
-from app.models import Call, Interaction, InteractionKind
+from core.models import Call, Interaction, InteractionKind
 from cti.events import AgentState
 from cti.pbx_process import PrivateAsterisk, phone_address
 from tests.conftest import wait_for
@@ -229,7 +229,7 @@ async def test_given_an_agent_on_a_call_when_the_supervisor_spies_then_their_pho
 async def test_given_state_changes_when_logged_then_the_state_time_report_has_closed_periods(
     plateau: Plateau,
 ) -> None:
-    from app.models import AgentStateLog
+    from core.models import AgentStateLog
 
     await _login(plateau, "agent5", "support")
     async with plateau.client("agent5") as c:

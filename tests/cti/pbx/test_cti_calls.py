@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import Call, Complaint, Interaction, utcnow
+from core.models import Call, Complaint, Interaction, utcnow
 from tests.conftest import wait_for
 from tests.cti.pbx.conftest import KNOWN_NUMBER, Plateau
 from tests.cti.pbx.sipp import Caller, Sipp

@@ -168,7 +168,7 @@ async def test_given_an_unreachable_pbx_when_plateau_runs_then_healthz_reports_i
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    from app.settings import Settings
+    from core.settings import Settings
 
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", secret_key="k", ami_port=dead_port

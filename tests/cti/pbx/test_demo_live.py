@@ -12,8 +12,8 @@ import psutil
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Call, Interaction, InteractionKind, PhoneNumber
+from core.db import Database
+from core.models import Call, Interaction, InteractionKind, PhoneNumber
 from cti.numbers import parse
 from tests.conftest import wait_for
 from tests.cti.pbx.demo_centre import Centre, demo_centre

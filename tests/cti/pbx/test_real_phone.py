@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from app.models import ApiToken, Role, User
 from app.security import hash_password, token_digest
+from core.models import ApiToken, Role, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk, phone_address
 from cti.phones import Provisioner
 from tests.conftest import wait_for

@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select, update
 
-from app.models import Call, Queue, Recording, RecordingPause
-from cti.ivr.tables import IvrSession
+from core.ivr_tables import IvrSession
+from core.models import Call, Queue, Recording, RecordingPause
 from cti.pbx_process import PrivateAsterisk
 from cti.sipp import Caller, Sipp, voice_file
 from cti.sipp_scenarios import agent_scenario

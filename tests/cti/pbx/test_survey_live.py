@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.models import Call, Interaction, InteractionKind, Queue, SurveyAnswer
+from core.ivr_tables import IvrSession
+from core.models import Call, Interaction, InteractionKind, Queue, SurveyAnswer
 from cti.ivr.model import FLOWS_DIR
-from cti.ivr.tables import IvrSession
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.conftest import wait_for
 from tests.cti.ivr.sipp import Key, start_caller, stop

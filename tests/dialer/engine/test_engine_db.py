@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.settings import Settings
+from app.cti_wiring import build_cti
 from app.ws_hub import Hub
-from cti.service import CtiService
+from core.db import Database
+from core.dialer_tables import Callback, CallbackSource, CallbackStatus, CallList, Campaign, Lead, LeadAttempt
+from core.settings import Settings
 from dialer.engine import DialerService, LiveCall
 from dialer.leads_model import LeadStatus
-from dialer.models import Callback, CallbackSource, CallbackStatus, CallList, Campaign, Lead, LeadAttempt
 
 pytestmark = pytest.mark.db
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -66,7 +66,7 @@ def _call(campaign_id: int, lead_id: int, status: LeadStatus = LeadStatus.NEW, *
 
 def _dialer(db: Database) -> DialerService:
     settings = Settings(database_url=db.url, secret_key="k", ami_enabled=False)
-    return DialerService(CtiService(settings, db, Hub()), db, clock=lambda: T0)
+    return DialerService(build_cti(settings, db, Hub()), db, clock=lambda: T0)
 
 
 async def test_given_two_busy_calls_when_written_then_the_second_exhausts_the_busy_retries(

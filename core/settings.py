@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.tabular import Limits
-from cti.phones import Trunk, TrunkError, check_trunks
+from core.tabular import Limits
+from core.trunks import Trunk, TrunkError, check_trunks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_AMI_SECRET = "plateau-dev-secret"  # asterisk-conf/'s manager.conf, for the private loopback Asterisk
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     # queues live in the database only. `plateau serve --with-pbx` (make run): the private Asterisk's.
     pbx_conf_dir: Path | None = None
 
-    # call recordings (app/recordings.py): the folder Asterisk writes into (shared with it), the days kept
+    # call recordings (cti/recordings.py): the folder Asterisk writes into (shared with it), the days kept
     # when a queue or campaign says none (0: forever), the call rows' own retention (0: forever; older rows
     # lose the caller's number and name, aggregates stay), how often the purge runs
     recordings_dir: Path = VAR / "recordings"
@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     default_language: Literal["fr", "en"] = "fr"
     timezone: str = "Europe/Paris"
     secret_key: SecretStr | None = None
-    # the key of erased persons' tombstones (app/tombstones.py); apart from secret_key, which may be rotated
+    # the key of erased persons' tombstones (core/tombstones.py); apart from secret_key, which may be rotated
     tombstone_secret: SecretStr | None = None
 
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     cookie_secure: bool = False
 
-    # What one request or uploaded file may cost (app/body_limits.py, app/tabular.py's Limits)
+    # What one request or uploaded file may cost (app/body_limits.py, core/tabular.py's Limits)
     max_body_bytes: int = Field(default=2 * 2**20, ge=1024, description="a request body (uploads aside)")
     max_upload_bytes: int = Field(default=512 * 2**20, ge=1024, description="a list or DNC upload")
     max_preview_bytes: int = Field(default=32 * 2**20, ge=1024, description="a file sent to lists/preview")
@@ -260,7 +260,7 @@ class Settings(BaseSettings):
         return sorted({*self.ami_trunks, *(t.name for t in self.pbx_trunks)})
 
     def table_limits(self) -> Limits:
-        """What reading one uploaded file may cost (app/tabular.py)."""
+        """What reading one uploaded file may cost (core/tabular.py)."""
         return Limits(
             max_line_chars=self.max_line_chars,
             max_columns=self.max_columns,

@@ -3,7 +3,7 @@ recording expires and which ones the purge may delete, and the paused stretches 
 
 Asterisk records (MixMonitor, `[plateau-record]` in extensions.conf) from the moment the caller is bridged
 to an agent, so the IVR before the queue is never in the file. The policy of each queue reaches the dialplan
-as a global variable Plateau sets over AMI (`policy_globals`); the storage is `app/recording_store.py`.
+as a global variable Plateau sets over AMI (`policy_globals`); the storage is `core/recording_store.py`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from dialer.messages import SOUND_NAME, SOUND_NAME_MAX
+from cti.sounds import SOUND_NAME, SOUND_NAME_MAX
 
 DEFAULT_ANNOUNCEMENT = "conf-now-recording"  # stock prompt in French and English: "this call is recorded"
 QUEUE_NAME = re.compile(r"[a-z0-9_\-]{1,80}")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AuditLog
+from core.models import AuditLog
 
 
 def client_ip(request: Request | None) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from app.settings import Settings
+    from core.settings import Settings
 
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,190}\.wav")
 CHUNK = 64 * 1024

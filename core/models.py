@@ -1,69 +1,27 @@
-"""The data model. Alembic migrations in `migrations/` are the only way this schema reaches a database."""
+"""The shared tables: people, teams, queues, customers, calls and what hangs off them. Alembic migrations in
+`migrations/` are the only way this schema reaches a database; core/registry.py lists every table module."""
 
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
-    DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on both engines (SQLite forgets the zone otherwise)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# Integers are 64-bit on PostgreSQL and SQLite's INTEGER PRIMARY KEY alias alike.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+from core.base import Base as Base  # re-exported: much code takes Base (and utcnow) from here
+from core.base import BigId, Timestamped, _enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -113,18 +71,6 @@ class InteractionKind(enum.StrEnum):
     survey = "survey"  # a post-call survey's answers (app/surveys.py)
 
 
-def _enum(e: type[enum.Enum]) -> Enum:
-    # VARCHAR + CHECK on both engines: adding a value later is a plain migration.
-    return Enum(
-        e, native_enum=False, length=32, validate_strings=True, values_callable=lambda x: [m.value for m in x]
-    )
-
-
-class Timestamped:
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
 class Team(Base):
     __tablename__ = "teams"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -162,7 +108,7 @@ class Queue(Base):
     sl_variant: Mapped[str] = mapped_column(String(32), default="short_abandons_excluded")
     sl_target_pct: Mapped[int] = mapped_column(Integer, default=80)
     short_abandon_s: Mapped[int] = mapped_column(Integer, default=5)
-    # call recordings (app/recordings.py): all | none | on_demand, the sound announced, days kept
+    # call recordings (cti/recordings.py): all | none | on_demand, the sound announced, days kept
     recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
     recording_announcement: Mapped[str | None] = mapped_column(String(80))
     recording_retention_days: Mapped[int | None] = mapped_column(Integer)
@@ -429,7 +375,7 @@ class AuditLog(Base):
 
 class Tombstone(Base):
     """What is left of an erased person (app/person_data.py): a keyed hash of each of their numbers and
-    e-mails (app/tombstones.py), never the clear value, so that imports from an old list skip them."""
+    e-mails (core/tombstones.py), never the clear value, so that imports from an old list skip them."""
 
     __tablename__ = "tombstones"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -438,7 +384,7 @@ class Tombstone(Base):
     erased_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# --- recordings (app/recordings.py, app/recording_store.py) ---
+# --- recordings (cti/recordings.py, core/recording_store.py) ---
 class Recording(Base):
     """One call's recording, by Linkedid (joins `calls.linkedid`); the file is reached through the store by
     its key only. `purged_at`: the file was deleted (retention or erasure), the row kept as proof."""
@@ -508,10 +454,3 @@ class HealthHeartbeat(Base):
     __tablename__ = "health_heartbeat"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime]
-
-
-# --- IVR: the IVR history table lives in cti/ivr/tables.py ---
-import cti.ivr.tables  # noqa: E402, F401  (registers it on Base.metadata)
-
-# --- outbound: call lists, leads, campaigns, DNC, callbacks live in dialer/models.py ---
-import dialer.models  # noqa: E402, F401  (registers those tables on Base.metadata)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from app.bus import interface_of
-from app.db import Database
-from app.models import User
+from core.bus import interface_of
+from core.db import Database
+from core.models import User
 
 
 @dataclass(frozen=True, slots=True)

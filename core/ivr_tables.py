@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models import Base, BigId, utcnow
+from core.base import Base, BigId, utcnow
 
 
 class IvrSession(Base):

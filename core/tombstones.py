@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Tombstone, utcnow
+from core.models import Tombstone, utcnow
 
 # what an import's report says of a skipped line (without the value: it is not written again, even there)
 ERASED_REASON = "this person's data was erased at their request"

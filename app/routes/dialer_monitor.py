@@ -4,7 +4,7 @@ Dial level, calls in flight, agents by state, contacts, abandons today and over 
 list penetration and the last pacing decisions with their inputs. Today's counts use the campaign
 report definitions (`dialer.campaign_reports`), so the monitor and the reports cannot disagree.
 GET /api/v1/campaign-tiles: the wallboard's campaign tiles as the feed last published them.
-The campaign reports (`dialer.report_api`) are mounted with this router.
+The campaign reports (`app.routes.dialer_reports`) are mounted with this router.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Role
+from app.routes import dialer_reports as report_api
 from app.schemas import PathId
 from app.security import Identity, get_db, require
+from core.dialer_tables import Campaign, CampaignList, Lead
+from core.models import Role
 from dialer import campaign_reports as cr
-from dialer import report_api
 from dialer.campaign_feed import abandon_wire
 from dialer.compliance import RuleSet
 from dialer.engine import campaign_abandons, utc_now
-from dialer.models import Campaign, CampaignList, Lead
 from dialer.store import imported, rule_set_named
 
 router = APIRouter(tags=["campaigns"])

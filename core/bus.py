@@ -16,12 +16,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.ws_hub import Principal
-
 log = logging.getLogger(__name__)
 
 SUPERVISING_ROLES = frozenset({"supervisor", "manager", "admin"})
 _STAFF_GROUPS = tuple(f"role:{r}" for r in sorted(SUPERVISING_ROLES))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is at the other end of a connection, as far as routing events goes."""
+
+    user_id: int
+    username: str
+    role: str
+    team_id: int | None = None
+    sip_endpoint: str | None = None
+
+    @property
+    def routing_key(self) -> tuple[str, int | None, str | None]:
+        return (self.role, self.team_id, self.sip_endpoint)
 
 
 def _ep_group(interface: str) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models import Base, BigId, Timestamped, _enum, utcnow
+from core.base import Base, BigId, Timestamped, _enum, utcnow
 
 
 class DialMode(enum.StrEnum):
@@ -76,7 +76,7 @@ class RejectKind(enum.StrEnum):
     duplicate = "duplicate"
     dnc = "dnc"
     no_consent = "no_consent"
-    erased = "erased"  # the person's data was erased at their request (a tombstone, app/tombstones.py)
+    erased = "erased"  # the person's data was erased at their request (a tombstone, core/tombstones.py)
 
 
 class CallList(Timestamped, Base):
@@ -183,7 +183,7 @@ class Campaign(Timestamped, Base):
     # name left on answering machines (None: the abandon message) -- both validated by dialer.messages
     callback_number: Mapped[str | None] = mapped_column(String(20))
     machine_message: Mapped[str | None] = mapped_column(String(80))
-    # call recordings (app/recordings.py): all | none | on_demand, the sound announced, days kept
+    # call recordings (cti/recordings.py): all | none | on_demand, the sound announced, days kept
     recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
     recording_announcement: Mapped[str | None] = mapped_column(String(80))
     recording_retention_days: Mapped[int | None] = mapped_column(Integer)

@@ -21,14 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
 from app.csv_export import csv_response
-from app.models import Role
 from app.routes.reports import CSV_CONTENT, Format
 from app.routes.reports import _period as report_period
 from app.schemas import PathId
 from app.security import Identity, get_db, require
+from core.dialer_tables import CallList, Campaign, CampaignList, Lead, LeadAttempt
+from core.models import Role
 from dialer import campaign_reports as cr
 from dialer.leads_model import Attempt, AttemptResult
-from dialer.models import CallList, Campaign, CampaignList, Lead, LeadAttempt
 from dialer.store import rule_set_named
 
 router = APIRouter(prefix="/campaign-reports", tags=["campaigns"])
