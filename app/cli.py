@@ -13,7 +13,7 @@ from app.commands.outbound import cmd_campaign_create, cmd_dnc_import, cmd_impor
 from app.commands.queues import cmd_queue_add, cmd_queue_member
 from app.commands.server import cmd_config, cmd_migrate, cmd_recordings_purge, cmd_serve
 from app.commands.users import cmd_phone_reset_password, cmd_user_add
-from app.settings import ConfigError
+from core.settings import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:

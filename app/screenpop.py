@@ -30,9 +30,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.bus import Message, ToAgent
-from app.db import Database
-from cti.caller_lookup import CallerLookup
+from app.caller_lookup import CallerLookup
+from core.bus import Message, ToAgent
+from core.db import Database
 from cti.events import AgentRingEnded, AgentRinging, CallAnswered, CallEnded, CallerId, CallOffered, Direction
 from cti.numbers import try_parse
 

@@ -8,9 +8,8 @@ import contextlib
 import uuid
 from collections.abc import Mapping
 
-from cti.ami import AmiError
+from cti.ami_wire import AUTO_ANSWER, AmiError
 from cti.numbers import parse
-from cti.phones import AUTO_ANSWER
 from cti.tracker import reachable
 
 SPY_MODES = ("listen", "whisper", "barge")

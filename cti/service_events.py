@@ -8,10 +8,10 @@ import logging
 import time
 from typing import Any
 
-from app.bus import Message, ToAgentAndSupervisors, ToAgentsAndSupervisors, ToSupervisors
+from core.bus import Message, ToAgentAndSupervisors, ToAgentsAndSupervisors, ToSupervisors
 from cti import cdr
-from cti.ami import AmiError, ChannelsSnapshot, DevicesSnapshot, LinkState, QueueItem, QueuesSnapshot
-from cti.ami_wire import AmiEvent
+from cti.ami import ChannelsSnapshot, DevicesSnapshot, LinkState, QueueItem, QueuesSnapshot
+from cti.ami_wire import AmiError, AmiEvent
 from cti.events import (
     AgentRingEnded,
     AgentRinging,

@@ -7,8 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from app.bus import interface_of, oversees
-from core.bus import Principal
+from core.bus import Principal, interface_of, oversees
 from cti.events import CallRecord, to_wire
 
 # Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and

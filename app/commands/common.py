@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from app.settings import load_settings
+from core.settings import load_settings
 
 
 def run_db(coro_fn):  # type: ignore[no-untyped-def]
     """Run `coro_fn(session)` against the configured database."""
     import asyncio
 
-    from app.db import Database
+    from core.db import Database
 
     async def main():  # type: ignore[no-untyped-def]
         db = Database(load_settings().database_url)
@@ -30,7 +30,7 @@ def run_outbound(fn):  # type: ignore[no-untyped-def]
     """Run an outbound CLI coroutine `fn(db, region)`; its user-facing errors become CliError."""
     import asyncio
 
-    from app.db import Database
+    from core.db import Database
     from dialer.cli_outbound import OutboundCliError
 
     settings = load_settings()

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from app.commands.common import CliError, run_db
-from app.settings import load_settings
+from core.settings import load_settings
 
 
 def _person_query(args: argparse.Namespace) -> dict[str, object]:
@@ -20,7 +20,7 @@ def cmd_person(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app import person_data, person_zip
-    from app.recording_store import store_for
+    from core.recording_store import store_for
 
     settings = load_settings()
     store = store_for(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.commands.common import CliError, run_db
-from app.settings import load_settings
+from core.settings import load_settings
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

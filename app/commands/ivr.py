@@ -7,15 +7,15 @@ import json
 import sys
 
 from app.commands.common import CliError, run_db
-from app.settings import load_settings
+from core.settings import load_settings
 
 
 def cmd_ivr_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from core.model_errors import ContentError
     from cti.ivr.flows import load_flows
     from cti.ivr.model import SOUNDS_DIR
-    from dialer.model_errors import ContentError
 
     directory = Path(args.dir) if args.dir else load_settings().ivr_flows_dir
     try:
@@ -33,9 +33,9 @@ def cmd_ivr_check(args: argparse.Namespace) -> int:
 def cmd_ivr_try(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from core.model_errors import ContentError
     from cti.ivr.flows import load_flows
     from cti.ivr.simulate import simulate
-    from dialer.model_errors import ContentError
 
     settings = load_settings()
     try:

@@ -58,7 +58,7 @@ def cmd_campaign_create(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app.campaign_file import create_from_file
-    from dialer.model_errors import ContentError
+    from core.model_errors import ContentError
 
     async def create(session):  # type: ignore[no-untyped-def]
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.commands.common import CliError, run_db
-from app.settings import load_settings
+from core.settings import load_settings
 
 
 def _queue_live():  # type: ignore[no-untyped-def]
@@ -13,7 +13,7 @@ def _queue_live():  # type: ignore[no-untyped-def]
     and, when that private Asterisk runs, its console; a running Plateau re-applies them on its next
     connect."""
     from app.queue_admin import Live
-    from app.settings import VAR
+    from core.settings import VAR
     from cti.pbx_process import PbxConfig, PbxError, PrivateAsterisk
     from cti.queue_provision import QueueProvisioner
 
@@ -79,8 +79,8 @@ def cmd_queue_member(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from app import queue_admin
-    from app.models import Queue, User
     from app.queue_schemas import SkillIn
+    from core.models import Queue, User
 
     live = _queue_live()
 

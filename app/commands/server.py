@@ -7,7 +7,7 @@ import json
 import sys
 
 from app.commands.common import run_db
-from app.settings import load_settings
+from core.settings import load_settings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -22,7 +22,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.main import create_app
-    from app.settings import VAR
+    from core.settings import VAR
 
     settings = load_settings()
     pbx = _start_private_pbx(settings) if args.with_pbx else None  # before: Asterisk keeps its own priority
@@ -76,7 +76,7 @@ def _start_private_pbx(settings):  # type: ignore[no-untyped-def]
     """`make run`: the Asterisk of asterisk-conf/, unless something already answers on the AMI port."""
     import socket
 
-    from app.settings import VAR
+    from core.settings import VAR
     from cti.pbx_process import PbxConfig, PrivateAsterisk
 
     with socket.socket() as s:
@@ -132,9 +132,9 @@ def cmd_recordings_purge(_args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 
-    from app.db import Database
     from app.recording_purge import purge
-    from app.recording_store import store_for
+    from core.db import Database
+    from core.recording_store import store_for
 
     settings = load_settings()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.commands.common import CliError, run_db
-from app.settings import load_settings
+from core.settings import load_settings
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -14,9 +14,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
-    from app.audit import audit
-    from app.models import Role, Team, User
     from app.security import hash_password
+    from core.audit import audit
+    from core.models import Role, Team, User
 
     password = args.password
     if password is None:
@@ -71,8 +71,8 @@ def cmd_phone_reset_password(args: argparse.Namespace) -> int:
     """A new SIP password for USER's phone, printed once; a running private Asterisk takes it at once."""
     from sqlalchemy import select
 
-    from app.audit import audit
-    from app.models import User
+    from core.audit import audit
+    from core.models import User
     from cti.pbx_process import private_provisioner
     from cti.phones import REALM, reset_password
 

@@ -23,7 +23,7 @@ customer); an `actif` line changes nothing that exists (an account comes back fr
 from app.customer_import.columns import BATCH, SQLITE_BATCH, ImportReport, loss_date
 from app.customer_import.importer import CustomerImporter, import_customers
 from app.customer_import.undo import INTERRUPTED, recover_interrupted, undo_import
-from app.tabular import MalformedFile
+from core.tabular import MalformedFile
 
 __all__ = [
     "BATCH",

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, text
 
-from app import tombstones
 from app.customer_import.columns import (
     _EMAIL,
     _EXTERNAL_ID,
@@ -17,9 +16,10 @@ from app.customer_import.columns import (
     ImportReport,
     _Row,
 )
-from app.models import Account, Contact, PhoneNumber, Tier, utcnow
-from app.settings import get_settings
-from app.tombstones import ERASED_REASON
+from core import tombstones
+from core.models import Account, Contact, PhoneNumber, Tier, utcnow
+from core.settings import get_settings
+from core.tombstones import ERASED_REASON
 
 # The accounts named in a batch, one index probe per name. `name IN (…)` has no statistics to go by for
 # the accounts this import created (uncommitted, never analysed): PostgreSQL scanned the whole table for

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from app.models import NumberKind, Tier
+from core.models import NumberKind, Tier
 
 BATCH = 5000
 # SQLite, batch commits: a batch short enough to hold the write lock for a fraction of the 500 ms a health

@@ -16,7 +16,6 @@ from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
 from app.customer_import.batch_writes import BatchWrites
 from app.customer_import.columns import (
     AHEAD,
@@ -37,9 +36,10 @@ from app.customer_import.undo import (
     recover_interrupted,
     undo_import,
 )
-from app.import_runner import this_runner
-from app.models import NumberKind, utcnow
-from app.tabular import (
+from core.audit import audit
+from core.import_runner import this_runner
+from core.models import NumberKind, utcnow
+from core.tabular import (
     SNIFF_BYTES,
     MalformedFile,
     check_record,
@@ -47,11 +47,11 @@ from app.tabular import (
     normalise_header,
     quote_error,
 )
-from app.tabular import Chain as _Chain
-from app.tabular import Lines as _Lines
-from app.tabular import sniff_delimiter as _sniff_delimiter
-from app.tombstones import Tombstones
-from app.write_chain import WriteChain
+from core.tabular import Chain as _Chain
+from core.tabular import Lines as _Lines
+from core.tabular import sniff_delimiter as _sniff_delimiter
+from core.tombstones import Tombstones
+from core.write_chain import WriteChain
 
 
 class CustomerImporter(LineChecks, BatchWrites):

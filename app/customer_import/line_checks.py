@@ -18,7 +18,7 @@ from app.customer_import.columns import (
     _Row,
     loss_date,
 )
-from app.models import NumberKind
+from core.models import NumberKind
 from cti.numbers import MAX_INPUT_LEN, SEPARATORS, SUFFIX_DIGITS, InvalidNumber, classify, parse
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
 from app.customer_import.columns import BATCH
-from app.import_runner import runner_gone
-from app.models import Account, AuditLog, Contact
+from core.audit import audit
+from core.import_runner import runner_gone
+from core.models import Account, AuditLog, Contact
 
 TARGET = "customer_import"  # the audit entries of one import share this target type and its id
 STARTED, BATCH_WRITTEN = "customers_import_started", "customers_import_batch"

@@ -8,7 +8,7 @@ find the person's rows, and how to erase them. A new table that holds personal d
 Erasure keeps what reports count: a contact, call, complaint or lead attempt stays as an anonymous row
 (names, numbers, e-mails and free text removed), while the rows that only describe the person (phone numbers,
 lead numbers, do-not-call entries) are deleted. What stays is a tombstone per number and e-mail
-(`app/tombstones.py`). Accounts are companies, not persons: they are exported, not erased.
+(`core/tombstones.py`). Accounts are companies, not persons: they are exported, not erased.
 """
 
 # the sources register themselves in SOURCES when imported

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import tombstones
-from app.audit import audit
-from app.models import Contact
 from app.person_data.person import SOURCES, Erasure, Person
-from app.recording_store import RecordingStore
+from core import tombstones
+from core.audit import audit
+from core.models import Contact
+from core.recording_store import RecordingStore
 from dialer.dnc import add_numbers
 from dialer.script_outcome import internal_dnc_list
 

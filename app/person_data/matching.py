@@ -12,9 +12,9 @@ from sqlalchemy import Text, cast, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.models import Call
 from app.person_data.person import ERASED, Person
-from dialer.models import Lead, LeadNumber
+from core.dialer_tables import Lead, LeadNumber
+from core.models import Call
 
 
 # --- helpers ----------------------------------------------------------------------------------------------

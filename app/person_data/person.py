@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.recording_store import RecordingStore
+from core.recording_store import RecordingStore
 from cti.numbers import InvalidNumber, parse, suffix_key
 
 ERASED = "(erased)"  # what an anonymised name or text reads

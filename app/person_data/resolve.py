@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Contact, PhoneNumber
 from app.person_data.matching import person_lead_ids
 from app.person_data.person import EMAIL_PATTERN, MAX_EMAIL, BadQuery, Person, PersonNotFound
+from core.dialer_tables import Lead, LeadNumber
+from core.models import Contact, PhoneNumber
 from cti.numbers import InvalidNumber, parse
-from dialer.models import Lead, LeadNumber
 
 
 # --- finding the person ---------------------------------------------------------------------------------

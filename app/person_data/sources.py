@@ -11,7 +11,28 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.models import (
+from app.person_data.matching import (
+    as_dict,
+    column_holds,
+    person_calls,
+    person_lead_ids,
+    person_needles,
+    rows_by_number,
+    scrubbed,
+)
+from app.person_data.person import ERASED, Erasure, Person, Source, register
+from core.dialer_tables import (
+    Callback,
+    CallbackStatus,
+    DialerCall,
+    DncEntry,
+    ImportReject,
+    Lead,
+    LeadAttempt,
+    LeadNumber,
+)
+from core.ivr_tables import IvrSession
+from core.models import (
     Account,
     AuditLog,
     Complaint,
@@ -23,29 +44,8 @@ from app.models import (
     RecordingPause,
     SurveyAnswer,
 )
-from app.person_data.matching import (
-    as_dict,
-    column_holds,
-    person_calls,
-    person_lead_ids,
-    person_needles,
-    rows_by_number,
-    scrubbed,
-)
-from app.person_data.person import ERASED, Erasure, Person, Source, register
-from app.recording_store import RecordingStore
-from cti.ivr.tables import IvrSession
+from core.recording_store import RecordingStore
 from dialer.leads_model import DIALABLE_STATUSES, LeadStatus
-from dialer.models import (
-    Callback,
-    CallbackStatus,
-    DialerCall,
-    DncEntry,
-    ImportReject,
-    Lead,
-    LeadAttempt,
-    LeadNumber,
-)
 
 
 # --- the registry -----------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from core.model_errors import ContentError, format_loc
 from cti.ivr.checks import graph_errors, sound_errors
 from cti.ivr.model import _ID, FLOWS_DIR, NODE_TYPES, SOUNDS_DIR, Flow
-from dialer.model_errors import ContentError, format_loc
 
 # --- loading ------------------------------------------------------------------------------------------
 

@@ -33,7 +33,6 @@ from pydantic import (
     model_validator,
 )
 
-from core.model_errors import ContentError, format_loc
 from cti.ivr.hours import Schedule
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent.parent / "ivr_flows"

@@ -9,7 +9,6 @@ from cti.ivr.agi import IvrServer
 from cti.ivr.flows import load_flows
 from cti.ivr.model import SOUNDS_DIR
 from cti.ivr.ports import IvrData
-from dialer.model_errors import ContentError
 
 
 async def start_ivr(settings: Settings, db: Database, data: IvrData) -> IvrServer | None:

@@ -16,6 +16,7 @@ The interpreter is a function of (script, variables, answers so far): it replays
 first step, so the desk can send the whole answer set after every click and get the view back.
 """
 
+from core.model_errors import ContentError, format_loc
 from dialer.croc.answers import Blocker, disposition_blockers, normalise_answers, outcome_blockers
 from dialer.croc.interpreter import ScriptView, StepView, interpret, objection_text, render
 from dialer.croc.loading import check_scripts, load_script, parse_script, shipped_script_paths
@@ -37,7 +38,6 @@ from dialer.croc.model import (
     SectionKind,
     Step,
 )
-from dialer.model_errors import ContentError, format_loc
 
 __all__ = [
     "CHOICE_TYPES",

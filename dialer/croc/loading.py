@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.model_errors import ContentError, format_validation_error, read_yaml
 from dialer.croc.model import (
     CHOICE_TYPES,
     SCRIPTS_DIR,
@@ -22,7 +23,6 @@ from dialer.croc.model import (
     Script,
     Step,
 )
-from dialer.model_errors import ContentError, format_validation_error, read_yaml
 
 # ---------------------------------------------------------------------------------------------------
 # Loading and checking

@@ -15,20 +15,20 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import tombstones
-from app.audit import audit
-from app.models import utcnow
-from app.settings import get_settings
-from app.tabular import Table, row_batches
-from app.tombstones import Tombstones
-from app.write_chain import WriteChain
+from core import tombstones
+from core.audit import audit
+from core.dialer_tables import CallList, CampaignList, DncKind, DncList, ImportJob, RejectKind
+from core.models import utcnow
+from core.settings import get_settings
+from core.tabular import Table, row_batches
+from core.tombstones import Tombstones
+from core.write_chain import WriteChain
 from dialer.bulk_numbers import Normaliser
 from dialer.compliance_zones import zone_info
 from dialer.list_import.lead_writes import LeadWrites
 from dialer.list_import.options import LIVE, Counters, ImportOptions, job_values
 from dialer.list_import.rows import ColumnPlan, _Row, no_consent_reason, parse_chunk, parse_row
 from dialer.list_import.scrub import Scrubbing
-from dialer.models import CallList, CampaignList, DncKind, DncList, ImportJob, RejectKind
 
 BATCH = 5000
 AHEAD = 2  # batches parsed ahead of the one being written

@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database
-from app.import_runner import runner_gone, this_runner
-from app.models import utcnow
-from app.tabular import MalformedFile, Table
+from core.db import Database
+from core.dialer_tables import ImportJob, ImportReject, ImportStatus, Lead
+from core.import_runner import runner_gone, this_runner
+from core.models import utcnow
+from core.tabular import MalformedFile, Table
 from dialer.list_import.files import open_table
 from dialer.list_import.importer import BATCH, ListImporter
 from dialer.list_import.options import LIVE, SPOOL_PREFIX, Counters, ImportOptions, MappingError, job_values
-from dialer.models import ImportJob, ImportReject, ImportStatus, Lead
 
 log = logging.getLogger(__name__)
 

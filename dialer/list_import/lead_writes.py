@@ -6,9 +6,9 @@ from datetime import UTC
 
 from sqlalchemy import insert, update
 
-from app.models import utcnow
+from core.dialer_tables import ImportJob, ImportReject, RejectKind
+from core.models import utcnow
 from dialer.list_import.rows import _ZONE, _Row, row_numbers
-from dialer.models import ImportJob, ImportReject, RejectKind
 
 
 class LeadWrites:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from app.tabular import Limits
+from core.tabular import Limits
 from dialer.compliance import RuleSet
 
 SPOOL_PREFIX = "plateau-list-"  # an upload's temporary copy (app/routes/lists.py)
@@ -81,7 +81,7 @@ class ImportOptions:
     now: datetime | None = None
     workers: int = 0  # processes that parse lines (validate numbers) beside this one; 0: parse here
     limits: Limits = field(default_factory=Limits)  # what reading the file may cost (lines, rows, workbook)
-    # the key of erased persons' tombstones (app/tombstones.py); None: the configured one
+    # the key of erased persons' tombstones (core/tombstones.py); None: the configured one
     tombstone_key: bytes | None = None
 
 

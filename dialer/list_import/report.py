@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from app.tabular import neutralise
+from core.tabular import neutralise
 
 REPORT_HEADER = ["line", "kind", "reason"]
 

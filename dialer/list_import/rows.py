@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 
-from app.tabular import Limits, MalformedFile
-from app.tabular import normalise_header as _norm
+from core.dialer_tables import RejectKind
+from core.tabular import Limits, MalformedFile
+from core.tabular import normalise_header as _norm
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.compliance import RuleSet
 from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.list_import.options import AUTO_MAPPING, MappingError, valid_target
-from dialer.models import RejectKind
 
 MAX_CELL = 500
 MAX_COLUMNS = Limits.max_columns

@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from app.tombstones import ERASED_REASON
+from core.dialer_tables import DncEntry, Lead, LeadNumber, RejectKind
+from core.tombstones import ERASED_REASON
 from dialer.list_import.rows import _CONSENT, _E164S, _EXTERNAL_ID, _FIELDS, _LINE, Earlier, _Row
-from dialer.models import DncEntry, Lead, LeadNumber, RejectKind
 
 
 def _chunks(values: list[Any], n: int) -> Iterator[list[Any]]:

@@ -1,4 +1,4 @@
-"""app/tabular.py against hostile files, without a server: lines capped and never re-split, blank-line
+"""core/tabular.py against hostile files, without a server: lines capped and never re-split, blank-line
 floods counted not yielded, quotes that swallow rows refused at their line, workbooks checked before
 openpyxl reads them (bombs, DTDs, bad XML, rows padded to a declared width), openpyxl on defusedxml."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.tabular import CsvTable, Limits, MalformedFile, XlsxTable
+from core.tabular import CsvTable, Limits, MalformedFile, XlsxTable
 from tests.app.hostile import files as F
 
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.dialer_tables import CallbackSource, CallbackStatus
 from dialer.callbacks import Audience, CallbackError, callback_audience, schedule_callback
-from dialer.models import CallbackSource, CallbackStatus
 from tests.dialer.conftest import Api
 
 DUE = datetime(2026, 7, 15, 9, 0, tzinfo=UTC)

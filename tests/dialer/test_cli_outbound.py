@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.settings import get_settings
+from core.settings import get_settings
 from tests.dialer.files import french_csv
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
+from core.db import Database
+from core.dialer_tables import CallList, DncKind, DncList, ImportJob, ImportReject
 from dialer.compliance import builtin_rule_sets
 from dialer.dnc import import_dnc_file
 from dialer.list_import import ImportOptions, ListImporter, create_job, open_table
-from dialer.models import CallList, DncKind, DncList, ImportJob, ImportReject
 from tests.dialer.files import french_csv, write
 
 pytestmark = pytest.mark.db

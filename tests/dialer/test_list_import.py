@@ -8,8 +8,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.db import Database
-from app.tabular import MalformedFile
+from core.db import Database
+from core.dialer_tables import (
+    CallList,
+    Campaign,
+    CampaignList,
+    DncKind,
+    DncList,
+    ImportJob,
+    ImportReject,
+    ImportStatus,
+    Lead,
+    LeadNumber,
+)
+from core.tabular import MalformedFile
 from dialer.compliance import builtin_rule_sets
 from dialer.dnc import add_numbers, import_dnc_file
 from dialer.list_import import (
@@ -25,18 +37,6 @@ from dialer.list_import import (
     report_head,
     report_rows,
     run_job,
-)
-from dialer.models import (
-    CallList,
-    Campaign,
-    CampaignList,
-    DncKind,
-    DncList,
-    ImportJob,
-    ImportReject,
-    ImportStatus,
-    Lead,
-    LeadNumber,
 )
 from tests.dialer.files import FRENCH_HEADER, bom_csv, french_csv, write, xlsx
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.models import Call, CallDirection, Contact, Role, User
+from app.cti_wiring import build_cti
 from app.security import hash_password
-from app.ws_hub import Principal
+from core.bus import Principal
+from core.models import Call, CallDirection, Contact, Role, User
 from cti.events import AgentStateChanged
-from cti.service import CtiService
 from tests.app.api.conftest import PASSWORD, Api
 from tests.cti.transcripts import raw, replay
 
@@ -46,7 +46,7 @@ async def test_given_a_supervisor_when_spying_on_an_agent_then_only_their_own_te
     agent = api.users["agent"]
     team = {"none": None, "other": api.users["agent2"].team_id, "same": agent.team_id}[supervisor_team]
     await _user(api, "sup", Role.supervisor, team, "ep-sup")
-    api.app.state.cti = CtiService(api.app.state.settings, api.db, api.app.state.hub)  # AMI disabled
+    api.app.state.cti = build_cti(api.app.state.settings, api.db, api.app.state.hub)  # AMI disabled
     c = await api.login("sup")
     r = await c.post("/api/v1/supervisor/spy", json={"agent": f"PJSIP/{agent.sip_endpoint}"})
     await c.aclose()
@@ -60,7 +60,7 @@ async def test_given_supervisors_of_several_teams_when_agents_change_state_then_
     team's supervisors (and managers, admins), not to every supervisor."""
     team_a, team_b = api.users["agent"].team_id, api.users["agent2"].team_id
     await _user(api, "phone1", Role.agent, team_a, "agent1")  # the agent of the recorded call
-    service = CtiService(api.app.state.settings, api.db, api.app.state.hub)
+    service = build_cti(api.app.state.settings, api.db, api.app.state.hub)
     await service.directory.load()
     _, events = replay(raw("answered_queue_call"), service.tracker)
     who = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditLog, User
+from core.models import AuditLog, User
 from tests.app.api.conftest import PASSWORD, Api
 
 pytestmark = pytest.mark.db

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditLog
 from app.web.campaigns_view import load_preview
+from core.models import AuditLog
 from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db

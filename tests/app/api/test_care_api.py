@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.models import Account, Call, CallDirection, Complaint, ComplaintReason, Contact
+from core.models import Account, Call, CallDirection, Complaint, ComplaintReason, Contact
 from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db

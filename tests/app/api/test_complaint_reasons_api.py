@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import Contact
+from core.models import Contact
 from tests.app.api.conftest import Api
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.models import Contact
+from core.models import Contact
 from tests.app.api.conftest import Api
 
 

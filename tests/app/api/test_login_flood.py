@@ -9,7 +9,7 @@ import httpx
 
 from app.commands.server import proxy_options
 from app.security import LoginRateLimiter
-from app.settings import Settings
+from core.settings import Settings
 from tests.app.api.conftest import PASSWORD, Api
 from tests.app.api.live import serving
 from tests.conftest import wait_for

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from app.models import Contact, User
+from core.models import Contact, User
 from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db

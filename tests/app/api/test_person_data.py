@@ -19,25 +19,10 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, select
 
-from app import person_data, tombstones
+from app import person_data
 from app.customer_import import import_customers
-from app.models import (
-    AuditLog,
-    Call,
-    CallDirection,
-    Complaint,
-    Contact,
-    Interaction,
-    InteractionKind,
-    OpenCall,
-    Recording,
-    RecordingPause,
-    SurveyAnswer,
-)
-from app.recording_store import spoken_key, store_for
-from cti.ivr.tables import IvrSession
-from dialer.list_import import ImportOptions, import_file
-from dialer.models import (
+from core import tombstones
+from core.dialer_tables import (
     Callback,
     CallbackSource,
     CallList,
@@ -50,6 +35,22 @@ from dialer.models import (
     LeadNumber,
     RejectKind,
 )
+from core.ivr_tables import IvrSession
+from core.models import (
+    AuditLog,
+    Call,
+    CallDirection,
+    Complaint,
+    Contact,
+    Interaction,
+    InteractionKind,
+    OpenCall,
+    Recording,
+    RecordingPause,
+    SurveyAnswer,
+)
+from core.recording_store import spoken_key, store_for
+from dialer.list_import import ImportOptions, import_file
 from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db

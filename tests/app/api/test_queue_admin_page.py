@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.models import User
-from app.settings import Settings
+from app.cti_wiring import build_cti
 from app.ws_hub import Hub
+from core.models import User
+from core.settings import Settings
 from cti.phones import ha1
 from cti.queue_provision import QueueProvisioner
-from cti.service import CtiService
 from tests.app.api.conftest import Api
 from tests.cti.transcripts import raw, replay
 
@@ -99,7 +99,7 @@ async def test_given_a_non_admin_when_opening_the_queues_page_then_403(api: Api,
 async def test_given_a_caller_waiting_when_the_queue_is_deleted_on_the_page_then_409_says_why_beside_the_name(
     api: Api, tmp_path: Path
 ) -> None:
-    cti = CtiService(Settings(database_url=api.db.url, secret_key="t", ami_enabled=False), api.db, Hub())
+    cti = build_cti(Settings(database_url=api.db.url, secret_key="t", ami_enabled=False), api.db, Hub())
     api.app.state.cti = cti
     api.app.state.queues = QueueProvisioner(tmp_path, cti)
     c = await api.login("admin")

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
-from app.models import (
+from core.models import (
     AuditLog,
     Call,
     CallDirection,
@@ -23,7 +23,7 @@ from app.models import (
     Recording,
     utcnow,
 )
-from app.recording_store import store_for
+from core.recording_store import store_for
 from tests.app.api.conftest import Api
 from tests.app.api.recording_seed import Seeded, add_complaint, add_recording, seed_recorded_call
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.models import AgentStateLog, Call, CallDirection, Queue, User, utcnow
+from core.models import AgentStateLog, Call, CallDirection, Queue, User, utcnow
 from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db

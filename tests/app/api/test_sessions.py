@@ -13,8 +13,8 @@ import pytest_asyncio
 import websockets
 from sqlalchemy import delete
 
-from app.models import WebSession
 from app.security import credential_check, token_digest
+from core.models import WebSession
 from tests.app.api.conftest import Api
 from tests.app.api.live import serving
 from tests.conftest import wait_for

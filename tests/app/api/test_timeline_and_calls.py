@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.models import Call, CallDirection, Contact, Interaction, InteractionKind
+from core.models import Call, CallDirection, Contact, Interaction, InteractionKind
 from tests.app.api.conftest import Api
 
 

@@ -17,11 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Queue, Role, User, utcnow
 from app.security import hash_password
-from cti.pbx_process import PrivateAsterisk
-from dialer.models import (
+from core.db import Database
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -32,6 +30,8 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import Queue, Role, User, utcnow
+from cti.pbx_process import PrivateAsterisk
 from tests.app.browser.conftest import keep_screenshot, login
 from tests.app.browser.cti_live import (
     CONTRAST_JS,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.models import Role, User
 from app.security import hash_password
+from core.models import Role, User
 from tests.app.browser.conftest import login
 from tests.app.browser.cti_live import PASSWORD, CtiServer
 from tests.app.browser.test_campaign_setup import _upload

@@ -19,11 +19,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import Queue, User
-from cti.pbx_process import PrivateAsterisk
-from dialer.compliance import builtin_rule_sets, clone_rule_set
-from dialer.models import (
+from core.db import Database
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -34,6 +31,9 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import Queue, User
+from cti.pbx_process import PrivateAsterisk
+from dialer.compliance import builtin_rule_sets, clone_rule_set
 from tests.app.browser.conftest import browser_page, login, record_dialogs
 from tests.app.browser.cti_live import (
     CONTRAST_JS,

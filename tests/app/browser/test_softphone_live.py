@@ -20,13 +20,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import ApiToken, Role, User
 from app.security import token_digest
+from core.db import Database
+from core.dialer_tables import CampaignState
+from core.models import ApiToken, Role, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from cti.phones import ha1
 from cti.sipp import Caller, Sipp, voice_file
-from dialer.models import CampaignState
 from tests.app.browser.conftest import keep_screenshot, login
 from tests.app.browser.cti_live import (
     PASSWORD,

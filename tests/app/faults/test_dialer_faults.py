@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from core.dialer_tables import CustomRuleSet, DialerCall, LeadAttempt
 from cti.pbx_process import PrivateAsterisk
 from dialer.compliance import builtin_rule_sets
-from dialer.models import CustomRuleSet, DialerCall, LeadAttempt
 from tests.app.faults.conftest import Centre, centre_on
 from tests.conftest import wait_for
 from tests.cti.pbx.faults import AmiProxy

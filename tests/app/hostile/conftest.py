@@ -29,12 +29,12 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
 from app import migrate
-from app.db import Database
-from app.models import ApiToken, Contact, PhoneNumber, Role, User
 from app.security import hash_password, token_digest
-from app.settings import ROOT
+from core.db import Database
+from core.dialer_tables import DncEntry, ImportReject, Lead, LeadNumber
+from core.models import ApiToken, Contact, PhoneNumber, Role, User
+from core.settings import ROOT
 from cti.pbx_process import free_port
-from dialer.models import DncEntry, ImportReject, Lead, LeadNumber
 from tests.app.hostile import files as F
 from tests.pg import fresh_database
 

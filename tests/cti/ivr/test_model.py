@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from app.cli import main as cli
+from core.model_errors import ContentError
 from cti.ivr.flows import flow_for_did, load_flows, parse_flow
 from cti.ivr.model import FLOWS_DIR, SOUNDS_DIR
-from dialer.model_errors import ContentError
 
 GOOD = """
 start: menu

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.trunks import Trunk
 from cti.pbx_process import PbxConfig, PrivateAsterisk, free_port
-from cti.phones import Trunk
 from tests.cti.pbx.sipp import caller_scenario, sipp_binary
 
 pytestmark = pytest.mark.asterisk

@@ -15,12 +15,9 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import select
 
-from app.db import Database
-from app.models import ApiToken, Queue, Role, User
 from app.security import hash_password, token_digest
-from cti.events import AgentState
-from cti.pbx_process import PrivateAsterisk
-from dialer.models import (
+from core.db import Database
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -30,6 +27,9 @@ from dialer.models import (
     LeadAttempt,
     LeadNumber,
 )
+from core.models import ApiToken, Queue, Role, User
+from cti.events import AgentState
+from cti.pbx_process import PrivateAsterisk
 from tests.cti.pbx.conftest import Plateau, pbx, plateau_settings, recorder, serve_plateau, sipp  # noqa: F401
 from tests.cti.pbx.faults import AmiProxy
 from tests.cti.pbx.sipp import Sipp

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from core.dialer_tables import Callback, CallbackStatus, CampaignState, DialMode
 from dialer.callbacks import schedule_callback
-from dialer.models import Callback, CallbackStatus, CampaignState, DialMode
 from tests.cti.pbx.sipp import Sipp
 from tests.dialer.engine.conftest import IN_WINDOW, Live, wait_for_async, wait_until
 

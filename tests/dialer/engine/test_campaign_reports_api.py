@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.models import User
-from app.ws_hub import Hub, Principal
+from app.ws_hub import Hub
+from core.bus import Principal
+from core.dialer_tables import CallList, Campaign, CampaignList, CampaignState, Lead, LeadAttempt
+from core.models import User
 from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
-from dialer.models import CallList, Campaign, CampaignList, CampaignState, Lead, LeadAttempt
 from tests.app.api.conftest import Api, api  # noqa: F401
 
 pytestmark = pytest.mark.db
@@ -312,7 +313,7 @@ async def test_given_an_open_monitor_when_it_polls_then_the_attempts_are_read_ag
     api: Api,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from dialer import monitor_api
+    from app.routes import dialer_monitor as monitor_api
 
     monkeypatch.setattr(monitor_api, "FIGURES_MIN_AGE_S", 0.0)
     ids = await seed(api)

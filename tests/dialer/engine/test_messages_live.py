@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.dialer_tables import MachineAction
 from dialer.messages import MessageError, message_language, sound_name, spoken_number
-from dialer.models import MachineAction
 from tests.cti.pbx.capture import AmiRecorder
 from tests.cti.pbx.sipp import Sipp, agent_scenario
 from tests.dialer.engine.conftest import Live, wait_for_async

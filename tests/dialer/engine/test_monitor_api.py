@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dialer.models import CallList, Campaign, CampaignList, CampaignState, Lead, LeadAttempt
+from core.dialer_tables import CallList, Campaign, CampaignList, CampaignState, Lead, LeadAttempt
 from tests.app.api.conftest import Api, api  # noqa: F401
 
 pytestmark = pytest.mark.db

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dialer.models import DialerCall, DialMode, DncEntry, DncKind, DncList
+from core.dialer_tables import DialerCall, DialMode, DncEntry, DncKind, DncList
 from tests.cti.pbx.sipp import Sipp
 from tests.dialer.engine.conftest import OUT_OF_WINDOW, SCRIPT, Live, customer, wait_for_async, wait_until
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cti.service import CtiService
+from app.cti_wiring import build_cti
+from core.dialer_tables import DialerCall
 from dialer.engine import DialerService
-from dialer.models import DialerCall
 from tests.cti.pbx.sipp import Sipp
 from tests.dialer.engine.conftest import Live, wait_for_async, wait_until
 
@@ -40,7 +40,7 @@ async def _stop_plateau(live: Live) -> DialerService:
 async def _start_plateau(live: Live, old: DialerService) -> DialerService:
     """A fresh CTI (new tracker, new AMI session and channel snapshot) and dialer on the same database."""
     app = live.p.app
-    cti = CtiService(app.state.settings, app.state.db, app.state.hub)
+    cti = build_cti(app.state.settings, app.state.db, app.state.hub)
     app.state.cti = cti
     app.state.hub.set_snapshot(cti.snapshot)
     await cti.start()

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.complaints import sla_state
 from app.customers import CallerMatch, find_callers, matched_contact_ids
-from app.models import Complaint, ComplaintStatus, Interaction, SurveyAnswer
 from app.schemas import ComplaintOut, ContactOut, InteractionOut
+from core.models import Complaint, ComplaintStatus, Interaction, SurveyAnswer
 from cti.events import CallerId
 from cti.numbers import lookup_keys
 
