@@ -102,7 +102,8 @@ class EngineState:
         self.poll_s = poll_s
         self.ring_s = ring_s
         self.loops: dict[int, CampaignLoop] = {}
-        self.book = CallBook(cti.settings.ami_trunks)
+        settings = getattr(cti, "settings", None)  # a service built for its reports only has no CTI
+        self.book = CallBook(settings.ami_trunks if settings is not None else ())
         self.attempts_written = 0
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
