@@ -8,19 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from cti.ami import AmiError, AmiUnavailable
-from cti.phones import AUTO_ANSWER
 from dialer import leads_model as m
+from dialer.engine.actions import originate_for
 from dialer.engine.call_book import ForgetCall, LiveCall
-from dialer.engine.state import (
-    AGENT_CONTEXT,
-    AGENT_PICKUP_S,
-    ANSWERED_CONTEXT,
-    DIAL_CONTEXT,
-    CampaignLoop,
-    EngineState,
-    log,
-)
-from dialer.messages import message_language, spoken_number
+from dialer.engine.state import CampaignLoop, EngineState, log
 from dialer.models import DialerCall
 
 
@@ -79,33 +70,17 @@ class Originator(EngineState):
             return None
         if loop is not None:
             loop.originated += 1
+        action = originate_for(call, campaign, self.ring_s)
         try:
-            if for_agent is None:
-                await self.cti.link.originate(
-                    channel=f"Local/{e164}@{DIAL_CONTEXT}/n",
-                    context=ANSWERED_CONTEXT,
-                    exten="s",
-                    channel_id=channel_id,
-                    caller_id=f"<{campaign['caller_id']}>" if campaign["caller_id"] else None,
-                    variables=self._variables(campaign, call),
-                    timeout_ms=(self.ring_s + 10) * 1000,
-                )
-            else:
-                await self.cti.link.originate(
-                    channel=for_agent,
-                    context=AGENT_CONTEXT,
-                    exten=e164,
-                    channel_id=channel_id,
-                    caller_id=f"<{e164}>",  # the agent's phone shows whom it is about to call
-                    variables={
-                        "PLATEAU_CALLER_ID": campaign["caller_id"] or "",
-                        "PLATEAU_CHANNEL_ID": channel_id,
-                        "PLATEAU_RING_S": str(self.ring_s),
-                        "PLATEAU_NUMBER": e164,
-                        **AUTO_ANSWER,  # the agent chose this lead: their browser phone takes the ring
-                    },
-                    timeout_ms=AGENT_PICKUP_S * 1000,
-                )
+            await self.cti.link.originate(
+                channel=action.channel,
+                context=action.context,
+                exten=action.exten,
+                channel_id=action.channel_id,
+                caller_id=action.caller_id,
+                variables=action.variables,
+                timeout_ms=action.timeout_ms,
+            )
         except AmiUnavailable:
             self.book.originate_lost(call)  # never resent
         except AmiError as exc:
@@ -118,22 +93,3 @@ class Originator(EngineState):
             log.warning("dialer: originate to lead %s refused: %s", lead.id, exc)
             self._apply(effects)
         return call
-
-    def _variables(self, campaign: dict[str, Any], call: LiveCall) -> dict[str, str]:
-        """Channel variables of `[plateau-dialer-answered]`; every value is from a closed alphabet."""
-        return {
-            "PLATEAU_QUEUE": campaign["queue"],
-            "PLATEAU_AMD": "1" if campaign["amd"] else "0",
-            "PLATEAU_ABANDON_S": str(campaign["abandon_s"]),
-            "PLATEAU_CHANNEL_ID": call.channel_id,
-            "PLATEAU_RING_S": str(self.ring_s),
-            "PLATEAU_NUMBER": call.e164,
-            "PLATEAU_MACHINE_ACTION": campaign["machine_action"],
-            "PLATEAU_CALLBACK_DIGITS": spoken_number(campaign["callback_number"], call.e164),
-            "PLATEAU_MACHINE_SOUND": campaign["machine_sound"],
-            "PLATEAU_LANG": message_language(call.e164),
-            # the campaign's recording (app/recordings.py): no announcement unless the campaign names one,
-            # since it would play before the agent is connected and count against the abandon time
-            "PLATEAU_REC_POLICY": campaign["recording"],
-            "PLATEAU_REC_SOUND": campaign["recording_sound"],
-        }

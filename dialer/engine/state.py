@@ -24,10 +24,6 @@ from dialer.pacing import AbandonMeasure, PacingStats, Policy
 
 log = logging.getLogger("dialer.engine")
 
-DIAL_CONTEXT = "plateau-dialer-dial"
-ANSWERED_CONTEXT = "plateau-dialer-answered"
-AGENT_CONTEXT = "plateau-dialer-agent"  # the agent's phone first, then the customer (preview, own callbacks)
-AGENT_PICKUP_S = 20
 PREVIEW_HOLD_S = 120.0  # a previewed lead stays with its agent this long without a click
 PREVIEW_SKIP_S = 600.0  # a skipped lead is not shown to the same agent again for this long
 POLICY_OF_MODE = {
