@@ -1,6 +1,7 @@
 """The live dialer: one loop per running campaign, originating through the CTI's AMI link.
 
-- `call_book`: the pure call book, fed `(event, now)`, answering with effects as data;
+- `call_book`: the pure call book, fed `(event, now)`, answering with effects as data; `actions`: the
+  Originate of a call as data (pure);
 - `loops` (campaign loops and ticks), `originate`, `attempts` (events in, effects and attempt writes out,
   restart recovery), `preview`, `monitor`: the thin shells, combined in `service.DialerService`;
 - `facts`: what the engine reads of campaigns and their abandon history; `ports`: the CTI as a Protocol.
