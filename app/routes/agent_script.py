@@ -3,36 +3,31 @@
 A dialer call carries its campaign's script in the pop (`dialer.script`); an inbound call takes its
 queue's (`Queue.script`). The view is `dialer.croc.interpret` of the answers so far, with variables from
 the lead's fields, the contact, the agent and the campaign; values are data, filled in as plain text
-(the desk inserts them with textContent). Saving the outcome checks `outcome_blockers` server-side,
-writes one `script` interaction (the answers) and one `disposition` interaction on the contact, applies
-the outcome's dialer action to the lead (`dialer.script_outcome`) and ends the agent's wrap-up.
+(the desk inserts them with textContent). Saving the outcome is `app.script_outcome`'s: it checks
+`outcome_blockers` server-side, waits for the dialer's attempt, writes one `script` interaction (the
+answers) and one `disposition` interaction on the contact, applies the outcome's dialer action to the lead
+(`dialer.script_outcome`) and ends the agent's wrap-up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import logging
-import time
 from collections import OrderedDict
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes.agent import AGENT, Linkedid, cti, my_phone, saved_disposition
+from app.models import Contact, Queue
+from app.routes.agent import AGENT, Linkedid, cti, my_phone
+from app.script_outcome import OutcomeIn, OutcomeRefused, ScriptCall, save_script_outcome
 from app.security import Identity, get_db
-from core.audit import audit
-from core.dialer_tables import Campaign, Lead
-from core.models import Call, Contact, Interaction, InteractionKind, PhoneNumber, Queue
-from cti.ami_wire import AmiError
-from cti.numbers import InvalidNumber, parse, try_parse
+from cti.numbers import try_parse
 from cti.service import CtiService
-from dialer.callbacks import CallbackError
 from dialer.croc import (
     SECTION_ORDER,
     Question,
@@ -46,14 +41,12 @@ from dialer.croc import (
     render,
     shipped_script_paths,
 )
-from dialer.script_outcome import apply_outcome
+from dialer.models import Campaign, Lead
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agent"])
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 DRAFTS_KEPT = 500  # calls whose unsaved answers survive a reload of the desk
-ATTEMPT_WAIT_S = 5.0  # the engine writes a dialer call's attempt just after it ends
 
 
 class AnswersIn(BaseModel):
@@ -61,7 +54,7 @@ class AnswersIn(BaseModel):
     contact_id: int | None = Field(default=None, ge=1, le=2**62)
 
 
-class OutcomeIn(AnswersIn):
+class OutcomeBody(AnswersIn):
     outcome: StepId
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     callback_at: AwareDatetime | None = None
@@ -98,32 +91,9 @@ def _my_pop(service: CtiService, ident: Identity, linkedid: str) -> dict[str, An
     return pop
 
 
-class _Context:
-    def __init__(
-        self,
-        pop: dict[str, Any],
-        script: Script,
-        lead: Lead | None,
-        campaign: Campaign | None,
-        contact: Contact | None,
-        variables: dict[str, Any],
-    ) -> None:
-        self.pop, self.script, self.lead, self.campaign = pop, script, lead, campaign
-        self.contact, self.variables = contact, variables
-
-    @property
-    def dialer(self) -> dict[str, Any]:
-        return self.pop.get("dialer") or {}
-
-    @property
-    def number(self) -> str | None:
-        caller = self.pop.get("caller") or {}
-        return self.dialer.get("number") or caller.get("e164")
-
-
 async def _context(
     request: Request, db: AsyncSession, ident: Identity, linkedid: str, contact_id: int | None
-) -> _Context | None:
+) -> ScriptCall | None:
     pop = _my_pop(cti(request), ident, linkedid)
     name = await script_name_of(db, pop)
     if not name:
@@ -144,7 +114,7 @@ async def _context(
         campaign=campaign.name if campaign else dialer.get("campaign"),
         phone=_display(dialer.get("number") or (pop.get("caller") or {}).get("e164"), region),
     )
-    return _Context(pop, script, lead, campaign, contact, variables)
+    return ScriptCall(pop, script, lead, campaign, contact, variables)
 
 
 async def _contact(
@@ -160,32 +130,6 @@ async def _contact(
         return await db.get(Contact, lead.contact_id)
     matches = pop.get("matches") or []
     return await db.get(Contact, matches[0]["id"]) if matches else None
-
-
-async def contact_from_lead(db: AsyncSession, lead: Lead, e164: str | None, region: str) -> Contact:
-    """A CRM contact for a lead reached for the first time, so the answers land on a timeline."""
-    fields = lead.fields or {}
-
-    def text(key: str, size: int) -> str:
-        value = fields.get(key)
-        return "" if value is None else str(value).strip()[:size]
-
-    contact = Contact(
-        first_name=text("first_name", 120),
-        last_name=text("last_name", 120) or text("company", 120) or (e164 or "?"),
-        job_title=text("job_title", 120) or None,
-        email=text("email", 254) or None,
-    )
-    if e164:
-        try:
-            p = parse(e164, region)
-            contact.numbers = [PhoneNumber(e164=p.e164, suffix_key=p.suffix_key, raw=e164)]
-        except InvalidNumber:
-            pass  # the contact is still worth keeping: the lead's number stays on the lead
-    db.add(contact)
-    await db.flush()
-    lead.contact_id = contact.id
-    return contact
 
 
 def script_variables(
@@ -295,7 +239,7 @@ def _step(s: StepView) -> dict[str, Any]:
     }
 
 
-def script_view(ctx: _Context, answers: dict[str, Any]) -> dict[str, Any]:
+def script_view(ctx: ScriptCall, answers: dict[str, Any]) -> dict[str, Any]:
     script, variables = ctx.script, ctx.variables
     view: ScriptView = interpret(script, variables, answers)
     labels = {step.id: step.question.label for _, _, step in script.steps() if step.question}
@@ -394,182 +338,33 @@ async def get_objection(
 @router.post("/calls/{linkedid}/script/outcome", status_code=201)
 async def save_outcome(
     linkedid: Linkedid,
-    body: OutcomeIn,
+    body: OutcomeBody,
     request: Request,
     ident: Identity = Depends(AGENT),
     db: AsyncSession = Depends(get_db),
 ) -> dict[str, Any]:
     """The wrap-up of a scripted call: its outcome, once the answers it needs are in."""
-    service = cti(request)
     ctx = await _context(request, db, ident, linkedid, body.contact_id)
     if ctx is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this call has no script: use /disposition")
-    script = ctx.script
-    answers = _valid_answers(script, body.answers)
+    answers = _valid_answers(ctx.script, body.answers)
     _keep_draft(request, linkedid, answers)
+    outcome = OutcomeIn(linkedid, answers, body.outcome, body.notes, body.callback_at)
     try:
-        blockers = outcome_blockers(script, answers, body.outcome)
-    except KeyError:
-        known = ", ".join(o.id for o in script.outcomes)
-        raise HTTPException(422, f"outcome: {body.outcome!r} is not one of {known}") from None
-    if blockers:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["body", "answers", b.step_id] if b.step_id else ["body", "outcome"],
-                    "msg": b.message(),
-                    "type": "missing_answer" if b.step_id else "script_unfinished",
-                }
-                for b in blockers
-            ],
-        )
-    outcome = script.outcome(body.outcome)
-    await _call_over(request, linkedid)
-    await service.history.drain(timeout=5)  # the call row is written when the call ends
-    call = await db.scalar(select(Call).where(Call.linkedid == linkedid))
-    if await saved_disposition(db, linkedid, call, ident.user.id) is not None:
-        # its effects (lead status, callback) are done: an edit goes through the contact's timeline
-        raise HTTPException(status.HTTP_409_CONFLICT, "this call's outcome is already saved")
-    now = datetime.now(UTC)
-    if ctx.contact is None and call is not None and call.contact_id is not None:
-        ctx.contact = await db.get(Contact, call.contact_id)
-    if ctx.contact is None and ctx.lead is not None:
-        ctx.contact = await contact_from_lead(
-            db, ctx.lead, ctx.number, request.app.state.settings.default_region
-        )
-    contact_id = ctx.contact.id if ctx.contact else None
-    try:
-        effect = await apply_outcome(
+        saved = await save_script_outcome(
             db,
+            cti(request),
+            getattr(request.app.state, "dialer", None),
+            ctx,
             outcome,
-            lead_id=ctx.lead.id if ctx.lead else None,
-            campaign_id=ctx.campaign.id if ctx.campaign else None,
-            number_e164=ctx.number,
-            contact_id=contact_id,
-            agent_id=ident.user.id,
-            callback_at=body.callback_at,
-            now=now,
-            note=body.notes,
+            user_id=ident.user.id,
+            username=ident.user.username,
+            phone=my_phone(ident),
             region=request.app.state.settings.default_region,
+            request=request,
         )
-    except CallbackError as exc:
-        await db.rollback()
-        raise HTTPException(
-            422,
-            [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}],
-        ) from None
-    if call is not None and call.ended_at is not None:
-        ended = call.ended_at if call.ended_at.tzinfo else call.ended_at.replace(tzinfo=UTC)
-        await db.execute(
-            update(Call).where(Call.id == call.id).values(wrap_s=round((now - ended).total_seconds(), 3))
-        )
-    labels = {step.id: step.question.label for _, _, step in script.steps() if step.question}
-    common = {
-        "contact_id": contact_id,
-        "account_id": ctx.contact.account_id if ctx.contact else None,
-        "call_id": call.id if call else None,
-        "agent_id": ident.user.id,
-        "at": now,
-    }
-    answered = [{"step": k, "question": labels[k], "answer": v} for k, v in answers.items() if k in labels]
-    entry = Interaction(
-        kind=InteractionKind.script,
-        disposition_code=outcome.disposition,
-        body=_summary(script, answers),
-        data={
-            "linkedid": linkedid,
-            "script": script.id,
-            "title": script.title,
-            "label": f"{script.title} — {outcome.label}",
-            "outcome": outcome.id,
-            "action": outcome.action.value,
-            "answers": answers,
-            "questions": answered,
-            "lead_id": ctx.lead.id if ctx.lead else None,
-            "campaign_id": ctx.campaign.id if ctx.campaign else None,
-        },
-        **common,
-    )
-    wrap = Interaction(
-        kind=InteractionKind.disposition,
-        disposition_code=outcome.disposition,
-        body=body.notes,
-        data={"linkedid": linkedid, "label": outcome.label, "script": script.id},
-        **common,
-    )
-    db.add_all([entry, wrap])
-    audit(
-        db,
-        "call.script_outcome",
-        user_id=ident.user.id,
-        target_type="call",
-        target_id=linkedid,
-        detail={"script": script.id, "outcome": outcome.id, "action": outcome.action.value},
-        request=request,
-    )
-    await db.commit()
+    except OutcomeRefused as exc:
+        code = status.HTTP_409_CONFLICT if exc.kind == "conflict" else 422
+        raise HTTPException(code, exc.detail) from None
     _drafts(request).pop(linkedid, None)
-    service.screenpop.disposed(my_phone(ident), linkedid, outcome.disposition)
-    try:
-        await service.end_wrapup(my_phone(ident))
-    except AmiError as exc:  # saved all the same; the agent can press ready
-        log.warning("agent: could not end wrap-up for %s: %s", ident.user.username, exc)
-    return {
-        "id": entry.id,
-        "disposition_id": wrap.id,
-        "contact_id": contact_id,
-        "outcome": outcome.id,
-        "disposition": outcome.disposition,
-        "action": effect.action,
-        "lead": (
-            {
-                "id": ctx.lead.id,
-                "status": effect.lead_status,
-                "next_attempt_at": effect.next_attempt_at,
-            }
-            if ctx.lead
-            else None
-        ),
-        "callback": (
-            {"id": effect.callback_id, "due_at": effect.callback_due_at} if effect.callback_id else None
-        ),
-        "dnc_added": effect.dnc_added,
-    }
-
-
-async def _call_over(request: Request, linkedid: str) -> None:
-    """A dialer call's attempt is written when it ends: wait for it, or refuse while it is still up."""
-    dialer = getattr(request.app.state, "dialer", None)
-    calls = getattr(dialer, "calls", None)
-    if calls is None:
-        return
-    deadline = time.monotonic() + ATTEMPT_WAIT_S
-    while linkedid in calls:
-        if time.monotonic() > deadline:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, "the call has not ended yet: save it once it is over"
-            )
-        await asyncio.sleep(0.05)
-
-
-def _summary(script: Script, answers: dict[str, Any]) -> str:
-    """The answers as the timeline shows them: one line per question, choices by their labels."""
-    yes, no = ("oui", "non") if script.language == "fr" else ("yes", "no")
-    lines = []
-    for _, _, step in script.steps():
-        q = step.question
-        if q is None or step.id not in answers:
-            continue
-        value = answers[step.id]
-        options = {o.value: o.label for o in q.options}
-        if isinstance(value, bool):
-            text = yes if value else no
-        elif isinstance(value, list):
-            text = ", ".join(options.get(v, str(v)) for v in value)
-        elif value is None or value == "":
-            text = "—"
-        else:
-            text = options.get(value, str(value)) if isinstance(value, str) else f"{value:g}"
-        lines.append(f"{q.label} : {text}")
-    return "\n".join(lines)[:10_000]
+    return saved

@@ -34,7 +34,7 @@ def _dropped(text: str) -> bool:
 
 def handled_events() -> set[str]:
     tracker = {n[4:] for n in dir(Tracker) if n.startswith("_on_")}
-    engine = (ROOT / "dialer" / "engine.py").read_text()
+    engine = (ROOT / "dialer" / "engine" / "call_book.py").read_text()
     dialer = set(re.findall(r'\bname == "(\w+)"', engine))
     assert {"DialBegin", "DialEnd", "AgentConnect"} <= dialer  # the scan still reads the listener
     return tracker | dialer | CONNECTION_EVENTS

@@ -448,3 +448,34 @@ async def test_given_a_manager_when_a_calls_script_is_asked_then_403(api: Api) -
     async with _client(api, "manager", "bearer") as c:
         r = await c.get(_url(call))
     assert r.status_code == 403
+
+
+class _Dialer:
+    """The engine as the outcome sees it: the call's attempt written, or still up after the wait."""
+
+    def __init__(self, written: bool) -> None:
+        self.written = written
+        self.asked: list[str] = []
+
+    async def attempt_written(self, linkedid: str, timeout: float) -> bool:
+        self.asked.append(linkedid)
+        return self.written
+
+
+@pytest.mark.parametrize(("written", "expected"), [(True, 201), (False, 409)], ids=["written", "still_up"])
+async def test_given_the_dialers_attempt_when_the_outcome_is_saved_then_it_is_awaited_first(
+    api: Api, written: bool, expected: int
+) -> None:
+    call = await _scripted_call(api)
+    before = getattr(api.app.state, "dialer", None)
+    dialer = api.app.state.dialer = _Dialer(written)
+    try:
+        async with _client(api, "agent", "login") as c:
+            r = await c.post(_url(call, "/outcome"), json={"outcome": "rdv_pris", "answers": RDV_ANSWERS})
+    finally:
+        api.app.state.dialer = before
+    assert r.status_code == expected, r.text
+    assert dialer.asked == [call.linkedid]
+    async with api.db.session() as s:
+        saved = list(await s.scalars(select(Interaction)))
+    assert len(saved) == (2 if written else 0)
