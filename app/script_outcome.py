@@ -17,15 +17,15 @@ from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.models import Call, Contact, Interaction, InteractionKind, PhoneNumber
 from app.routes.agent import saved_disposition
-from cti.ami import AmiError
+from core.audit import audit
+from core.dialer_tables import Campaign, Lead
+from core.models import Call, Contact, Interaction, InteractionKind, PhoneNumber
+from cti.ami_wire import AmiError
 from cti.numbers import InvalidNumber, parse
 from cti.service import CtiService
 from dialer.callbacks import CallbackError
 from dialer.croc import Script, outcome_blockers
-from dialer.models import Campaign, Lead
 from dialer.script_outcome import apply_outcome
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,11 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Contact, Queue
 from app.routes.agent import AGENT, Linkedid, cti, my_phone
 from app.script_outcome import OutcomeIn, OutcomeRefused, ScriptCall, save_script_outcome
 from app.security import Identity, get_db
+from core.dialer_tables import Campaign, Lead
+from core.models import Contact, Queue
 from cti.numbers import try_parse
 from cti.service import CtiService
 from dialer.croc import (
@@ -41,7 +42,6 @@ from dialer.croc import (
     render,
     shipped_script_paths,
 )
-from dialer.models import Campaign, Lead
 
 router = APIRouter(prefix="/agent", tags=["agent"])
 

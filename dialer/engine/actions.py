@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cti.phones import AUTO_ANSWER
+from cti.ami_wire import AUTO_ANSWER
 from dialer.engine.call_book import LiveCall
 from dialer.messages import message_language, spoken_number
 
@@ -71,7 +71,7 @@ def answered_variables(campaign: dict[str, Any], call: LiveCall, ring_s: int) ->
         "PLATEAU_CALLBACK_DIGITS": spoken_number(campaign["callback_number"], call.e164),
         "PLATEAU_MACHINE_SOUND": campaign["machine_sound"],
         "PLATEAU_LANG": message_language(call.e164),
-        # the campaign's recording (app/recordings.py): no announcement unless the campaign names one,
+        # the campaign's recording (cti/recordings.py): no announcement unless the campaign names one,
         # since it would play before the agent is connected and count against the abandon time
         "PLATEAU_REC_POLICY": campaign["recording"],
         "PLATEAU_REC_SOUND": campaign["recording_sound"],

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
+from core.dialer_tables import Callback, CallbackStatus, Campaign, DialerCall, Lead, LeadAttempt
 from cti.ami_wire import AmiEvent
 from dialer import leads_model as m
 from dialer.engine.call_book import (
@@ -30,7 +31,6 @@ from dialer.engine.call_book import (
 )
 from dialer.engine.facts import aware
 from dialer.engine.state import EngineState, log
-from dialer.models import Callback, CallbackStatus, Campaign, DialerCall, Lead, LeadAttempt
 from dialer.outcomes import next_for_lead, retry_rules
 from dialer.store import record_attempt, rule_set_named
 

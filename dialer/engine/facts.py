@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from core.dialer_tables import Campaign, CampaignState, DialMode, LeadAttempt
 from dialer import leads_model as m
 from dialer.compliance import AbandonStats, RuleSet, abandon_stats, clone_rule_set
 from dialer.messages import MessageError, sound_name
-from dialer.models import Campaign, CampaignState, DialMode, LeadAttempt
 
 log = logging.getLogger("dialer.engine")
 

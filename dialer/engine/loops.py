@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.models import Queue
+from core.dialer_tables import Campaign, CampaignList, CampaignState, DialerCall, DialMode
+from core.models import Queue
 from cti.events import AgentState
 from dialer.compliance import RuleSet, abandon_stats, clone_rule_set
 from dialer.engine.call_book import PacingInputs
@@ -36,7 +37,6 @@ from dialer.engine.state import (
     log,
 )
 from dialer.leads import Selection, select_leads
-from dialer.models import Campaign, CampaignList, CampaignState, DialerCall, DialMode
 from dialer.pacing import AbandonMeasure, Decision, Observation, make_policy
 from dialer.store import dnc_numbers, load_history, load_leads, rule_set_named
 

@@ -7,12 +7,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from cti.ami import AmiError, AmiUnavailable
+from core.dialer_tables import DialerCall
+from cti.ami_wire import AmiError, AmiUnavailable
 from dialer import leads_model as m
 from dialer.engine.actions import originate_for
 from dialer.engine.call_book import ForgetCall, LiveCall
 from dialer.engine.state import CampaignLoop, EngineState, log
-from dialer.models import DialerCall
 
 
 class Originator(EngineState):

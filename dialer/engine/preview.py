@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.models import Queue
+from core.dialer_tables import Campaign, CampaignState, DialMode
+from core.models import Queue
 from cti.events import AgentState
 from cti.numbers import try_parse
 from dialer import leads_model as m
 from dialer.compliance import check
 from dialer.engine.facts import campaign_facts, lead_name, lookback, previewing
 from dialer.engine.state import PREVIEW_HOLD_S, PREVIEW_SKIP_S, EngineState, PreviewError, Reservation
-from dialer.models import Campaign, CampaignState, DialMode
 from dialer.store import dnc_numbers, load_history, load_lead, rule_set_named
 
 

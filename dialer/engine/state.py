@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.db import Database
+from core.db import Database
+from core.dialer_tables import Campaign, DialMode
 from dialer import leads_model as m
 from dialer.compliance import RuleSet
 from dialer.engine.call_book import CallBook, Effect, LiveCall
 from dialer.engine.facts import utc_now
 from dialer.engine.ports import CtiPort
 from dialer.leads import Selection
-from dialer.models import Campaign, DialMode
 from dialer.pacing import AbandonMeasure, PacingStats, Policy
 
 log = logging.getLogger("dialer.engine")

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app.db import Database
-from app.settings import Settings
+from app.cti_wiring import build_cti
 from app.ws_hub import Hub
+from core.db import Database
+from core.dialer_tables import CallList, Campaign, Lead, LeadAttempt
+from core.settings import Settings
 from cti.ami_wire import AmiEvent
-from cti.service import CtiService
 from dialer.engine import DialerService, LiveCall
 from dialer.leads_model import LeadStatus
-from dialer.models import CallList, Campaign, Lead, LeadAttempt
 
 pytestmark = pytest.mark.db
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -33,7 +33,7 @@ async def _service(db: Database) -> tuple[DialerService, LiveCall]:
         await s.commit()
         cid, lead_id = c.id, lead.id
     settings = Settings(database_url=db.url, secret_key="k", ami_enabled=False)
-    service = DialerService(CtiService(settings, db, Hub()), db, clock=lambda: T0)
+    service = DialerService(build_cti(settings, db, Hub()), db, clock=lambda: T0)
     call = LiveCall(
         channel_id="dial-waited",
         campaign_id=cid,
