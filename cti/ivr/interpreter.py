@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from cti.ivr import model as m
-from cti.ivr.hours import HoursStatus
+from cti.ivr.hours import HoursStatus, Schedule
 from cti.numbers import InvalidNumber, is_withheld, parse
 
 MAX_HOPS = 200  # node visits per session: a runaway flow exits to the fallback instead of spinning
@@ -162,6 +162,19 @@ class CallContext:
     did: str
     now: datetime  # aware; judged against opening hours
     region: str = "FR"
+    # the stored schedules the flow names (read by the I/O shell before the call starts); a name missing
+    # here falls back to the schedule written in the flow
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
+
+
+def _hours_status(node: m.Hours, ctx: CallContext) -> tuple[HoursStatus, str]:
+    """The stored schedule the node names, else the one written in the flow; with neither (a name not
+    stored and no fallback) the line is closed, as a caller would rather hear that than wait unanswered."""
+    stored = ctx.schedules.get(node.schedule_name) if node.schedule_name else None
+    schedule = stored or node.schedule
+    if schedule is None:
+        return HoursStatus.CLOSED, f"no schedule {node.schedule_name!r}"
+    return schedule.status(ctx.now)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -314,7 +327,7 @@ class Session:
                         self._record(node_id, result="default")
                     node_id = chosen
                 case m.Hours():
-                    status, why = node.schedule.status(self.ctx.now)
+                    status, why = _hours_status(node, self.ctx)
                     self.variables["hours_status"] = str(status)
                     self._record(node_id, result=str(status), reason=why or None)
                     if status.is_open:
