@@ -24,7 +24,7 @@ ACCUEIL: dict[str, Any] = {
 }
 
 
-async def test_given_an_admin_when_creating_editing_and_deleting_a_schedule_then_flows_read_it_and_it_is_audited(
+async def test_given_an_admin_when_creating_editing_deleting_a_schedule_then_flows_read_it_and_it_is_audited(
     api: Api,
 ) -> None:
     c = await api.login("admin")

@@ -104,6 +104,6 @@ class _FailingDb:
         raise RuntimeError("database down")
 
 
-async def test_given_a_database_fault_when_a_call_starts_then_no_stored_schedule_and_the_flow_decides() -> None:
+async def test_given_a_database_fault_when_a_call_starts_then_the_flow_decides_alone() -> None:
     server = IvrServer(flows={}, db=_FailingDb())  # type: ignore[arg-type]
     assert await server._schedules(_flow(WRITTEN_OPEN + NAMED)) == {}
