@@ -25,6 +25,7 @@ from app.routes import (
     agent,
     agent_preview,
     auth,
+    campaign_abandon,
     care,
     complaint_reasons,
     complaints,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)
     app.include_router(admin_queues.router, prefix=API_PREFIX)
     app.include_router(admin_hours.router, prefix=API_PREFIX)
+    app.include_router(campaign_abandon.router, prefix=API_PREFIX)
     app.add_exception_handler(Refused, admin_queues.refused)  # the queue rules' refusals, mapped once
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})

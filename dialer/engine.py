@@ -42,7 +42,7 @@ from cti.tracker import SOFTHANGUP_SHUTDOWN
 from dialer import leads_model as m
 from dialer.compliance import AbandonStats, RuleSet, abandon_stats, check, clone_rule_set
 from dialer.leads import Selection, select_leads
-from dialer.messages import MessageError, message_language, sound_name, spoken_number
+from dialer.messages import MessageError, abandon_sound, message_language, sound_name, spoken_number
 from dialer.models import (
     Callback,
     CallbackStatus,
@@ -608,6 +608,7 @@ class DialerService:
             "PLATEAU_MACHINE_ACTION": campaign["machine_action"],
             "PLATEAU_CALLBACK_DIGITS": spoken_number(campaign["callback_number"], call.e164),
             "PLATEAU_MACHINE_SOUND": campaign["machine_sound"],
+            "PLATEAU_ABANDON_SOUND": campaign["abandon_sound"],
             "PLATEAU_LANG": message_language(call.e164),
             # the campaign's recording (app/recordings.py): no announcement unless the campaign names one,
             # since it would play before the agent is connected and count against the abandon time
@@ -1152,6 +1153,7 @@ def _campaign_facts(c: Campaign, rs: RuleSet, queue: str) -> dict[str, Any]:
         "caller_id": c.caller_id,
         "callback_number": c.callback_number or c.caller_id,
         "machine_sound": sound,
+        "abandon_sound": abandon_sound(c),
         "amd": c.amd_enabled,
         "machine_action": c.amd_machine_action.value,
         "queue": queue,
