@@ -66,6 +66,8 @@ async def list_users(ident: Identity = Depends(lead), db: AsyncSession = Depends
     """Every user for an admin; the agents of their own team for a team lead."""
     query = select(User).order_by(User.username)
     if ident.role is not Role.admin:
+        if ident.user.team_id is None:  # a supervisor in no team leads nobody
+            return []
         query = query.where(User.role == Role.agent, User.team_id == ident.user.team_id)
     return list(await db.scalars(query))
 

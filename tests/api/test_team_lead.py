@@ -110,9 +110,13 @@ async def test_given_a_supervisor_in_no_team_when_editing_an_agent_then_403(api:
     async with api.db.session() as s:
         (await s.get(User, api.users["supervisor"].id)).team_id = None  # type: ignore[union-attr]
         await s.commit()
+    async with api.db.session() as s:
+        (await s.get(User, api.users["agent2"].id)).team_id = None  # type: ignore[union-attr]
+        await s.commit()
     c = await api.login("supervisor")
     r = await c.patch(f"/api/v1/users/{api.users['agent'].id}", json={"display_name": "X"})
     assert r.status_code == 403
+    assert (await c.get("/api/v1/users")).json() == []  # not the agents of no team either
 
 
 async def test_given_a_team_lead_when_listing_then_they_see_their_agents_and_members_only(api: Api) -> None:
