@@ -1,6 +1,7 @@
-"""A campaign's sound (the message left on answering machines), uploaded in any format sox reads and
-converted to what Asterisk plays without transcoding: 8 kHz, mono, 16-bit signed PCM WAV. The I/O shell
-around `sox`; the file lands atomically (converted beside it, then renamed), so a call never plays half."""
+"""A campaign's sounds (the message left on answering machines, the abandon message), uploaded in any
+format sox reads and converted to what Asterisk plays without transcoding: 8 kHz, mono, 16-bit signed PCM
+WAV. The I/O shell around `sox`; the file lands atomically (converted beside it, then renamed), so a call
+never plays half."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ SOX = "sox"
 FOLDER = "plateau"  # under the sounds directory: Playback(plateau/campaign-7)
 SOX_TIMEOUT_S = 60
 KINDS = ("wav", "ogg", "flac", "mp3")  # by the uploaded file's extension; sox is told, never guesses
+PURPOSES = ("machine", "abandon")  # left on answering machines; played to a person no agent can take
 
 
 class RecordingError(ValueError):
     """The upload is not audio sox can read (or sox is missing); the message says which."""
 
 
-def sound_for(campaign_id: int) -> str:
-    return f"{FOLDER}/campaign-{campaign_id}"
+def sound_for(campaign_id: int, purpose: str = "machine") -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(f"no campaign sound for {purpose!r}")
+    return f"{FOLDER}/campaign-{campaign_id}" + ("" if purpose == "machine" else f"-{purpose}")
 
 
 def kind_of(filename: str) -> str:
@@ -29,10 +33,12 @@ def kind_of(filename: str) -> str:
     return kind
 
 
-async def convert(source: Path, kind: str, sounds_dir: Path, campaign_id: int) -> str:
+async def convert(
+    source: Path, kind: str, sounds_dir: Path, campaign_id: int, purpose: str = "machine"
+) -> str:
     """Convert `source` (of `kind`, see kind_of) into the sounds directory; returns the sound name the
     dialplan plays."""
-    name = sound_for(campaign_id)
+    name = sound_for(campaign_id, purpose)
     target = sounds_dir / f"{name}.wav"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part.wav")

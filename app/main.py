@@ -20,10 +20,12 @@ from app.ivr_data import AppIvrData
 from app.queue_admin import Refused
 from app.routes import (
     admin,
+    admin_hours,
     admin_queues,
     agent,
     agent_preview,
     auth,
+    campaign_abandon,
     care,
     complaint_reasons,
     complaints,
@@ -136,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(dialer_monitor.router, prefix=API_PREFIX)
     app.include_router(admin_queues.router, prefix=API_PREFIX)
+    app.include_router(admin_hours.router, prefix=API_PREFIX)
+    app.include_router(campaign_abandon.router, prefix=API_PREFIX)
     app.add_exception_handler(Refused, admin_queues.refused)  # the queue rules' refusals, mapped once
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})

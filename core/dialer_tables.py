@@ -183,6 +183,8 @@ class Campaign(Timestamped, Base):
     # name left on answering machines (None: the abandon message) -- both validated by dialer.messages
     callback_number: Mapped[str | None] = mapped_column(String(20))
     machine_message: Mapped[str | None] = mapped_column(String(80))
+    # the uploaded abandon message (a sound name, app/campaign_sounds.py); None: the stock prompts above
+    abandon_message: Mapped[str | None] = mapped_column(String(80))
     # call recordings (cti/recordings.py): all | none | on_demand, the sound announced, days kept
     recording_policy: Mapped[str] = mapped_column(String(12), default="none", server_default="none")
     recording_announcement: Mapped[str | None] = mapped_column(String(80))

@@ -34,3 +34,14 @@ class IvrSession(Base):
     exit_node: Mapped[str | None] = mapped_column(String(64))
     exit_detail: Mapped[dict[str, Any] | None]
     __table_args__ = (Index("ix_ivr_sessions_flow_started", "flow", "started_at"),)
+
+
+class BusinessHoursRow(Base):
+    """A named opening-hours schedule edited at /admin/hours (migration 0020). `schedule` is a
+    cti.ivr.hours.Schedule as JSON, validated by that model on every write and on every read."""
+
+    __tablename__ = "business_hours"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,19 +1,24 @@
 """What the dialplan says to a customer the dialer cannot serve: the values it gets, checked here. Pure.
 
-The abandon message ("who is calling and a number to call back", TCPA/Ofcom) is built in
-`[plateau-dialer-message]` from stock Asterisk prompts and SayDigits of the campaign's callback number;
-the machine message is a recording the campaign names. Both travel as Originate channel variables, so
-everything is reduced to a small alphabet here: digits for the number, a plain relative sound name for
-the recording (no path climbing, no dialplan separators, no AMI line breaks).
+The abandon message ("who is calling and a number to call back", TCPA/Ofcom) is the campaign's uploaded
+recording when it has one, else built in `[plateau-dialer-message]` from stock Asterisk prompts and
+SayDigits of the campaign's callback number; the machine message is a recording the campaign names. All
+travel as Originate channel variables, so everything is reduced to a small alphabet here: digits for the
+number, a plain relative sound name for a recording (no path climbing, no dialplan separators, no AMI line
+breaks).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import Protocol
 
 import phonenumbers
 
 from cti.sounds import SOUND_NAME, SOUND_NAME_MAX
+
+log = logging.getLogger(__name__)
 
 # Prompt languages shipped by asterisk-core-sounds (install.sh); anything else hears English.
 LANGUAGE_OF_REGION = {"FR": "fr", "BE": "fr", "CH": "fr", "LU": "fr", "MC": "fr", "CA": "en"}
@@ -41,6 +46,23 @@ def sound_name(value: str) -> str:
             "separated by '/', no extension",
         )
     return value
+
+
+class _HasAbandonMessage(Protocol):
+    id: int
+    abandon_message: str | None
+
+
+def abandon_sound(campaign: _HasAbandonMessage) -> str:
+    """The sound the abandon message plays (the campaign's upload), or "" for the stock prompts; a stored
+    name that fails the check (written by hand) is logged and gives the stock prompts, never silence."""
+    if not campaign.abandon_message:
+        return ""
+    try:
+        return sound_name(campaign.abandon_message)
+    except MessageError:
+        log.warning("dialer: campaign %s: unusable abandon message, the stock prompts play", campaign.id)
+        return ""
 
 
 def _parse(e164: str) -> phonenumbers.PhoneNumber | None:

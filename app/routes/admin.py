@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import team_scope
 from app.routes.campaigns import Instant  # an instant the database and zone arithmetic can hold
 from app.schemas import (
     AuditOut,
@@ -34,6 +35,7 @@ from cti.phones import REALM, reset_password
 
 router = APIRouter(tags=["admin"])
 admin = require()  # admins only
+lead = require(Role.supervisor)  # admins, and team leads within app/team_scope.py's rules
 any_role = require(*ANY_ROLE)
 ROUTING_FIELDS = ("role", "team_id", "sip_endpoint", "active")  # what decides what a user's WebSocket sees
 
@@ -60,8 +62,14 @@ async def _check_team(db: AsyncSession, team_id: int | None) -> None:
 
 # --- users ----------------------------------------------------------------------------------------------
 @router.get("/users", response_model=list[UserOut])
-async def list_users(_: Identity = Depends(admin), db: AsyncSession = Depends(get_db)) -> Any:
-    return list(await db.scalars(select(User).order_by(User.username)))
+async def list_users(ident: Identity = Depends(lead), db: AsyncSession = Depends(get_db)) -> Any:
+    """Every user for an admin; the agents of their own team for a team lead."""
+    query = select(User).order_by(User.username)
+    if ident.role is not Role.admin:
+        if ident.user.team_id is None:  # a supervisor in no team leads nobody
+            return []
+        query = query.where(User.role == Role.agent, User.team_id == ident.user.team_id)
+    return list(await db.scalars(query))
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
@@ -94,13 +102,14 @@ async def update_user(
     user_id: PathId,
     body: UserPatch,
     request: Request,
-    ident: Identity = Depends(admin),
+    ident: Identity = Depends(lead),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     user = await db.get(User, user_id)
     if user is None:
         raise HTTPException(404, "no such user")
     changes = body.model_dump(exclude_unset=True)
+    team_scope.check_user(ident, user, changes)
     await _check_team(db, changes.get("team_id"))
     reset = "password" in changes
     if reset:
@@ -140,12 +149,13 @@ async def update_user(
 
 @router.post("/users/{user_id}/unlock")
 async def unlock_user(
-    user_id: PathId, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
+    user_id: PathId, request: Request, ident: Identity = Depends(lead), db: AsyncSession = Depends(get_db)
 ) -> dict[str, Any]:
     """Lift the sign-in lockout of a user who failed too often (from every address); audited."""
     user = await db.get(User, user_id)
     if user is None:
         raise HTTPException(404, "no such user")
+    team_scope.check_user(ident, user)
     lifted = request.app.state.login_limiter.unlock(user.username)
     audit(
         db,

@@ -15,10 +15,12 @@ from app.queue_admin import Live, Refused
 from app.queue_schemas import MemberIn, MemberOut, QueueIn, QueueOut, QueuePatch, SkillIn
 from app.schemas import PathId
 from app.security import ANY_ROLE, Identity, get_db, require
-from core.models import Queue
+from app.team_scope import member_target
+from core.models import Queue, Role
 
 router = APIRouter(tags=["queues"])
 admin = require()
+lead = require(Role.supervisor)  # members only, within app/team_scope.py's rules
 any_role = require(*ANY_ROLE)
 
 
@@ -83,9 +85,13 @@ async def delete_queue(
 
 @router.get("/queues/{queue_id}/members", response_model=list[MemberOut])
 async def list_members(
-    queue_id: PathId, request: Request, _: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
+    queue_id: PathId, request: Request, ident: Identity = Depends(lead), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    return await queue_admin.members(db, Live.of(request), queue_id)
+    """Every member for an admin; a team lead sees the agents of their own team."""
+    members = await queue_admin.members(db, Live.of(request), queue_id)
+    if ident.role is Role.admin:
+        return members
+    return [m for m in members if await member_target(db, ident, queue_id, m.user_id, quiet=True)]
 
 
 @router.post("/queues/{queue_id}/members", response_model=MemberOut, status_code=201)
@@ -93,10 +99,11 @@ async def add_member(
     queue_id: PathId,
     body: MemberIn,
     request: Request,
-    ident: Identity = Depends(admin),
+    ident: Identity = Depends(lead),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Put a user in the queue with a skill (1 best … 9); an agent logged in joins it at once."""
+    await member_target(db, ident, queue_id, body.user_id)
     return await queue_admin.set_skill(
         db, Live.of(request), ident.user.id, queue_id, body.user_id, body.skill, request
     )
@@ -108,10 +115,11 @@ async def set_skill(
     user_id: PathId,
     body: SkillIn,
     request: Request,
-    ident: Identity = Depends(admin),
+    ident: Identity = Depends(lead),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Change a member's skill; when they are logged in, Asterisk's penalty changes at once (QueuePenalty)."""
+    await member_target(db, ident, queue_id, user_id)
     return await queue_admin.set_skill(
         db, Live.of(request), ident.user.id, queue_id, user_id, body.skill, request
     )
@@ -122,7 +130,8 @@ async def remove_member(
     queue_id: PathId,
     user_id: PathId,
     request: Request,
-    ident: Identity = Depends(admin),
+    ident: Identity = Depends(lead),
     db: AsyncSession = Depends(get_db),
 ) -> None:
+    await member_target(db, ident, queue_id, user_id)
     await queue_admin.remove_member(db, Live.of(request), ident.user.id, queue_id, user_id, request)

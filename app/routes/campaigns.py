@@ -149,6 +149,7 @@ class CampaignOut(ORM):
     callback_fallback_minutes: int
     callback_number: str | None = None
     machine_message: str | None = None
+    abandon_message: str | None = None  # uploaded (app/routes/campaign_abandon.py); None: stock prompts
     recording_policy: str = "none"
     recording_announcement: str | None = None
     recording_retention_days: int | None = None

@@ -28,10 +28,12 @@ def mount_web(app: FastAPI) -> None:
         campaign_monitor_view,
         campaigns_view,
         care_view,
+        hours_view,
         pages,
         persons_view,
         queues_view,
         reports_view,
+        team_view,
     )
     from app.web.render import render
 
@@ -44,6 +46,8 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(persons_view.router)  # the customer's data rights
     app.include_router(queues_view.router)  # queues, skills and phones (admins)
     app.include_router(admin_view.router)  # users, teams, codes, reasons, audit log
+    app.include_router(hours_view.router)  # opening hours the IVR flows name
+    app.include_router(team_view.router)  # a team lead's agents and their skills
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(pages.LoginRequired)

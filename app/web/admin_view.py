@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import team_scope
 from app.routes import complaint_reasons as reasons_api
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
@@ -55,11 +56,15 @@ async def admin_page(
 
 @router.get("/admin/users/{user_id}")
 async def user_page(
-    request: Request, user_id: str, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
+    request: Request,
+    user_id: str,
+    ident: Identity = Depends(roles(Role.supervisor)),
+    db: AsyncSession = Depends(get_db),
 ) -> Any:
     user = await db.get(User, _path_id(user_id))
     if user is None:
         raise HTTPException(404, "no such user")
+    team_scope.check_user(ident, user)  # a team lead: the agents of their own team
     return page(
         request,
         "admin_user.html",
@@ -68,6 +73,7 @@ async def user_page(
         u=user,
         locked=request.app.state.login_limiter.locked(user.username),
         team_options=_team_options(await _teams(db)),
+        lead=ident.role is not Role.admin,
     )
 
 

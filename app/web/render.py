@@ -122,6 +122,7 @@ NAV_PATHS = (
     "/campaigns",
     "/reports",
     "/admin",
+    "/admin/team",
 )
 
 
@@ -155,6 +156,7 @@ def nav_for(request: Request, user: User | None) -> list[NavItem]:
         ("/campaigns", _gettext("Campaigns"), "campaigns", role in (Role.manager, Role.admin)),
         ("/reports", _gettext("Reports"), "reports", staff),
         ("/admin", _gettext("Administration"), "admin", role is Role.admin),
+        ("/admin/team", _gettext("My team"), "team", role is Role.supervisor),
     ]
     return [NavItem(h, label, k) for h, label, k, ok in items if ok and h in paths]
 

@@ -32,9 +32,10 @@ from sqlalchemy import select
 from core.db import Database
 from core.models import Call, Complaint, ComplaintStatus
 from core.recording_store import spoken_key
-from cti.ivr import history
+from cti.ivr import history, hours_store
 from cti.ivr import interpreter as it
 from cti.ivr.flows import flow_for_did
+from cti.ivr.hours import Schedule
 from cti.ivr.model import Flow
 from cti.ivr.ports import CallbackRefused, IvrData
 
@@ -245,7 +246,8 @@ class IvrServer:
             linkedid = await chan.get_variable("${CHANNEL(linkedid)}") or headers.get("agi_uniqueid", "")
         except ChannelGone:
             return  # gone before the first prompt: nothing to record
-        session = it.Session(flow, it.CallContext(caller, did, self.clock(), self.region), resume)
+        schedules = await self._schedules(flow)
+        session = it.Session(flow, it.CallContext(caller, did, self.clock(), self.region, schedules), resume)
         row_id = await self._db(
             lambda s: history.record_start(
                 s,
@@ -276,6 +278,14 @@ class IvrServer:
             if row_id is not None and exit_ is not None:
                 final = exit_
                 await self._db(lambda s: history.record_end(s, row_id, path=session.path, exit_=final))
+
+    async def _schedules(self, flow: Flow) -> dict[str, Schedule]:
+        """The stored schedules the flow names, read once per call; on a database fault none, so the
+        schedules written in the flow decide rather than the caller waiting."""
+        names = flow.schedule_names()
+        if not names:
+            return {}
+        return await self._db(lambda s: hours_store.load(s, names), timeout=DB_TIMEOUT_S) or {}
 
     async def _drive(self, chan: AgiChannel, session: it.Session, linkedid: str) -> it.Exit:
         step = session.start()

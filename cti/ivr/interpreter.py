@@ -74,6 +74,16 @@ def _same(value: Any, expected: Any) -> bool:
     return value is not None and str(value) == str(expected)
 
 
+
+def _hours_status(node: m.Hours, ctx: CallContext) -> tuple[HoursStatus, str]:
+    """The stored schedule the node names, else the one written in the flow; with neither (a name not
+    stored and no fallback) the line is closed, as a caller would rather hear that than wait unanswered."""
+    stored = ctx.schedules.get(node.schedule_name) if node.schedule_name else None
+    schedule = stored or node.schedule
+    if schedule is None:
+        return HoursStatus.CLOSED, f"no schedule {node.schedule_name!r}"
+    return schedule.status(ctx.now)
+
 class Session(InputNodes):
     """One caller going through one flow."""
 
@@ -185,7 +195,7 @@ class Session(InputNodes):
                         self._record(node_id, result="default")
                     node_id = chosen
                 case m.Hours():
-                    status, why = node.schedule.status(self.ctx.now)
+                    status, why = _hours_status(node, self.ctx)
                     self.variables["hours_status"] = str(status)
                     self._record(node_id, result=str(status), reason=why or None)
                     if status.is_open:

@@ -174,9 +174,16 @@ class Collect(_Node):
         return True
 
 
+SCHEDULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"  # a row of `business_hours`, edited at /admin/hours
+
+
 class Hours(_Node):
+    """`schedule_name`: the schedule edited in the browser, read at run time; `schedule`: the one written
+    here, used when no schedule of that name is stored (or when the flow names none)."""
+
     type: Literal["hours"]
-    schedule: Schedule
+    schedule: Schedule | None = None
+    schedule_name: str | None = Field(default=None, pattern=SCHEDULE_NAME)
     open: str
     closed: str
     holiday: str | None = None  # defaults to `closed`
@@ -186,6 +193,12 @@ class Hours(_Node):
         yield "closed", self.closed
         if self.holiday is not None:
             yield "holiday", self.holiday
+
+    @model_validator(mode="after")
+    def _some_schedule(self) -> Hours:
+        if self.schedule is None and self.schedule_name is None:
+            raise ValueError("an hours node needs `schedule`, `schedule_name` or both")
+        return self
 
 
 class Lookup(_Node):
@@ -435,3 +448,9 @@ class Flow(BaseModel):
 
     def node(self, node_id: str) -> Any:
         return self.nodes[node_id]
+
+    def schedule_names(self) -> frozenset[str]:
+        """The stored schedules this flow reads at run time (its hours nodes' `schedule_name`)."""
+        return frozenset(
+            n.schedule_name for n in self.nodes.values() if isinstance(n, Hours) and n.schedule_name
+        )

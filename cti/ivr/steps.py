@@ -5,9 +5,11 @@ events that answer a request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from cti.ivr.hours import Schedule
 
 # --- what the edge is asked to do ---------------------------------------------------------------------
 
@@ -147,3 +149,6 @@ class CallContext:
     did: str
     now: datetime  # aware; judged against opening hours
     region: str = "FR"
+    # the stored schedules the flow names (read by the I/O shell before the call starts); a name missing
+    # here falls back to the schedule written in the flow
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)

@@ -70,6 +70,7 @@ def answered_variables(campaign: dict[str, Any], call: LiveCall, ring_s: int) ->
         "PLATEAU_MACHINE_ACTION": campaign["machine_action"],
         "PLATEAU_CALLBACK_DIGITS": spoken_number(campaign["callback_number"], call.e164),
         "PLATEAU_MACHINE_SOUND": campaign["machine_sound"],
+        "PLATEAU_ABANDON_SOUND": campaign["abandon_sound"],
         "PLATEAU_LANG": message_language(call.e164),
         # the campaign's recording (cti/recordings.py): no announcement unless the campaign names one,
         # since it would play before the agent is connected and count against the abandon time

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from core.dialer_tables import Campaign, CampaignState, DialMode, LeadAttempt
 from dialer import leads_model as m
 from dialer.compliance import AbandonStats, RuleSet, abandon_stats, clone_rule_set
-from dialer.messages import MessageError, sound_name
+from dialer.messages import MessageError, abandon_sound, sound_name
 
 log = logging.getLogger("dialer.engine")
 
@@ -85,6 +85,7 @@ def campaign_facts(c: Campaign, rs: RuleSet, queue: str) -> dict[str, Any]:
         "caller_id": c.caller_id,
         "callback_number": c.callback_number or c.caller_id,
         "machine_sound": sound,
+        "abandon_sound": abandon_sound(c),
         "amd": c.amd_enabled,
         "machine_action": c.amd_machine_action.value,
         "queue": queue,

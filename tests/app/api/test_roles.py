@@ -19,7 +19,8 @@ MATRIX = [
     ("GET", "/api/v1/lookup?number=0612345678", None, (OK, OK, OK, OK)),
     ("GET", "/api/v1/calls", None, (OK, OK, OK, OK)),
     ("GET", "/api/v1/complaints", None, (OK, OK, OK, OK)),
-    ("GET", "/api/v1/users", None, (NO, NO, NO, OK)),
+    ("GET", "/api/v1/users", None, (NO, OK, NO, OK)),  # a team lead: their agents (test_team_lead.py)
+    ("GET", "/api/v1/hours", None, (NO, NO, NO, OK)),
     (
         "POST",
         "/api/v1/users",
