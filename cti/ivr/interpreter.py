@@ -74,7 +74,6 @@ def _same(value: Any, expected: Any) -> bool:
     return value is not None and str(value) == str(expected)
 
 
-
 def _hours_status(node: m.Hours, ctx: CallContext) -> tuple[HoursStatus, str]:
     """The stored schedule the node names, else the one written in the flow; with neither (a name not
     stored and no fallback) the line is closed, as a caller would rather hear that than wait unanswered."""
@@ -83,6 +82,7 @@ def _hours_status(node: m.Hours, ctx: CallContext) -> tuple[HoursStatus, str]:
     if schedule is None:
         return HoursStatus.CLOSED, f"no schedule {node.schedule_name!r}"
     return schedule.status(ctx.now)
+
 
 class Session(InputNodes):
     """One caller going through one flow."""
