@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.models import AuditLog
 from cti.ivr import hours_store
-from tests.api.conftest import Api
+from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db
 HTML = {"accept": "text/html"}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core.models import AuditLog
 from dialer.messages import abandon_sound
-from tests.api.conftest import Api
+from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db
 

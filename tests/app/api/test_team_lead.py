@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.team_scope import Person, member_refusal, user_refusal
 from core.models import AuditLog, Queue, QueueMember, Role, Team, User
-from tests.api.conftest import Api
+from tests.app.api.conftest import Api
 
 pytestmark = pytest.mark.db
 HTML = {"accept": "text/html"}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import LiveServer, login, seeded_server
+from tests.app.browser.conftest import LiveServer, login, seeded_server
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from core.dialer_tables import CampaignState
-from tests.dialer_live.conftest import Live, wait_for_async
-from tests.integration.capture import AmiRecorder
-from tests.integration.sipp import Sipp
+from tests.cti.pbx.capture import AmiRecorder
+from tests.cti.pbx.sipp import Sipp
+from tests.dialer.engine.conftest import Live, wait_for_async
 
 pytestmark = pytest.mark.asterisk
 
