@@ -16,6 +16,7 @@ CAMPAIGN: dict[str, Any] = {
     "caller_id": "0140000000",
     "callback_number": "0140000000",
     "machine_sound": "",
+    "abandon_sound": "",
     "amd": True,
     "machine_action": "message",
     "queue": "sales",

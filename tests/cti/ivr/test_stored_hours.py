@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
+from app.ivr_data import AppIvrData
 from core.db import Database
 from core.ivr_tables import BusinessHoursRow
 from core.model_errors import ContentError
 from cti.ivr import hours_store
 from cti.ivr import interpreter as it
 from cti.ivr.agi import IvrServer
+from cti.ivr.flows import parse_flow
 from cti.ivr.hours import Schedule
-from cti.ivr.model import parse_flow
 
 MONDAY_10H = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # 10:00 in Paris
 ALWAYS = Schedule(weekly={d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
@@ -105,5 +106,5 @@ class _FailingDb:
 
 
 async def test_given_a_database_fault_when_a_call_starts_then_the_flow_decides_alone() -> None:
-    server = IvrServer(flows={}, db=_FailingDb())  # type: ignore[arg-type]
+    server = IvrServer(flows={}, db=_FailingDb(), data=AppIvrData())  # type: ignore[arg-type]
     assert await server._schedules(_flow(WRITTEN_OPEN + NAMED)) == {}
