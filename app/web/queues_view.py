@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import queue_admin
 from app.audit import audit
 from app.models import Queue, Team, User
-from app.queue_admin import Live, Refused
+from app.queue_admin import Live
 from app.queue_schemas import MemberIn, QueueIn, QueuePatch
 from app.routes.admin import _apply_phones
 from app.security import Identity, get_db
 from app.web.pages import _check_csrf, page, roles
 from app.web.render import N_, gettext
+from core.errors import Conflict, DomainError
 from cti.phones import REALM, reset_password
 from cti.queues_conf import SKILL_MAX, SKILL_MIN, STRATEGIES
 
@@ -79,9 +80,9 @@ REFUSALS = {
 }
 
 
-def _refusal(exc: Refused) -> dict[str, str]:
+def _refusal(exc: DomainError) -> dict[str, str]:
     text = gettext(REFUSALS[exc.key], **exc.params) if exc.key in REFUSALS else exc.message
-    return {exc.field or "_": text}
+    return {str(exc.field) if exc.field is not None else "_": text}
 
 
 def _schema_errors(exc: ValidationError) -> dict[str, str]:
@@ -195,8 +196,8 @@ async def queues_page(
     return await _render(request, ident, db, q, notice=notice)
 
 
-def _refused_status(exc: Refused) -> int:
-    return exc.status if exc.status != 404 else 422
+def _refused_status(exc: DomainError) -> int:
+    return 409 if isinstance(exc, Conflict) else 422  # on a form, a missing thing is a refused field
 
 
 @router.post(PATH)
@@ -211,7 +212,7 @@ async def create_queue(
         return await _render(
             request, ident, db, errors=_schema_errors(exc), typed=form, form="new", status=422
         )
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, errors=_refusal(exc), typed=form, form="new", status=_refused_status(exc)
         )
@@ -230,7 +231,7 @@ async def update_queue(
         return await _render(
             request, ident, db, queue_id, errors=_schema_errors(exc), typed=form, form="edit", status=422
         )
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), typed=form, form="edit",
             status=_refused_status(exc),
@@ -245,7 +246,7 @@ async def delete_queue(
     await _form(request, ident)
     try:
         await queue_admin.delete_queue(db, Live.of(request), ident.user.id, queue_id, request)
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), form="delete", status=_refused_status(exc)
         )
@@ -267,7 +268,7 @@ async def set_member(
         return await _render(
             request, ident, db, queue_id, errors=_schema_errors(exc), typed=form, form="member", status=422
         )
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), typed=form, form="member",
             status=_refused_status(exc),
@@ -286,7 +287,7 @@ async def remove_member(
     await _form(request, ident)
     try:
         await queue_admin.remove_member(db, Live.of(request), ident.user.id, queue_id, user_id, request)
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(request, ident, db, queue_id, errors=_refusal(exc), form="member", status=422)
     return _back(queue_id, "removed")
 
