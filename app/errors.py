@@ -19,17 +19,20 @@ from core.errors import Conflict, DomainError, FieldError, Invalid, NotFound, Un
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, PhoneNotRegistered
+from dialer.engine import PreviewError
 
 STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
 CODE_HEADER = "X-Plateau-Error"
 
-# Errors of the layers below that are not DomainErrors (the PBX link's): their status and what is said.
-FOREIGN: dict[type[Exception], tuple[int, str, Callable[[Exception], str]]] = {
-    AmiUnavailable: (503, "pbx_unavailable", lambda e: f"PBX unavailable: {e}"),
-    AmiError: (502, "pbx_refused", lambda e: f"PBX refused: {e}"),
-    ControlError: (404, "no_such_call", str),
-    PhoneNotRegistered: (409, "phone_not_registered", str),
-    InvalidNumber: (422, "invalid_number", str),
+# Errors of the layers below that are not DomainErrors (the PBX link's, the dialer's preview): the status,
+# the code and what is said. Checked in this order, so a subclass comes before its base.
+FOREIGN: dict[type[Exception], Callable[[Any], tuple[int, str, str]]] = {
+    AmiUnavailable: lambda e: (503, "pbx_unavailable", f"PBX unavailable: {e}"),
+    AmiError: lambda e: (502, "pbx_refused", f"PBX refused: {e}"),
+    ControlError: lambda e: (404, "no_such_call", str(e)),
+    PhoneNotRegistered: lambda e: (409, "phone_not_registered", str(e)),
+    InvalidNumber: lambda e: (422, "invalid_number", str(e)),
+    PreviewError: lambda e: (e.status, "preview_refused", e.message),
 }
 
 
@@ -71,9 +74,10 @@ async def domain_error(request: Request, exc: Exception) -> Response:
 
 
 async def foreign_error(request: Request, exc: Exception) -> Response:
-    for kind, (status, code, say) in FOREIGN.items():
+    for kind, said in FOREIGN.items():
         if isinstance(exc, kind):
-            return await _delegate(request, HTTPException(status, say(exc), headers={CODE_HEADER: code}))
+            status, code, detail = said(exc)
+            return await _delegate(request, HTTPException(status, detail, headers={CODE_HEADER: code}))
     raise exc  # pragma: no cover - only registered for FOREIGN's kinds
 
 
