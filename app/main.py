@@ -23,6 +23,7 @@ from app.routes import (
     agent,
     agent_preview,
     auth,
+    campaign_monitor,
     care,
     complaint_reasons,
     complaints,
@@ -41,7 +42,6 @@ from app.web import mount_web
 from app.ws_hub import Hub
 from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService
-from dialer import monitor_api as dialer_monitor
 from dialer.campaign_feed import CampaignFeed
 from dialer.engine import DialerService
 from dialer.list_import import recover_interrupted
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         persons,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(dialer_monitor.router, prefix=API_PREFIX)
+    app.include_router(campaign_monitor.router, prefix=API_PREFIX)  # with the campaign reports
     app.include_router(admin_queues.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})

@@ -17,7 +17,8 @@ from app import care_report
 from app.audit import audit
 from app.models import Account, ComplaintReason, Contact, User, utcnow
 from app.routes.complaint_reasons import all_reasons, labels
-from app.routes.reports import CSV_CONTENT, Format, _csv_or_json, _period, staff
+from app.routes.report_params import CSV_CONTENT, Format, csv_or_json, period
+from app.routes.reports import staff
 from app.satisfaction import CSAT_SCORES, NPS_SCORES, By, Satisfaction
 from app.satisfaction_report import satisfaction_report
 from app.schemas import Label, PathId
@@ -138,7 +139,7 @@ async def care_rows_out(
     fcr_days: int,
     lang: str,
 ) -> list[CareRowOut]:
-    since, until = _period(request, since, until)
+    since, until = period(request, since, until)
     zone = request.app.state.settings.timezone
     rows = await care_report.care_report(
         db, since, until, by, period, zone, utcnow(), timedelta(days=fcr_days)
@@ -171,7 +172,7 @@ async def care(
     FCR and repeat-call rate per period and per queue, team, campaign or reason; loss and retention rates
     on `by=total`. Formulas in README.md ("Customer-care ratios"). Today by default, at most 31 days."""
     rows = await care_rows_out(db, request, since, until, by, period, fcr_days, ident.user.language)
-    return _csv_or_json(format, f"care-{by.value}-{period.value}.csv", rows, ident.user.language)
+    return csv_or_json(format, f"care-{by.value}-{period.value}.csv", rows, ident.user.language)
 
 
 class SatisfactionRowOut(BaseModel):
@@ -217,7 +218,7 @@ def satisfaction_out(r: Satisfaction, by: By, names: dict[str, str]) -> Satisfac
 async def satisfaction_rows_out(
     db: AsyncSession, request: Request, since: datetime | None, until: datetime | None, by: By, lang: str
 ) -> list[SatisfactionRowOut]:
-    since, until = _period(request, since, until)
+    since, until = period(request, since, until)
     names = await _satisfaction_labels(db, by, lang)
     return [satisfaction_out(r, by, names) for r in await satisfaction_report(db, since, until, by)]
 
@@ -236,4 +237,4 @@ async def satisfaction(
     points), response rate (calls answered / handled), and the distribution of the answers, in total or per
     agent, queue, campaign or reason. Formulas in README.md ("Satisfaction"). Today by default."""
     rows = await satisfaction_rows_out(db, request, since, until, by, ident.user.language)
-    return _csv_or_json(format, f"satisfaction-{by.value}.csv", rows, ident.user.language)
+    return csv_or_json(format, f"satisfaction-{by.value}.csv", rows, ident.user.language)

@@ -23,7 +23,7 @@ from app.models import (
     User,
 )
 from app.routes.complaint_reasons import usable_reason
-from app.routes.reports import period_error
+from app.routes.report_params import check_instants
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.surveys import answers_by_linkedid
@@ -201,12 +201,7 @@ async def list_calls(
     ):
         if value is not None:
             stmt = stmt.where(cond(value))
-    try:
-        for field, instant in (("since", since), ("until", until)):
-            if instant is not None:
-                reporting.check_instant(instant, field)
-    except reporting.PeriodError as exc:
-        raise period_error(exc) from None
+    check_instants(since=since, until=until)
     if cursor:
         at, row_id = decode_cursor(cursor)
         stmt = stmt.where(or_(Call.offered_at < at, and_(Call.offered_at == at, Call.id < row_id)))

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi, reporting
-from app.csv_export import csv_response
 from app.models import Call, Role, utcnow
+from app.routes.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, period
 from app.security import Identity, get_db, require
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -36,12 +35,7 @@ async def queues(
     _: Identity = Depends(staff),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    try:
-        for field, value in (("since", since), ("until", until)):
-            if value is not None:
-                reporting.check_instant(value, field)
-    except reporting.PeriodError as exc:
-        raise period_error(exc) from None
+    check_instants(since=since, until=until)
     until = until or utcnow()
     since = since or until - timedelta(days=1)
     rows = await db.execute(
@@ -66,7 +60,6 @@ async def queues(
 # --- interval reports, agent state time and KPI windows --------------------------------------
 # Every figure comes from app/kpi.py over per-call facts (app/reporting.py); format=csv gives the same
 # columns as the JSON keys, through the one CSV helper (formula cells neutralised).
-CSV_CONTENT = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 class IntervalQueueRow(BaseModel):
@@ -120,32 +113,6 @@ class KpiWindowRow(BaseModel):
     queues: list[IntervalQueueRow]
 
 
-def _period(request: Request, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    """Default: today in the centre's time zone. Errors name the parameter (422), never a 500."""
-    zone = request.app.state.settings.timezone
-    now = utcnow()
-    if since is None and until is None:
-        return kpi.window_bounds(kpi.Window.today, now, zone)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=ZoneInfo(zone))
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=ZoneInfo(zone))
-    try:
-        for field, value in (("since", since), ("until", until)):
-            if value is not None:
-                reporting.check_instant(value, field)
-        until = until or now
-        since = since or until - timedelta(days=1)
-        reporting.check_period(since, until)
-    except reporting.PeriodError as exc:
-        raise period_error(exc) from None
-    return since, until
-
-
-def period_error(exc: reporting.PeriodError) -> HTTPException:
-    return HTTPException(422, [{"loc": ["query", exc.field], "msg": exc.msg, "type": "value_error"}])
-
-
 def queue_row(r: reporting.QueueRow) -> IntervalQueueRow:
     k, c, cfg = r.kpis, r.kpis.counts, r.kpis.config
     return IntervalQueueRow(
@@ -168,21 +135,7 @@ def queue_row(r: reporting.QueueRow) -> IntervalQueueRow:
     )
 
 
-def _csv_or_json(fmt: str, name: str, rows: list[Any], lang: str) -> Any:
-    if fmt != "csv":
-        return rows
-    fields = list(type(rows[0]).model_fields) if rows else []
-    flat = []
-    for r in rows:
-        d = r.model_dump()
-        flat.append(
-            ["; ".join(f"{k}={v:g}" for k, v in x.items()) if isinstance(x, dict) else x for x in d.values()]
-        )
-    return csv_response(name, fields, flat, lang)
-
-
 Interval = Literal["15", "30", "60"]
-Format = Literal["json", "csv"]
 
 
 @router.get(
@@ -200,7 +153,7 @@ async def intervals(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """15/30/60-minute intervals per queue (service level with the queue's own variant) or per agent."""
-    since, until = _period(request, since, until)
+    since, until = period(request, since, until)
     zone = request.app.state.settings.timezone
     facts = await reporting.call_facts(db, since, until, queue)
     rows: list[Any]
@@ -211,7 +164,7 @@ async def intervals(
         agent_rows = reporting.agent_intervals(facts, int(interval), zone)
         names = await reporting.user_names(db, {r.agent_id for r in agent_rows})
         rows = [agent_row(r, names) for r in agent_rows]
-    return _csv_or_json(format, f"intervals-{by}-{interval}min.csv", rows, ident.user.language)
+    return csv_or_json(format, f"intervals-{by}-{interval}min.csv", rows, ident.user.language)
 
 
 def agent_row(r: reporting.AgentRow, names: dict[int, str]) -> IntervalAgentRow:
@@ -267,9 +220,9 @@ async def agent_states(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Time per agent in each state (login, ready, talk, hold, wrap, pause by reason) and occupancy."""
-    since, until = _period(request, since, until)
+    since, until = period(request, since, until)
     rows = await agent_state_rows(db, since, until)
-    return _csv_or_json(format, "agent-states.csv", rows, ident.user.language)
+    return csv_or_json(format, "agent-states.csv", rows, ident.user.language)
 
 
 async def kpi_windows(

@@ -21,7 +21,7 @@ from app import unhappy_segment as segment
 from app.audit import audit
 from app.models import Role, UnhappyRule, utcnow
 from app.routes import lists as lists_api
-from app.routes.reports import CSV_CONTENT, Format, _csv_or_json
+from app.routes.report_params import CSV_CONTENT, Format, csv_or_json
 from app.schemas import Id, Name, Text
 from app.security import Identity, get_db, require
 from dialer.list_import import SPOOL_PREFIX
@@ -99,7 +99,7 @@ async def list_unhappy(
                       reasons=_reasons_text(m))
             for m in found
         ]  # fmt: skip
-        return _csv_or_json("csv", "unhappy-customers.csv", rows, ident.user.language)
+        return csv_or_json("csv", "unhappy-customers.csv", rows, ident.user.language)
     return [
         MemberOut(
             ref=m.ref, kind=m.kind, id=m.id, name=m.name, company=m.company, tier=m.tier, number=m.number,

@@ -1,5 +1,5 @@
 """The campaign monitor page: live figures (web/static/js/campaign_monitor.js polls the monitor API) and
-the campaign's reports per pass, list and agent for a period, rendered from `dialer.report_api` (the
+the campaign's reports per pass, list and agent for a period, rendered from `app.routes.campaign_reports` (the
 same rows the JSON and CSV exports give)."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role
+from app.routes import campaign_reports as report_api
 from app.schemas import PathId
 from app.security import Identity, get_db
 from app.web.campaigns_view import ACTION_LABELS, STATE_LABELS
 from app.web.pages import page, roles
 from app.web.render import gettext as _
 from app.web.reports_view import day_period
-from dialer import report_api
 from dialer.campaigns import TRANSITIONS
 from dialer.models import Campaign, CampaignState
 from dialer.store import rule_set_named

@@ -14,18 +14,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
 from app.csv_export import csv_response
+from app.deps import Db, Supervisor
 from app.models import Role
-from app.routes.reports import CSV_CONTENT, Format
-from app.routes.reports import _period as report_period
+from app.routes.report_params import CSV_CONTENT, Format
+from app.routes.report_params import period as report_period
 from app.schemas import PathId
-from app.security import Identity, get_db, require
+from app.security import require
+from core.errors import NotFound
 from dialer import campaign_reports as cr
 from dialer.leads_model import Attempt, AttemptResult
 from dialer.models import CallList, Campaign, CampaignList, Lead, LeadAttempt
@@ -224,11 +226,11 @@ def as_csv(name: str, rows: list[ReportRow], lang: str) -> Any:
 @router.get("", response_model=list[ReportRow], responses=CSV_CONTENT)
 async def all_campaigns(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Every campaign that dialled in the period: attempts, contacts, conversions, abandons by definition."""
     since, until = report_period(request, since, until)
@@ -246,17 +248,17 @@ async def all_campaigns(
 async def one_campaign(
     campaign_id: PathId,
     request: Request,
+    ident: Supervisor,
+    db: Db,
     by: By = "campaign",
     since: datetime | None = None,
     until: datetime | None = None,
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """One campaign as a whole, or per call list, per agent (calls nobody took: agent null) or per pass."""
     c = await db.get(Campaign, campaign_id)
     if c is None:
-        raise HTTPException(404, "no such campaign")
+        raise NotFound("no such campaign")
     since, until = report_period(request, since, until)
     rows = await breakdown(db, c, by, since, until)
     if format == "csv":
