@@ -23,8 +23,7 @@ from app import reporting
 from app.csv_export import csv_response
 from app.deps import Db, Supervisor
 from app.models import Role
-from app.routes.report_params import CSV_CONTENT, Format
-from app.routes.report_params import period as report_period
+from app.routes.report_params import CSV_CONTENT, Format, report_period
 from app.schemas import PathId
 from app.security import require
 from core.errors import NotFound

@@ -17,7 +17,7 @@ from app import care_report
 from app.audit import audit
 from app.models import Account, ComplaintReason, Contact, User, utcnow
 from app.routes.complaint_reasons import all_reasons, labels
-from app.routes.report_params import CSV_CONTENT, Format, csv_or_json, period
+from app.routes.report_params import CSV_CONTENT, Format, csv_or_json, report_period
 from app.routes.reports import staff
 from app.satisfaction import CSAT_SCORES, NPS_SCORES, By, Satisfaction
 from app.satisfaction_report import satisfaction_report
@@ -139,7 +139,7 @@ async def care_rows_out(
     fcr_days: int,
     lang: str,
 ) -> list[CareRowOut]:
-    since, until = period(request, since, until)
+    since, until = report_period(request, since, until)
     zone = request.app.state.settings.timezone
     rows = await care_report.care_report(
         db, since, until, by, period, zone, utcnow(), timedelta(days=fcr_days)
@@ -218,7 +218,7 @@ def satisfaction_out(r: Satisfaction, by: By, names: dict[str, str]) -> Satisfac
 async def satisfaction_rows_out(
     db: AsyncSession, request: Request, since: datetime | None, until: datetime | None, by: By, lang: str
 ) -> list[SatisfactionRowOut]:
-    since, until = period(request, since, until)
+    since, until = report_period(request, since, until)
     names = await _satisfaction_labels(db, by, lang)
     return [satisfaction_out(r, by, names) for r in await satisfaction_report(db, since, until, by)]
 

@@ -17,7 +17,9 @@ CSV_CONTENT = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 Format = Literal["json", "csv"]
 
 
-def period(request: Request, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+def report_period(
+    request: Request, since: datetime | None, until: datetime | None
+) -> tuple[datetime, datetime]:
     """Default: today in the centre's time zone. A refused bound is a PeriodError naming the parameter
     (422 by app/errors.py), never a 500."""
     zone = AppState(request.app.state).settings.timezone

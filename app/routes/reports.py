@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi, reporting
 from app.models import Call, Role, utcnow
-from app.routes.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, period
+from app.routes.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, report_period
 from app.security import Identity, get_db, require
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -153,7 +153,7 @@ async def intervals(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """15/30/60-minute intervals per queue (service level with the queue's own variant) or per agent."""
-    since, until = period(request, since, until)
+    since, until = report_period(request, since, until)
     zone = request.app.state.settings.timezone
     facts = await reporting.call_facts(db, since, until, queue)
     rows: list[Any]
@@ -220,7 +220,7 @@ async def agent_states(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Time per agent in each state (login, ready, talk, hold, wrap, pause by reason) and occupancy."""
-    since, until = period(request, since, until)
+    since, until = report_period(request, since, until)
     rows = await agent_state_rows(db, since, until)
     return csv_or_json(format, "agent-states.csv", rows, ident.user.language)
 
