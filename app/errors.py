@@ -8,7 +8,7 @@ page the web layer renders for an HTTPException.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -41,9 +41,17 @@ def field_errors(errors: Iterable[FieldError]) -> list[dict[str, Any]]:
     return [{"loc": list(e.loc), "msg": e.msg, "type": "value_error"} for e in errors]
 
 
-def unprocessable(field: str | int, msg: str, where: str = "body") -> Invalid:
-    """The usual refusal of one field: `raise unprocessable("owner_id", "no such user")`."""
-    return Invalid(msg, field, where=where)
+def unprocessable(field: str | int | Sequence[str | int], msg: str, where: str = "body") -> Invalid:
+    """The usual refusal of one field: `raise unprocessable("owner_id", "no such user")`; a nested one
+    by its path (`("numbers", 2, "number")`)."""
+    if isinstance(field, str | int):
+        return Invalid(msg, field, where=where)
+    return Invalid(msg, field[0] if field else None, errors=[FieldError((where, *field), msg)])
+
+
+def invalid_lines(field: str, lines: Iterable[str], where: str = "body") -> Invalid:
+    """One field refused for several reasons (a rule set's or retry rules' content errors)."""
+    return Invalid.fields(FieldError((where, field), line) for line in lines)
 
 
 def status_of(exc: DomainError) -> int:

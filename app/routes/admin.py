@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from app.routes.campaigns import Instant  # an instant the database and zone arithmetic can hold
 from app.schemas import (
@@ -30,6 +31,7 @@ from app.schemas import (
     UserPatch,
 )
 from app.security import ANY_ROLE, Identity, PasswordsBusy, end_user_sessions, get_db, require
+from core.errors import Conflict, Invalid, NotFound, Unavailable
 from cti.phones import REALM, reset_password
 
 router = APIRouter(tags=["admin"])
@@ -43,19 +45,19 @@ async def _commit(db: AsyncSession, what: str) -> None:
         await db.commit()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, f"{what} already exists or is still referenced") from None
+        raise Conflict(f"{what} already exists or is still referenced") from None
 
 
 async def _hash(request: Request, password: str) -> str:
     try:
         return str(await request.app.state.passwords.hash(password))
     except PasswordsBusy:
-        raise HTTPException(503, "too many sign-ins at once; try again in a moment") from None
+        raise Unavailable("too many sign-ins at once; try again in a moment") from None
 
 
 async def _check_team(db: AsyncSession, team_id: int | None) -> None:
     if team_id is not None and await db.get(Team, team_id) is None:
-        raise HTTPException(422, [{"loc": ["body", "team_id"], "msg": "no such team", "type": "value_error"}])
+        raise unprocessable("team_id", "no such team")
 
 
 # --- users ----------------------------------------------------------------------------------------------
@@ -75,7 +77,7 @@ async def create_user(
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, "username or SIP endpoint already in use") from None
+        raise Conflict("username or SIP endpoint already in use") from None
     audit(
         db,
         "user_created",
@@ -99,24 +101,24 @@ async def update_user(
 ) -> Any:
     user = await db.get(User, user_id)
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     changes = body.model_dump(exclude_unset=True)
     await _check_team(db, changes.get("team_id"))
     reset = "password" in changes
     if reset:
         pw = changes.pop("password")
         if pw is None:
-            raise HTTPException(422, "password may not be null")
+            raise Invalid("password may not be null")
         user.password_hash = await _hash(request, pw)
     for k, v in changes.items():
         if v is None and k in ("display_name", "role", "language", "active"):
-            raise HTTPException(422, f"{k} may not be null")
+            raise Invalid(f"{k} may not be null")
     was_admin = user.role is Role.admin and user.active
     rerouted = any(k in changes and changes[k] != getattr(user, k) for k in ROUTING_FIELDS)
     for k, v in changes.items():
         setattr(user, k, v)
     if was_admin and not (user.role is Role.admin and user.active) and not await _other_admin(db, user.id):
-        raise HTTPException(409, "this is the last active admin: make another admin first")
+        raise Conflict("this is the last active admin: make another admin first")
     if reset or not user.active:  # a reset password or a deactivated account ends every way in
         await end_user_sessions(db, user.id, tokens=True)
     if "sip_endpoint" in changes:
@@ -145,7 +147,7 @@ async def unlock_user(
     """Lift the sign-in lockout of a user who failed too often (from every address); audited."""
     user = await db.get(User, user_id)
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     lifted = request.app.state.login_limiter.unlock(user.username)
     audit(
         db,
@@ -194,9 +196,9 @@ async def reset_phone_password(
     phone's old password stops working. `applied`: the private Asterisk already took it."""
     user = await db.get(User, user_id)
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     if not user.sip_endpoint:
-        raise HTTPException(409, "this user has no phone: set sip_endpoint first")
+        raise Conflict("this user has no phone: set sip_endpoint first")
     if body is not None and body.kind is not None:
         user.sip_kind = body.kind
     password = await reset_password(db, user)
@@ -249,7 +251,7 @@ async def rename_team(
 ) -> Any:
     team = await db.get(Team, team_id)
     if team is None:
-        raise HTTPException(404, "no such team")
+        raise NotFound("no such team")
     before, team.name = team.name, body.name
     audit(
         db,
@@ -299,7 +301,7 @@ def _code_routes(path: str, model: type[DispositionCode] | type[PauseReason], ou
     ) -> Any:
         row = await db.get(model, code_id)
         if row is None:
-            raise HTTPException(404, "no such code")
+            raise NotFound("no such code")
         changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
         if model is not DispositionCode:
             changes.pop("category", None)  # pause reasons have none
@@ -326,7 +328,7 @@ def _code_routes(path: str, model: type[DispositionCode] | type[PauseReason], ou
     ) -> None:
         row = await db.get(model, code_id)
         if row is None:
-            raise HTTPException(404, "no such code")
+            raise NotFound("no such code")
         row.active = False  # history keeps pointing at it
         audit(
             db,

@@ -21,6 +21,7 @@ from app.security import (
     open_session,
     token_digest,
 )
+from core.errors import NotFound
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -139,7 +140,7 @@ async def revoke_token(
 ) -> None:
     tok = await db.get(ApiToken, token_id)
     if tok is None or (tok.user_id != ident.user.id and ident.role != "admin"):
-        raise HTTPException(404, "no such token")
+        raise NotFound("no such token")
     tok.revoked = True
     audit(
         db, "token_revoked", user_id=ident.user.id, target_type="api_token", target_id=tok.id, request=request

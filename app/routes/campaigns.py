@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_sounds
 from app.audit import audit
+from app.errors import invalid_lines, unprocessable
 from app.models import Queue, QueueMember, Role, Team, User, utcnow
 from app.recordings import Policy as RecordingPolicy
 from app.routes.lists import _multipart, _receive_file
 from app.schemas import ORM, Id, Limit, Name, PathId, RetentionDays, SoundName, Text
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.errors import Conflict, NotFound
 from cti.numbers import InvalidNumber, parse
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
 from dialer.campaign_readiness import ReadinessFacts, dial_blockers
@@ -68,16 +70,6 @@ def _bounded(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_bounded)]
 manager = require(Role.manager)
 any_role = require(*ANY_ROLE)
-
-
-def _unprocessable(field: str, msg: str, where: str = "body") -> HTTPException:
-    return HTTPException(422, [{"loc": [where, field], "msg": msg, "type": "value_error"}])
-
-
-def _content_422(field: str, exc: ContentError) -> HTTPException:
-    return HTTPException(
-        422, [{"loc": ["body", field], "msg": line, "type": "value_error"} for line in exc.errors]
-    )
 
 
 def _script_names() -> set[str]:
@@ -167,7 +159,7 @@ class TransitionIn(BaseModel):
 async def _campaign(db: AsyncSession, campaign_id: int) -> Campaign:
     c = await db.get(Campaign, campaign_id)
     if c is None:
-        raise HTTPException(404, "no such campaign")
+        raise NotFound("no such campaign")
     return c
 
 
@@ -190,41 +182,39 @@ async def _out(db: AsyncSession, c: Campaign) -> CampaignOut:
 async def _validate(db: AsyncSession, values: dict[str, Any]) -> dict[str, Any]:
     """Check references and content fields; returns the values to store (normalised)."""
     if values.get("queue_id") is not None and await db.get(Queue, values["queue_id"]) is None:
-        raise _unprocessable("queue_id", "no such queue")
+        raise unprocessable("queue_id", "no such queue")
     if values.get("team_id") is not None and await db.get(Team, values["team_id"]) is None:
-        raise _unprocessable("team_id", "no such team")
+        raise unprocessable("team_id", "no such team")
     for i, list_id in enumerate(values.get("list_ids") or []):
         if await db.get(CallList, list_id) is None:
-            raise HTTPException(
-                422, [{"loc": ["body", "list_ids", i], "msg": "no such call list", "type": "value_error"}]
-            )
+            raise unprocessable(("list_ids", i), "no such call list")
     if values.get("caller_id"):
         try:
             values["caller_id"] = parse(values["caller_id"]).e164
         except InvalidNumber as exc:
-            raise _unprocessable("caller_id", exc.reason) from None
+            raise unprocessable("caller_id", exc.reason) from None
     if values.get("callback_number"):
         try:
             values["callback_number"] = parse(values["callback_number"]).e164
         except InvalidNumber as exc:
-            raise _unprocessable("callback_number", exc.reason) from None
+            raise unprocessable("callback_number", exc.reason) from None
     if values.get("machine_message"):
         try:
             values["machine_message"] = sound_name(values["machine_message"])
         except MessageError as exc:
-            raise _unprocessable(exc.field, exc.message) from None
+            raise unprocessable(exc.field, exc.message) from None
     if values.get("script") and values["script"] not in _script_names():
-        raise _unprocessable(
+        raise unprocessable(
             "script", f"no script named {values['script']!r}; known: {', '.join(sorted(_script_names()))}"
         )
     if "rule_set" in values and values["rule_set"] is not None:
         if await rule_set_named(db, values["rule_set"]) is None:
-            raise _unprocessable("rule_set", f"no rule set named {values['rule_set']!r}")
+            raise unprocessable("rule_set", f"no rule set named {values['rule_set']!r}")
     if values.get("retry_rules") is not None:
         try:
             rules = parse_retry_rules(values["retry_rules"])
         except ContentError as exc:
-            raise _content_422("retry_rules", exc) from None
+            raise invalid_lines("retry_rules", exc.errors) from None
         values["retry_rules"] = {k: r.model_dump() for k, r in rules.items()}
     return values
 
@@ -254,7 +244,7 @@ async def insert_campaign(
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, f"a campaign named {body.name!r} already exists") from None
+        raise Conflict(f"a campaign named {body.name!r} already exists") from None
     await _set_lists(db, c.id, list_ids)
     audit(
         db,
@@ -297,10 +287,10 @@ async def update_campaign(
     c = await _campaign(db, campaign_id)
     changes = body.model_dump(exclude_unset=True)
     if c.state in (CampaignState.stopped, CampaignState.finished):
-        raise HTTPException(409, f"a {c.state.value} campaign cannot be edited")
+        raise Conflict(f"a {c.state.value} campaign cannot be edited")
     locked = sorted(LOCKED_WHEN_RUNNING & changes.keys())
     if c.state is CampaignState.running and locked:
-        raise HTTPException(409, f"pause the campaign before changing {', '.join(locked)}")
+        raise Conflict(f"pause the campaign before changing {', '.join(locked)}")
     for key in (
         "name",
         "dial_mode",
@@ -315,7 +305,7 @@ async def update_campaign(
         "survey",
     ):
         if key in changes and changes[key] is None:
-            raise _unprocessable(key, "cannot be null")
+            raise unprocessable(key, "cannot be null")
     changes = await _validate(db, changes)
     list_ids = changes.pop("list_ids", None)
     for key, value in changes.items():
@@ -326,7 +316,7 @@ async def update_campaign(
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, "another campaign has this name") from None
+        raise Conflict("another campaign has this name") from None
     audit(
         db,
         "campaign_updated",
@@ -350,9 +340,7 @@ async def delete_campaign(
 ) -> None:
     c = await _campaign(db, campaign_id)
     if c.state is not CampaignState.draft:
-        raise HTTPException(
-            409, f"only a draft campaign can be deleted; this one is {c.state.value} (stop it)"
-        )
+        raise Conflict(f"only a draft campaign can be deleted; this one is {c.state.value} (stop it)")
     await db.delete(c)
     audit(
         db,
@@ -444,11 +432,11 @@ async def transition(
     try:
         check_transition(c.state, body.to)
     except TransitionRefused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Conflict(str(exc)) from None
     if body.to is CampaignState.running:
         blockers = start_blockers(await start_facts(db, c))
         if blockers:
-            raise HTTPException(409, "the campaign cannot start: " + "; ".join(blockers))
+            raise Conflict("the campaign cannot start: " + "; ".join(blockers))
     previous = c.state
     c.state, c.state_changed_at, c.state_changed_by = body.to, utcnow(), ident.user.id
     audit(
@@ -492,7 +480,7 @@ async def upload_recording(
             FilePath(path), campaign_sounds.kind_of(filename), settings.pbx_sounds_dir, c.id
         )
     except campaign_sounds.RecordingError as exc:
-        raise _unprocessable("file", str(exc), "form") from None
+        raise unprocessable("file", str(exc), "form") from None
     finally:
         os.unlink(path)  # the spooled upload
     c.machine_message = sound
@@ -539,7 +527,7 @@ async def get_rule_set(
 ) -> Any:
     rs = await rule_set_named(db, name)
     if rs is None:
-        raise HTTPException(404, "no such rule set")
+        raise NotFound("no such rule set")
     return RuleSetOut(name=rs.name, shipped=name in builtin_rule_sets(), rules=rs.to_data())
 
 
@@ -549,7 +537,7 @@ def _build(name: str, base: RuleSet | None, rules: dict[str, Any]) -> RuleSet:
             return clone_rule_set(base, name, {k: v for k, v in rules.items() if k != "name"})
         return parse_rule_set({**rules, "name": name}, f"rule set {name!r}")
     except ContentError as exc:
-        raise _content_422("rules", exc) from None
+        raise invalid_lines("rules", exc.errors) from None
 
 
 @router.post("/rule-sets", response_model=RuleSetOut, status_code=201)
@@ -559,12 +547,12 @@ async def create_rule_set(
     if body.name in builtin_rule_sets() or await db.scalar(
         select(CustomRuleSet.id).where(CustomRuleSet.name == body.name)
     ):
-        raise HTTPException(409, f"a rule set named {body.name!r} already exists")
+        raise Conflict(f"a rule set named {body.name!r} already exists")
     base = None
     if body.base is not None:
         base = await rule_set_named(db, body.base)
         if base is None:
-            raise _unprocessable("base", f"no rule set named {body.base!r}")
+            raise unprocessable("base", f"no rule set named {body.base!r}")
     rs = _build(body.name, base, body.rules)
     db.add(CustomRuleSet(name=rs.name, data=rs.to_data(), updated_by=ident.user.id))
     audit(
@@ -580,7 +568,7 @@ async def create_rule_set(
         await db.commit()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, f"a rule set named {body.name!r} already exists") from None
+        raise Conflict(f"a rule set named {body.name!r} already exists") from None
     return RuleSetOut(name=rs.name, shipped=False, rules=rs.to_data())
 
 
@@ -593,12 +581,10 @@ async def edit_rule_set(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     if name in builtin_rule_sets():
-        raise HTTPException(
-            409, f"{name} is a shipped rule set and cannot be edited; create a copy with base={name!r}"
-        )
+        raise Conflict(f"{name} is a shipped rule set and cannot be edited; create a copy with base={name!r}")
     row = await db.scalar(select(CustomRuleSet).where(CustomRuleSet.name == name))
     if row is None:
-        raise HTTPException(404, "no such rule set")
+        raise NotFound("no such rule set")
     rs = _build(row.name, None, body)
     before = row.data
     row.data, row.updated_by = rs.to_data(), ident.user.id
@@ -670,19 +656,19 @@ async def create_callback(
     if ident.role is Role.agent and agent_id not in (None, ident.user.id):
         raise HTTPException(403, "an agent schedules callbacks for themselves or for anyone")
     if agent_id is not None and await db.get(User, agent_id) is None:
-        raise _unprocessable("agent_id", "no such user")
+        raise unprocessable("agent_id", "no such user")
     try:
         e164 = parse(body.number, request.app.state.settings.default_region).e164
     except InvalidNumber as exc:
-        raise _unprocessable("number", exc.reason) from None
+        raise unprocessable("number", exc.reason) from None
     try:
         number = LeadNumber.for_e164(e164, body.tz)
     except UnknownZone as exc:
-        raise _unprocessable("tz" if body.tz else "number", str(exc)) from None
+        raise unprocessable("tz" if body.tz else "number", str(exc)) from None
     fallback = body.fallback_after_minutes
     campaign = await db.get(Campaign, body.campaign_id) if body.campaign_id is not None else None
     if body.campaign_id is not None and campaign is None:
-        raise _unprocessable("campaign_id", "no such campaign")
+        raise unprocessable("campaign_id", "no such campaign")
     if campaign is not None:
         fallback = campaign.callback_fallback_minutes if fallback is None else fallback
         rs = await rule_set_named(db, campaign.rule_set)
@@ -704,10 +690,10 @@ async def create_callback(
             created_by=ident.user.id,
         )
     except CallbackError as exc:
-        raise _unprocessable(exc.field, exc.message) from None
+        raise unprocessable(exc.field, exc.message) from None
     except IntegrityError:
         await db.rollback()
-        raise _unprocessable("contact_id", "no such contact or lead") from None
+        raise unprocessable("contact_id", "no such contact or lead") from None
     audit(
         db,
         "callback_scheduled",
@@ -721,7 +707,7 @@ async def create_callback(
         await db.commit()
     except IntegrityError:
         await db.rollback()
-        raise _unprocessable("contact_id", "no such contact or lead") from None
+        raise unprocessable("contact_id", "no such contact or lead") from None
     return _cb_out(cb, utcnow())
 
 
@@ -736,7 +722,7 @@ def _check_window(rs: RuleSet, number: LeadNumber, due_at: datetime) -> None:
             if nxt
             else ""
         )
-        raise _unprocessable("due_at", f"{timing[0].detail} under rule set {rs.name}{hint}")
+        raise unprocessable("due_at", f"{timing[0].detail} under rule set {rs.name}{hint}")
 
 
 @router.get("/callbacks", response_model=list[CallbackOut])
@@ -773,11 +759,11 @@ async def cancel_callback(
 ) -> Any:
     cb = await db.get(CallbackRow, callback_id)
     if cb is None:
-        raise HTTPException(404, "no such callback")
+        raise NotFound("no such callback")
     if ident.role is Role.agent and cb.agent_id != ident.user.id and cb.created_by != ident.user.id:
         raise HTTPException(403, "only the agent it is for, its author or a manager may cancel it")
     if cb.status is not CallbackStatus.pending:
-        raise HTTPException(409, f"the callback is already {cb.status.value}")
+        raise Conflict(f"the callback is already {cb.status.value}")
     cb.status, cb.closed_at = CallbackStatus.cancelled, utcnow()
     audit(
         db,

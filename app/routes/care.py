@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import care_ratios as cr
 from app import care_report
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import Account, ComplaintReason, Contact, User, utcnow
 from app.routes.complaint_reasons import all_reasons, labels
 from app.routes.report_params import CSV_CONTENT, Format, csv_or_json, report_period
@@ -23,6 +24,7 @@ from app.satisfaction import CSAT_SCORES, NPS_SCORES, By, Satisfaction
 from app.satisfaction_report import satisfaction_report
 from app.schemas import Label, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.errors import Conflict, NotFound
 from dialer.models import Campaign
 
 router = APIRouter(tags=["customer care"])
@@ -62,7 +64,7 @@ async def _set_status(
     db: AsyncSession, request: Request, ident: Identity, row: Account | Contact, body: CareStatusIn
 ) -> CareStatusOut:
     if body.at is not None and body.at > utcnow() + timedelta(minutes=5):
-        raise HTTPException(422, [{"loc": ["body", "at"], "msg": "is in the future", "type": "value_error"}])
+        raise unprocessable("at", "is in the future")
     kind: Literal["account", "contact"] = "account" if isinstance(row, Account) else "contact"
     row.care_status = body.status
     row.lost_at = (body.at or utcnow()).astimezone(UTC) if body.status == "lost" else None
@@ -86,7 +88,7 @@ async def account_status(
     """Mark the customer (an account) lost, with the date and the reason, or active again."""
     account = await db.get(Account, account_id)
     if account is None:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     return await _set_status(db, request, ident, account, body)
 
 
@@ -101,11 +103,9 @@ async def contact_status(
     """The same for a contact without an account (a contact of an account: the account is the customer)."""
     contact = await db.get(Contact, contact_id)
     if contact is None:
-        raise HTTPException(404, "no such contact")
+        raise NotFound("no such contact")
     if contact.account_id is not None:
-        raise HTTPException(
-            409, f"this contact belongs to account {contact.account_id}: the account is the customer"
-        )
+        raise Conflict(f"this contact belongs to account {contact.account_id}: the account is the customer")
     return await _set_status(db, request, ident, contact, body)
 
 

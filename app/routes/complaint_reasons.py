@@ -13,9 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import ComplaintReason, Role
 from app.schemas import ORM, Id, Label, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/complaint-reasons", tags=["complaints"])
 any_role = require(*ANY_ROLE)
@@ -48,7 +50,7 @@ class ReasonOut(ORM):
 
 
 def _field_error(field: str, msg: str) -> HTTPException:
-    return HTTPException(422, [{"loc": ["body", field], "msg": msg, "type": "value_error"}])
+    return unprocessable(field, msg)
 
 
 def label_of(reason: ComplaintReason, lang: str) -> str:
@@ -147,10 +149,10 @@ async def update_reason(
     """Labels, or retire (active false) / bring back. The code never changes: reports and imports use it."""
     reason = await db.get(ComplaintReason, reason_id)
     if reason is None:
-        raise HTTPException(404, "no such reason")
+        raise NotFound("no such reason")
     changes = body.model_dump(exclude_unset=True)
     if any(v is None for v in changes.values()):
-        raise HTTPException(422, "label_fr, label_en and active may not be null")
+        raise Invalid("label_fr, label_en and active may not be null")
     for k, v in changes.items():
         setattr(reason, k, v)
     audit(db, "complaint_reason.updated", user_id=ident.user.id, target_type="complaint_reason",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import complaints as rules
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import (
     Complaint,
     ComplaintReason,
@@ -27,6 +28,7 @@ from app.routes.history import check_call_visible
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.settings import Settings
+from core.errors import Conflict, Invalid, NotFound
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 any_role = require(*ANY_ROLE)
@@ -48,15 +50,13 @@ def _may_handle(ident: Identity, c: Complaint) -> bool:
 async def _get(db: AsyncSession, complaint_id: int) -> Complaint:
     c = await db.get(Complaint, complaint_id)
     if c is None:
-        raise HTTPException(404, "no such complaint")
+        raise NotFound("no such complaint")
     return c
 
 
 async def _check_owner(db: AsyncSession, owner_id: int | None) -> None:
     if owner_id is not None and await db.get(User, owner_id) is None:
-        raise HTTPException(
-            422, [{"loc": ["body", "owner_id"], "msg": "no such user", "type": "value_error"}]
-        )
+        raise unprocessable("owner_id", "no such user")
 
 
 @router.post("", response_model=ComplaintOut, status_code=201)
@@ -69,9 +69,7 @@ async def create(
     settings: Settings = request.app.state.settings
     contact = await db.get(Contact, body.contact_id)
     if contact is None:
-        raise HTTPException(
-            422, [{"loc": ["body", "contact_id"], "msg": "no such contact", "type": "value_error"}]
-        )
+        raise unprocessable("contact_id", "no such contact")
     await check_call_visible(db, ident, body.call_id)
     await _check_owner(db, body.owner_id)
     reason = await usable_reason(db, body.reason_id) if body.reason_id is not None else None
@@ -173,7 +171,7 @@ async def update(
         raise HTTPException(403, "only the owner or a supervisor may change this complaint")
     changes = body.model_dump(exclude_unset=True)
     if any(v is None for k, v in changes.items() if k in ("category", "description", "escalation_level")):
-        raise HTTPException(422, "category, description and escalation_level may not be null")
+        raise Invalid("category, description and escalation_level may not be null")
     await _check_owner(db, changes.get("owner_id"))
     for k, v in changes.items():
         setattr(c, k, v)
@@ -204,7 +202,7 @@ async def transition(
     try:
         rules.check_transition(c.status, body.to)
     except rules.TransitionRefused as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise Conflict(str(exc)) from None
     now, previous = utcnow(), c.status
     if rules.is_reopen(previous, body.to):
         c.reopen_count += 1

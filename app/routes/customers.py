@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit import audit
 from app.customers import find_callers
+from app.errors import unprocessable
 from app.models import Account, Contact, PhoneNumber, Role
 from app.schemas import (
     AccountIn,
@@ -28,6 +29,7 @@ from app.schemas import (
     SearchText,
 )
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.errors import Conflict, NotFound
 from cti.numbers import InvalidNumber, parse
 
 router = APIRouter(tags=["customers"])
@@ -35,15 +37,11 @@ read_write = require(*ANY_ROLE)
 deleter = require(Role.manager)
 
 
-def _unprocessable(field: list[str | int], msg: str) -> HTTPException:
-    return HTTPException(422, [{"loc": ["body", *field], "msg": msg, "type": "value_error"}])
-
-
 def _number(n: NumberIn, region: str, field: list[str | int]) -> PhoneNumber:
     try:
         p = parse(n.number, region)
     except InvalidNumber as exc:
-        raise _unprocessable(field, exc.reason) from None
+        raise unprocessable(field, exc.reason) from None
     return PhoneNumber(e164=p.e164, suffix_key=p.suffix_key, extension=p.extension, kind=n.kind, raw=n.number)
 
 
@@ -52,8 +50,8 @@ async def _commit(db: AsyncSession, what: str) -> None:
         await db.commit()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(
-            409, f"{what} conflicts with an existing record (duplicate external id or number)"
+        raise Conflict(
+            f"{what} conflicts with an existing record (duplicate external id or number)"
         ) from None
 
 
@@ -62,7 +60,7 @@ async def _account(db: AsyncSession, account_id: int | None) -> Account | None:
         return None
     acc = await db.get(Account, account_id)
     if acc is None:
-        raise _unprocessable(["account_id"], "no such account")
+        raise unprocessable(["account_id"], "no such account")
     return acc
 
 
@@ -107,7 +105,7 @@ async def get_account(
 ) -> Any:
     acc = await db.get(Account, account_id)
     if acc is None:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     return acc
 
 
@@ -121,10 +119,10 @@ async def update_account(
 ) -> Any:
     acc = await db.get(Account, account_id)
     if acc is None:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name", ...) is None or changes.get("tier", ...) is None:
-        raise _unprocessable(
+        raise unprocessable(
             ["name" if "name" in changes and changes["name"] is None else "tier"], "may not be null"
         )
     for k, v in changes.items():
@@ -151,7 +149,7 @@ async def delete_account(
 ) -> None:
     acc = await db.get(Account, account_id)
     if acc is None:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     await db.delete(acc)
     audit(
         db,
@@ -168,7 +166,7 @@ async def delete_account(
 async def _load_contact(db: AsyncSession, contact_id: int) -> Contact:
     c = await db.get(Contact, contact_id, options=[selectinload(Contact.numbers)])
     if c is None:
-        raise HTTPException(404, "no such contact")
+        raise NotFound("no such contact")
     return c
 
 
@@ -242,7 +240,7 @@ async def update_contact(
     changes = body.model_dump(exclude_unset=True)
     for required in ("last_name", "tier", "first_name"):
         if required in changes and changes[required] is None:
-            raise _unprocessable([required], "may not be null")
+            raise unprocessable([required], "may not be null")
     if "account_id" in changes:
         contact.account = await _account(db, changes.pop("account_id"))
     for k, v in changes.items():
@@ -315,7 +313,7 @@ async def remove_number(
 ) -> None:
     number = await db.get(PhoneNumber, number_id)
     if number is None or number.contact_id != contact_id:
-        raise HTTPException(404, "no such number on this contact")
+        raise NotFound("no such number on this contact")
     await db.delete(number)
     audit(
         db,

@@ -6,11 +6,12 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
+from app.errors import unprocessable
 from app.models import (
     Account,
     Call,
@@ -27,6 +28,7 @@ from app.routes.report_params import check_instants
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.surveys import answers_by_linkedid
+from core.errors import NotFound
 
 router = APIRouter(tags=["history"])
 MAX_ID = 2**63 - 1  # the largest BIGINT, on both engines
@@ -48,9 +50,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return parsed, number
     except (ValueError, UnicodeDecodeError):
-        raise HTTPException(
-            422, [{"loc": ["query", "cursor"], "msg": "malformed cursor", "type": "value_error"}]
-        ) from None
+        raise unprocessable("cursor", "malformed cursor", "query") from None
 
 
 Cursor = Query(default=None, max_length=200)
@@ -87,7 +87,7 @@ async def contact_timeline(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     if await db.get(Contact, contact_id) is None:
-        raise HTTPException(404, "no such contact")
+        raise NotFound("no such contact")
     return await _timeline(db, Interaction.contact_id == contact_id, cursor, limit, kind)
 
 
@@ -101,7 +101,7 @@ async def account_timeline(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     if await db.get(Account, account_id) is None:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     # An account's timeline includes its contacts' interactions.
     contact_ids = select(Contact.id).where(Contact.account_id == account_id)
     where = or_(Interaction.account_id == account_id, Interaction.contact_id.in_(contact_ids))
@@ -114,16 +114,13 @@ async def add_note(
 ) -> Any:
     contact = await db.get(Contact, contact_id)
     if contact is None:
-        raise HTTPException(404, "no such contact")
+        raise NotFound("no such contact")
     if body.disposition_code and not await db.scalar(
         select(DispositionCode.id).where(
             DispositionCode.code == body.disposition_code, DispositionCode.active
         )
     ):
-        raise HTTPException(
-            422,
-            [{"loc": ["body", "disposition_code"], "msg": "unknown disposition code", "type": "value_error"}],
-        )
+        raise unprocessable("disposition_code", "unknown disposition code")
     await check_call_visible(db, ident, body.call_id)
     reason = await usable_reason(db, body.reason_id) if body.reason_id is not None else None
     row = Interaction(
@@ -163,7 +160,7 @@ async def check_call_visible(db: AsyncSession, ident: Identity, call_id: int | N
     stmt = select(Call.id).where(Call.id == call_id)
     scope = _call_scope(ident)
     if await db.scalar(stmt if scope is None else stmt.where(scope)) is None:
-        raise HTTPException(404, "call_id: no such call")
+        raise NotFound("call_id: no such call")
 
 
 async def visible_call_ids(db: AsyncSession, ident: Identity, call_ids: set[int]) -> set[int]:
@@ -224,6 +221,6 @@ async def get_call(
         stmt = stmt.where(scope)
     call = await db.scalar(stmt)
     if call is None:
-        raise HTTPException(404, "no such call")
+        raise NotFound("no such call")
     answers = await answers_by_linkedid(db, [call.linkedid])
     return CallOut.model_validate(call).model_copy(update=answers.get(call.linkedid, {}))

@@ -20,10 +20,12 @@ from starlette.datastructures import UploadFile as FormFile
 from starlette.formparsers import MultiPartException
 
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import Role
 from app.schemas import ORM, Label, Limit, Name, PathId, Text
 from app.security import Identity, get_db, require
 from app.tabular import MalformedFile
+from core.errors import Conflict, FieldError, Invalid, NotFound
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import (
@@ -58,16 +60,12 @@ manager = require(Role.manager)
 _TASKS: set[asyncio.Task[None]] = set()  # running imports (kept referenced until they end)
 
 
-def _unprocessable(field: str, msg: str, where: str = "body") -> HTTPException:
-    return HTTPException(422, [{"loc": [where, field], "msg": msg, "type": "value_error"}])
-
-
 async def _commit(db: AsyncSession, what: str) -> None:
     try:
         await db.commit()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, f"{what} already exists or is still referenced") from None
+        raise Conflict(f"{what} already exists or is still referenced") from None
 
 
 # --- call lists ----------------------------------------------------------------------------------
@@ -94,7 +92,7 @@ async def create_list(
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, f"a call list named {body.name!r} already exists") from None
+        raise Conflict(f"a call list named {body.name!r} already exists") from None
     audit(
         db,
         "call_list_created",
@@ -119,7 +117,7 @@ async def get_list(
 ) -> Any:
     cl = await db.get(CallList, list_id)
     if cl is None:
-        raise HTTPException(404, "no such call list")
+        raise NotFound("no such call list")
     return cl
 
 
@@ -175,7 +173,7 @@ async def _receive_file(request: Request, fields: type[F], limit: int) -> tuple[
     try:
         file = form.get("file")
         if not isinstance(file, FormFile):
-            raise _unprocessable("file", "a file is required (multipart field 'file')", "form")
+            raise unprocessable("file", "a file is required (multipart field 'file')", "form")
         values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}
         try:
             parsed = fields.model_validate(values)
@@ -205,7 +203,7 @@ async def upload(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     if await db.get(CallList, list_id) is None:
-        raise HTTPException(404, "no such call list")
+        raise NotFound("no such call list")
     settings = request.app.state.settings
     path, size, filename, form = await _receive_file(request, UploadForm, settings.max_upload_bytes)
     return await start_import(db, request, ident, list_id, path, size, filename, form)
@@ -229,7 +227,7 @@ async def start_import(
         try:  # the file's make-up (header, workbook, mapping) now; a bad line later is a reject
             await asyncio.to_thread(check_file, path, opts)
         except (MalformedFile, MappingError) as exc:
-            raise _unprocessable("file", f"{exc}; nothing was imported", "form") from None
+            raise unprocessable("file", f"{exc}; nothing was imported", "form") from None
     except BaseException:
         os.unlink(path)
         raise
@@ -271,22 +269,22 @@ async def _import_options(db: AsyncSession, list_id: int, form: UploadForm, sett
     if form.template_id is not None:
         tpl = await db.get(MappingTemplate, form.template_id)
         if tpl is None:
-            raise _unprocessable("template_id", "no such mapping template", "form")
+            raise unprocessable("template_id", "no such mapping template", "form")
         columns, options = dict(tpl.mapping), dict(tpl.options)
     if form.mapping is not None:
         try:
             columns = json.loads(form.mapping)
         except ValueError:
-            raise _unprocessable("mapping", "not valid JSON", "form") from None
+            raise unprocessable("mapping", "not valid JSON", "form") from None
         _check_mapping(columns, "form")
     rule_set = None
     if form.campaign_id is not None:
         campaign = await db.get(Campaign, form.campaign_id)
         if campaign is None:
-            raise _unprocessable("campaign_id", "no such campaign", "form")
+            raise unprocessable("campaign_id", "no such campaign", "form")
         rule_set = await rule_set_named(db, campaign.rule_set)
     elif form.dedupe_scope == "campaign":
-        raise _unprocessable("campaign_id", "dedupe within a campaign needs the campaign", "form")
+        raise unprocessable("campaign_id", "dedupe within a campaign needs the campaign", "form")
     return ImportOptions(
         list_id=list_id,
         mapping=columns,
@@ -317,7 +315,7 @@ async def _spool(file: FormFile, limit: int) -> tuple[str, int]:
         raise
     if size == 0:
         os.unlink(path)
-        raise _unprocessable("file", "the file is empty", "form")
+        raise unprocessable("file", "the file is empty", "form")
     return path, size
 
 
@@ -341,7 +339,7 @@ async def preview_upload(request: Request, _: Identity = Depends(manager)) -> An
             preview, path, encoding=form.encoding, delimiter=form.delimiter, limits=settings.table_limits()
         )
     except MalformedFile as exc:
-        raise _unprocessable("file", str(exc), "form") from None
+        raise unprocessable("file", str(exc), "form") from None
     finally:
         os.unlink(path)
 
@@ -352,7 +350,7 @@ async def import_status(
 ) -> Any:
     job = await db.get(ImportJob, job_id)
     if job is None:
-        raise HTTPException(404, "no such import")
+        raise NotFound("no such import")
     return job_view(job)
 
 
@@ -379,7 +377,7 @@ async def import_report(job_id: PathId, request: Request, _: Identity = Depends(
     async with database.session() as db:
         job = await db.get(ImportJob, job_id)
         if job is None:
-            raise HTTPException(404, "no such import")
+            raise NotFound("no such import")
         summary = job_view(job)
 
     async def body() -> Any:
@@ -421,10 +419,10 @@ def _check_mapping(columns: Any, where: str = "body") -> None:
     if not isinstance(columns, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
     ):
-        raise _unprocessable("mapping", "a JSON object of column name → field", where)
+        raise unprocessable("mapping", "a JSON object of column name → field", where)
     bad = sorted(v for v in columns.values() if not valid_target(v))
     if bad:
-        raise _unprocessable(
+        raise unprocessable(
             "mapping",
             f"unknown field(s) {', '.join(map(repr, bad))}: use a standard field, number[:label], "
             "custom:<name> or ignore",
@@ -471,7 +469,7 @@ async def delete_template(
 ) -> None:
     tpl = await db.get(MappingTemplate, template_id)
     if tpl is None:
-        raise HTTPException(404, "no such template")
+        raise NotFound("no such template")
     await db.delete(tpl)
     audit(
         db,
@@ -509,7 +507,7 @@ class DncNumbersIn(BaseModel):
 async def _dnc(db: AsyncSession, dnc_id: int) -> DncList:
     dl = await db.get(DncList, dnc_id)
     if dl is None:
-        raise HTTPException(404, "no such do-not-call list")
+        raise NotFound("no such do-not-call list")
     return dl
 
 
@@ -518,9 +516,9 @@ async def create_dnc_list(
     body: DncListIn, request: Request, ident: Identity = Depends(manager), db: AsyncSession = Depends(get_db)
 ) -> Any:
     if (body.kind is DncKind.campaign) != (body.campaign_id is not None):
-        raise _unprocessable("campaign_id", "required for a campaign list and only for one")
+        raise unprocessable("campaign_id", "required for a campaign list and only for one")
     if body.campaign_id is not None and await db.get(Campaign, body.campaign_id) is None:
-        raise _unprocessable("campaign_id", "no such campaign")
+        raise unprocessable("campaign_id", "no such campaign")
     dl = DncList(name=body.name, kind=body.kind, campaign_id=body.campaign_id, source=body.source)
     db.add(dl)
     await _commit(db, f"do-not-call list {body.name!r}")
@@ -567,9 +565,9 @@ async def add_dnc_numbers(
         try:
             numbers.append(normalise(raw).e164)
         except InvalidNumber as exc:
-            errors.append({"loc": ["body", "numbers", i], "msg": exc.reason, "type": "value_error"})
+            errors.append(FieldError(("body", "numbers", i), exc.reason))
     if errors:
-        raise HTTPException(422, errors)
+        raise Invalid.fields(errors)
     added = await add_numbers(db, dnc_id, numbers, reason=body.reason, user_id=ident.user.id)
     audit(
         db,
@@ -596,10 +594,10 @@ async def remove_dnc_number(
     try:
         e164 = Normaliser(request.app.state.settings.default_region)(number).e164
     except InvalidNumber as exc:
-        raise _unprocessable("number", exc.reason, "path") from None
+        raise unprocessable("number", exc.reason, "path") from None
     result = await db.execute(delete(DncEntry).where(DncEntry.dnc_list_id == dnc_id, DncEntry.e164 == e164))
     if not result.rowcount:
-        raise HTTPException(404, f"{e164} is not on this list")
+        raise NotFound(f"{e164} is not on this list")
     audit(
         db,
         "dnc_number_removed",
@@ -639,7 +637,7 @@ async def import_dnc(
         )
     except MalformedFile as exc:
         await db.rollback()
-        raise _unprocessable("file", f"{exc}; nothing was imported", "form") from None
+        raise unprocessable("file", f"{exc}; nothing was imported", "form") from None
     finally:
         os.unlink(path)
     audit(

@@ -6,16 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data, person_zip
+from app.errors import unprocessable
 from app.person_data import BadQuery, Person, PersonNotFound
 from app.recording_store import store_for
 from app.schemas import MAX_ID, Text
 from app.security import Identity, get_db, require
+from core.errors import NotFound
 
 router = APIRouter(tags=["data rights"])
 admin = require()  # admins only
@@ -51,10 +53,9 @@ async def _person(request: Request, db: AsyncSession, q: PersonQuery, where: str
             region=request.app.state.settings.default_region,
         )
     except BadQuery as exc:
-        loc = [where] if exc.field == "query" else [where, exc.field]
-        raise HTTPException(422, [{"loc": loc, "msg": exc.reason, "type": "value_error"}]) from None
+        raise unprocessable(() if exc.field == "query" else (exc.field,), exc.reason, where) from None
     except PersonNotFound:
-        raise HTTPException(404, "no such contact") from None
+        raise NotFound("no such contact") from None
 
 
 @router.get("/persons", response_model=PersonOut)
@@ -119,16 +120,7 @@ async def erase_person(
     """Erase the person everywhere (anonymous rows stay for the reports) and keep a tombstone per number
     and e-mail so that no import brings them back."""
     if not body.confirm:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["body", "confirm"],
-                    "msg": "erasure cannot be undone: confirm it",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise unprocessable("confirm", "erasure cannot be undone: confirm it")
     person = await _person(request, db, body, "body")
     settings = request.app.state.settings
     return await person_data.erase_person(
@@ -149,9 +141,7 @@ async def object_to_calls(
     """The person objects to being called: their numbers go on the internal do-not-call list."""
     person = await _person(request, db, body, "body")
     if not person.numbers:
-        raise HTTPException(
-            422, [{"loc": ["body"], "msg": "no phone number is known for this person", "type": "value_error"}]
-        )
+        raise unprocessable((), "no phone number is known for this person")
     return await person_data.object_to_calls(
         db, person, datetime.now(UTC), user_id=ident.user.id, request=request
     )

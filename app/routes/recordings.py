@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import recordings
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import (
     Call,
     Complaint,
@@ -31,6 +32,7 @@ from app.recording_store import RecordingStore, store_for
 from app.routes.history import agent_scope, check_call_visible
 from app.schemas import Id, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
+from core.errors import NotFound
 
 router = APIRouter(tags=["recordings"])
 any_role = require(*ANY_ROLE)
@@ -108,7 +110,7 @@ async def visible_recording(db: AsyncSession, ident: Identity, recording_id: int
     """404 when there is no such recording, 403 when it is another agent's or another team's."""
     rec = await db.get(Recording, recording_id)
     if rec is None:
-        raise HTTPException(404, "no such recording")
+        raise NotFound("no such recording")
     scope = agent_scope(ident, Recording.agent_id)
     if (
         scope is not None
@@ -226,7 +228,7 @@ async def recording_audio(
 async def _complaint(db: AsyncSession, complaint_id: int) -> Complaint:
     c = await db.get(Complaint, complaint_id)
     if c is None:
-        raise HTTPException(404, "no such complaint")
+        raise NotFound("no such complaint")
     return c
 
 
@@ -254,12 +256,8 @@ async def pin_recording(
     await _complaint(db, complaint_id)
     try:
         rec = await visible_recording(db, ident, body.recording_id)
-    except HTTPException as exc:
-        if exc.status_code == 404:
-            raise HTTPException(
-                422, [{"loc": ["body", "recording_id"], "msg": "no such recording", "type": "value_error"}]
-            ) from None
-        raise
+    except NotFound:
+        raise unprocessable("recording_id", "no such recording") from None
     if await db.get(ComplaintRecording, (complaint_id, rec.id)) is None:
         db.add(ComplaintRecording(complaint_id=complaint_id, recording_id=rec.id, pinned_by=ident.user.id))
         audit(
@@ -286,7 +284,7 @@ async def unpin_recording(
     await visible_recording(db, ident, recording_id)
     pin = await db.get(ComplaintRecording, (complaint_id, recording_id))
     if pin is None:
-        raise HTTPException(404, "this complaint does not pin this recording")
+        raise NotFound("this complaint does not pin this recording")
     await db.delete(pin)
     audit(
         db,

@@ -11,7 +11,7 @@ import tempfile
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import unhappy
 from app import unhappy_segment as segment
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import Role, UnhappyRule, utcnow
 from app.routes import lists as lists_api
 from app.routes.report_params import CSV_CONTENT, Format, csv_or_json
 from app.schemas import Id, Name, Text
 from app.security import Identity, get_db, require
+from core.errors import Invalid
 from dialer.list_import import SPOOL_PREFIX
 
 router = APIRouter(prefix="/unhappy", tags=["customer care"])
@@ -134,17 +136,13 @@ async def put_rules(
     seen: set[str] = set()
     for i, r in enumerate(body):
         if r.code in seen:
-            raise HTTPException(
-                422, [{"loc": ["body", i, "code"], "msg": "given twice", "type": "value_error"}]
-            )
+            raise unprocessable((i, "code"), "given twice")
         seen.add(r.code)
         try:
             unhappy.Rule(r.code, r.enabled, r.count, r.days, r.threshold)
         except ValueError as exc:
             field = str(exc).split(":", 1)[0]
-            raise HTTPException(
-                422, [{"loc": ["body", i, field], "msg": str(exc), "type": "value_error"}]
-            ) from None
+            raise unprocessable((i, field), str(exc)) from None
     await db.execute(delete(UnhappyRule))
     db.add_all(UnhappyRule(**r.model_dump()) for r in body)
     audit(db, "unhappy.rules", user_id=ident.user.id, detail={"rules": [r.model_dump() for r in body]},
@@ -187,7 +185,7 @@ async def make_call_list(
     import job (`/imports/{id}` for its progress and report)."""
     found = await filtered(db, request, body.reason, body.kind)
     if not found:
-        raise HTTPException(422, "nobody in the file matches these filters: no list made")
+        raise Invalid("nobody in the file matches these filters: no list made")
     cl = await lists_api.create_list(
         lists_api.ListIn(name=body.name, description=body.description), request, ident, db
     )

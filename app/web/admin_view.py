@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from app.routes import complaint_reasons as reasons_api
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
 from app.web.pages import _path_id, page, roles
+from core.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 100
@@ -59,7 +60,7 @@ async def user_page(
 ) -> Any:
     user = await db.get(User, _path_id(user_id))
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     return page(
         request,
         "admin_user.html",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from app.routes import history as history_api
 from app.routes import recordings as recordings_api
 from app.security import Identity, get_db
 from app.web.pages import _dispo_labels, _names, _path_id, page, page_identity
+from core.errors import NotFound
 from dialer.models import Campaign
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +33,7 @@ async def call_page(
 ) -> Any:
     number = _path_id(call_id)
     if not 1 <= number <= 2**62:
-        raise HTTPException(404, "no such call")
+        raise NotFound("no such call")
     call = await history_api.get_call(call_id=number, ident=ident, db=db)  # 404 out of scope
     contact = await db.get(Contact, call.contact_id) if call.contact_id else None
     campaign = await db.get(Campaign, call.campaign_id) if call.campaign_id else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Role
@@ -18,6 +18,7 @@ from app.web.campaigns_view import ACTION_LABELS, STATE_LABELS
 from app.web.pages import page, roles
 from app.web.render import gettext as _
 from app.web.reports_view import day_period
+from core.errors import NotFound
 from dialer.campaigns import TRANSITIONS
 from dialer.models import Campaign, CampaignState
 from dialer.store import rule_set_named
@@ -39,7 +40,7 @@ async def campaign_monitor_page(
 ) -> Any:
     c = await db.get(Campaign, campaign_id)
     if c is None:
-        raise HTTPException(404, "no such campaign")
+        raise NotFound("no such campaign")
     first, last, since, until, error = day_period(request, start, end)
     zone = since.tzinfo
     reports = {

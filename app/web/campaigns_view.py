@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from app.routes.agent_script import script_variables
 from app.security import Identity, get_db
 from app.web.pages import _path_id, page, roles
 from app.web.render import N_, gettext
+from core.errors import NotFound
 from dialer.campaign_readiness import dial_blockers
 from dialer.campaigns import DEFAULT_RETRY_RULES, TRANSITIONS
 from dialer.compliance import WEEKDAYS, RuleSet, builtin_rule_sets
@@ -156,7 +157,7 @@ async def campaign_page(
 ) -> Any:
     c = await db.get(Campaign, _path_id(campaign_id))
     if c is None:
-        raise HTTPException(404, "no such campaign")
+        raise NotFound("no such campaign")
     facts = await campaigns_api.readiness_facts(db, c, request.app.state.settings.default_region)
     blockers = [
         gettext(BLOCKER_LABELS[b.code], **({"at": _when(b.at)} if b.at else {}))
@@ -254,7 +255,7 @@ async def script_page(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     if _script_path(name) is None:
-        raise HTTPException(404, "no such script")
+        raise NotFound("no such script")
     region = request.app.state.settings.default_region
     return page(
         request,

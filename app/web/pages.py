@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
+from app.errors import unprocessable
 from app.models import (
     Account,
     ComplaintStatus,
@@ -34,6 +35,7 @@ from app.routes import recordings as recordings_api
 from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
 from app.web import i18n
 from app.web.render import render, use_language
+from core.errors import Invalid, NotFound
 
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "plateau_lang"
@@ -119,9 +121,7 @@ async def set_language(
 ) -> RedirectResponse:
     """Signed in: saved on the user (it follows them to any browser). Signed out: a cookie."""
     if lang not in i18n.LANGUAGES:
-        raise HTTPException(
-            422, [{"loc": ["body", "lang"], "msg": "unsupported language", "type": "value_error"}]
-        )
+        raise unprocessable("lang", "unsupported language")
     ident = await identify(db, bearer=None, cookie=request.cookies.get(SESSION_COOKIE))
     if ident is not None:
         _check_csrf(ident, csrf_token)
@@ -262,8 +262,8 @@ async def _or_first_page(fetch: Callable[[str | None], Awaitable[Any]], cursor: 
     """A mangled ?cursor= (an edited or truncated link) shows the newest page instead of an error."""
     try:
         return await fetch(cursor)
-    except HTTPException as exc:
-        if exc.status_code != 422 or cursor is None:
+    except Invalid:
+        if cursor is None:
             raise
         return await fetch(None)
 
@@ -271,7 +271,7 @@ async def _or_first_page(fetch: Callable[[str | None], Awaitable[Any]], cursor: 
 def _path_id(raw: str) -> int:
     """A record id from the URL; anything else is a 'not found' page, not a JSON validation error."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
-        raise HTTPException(404, "not found")
+        raise NotFound("not found")
     return int(raw)
 
 
@@ -326,7 +326,7 @@ async def contact_page(
 ) -> Any:
     contact_id = _path_id(contact_id)  # type: ignore[assignment]
     if not 1 <= contact_id <= 2**62:
-        raise HTTPException(404, "no such contact")
+        raise NotFound("no such contact")
     contact = await customers_api.get_contact(contact_id=contact_id, _=ident, db=db)
     timeline = await _or_first_page(
         lambda c: history_api.contact_timeline(
@@ -371,7 +371,7 @@ async def account_page(
 ) -> Any:
     account_id = _path_id(account_id)  # type: ignore[assignment]
     if not 1 <= account_id <= 2**62:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     account = await customers_api.get_account(account_id=account_id, _=ident, db=db)
     members = list(
         await db.scalars(

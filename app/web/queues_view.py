@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from app.routes.admin import _apply_phones
 from app.security import Identity, get_db
 from app.web.pages import _check_csrf, page, roles
 from app.web.render import N_, gettext
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, NotFound
 from cti.phones import REALM, reset_password
 from cti.queues_conf import SKILL_MAX, SKILL_MIN, STRATEGIES
 
@@ -300,7 +300,7 @@ async def phone_password(
     await _form(request, ident)
     user = await db.get(User, user_id)
     if user is None or not user.sip_endpoint:
-        raise HTTPException(404, "no such phone")
+        raise NotFound("no such phone")
     password = await reset_password(db, user)
     audit(db, "phone.password_reset", user_id=ident.user.id, target_type="user", target_id=user.id,
           request=request)  # fmt: skip
