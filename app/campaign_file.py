@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.campaign_schemas import CampaignIn
+from app.campaign_service import insert_campaign
 from app.models import Queue, Team
-from app.routes.campaigns import CampaignIn, insert_campaign
 from dialer.model_errors import ContentError, format_validation_error, read_yaml
 from dialer.models import CallList, Campaign
 

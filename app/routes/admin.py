@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
+from app.campaign_schemas import Instant  # an instant the database and zone arithmetic can hold
 from app.errors import unprocessable
 from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
-from app.routes.campaigns import Instant  # an instant the database and zone arithmetic can hold
 from app.schemas import (
     AuditOut,
     CodeIn,

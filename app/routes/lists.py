@@ -6,22 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile as FormFile
-from starlette.formparsers import MultiPartException
 
 from app.audit import audit
 from app.errors import unprocessable
 from app.models import Role
+from app.routes.uploads import multipart, receive_file
 from app.schemas import ORM, Label, Limit, Name, PathId, Text
 from app.security import Identity, get_db, require
 from app.tabular import MalformedFile
@@ -29,7 +27,6 @@ from core.errors import Conflict, FieldError, Invalid, NotFound
 from cti.numbers import InvalidNumber
 from dialer.bulk_numbers import Normaliser
 from dialer.list_import import (
-    SPOOL_PREFIX,
     ImportOptions,
     MappingError,
     check_file,
@@ -146,55 +143,10 @@ class NoFields(BaseModel):
     pass
 
 
-F = TypeVar("F", bound=BaseModel)
-
-
-def _multipart(form: type[BaseModel], file_description: str) -> dict[str, Any]:
-    """The OpenAPI request body of an upload route, which reads its form itself (after authentication)."""
-    schema = form.model_json_schema()
-    schema["properties"] = {
-        "file": {"type": "string", "format": "binary", "description": file_description},
-        **schema.get("properties", {}),
-    }
-    schema["required"] = ["file"]
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
-
-
-async def _receive_file(request: Request, fields: type[F], limit: int) -> tuple[str, int, str, F]:
-    """The upload's file spooled to a temporary file (at most `limit` bytes) and its other fields checked:
-    (path, size, file name, fields). Called once the caller is authenticated, so an anonymous upload is
-    refused before a byte of it is read."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise HTTPException(415, "send the file as multipart/form-data, in a field named 'file'")
-    try:
-        form = await request.form(max_files=1, max_fields=20, max_part_size=64 * 1024)
-    except MultiPartException as exc:
-        raise HTTPException(400, f"the multipart body cannot be read: {exc.message}") from None
-    try:
-        file = form.get("file")
-        if not isinstance(file, FormFile):
-            raise unprocessable("file", "a file is required (multipart field 'file')", "form")
-        values = {k: v for k, v in form.multi_items() if k != "file" and isinstance(v, str)}
-        try:
-            parsed = fields.model_validate(values)
-        except ValidationError as exc:
-            raise HTTPException(
-                422,
-                [
-                    {"loc": ["form", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors(include_url=False, include_input=False)
-                ],
-            ) from None
-        path, size = await _spool(file, limit)
-        return path, size, file.filename or "upload", parsed
-    finally:
-        await form.close()
-
-
 @router.post(
     "/lists/{list_id}/imports",
     status_code=202,
-    openapi_extra=_multipart(UploadForm, "CSV (; , or tab; UTF-8 or Windows-1252) or XLSX"),
+    openapi_extra=multipart(UploadForm, "CSV (; , or tab; UTF-8 or Windows-1252) or XLSX"),
 )
 async def upload(
     list_id: PathId,
@@ -205,7 +157,7 @@ async def upload(
     if await db.get(CallList, list_id) is None:
         raise NotFound("no such call list")
     settings = request.app.state.settings
-    path, size, filename, form = await _receive_file(request, UploadForm, settings.max_upload_bytes)
+    path, size, filename, form = await receive_file(request, UploadForm, settings.max_upload_bytes)
     return await start_import(db, request, ident, list_id, path, size, filename, form)
 
 
@@ -300,25 +252,6 @@ async def _import_options(db: AsyncSession, list_id: int, form: UploadForm, sett
     )
 
 
-async def _spool(file: FormFile, limit: int) -> tuple[str, int]:
-    fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=".upload")
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := await file.read(1024 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    raise HTTPException(413, f"the file is larger than {limit / 2**20:g} MiB")
-                out.write(chunk)
-    except BaseException:
-        os.unlink(path)
-        raise
-    if size == 0:
-        os.unlink(path)
-        raise unprocessable("file", "the file is empty", "form")
-    return path, size
-
-
 async def _run(db: Any, job_id: int, path: str, opts: ImportOptions, user_id: int) -> None:
     try:
         await run_job(db, job_id, path, opts, user_id)
@@ -328,12 +261,12 @@ async def _run(db: Any, job_id: int, path: str, opts: ImportOptions, user_id: in
 
 @router.post(
     "/lists/preview",
-    openapi_extra=_multipart(PreviewForm, "the file to map (only its first rows are read)"),
+    openapi_extra=multipart(PreviewForm, "the file to map (only its first rows are read)"),
 )
 async def preview_upload(request: Request, _: Identity = Depends(manager)) -> Any:
     """Header, first rows and the suggested column mapping of a file, before uploading it for good."""
     settings = request.app.state.settings
-    path, _size, _name, form = await _receive_file(request, PreviewForm, settings.max_preview_bytes)
+    path, _size, _name, form = await receive_file(request, PreviewForm, settings.max_preview_bytes)
     try:
         return await asyncio.to_thread(
             preview, path, encoding=form.encoding, delimiter=form.delimiter, limits=settings.table_limits()
@@ -612,7 +545,7 @@ async def remove_dnc_number(
 
 @router.post(
     "/dnc-lists/{dnc_id}/import",
-    openapi_extra=_multipart(NoFields, "one number per line, or a CSV with a phone column"),
+    openapi_extra=multipart(NoFields, "one number per line, or a CSV with a phone column"),
 )
 async def import_dnc(
     dnc_id: PathId,
@@ -624,7 +557,7 @@ async def import_dnc(
 
     dl = await _dnc(db, dnc_id)
     settings = request.app.state.settings
-    path, size, _name, _form = await _receive_file(request, NoFields, settings.max_upload_bytes)
+    path, size, _name, _form = await receive_file(request, NoFields, settings.max_upload_bytes)
     try:
         report = await import_dnc_file(
             db,

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import campaign_service
 from app.models import Queue, Role, Team, utcnow
-from app.routes import campaigns as campaigns_api
 from app.routes.agent_script import script_variables
 from app.security import Identity, get_db
 from app.web.pages import _path_id, page, roles
@@ -158,7 +158,7 @@ async def campaign_page(
     c = await db.get(Campaign, _path_id(campaign_id))
     if c is None:
         raise NotFound("no such campaign")
-    facts = await campaigns_api.readiness_facts(db, c, request.app.state.settings.default_region)
+    facts = await campaign_service.readiness_facts(db, c, request.app.state.settings.default_region)
     blockers = [
         gettext(BLOCKER_LABELS[b.code], **({"at": _when(b.at)} if b.at else {}))
         for b in dial_blockers(facts, utcnow())
