@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.routes import agent_script, callbacks, campaigns, lists, rule_sets
+from app.routes import agent_script, callbacks, campaigns, dnc_lists, list_templates, lists, rule_sets
 
 router = APIRouter()
 router.include_router(lists.router)
+router.include_router(list_templates.router)
+router.include_router(dnc_lists.router)
 router.include_router(campaigns.router)
 router.include_router(rule_sets.router)
 router.include_router(callbacks.router)

@@ -16,12 +16,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import unhappy
+from app import list_service, unhappy
 from app import unhappy_segment as segment
 from app.audit import audit
 from app.errors import unprocessable
 from app.models import Role, UnhappyRule, utcnow
-from app.routes import lists as lists_api
 from app.routes.report_params import CSV_CONTENT, Format, csv_or_json
 from app.schemas import Id, Name, Text
 from app.security import Identity, get_db, require
@@ -186,17 +185,17 @@ async def make_call_list(
     found = await filtered(db, request, body.reason, body.kind)
     if not found:
         raise Invalid("nobody in the file matches these filters: no list made")
-    cl = await lists_api.create_list(
-        lists_api.ListIn(name=body.name, description=body.description), request, ident, db
+    cl = await list_service.create_list(
+        db, body.name, body.description, user_id=ident.user.id, request=request
     )
     data = call_list_csv(found)
     fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=".upload")
     with os.fdopen(fd, "wb") as spool:
         spool.write(data)
-    form = lists_api.UploadForm(
+    form = list_service.UploadForm(
         encoding="utf-8", delimiter=";", dedupe_scope="list", dedupe_by="number", campaign_id=body.campaign_id
     )
-    job = await lists_api.start_import(
-        db, request, ident, cl.id, path, len(data), "unhappy-customers.csv", form
+    job = await list_service.start_import(
+        db, request, ident.user.id, cl.id, path, len(data), "unhappy-customers.csv", form
     )
     return {"list_id": cl.id, "members": len(found), "import": job}
