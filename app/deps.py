@@ -85,6 +85,14 @@ class AppState:
         """The private Asterisk's phone provisioner, set by `plateau serve`; else None."""
         return cast("Provisioner | None", self._get("phones"))
 
+    async def apply_phones(self, db: AsyncSession) -> bool:
+        """Re-render the phones of the private Asterisk and reload PJSIP, when Plateau runs one (False:
+        nothing to apply here)."""
+        if self.phones is None:
+            return False
+        await self.phones.apply(db)
+        return True
+
     def memo(self, name: str, make: Any) -> Any:
         """A per-application cache kept on the state (made on first use)."""
         value = self._get(name)

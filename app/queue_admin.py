@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
+from app.deps import AppState
 from app.models import Queue, QueueMember, Team, User
 from app.queue_schemas import NOT_NULL, MemberOut, QueueIn, QueuePatch
 from core.errors import Conflict, Invalid, NotFound
@@ -36,8 +37,8 @@ class Live:
 
     @classmethod
     def of(cls, request: Request) -> Live:
-        state = request.app.state
-        return cls(getattr(state, "cti", None), getattr(state, "queues", None))
+        state = AppState(request.app.state)
+        return cls(state.cti, state.queues)
 
     def waiting(self, queue: str) -> int:
         return len(self.cti.tracker.waiting.get(queue, {})) if self.cti is not None else 0

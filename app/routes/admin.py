@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.campaign_schemas import Instant  # an instant the database and zone arithmetic can hold
+from app.deps import AppState
 from app.errors import unprocessable
 from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from app.schemas import (
@@ -136,7 +137,7 @@ async def update_user(
     if reset or rerouted:  # their WebSockets close: gone, or back with what the new role and team may see
         request.app.state.hub.revoke(user_id=user.id)
     if {"sip_endpoint", "sip_kind", "active"} & changes.keys():
-        await _apply_phones(request, db)
+        await AppState(request.app.state).apply_phones(db)
     return user
 
 
@@ -174,15 +175,6 @@ class PhonePasswordIn(BaseModel):
     kind: Literal["sip", "webrtc"] | None = None
 
 
-async def _apply_phones(request: Request, db: AsyncSession) -> bool:
-    """Re-render the phones of the private Asterisk and reload PJSIP (when Plateau runs one)."""
-    provisioner = getattr(request.app.state, "phones", None)
-    if provisioner is None:
-        return False
-    await provisioner.apply(db)
-    return True
-
-
 @router.post("/users/{user_id}/phone-password", status_code=201)
 async def reset_phone_password(
     user_id: PathId,
@@ -211,7 +203,7 @@ async def reset_phone_password(
         request=request,
     )
     await _commit(db, "user")
-    applied = await _apply_phones(request, db)
+    applied = await AppState(request.app.state).apply_phones(db)
     response.headers["Cache-Control"] = "no-store"
     return {
         "user_id": user.id,

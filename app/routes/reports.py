@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi, reporting
+from app.deps import AppState
 from app.models import Call, Role, utcnow
 from app.routes.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, report_period
 from app.security import Identity, get_db, require
@@ -255,5 +256,5 @@ async def kpi_by_window(
 
 def live_facts(request: Request) -> list[kpi.CallFact]:
     """The calls in progress, from the CTI service when it runs in this process (none otherwise)."""
-    service = getattr(request.app.state, "cti", None)
+    service = AppState(request.app.state).cti
     return service.live_facts() if service is not None else []

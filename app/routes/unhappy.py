@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import list_service, unhappy
 from app import unhappy_segment as segment
 from app.audit import audit
+from app.deps import AppState
 from app.errors import unprocessable
 from app.models import Role, UnhappyRule, utcnow
 from app.routes.report_params import CSV_CONTENT, Format, csv_or_json
@@ -73,7 +74,7 @@ async def filtered(
 ) -> list[segment.Member]:
     now = utcnow()
     found = await segment.members(db, now)
-    cache: segment.SegmentCache | None = getattr(request.app.state, "unhappy", None)
+    cache = AppState(request.app.state).unhappy
     if cache is not None:
         cache.store(found, now)  # the pops see what the page shows
     return [

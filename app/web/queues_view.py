@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import queue_admin
 from app.audit import audit
+from app.deps import AppState
 from app.models import Queue, Team, User
 from app.queue_admin import Live
 from app.queue_schemas import MemberIn, QueueIn, QueuePatch
-from app.routes.admin import _apply_phones
 from app.security import Identity, get_db
 from app.web.pages import _check_csrf, page, roles
 from app.web.render import N_, gettext
@@ -305,7 +305,7 @@ async def phone_password(
     audit(db, "phone.password_reset", user_id=ident.user.id, target_type="user", target_id=user.id,
           request=request)  # fmt: skip
     await db.commit()
-    applied = await _apply_phones(request, db)
+    applied = await AppState(request.app.state).apply_phones(db)
     credentials = {
         "user": user.sip_endpoint,
         "password": password,
