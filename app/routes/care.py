@@ -17,7 +17,7 @@ from app import care_report
 from app.audit import audit
 from app.errors import unprocessable
 from app.models import Account, ComplaintReason, Contact, User, utcnow
-from app.routes.complaint_reasons import all_reasons, labels
+from app.reason_service import all_reasons, labels
 from app.routes.report_params import CSV_CONTENT, Format, csv_or_json, report_period
 from app.routes.reports import staff
 from app.satisfaction import CSAT_SCORES, NPS_SCORES, By, Satisfaction

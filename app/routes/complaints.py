@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import complaints as rules
 from app.audit import audit
 from app.errors import unprocessable
+from app.history_service import check_call_visible
 from app.models import (
     Complaint,
     ComplaintReason,
@@ -23,8 +24,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.routes.complaint_reasons import usable_reason
-from app.routes.history import check_call_visible
+from app.reason_service import usable_reason
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.settings import Settings

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
+from app import customer_service as svc
 from app.audit import audit
 from app.customers import find_callers
+from app.deps import AppState
 from app.errors import unprocessable
 from app.models import Account, Contact, PhoneNumber, Role
 from app.schemas import (
@@ -64,10 +64,6 @@ async def _account(db: AsyncSession, account_id: int | None) -> Account | None:
     return acc
 
 
-def _like(q: str) -> str:
-    return q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 # --- accounts -------------------------------------------------------------------------------------------
 @router.get("/accounts", response_model=list[AccountOut])
 async def list_accounts(
@@ -76,10 +72,7 @@ async def list_accounts(
     _: Identity = Depends(read_write),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    stmt = select(Account).order_by(Account.name, Account.id).limit(limit)
-    if q:
-        stmt = stmt.where(func.lower(Account.name).like(_like(q), escape="\\"))
-    return list(await db.scalars(stmt))
+    return await svc.search_accounts(db, q, limit)
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=201)
@@ -103,10 +96,7 @@ async def create_account(
 async def get_account(
     account_id: PathId, _: Identity = Depends(read_write), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    acc = await db.get(Account, account_id)
-    if acc is None:
-        raise NotFound("no such account")
-    return acc
+    return await svc.account(db, account_id)
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountOut)
@@ -163,13 +153,6 @@ async def delete_account(
 
 
 # --- contacts -------------------------------------------------------------------------------------------
-async def _load_contact(db: AsyncSession, contact_id: int) -> Contact:
-    c = await db.get(Contact, contact_id, options=[selectinload(Contact.numbers)])
-    if c is None:
-        raise NotFound("no such contact")
-    return c
-
-
 @router.get("/contacts", response_model=list[ContactOut])
 async def search_contacts(
     request: Request,
@@ -179,21 +162,7 @@ async def search_contacts(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Search by name, company or a number in any format (numbers use the indexed keys, never LIKE)."""
-    if q and sum(c.isdigit() for c in q) >= 6:
-        return [m.contact for m in await find_callers(db, q, request.app.state.settings.default_region)][
-            :limit
-        ]
-    stmt = select(Contact).outerjoin(Account).order_by(Contact.last_name, Contact.id).limit(limit)
-    if q:
-        like = _like(q)
-        stmt = stmt.where(
-            or_(
-                func.lower(Contact.last_name).like(like, escape="\\"),
-                func.lower(Contact.first_name).like(like, escape="\\"),
-                func.lower(Account.name).like(like, escape="\\"),
-            )
-        )
-    return list((await db.scalars(stmt)).unique())
+    return await svc.search_contacts(db, q, limit, AppState(request.app.state).settings.default_region)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
@@ -218,14 +187,14 @@ async def create_contact(
         request=request,
     )
     await _commit(db, "contact")
-    return await _load_contact(db, contact.id)
+    return await svc.contact(db, contact.id)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
 async def get_contact(
     contact_id: PathId, _: Identity = Depends(read_write), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    return await _load_contact(db, contact_id)
+    return await svc.contact(db, contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
@@ -236,7 +205,7 @@ async def update_contact(
     ident: Identity = Depends(read_write),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    contact = await _load_contact(db, contact_id)
+    contact = await svc.contact(db, contact_id)
     changes = body.model_dump(exclude_unset=True)
     for required in ("last_name", "tier", "first_name"):
         if required in changes and changes[required] is None:
@@ -256,7 +225,7 @@ async def update_contact(
     )
     await _commit(db, "contact")
     db.expire_all()
-    return await _load_contact(db, contact_id)
+    return await svc.contact(db, contact_id)
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
@@ -266,7 +235,7 @@ async def delete_contact(
     ident: Identity = Depends(deleter),
     db: AsyncSession = Depends(get_db),
 ) -> None:
-    contact = await _load_contact(db, contact_id)
+    contact = await svc.contact(db, contact_id)
     await db.delete(contact)
     audit(
         db,
@@ -287,7 +256,7 @@ async def add_number(
     ident: Identity = Depends(read_write),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    contact = await _load_contact(db, contact_id)
+    contact = await svc.contact(db, contact_id)
     number = _number(body, request.app.state.settings.default_region, ["number"])
     contact.numbers.append(number)
     audit(

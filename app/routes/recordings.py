@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import recordings
 from app.audit import audit
 from app.errors import unprocessable
+from app.history_service import agent_scope, check_call_visible
 from app.models import (
     Call,
     Complaint,
@@ -29,7 +30,6 @@ from app.models import (
 )
 from app.recording_purge import purge
 from app.recording_store import RecordingStore, store_for
-from app.routes.history import agent_scope, check_call_visible
 from app.schemas import Id, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 from core.errors import NotFound

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import reason_service
 from app.models import DispositionCode, PauseReason, Queue, Role, Team, User
-from app.routes import complaint_reasons as reasons_api
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
 from app.web.pages import _path_id, page, roles
@@ -76,8 +76,8 @@ async def user_page(
 async def reasons_page(
     request: Request, ident: Identity = Depends(roles(Role.manager)), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    reasons = await reasons_api.all_reasons(db)
-    tree = reasons_api.tree(reasons)
+    reasons = await reason_service.all_reasons(db)
+    tree = reason_service.tree(reasons)
     lang = ident.user.language
     return page(
         request,
@@ -85,7 +85,7 @@ async def reasons_page(
         ident,
         active="admin",
         tree=tree,
-        parent_options=[(str(top.id), reasons_api.label_of(top, lang)) for top, _kids in tree],
+        parent_options=[(str(top.id), reason_service.label_of(top, lang)) for top, _kids in tree],
     )
 
 

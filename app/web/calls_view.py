@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import history_service, reason_service
 from app.models import Complaint, Contact, Interaction, Role
-from app.routes import complaint_reasons as reasons_api
-from app.routes import history as history_api
 from app.routes import recordings as recordings_api
 from app.security import Identity, get_db
 from app.web.pages import _dispo_labels, _names, _path_id, page, page_identity
@@ -34,7 +33,7 @@ async def call_page(
     number = _path_id(call_id)
     if not 1 <= number <= 2**62:
         raise NotFound("no such call")
-    call = await history_api.get_call(call_id=number, ident=ident, db=db)  # 404 out of scope
+    call = await history_service.visible_call(db, ident, number)  # 404 out of scope
     contact = await db.get(Contact, call.contact_id) if call.contact_id else None
     campaign = await db.get(Campaign, call.campaign_id) if call.campaign_id else None
     recordings = await recordings_api.call_recordings(call_id=number, ident=ident, db=db)
@@ -60,7 +59,7 @@ async def call_page(
         agent=(await _names(db, {call.agent_id})).get(call.agent_id) if call.agent_id else None,
         dispositions=[labels.get(c, c) for c in codes if c],
         complaints=complaints,
-        reason_labels=reasons_api.labels(await reasons_api.all_reasons(db), ident.user.language),
+        reason_labels=reason_service.labels(await reason_service.all_reasons(db), ident.user.language),
         recordings=recordings,
         playable={r.id for r in playable.values()},
     )

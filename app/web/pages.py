@@ -13,7 +13,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import customer_service, history_service, reason_service
 from app.audit import audit
+from app.deps import AppState
 from app.errors import unprocessable
 from app.models import (
     Account,
@@ -27,10 +29,7 @@ from app.models import (
     Role,
     User,
 )
-from app.routes import complaint_reasons as reasons_api
 from app.routes import complaints as complaints_api
-from app.routes import customers as customers_api
-from app.routes import history as history_api
 from app.routes import recordings as recordings_api
 from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
 from app.web import i18n
@@ -173,7 +172,7 @@ async def desk(
             .order_by(Queue.name)
         )
     )
-    choosable = reasons_api.choosable(await reasons_api.all_reasons(db))
+    choosable = reason_service.choosable(await reason_service.all_reasons(db))
     return page(
         request,
         "desk.html",
@@ -182,8 +181,8 @@ async def desk(
         pauses=pauses,
         dispositions=dispositions,
         my_queues=my_queues,
-        reasons=reasons_api.tree(choosable),  # the complaint form's reasons (taxonomy)
-        reason_labels=reasons_api.labels(choosable, ident.user.language),
+        reasons=reason_service.tree(choosable),  # the complaint form's reasons (taxonomy)
+        reason_labels=reason_service.labels(choosable, ident.user.language),
     )
 
 
@@ -232,9 +231,11 @@ async def customers(
         if any(ord(c) < 32 for c in q):
             error = "invalid"
         else:
-            contacts = await customers_api.search_contacts(request=request, q=q, limit=50, _=ident, db=db)
+            contacts = await customer_service.search_contacts(
+                db, q, 50, AppState(request.app.state).settings.default_region
+            )
             if sum(c.isdigit() for c in q) < 6:
-                accounts = await customers_api.list_accounts(q=q, limit=20, _=ident, db=db)
+                accounts = await customer_service.search_accounts(db, q, 20)
     return page(
         request,
         "customers.html",
@@ -306,7 +307,7 @@ async def _timeline_view(
         "timeline": timeline,
         "names": await _names(db, {i.agent_id for i in timeline.items} | agents),
         "recordings": await recordings_api.recordings_of_calls(db, ident, call_ids),
-        "calls": await history_api.visible_call_ids(db, ident, call_ids),
+        "calls": await history_service.visible_call_ids(db, ident, call_ids),
         "dispositions": await _dispo_labels(db),
         "kind": _kind(kind),
         "kinds": list(InteractionKind),
@@ -327,11 +328,9 @@ async def contact_page(
     contact_id = _path_id(contact_id)  # type: ignore[assignment]
     if not 1 <= contact_id <= 2**62:
         raise NotFound("no such contact")
-    contact = await customers_api.get_contact(contact_id=contact_id, _=ident, db=db)
+    contact = await customer_service.contact(db, contact_id)
     timeline = await _or_first_page(
-        lambda c: history_api.contact_timeline(
-            contact_id=contact_id, cursor=c, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
-        ),
+        lambda c: history_service.contact_timeline(db, contact_id, c, TIMELINE_PAGE, _kind(kind)),
         cursor,
     )
     complaints = await complaints_api.list_complaints(
@@ -372,16 +371,14 @@ async def account_page(
     account_id = _path_id(account_id)  # type: ignore[assignment]
     if not 1 <= account_id <= 2**62:
         raise NotFound("no such account")
-    account = await customers_api.get_account(account_id=account_id, _=ident, db=db)
+    account = await customer_service.account(db, account_id)
     members = list(
         await db.scalars(
             select(Contact).where(Contact.account_id == account_id).order_by(Contact.last_name, Contact.id)
         )
     )
     timeline = await _or_first_page(
-        lambda c: history_api.account_timeline(
-            account_id=account_id, cursor=c, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
-        ),
+        lambda c: history_service.account_timeline(db, account_id, c, TIMELINE_PAGE, _kind(kind)),
         cursor,
     )
     who = {c.id: f"{c.first_name} {c.last_name}".strip() for c in members}
@@ -410,7 +407,7 @@ async def complaints_page(
 ) -> Any:
     status_ = ComplaintStatus(status) if status in ComplaintStatus.__members__ else None
     sla_ = sla if sla in SLA_STATES else None
-    reasons = await reasons_api.all_reasons(db)
+    reasons = await reason_service.all_reasons(db)
     reason_ = int(reason) if reason and reason.isdigit() and int(reason) in {r.id for r in reasons} else None
     rows = await complaints_api.list_complaints(
         request=request,
@@ -438,7 +435,7 @@ async def complaints_page(
         ident,
         pinned=pinned,
         call_recordings=of_call,
-        calls=await history_api.visible_call_ids(db, ident, call_ids),
+        calls=await history_service.visible_call_ids(db, ident, call_ids),
         active="complaints",
         rows=rows,
         contacts=contacts,
@@ -448,6 +445,6 @@ async def complaints_page(
         statuses=list(ComplaintStatus),
         sla_states=SLA_STATES,
         reason=reason_,
-        reasons=reasons_api.tree(reasons),
-        reason_labels=reasons_api.labels(reasons, ident.user.language),
+        reasons=reason_service.tree(reasons),
+        reason_labels=reason_service.labels(reasons, ident.user.language),
     )
