@@ -2,61 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import complaint_service as svc
 from app import complaints as rules
 from app.audit import audit
+from app.complaint_service import check_owner, complaint_out, load_complaint, may_handle
+from app.deps import AppState
 from app.errors import unprocessable
 from app.history_service import check_call_visible
 from app.models import (
     Complaint,
-    ComplaintReason,
     ComplaintStatus,
     Contact,
     Interaction,
     InteractionKind,
-    Role,
-    User,
     utcnow,
 )
 from app.reason_service import usable_reason
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.settings import Settings
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
+
+
 any_role = require(*ANY_ROLE)
-
-
-def _out(c: Complaint, settings: Settings) -> ComplaintOut:
-    out = ComplaintOut.model_validate(c)
-    answered = c.resolved_at
-    out.sla_state = rules.sla_state(
-        utcnow(), c.answer_due_at, answered, timedelta(days=settings.complaint_due_soon_days)
-    ).value
-    return out
-
-
-def _may_handle(ident: Identity, c: Complaint) -> bool:
-    return ident.role is not Role.agent or c.owner_id == ident.user.id
-
-
-async def _get(db: AsyncSession, complaint_id: int) -> Complaint:
-    c = await db.get(Complaint, complaint_id)
-    if c is None:
-        raise NotFound("no such complaint")
-    return c
-
-
-async def _check_owner(db: AsyncSession, owner_id: int | None) -> None:
-    if owner_id is not None and await db.get(User, owner_id) is None:
-        raise unprocessable("owner_id", "no such user")
 
 
 @router.post("", response_model=ComplaintOut, status_code=201)
@@ -71,7 +46,7 @@ async def create(
     if contact is None:
         raise unprocessable("contact_id", "no such contact")
     await check_call_visible(db, ident, body.call_id)
-    await _check_owner(db, body.owner_id)
+    await check_owner(db, body.owner_id)
     reason = await usable_reason(db, body.reason_id) if body.reason_id is not None else None
     received = body.received_at or utcnow()
     due = rules.deadlines(
@@ -115,7 +90,7 @@ async def create(
         request=request,
     )
     await db.commit()
-    return _out(c, settings)
+    return complaint_out(c, settings)
 
 
 @router.get("", response_model=list[ComplaintOut])
@@ -130,22 +105,8 @@ async def list_complaints(
     _: Identity = Depends(any_role),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    settings: Settings = request.app.state.settings
-    stmt = select(Complaint).order_by(Complaint.answer_due_at, Complaint.id)
-    if reason_id is not None:
-        children = select(ComplaintReason.id).where(ComplaintReason.parent_id == reason_id)
-        stmt = stmt.where((Complaint.reason_id == reason_id) | Complaint.reason_id.in_(children))
-    for value, col in (
-        (status, Complaint.status),
-        (owner_id, Complaint.owner_id),
-        (contact_id, Complaint.contact_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(col == value)
-    if sla is None:
-        stmt = stmt.limit(limit)
-    out = [_out(c, settings) for c in await db.scalars(stmt)]
-    return [c for c in out if sla is None or c.sla_state == sla][:limit]
+    settings = AppState(request.app.state).settings
+    return await svc.search(db, settings, status, sla, owner_id, contact_id, reason_id, limit)
 
 
 @router.get("/{complaint_id}", response_model=ComplaintOut)
@@ -155,7 +116,7 @@ async def read(
     _: Identity = Depends(any_role),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    return _out(await _get(db, complaint_id), request.app.state.settings)
+    return complaint_out(await load_complaint(db, complaint_id), request.app.state.settings)
 
 
 @router.patch("/{complaint_id}", response_model=ComplaintOut)
@@ -166,13 +127,13 @@ async def update(
     ident: Identity = Depends(any_role),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    c = await _get(db, complaint_id)
-    if not _may_handle(ident, c):
+    c = await load_complaint(db, complaint_id)
+    if not may_handle(ident, c):
         raise HTTPException(403, "only the owner or a supervisor may change this complaint")
     changes = body.model_dump(exclude_unset=True)
     if any(v is None for k, v in changes.items() if k in ("category", "description", "escalation_level")):
         raise Invalid("category, description and escalation_level may not be null")
-    await _check_owner(db, changes.get("owner_id"))
+    await check_owner(db, changes.get("owner_id"))
     for k, v in changes.items():
         setattr(c, k, v)
     audit(
@@ -185,7 +146,7 @@ async def update(
         request=request,
     )
     await db.commit()
-    return _out(c, request.app.state.settings)
+    return complaint_out(c, request.app.state.settings)
 
 
 @router.post("/{complaint_id}/transition", response_model=ComplaintOut)
@@ -196,8 +157,8 @@ async def transition(
     ident: Identity = Depends(any_role),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    c = await _get(db, complaint_id)
-    if not _may_handle(ident, c):
+    c = await load_complaint(db, complaint_id)
+    if not may_handle(ident, c):
         raise HTTPException(403, "only the owner or a supervisor may change this complaint")
     try:
         rules.check_transition(c.status, body.to)
@@ -238,4 +199,4 @@ async def transition(
         request=request,
     )
     await db.commit()
-    return _out(c, request.app.state.settings)
+    return complaint_out(c, request.app.state.settings)

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import history_service, reason_service
+from app import history_service, reason_service, recording_service
 from app.models import Complaint, Contact, Interaction, Role
-from app.routes import recordings as recordings_api
 from app.security import Identity, get_db
 from app.web.pages import _dispo_labels, _names, _path_id, page, page_identity
 from core.errors import NotFound
@@ -36,8 +35,8 @@ async def call_page(
     call = await history_service.visible_call(db, ident, number)  # 404 out of scope
     contact = await db.get(Contact, call.contact_id) if call.contact_id else None
     campaign = await db.get(Campaign, call.campaign_id) if call.campaign_id else None
-    recordings = await recordings_api.call_recordings(call_id=number, ident=ident, db=db)
-    playable = await recordings_api.recordings_of_calls(db, ident, {number})  # those this user may hear
+    recordings = await recording_service.call_recordings(db, ident, number)
+    playable = await recording_service.recordings_of_calls(db, ident, {number})  # those this user may hear
     labels = await _dispo_labels(db)
     codes = await db.scalars(
         select(Interaction.disposition_code)

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import customer_service, history_service, reason_service
+from app import complaint_service, customer_service, history_service, reason_service, recording_service
 from app.audit import audit
 from app.deps import AppState
 from app.errors import unprocessable
@@ -29,8 +29,6 @@ from app.models import (
     Role,
     User,
 )
-from app.routes import complaints as complaints_api
-from app.routes import recordings as recordings_api
 from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
 from app.web import i18n
 from app.web.render import render, use_language
@@ -306,7 +304,7 @@ async def _timeline_view(
     return {
         "timeline": timeline,
         "names": await _names(db, {i.agent_id for i in timeline.items} | agents),
-        "recordings": await recordings_api.recordings_of_calls(db, ident, call_ids),
+        "recordings": await recording_service.recordings_of_calls(db, ident, call_ids),
         "calls": await history_service.visible_call_ids(db, ident, call_ids),
         "dispositions": await _dispo_labels(db),
         "kind": _kind(kind),
@@ -333,17 +331,8 @@ async def contact_page(
         lambda c: history_service.contact_timeline(db, contact_id, c, TIMELINE_PAGE, _kind(kind)),
         cursor,
     )
-    complaints = await complaints_api.list_complaints(
-        request=request,
-        status=None,
-        sla=None,
-        owner_id=None,
-        contact_id=contact_id,
-        reason_id=None,
-        limit=100,
-        _=ident,
-        db=db,
-    )
+    settings = AppState(request.app.state).settings
+    complaints = await complaint_service.search(db, settings, None, None, None, contact_id, None, 100)
     row = await db.get(Contact, contact_id)
     assert row is not None  # get_contact answered 404 otherwise
     account_row = await db.get(Account, row.account_id) if row.account_id else None
@@ -409,26 +398,17 @@ async def complaints_page(
     sla_ = sla if sla in SLA_STATES else None
     reasons = await reason_service.all_reasons(db)
     reason_ = int(reason) if reason and reason.isdigit() and int(reason) in {r.id for r in reasons} else None
-    rows = await complaints_api.list_complaints(
-        request=request,
-        status=status_,
-        sla=sla_,
-        owner_id=None,
-        contact_id=None,
-        reason_id=reason_,
-        limit=200,
-        _=ident,
-        db=db,
-    )
+    settings = AppState(request.app.state).settings
+    rows = await complaint_service.search(db, settings, status_, sla_, None, None, reason_, 200)
     contact_ids = {c.contact_id for c in rows}
     contacts = (
         {c.id: c for c in await db.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
         if contact_ids
         else {}
     )
-    pinned = await recordings_api.pinned_recordings(db, ident, {c.id for c in rows})
+    pinned = await recording_service.pinned_recordings(db, ident, {c.id for c in rows})
     call_ids = {c.call_id for c in rows if c.call_id}
-    of_call = await recordings_api.recordings_of_calls(db, ident, call_ids)
+    of_call = await recording_service.recordings_of_calls(db, ident, call_ids)
     return page(
         request,
         "complaints.html",
