@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import campaign_report_service
 from app.deps import AppState, Db, MaybeDialer, StateDep, Supervisor
 from app.routes import campaign_reports as report_api
 from app.schemas import PathId
@@ -99,7 +100,7 @@ async def _db_figures(
         )
     ).one()
     day = now + timedelta(microseconds=1)
-    attempts = (await report_api.load_attempts(db, [c.id], midnight, day, passes=False))[c.id]
+    attempts = (await campaign_report_service.load_attempts(db, [c.id], midnight, day, passes=False))[c.id]
     today = cr.figures(attempts, cr.RuleSetView(rs), total)
     value: dict[str, Any] = {"abandon_today": None, "abandon_period": None}
     if rs is not None:

@@ -21,7 +21,7 @@ from app.models import (
     InteractionKind,
 )
 from app.reason_service import usable_reason
-from app.routes.report_params import check_instants
+from app.report_params import check_instants
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.surveys import answers_by_linkedid

@@ -4,84 +4,45 @@ set, its do-not-call lists and the dedupe apply as to any uploaded list)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import list_service, unhappy
 from app import unhappy_segment as segment
 from app.audit import audit
-from app.deps import AppState
 from app.errors import unprocessable
-from app.models import Role, UnhappyRule, utcnow
-from app.routes.report_params import CSV_CONTENT, Format, csv_or_json
-from app.schemas import Id, Name, Text
+from app.models import Role, UnhappyRule
+from app.report_params import CSV_CONTENT, Format, csv_or_json
 from app.security import Identity, get_db, require
+from app.unhappy_service import (
+    CallListIn,
+    Kind,
+    MemberOut,
+    MemberRow,
+    ReasonOut,
+    RuleIO,
+    call_list_csv,
+    filtered,
+    reasons_text,
+)
 from core.errors import Invalid
 from dialer.list_import import SPOOL_PREFIX
 
 router = APIRouter(prefix="/unhappy", tags=["customer care"])
+
+
 staff = require(Role.supervisor, Role.manager)
+
+
 managers = require(Role.manager)
+
+
 admins = require()
-
-Kind = Literal["account", "contact", "number"]
-
-
-class ReasonOut(BaseModel):
-    code: unhappy.RuleCode
-    count: int
-    last_at: datetime | None
-
-
-class MemberOut(BaseModel):
-    ref: str
-    kind: str
-    id: int | None
-    name: str
-    company: str | None
-    tier: str | None
-    number: str | None
-    reasons: list[ReasonOut]
-
-
-class MemberRow(BaseModel):
-    """The CSV's row: the reasons as `code×count`, separated by `, `."""
-
-    ref: str
-    kind: str
-    name: str
-    company: str | None
-    tier: str | None
-    number: str | None
-    reasons: str
-
-
-def _reasons_text(m: segment.Member) -> str:
-    return ", ".join(f"{r.code.value}×{r.count}" for r in m.reasons)
-
-
-async def filtered(
-    db: AsyncSession, request: Request, reason: unhappy.RuleCode | None, kind: Kind | None
-) -> list[segment.Member]:
-    now = utcnow()
-    found = await segment.members(db, now)
-    cache = AppState(request.app.state).unhappy
-    if cache is not None:
-        cache.store(found, now)  # the pops see what the page shows
-    return [
-        m
-        for m in found
-        if (reason is None or any(r.code is reason for r in m.reasons)) and (kind is None or m.kind == kind)
-    ]
 
 
 @router.get("", response_model=list[MemberOut] | list[MemberRow], responses=CSV_CONTENT)
@@ -98,7 +59,7 @@ async def list_unhappy(
     if format == "csv":
         rows = [
             MemberRow(ref=m.ref, kind=m.kind, name=m.name, company=m.company, tier=m.tier, number=m.number,
-                      reasons=_reasons_text(m))
+                      reasons=reasons_text(m))
             for m in found
         ]  # fmt: skip
         return csv_or_json("csv", "unhappy-customers.csv", rows, ident.user.language)
@@ -109,14 +70,6 @@ async def list_unhappy(
         )
         for m in found
     ]  # fmt: skip
-
-
-class RuleIO(BaseModel):
-    code: unhappy.RuleCode
-    enabled: bool = True
-    count: int = Field(default=1, ge=1, le=1000)
-    days: int = Field(default=0, ge=0, le=366)
-    threshold: int | None = Field(default=None, ge=0, le=10)
 
 
 @router.get("/rules", response_model=list[RuleIO])
@@ -149,29 +102,6 @@ async def put_rules(
           request=request)  # fmt: skip
     await db.commit()
     return await get_rules(ident, db)
-
-
-class CallListIn(BaseModel):
-    name: Name  # type: ignore[valid-type]
-    description: Text(2000) | None = None  # type: ignore[valid-type]
-    reason: unhappy.RuleCode | None = None  # only those in the file for this reason
-    kind: Kind | None = None
-    campaign_id: Id | None = None  # type: ignore[valid-type]  # its rule set and DNC lists apply
-
-
-CSV_HEADER = ["reference", "prenom", "nom", "societe", "telephone", "motif"]
-
-
-def call_list_csv(found: list[segment.Member]) -> bytes:
-    """The segment as the list import reads any uploaded file (its French headers map automatically)."""
-    out = io.StringIO()
-    w = csv.writer(out, delimiter=";")
-    w.writerow(CSV_HEADER)
-    for m in found:
-        first = m.first_name or ""
-        last = m.last_name or (m.name if m.kind != "account" else "")
-        w.writerow([m.ref, first, last, m.company or "", m.number or "", _reasons_text(m)])
-    return out.getvalue().encode("utf-8")
 
 
 @router.post("/call-list", status_code=202)

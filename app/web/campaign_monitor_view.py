@@ -1,5 +1,5 @@
 """The campaign monitor page: live figures (web/static/js/campaign_monitor.js polls the monitor API) and
-the campaign's reports per pass, list and agent for a period, rendered from `app.routes.campaign_reports` (the
+the campaign's reports per pass, list and agent for a period, rendered from `app.campaign_report_service` (the
 same rows the JSON and CSV exports give)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import campaign_report_service as report_api
 from app.models import Role
-from app.routes import campaign_reports as report_api
 from app.schemas import PathId
 from app.security import Identity, get_db
 from app.web.campaigns_view import ACTION_LABELS, STATE_LABELS

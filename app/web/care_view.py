@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import unhappy
+from app import unhappy_service as unhappy_api
 from app.models import Role
-from app.routes import unhappy as unhappy_api
 from app.security import Identity, get_db
 from app.web.pages import page, roles
 from app.web.render import N_, gettext

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import care_ratios as cr
+from app import care_service as care_api
+from app import report_service as reports_api
 from app import reporting
 from app.care_report import By
 from app.models import Role
-from app.routes import care as care_api
-from app.routes import reports as reports_api
 from app.satisfaction import CSAT_SCORES, NPS_SCORES
 from app.satisfaction import By as SatBy
 from app.security import Identity, get_db
