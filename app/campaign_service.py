@@ -23,7 +23,6 @@ from dialer.campaign_readiness import ReadinessFacts
 from dialer.campaigns import (
     LOCKED_WHEN_RUNNING,
     StartFacts,
-    TransitionRefused,
     check_transition,
     parse_retry_rules,
     start_blockers,
@@ -274,10 +273,7 @@ async def change_state(
 ) -> Campaign:
     """Move along the state machine (a start needs lists, leads, a rule set, ...) and tell the dialer."""
     c = await campaign(db, campaign_id)
-    try:
-        check_transition(c.state, to)
-    except TransitionRefused as exc:
-        raise Conflict(str(exc)) from None
+    check_transition(c.state, to)  # TransitionRefused: a 409
     if to is CampaignState.running:
         blockers = start_blockers(await start_facts(db, c))
         if blockers:

@@ -26,7 +26,7 @@ from app.reason_service import usable_reason
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, Identity, get_db, require
 from app.settings import Settings
-from core.errors import Conflict, Invalid
+from core.errors import Invalid
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -160,10 +160,7 @@ async def transition(
     c = await load_complaint(db, complaint_id)
     if not may_handle(ident, c):
         raise HTTPException(403, "only the owner or a supervisor may change this complaint")
-    try:
-        rules.check_transition(c.status, body.to)
-    except rules.TransitionRefused as exc:
-        raise Conflict(str(exc)) from None
+    rules.check_transition(c.status, body.to)  # TransitionRefused: a 409
     now, previous = utcnow(), c.status
     if rules.is_reopen(previous, body.to):
         c.reopen_count += 1
