@@ -7,8 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request
 
 from app import care_ratios as cr
 from app import care_report
@@ -21,11 +20,12 @@ from app.care_service import (
     satisfaction_rows_out,
     set_status,
 )
+from app.deps import AnyRole, Db, Supervisor
 from app.models import Account, Contact, Role
 from app.report_params import CSV_CONTENT, Format, csv_or_json
 from app.satisfaction import By
 from app.schemas import PathId
-from app.security import ANY_ROLE, Identity, get_db, require
+from app.security import ANY_ROLE, require
 from core.errors import Conflict, NotFound
 
 staff = require(Role.supervisor, Role.manager)
@@ -40,8 +40,8 @@ async def account_status(
     account_id: PathId,
     body: CareStatusIn,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     """Mark the customer (an account) lost, with the date and the reason, or active again."""
     account = await db.get(Account, account_id)
@@ -55,8 +55,8 @@ async def contact_status(
     contact_id: PathId,
     body: CareStatusIn,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     """The same for a contact without an account (a contact of an account: the account is the customer)."""
     contact = await db.get(Contact, contact_id)
@@ -70,14 +70,14 @@ async def contact_status(
 @router.get("/reports/care", response_model=list[CareRowOut], responses=CSV_CONTENT)
 async def care(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
     by: care_report.By = care_report.By.total,
     period: cr.Period = cr.Period.day,
     fcr_days: int = Query(default=7, ge=1, le=90, description="first-contact resolution window"),
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Complaint rate (and per 1,000 contacts), shares within the legal deadlines, median time to resolve,
     FCR and repeat-call rate per period and per queue, team, campaign or reason; loss and retention rates
@@ -89,12 +89,12 @@ async def care(
 @router.get("/reports/satisfaction", response_model=list[SatisfactionRowOut], responses=CSV_CONTENT)
 async def satisfaction(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
     by: By = By.total,
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """The post-call survey: CSAT (mean, share of 4–5), NPS (% promoters 9–10 − % detractors 0–6, in
     points), response rate (calls answered / handled), and the distribution of the answers, in total or per

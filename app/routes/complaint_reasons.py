@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
+from app.deps import AnyRole, Db, Manager
 from app.errors import unprocessable
 from app.models import ComplaintReason, Role
 from app.reason_service import ReasonIn, ReasonOut, ReasonPatch, all_reasons, choosable, tree
 from app.schemas import PathId
-from app.security import ANY_ROLE, Identity, get_db, require
+from app.security import ANY_ROLE, require
 from core.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/complaint-reasons", tags=["complaints"])
@@ -29,9 +29,7 @@ editors = require(Role.manager)
 
 
 @router.get("", response_model=list[ReasonOut])
-async def list_reasons(
-    active: bool | None = None, _: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def list_reasons(_: AnyRole, db: Db, active: bool | None = None) -> Any:
     """Every reason, categories each followed by their sub-categories; `active=true`: only those that may
     be chosen now (active, in an active category)."""
     reasons = await all_reasons(db)
@@ -41,9 +39,7 @@ async def list_reasons(
 
 
 @router.post("", response_model=ReasonOut, status_code=201)
-async def create_reason(
-    body: ReasonIn, request: Request, ident: Identity = Depends(editors), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def create_reason(body: ReasonIn, request: Request, ident: Manager, db: Db) -> Any:
     if body.parent_id is not None:
         parent = await db.get(ComplaintReason, body.parent_id)
         if parent is None:
@@ -70,8 +66,8 @@ async def update_reason(
     reason_id: PathId,
     body: ReasonPatch,
     request: Request,
-    ident: Identity = Depends(editors),
-    db: AsyncSession = Depends(get_db),
+    ident: Manager,
+    db: Db,
 ) -> Any:
     """Labels, or retire (active false) / bring back. The code never changes: reports and imports use it."""
     reason = await db.get(ComplaintReason, reason_id)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from app import complaint_service as svc
 from app import complaints as rules
 from app.audit import audit
 from app.complaint_service import check_owner, complaint_out, load_complaint, may_handle
-from app.deps import AppState
+from app.deps import AnyRole, AppState, Db
 from app.errors import unprocessable
 from app.history_service import check_call_visible
 from app.models import (
@@ -24,7 +23,7 @@ from app.models import (
 )
 from app.reason_service import usable_reason
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
-from app.security import ANY_ROLE, Identity, get_db, require
+from app.security import ANY_ROLE, require
 from app.settings import Settings
 from core.errors import Invalid
 
@@ -38,8 +37,8 @@ any_role = require(*ANY_ROLE)
 async def create(
     body: ComplaintIn,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     settings: Settings = request.app.state.settings
     contact = await db.get(Contact, body.contact_id)
@@ -96,14 +95,14 @@ async def create(
 @router.get("", response_model=list[ComplaintOut])
 async def list_complaints(
     request: Request,
+    _: AnyRole,
+    db: Db,
     status: ComplaintStatus | None = None,
     sla: str | None = Query(default=None, pattern="^(on_time|due_soon|late|met|missed)$"),
     owner_id: int | None = Query(default=None, ge=1, le=2**62),
     contact_id: int | None = Query(default=None, ge=1, le=2**62),
     reason_id: int | None = Query(default=None, ge=1, le=2**62, description="a category: its children too"),
     limit: Limit = 100,
-    _: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     settings = AppState(request.app.state).settings
     return await svc.search(db, settings, status, sla, owner_id, contact_id, reason_id, limit)
@@ -113,8 +112,8 @@ async def list_complaints(
 async def read(
     complaint_id: PathId,
     request: Request,
-    _: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    _: AnyRole,
+    db: Db,
 ) -> Any:
     return complaint_out(await load_complaint(db, complaint_id), request.app.state.settings)
 
@@ -124,8 +123,8 @@ async def update(
     complaint_id: PathId,
     body: ComplaintPatch,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     c = await load_complaint(db, complaint_id)
     if not may_handle(ident, c):
@@ -154,8 +153,8 @@ async def transition(
     complaint_id: PathId,
     body: TransitionIn,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     c = await load_complaint(db, complaint_id)
     if not may_handle(ident, c):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import customer_service as svc
 from app.audit import audit
 from app.customers import find_callers
-from app.deps import AppState
+from app.deps import AnyRole, AppState, Db, Manager
 from app.errors import unprocessable
 from app.models import Account, Contact, PhoneNumber, Role
 from app.schemas import (
@@ -28,7 +28,7 @@ from app.schemas import (
     PathId,
     SearchText,
 )
-from app.security import ANY_ROLE, Identity, get_db, require
+from app.security import ANY_ROLE, require
 from core.errors import Conflict, NotFound
 from cti.numbers import InvalidNumber, parse
 
@@ -67,10 +67,10 @@ async def _account(db: AsyncSession, account_id: int | None) -> Account | None:
 # --- accounts -------------------------------------------------------------------------------------------
 @router.get("/accounts", response_model=list[AccountOut])
 async def list_accounts(
+    _: AnyRole,
+    db: Db,
     q: SearchText | None = None,
     limit: Limit = 50,
-    _: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     return await svc.search_accounts(db, q, limit)
 
@@ -79,8 +79,8 @@ async def list_accounts(
 async def create_account(
     body: AccountIn,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     acc = Account(**body.model_dump())
     db.add(acc)
@@ -93,9 +93,7 @@ async def create_account(
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
-async def get_account(
-    account_id: PathId, _: Identity = Depends(read_write), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def get_account(account_id: PathId, _: AnyRole, db: Db) -> Any:
     return await svc.account(db, account_id)
 
 
@@ -104,8 +102,8 @@ async def update_account(
     account_id: PathId,
     body: AccountPatch,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     acc = await db.get(Account, account_id)
     if acc is None:
@@ -134,8 +132,8 @@ async def update_account(
 async def delete_account(
     account_id: PathId,
     request: Request,
-    ident: Identity = Depends(deleter),
-    db: AsyncSession = Depends(get_db),
+    ident: Manager,
+    db: Db,
 ) -> None:
     acc = await db.get(Account, account_id)
     if acc is None:
@@ -156,10 +154,10 @@ async def delete_account(
 @router.get("/contacts", response_model=list[ContactOut])
 async def search_contacts(
     request: Request,
+    _: AnyRole,
+    db: Db,
     q: SearchText | None = None,
     limit: Limit = 50,
-    _: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Search by name, company or a number in any format (numbers use the indexed keys, never LIKE)."""
     return await svc.search_contacts(db, q, limit, AppState(request.app.state).settings.default_region)
@@ -169,8 +167,8 @@ async def search_contacts(
 async def create_contact(
     body: ContactIn,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     region = request.app.state.settings.default_region
     numbers = [_number(n, region, ["numbers", i, "number"]) for i, n in enumerate(body.numbers)]
@@ -191,9 +189,7 @@ async def create_contact(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-async def get_contact(
-    contact_id: PathId, _: Identity = Depends(read_write), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def get_contact(contact_id: PathId, _: AnyRole, db: Db) -> Any:
     return await svc.contact(db, contact_id)
 
 
@@ -202,8 +198,8 @@ async def update_contact(
     contact_id: PathId,
     body: ContactPatch,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     contact = await svc.contact(db, contact_id)
     changes = body.model_dump(exclude_unset=True)
@@ -232,8 +228,8 @@ async def update_contact(
 async def delete_contact(
     contact_id: PathId,
     request: Request,
-    ident: Identity = Depends(deleter),
-    db: AsyncSession = Depends(get_db),
+    ident: Manager,
+    db: Db,
 ) -> None:
     contact = await svc.contact(db, contact_id)
     await db.delete(contact)
@@ -253,8 +249,8 @@ async def add_number(
     contact_id: PathId,
     body: NumberIn,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     contact = await svc.contact(db, contact_id)
     number = _number(body, request.app.state.settings.default_region, ["number"])
@@ -277,8 +273,8 @@ async def remove_number(
     contact_id: PathId,
     number_id: PathId,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> None:
     number = await db.get(PhoneNumber, number_id)
     if number is None or number.contact_id != contact_id:
@@ -300,8 +296,8 @@ async def remove_number(
 async def lookup(
     number: SearchText,
     request: Request,
-    _: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    _: AnyRole,
+    db: Db,
 ) -> Any:
     """Every contact a caller ID matches: exact E.164 first, else the last digits."""
     matches = await find_callers(db, number, request.app.state.settings.default_region)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from app.list_service import NoFields, commit_unique
 from app.models import Role
 from app.routes.uploads import multipart, receive_file
 from app.schemas import ORM, Label, Name, PathId, Text
-from app.security import get_db, require
+from app.security import require
 from app.tabular import MalformedFile
 from core.errors import FieldError, Invalid, NotFound
 from cti.numbers import InvalidNumber
@@ -63,9 +63,7 @@ async def _dnc(db: AsyncSession, dnc_id: int) -> DncList:
 
 
 @router.post("/dnc-lists", response_model=DncListOut, status_code=201)
-async def create_dnc_list(
-    body: DncListIn, request: Request, ident: Manager, db: AsyncSession = Depends(get_db)
-) -> Any:
+async def create_dnc_list(body: DncListIn, request: Request, ident: Manager, db: Db) -> Any:
     if (body.kind is DncKind.campaign) != (body.campaign_id is not None):
         raise unprocessable("campaign_id", "required for a campaign list and only for one")
     if body.campaign_id is not None and await db.get(Campaign, body.campaign_id) is None:

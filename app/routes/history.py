@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import history_service as svc
+from app.deps import AnyRole, Db
 from app.errors import unprocessable
 from app.history_service import call_scope, check_call_visible, decode_cursor, encode_cursor
 from app.models import (
@@ -23,7 +23,7 @@ from app.models import (
 from app.reason_service import usable_reason
 from app.report_params import check_instants
 from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
-from app.security import ANY_ROLE, Identity, get_db, require
+from app.security import ANY_ROLE, require
 from app.surveys import answers_by_linkedid
 from core.errors import NotFound
 
@@ -39,11 +39,11 @@ Cursor = Query(default=None, max_length=200)
 @router.get("/contacts/{contact_id}/timeline", response_model=Page[InteractionOut])
 async def contact_timeline(
     contact_id: PathId,
+    _: AnyRole,
+    db: Db,
     cursor: str | None = Cursor,
     limit: Limit = 50,
     kind: InteractionKind | None = None,
-    _: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     return await svc.contact_timeline(db, contact_id, cursor, limit, kind)
 
@@ -51,19 +51,17 @@ async def contact_timeline(
 @router.get("/accounts/{account_id}/timeline", response_model=Page[InteractionOut])
 async def account_timeline(
     account_id: PathId,
+    _: AnyRole,
+    db: Db,
     cursor: str | None = Cursor,
     limit: Limit = 50,
     kind: InteractionKind | None = None,
-    _: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     return await svc.account_timeline(db, account_id, cursor, limit, kind)
 
 
 @router.post("/contacts/{contact_id}/timeline", response_model=InteractionOut, status_code=201)
-async def add_note(
-    contact_id: PathId, body: NoteIn, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def add_note(contact_id: PathId, body: NoteIn, ident: AnyRole, db: Db) -> Any:
     contact = await db.get(Contact, contact_id)
     if contact is None:
         raise NotFound("no such contact")
@@ -93,6 +91,8 @@ async def add_note(
 @router.get("/calls", response_model=Page[CallOut])
 async def list_calls(
     request: Request,
+    ident: AnyRole,
+    db: Db,
     cursor: str | None = Cursor,
     limit: Limit = 50,
     since: datetime | None = None,
@@ -100,8 +100,6 @@ async def list_calls(
     queue: str | None = Query(default=None, max_length=80),
     outcome: str | None = Query(default=None, max_length=32),
     direction: CallDirection | None = None,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     stmt = select(Call)
     scope = call_scope(ident)
@@ -130,7 +128,5 @@ async def list_calls(
 
 
 @router.get("/calls/{call_id}", response_model=CallOut)
-async def get_call(
-    call_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def get_call(call_id: PathId, ident: AnyRole, db: Db) -> Any:
     return await svc.visible_call(db, ident, call_id)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.deps import Db, Manager
 from app.list_service import check_mapping, commit_unique
 from app.models import Role
 from app.schemas import ORM, Name, PathId, Text
-from app.security import get_db, require
+from app.security import require
 from core.errors import NotFound
 from dialer.models import (
     MappingTemplate,
@@ -39,9 +38,7 @@ class TemplateOut(ORM):
 
 
 @router.post("/list-templates", response_model=TemplateOut, status_code=201)
-async def create_template(
-    body: TemplateIn, request: Request, ident: Manager, db: AsyncSession = Depends(get_db)
-) -> Any:
+async def create_template(body: TemplateIn, request: Request, ident: Manager, db: Db) -> Any:
     check_mapping(body.mapping)
     tpl = MappingTemplate(
         name=body.name,

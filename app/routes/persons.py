@@ -6,17 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data, person_zip
+from app.deps import Admin, Db
 from app.errors import unprocessable
 from app.person_data import BadQuery, Person, PersonNotFound
 from app.recording_store import store_for
 from app.schemas import MAX_ID, Text
-from app.security import Identity, get_db, require
+from app.security import require
 from core.errors import NotFound
 
 router = APIRouter(tags=["data rights"])
@@ -62,8 +63,8 @@ async def _person(request: Request, db: AsyncSession, q: PersonQuery, where: str
 async def find_person(
     request: Request,
     q: Annotated[PersonQuery, Query()],
-    ident: Identity = Depends(admin),
-    db: AsyncSession = Depends(get_db),
+    ident: Admin,
+    db: Db,
 ) -> Any:
     """What Plateau holds about a person, as counts per kind of record."""
     person = await _person(request, db, q, "query")
@@ -84,8 +85,8 @@ async def find_person(
 async def export_person(
     request: Request,
     q: Annotated[PersonQuery, Query()],
-    ident: Identity = Depends(admin),
-    db: AsyncSession = Depends(get_db),
+    ident: Admin,
+    db: Db,
 ) -> StreamingResponse:
     """Everything held about the person as one ZIP (JSON, CSV, audio), streamed."""
     person = await _person(request, db, q, "query")
@@ -114,9 +115,7 @@ async def export_person(
 
 
 @router.post("/persons/erase")
-async def erase_person(
-    body: EraseIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
-) -> dict[str, Any]:
+async def erase_person(body: EraseIn, request: Request, ident: Admin, db: Db) -> dict[str, Any]:
     """Erase the person everywhere (anonymous rows stay for the reports) and keep a tombstone per number
     and e-mail so that no import brings them back."""
     if not body.confirm:
@@ -135,9 +134,7 @@ async def erase_person(
 
 
 @router.post("/persons/objection")
-async def object_to_calls(
-    body: PersonQuery, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
-) -> dict[str, Any]:
+async def object_to_calls(body: PersonQuery, request: Request, ident: Admin, db: Db) -> dict[str, Any]:
     """The person objects to being called: their numbers go on the internal do-not-call list."""
     person = await _person(request, db, body, "body")
     if not person.numbers:

@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import recording_service as svc
 from app import recordings
 from app.audit import audit
+from app.deps import Admin, AnyRole, Db
 from app.errors import unprocessable
 from app.history_service import agent_scope
 from app.models import (
@@ -28,7 +28,7 @@ from app.recording_purge import purge
 from app.recording_service import PinIn, RecordingOut, load_complaint, recording_out, store, visible_recording
 from app.recording_store import RecordingStore
 from app.schemas import PathId
-from app.security import ANY_ROLE, Identity, get_db, require
+from app.security import ANY_ROLE, require
 from core.errors import NotFound
 
 router = APIRouter(tags=["recordings"])
@@ -41,16 +41,12 @@ admin = require(Role.admin)
 
 
 @router.get("/calls/{call_id}/recordings", response_model=list[RecordingOut])
-async def call_recordings(
-    call_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def call_recordings(call_id: PathId, ident: AnyRole, db: Db) -> Any:
     return await svc.call_recordings(db, ident, call_id)
 
 
 @router.get("/recordings/{recording_id}", response_model=RecordingOut)
-async def get_recording(
-    recording_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def get_recording(recording_id: PathId, ident: AnyRole, db: Db) -> Any:
     return await recording_out(db, await visible_recording(db, ident, recording_id))
 
 
@@ -67,9 +63,9 @@ async def get_recording(
 async def recording_audio(
     recording_id: PathId,
     request: Request,
+    ident: AnyRole,
+    db: Db,
     download: bool = Query(default=False, description="as an attachment (a download, audited as one)"),
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
     files: RecordingStore = Depends(store),
 ) -> Response:
     rec = await visible_recording(db, ident, recording_id)
@@ -109,9 +105,7 @@ async def recording_audio(
 
 
 @router.get("/complaints/{complaint_id}/recordings", response_model=list[RecordingOut])
-async def complaint_recordings(
-    complaint_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def complaint_recordings(complaint_id: PathId, ident: AnyRole, db: Db) -> Any:
     await load_complaint(db, complaint_id)
     stmt = select(Recording).join(ComplaintRecording, ComplaintRecording.recording_id == Recording.id)
     stmt = stmt.where(ComplaintRecording.complaint_id == complaint_id)
@@ -125,8 +119,8 @@ async def pin_recording(
     complaint_id: PathId,
     body: PinIn,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     """Pin a recording to the complaint: kept past its retention until the complaint is closed."""
     await load_complaint(db, complaint_id)
@@ -154,8 +148,8 @@ async def unpin_recording(
     complaint_id: PathId,
     recording_id: PathId,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> None:
     await visible_recording(db, ident, recording_id)
     pin = await db.get(ComplaintRecording, (complaint_id, recording_id))
@@ -175,9 +169,7 @@ async def unpin_recording(
 
 
 @router.post("/recordings/purge")
-async def purge_now(
-    request: Request, _: Identity = Depends(admin), files: RecordingStore = Depends(store)
-) -> dict[str, Any]:
+async def purge_now(request: Request, _: Admin, files: RecordingStore = Depends(store)) -> dict[str, Any]:
     """Run the retention job now (it also runs periodically): what it deleted, kept on hold, anonymised."""
     report = await purge(request.app.state.db, files, request.app.state.settings, datetime.now(UTC))
     return report.as_dict()

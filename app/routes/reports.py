@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
+from app.deps import Db, Supervisor
 from app.models import Call, Role, utcnow
 from app.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, report_period
 from app.report_service import (
@@ -25,7 +25,7 @@ from app.report_service import (
     live_facts,
     queue_row,
 )
-from app.security import Identity, get_db, require
+from app.security import require
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -35,10 +35,10 @@ staff = require(Role.supervisor, Role.manager)
 
 @router.get("/queues", response_model=list[QueueReport])
 async def queues(
+    _: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
-    _: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     check_instants(since=since, until=until)
     until = until or utcnow()
@@ -72,14 +72,14 @@ async def queues(
 )
 async def intervals(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
     interval: Interval = "30",
     by: Literal["queue", "agent"] = "queue",
     queue: str | None = Query(default=None, min_length=1, max_length=80),
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """15/30/60-minute intervals per queue (service level with the queue's own variant) or per agent."""
     since, until = report_period(request, since, until)
@@ -99,11 +99,11 @@ async def intervals(
 @router.get("/agent-states", response_model=list[AgentStateRow], responses=CSV_CONTENT)
 async def agent_states(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Time per agent in each state (login, ready, talk, hold, wrap, pause by reason) and occupancy."""
     since, until = report_period(request, since, until)
@@ -112,9 +112,7 @@ async def agent_states(
 
 
 @router.get("/kpi", response_model=list[KpiWindowRow])
-async def kpi_by_window(
-    request: Request, _: Identity = Depends(staff), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def kpi_by_window(request: Request, _: Supervisor, db: Db) -> Any:
     """Per-queue KPIs for today and the last 15, 30 and 60 minutes: the call history and, while the PBX
     link runs here, the calls in progress (offered once queued, answered once an agent answered)."""
     return await kpi_windows(db, request.app.state.settings.timezone, live_facts(request))

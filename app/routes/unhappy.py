@@ -8,17 +8,17 @@ import os
 import tempfile
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import list_service, unhappy
 from app import unhappy_segment as segment
 from app.audit import audit
+from app.deps import Admin, Db, Manager, Supervisor
 from app.errors import unprocessable
 from app.models import Role, UnhappyRule
 from app.report_params import CSV_CONTENT, Format, csv_or_json
-from app.security import Identity, get_db, require
+from app.security import require
 from app.unhappy_service import (
     CallListIn,
     Kind,
@@ -48,11 +48,11 @@ admins = require()
 @router.get("", response_model=list[MemberOut] | list[MemberRow], responses=CSV_CONTENT)
 async def list_unhappy(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     reason: unhappy.RuleCode | None = None,
     kind: Kind | None = None,
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Everyone in the file now, the most reasons first; `reason` and `kind` filter it."""
     found = await filtered(db, request, reason, kind)
@@ -73,7 +73,7 @@ async def list_unhappy(
 
 
 @router.get("/rules", response_model=list[RuleIO])
-async def get_rules(_: Identity = Depends(staff), db: AsyncSession = Depends(get_db)) -> Any:
+async def get_rules(_: Supervisor, db: Db) -> Any:
     return [RuleIO(code=r.code, enabled=r.enabled, count=r.count, days=r.days, threshold=r.threshold)
             for r in await segment.rules(db)]  # fmt: skip
 
@@ -82,8 +82,8 @@ async def get_rules(_: Identity = Depends(staff), db: AsyncSession = Depends(get
 async def put_rules(
     body: list[RuleIO],
     request: Request,
-    ident: Identity = Depends(admins),
-    db: AsyncSession = Depends(get_db),
+    ident: Admin,
+    db: Db,
 ) -> Any:
     """The whole rule set (each code once); an empty list restores the defaults."""
     seen: set[str] = set()
@@ -108,8 +108,8 @@ async def put_rules(
 async def make_call_list(
     body: CallListIn,
     request: Request,
-    ident: Identity = Depends(managers),
-    db: AsyncSession = Depends(get_db),
+    ident: Manager,
+    db: Db,
 ) -> Any:
     """A new call list of the file (or a filtered part), imported like an uploaded file: the answer is the
     import job (`/imports/{id}` for its progress and report)."""
