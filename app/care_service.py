@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import care_ratios as cr
 from app import care_report
 from app.audit import audit
+from app.deps import state_of
 from app.errors import unprocessable
 from app.models import Account, ComplaintReason, Contact, User, utcnow
 from app.reason_service import all_reasons, labels
@@ -102,7 +103,7 @@ async def care_rows_out(
     lang: str,
 ) -> list[CareRowOut]:
     since, until = report_period(request, since, until)
-    zone = request.app.state.settings.timezone
+    zone = state_of(request).settings.timezone
     rows = await care_report.care_report(
         db, since, until, by, period, zone, utcnow(), timedelta(days=fcr_days)
     )

@@ -102,8 +102,13 @@ class AppState:
         return value
 
 
-def app_state(request: Request) -> AppState:
+def state_of(request: Request) -> AppState:
+    """The typed view of the application state a request runs in."""
     return AppState(request.app.state)
+
+
+def app_state(request: Request) -> AppState:
+    return state_of(request)
 
 
 def settings(request: Request) -> Settings:

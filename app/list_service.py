@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.deps import AppState
+from app.deps import state_of
 from app.errors import unprocessable
 from app.tabular import MalformedFile
 from core.errors import Conflict
@@ -123,7 +123,7 @@ async def start_import(
 ) -> dict[str, Any]:
     """A spooled file (its path, which this takes over) imported into a list as a background job: the file's
     make-up checked now, the job's view returned. Uploads and lists made from Plateau's own data share it."""
-    settings = AppState(request.app.state).settings
+    settings = state_of(request).settings
     try:
         opts = await import_options(db, list_id, form, settings)
         try:  # the file's make-up (header, workbook, mapping) now; a bad line later is a reject
@@ -159,7 +159,7 @@ async def start_import(
         request=request,
     )
     await db.commit()
-    task = asyncio.create_task(_run(AppState(request.app.state).db, job.id, path, opts, user_id))
+    task = asyncio.create_task(_run(state_of(request).db, job.id, path, opts, user_id))
     _TASKS.add(task)
     task.add_done_callback(_TASKS.discard)
     return job_view(job)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.deps import AppState
+from app.deps import state_of
 from app.models import Queue, QueueMember, Team, User
 from app.queue_schemas import NOT_NULL, MemberOut, QueueIn, QueuePatch
 from core.errors import Conflict, Invalid, NotFound
@@ -37,7 +37,7 @@ class Live:
 
     @classmethod
     def of(cls, request: Request) -> Live:
-        state = AppState(request.app.state)
+        state = state_of(request)
         return cls(state.cti, state.queues)
 
     def waiting(self, queue: str) -> int:

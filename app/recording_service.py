@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import recordings
+from app.deps import state_of
 from app.history_service import agent_scope, check_call_visible
 from app.models import (
     Call,
@@ -55,7 +56,7 @@ class PinIn(BaseModel):
 
 
 def store(request: Request) -> RecordingStore:
-    return store_for(request.app.state.settings)
+    return store_for(state_of(request).settings)
 
 
 async def recording_out(db: AsyncSession, rec: Recording) -> RecordingOut:

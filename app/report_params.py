@@ -10,7 +10,7 @@ from fastapi import Request
 
 from app import kpi, reporting
 from app.csv_export import csv_response
-from app.deps import AppState
+from app.deps import state_of
 from app.models import utcnow
 
 CSV_CONTENT = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
@@ -22,7 +22,7 @@ def report_period(
 ) -> tuple[datetime, datetime]:
     """Default: today in the centre's time zone. A refused bound is a PeriodError naming the parameter
     (422 by app/errors.py), never a 500."""
-    zone = AppState(request.app.state).settings.timezone
+    zone = state_of(request).settings.timezone
     now = utcnow()
     if since is None and until is None:
         return kpi.window_bounds(kpi.Window.today, now, zone)

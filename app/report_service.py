@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi, reporting
-from app.deps import AppState
+from app.deps import state_of
 from app.models import utcnow
 
 
@@ -164,5 +164,5 @@ async def kpi_windows(
 
 def live_facts(request: Request) -> list[kpi.CallFact]:
     """The calls in progress, from the CTI service when it runs in this process (none otherwise)."""
-    service = AppState(request.app.state).cti
+    service = state_of(request).cti
     return service.live_facts() if service is not None else []

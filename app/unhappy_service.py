@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import unhappy
 from app import unhappy_segment as segment
-from app.deps import AppState
+from app.deps import state_of
 from app.models import utcnow
 from app.schemas import Id, Name, Text
 
@@ -58,7 +58,7 @@ async def filtered(
 ) -> list[segment.Member]:
     now = utcnow()
     found = await segment.members(db, now)
-    cache = AppState(request.app.state).unhappy
+    cache = state_of(request).unhappy
     if cache is not None:
         cache.store(found, now)  # the pops see what the page shows
     return [

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
 from app.bus import interface_of
-from app.deps import Agent, AppState, Cti, Db
+from app.deps import Agent, Cti, Db, state_of
 from app.deps import cti as cti  # agent_script still imports it from here
 from app.models import (
     Call,
@@ -100,7 +100,7 @@ async def me(ident: Agent, service: Cti) -> dict[str, Any]:
 async def softphone(request: Request, response: Response, ident: Agent) -> dict[str, Any]:
     """The session's own browser phone: where to register and with what (the digest hash, never the
     password). 409 when the user's phone is not a browser phone."""
-    settings = AppState(request.app.state).settings
+    settings = state_of(request).settings
     url = ws_url(
         settings.pbx_ws_url,
         request.url.scheme,
@@ -240,7 +240,7 @@ async def survey(
     if not await offered(db, linkedid, queue):
         raise Conflict("this call's queue and campaign offer no survey")
     await service.send_to_survey(my_phone(ident), linkedid)
-    flow = AppState(request.app.state).settings.survey_flow
+    flow = state_of(request).settings.survey_flow
     await sent_from_desk(db, linkedid=linkedid, flow=flow, agent_id=ident.user.id, queue=queue, now=utcnow())
     await db.commit()
 

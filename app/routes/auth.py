@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit, client_ip
+from app.deps import state_of
 from app.models import ApiToken, User
 from app.schemas import LoginIn, LoginOut, MeOut, PathId, TokenCreated, TokenIn, TokenOut
 from app.security import (
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 async def login(
     body: LoginIn, request: Request, response: Response, db: AsyncSession = Depends(get_db)
 ) -> LoginOut:
-    settings, limiter = request.app.state.settings, request.app.state.login_limiter
+    settings, limiter = state_of(request).settings, state_of(request).login_limiter
     ip = client_ip(request) or "?"
     wait = limiter.retry_after(body.username, ip)
     if wait:
@@ -44,7 +45,7 @@ async def login(
     # sign-ins would take every pooled connection and stall every other request, /healthz included
     await db.commit()
     try:  # an unknown name is verified against a dummy hash: both cost the same
-        ok, rehash = await request.app.state.passwords.verify(
+        ok, rehash = await state_of(request).passwords.verify(
             user.password_hash if user and user.active else None, body.password
         )
     except PasswordsBusy:
@@ -94,7 +95,7 @@ async def logout(
     audit(db, "logout", user_id=ident.user.id, request=request)
     await db.commit()
     if cookie:  # this browser session's WebSockets end with it
-        request.app.state.hub.revoke(credential=token_digest(cookie))
+        state_of(request).hub.revoke(credential=token_digest(cookie))
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
 
@@ -146,4 +147,4 @@ async def revoke_token(
         db, "token_revoked", user_id=ident.user.id, target_type="api_token", target_id=tok.id, request=request
     )
     await db.commit()
-    request.app.state.hub.revoke(credential=tok.token_hash)
+    state_of(request).hub.revoke(credential=tok.token_hash)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit import audit
 from app.campaign_schemas import Instant
-from app.deps import AnyRole, Db
+from app.deps import AnyRole, Db, state_of
 from app.errors import unprocessable
 from app.models import Role, User, utcnow
 from app.schemas import ORM, Limit, PathId, Text
@@ -90,7 +90,7 @@ async def create_callback(
     if agent_id is not None and await db.get(User, agent_id) is None:
         raise unprocessable("agent_id", "no such user")
     try:
-        e164 = parse(body.number, request.app.state.settings.default_region).e164
+        e164 = parse(body.number, state_of(request).settings.default_region).e164
     except InvalidNumber as exc:
         raise unprocessable("number", exc.reason) from None
     try:

@@ -10,7 +10,7 @@ from app import complaint_service as svc
 from app import complaints as rules
 from app.audit import audit
 from app.complaint_service import check_owner, complaint_out, load_complaint, may_handle
-from app.deps import AnyRole, AppState, Db
+from app.deps import AnyRole, Db, state_of
 from app.errors import unprocessable
 from app.history_service import check_call_visible
 from app.models import (
@@ -40,7 +40,7 @@ async def create(
     ident: AnyRole,
     db: Db,
 ) -> Any:
-    settings: Settings = request.app.state.settings
+    settings: Settings = state_of(request).settings
     contact = await db.get(Contact, body.contact_id)
     if contact is None:
         raise unprocessable("contact_id", "no such contact")
@@ -104,7 +104,7 @@ async def list_complaints(
     reason_id: int | None = Query(default=None, ge=1, le=2**62, description="a category: its children too"),
     limit: Limit = 100,
 ) -> Any:
-    settings = AppState(request.app.state).settings
+    settings = state_of(request).settings
     return await svc.search(db, settings, status, sla, owner_id, contact_id, reason_id, limit)
 
 
@@ -115,7 +115,7 @@ async def read(
     _: AnyRole,
     db: Db,
 ) -> Any:
-    return complaint_out(await load_complaint(db, complaint_id), request.app.state.settings)
+    return complaint_out(await load_complaint(db, complaint_id), state_of(request).settings)
 
 
 @router.patch("/{complaint_id}", response_model=ComplaintOut)
@@ -145,7 +145,7 @@ async def update(
         request=request,
     )
     await db.commit()
-    return complaint_out(c, request.app.state.settings)
+    return complaint_out(c, state_of(request).settings)
 
 
 @router.post("/{complaint_id}/transition", response_model=ComplaintOut)
@@ -195,4 +195,4 @@ async def transition(
         request=request,
     )
     await db.commit()
-    return complaint_out(c, request.app.state.settings)
+    return complaint_out(c, state_of(request).settings)

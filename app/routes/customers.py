@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import customer_service as svc
 from app.audit import audit
 from app.customers import find_callers
-from app.deps import AnyRole, AppState, Db, Manager
+from app.deps import AnyRole, Db, Manager, state_of
 from app.errors import unprocessable
 from app.models import Account, Contact, PhoneNumber, Role
 from app.schemas import (
@@ -160,7 +160,7 @@ async def search_contacts(
     limit: Limit = 50,
 ) -> Any:
     """Search by name, company or a number in any format (numbers use the indexed keys, never LIKE)."""
-    return await svc.search_contacts(db, q, limit, AppState(request.app.state).settings.default_region)
+    return await svc.search_contacts(db, q, limit, state_of(request).settings.default_region)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
@@ -170,7 +170,7 @@ async def create_contact(
     ident: AnyRole,
     db: Db,
 ) -> Any:
-    region = request.app.state.settings.default_region
+    region = state_of(request).settings.default_region
     numbers = [_number(n, region, ["numbers", i, "number"]) for i, n in enumerate(body.numbers)]
     fields = body.model_dump(exclude={"numbers", "account_id"})
     contact = Contact(**fields, account=await _account(db, body.account_id), numbers=numbers)
@@ -253,7 +253,7 @@ async def add_number(
     db: Db,
 ) -> Any:
     contact = await svc.contact(db, contact_id)
-    number = _number(body, request.app.state.settings.default_region, ["number"])
+    number = _number(body, state_of(request).settings.default_region, ["number"])
     contact.numbers.append(number)
     audit(
         db,
@@ -300,7 +300,7 @@ async def lookup(
     db: Db,
 ) -> Any:
     """Every contact a caller ID matches: exact E.164 first, else the last digits."""
-    matches = await find_callers(db, number, request.app.state.settings.default_region)
+    matches = await find_callers(db, number, state_of(request).settings.default_region)
     return [
         MatchOut(
             contact=ContactOut.model_validate(m.contact), number=NumberOut.model_validate(m.number), how=m.how

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import audit
-from app.deps import Db, Manager
+from app.deps import Db, Manager, state_of
 from app.errors import unprocessable
 from app.list_service import NoFields, commit_unique
 from app.models import Role
@@ -108,7 +108,7 @@ async def add_dnc_numbers(
     from dialer.dnc import add_numbers
 
     await _dnc(db, dnc_id)
-    normalise = Normaliser(request.app.state.settings.default_region)
+    normalise = Normaliser(state_of(request).settings.default_region)
     numbers, errors = [], []
     for i, raw in enumerate(body.numbers):
         try:
@@ -141,7 +141,7 @@ async def remove_dnc_number(
 ) -> None:
     await _dnc(db, dnc_id)
     try:
-        e164 = Normaliser(request.app.state.settings.default_region)(number).e164
+        e164 = Normaliser(state_of(request).settings.default_region)(number).e164
     except InvalidNumber as exc:
         raise unprocessable("number", exc.reason, "path") from None
     result = await db.execute(delete(DncEntry).where(DncEntry.dnc_list_id == dnc_id, DncEntry.e164 == e164))
@@ -172,7 +172,7 @@ async def import_dnc(
     from dialer.dnc import import_dnc_file
 
     dl = await _dnc(db, dnc_id)
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     path, size, _name, _form = await receive_file(request, NoFields, settings.max_upload_bytes)
     try:
         report = await import_dnc_file(

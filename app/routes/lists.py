@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from app import list_service as svc
-from app.deps import Db, Manager
+from app.deps import Db, Manager, state_of
 from app.errors import unprocessable
 from app.list_service import PreviewForm, UploadForm
 from app.models import Role
@@ -83,7 +83,7 @@ async def upload(
 ) -> Any:
     if await db.get(CallList, list_id) is None:
         raise NotFound("no such call list")
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     path, size, filename, form = await receive_file(request, UploadForm, settings.max_upload_bytes)
     return await svc.start_import(db, request, ident.user.id, list_id, path, size, filename, form)
 
@@ -94,7 +94,7 @@ async def upload(
 )
 async def preview_upload(request: Request, _: Manager) -> Any:
     """Header, first rows and the suggested column mapping of a file, before uploading it for good."""
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     path, _size, _name, form = await receive_file(request, PreviewForm, settings.max_preview_bytes)
     try:
         return await asyncio.to_thread(
@@ -133,7 +133,7 @@ async def import_rejects(
 
 @router.get("/imports/{job_id}/report.csv")
 async def import_report(job_id: PathId, request: Request, _: Manager) -> Any:
-    database = request.app.state.db
+    database = state_of(request).db
     async with database.session() as db:
         job = await db.get(ImportJob, job_id)
         if job is None:

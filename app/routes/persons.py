@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data, person_zip
-from app.deps import Admin, Db
+from app.deps import Admin, Db, state_of
 from app.errors import unprocessable
 from app.person_data import BadQuery, Person, PersonNotFound
 from app.recording_store import store_for
@@ -51,7 +51,7 @@ async def _person(request: Request, db: AsyncSession, q: PersonQuery, where: str
             number=q.number,
             email=q.email,
             contact_id=q.contact_id,
-            region=request.app.state.settings.default_region,
+            region=state_of(request).settings.default_region,
         )
     except BadQuery as exc:
         raise unprocessable(() if exc.field == "query" else (exc.field,), exc.reason, where) from None
@@ -68,7 +68,7 @@ async def find_person(
 ) -> Any:
     """What Plateau holds about a person, as counts per kind of record."""
     person = await _person(request, db, q, "query")
-    gathered = await person_data.gather(db, person, store_for(request.app.state.settings))
+    gathered = await person_data.gather(db, person, store_for(state_of(request).settings))
     person_data.audit_person(
         db, "person_looked_up", person, {"counts": gathered.counts()}, user_id=ident.user.id, request=request
     )
@@ -90,7 +90,7 @@ async def export_person(
 ) -> StreamingResponse:
     """Everything held about the person as one ZIP (JSON, CSV, audio), streamed."""
     person = await _person(request, db, q, "query")
-    store = store_for(request.app.state.settings)
+    store = store_for(state_of(request).settings)
     gathered = await person_data.gather(db, person, store)
     now = datetime.now(UTC)
     person_data.audit_person(
@@ -121,7 +121,7 @@ async def erase_person(body: EraseIn, request: Request, ident: Admin, db: Db) ->
     if not body.confirm:
         raise unprocessable("confirm", "erasure cannot be undone: confirm it")
     person = await _person(request, db, body, "body")
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     return await person_data.erase_person(
         db,
         person,

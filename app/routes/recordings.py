@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app import recording_service as svc
 from app import recordings
 from app.audit import audit
-from app.deps import Admin, AnyRole, Db
+from app.deps import Admin, AnyRole, Db, state_of
 from app.errors import unprocessable
 from app.history_service import agent_scope
 from app.models import (
@@ -171,5 +171,5 @@ async def unpin_recording(
 @router.post("/recordings/purge")
 async def purge_now(request: Request, _: Admin, files: RecordingStore = Depends(store)) -> dict[str, Any]:
     """Run the retention job now (it also runs periodically): what it deleted, kept on hold, anonymised."""
-    report = await purge(request.app.state.db, files, request.app.state.settings, datetime.now(UTC))
+    report = await purge(state_of(request).db, files, state_of(request).settings, datetime.now(UTC))
     return report.as_dict()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import case, func, select
 
 from app import reporting
-from app.deps import Db, Supervisor
+from app.deps import Db, Supervisor, state_of
 from app.models import Call, Role, utcnow
 from app.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, report_period
 from app.report_service import (
@@ -83,7 +83,7 @@ async def intervals(
 ) -> Any:
     """15/30/60-minute intervals per queue (service level with the queue's own variant) or per agent."""
     since, until = report_period(request, since, until)
-    zone = request.app.state.settings.timezone
+    zone = state_of(request).settings.timezone
     facts = await reporting.call_facts(db, since, until, queue)
     rows: list[Any]
     if by == "queue":
@@ -115,4 +115,4 @@ async def agent_states(
 async def kpi_by_window(request: Request, _: Supervisor, db: Db) -> Any:
     """Per-queue KPIs for today and the last 15, 30 and 60 minutes: the call history and, while the PBX
     link runs here, the calls in progress (offered once queued, answered once an agent answered)."""
-    return await kpi_windows(db, request.app.state.settings.timezone, live_facts(request))
+    return await kpi_windows(db, state_of(request).settings.timezone, live_facts(request))

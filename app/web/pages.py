@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import complaint_service, customer_service, history_service, reason_service, recording_service
 from app.audit import audit
-from app.deps import AppState
+from app.deps import state_of
 from app.errors import unprocessable
 from app.models import (
     Account,
@@ -230,7 +230,7 @@ async def customers(
             error = "invalid"
         else:
             contacts = await customer_service.search_contacts(
-                db, q, 50, AppState(request.app.state).settings.default_region
+                db, q, 50, state_of(request).settings.default_region
             )
             if sum(c.isdigit() for c in q) < 6:
                 accounts = await customer_service.search_accounts(db, q, 20)
@@ -331,7 +331,7 @@ async def contact_page(
         lambda c: history_service.contact_timeline(db, contact_id, c, TIMELINE_PAGE, _kind(kind)),
         cursor,
     )
-    settings = AppState(request.app.state).settings
+    settings = state_of(request).settings
     complaints = await complaint_service.search(db, settings, None, None, None, contact_id, None, 100)
     row = await db.get(Contact, contact_id)
     assert row is not None  # get_contact answered 404 otherwise
@@ -398,7 +398,7 @@ async def complaints_page(
     sla_ = sla if sla in SLA_STATES else None
     reasons = await reason_service.all_reasons(db)
     reason_ = int(reason) if reason and reason.isdigit() and int(reason) in {r.id for r in reasons} else None
-    settings = AppState(request.app.state).settings
+    settings = state_of(request).settings
     rows = await complaint_service.search(db, settings, status_, sla_, None, None, reason_, 200)
     contact_ids = {c.contact_id for c in rows}
     contacts = (

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import queue_admin
 from app.audit import audit
-from app.deps import AppState
+from app.deps import state_of
 from app.models import Queue, Team, User
 from app.queue_admin import Live
 from app.queue_schemas import MemberIn, QueueIn, QueuePatch
@@ -305,7 +305,7 @@ async def phone_password(
     audit(db, "phone.password_reset", user_id=ident.user.id, target_type="user", target_id=user.id,
           request=request)  # fmt: skip
     await db.commit()
-    applied = await AppState(request.app.state).apply_phones(db)
+    applied = await state_of(request).apply_phones(db)
     credentials = {
         "user": user.sip_endpoint,
         "password": password,
