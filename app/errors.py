@@ -46,7 +46,9 @@ def unprocessable(field: str | int | Sequence[str | int], msg: str, where: str =
     by its path (`("numbers", 2, "number")`)."""
     if isinstance(field, str | int):
         return Invalid(msg, field, where=where)
-    return Invalid(msg, field[0] if field else None, errors=[FieldError((where, *field), msg)])
+    refused = Invalid(msg, errors=[FieldError((where, *field), msg)])
+    refused.field = field[0] if field else None  # where a form shows it
+    return refused
 
 
 def invalid_lines(field: str, lines: Iterable[str], where: str = "body") -> Invalid:
