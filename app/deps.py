@@ -13,12 +13,13 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from app.bus import interface_of
 from app.db import Database
 from app.security import ANY_ROLE, STAFF, Identity, LoginRateLimiter, PasswordWork, Role, get_db, require
 from app.settings import Settings
 from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub
-from core.errors import Unavailable
+from core.errors import Conflict, Unavailable
 from cti.phones import Provisioner
 from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService
@@ -135,6 +136,14 @@ def dialer(request: Request) -> DialerService:
     if service is None:
         raise Unavailable("the dialer is not running")
     return service
+
+
+def my_phone(ident: Identity) -> str:
+    """The caller's own phone (its PJSIP interface); a Conflict when their account has none."""
+    interface = interface_of(ident.user.sip_endpoint)
+    if interface is None:
+        raise Conflict("your account has no phone (SIP endpoint)")
+    return interface
 
 
 StateDep = Annotated[AppState, Depends(app_state)]

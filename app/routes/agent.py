@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
 from app.audit import audit
-from app.bus import interface_of
 from app.deps import Agent, Cti, Db, state_of
 from app.deps import cti as cti  # agent_script still imports it from here
+from app.deps import my_phone as my_phone  # agent_script imports it from here
 from app.disposition_service import save_disposition
 from app.disposition_service import (
     saved_disposition as saved_disposition,  # agent_script imports it from here
@@ -22,7 +22,7 @@ from app.models import (
     QueueMember,
     utcnow,
 )
-from app.security import SESSION_COOKIE, Identity, Role, identify, require, token_digest
+from app.security import SESSION_COOKIE, Role, identify, require, token_digest
 from app.surveys import offered, sent_from_desk
 from app.ws_hub import Principal
 from core.errors import Conflict, Invalid
@@ -63,13 +63,6 @@ class DispositionIn(BaseModel):
     code: Code
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     contact_id: int | None = Field(default=None, ge=1)
-
-
-def my_phone(ident: Identity) -> str:
-    interface = interface_of(ident.user.sip_endpoint)
-    if interface is None:
-        raise Conflict("your account has no phone (SIP endpoint)")
-    return interface
 
 
 @router.get("/me")

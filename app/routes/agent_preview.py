@@ -11,8 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
 
-from app.deps import Agent, Dialer
-from app.routes.agent import my_phone
+from app.deps import Agent, Dialer, my_phone
 from core.errors import NotFound
 
 router = APIRouter(prefix="/agent/preview", tags=["agent"])

@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from app.audit import audit
 from app.bus import interface_of
-from app.deps import Cti, Db, Supervisor
+from app.deps import Cti, Db, Supervisor, my_phone
 from app.models import User
-from app.routes.agent import my_phone
 from app.security import Identity, Role, require
 from app.ws_hub import Principal
 from core.errors import NotFound

@@ -16,7 +16,7 @@ from app import reason_service
 from app.models import DispositionCode, PauseReason, Queue, Role, Team, User
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
-from app.web.pages import _path_id, page, roles
+from app.web.pages import page, path_id, roles
 from core.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -58,7 +58,7 @@ async def admin_page(
 async def user_page(
     request: Request, user_id: str, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    user = await db.get(User, _path_id(user_id))
+    user = await db.get(User, path_id(user_id))
     if user is None:
         raise NotFound("no such user")
     return page(

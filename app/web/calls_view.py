@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import history_service, reason_service, recording_service
 from app.models import Complaint, Contact, Interaction, Role
 from app.security import Identity, get_db
-from app.web.pages import _dispo_labels, _names, _path_id, page, page_identity
+from app.web.pages import dispo_labels, page, page_identity, path_id, user_names
 from core.errors import NotFound
 from dialer.models import Campaign
 
@@ -29,7 +29,7 @@ async def call_page(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    number = _path_id(call_id)
+    number = path_id(call_id)
     if not 1 <= number <= 2**62:
         raise NotFound("no such call")
     call = await history_service.visible_call(db, ident, number)  # 404 out of scope
@@ -37,7 +37,7 @@ async def call_page(
     campaign = await db.get(Campaign, call.campaign_id) if call.campaign_id else None
     recordings = await recording_service.call_recordings(db, ident, number)
     playable = await recording_service.recordings_of_calls(db, ident, {number})  # those this user may hear
-    labels = await _dispo_labels(db)
+    labels = await dispo_labels(db)
     codes = await db.scalars(
         select(Interaction.disposition_code)
         .where(Interaction.call_id == number, Interaction.disposition_code.is_not(None))
@@ -55,7 +55,7 @@ async def call_page(
         contact=contact,
         campaign=campaign,
         campaign_link=ident.role in CAMPAIGN_VIEWERS,
-        agent=(await _names(db, {call.agent_id})).get(call.agent_id) if call.agent_id else None,
+        agent=(await user_names(db, {call.agent_id})).get(call.agent_id) if call.agent_id else None,
         dispositions=[labels.get(c, c) for c in codes if c],
         complaints=complaints,
         reason_labels=reason_service.labels(await reason_service.all_reasons(db), ident.user.language),

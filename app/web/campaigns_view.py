@@ -18,7 +18,7 @@ from app import campaign_service
 from app.models import Queue, Role, Team, utcnow
 from app.routes.agent_script import script_variables
 from app.security import Identity, get_db
-from app.web.pages import _path_id, page, roles
+from app.web.pages import page, path_id, roles
 from app.web.render import N_, gettext
 from core.errors import NotFound
 from dialer.campaign_readiness import dial_blockers
@@ -155,7 +155,7 @@ async def campaign_page(
     ident: Identity = Depends(roles(Role.manager)),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    c = await db.get(Campaign, _path_id(campaign_id))
+    c = await db.get(Campaign, path_id(campaign_id))
     if c is None:
         raise NotFound("no such campaign")
     facts = await campaign_service.readiness_facts(db, c, request.app.state.settings.default_region)

@@ -78,7 +78,7 @@ def roles(*allowed: Role):  # type: ignore[no-untyped-def]
     return dep
 
 
-def _check_csrf(ident: Identity, sent: str) -> None:
+def check_csrf(ident: Identity, sent: str) -> None:
     if not (ident.csrf_token and hmac.compare_digest(sent.encode(), ident.csrf_token.encode())):
         raise HTTPException(403, "missing or wrong CSRF token")
 
@@ -121,7 +121,7 @@ async def set_language(
         raise unprocessable("lang", "unsupported language")
     ident = await identify(db, bearer=None, cookie=request.cookies.get(SESSION_COOKIE))
     if ident is not None:
-        _check_csrf(ident, csrf_token)
+        check_csrf(ident, csrf_token)
         user = await db.get(User, ident.user.id)
         if user is not None:
             user.language = lang
@@ -139,7 +139,7 @@ async def logout(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> RedirectResponse:
-    _check_csrf(ident, csrf_token)
+    check_csrf(ident, csrf_token)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await close_session(db, cookie)
@@ -246,14 +246,14 @@ async def customers(
     )
 
 
-async def _names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
+async def user_names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
     ids_ = {i for i in ids if i is not None}
     if not ids_:
         return {}
     return dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(ids_)))).all())
 
 
-async def _dispo_labels(db: AsyncSession) -> dict[str, str]:
+async def dispo_labels(db: AsyncSession) -> dict[str, str]:
     return dict((await db.execute(select(DispositionCode.code, DispositionCode.label))).all())
 
 
@@ -267,7 +267,7 @@ async def _or_first_page(fetch: Callable[[str | None], Awaitable[Any]], cursor: 
         return await fetch(None)
 
 
-def _path_id(raw: str) -> int:
+def path_id(raw: str) -> int:
     """A record id from the URL; anything else is a 'not found' page, not a JSON validation error."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
         raise NotFound("not found")
@@ -303,10 +303,10 @@ async def _timeline_view(
     call_ids = {i.call_id for i in timeline.items if i.call_id}
     return {
         "timeline": timeline,
-        "names": await _names(db, {i.agent_id for i in timeline.items} | agents),
+        "names": await user_names(db, {i.agent_id for i in timeline.items} | agents),
         "recordings": await recording_service.recordings_of_calls(db, ident, call_ids),
         "calls": await history_service.visible_call_ids(db, ident, call_ids),
-        "dispositions": await _dispo_labels(db),
+        "dispositions": await dispo_labels(db),
         "kind": _kind(kind),
         "kinds": list(InteractionKind),
         "cursor": cursor,
@@ -323,7 +323,7 @@ async def contact_page(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    contact_id = _path_id(contact_id)  # type: ignore[assignment]
+    contact_id = path_id(contact_id)  # type: ignore[assignment]
     if not 1 <= contact_id <= 2**62:
         raise NotFound("no such contact")
     contact = await customer_service.contact(db, contact_id)
@@ -357,7 +357,7 @@ async def account_page(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    account_id = _path_id(account_id)  # type: ignore[assignment]
+    account_id = path_id(account_id)  # type: ignore[assignment]
     if not 1 <= account_id <= 2**62:
         raise NotFound("no such account")
     account = await customer_service.account(db, account_id)
@@ -419,7 +419,7 @@ async def complaints_page(
         active="complaints",
         rows=rows,
         contacts=contacts,
-        names=await _names(db, {c.owner_id for c in rows}),
+        names=await user_names(db, {c.owner_id for c in rows}),
         status=status_,
         sla=sla_,
         statuses=list(ComplaintStatus),

@@ -19,7 +19,7 @@ from app.models import Queue, Team, User
 from app.queue_admin import Live
 from app.queue_schemas import MemberIn, QueueIn, QueuePatch
 from app.security import Identity, get_db
-from app.web.pages import _check_csrf, page, roles
+from app.web.pages import check_csrf, page, roles
 from app.web.render import N_, gettext
 from core.errors import Conflict, DomainError, NotFound
 from cti.phones import REALM, reset_password
@@ -95,7 +95,7 @@ def _schema_errors(exc: ValidationError) -> dict[str, str]:
 
 async def _form(request: Request, ident: Identity) -> dict[str, str]:
     form = await request.form()
-    _check_csrf(ident, str(form.get("csrf_token", "")))
+    check_csrf(ident, str(form.get("csrf_token", "")))
     return {k: str(v).strip() for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
 
 
