@@ -15,13 +15,19 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import Conflict, DomainError, FieldError, Invalid, NotFound, Unavailable
+from core.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound, Unavailable
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, PhoneNotRegistered
 from dialer.engine import PreviewError
 
-STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 422, Unavailable: 503}
+STATUS: dict[type[DomainError], int] = {
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    Unavailable: 503,
+}
 CODE_HEADER = "X-Plateau-Error"
 
 # Errors of the layers below that are not DomainErrors (the PBX link's, the dialer's preview): the status,

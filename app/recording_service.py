@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,7 @@ from app.models import (
 from app.recording_store import RecordingStore, store_for
 from app.schemas import Id
 from app.security import Identity
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 
 
 class PausedStretchOut(BaseModel):
@@ -104,7 +104,7 @@ async def visible_recording(db: AsyncSession, ident: Identity, recording_id: int
         scope is not None
         and await db.scalar(select(Recording.id).where(Recording.id == rec.id, scope)) is None
     ):
-        raise HTTPException(403, "not your call's recording")
+        raise Forbidden("not your call's recording")
     return rec
 
 

@@ -1,6 +1,6 @@
 """Domain errors: what went wrong, said once, with a stable `code`, and nothing about HTTP.
 
-Services raise them; app/errors.py maps each kind to a response in one place (404, 409, 422, 503), so
+Services raise them; app/errors.py maps each kind to a response in one place (403, 404, 409, 422, 503), so
 handlers need no try/except. `key` and `params` let a page say the message in the reader's language.
 """
 
@@ -41,6 +41,12 @@ class NotFound(DomainError):
     """The thing named does not exist (or the caller may not know it does)."""
 
     code = "not_found"
+
+
+class Forbidden(DomainError):
+    """The caller is known but this is not theirs to do (another team's agent, someone else's complaint)."""
+
+    code = "forbidden"
 
 
 class Conflict(DomainError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, status
+from fastapi import APIRouter, Request, Response, WebSocket, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
@@ -25,7 +25,7 @@ from app.models import (
 from app.security import SESSION_COOKIE, Role, identify, require, token_digest
 from app.surveys import offered, sent_from_desk
 from app.ws_hub import Principal
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Forbidden, Invalid
 from cti.softphone import NoBrowserPhone, softphone_config, ws_url
 
 router = APIRouter(prefix="/agent", tags=["agent"])
@@ -127,7 +127,7 @@ async def login(
     wanted = set(body.queues) if body.queues is not None else allowed
     refused = wanted - allowed
     if refused:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"not a member of: {', '.join(sorted(refused))}")
+        raise Forbidden(f"not a member of: {', '.join(sorted(refused))}")
     if not wanted:
         raise Conflict("you are not a member of any queue")
     await service.login(interface, ident.user.display_name, {q: penalties[q] for q in wanted})

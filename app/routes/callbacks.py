@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from app.audit import audit
@@ -14,7 +14,7 @@ from app.campaign_schemas import Instant
 from app.deps import AnyRole, Db, state_of
 from app.models import Role, utcnow
 from app.schemas import Limit, PathId
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from dialer.models import Callback as CallbackRow
 from dialer.models import (
     CallbackStatus,
@@ -32,7 +32,7 @@ async def create_callback(
 ) -> Any:
     agent_id = ident.user.id if body.for_me else body.agent_id
     if ident.role is Role.agent and agent_id not in (None, ident.user.id):
-        raise HTTPException(403, "an agent schedules callbacks for themselves or for anyone")
+        raise Forbidden("an agent schedules callbacks for themselves or for anyone")
     cb = await schedule(db, body, agent_id, state_of(request).settings.default_region, ident.user.id, request)
     return cb_out(cb, utcnow())
 
@@ -73,7 +73,7 @@ async def cancel_callback(
     if cb is None:
         raise NotFound("no such callback")
     if ident.role is Role.agent and cb.agent_id != ident.user.id and cb.created_by != ident.user.id:
-        raise HTTPException(403, "only the agent it is for, its author or a manager may cancel it")
+        raise Forbidden("only the agent it is for, its author or a manager may cancel it")
     if cb.status is not CallbackStatus.pending:
         raise Conflict(f"the callback is already {cb.status.value}")
     cb.status, cb.closed_at = CallbackStatus.cancelled, utcnow()

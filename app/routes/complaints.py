@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from app import complaint_service as svc
 from app.audit import audit
@@ -15,7 +15,7 @@ from app.models import (
 )
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, require
-from core.errors import Invalid
+from core.errors import Forbidden, Invalid
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -71,7 +71,7 @@ async def update(
 ) -> Any:
     c = await load_complaint(db, complaint_id)
     if not may_handle(ident, c):
-        raise HTTPException(403, "only the owner or a supervisor may change this complaint")
+        raise Forbidden("only the owner or a supervisor may change this complaint")
     changes = body.model_dump(exclude_unset=True)
     if any(v is None for k, v in changes.items() if k in ("category", "description", "escalation_level")):
         raise Invalid("category, description and escalation_level may not be null")
@@ -101,6 +101,6 @@ async def transition(
 ) -> Any:
     c = await load_complaint(db, complaint_id)
     if not may_handle(ident, c):
-        raise HTTPException(403, "only the owner or a supervisor may change this complaint")
+        raise Forbidden("only the owner or a supervisor may change this complaint")
     await svc.move(db, c, body.to, body.note, ident.user.id, request)
     return complaint_out(c, state_of(request).settings)

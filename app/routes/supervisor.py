@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from app.deps import Cti, Db, Supervisor, my_phone
 from app.models import User
 from app.security import Identity, Role, require
 from app.ws_hub import Principal
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/supervisor", tags=["supervisor"])
 SUPERVISOR = require(Role.supervisor)
@@ -40,7 +40,7 @@ async def spy(
         raise NotFound("agent: no such agent")
     # a supervisor oversees their own team only; one without a team, nobody (managers and admins: all)
     if ident.role is Role.supervisor and (ident.user.team_id is None or target.team_id != ident.user.team_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "agent: not in your team")
+        raise Forbidden("agent: not in your team")
     channel_id = await service.spy(phone, body.agent, body.mode)
     audit(
         db,

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app import errors
 from app.complaints import TransitionRefused
 from app.reporting import PeriodError
-from core.errors import Conflict, DomainError, FieldError, Invalid, NotFound, Unavailable
+from core.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound, Unavailable
 from cti.ami import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, PhoneNotRegistered
@@ -36,6 +36,7 @@ def _field(loc: list[Any], msg: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("raised", "status", "detail", "code"),
     [
+        (Forbidden("agent: not in your team"), 403, "agent: not in your team", "forbidden"),
         (NotFound("no such campaign"), 404, "no such campaign", "not_found"),
         (Conflict("the campaign is already running"), 409, "the campaign is already running", "conflict"),
         (Invalid("password may not be null"), 422, "password may not be null", "invalid"),
