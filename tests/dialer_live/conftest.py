@@ -63,6 +63,8 @@ async def wait_for_async(fn: Callable[[], Any], timeout: float = 15.0, what: str
         await asyncio.sleep(0.1)
 
 
+
+
 def customer(sipp: Sipp, behaviour: str, ring_ms: int = 1000) -> None:  # noqa: F811
     """The far end of the trunk: `answer`, `noanswer`, or rejecting with 486 (`busy`) / 503 (`congestion`)."""
     sipp.customer(behaviour, ring_ms=ring_ms)
