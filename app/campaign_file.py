@@ -9,15 +9,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes.campaigns import CampaignIn, insert_campaign
-from core.dialer_tables import CallList, Campaign
-from core.model_errors import ContentError, format_validation_error, read_yaml
-from core.models import Queue, Team
+from app.campaign_schemas import CampaignIn
+from app.campaign_service import insert_campaign
+from app.models import Queue, Team
+from core.errors import DomainError, Invalid
+from dialer.model_errors import ContentError, format_validation_error, read_yaml
+from dialer.models import CallList, Campaign
 
 BY_NAME = {"queue": ("queue_id", Queue), "team": ("team_id", Team)}
 
@@ -50,10 +51,11 @@ async def _resolve(db: AsyncSession, data: dict[str, Any], source: str) -> dict[
     return out
 
 
-def _http_errors(source: str, exc: HTTPException) -> list[str]:
-    if isinstance(exc.detail, list):
-        return [f"{source}: {'.'.join(str(p) for p in d['loc'][1:])}: {d['msg']}" for d in exc.detail]
-    return [f"{source}: {exc.detail}"]
+def _refusals(source: str, exc: DomainError) -> list[str]:
+    """A refusal as the file's errors: each refused field by its path in the file, else the message."""
+    if isinstance(exc, Invalid) and exc.errors:
+        return [f"{source}: {'.'.join(str(p) for p in e.loc[1:])}: {e.msg}" for e in exc.errors]
+    return [f"{source}: {exc.message}"]
 
 
 async def create_from_file(db: AsyncSession, path: Path) -> Campaign:
@@ -68,5 +70,5 @@ async def create_from_file(db: AsyncSession, path: Path) -> Campaign:
         raise ContentError(format_validation_error(str(path), exc)) from None
     try:
         return await insert_campaign(db, body, user_id=None, request=None)
-    except HTTPException as exc:
-        raise ContentError(_http_errors(str(path), exc)) from None
+    except DomainError as exc:
+        raise ContentError(_refusals(str(path), exc)) from None

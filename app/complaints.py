@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from core.models import ComplaintStatus as S
+from app.models import ComplaintStatus as S
+from core.errors import Conflict
 
 
 class SlaState(StrEnum):
@@ -31,8 +32,10 @@ TRANSITIONS: dict[S, frozenset[S]] = {
 }
 
 
-class TransitionRefused(ValueError):
-    pass
+class TransitionRefused(Conflict, ValueError):
+    """The status machine refuses this move (a 409 at the API, mapped once by app/errors.py)."""
+
+    code = "complaint_transition_refused"
 
 
 def check_transition(current: S, target: S) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
-from app import recording_purge
+from app import errors, recording_purge
 from app.body_limits import BodyLimits
 from app.collector import service_collector
 from app.cti_wiring import build_cti
 from app.health import WriteProbe
 from app.ivr_data import AppIvrData
-from app.queue_admin import Refused
+from app.recording_store import store_for
 from app.routes import (
     admin,
     admin_hours,
@@ -26,11 +26,11 @@ from app.routes import (
     agent_preview,
     auth,
     campaign_abandon,
+    campaign_monitor,
     care,
     complaint_reasons,
     complaints,
     customers,
-    dialer_monitor,
     history,
     outbound,
     persons,
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    errors.register(app)  # domain errors (core/errors.py) become responses here, once
     app.add_middleware(BodyLimits, settings=settings)  # oversize bodies refused before they are read
     app.state.hub = Hub()
     app.state.login_limiter = LoginRateLimiter(
@@ -136,11 +137,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         persons,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(dialer_monitor.router, prefix=API_PREFIX)
+    app.include_router(campaign_monitor.router, prefix=API_PREFIX)  # with the campaign reports
     app.include_router(admin_queues.router, prefix=API_PREFIX)
     app.include_router(admin_hours.router, prefix=API_PREFIX)
     app.include_router(campaign_abandon.router, prefix=API_PREFIX)
-    app.add_exception_handler(Refused, admin_queues.refused)  # the queue rules' refusals, mapped once
 
     @app.get("/healthz", tags=["health"], responses={503: {"description": "degraded: see the reasons"}})
     async def healthz(response: Response) -> dict[str, Any]:

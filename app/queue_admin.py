@@ -3,9 +3,9 @@ the CLI share. Each change is checked, audited in the same transaction, then car
 (cti/queue_provision.py) without a restart.
 
 Every refusal comes before the first change to the session, so a refused request leaves nothing to roll
-back (a rollback would expire the signed-in user the page still renders). A refusal is a `Refused` naming
-the field it is about (a form shows it next to that field; the API turns it
-into a 422 field error, or a 409 for a state conflict such as calls waiting)."""
+back (a rollback would expire the signed-in user the page still renders). A refusal is a domain error
+(core/errors.py) naming the field it is about: a form shows it next to that field; the API maps it once
+(app/errors.py), an `Invalid` to a 422 field error, a `Conflict` (such as calls waiting) to a 409."""
 
 from __future__ import annotations
 
@@ -16,27 +16,15 @@ from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import audit
+from app.deps import state_of
+from app.models import Queue, QueueMember, Team, User
 from app.queue_schemas import NOT_NULL, MemberOut, QueueIn, QueuePatch
-from core.audit import audit
-from core.dialer_tables import Campaign
-from core.models import Queue, QueueMember, Team, User
+from core.errors import Conflict, Invalid, NotFound
 from cti.queue_provision import QueueProvisioner, member_changed
 from cti.queues_conf import penalty_of, skill_of
 from cti.service import CtiService
-
-
-class Refused(Exception):
-    """`message` for the API; `key` and `params` let the page say it in the reader's language."""
-
-    def __init__(
-        self, message: str, field: str | None = None, status: int = 422, key: str = "", **params: object
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status = status
-        self.key = key
-        self.params = params
+from dialer.models import Campaign
 
 
 @dataclass
@@ -49,8 +37,8 @@ class Live:
 
     @classmethod
     def of(cls, request: Request) -> Live:
-        state = request.app.state
-        return cls(getattr(state, "cti", None), getattr(state, "queues", None))
+        state = state_of(request)
+        return cls(state.cti, state.queues)
 
     def waiting(self, queue: str) -> int:
         return len(self.cti.tracker.waiting.get(queue, {})) if self.cti is not None else 0
@@ -66,13 +54,13 @@ async def _check_refs(
     db: AsyncSession, values: dict[str, Any], queue_id: int | None, name: str | None
 ) -> None:
     if values.get("team_id") is not None and await db.get(Team, values["team_id"]) is None:
-        raise Refused("no such team", "team_id", key="no_team")
+        raise Invalid("no such team", "team_id", key="no_team")
     overflow = values.get("overflow")
     if overflow is not None:
         if overflow == name:
-            raise Refused("a queue cannot overflow into itself", "overflow", key="overflow_self")
+            raise Invalid("a queue cannot overflow into itself", "overflow", key="overflow_self")
         if await db.scalar(select(Queue.id).where(Queue.name == overflow)) is None:
-            raise Refused(f"no queue named {overflow!r}", "overflow", key="no_queue", name=overflow)
+            raise Invalid(f"no queue named {overflow!r}", "overflow", key="no_queue", name=overflow)
     for field in ("name", "did"):
         value = values.get(field)
         if value is None:
@@ -80,7 +68,7 @@ async def _check_refs(
         other = await db.scalar(select(Queue.id).where(getattr(Queue, field) == value))
         if other is not None and other != queue_id:
             what = "name" if field == "name" else "number"
-            raise Refused(f"this {what} is already used by another queue", field, key="taken")
+            raise Invalid(f"this {what} is already used by another queue", field, key="taken")
 
 
 async def create_queue(
@@ -107,18 +95,17 @@ async def create_queue(
 async def _get(db: AsyncSession, queue_id: int) -> Queue:
     queue = await db.get(Queue, queue_id)
     if queue is None:
-        raise Refused("no such queue", status=404, key="not_found")
+        raise NotFound("no such queue", key="not_found")
     return queue
 
 
 def _refuse_if_waiting(live: Live, queue: Queue, doing: str) -> None:
     n = live.waiting(queue.name)
     if n:
-        raise Refused(
+        raise Conflict(
             f"queue {queue.name!r} has {n} call{'s' if n > 1 else ''} waiting: {doing} it once they have "
             "been answered or have left",
             "name",
-            409,
             key="waiting",
             name=queue.name,
             n=n,
@@ -132,7 +119,7 @@ async def update_queue(
     changes = body.model_dump(exclude_unset=True, mode="json")
     for field in NOT_NULL & changes.keys():
         if changes[field] is None:
-            raise Refused("may not be empty", field, key="required")
+            raise Invalid("may not be empty", field, key="required")
     changes = {k: v for k, v in changes.items() if getattr(queue, k) != v}
     old_name = queue.name
     renamed = "name" in changes
@@ -169,19 +156,17 @@ async def delete_queue(
     _refuse_if_waiting(live, queue, "delete")
     feeding = list(await db.scalars(select(Queue.name).where(Queue.overflow == queue.name)))
     if feeding:
-        raise Refused(
+        raise Conflict(
             f"queues {', '.join(feeding)} overflow into it: change them first",
             "name",
-            409,
             key="overflow_refs",
             names=", ".join(feeding),
         )
     campaigns = list(await db.scalars(select(Campaign.name).where(Campaign.queue_id == queue.id)))
     if campaigns:
-        raise Refused(
+        raise Conflict(
             f"campaigns {', '.join(campaigns)} use it: give them another queue first",
             "name",
-            409,
             key="campaign_refs",
             names=", ".join(campaigns),
         )
@@ -237,9 +222,9 @@ async def set_skill(
     queue = await _get(db, queue_id)
     user = await db.get(User, user_id)
     if user is None:
-        raise Refused("no such user", "user_id", key="no_user")
+        raise Invalid("no such user", "user_id", key="no_user")
     if not user.sip_endpoint:
-        raise Refused(
+        raise Invalid(
             f"{user.username} has no phone (SIP endpoint): give them one first",
             "user_id",
             key="no_phone",
@@ -280,7 +265,7 @@ async def remove_member(
     queue = await _get(db, queue_id)
     member = await db.get(QueueMember, (queue.id, user_id))
     if member is None:
-        raise Refused("not a member of this queue", "user_id", 404, key="not_member")
+        raise NotFound("not a member of this queue", "user_id", key="not_member")
     user = await db.get(User, user_id)
     await db.delete(member)
     audit(db, "queue_member_removed", user_id=actor, target_type="queue", target_id=queue.id,

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi
-from core.models import AgentStateLog, Call, CallDirection, Queue, User
+from app.models import AgentStateLog, Call, CallDirection, Queue, User
+from core.errors import Invalid
 
 MAX_DAYS = 31
 # Instants a query may carry: outside, arithmetic on them (a default period, a shift to UTC) overflows
@@ -24,12 +25,16 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-class PeriodError(ValueError):
-    """A report period that cannot be served; the message names the field."""
+class PeriodError(Invalid, ValueError):
+    """A report period that cannot be served: a refused query parameter (`field`), so the API answers
+    422 naming it; still a ValueError for the parsers that treat it as malformed input."""
 
     def __init__(self, field: str, msg: str) -> None:
-        super().__init__(f"{field}: {msg}")
-        self.field, self.msg = field, msg
+        super().__init__(msg, field, where="query")
+        self.msg = msg
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.msg}"
 
 
 def check_instant(value: datetime, field: str) -> None:

@@ -1,0 +1,1 @@
+"""The foundation: database, models registry, bus, settings, audit, tabular reading, write chain, errors."""

@@ -8,9 +8,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.dialer_tables import CampaignState
-from core.model_errors import ContentError, format_validation_error
+from core.errors import Conflict
 from dialer.leads_model import AttemptResult
+from dialer.model_errors import ContentError, format_validation_error
+from dialer.models import CampaignState
 
 S = CampaignState
 TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {
@@ -37,8 +38,10 @@ RETRYABLE = frozenset(
 )
 
 
-class TransitionRefused(ValueError):
-    pass
+class TransitionRefused(Conflict, ValueError):
+    """The state machine refuses this move (a 409 at the API, mapped once by app/errors.py)."""
+
+    code = "campaign_transition_refused"
 
 
 def check_transition(current: CampaignState, target: CampaignState) -> None:

@@ -36,15 +36,15 @@ def _queue_cli(fn):  # type: ignore[no-untyped-def]
     """Run a queue change; the schema's and the rules' refusals are printed like any CLI error."""
     from pydantic import ValidationError
 
-    from app.queue_admin import Refused
+    from core.errors import DomainError
 
     try:
         return run_db(fn)
     except ValidationError as exc:
         said = (f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise CliError("; ".join(said)) from None
-    except Refused as exc:
-        raise CliError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from None
+    except DomainError as exc:
+        raise CliError(f"{exc.field}: {exc.message}" if exc.field is not None else exc.message) from None
 
 
 def cmd_queue_add(args: argparse.Namespace) -> int:

@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import team_scope
-from app.routes.campaigns import Instant  # an instant the database and zone arithmetic can hold
+from app.audit import audit
+from app.campaign_schemas import Instant  # an instant the database and zone arithmetic can hold
+from app.deps import AppState
+from app.errors import unprocessable
+from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from app.schemas import (
     AuditOut,
     CodeIn,
@@ -31,6 +35,7 @@ from app.schemas import (
 from app.security import ANY_ROLE, Identity, PasswordsBusy, end_user_sessions, get_db, require
 from core.audit import audit
 from core.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
+from core.errors import Conflict, Invalid, NotFound, Unavailable
 from cti.phones import REALM, reset_password
 
 router = APIRouter(tags=["admin"])
@@ -45,19 +50,19 @@ async def _commit(db: AsyncSession, what: str) -> None:
         await db.commit()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, f"{what} already exists or is still referenced") from None
+        raise Conflict(f"{what} already exists or is still referenced") from None
 
 
 async def _hash(request: Request, password: str) -> str:
     try:
         return str(await request.app.state.passwords.hash(password))
     except PasswordsBusy:
-        raise HTTPException(503, "too many sign-ins at once; try again in a moment") from None
+        raise Unavailable("too many sign-ins at once; try again in a moment") from None
 
 
 async def _check_team(db: AsyncSession, team_id: int | None) -> None:
     if team_id is not None and await db.get(Team, team_id) is None:
-        raise HTTPException(422, [{"loc": ["body", "team_id"], "msg": "no such team", "type": "value_error"}])
+        raise unprocessable("team_id", "no such team")
 
 
 # --- users ----------------------------------------------------------------------------------------------
@@ -83,7 +88,7 @@ async def create_user(
         await db.flush()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(409, "username or SIP endpoint already in use") from None
+        raise Conflict("username or SIP endpoint already in use") from None
     audit(
         db,
         "user_created",
@@ -107,7 +112,7 @@ async def update_user(
 ) -> Any:
     user = await db.get(User, user_id)
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     changes = body.model_dump(exclude_unset=True)
     team_scope.check_user(ident, user, changes)
     await _check_team(db, changes.get("team_id"))
@@ -115,17 +120,17 @@ async def update_user(
     if reset:
         pw = changes.pop("password")
         if pw is None:
-            raise HTTPException(422, "password may not be null")
+            raise Invalid("password may not be null")
         user.password_hash = await _hash(request, pw)
     for k, v in changes.items():
         if v is None and k in ("display_name", "role", "language", "active"):
-            raise HTTPException(422, f"{k} may not be null")
+            raise Invalid(f"{k} may not be null")
     was_admin = user.role is Role.admin and user.active
     rerouted = any(k in changes and changes[k] != getattr(user, k) for k in ROUTING_FIELDS)
     for k, v in changes.items():
         setattr(user, k, v)
     if was_admin and not (user.role is Role.admin and user.active) and not await _other_admin(db, user.id):
-        raise HTTPException(409, "this is the last active admin: make another admin first")
+        raise Conflict("this is the last active admin: make another admin first")
     if reset or not user.active:  # a reset password or a deactivated account ends every way in
         await end_user_sessions(db, user.id, tokens=True)
     if "sip_endpoint" in changes:
@@ -143,7 +148,7 @@ async def update_user(
     if reset or rerouted:  # their WebSockets close: gone, or back with what the new role and team may see
         request.app.state.hub.revoke(user_id=user.id)
     if {"sip_endpoint", "sip_kind", "active"} & changes.keys():
-        await _apply_phones(request, db)
+        await AppState(request.app.state).apply_phones(db)
     return user
 
 
@@ -154,7 +159,7 @@ async def unlock_user(
     """Lift the sign-in lockout of a user who failed too often (from every address); audited."""
     user = await db.get(User, user_id)
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     team_scope.check_user(ident, user)
     lifted = request.app.state.login_limiter.unlock(user.username)
     audit(
@@ -182,15 +187,6 @@ class PhonePasswordIn(BaseModel):
     kind: Literal["sip", "webrtc"] | None = None
 
 
-async def _apply_phones(request: Request, db: AsyncSession) -> bool:
-    """Re-render the phones of the private Asterisk and reload PJSIP (when Plateau runs one)."""
-    provisioner = getattr(request.app.state, "phones", None)
-    if provisioner is None:
-        return False
-    await provisioner.apply(db)
-    return True
-
-
 @router.post("/users/{user_id}/phone-password", status_code=201)
 async def reset_phone_password(
     user_id: PathId,
@@ -204,9 +200,9 @@ async def reset_phone_password(
     phone's old password stops working. `applied`: the private Asterisk already took it."""
     user = await db.get(User, user_id)
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     if not user.sip_endpoint:
-        raise HTTPException(409, "this user has no phone: set sip_endpoint first")
+        raise Conflict("this user has no phone: set sip_endpoint first")
     if body is not None and body.kind is not None:
         user.sip_kind = body.kind
     password = await reset_password(db, user)
@@ -219,7 +215,7 @@ async def reset_phone_password(
         request=request,
     )
     await _commit(db, "user")
-    applied = await _apply_phones(request, db)
+    applied = await AppState(request.app.state).apply_phones(db)
     response.headers["Cache-Control"] = "no-store"
     return {
         "user_id": user.id,
@@ -259,7 +255,7 @@ async def rename_team(
 ) -> Any:
     team = await db.get(Team, team_id)
     if team is None:
-        raise HTTPException(404, "no such team")
+        raise NotFound("no such team")
     before, team.name = team.name, body.name
     audit(
         db,
@@ -309,7 +305,7 @@ def _code_routes(path: str, model: type[DispositionCode] | type[PauseReason], ou
     ) -> Any:
         row = await db.get(model, code_id)
         if row is None:
-            raise HTTPException(404, "no such code")
+            raise NotFound("no such code")
         changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
         if model is not DispositionCode:
             changes.pop("category", None)  # pause reasons have none
@@ -336,7 +332,7 @@ def _code_routes(path: str, model: type[DispositionCode] | type[PauseReason], ou
     ) -> None:
         row = await db.get(model, code_id)
         if row is None:
-            raise HTTPException(404, "no such code")
+            raise NotFound("no such code")
         row.active = False  # history keeps pointing at it
         audit(
             db,

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import queue_admin
-from app.queue_admin import Live, Refused
+from app.models import Queue
+from app.queue_admin import Live
 from app.queue_schemas import MemberIn, MemberOut, QueueIn, QueueOut, QueuePatch, SkillIn
 from app.schemas import PathId
 from app.security import ANY_ROLE, Identity, get_db, require
@@ -22,17 +22,6 @@ router = APIRouter(tags=["queues"])
 admin = require()
 lead = require(Role.supervisor)  # members only, within app/team_scope.py's rules
 any_role = require(*ANY_ROLE)
-
-
-async def refused(_request: Request, exc: Exception) -> JSONResponse:
-    """A rule's refusal as the API says it (registered once in the app factory): a field's 422 in
-    FastAPI's own shape, else its status with the message."""
-    assert isinstance(exc, Refused)
-    if exc.status == 422 and exc.field:
-        detail: Any = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-    else:
-        detail = exc.message
-    return JSONResponse({"detail": detail}, status_code=exc.status)
 
 
 def _applied(response: Response, applied: bool) -> None:

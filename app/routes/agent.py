@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSocket, status
+from fastapi import APIRouter, Request, Response, WebSocket, status
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from app.security import SESSION_COOKIE, Identity, Role, get_db, identify, require, token_digest
-from app.surveys import offered, sent_from_desk
-from core.audit import audit
-from core.bus import Principal, interface_of
-from core.models import (
-    Call,
-    DispositionCode,
-    Interaction,
-    InteractionKind,
+from app.audit import audit
+from app.deps import Agent, Cti, Db, state_of
+from app.deps import cti as cti  # agent_script still imports it from here
+from app.deps import my_phone as my_phone  # agent_script imports it from here
+from app.disposition_service import save_disposition
+from app.disposition_service import (
+    saved_disposition as saved_disposition,  # agent_script imports it from here
+)
+from app.models import (
     PauseReason,
     Queue,
     QueueMember,
     utcnow,
 )
-from cti.ami_wire import AmiError, AmiUnavailable
-from cti.numbers import InvalidNumber
-from cti.service import ControlError, CtiService, PhoneNotRegistered
+from app.security import SESSION_COOKIE, Role, identify, require, token_digest
+from app.surveys import offered, sent_from_desk
+from app.ws_hub import Principal
+from core.errors import Conflict, Forbidden, Invalid
 from cti.softphone import NoBrowserPhone, softphone_config, ws_url
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agent"])
 AGENT = require(Role.agent, Role.supervisor)
+__all__ = [
+    "AGENT",
+    "Linkedid",
+    "cti",
+    "my_phone",
+    "saved_disposition",
+]  # agent_script and the preview use them
 
 Linkedid = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
@@ -61,37 +65,8 @@ class DispositionIn(BaseModel):
     contact_id: int | None = Field(default=None, ge=1)
 
 
-def cti(request: Request) -> CtiService:
-    service: CtiService | None = getattr(request.app.state, "cti", None)
-    if service is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "CTI is not running")
-    return service
-
-
-def my_phone(ident: Identity) -> str:
-    interface = interface_of(ident.user.sip_endpoint)
-    if interface is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "your account has no phone (SIP endpoint)")
-    return interface
-
-
-async def _ami(coro: Any) -> Any:
-    try:
-        return await coro
-    except AmiUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"PBX unavailable: {exc}") from None
-    except ControlError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except PhoneNotRegistered as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except InvalidNumber as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
-    except AmiError as exc:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"PBX refused: {exc}") from None
-
-
 @router.get("/me")
-async def me(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)) -> dict[str, Any]:
+async def me(ident: Agent, service: Cti) -> dict[str, Any]:
     interface = my_phone(ident)
     agent = service.tracker.agents.get(interface)
     return {
@@ -110,10 +85,10 @@ async def me(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti
 
 
 @router.get("/softphone")
-async def softphone(request: Request, response: Response, ident: Identity = Depends(AGENT)) -> dict[str, Any]:
+async def softphone(request: Request, response: Response, ident: Agent) -> dict[str, Any]:
     """The session's own browser phone: where to register and with what (the digest hash, never the
     password). 409 when the user's phone is not a browser phone."""
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     url = ws_url(
         settings.pbx_ws_url,
         request.url.scheme,
@@ -125,7 +100,7 @@ async def softphone(request: Request, response: Response, ident: Identity = Depe
     try:
         config = softphone_config(u.sip_endpoint, u.sip_kind, u.sip_ha1, u.display_name, url)
     except NoBrowserPhone as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise Conflict(str(exc)) from None
     response.headers["Cache-Control"] = "no-store"
     return config.as_dict()
 
@@ -134,9 +109,9 @@ async def softphone(request: Request, response: Response, ident: Identity = Depe
 async def login(
     body: LoginIn,
     request: Request,
-    ident: Identity = Depends(AGENT),
-    db: AsyncSession = Depends(get_db),
-    service: CtiService = Depends(cti),
+    ident: Agent,
+    db: Db,
+    service: Cti,
 ) -> None:
     interface = my_phone(ident)
     penalties = dict(  # queue → the agent's penalty there (their skill, cti/queues_conf.py)
@@ -152,10 +127,10 @@ async def login(
     wanted = set(body.queues) if body.queues is not None else allowed
     refused = wanted - allowed
     if refused:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"not a member of: {', '.join(sorted(refused))}")
+        raise Forbidden(f"not a member of: {', '.join(sorted(refused))}")
     if not wanted:
-        raise HTTPException(status.HTTP_409_CONFLICT, "you are not a member of any queue")
-    await _ami(service.login(interface, ident.user.display_name, {q: penalties[q] for q in wanted}))
+        raise Conflict("you are not a member of any queue")
+    await service.login(interface, ident.user.display_name, {q: penalties[q] for q in wanted})
     audit(
         db,
         "agent.login",
@@ -171,11 +146,11 @@ async def login(
 @router.post("/logout", status_code=204)
 async def logout(
     request: Request,
-    ident: Identity = Depends(AGENT),
-    db: AsyncSession = Depends(get_db),
-    service: CtiService = Depends(cti),
+    ident: Agent,
+    db: Db,
+    service: Cti,
 ) -> None:
-    await _ami(service.logout(my_phone(ident)))
+    await service.logout(my_phone(ident))
     audit(
         db,
         "agent.logout",
@@ -190,89 +165,77 @@ async def logout(
 @router.post("/pause", status_code=204)
 async def pause(
     body: PauseIn,
-    ident: Identity = Depends(AGENT),
-    db: AsyncSession = Depends(get_db),
-    service: CtiService = Depends(cti),
+    ident: Agent,
+    db: Db,
+    service: Cti,
 ) -> None:
     known = await db.scalar(select(PauseReason.id).where(PauseReason.code == body.reason, PauseReason.active))
     if known is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"reason: unknown pause reason {body.reason!r}"
-        )
-    await _ami(service.pause(my_phone(ident), body.reason))
+        raise Invalid(f"reason: unknown pause reason {body.reason!r}")
+    await service.pause(my_phone(ident), body.reason)
 
 
 @router.post("/ready", status_code=204)
-async def ready(ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)) -> None:
-    await _ami(service.ready(my_phone(ident)))
+async def ready(ident: Agent, service: Cti) -> None:
+    await service.ready(my_phone(ident))
 
 
 @router.post("/dial")
-async def dial(
-    body: DialIn, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
-) -> dict[str, str]:
-    return {"linkedid": await _ami(service.click_to_call(my_phone(ident), body.number))}
+async def dial(body: DialIn, ident: Agent, service: Cti) -> dict[str, str]:
+    return {"linkedid": await service.click_to_call(my_phone(ident), body.number)}
 
 
 @router.post("/calls/{linkedid}/hangup", status_code=204)
-async def hangup(
-    linkedid: Linkedid, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
-) -> None:
-    await _ami(service.hangup(my_phone(ident), linkedid))
+async def hangup(linkedid: Linkedid, ident: Agent, service: Cti) -> None:
+    await service.hangup(my_phone(ident), linkedid)
 
 
 @router.post("/calls/{linkedid}/hold", status_code=204)
-async def hold(
-    linkedid: Linkedid, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
-) -> None:
-    await _ami(service.hold(my_phone(ident), linkedid))
+async def hold(linkedid: Linkedid, ident: Agent, service: Cti) -> None:
+    await service.hold(my_phone(ident), linkedid)
 
 
 @router.post("/calls/{linkedid}/unhold", status_code=204)
-async def unhold(
-    linkedid: Linkedid, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
-) -> None:
-    await _ami(service.unhold(my_phone(ident), linkedid))
+async def unhold(linkedid: Linkedid, ident: Agent, service: Cti) -> None:
+    await service.unhold(my_phone(ident), linkedid)
 
 
 @router.post("/calls/{linkedid}/recording/{action}", status_code=204)
 async def pause_recording(
     linkedid: Linkedid,
     action: Literal["pause", "resume", "start"],
-    ident: Identity = Depends(AGENT),
-    service: CtiService = Depends(cti),
+    ident: Agent,
+    service: Cti,
 ) -> None:
     """Pause the call's recording (card numbers, health data) and resume it, or start an `on_demand` one;
     each is noted with who."""
     if action == "start":
-        await _ami(service.start_recording(my_phone(ident), linkedid, ident.user.id))
+        await service.start_recording(my_phone(ident), linkedid, ident.user.id)
     else:
-        await _ami(service.pause_recording(my_phone(ident), linkedid, action == "pause", ident.user.id))
+        await service.pause_recording(my_phone(ident), linkedid, action == "pause", ident.user.id)
 
 
 @router.post("/calls/{linkedid}/survey", status_code=204)
 async def survey(
     linkedid: Linkedid,
     request: Request,
-    ident: Identity = Depends(AGENT),
-    db: AsyncSession = Depends(get_db),
-    service: CtiService = Depends(cti),
+    ident: Agent,
+    db: Db,
+    service: Cti,
 ) -> None:
     """Send the customer to the post-call survey, when the call's queue or campaign offers it."""
     queue = service.queue_of(linkedid)
     if not await offered(db, linkedid, queue):
-        raise HTTPException(status.HTTP_409_CONFLICT, "this call's queue and campaign offer no survey")
-    await _ami(service.send_to_survey(my_phone(ident), linkedid))
-    flow = request.app.state.settings.survey_flow
+        raise Conflict("this call's queue and campaign offer no survey")
+    await service.send_to_survey(my_phone(ident), linkedid)
+    flow = state_of(request).settings.survey_flow
     await sent_from_desk(db, linkedid=linkedid, flow=flow, agent_id=ident.user.id, queue=queue, now=utcnow())
     await db.commit()
 
 
 @router.post("/calls/{linkedid}/transfer", status_code=204)
-async def transfer(
-    linkedid: Linkedid, body: TransferIn, ident: Identity = Depends(AGENT), service: CtiService = Depends(cti)
-) -> None:
-    await _ami(service.transfer(my_phone(ident), linkedid, body.target, body.mode == "attended"))
+async def transfer(linkedid: Linkedid, body: TransferIn, ident: Agent, service: Cti) -> None:
+    await service.transfer(my_phone(ident), linkedid, body.target, body.mode == "attended")
 
 
 @router.post("/calls/{linkedid}/disposition", status_code=201)
@@ -281,110 +244,28 @@ async def disposition(
     body: DispositionIn,
     request: Request,
     response: Response,
-    ident: Identity = Depends(AGENT),
-    db: AsyncSession = Depends(get_db),
-    service: CtiService = Depends(cti),
+    ident: Agent,
+    db: Db,
+    service: Cti,
 ) -> dict[str, Any]:
     """Wrap-up: the disposition (required), notes, the contact. The agent is ready again afterwards.
 
     One disposition per call: a second save (200, `edited`) changes the first, audited, and leaves the
     call's wrap-up time as the first save measured it."""
-    interface = my_phone(ident)
-    code = await db.scalar(
-        select(DispositionCode).where(DispositionCode.code == body.code, DispositionCode.active)
-    )
-    if code is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"code: unknown disposition {body.code!r}")
-    pop = service.screenpop.current.get(interface)
-    if pop is not None and pop["linkedid"] == linkedid:
-        from app.routes.agent_script import script_name_of  # imports this module
-
-        if await script_name_of(db, pop):
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, "this call follows a script: save its outcome (/script/outcome)"
-            )
-    if (pop is None or pop["linkedid"] != linkedid) and service.tracker.leg_of(linkedid, interface) is None:
-        with_call = await db.scalar(
-            select(Call.id).where(Call.linkedid == linkedid, Call.agent_id == ident.user.id)
-        )
-        if with_call is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such call of yours")
-    await service.history.drain(timeout=5)  # the call row is written when the call ends
-    call = await db.scalar(select(Call).where(Call.linkedid == linkedid))
-    now = datetime.now(UTC)
-    contact_id = body.contact_id or (call.contact_id if call else None)
-    saved = await saved_disposition(db, linkedid, call, ident.user.id)
-    if saved is not None:
-        # One disposition per call: a second save edits the first (audited with what it was) and never
-        # extends the wrap-up time, which feeds AHT.
-        before = {"code": saved.disposition_code, "notes": saved.body, "contact_id": saved.contact_id}
-        saved.disposition_code = code.code
-        saved.body = body.notes
-        saved.contact_id = contact_id
-        saved.data = {**(saved.data or {}), "label": code.label, "edited_at": now.isoformat()}
-        audit(
-            db,
-            "call.disposition.edit",
-            user_id=ident.user.id,
-            target_type="call",
-            target_id=linkedid,
-            detail={"before": before, "code": code.code, "interaction_id": saved.id},
-            request=request,
-        )
-        await db.commit()
-        response.status_code = status.HTTP_200_OK
-        service.screenpop.disposed(interface, linkedid, code.code)
-        return {"id": saved.id, "call_id": saved.call_id, "contact_id": contact_id, "edited": True}
-    if call is not None and call.ended_at is not None and call.wrap_s is None:
-        await db.execute(
-            update(Call)
-            .where(Call.id == call.id)
-            .values(wrap_s=round((now - call.ended_at).total_seconds(), 3))
-        )
-    entry = Interaction(
-        contact_id=contact_id,
-        kind=InteractionKind.disposition,
-        call_id=call.id if call else None,
-        agent_id=ident.user.id,
-        disposition_code=code.code,
-        body=body.notes,
-        at=now,
-        data={"linkedid": linkedid, "label": code.label},
-    )
-    db.add(entry)
-    audit(
+    result = await save_disposition(
         db,
-        "call.disposition",
-        user_id=ident.user.id,
-        target_type="call",
-        target_id=linkedid,
-        detail={"code": code.code},
-        request=request,
+        service,
+        my_phone(ident),
+        ident.user.id,
+        linkedid,
+        body.code,
+        body.notes,
+        body.contact_id,
+        request,
     )
-    await db.commit()
-    service.screenpop.disposed(interface, linkedid, code.code)
-    try:
-        await service.end_wrapup(interface)
-    except AmiError as exc:  # saved all the same; the agent can press ready
-        log.warning("agent: could not end wrap-up for %s: %s", interface, exc)
-    return {"id": entry.id, "call_id": entry.call_id, "contact_id": contact_id, "edited": False}
-
-
-async def saved_disposition(
-    db: AsyncSession, linkedid: str, call: Call | None, agent_id: int
-) -> Interaction | None:
-    """The disposition already saved for this call: by its row, or, before the row exists (a save while
-    the call is still up), among this agent's latest dispositions by the Linkedid they carry."""
-    query = select(Interaction).where(Interaction.kind == InteractionKind.disposition)
-    if call is not None:
-        query = query.where(Interaction.call_id == call.id).order_by(Interaction.id)
-    else:
-        query = query.where(Interaction.call_id.is_(None), Interaction.agent_id == agent_id)
-        query = query.order_by(Interaction.id.desc())
-    for entry in (await db.scalars(query.limit(20))).all():
-        if call is not None or (entry.data or {}).get("linkedid") == linkedid:
-            return entry
-    return None
+    if result["edited"]:
+        response.status_code = status.HTTP_200_OK
+    return result
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

@@ -9,44 +9,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Path, status
 
-from app.routes.agent import AGENT, my_phone
-from app.security import Identity
-from dialer.engine import DialerService, PreviewError
+from app.deps import Agent, Dialer, my_phone
+from core.errors import NotFound
 
 router = APIRouter(prefix="/agent/preview", tags=["agent"])
 LeadId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-def dialer(request: Request) -> DialerService:
-    # without a PBX the service exists unstarted: nobody is ready, so nothing is previewed or dialled
-    service: DialerService | None = getattr(request.app.state, "dialer", None)
-    if service is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the dialer is not running")
-    return service
-
-
 @router.get("")
-async def next_lead(ident: Identity = Depends(AGENT), service: DialerService = Depends(dialer)) -> Any:
+async def next_lead(ident: Agent, service: Dialer) -> Any:
     """The next lead to preview, reserved for this agent for a bounded time; null when none."""
     return await service.preview_next(ident.user.id, my_phone(ident))
 
 
 @router.post("/{lead_id}/dial", status_code=status.HTTP_202_ACCEPTED)
-async def dial(
-    lead_id: LeadId, ident: Identity = Depends(AGENT), service: DialerService = Depends(dialer)
-) -> dict[str, Any]:
-    try:
-        channel_id = await service.preview_dial(ident.user.id, my_phone(ident), lead_id)
-    except PreviewError as exc:
-        raise HTTPException(exc.status, exc.message) from None
+async def dial(lead_id: LeadId, ident: Agent, service: Dialer) -> dict[str, Any]:
+    channel_id = await service.preview_dial(ident.user.id, my_phone(ident), lead_id)  # PreviewError: mapped
     return {"lead_id": lead_id, "linkedid": channel_id}
 
 
 @router.post("/{lead_id}/skip", status_code=status.HTTP_204_NO_CONTENT)
-async def skip(
-    lead_id: LeadId, ident: Identity = Depends(AGENT), service: DialerService = Depends(dialer)
-) -> None:
+async def skip(lead_id: LeadId, ident: Agent, service: Dialer) -> None:
     if not service.preview_skip(ident.user.id, lead_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this lead is not held for you")
+        raise NotFound("this lead is not held for you")

@@ -6,6 +6,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import audit, client_ip
+from app.deps import state_of
+from app.models import ApiToken, User
 from app.schemas import LoginIn, LoginOut, MeOut, PathId, TokenCreated, TokenIn, TokenOut
 from app.security import (
     CSRF_COOKIE,
@@ -19,8 +22,7 @@ from app.security import (
     open_session,
     token_digest,
 )
-from core.audit import audit, client_ip
-from core.models import ApiToken, User
+from core.errors import NotFound
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -29,7 +31,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 async def login(
     body: LoginIn, request: Request, response: Response, db: AsyncSession = Depends(get_db)
 ) -> LoginOut:
-    settings, limiter = request.app.state.settings, request.app.state.login_limiter
+    settings, limiter = state_of(request).settings, state_of(request).login_limiter
     ip = client_ip(request) or "?"
     wait = limiter.retry_after(body.username, ip)
     if wait:
@@ -43,7 +45,7 @@ async def login(
     # sign-ins would take every pooled connection and stall every other request, /healthz included
     await db.commit()
     try:  # an unknown name is verified against a dummy hash: both cost the same
-        ok, rehash = await request.app.state.passwords.verify(
+        ok, rehash = await state_of(request).passwords.verify(
             user.password_hash if user and user.active else None, body.password
         )
     except PasswordsBusy:
@@ -93,7 +95,7 @@ async def logout(
     audit(db, "logout", user_id=ident.user.id, request=request)
     await db.commit()
     if cookie:  # this browser session's WebSockets end with it
-        request.app.state.hub.revoke(credential=token_digest(cookie))
+        state_of(request).hub.revoke(credential=token_digest(cookie))
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
 
@@ -139,10 +141,10 @@ async def revoke_token(
 ) -> None:
     tok = await db.get(ApiToken, token_id)
     if tok is None or (tok.user_id != ident.user.id and ident.role != "admin"):
-        raise HTTPException(404, "no such token")
+        raise NotFound("no such token")
     tok.revoked = True
     audit(
         db, "token_revoked", user_id=ident.user.id, target_type="api_token", target_id=tok.id, request=request
     )
     await db.commit()
-    request.app.state.hub.revoke(credential=tok.token_hash)
+    state_of(request).hub.revoke(credential=tok.token_hash)

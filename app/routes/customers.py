@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from sqlalchemy import func, or_, select
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
+from app import customer_service as svc
+from app.audit import audit
 from app.customers import find_callers
+from app.deps import AnyRole, Db, Manager, state_of
+from app.errors import unprocessable
+from app.models import Account, Contact, PhoneNumber, Role
 from app.schemas import (
     AccountIn,
     AccountOut,
@@ -25,9 +28,8 @@ from app.schemas import (
     PathId,
     SearchText,
 )
-from app.security import ANY_ROLE, Identity, get_db, require
-from core.audit import audit
-from core.models import Account, Contact, PhoneNumber, Role
+from app.security import ANY_ROLE, require
+from core.errors import Conflict, NotFound
 from cti.numbers import InvalidNumber, parse
 
 router = APIRouter(tags=["customers"])
@@ -35,15 +37,11 @@ read_write = require(*ANY_ROLE)
 deleter = require(Role.manager)
 
 
-def _unprocessable(field: list[str | int], msg: str) -> HTTPException:
-    return HTTPException(422, [{"loc": ["body", *field], "msg": msg, "type": "value_error"}])
-
-
 def _number(n: NumberIn, region: str, field: list[str | int]) -> PhoneNumber:
     try:
         p = parse(n.number, region)
     except InvalidNumber as exc:
-        raise _unprocessable(field, exc.reason) from None
+        raise unprocessable(field, exc.reason) from None
     return PhoneNumber(e164=p.e164, suffix_key=p.suffix_key, extension=p.extension, kind=n.kind, raw=n.number)
 
 
@@ -52,8 +50,8 @@ async def _commit(db: AsyncSession, what: str) -> None:
         await db.commit()
     except IntegrityError:
         await db.rollback()
-        raise HTTPException(
-            409, f"{what} conflicts with an existing record (duplicate external id or number)"
+        raise Conflict(
+            f"{what} conflicts with an existing record (duplicate external id or number)"
         ) from None
 
 
@@ -62,34 +60,27 @@ async def _account(db: AsyncSession, account_id: int | None) -> Account | None:
         return None
     acc = await db.get(Account, account_id)
     if acc is None:
-        raise _unprocessable(["account_id"], "no such account")
+        raise unprocessable(["account_id"], "no such account")
     return acc
-
-
-def _like(q: str) -> str:
-    return q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 # --- accounts -------------------------------------------------------------------------------------------
 @router.get("/accounts", response_model=list[AccountOut])
 async def list_accounts(
+    _: AnyRole,
+    db: Db,
     q: SearchText | None = None,
     limit: Limit = 50,
-    _: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
-    stmt = select(Account).order_by(Account.name, Account.id).limit(limit)
-    if q:
-        stmt = stmt.where(func.lower(Account.name).like(_like(q), escape="\\"))
-    return list(await db.scalars(stmt))
+    return await svc.search_accounts(db, q, limit)
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=201)
 async def create_account(
     body: AccountIn,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     acc = Account(**body.model_dump())
     db.add(acc)
@@ -102,13 +93,8 @@ async def create_account(
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut)
-async def get_account(
-    account_id: PathId, _: Identity = Depends(read_write), db: AsyncSession = Depends(get_db)
-) -> Any:
-    acc = await db.get(Account, account_id)
-    if acc is None:
-        raise HTTPException(404, "no such account")
-    return acc
+async def get_account(account_id: PathId, _: AnyRole, db: Db) -> Any:
+    return await svc.account(db, account_id)
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountOut)
@@ -116,15 +102,15 @@ async def update_account(
     account_id: PathId,
     body: AccountPatch,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     acc = await db.get(Account, account_id)
     if acc is None:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     changes = body.model_dump(exclude_unset=True)
     if changes.get("name", ...) is None or changes.get("tier", ...) is None:
-        raise _unprocessable(
+        raise unprocessable(
             ["name" if "name" in changes and changes["name"] is None else "tier"], "may not be null"
         )
     for k, v in changes.items():
@@ -146,12 +132,12 @@ async def update_account(
 async def delete_account(
     account_id: PathId,
     request: Request,
-    ident: Identity = Depends(deleter),
-    db: AsyncSession = Depends(get_db),
+    ident: Manager,
+    db: Db,
 ) -> None:
     acc = await db.get(Account, account_id)
     if acc is None:
-        raise HTTPException(404, "no such account")
+        raise NotFound("no such account")
     await db.delete(acc)
     audit(
         db,
@@ -165,47 +151,26 @@ async def delete_account(
 
 
 # --- contacts -------------------------------------------------------------------------------------------
-async def _load_contact(db: AsyncSession, contact_id: int) -> Contact:
-    c = await db.get(Contact, contact_id, options=[selectinload(Contact.numbers)])
-    if c is None:
-        raise HTTPException(404, "no such contact")
-    return c
-
-
 @router.get("/contacts", response_model=list[ContactOut])
 async def search_contacts(
     request: Request,
+    _: AnyRole,
+    db: Db,
     q: SearchText | None = None,
     limit: Limit = 50,
-    _: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Search by name, company or a number in any format (numbers use the indexed keys, never LIKE)."""
-    if q and sum(c.isdigit() for c in q) >= 6:
-        return [m.contact for m in await find_callers(db, q, request.app.state.settings.default_region)][
-            :limit
-        ]
-    stmt = select(Contact).outerjoin(Account).order_by(Contact.last_name, Contact.id).limit(limit)
-    if q:
-        like = _like(q)
-        stmt = stmt.where(
-            or_(
-                func.lower(Contact.last_name).like(like, escape="\\"),
-                func.lower(Contact.first_name).like(like, escape="\\"),
-                func.lower(Account.name).like(like, escape="\\"),
-            )
-        )
-    return list((await db.scalars(stmt)).unique())
+    return await svc.search_contacts(db, q, limit, state_of(request).settings.default_region)
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=201)
 async def create_contact(
     body: ContactIn,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
-    region = request.app.state.settings.default_region
+    region = state_of(request).settings.default_region
     numbers = [_number(n, region, ["numbers", i, "number"]) for i, n in enumerate(body.numbers)]
     fields = body.model_dump(exclude={"numbers", "account_id"})
     contact = Contact(**fields, account=await _account(db, body.account_id), numbers=numbers)
@@ -220,14 +185,12 @@ async def create_contact(
         request=request,
     )
     await _commit(db, "contact")
-    return await _load_contact(db, contact.id)
+    return await svc.contact(db, contact.id)
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut)
-async def get_contact(
-    contact_id: PathId, _: Identity = Depends(read_write), db: AsyncSession = Depends(get_db)
-) -> Any:
-    return await _load_contact(db, contact_id)
+async def get_contact(contact_id: PathId, _: AnyRole, db: Db) -> Any:
+    return await svc.contact(db, contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
@@ -235,14 +198,14 @@ async def update_contact(
     contact_id: PathId,
     body: ContactPatch,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
-    contact = await _load_contact(db, contact_id)
+    contact = await svc.contact(db, contact_id)
     changes = body.model_dump(exclude_unset=True)
     for required in ("last_name", "tier", "first_name"):
         if required in changes and changes[required] is None:
-            raise _unprocessable([required], "may not be null")
+            raise unprocessable([required], "may not be null")
     if "account_id" in changes:
         contact.account = await _account(db, changes.pop("account_id"))
     for k, v in changes.items():
@@ -258,17 +221,17 @@ async def update_contact(
     )
     await _commit(db, "contact")
     db.expire_all()
-    return await _load_contact(db, contact_id)
+    return await svc.contact(db, contact_id)
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
 async def delete_contact(
     contact_id: PathId,
     request: Request,
-    ident: Identity = Depends(deleter),
-    db: AsyncSession = Depends(get_db),
+    ident: Manager,
+    db: Db,
 ) -> None:
-    contact = await _load_contact(db, contact_id)
+    contact = await svc.contact(db, contact_id)
     await db.delete(contact)
     audit(
         db,
@@ -286,11 +249,11 @@ async def add_number(
     contact_id: PathId,
     body: NumberIn,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
-    contact = await _load_contact(db, contact_id)
-    number = _number(body, request.app.state.settings.default_region, ["number"])
+    contact = await svc.contact(db, contact_id)
+    number = _number(body, state_of(request).settings.default_region, ["number"])
     contact.numbers.append(number)
     audit(
         db,
@@ -310,12 +273,12 @@ async def remove_number(
     contact_id: PathId,
     number_id: PathId,
     request: Request,
-    ident: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> None:
     number = await db.get(PhoneNumber, number_id)
     if number is None or number.contact_id != contact_id:
-        raise HTTPException(404, "no such number on this contact")
+        raise NotFound("no such number on this contact")
     await db.delete(number)
     audit(
         db,
@@ -333,11 +296,11 @@ async def remove_number(
 async def lookup(
     number: SearchText,
     request: Request,
-    _: Identity = Depends(read_write),
-    db: AsyncSession = Depends(get_db),
+    _: AnyRole,
+    db: Db,
 ) -> Any:
     """Every contact a caller ID matches: exact E.164 first, else the last digits."""
-    matches = await find_callers(db, number, request.app.state.settings.default_region)
+    matches = await find_callers(db, number, state_of(request).settings.default_region)
     return [
         MatchOut(
             contact=ContactOut.model_validate(m.contact), number=NumberOut.model_validate(m.number), how=m.how

@@ -6,16 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import person_data, person_zip
+from app.deps import Admin, Db, state_of
+from app.errors import unprocessable
 from app.person_data import BadQuery, Person, PersonNotFound
+from app.recording_store import store_for
 from app.schemas import MAX_ID, Text
-from app.security import Identity, get_db, require
-from core.recording_store import store_for
+from app.security import require
+from core.errors import NotFound
 
 router = APIRouter(tags=["data rights"])
 admin = require()  # admins only
@@ -48,25 +51,24 @@ async def _person(request: Request, db: AsyncSession, q: PersonQuery, where: str
             number=q.number,
             email=q.email,
             contact_id=q.contact_id,
-            region=request.app.state.settings.default_region,
+            region=state_of(request).settings.default_region,
         )
     except BadQuery as exc:
-        loc = [where] if exc.field == "query" else [where, exc.field]
-        raise HTTPException(422, [{"loc": loc, "msg": exc.reason, "type": "value_error"}]) from None
+        raise unprocessable(() if exc.field == "query" else (exc.field,), exc.reason, where) from None
     except PersonNotFound:
-        raise HTTPException(404, "no such contact") from None
+        raise NotFound("no such contact") from None
 
 
 @router.get("/persons", response_model=PersonOut)
 async def find_person(
     request: Request,
     q: Annotated[PersonQuery, Query()],
-    ident: Identity = Depends(admin),
-    db: AsyncSession = Depends(get_db),
+    ident: Admin,
+    db: Db,
 ) -> Any:
     """What Plateau holds about a person, as counts per kind of record."""
     person = await _person(request, db, q, "query")
-    gathered = await person_data.gather(db, person, store_for(request.app.state.settings))
+    gathered = await person_data.gather(db, person, store_for(state_of(request).settings))
     person_data.audit_person(
         db, "person_looked_up", person, {"counts": gathered.counts()}, user_id=ident.user.id, request=request
     )
@@ -83,12 +85,12 @@ async def find_person(
 async def export_person(
     request: Request,
     q: Annotated[PersonQuery, Query()],
-    ident: Identity = Depends(admin),
-    db: AsyncSession = Depends(get_db),
+    ident: Admin,
+    db: Db,
 ) -> StreamingResponse:
     """Everything held about the person as one ZIP (JSON, CSV, audio), streamed."""
     person = await _person(request, db, q, "query")
-    store = store_for(request.app.state.settings)
+    store = store_for(state_of(request).settings)
     gathered = await person_data.gather(db, person, store)
     now = datetime.now(UTC)
     person_data.audit_person(
@@ -113,24 +115,13 @@ async def export_person(
 
 
 @router.post("/persons/erase")
-async def erase_person(
-    body: EraseIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
-) -> dict[str, Any]:
+async def erase_person(body: EraseIn, request: Request, ident: Admin, db: Db) -> dict[str, Any]:
     """Erase the person everywhere (anonymous rows stay for the reports) and keep a tombstone per number
     and e-mail so that no import brings them back."""
     if not body.confirm:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["body", "confirm"],
-                    "msg": "erasure cannot be undone: confirm it",
-                    "type": "value_error",
-                }
-            ],
-        )
+        raise unprocessable("confirm", "erasure cannot be undone: confirm it")
     person = await _person(request, db, body, "body")
-    settings = request.app.state.settings
+    settings = state_of(request).settings
     return await person_data.erase_person(
         db,
         person,
@@ -143,15 +134,11 @@ async def erase_person(
 
 
 @router.post("/persons/objection")
-async def object_to_calls(
-    body: PersonQuery, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
-) -> dict[str, Any]:
+async def object_to_calls(body: PersonQuery, request: Request, ident: Admin, db: Db) -> dict[str, Any]:
     """The person objects to being called: their numbers go on the internal do-not-call list."""
     person = await _person(request, db, body, "body")
     if not person.numbers:
-        raise HTTPException(
-            422, [{"loc": ["body"], "msg": "no phone number is known for this person", "type": "value_error"}]
-        )
+        raise unprocessable((), "no phone number is known for this person")
     return await person_data.object_to_calls(
         db, person, datetime.now(UTC), user_id=ident.user.id, request=request
     )

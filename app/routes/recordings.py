@@ -11,161 +11,43 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.recording_purge import purge
-from app.routes.history import agent_scope, check_call_visible
-from app.schemas import Id, PathId
-from app.security import ANY_ROLE, Identity, get_db, require
-from core.audit import audit
-from core.models import (
-    Call,
-    Complaint,
+from app import recording_service as svc
+from app import recordings
+from app.audit import audit
+from app.deps import Admin, AnyRole, Db, state_of
+from app.errors import unprocessable
+from app.history_service import agent_scope
+from app.models import (
     ComplaintRecording,
     Recording,
-    RecordingPause,
     Role,
-    User,
 )
-from core.recording_store import RecordingStore, store_for
-from cti import recordings
+from app.recording_purge import purge
+from app.recording_service import PinIn, RecordingOut, load_complaint, recording_out, store, visible_recording
+from app.recording_store import RecordingStore
+from app.schemas import PathId
+from app.security import ANY_ROLE, require
+from core.errors import NotFound
 
 router = APIRouter(tags=["recordings"])
+
+
 any_role = require(*ANY_ROLE)
+
+
 admin = require(Role.admin)
 
 
-class PausedStretchOut(BaseModel):
-    start_s: float
-    end_s: float
-    by: str | None  # the user's name; None: the IVR
-    source: str
-
-
-class RecordingOut(BaseModel):
-    id: int
-    linkedid: str
-    call_id: int | None
-    queue: str | None
-    agent_id: int | None
-    started_at: datetime
-    ended_at: datetime
-    duration_s: float
-    size_bytes: int
-    expires_at: datetime | None
-    purged: bool
-    paused: list[PausedStretchOut]
-    pinned_by_complaints: list[int]
-    audio_url: str | None  # None once purged
-
-
-class PinIn(BaseModel):
-    recording_id: Id
-
-
-def store(request: Request) -> RecordingStore:
-    return store_for(request.app.state.settings)
-
-
-async def _out(db: AsyncSession, rec: Recording) -> RecordingOut:
-    pauses = (
-        await db.execute(
-            select(RecordingPause, User.display_name)
-            .outerjoin(User, User.id == RecordingPause.user_id)
-            .where(RecordingPause.linkedid == rec.linkedid)
-        )
-    ).all()
-    stretches = recordings.paused_stretches(
-        [recordings.PauseEvent(p.at, p.paused, name, p.source) for p, name in pauses],
-        rec.started_at,
-        rec.ended_at,
-    )
-    pins = await db.scalars(
-        select(ComplaintRecording.complaint_id).where(ComplaintRecording.recording_id == rec.id)
-    )
-    call_id = await db.scalar(select(Call.id).where(Call.linkedid == rec.linkedid))
-    return RecordingOut(
-        id=rec.id,
-        linkedid=rec.linkedid,
-        call_id=call_id,
-        queue=rec.queue,
-        agent_id=rec.agent_id,
-        started_at=rec.started_at,
-        ended_at=rec.ended_at,
-        duration_s=rec.duration_s,
-        size_bytes=rec.size_bytes,
-        expires_at=rec.expires_at,
-        purged=rec.purged_at is not None,
-        paused=[PausedStretchOut(**vars(s)) for s in stretches],
-        pinned_by_complaints=sorted(pins),
-        audio_url=None if rec.purged_at else f"/api/v1/recordings/{rec.id}/audio",
-    )
-
-
-async def visible_recording(db: AsyncSession, ident: Identity, recording_id: int) -> Recording:
-    """404 when there is no such recording, 403 when it is another agent's or another team's."""
-    rec = await db.get(Recording, recording_id)
-    if rec is None:
-        raise HTTPException(404, "no such recording")
-    scope = agent_scope(ident, Recording.agent_id)
-    if (
-        scope is not None
-        and await db.scalar(select(Recording.id).where(Recording.id == rec.id, scope)) is None
-    ):
-        raise HTTPException(403, "not your call's recording")
-    return rec
-
-
-async def recordings_of_calls(
-    db: AsyncSession, ident: Identity, call_ids: set[int]
-) -> dict[int, RecordingOut]:
-    """The playable recordings of these calls that the user may hear, by call id (the pages' players)."""
-    if not call_ids:
-        return {}
-    stmt = (
-        select(Call.id, Recording)
-        .join(Recording, Recording.linkedid == Call.linkedid)
-        .where(Call.id.in_(call_ids), Recording.purged_at.is_(None))
-    )
-    scope = agent_scope(ident, Recording.agent_id)
-    rows = (await db.execute(stmt if scope is None else stmt.where(scope))).all()
-    return {call_id: await _out(db, rec) for call_id, rec in rows}
-
-
-async def pinned_recordings(
-    db: AsyncSession, ident: Identity, complaint_ids: set[int]
-) -> dict[int, list[RecordingOut]]:
-    """The recordings each complaint pins that the user may hear (purged ones are listed, not playable)."""
-    if not complaint_ids:
-        return {}
-    stmt = select(ComplaintRecording.complaint_id, Recording).join(
-        Recording, Recording.id == ComplaintRecording.recording_id
-    )
-    stmt = stmt.where(ComplaintRecording.complaint_id.in_(complaint_ids))
-    scope = agent_scope(ident, Recording.agent_id)
-    out: dict[int, list[RecordingOut]] = {}
-    for complaint_id, rec in (await db.execute(stmt if scope is None else stmt.where(scope))).all():
-        out.setdefault(complaint_id, []).append(await _out(db, rec))
-    return out
-
-
 @router.get("/calls/{call_id}/recordings", response_model=list[RecordingOut])
-async def call_recordings(
-    call_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
-    await check_call_visible(db, ident, call_id)
-    linkedid = await db.scalar(select(Call.linkedid).where(Call.id == call_id))
-    recs = await db.scalars(select(Recording).where(Recording.linkedid == linkedid))
-    return [await _out(db, r) for r in recs]
+async def call_recordings(call_id: PathId, ident: AnyRole, db: Db) -> Any:
+    return await svc.call_recordings(db, ident, call_id)
 
 
 @router.get("/recordings/{recording_id}", response_model=RecordingOut)
-async def get_recording(
-    recording_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
-    return await _out(db, await visible_recording(db, ident, recording_id))
+async def get_recording(recording_id: PathId, ident: AnyRole, db: Db) -> Any:
+    return await recording_out(db, await visible_recording(db, ident, recording_id))
 
 
 @router.get(
@@ -181,9 +63,9 @@ async def get_recording(
 async def recording_audio(
     recording_id: PathId,
     request: Request,
+    ident: AnyRole,
+    db: Db,
     download: bool = Query(default=False, description="as an attachment (a download, audited as one)"),
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
     files: RecordingStore = Depends(store),
 ) -> Response:
     rec = await visible_recording(db, ident, recording_id)
@@ -222,24 +104,14 @@ async def recording_audio(
     )
 
 
-# -- complaints pin the recordings of their calls --------------------------------------------------------
-async def _complaint(db: AsyncSession, complaint_id: int) -> Complaint:
-    c = await db.get(Complaint, complaint_id)
-    if c is None:
-        raise HTTPException(404, "no such complaint")
-    return c
-
-
 @router.get("/complaints/{complaint_id}/recordings", response_model=list[RecordingOut])
-async def complaint_recordings(
-    complaint_id: PathId, ident: Identity = Depends(any_role), db: AsyncSession = Depends(get_db)
-) -> Any:
-    await _complaint(db, complaint_id)
+async def complaint_recordings(complaint_id: PathId, ident: AnyRole, db: Db) -> Any:
+    await load_complaint(db, complaint_id)
     stmt = select(Recording).join(ComplaintRecording, ComplaintRecording.recording_id == Recording.id)
     stmt = stmt.where(ComplaintRecording.complaint_id == complaint_id)
     scope = agent_scope(ident, Recording.agent_id)
     recs = await db.scalars(stmt if scope is None else stmt.where(scope))
-    return [await _out(db, r) for r in recs]
+    return [await recording_out(db, r) for r in recs]
 
 
 @router.post("/complaints/{complaint_id}/recordings", response_model=RecordingOut, status_code=201)
@@ -247,19 +119,15 @@ async def pin_recording(
     complaint_id: PathId,
     body: PinIn,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> Any:
     """Pin a recording to the complaint: kept past its retention until the complaint is closed."""
-    await _complaint(db, complaint_id)
+    await load_complaint(db, complaint_id)
     try:
         rec = await visible_recording(db, ident, body.recording_id)
-    except HTTPException as exc:
-        if exc.status_code == 404:
-            raise HTTPException(
-                422, [{"loc": ["body", "recording_id"], "msg": "no such recording", "type": "value_error"}]
-            ) from None
-        raise
+    except NotFound:
+        raise unprocessable("recording_id", "no such recording") from None
     if await db.get(ComplaintRecording, (complaint_id, rec.id)) is None:
         db.add(ComplaintRecording(complaint_id=complaint_id, recording_id=rec.id, pinned_by=ident.user.id))
         audit(
@@ -272,7 +140,7 @@ async def pin_recording(
             request=request,
         )
         await db.commit()
-    return await _out(db, rec)
+    return await recording_out(db, rec)
 
 
 @router.delete("/complaints/{complaint_id}/recordings/{recording_id}", status_code=204)
@@ -280,13 +148,13 @@ async def unpin_recording(
     complaint_id: PathId,
     recording_id: PathId,
     request: Request,
-    ident: Identity = Depends(any_role),
-    db: AsyncSession = Depends(get_db),
+    ident: AnyRole,
+    db: Db,
 ) -> None:
     await visible_recording(db, ident, recording_id)
     pin = await db.get(ComplaintRecording, (complaint_id, recording_id))
     if pin is None:
-        raise HTTPException(404, "this complaint does not pin this recording")
+        raise NotFound("this complaint does not pin this recording")
     await db.delete(pin)
     audit(
         db,
@@ -301,9 +169,7 @@ async def unpin_recording(
 
 
 @router.post("/recordings/purge")
-async def purge_now(
-    request: Request, _: Identity = Depends(admin), files: RecordingStore = Depends(store)
-) -> dict[str, Any]:
+async def purge_now(request: Request, _: Admin, files: RecordingStore = Depends(store)) -> dict[str, Any]:
     """Run the retention job now (it also runs periodically): what it deleted, kept on hold, anonymised."""
-    report = await purge(request.app.state.db, files, request.app.state.settings, datetime.now(UTC))
+    report = await purge(state_of(request).db, files, state_of(request).settings, datetime.now(UTC))
     return report.as_dict()

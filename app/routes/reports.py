@@ -4,45 +4,43 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import kpi, reporting
-from app.csv_export import csv_response
-from app.live_facts import service_live_facts
-from app.security import Identity, get_db, require
-from core.models import Call, Role, utcnow
+from app import reporting
+from app.deps import Db, Supervisor, state_of
+from app.models import Call, Role, utcnow
+from app.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, report_period
+from app.report_service import (
+    AgentStateRow,
+    Interval,
+    IntervalAgentRow,
+    IntervalQueueRow,
+    KpiWindowRow,
+    QueueReport,
+    agent_row,
+    agent_state_rows,
+    kpi_windows,
+    live_facts,
+    queue_row,
+)
+from app.security import require
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+
+
 staff = require(Role.supervisor, Role.manager)
-
-
-class QueueReport(BaseModel):
-    queue: str | None
-    offered: int
-    answered: int
-    abandoned: int
-    avg_wait_s: float | None
-    avg_talk_s: float | None
 
 
 @router.get("/queues", response_model=list[QueueReport])
 async def queues(
+    _: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
-    _: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
-    try:
-        for field, value in (("since", since), ("until", until)):
-            if value is not None:
-                reporting.check_instant(value, field)
-    except reporting.PeriodError as exc:
-        raise period_error(exc) from None
+    check_instants(since=since, until=until)
     until = until or utcnow()
     since = since or until - timedelta(days=1)
     rows = await db.execute(
@@ -67,123 +65,6 @@ async def queues(
 # --- interval reports, agent state time and KPI windows --------------------------------------
 # Every figure comes from app/kpi.py over per-call facts (app/reporting.py); format=csv gives the same
 # columns as the JSON keys, through the one CSV helper (formula cells neutralised).
-CSV_CONTENT = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
-
-
-class IntervalQueueRow(BaseModel):
-    queue: str
-    start: datetime | None
-    offered: int
-    answered: int
-    answered_in_t: int
-    abandoned: int
-    abandoned_in_t: int
-    short_abandoned: int
-    service_level: float | None
-    sl_variant: str
-    sl_threshold_s: float
-    sl_target_pct: float
-    asa_s: float | None
-    aht_s: float | None
-    abandon_rate: float | None
-    longest_wait_s: float | None
-
-
-class IntervalAgentRow(BaseModel):
-    agent_id: int
-    agent: str
-    start: datetime | None
-    answered: int
-    handled: int
-    talk_s: float
-    hold_s: float
-    wrap_s: float
-    aht_s: float | None
-
-
-class AgentStateRow(BaseModel):
-    agent_id: int
-    agent: str
-    logged_in_s: float
-    ready_s: float
-    talk_s: float
-    hold_s: float
-    wrap_s: float
-    pause_s: float
-    pause_by_reason: dict[str, float]
-    occupancy: float | None
-
-
-class KpiWindowRow(BaseModel):
-    window: str
-    since: datetime
-    until: datetime
-    queues: list[IntervalQueueRow]
-
-
-def _period(request: Request, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    """Default: today in the centre's time zone. Errors name the parameter (422), never a 500."""
-    zone = request.app.state.settings.timezone
-    now = utcnow()
-    if since is None and until is None:
-        return kpi.window_bounds(kpi.Window.today, now, zone)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=ZoneInfo(zone))
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=ZoneInfo(zone))
-    try:
-        for field, value in (("since", since), ("until", until)):
-            if value is not None:
-                reporting.check_instant(value, field)
-        until = until or now
-        since = since or until - timedelta(days=1)
-        reporting.check_period(since, until)
-    except reporting.PeriodError as exc:
-        raise period_error(exc) from None
-    return since, until
-
-
-def period_error(exc: reporting.PeriodError) -> HTTPException:
-    return HTTPException(422, [{"loc": ["query", exc.field], "msg": exc.msg, "type": "value_error"}])
-
-
-def queue_row(r: reporting.QueueRow) -> IntervalQueueRow:
-    k, c, cfg = r.kpis, r.kpis.counts, r.kpis.config
-    return IntervalQueueRow(
-        queue=r.queue,
-        start=r.start,
-        offered=c.offered,
-        answered=c.answered,
-        answered_in_t=c.answered_in_t,
-        abandoned=c.abandoned,
-        abandoned_in_t=c.abandoned_in_t,
-        short_abandoned=c.short_abandoned,
-        service_level=k.service_level,
-        sl_variant=cfg.sl_variant.value,
-        sl_threshold_s=cfg.sl_threshold_s,
-        sl_target_pct=cfg.sl_target_pct,
-        asa_s=k.asa_s,
-        aht_s=k.aht_s,
-        abandon_rate=k.abandon_rate,
-        longest_wait_s=c.longest_wait_s,
-    )
-
-
-def _csv_or_json(fmt: str, name: str, rows: list[Any], lang: str) -> Any:
-    if fmt != "csv":
-        return rows
-    fields = list(type(rows[0]).model_fields) if rows else []
-    flat = []
-    for r in rows:
-        d = r.model_dump()
-        flat.append(
-            ["; ".join(f"{k}={v:g}" for k, v in x.items()) if isinstance(x, dict) else x for x in d.values()]
-        )
-    return csv_response(name, fields, flat, lang)
-
-
-Interval = Literal["15", "30", "60"]
-Format = Literal["json", "csv"]
 
 
 @router.get(
@@ -191,18 +72,18 @@ Format = Literal["json", "csv"]
 )
 async def intervals(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
     interval: Interval = "30",
     by: Literal["queue", "agent"] = "queue",
     queue: str | None = Query(default=None, min_length=1, max_length=80),
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """15/30/60-minute intervals per queue (service level with the queue's own variant) or per agent."""
-    since, until = _period(request, since, until)
-    zone = request.app.state.settings.timezone
+    since, until = report_period(request, since, until)
+    zone = state_of(request).settings.timezone
     facts = await reporting.call_facts(db, since, until, queue)
     rows: list[Any]
     if by == "queue":
@@ -212,96 +93,26 @@ async def intervals(
         agent_rows = reporting.agent_intervals(facts, int(interval), zone)
         names = await reporting.user_names(db, {r.agent_id for r in agent_rows})
         rows = [agent_row(r, names) for r in agent_rows]
-    return _csv_or_json(format, f"intervals-{by}-{interval}min.csv", rows, ident.user.language)
-
-
-def agent_row(r: reporting.AgentRow, names: dict[int, str]) -> IntervalAgentRow:
-    c = r.counts
-    return IntervalAgentRow(
-        agent_id=r.agent_id,
-        agent=names.get(r.agent_id, f"#{r.agent_id}"),
-        start=r.start,
-        answered=c.answered,
-        handled=c.handled,
-        talk_s=c.talk_s,
-        hold_s=c.hold_s,
-        wrap_s=c.wrap_s,
-        aht_s=r.aht_s,
-    )
-
-
-async def agent_state_rows(db: AsyncSession, since: datetime, until: datetime) -> list[AgentStateRow]:
-    now = utcnow()
-    times = kpi.state_time(await reporting.state_periods(db, since, until), since, until, now)
-    names = await reporting.user_names(db, set(times))
-    out = []
-    for uid in sorted(times, key=lambda u: names.get(u, "")):
-        st = times[uid]
-        out.append(
-            AgentStateRow(
-                agent_id=uid,
-                agent=names.get(uid, f"#{uid}"),
-                logged_in_s=kpi.logged_in_s(st),
-                ready_s=st.total(kpi.READY),
-                talk_s=st.total(kpi.TALK) + st.total(kpi.RINGING),
-                hold_s=st.total(kpi.HOLD),
-                wrap_s=st.total(kpi.WRAP),
-                pause_s=st.total(kpi.PAUSE),
-                pause_by_reason={
-                    (reason or "-"): s
-                    for (state, reason), s in sorted(st.seconds.items(), key=str)
-                    if state == kpi.PAUSE
-                },
-                occupancy=kpi.state_occupancy(st),
-            )
-        )
-    return out
+    return csv_or_json(format, f"intervals-{by}-{interval}min.csv", rows, ident.user.language)
 
 
 @router.get("/agent-states", response_model=list[AgentStateRow], responses=CSV_CONTENT)
 async def agent_states(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Time per agent in each state (login, ready, talk, hold, wrap, pause by reason) and occupancy."""
-    since, until = _period(request, since, until)
+    since, until = report_period(request, since, until)
     rows = await agent_state_rows(db, since, until)
-    return _csv_or_json(format, "agent-states.csv", rows, ident.user.language)
-
-
-async def kpi_windows(
-    db: AsyncSession, zone: str, live: list[kpi.CallFact] | None = None
-) -> list[KpiWindowRow]:
-    """`live`: calls the history does not hold yet (in progress, or ended and not yet written)."""
-    now = utcnow()
-    since_today, _ = kpi.window_bounds(kpi.Window.today, now, zone)
-    earliest = min(since_today, now - timedelta(minutes=60))
-    facts = await reporting.call_facts(db, earliest, now + timedelta(microseconds=1))
-    facts = reporting.with_live(facts, live or [])
-    configs = await reporting.queue_configs(db)
-    out = []
-    for w in kpi.Window:
-        since, until = kpi.window_bounds(w, now, zone)
-        in_w = kpi.in_window(facts, since, until + timedelta(microseconds=1))
-        rows = [queue_row(r) for r in reporting.queue_totals(in_w, configs)]
-        out.append(KpiWindowRow(window=w.value, since=since, until=until, queues=rows))
-    return out
+    return csv_or_json(format, "agent-states.csv", rows, ident.user.language)
 
 
 @router.get("/kpi", response_model=list[KpiWindowRow])
-async def kpi_by_window(
-    request: Request, _: Identity = Depends(staff), db: AsyncSession = Depends(get_db)
-) -> Any:
+async def kpi_by_window(request: Request, _: Supervisor, db: Db) -> Any:
     """Per-queue KPIs for today and the last 15, 30 and 60 minutes: the call history and, while the PBX
     link runs here, the calls in progress (offered once queued, answered once an agent answered)."""
-    return await kpi_windows(db, request.app.state.settings.timezone, live_facts(request))
-
-
-def live_facts(request: Request) -> list[kpi.CallFact]:
-    """The calls in progress, from the CTI service when it runs in this process (none otherwise)."""
-    service = getattr(request.app.state, "cti", None)
-    return service_live_facts(service) if service is not None else []
+    return await kpi_windows(db, state_of(request).settings.timezone, live_facts(request))

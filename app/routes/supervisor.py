@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes.agent import _ami, cti, my_phone
-from app.security import Identity, Role, get_db, require
-from core.audit import audit
-from core.bus import Principal, interface_of
-from core.models import User
-from cti.service import CtiService
+from app.audit import audit
+from app.bus import interface_of
+from app.deps import Cti, Db, Supervisor, my_phone
+from app.models import User
+from app.security import Identity, Role, require
+from app.ws_hub import Principal
+from core.errors import Forbidden, NotFound
 
 router = APIRouter(prefix="/supervisor", tags=["supervisor"])
 SUPERVISOR = require(Role.supervisor)
@@ -29,19 +29,19 @@ class SpyIn(BaseModel):
 async def spy(
     body: SpyIn,
     request: Request,
-    ident: Identity = Depends(SUPERVISOR),
-    db: AsyncSession = Depends(get_db),
-    service: CtiService = Depends(cti),
+    ident: Annotated[Identity, Depends(SUPERVISOR)],
+    db: Db,
+    service: Cti,
 ) -> dict[str, str]:
     """Rings the supervisor's own phone, which then hears (whispers to, joins) the agent's call."""
     phone = my_phone(ident)
     target = await db.scalar(select(User).where(User.sip_endpoint == body.agent.removeprefix("PJSIP/")))
     if target is None or target.role is not Role.agent:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "agent: no such agent")
+        raise NotFound("agent: no such agent")
     # a supervisor oversees their own team only; one without a team, nobody (managers and admins: all)
     if ident.role is Role.supervisor and (ident.user.team_id is None or target.team_id != ident.user.team_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "agent: not in your team")
-    channel_id = await _ami(service.spy(phone, body.agent, body.mode))
+        raise Forbidden("agent: not in your team")
+    channel_id = await service.spy(phone, body.agent, body.mode)
     audit(
         db,
         f"call.{body.mode}",
@@ -56,9 +56,7 @@ async def spy(
 
 
 @router.get("/live")
-async def live(
-    ident: Identity = Depends(require(Role.supervisor, Role.manager)), service: CtiService = Depends(cti)
-) -> dict[str, Any]:
+async def live(ident: Supervisor, service: Cti) -> dict[str, Any]:
     """The same picture a wallboard's WebSocket snapshot gives, for integrations that poll."""
     who = Principal(
         ident.user.id, ident.user.username, ident.role.value, ident.user.team_id, ident.user.sip_endpoint

@@ -4,102 +4,65 @@ set, its do-not-call lists and the dedupe apply as to any uploaded list)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import unhappy
+from app import list_service, unhappy
 from app import unhappy_segment as segment
-from app.routes import lists as lists_api
-from app.routes.reports import CSV_CONTENT, Format, _csv_or_json
-from app.schemas import Id, Name, Text
-from app.security import Identity, get_db, require
-from core.audit import audit
-from core.models import Role, UnhappyRule, utcnow
+from app.audit import audit
+from app.deps import Admin, Db, Manager, Supervisor
+from app.errors import unprocessable
+from app.models import Role, UnhappyRule
+from app.report_params import CSV_CONTENT, Format, csv_or_json
+from app.security import require
+from app.unhappy_service import (
+    CallListIn,
+    Kind,
+    MemberOut,
+    MemberRow,
+    ReasonOut,
+    RuleIO,
+    call_list_csv,
+    filtered,
+    reasons_text,
+)
+from core.errors import Invalid
 from dialer.list_import import SPOOL_PREFIX
 
 router = APIRouter(prefix="/unhappy", tags=["customer care"])
+
+
 staff = require(Role.supervisor, Role.manager)
+
+
 managers = require(Role.manager)
+
+
 admins = require()
-
-Kind = Literal["account", "contact", "number"]
-
-
-class ReasonOut(BaseModel):
-    code: unhappy.RuleCode
-    count: int
-    last_at: datetime | None
-
-
-class MemberOut(BaseModel):
-    ref: str
-    kind: str
-    id: int | None
-    name: str
-    company: str | None
-    tier: str | None
-    number: str | None
-    reasons: list[ReasonOut]
-
-
-class MemberRow(BaseModel):
-    """The CSV's row: the reasons as `code×count`, separated by `, `."""
-
-    ref: str
-    kind: str
-    name: str
-    company: str | None
-    tier: str | None
-    number: str | None
-    reasons: str
-
-
-def _reasons_text(m: segment.Member) -> str:
-    return ", ".join(f"{r.code.value}×{r.count}" for r in m.reasons)
-
-
-async def filtered(
-    db: AsyncSession, request: Request, reason: unhappy.RuleCode | None, kind: Kind | None
-) -> list[segment.Member]:
-    now = utcnow()
-    found = await segment.members(db, now)
-    cache: segment.SegmentCache | None = getattr(request.app.state, "unhappy", None)
-    if cache is not None:
-        cache.store(found, now)  # the pops see what the page shows
-    return [
-        m
-        for m in found
-        if (reason is None or any(r.code is reason for r in m.reasons)) and (kind is None or m.kind == kind)
-    ]
 
 
 @router.get("", response_model=list[MemberOut] | list[MemberRow], responses=CSV_CONTENT)
 async def list_unhappy(
     request: Request,
+    ident: Supervisor,
+    db: Db,
     reason: unhappy.RuleCode | None = None,
     kind: Kind | None = None,
     format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
 ) -> Any:
     """Everyone in the file now, the most reasons first; `reason` and `kind` filter it."""
     found = await filtered(db, request, reason, kind)
     if format == "csv":
         rows = [
             MemberRow(ref=m.ref, kind=m.kind, name=m.name, company=m.company, tier=m.tier, number=m.number,
-                      reasons=_reasons_text(m))
+                      reasons=reasons_text(m))
             for m in found
         ]  # fmt: skip
-        return _csv_or_json("csv", "unhappy-customers.csv", rows, ident.user.language)
+        return csv_or_json("csv", "unhappy-customers.csv", rows, ident.user.language)
     return [
         MemberOut(
             ref=m.ref, kind=m.kind, id=m.id, name=m.name, company=m.company, tier=m.tier, number=m.number,
@@ -109,16 +72,8 @@ async def list_unhappy(
     ]  # fmt: skip
 
 
-class RuleIO(BaseModel):
-    code: unhappy.RuleCode
-    enabled: bool = True
-    count: int = Field(default=1, ge=1, le=1000)
-    days: int = Field(default=0, ge=0, le=366)
-    threshold: int | None = Field(default=None, ge=0, le=10)
-
-
 @router.get("/rules", response_model=list[RuleIO])
-async def get_rules(_: Identity = Depends(staff), db: AsyncSession = Depends(get_db)) -> Any:
+async def get_rules(_: Supervisor, db: Db) -> Any:
     return [RuleIO(code=r.code, enabled=r.enabled, count=r.count, days=r.days, threshold=r.threshold)
             for r in await segment.rules(db)]  # fmt: skip
 
@@ -127,24 +82,20 @@ async def get_rules(_: Identity = Depends(staff), db: AsyncSession = Depends(get
 async def put_rules(
     body: list[RuleIO],
     request: Request,
-    ident: Identity = Depends(admins),
-    db: AsyncSession = Depends(get_db),
+    ident: Admin,
+    db: Db,
 ) -> Any:
     """The whole rule set (each code once); an empty list restores the defaults."""
     seen: set[str] = set()
     for i, r in enumerate(body):
         if r.code in seen:
-            raise HTTPException(
-                422, [{"loc": ["body", i, "code"], "msg": "given twice", "type": "value_error"}]
-            )
+            raise unprocessable((i, "code"), "given twice")
         seen.add(r.code)
         try:
             unhappy.Rule(r.code, r.enabled, r.count, r.days, r.threshold)
         except ValueError as exc:
             field = str(exc).split(":", 1)[0]
-            raise HTTPException(
-                422, [{"loc": ["body", i, field], "msg": str(exc), "type": "value_error"}]
-            ) from None
+            raise unprocessable((i, field), str(exc)) from None
     await db.execute(delete(UnhappyRule))
     db.add_all(UnhappyRule(**r.model_dump()) for r in body)
     audit(db, "unhappy.rules", user_id=ident.user.id, detail={"rules": [r.model_dump() for r in body]},
@@ -153,52 +104,29 @@ async def put_rules(
     return await get_rules(ident, db)
 
 
-class CallListIn(BaseModel):
-    name: Name  # type: ignore[valid-type]
-    description: Text(2000) | None = None  # type: ignore[valid-type]
-    reason: unhappy.RuleCode | None = None  # only those in the file for this reason
-    kind: Kind | None = None
-    campaign_id: Id | None = None  # type: ignore[valid-type]  # its rule set and DNC lists apply
-
-
-CSV_HEADER = ["reference", "prenom", "nom", "societe", "telephone", "motif"]
-
-
-def call_list_csv(found: list[segment.Member]) -> bytes:
-    """The segment as the list import reads any uploaded file (its French headers map automatically)."""
-    out = io.StringIO()
-    w = csv.writer(out, delimiter=";")
-    w.writerow(CSV_HEADER)
-    for m in found:
-        first = m.first_name or ""
-        last = m.last_name or (m.name if m.kind != "account" else "")
-        w.writerow([m.ref, first, last, m.company or "", m.number or "", _reasons_text(m)])
-    return out.getvalue().encode("utf-8")
-
-
 @router.post("/call-list", status_code=202)
 async def make_call_list(
     body: CallListIn,
     request: Request,
-    ident: Identity = Depends(managers),
-    db: AsyncSession = Depends(get_db),
+    ident: Manager,
+    db: Db,
 ) -> Any:
     """A new call list of the file (or a filtered part), imported like an uploaded file: the answer is the
     import job (`/imports/{id}` for its progress and report)."""
     found = await filtered(db, request, body.reason, body.kind)
     if not found:
-        raise HTTPException(422, "nobody in the file matches these filters: no list made")
-    cl = await lists_api.create_list(
-        lists_api.ListIn(name=body.name, description=body.description), request, ident, db
+        raise Invalid("nobody in the file matches these filters: no list made")
+    cl = await list_service.create_list(
+        db, body.name, body.description, user_id=ident.user.id, request=request
     )
     data = call_list_csv(found)
     fd, path = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=".upload")
     with os.fdopen(fd, "wb") as spool:
         spool.write(data)
-    form = lists_api.UploadForm(
+    form = list_service.UploadForm(
         encoding="utf-8", delimiter=";", dedupe_scope="list", dedupe_by="number", campaign_id=body.campaign_id
     )
-    job = await lists_api.start_import(
-        db, request, ident, cl.id, path, len(data), "unhappy-customers.csv", form
+    job = await list_service.start_import(
+        db, request, ident.user.id, cl.id, path, len(data), "unhappy-customers.csv", form
     )
     return {"list_id": cl.id, "members": len(found), "import": job}

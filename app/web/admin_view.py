@@ -8,15 +8,15 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import team_scope
-from app.routes import complaint_reasons as reasons_api
+from app import reason_service, team_scope
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
-from app.web.pages import _path_id, page, roles
+from app.web.pages import page, path_id, roles
+from core.errors import NotFound
 from core.models import DispositionCode, PauseReason, Queue, Role, Team, User
 
 router = APIRouter(include_in_schema=False)
@@ -61,9 +61,9 @@ async def user_page(
     ident: Identity = Depends(roles(Role.supervisor)),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    user = await db.get(User, _path_id(user_id))
+    user = await db.get(User, path_id(user_id))
     if user is None:
-        raise HTTPException(404, "no such user")
+        raise NotFound("no such user")
     team_scope.check_user(ident, user)  # a team lead: the agents of their own team
     return page(
         request,
@@ -81,8 +81,8 @@ async def user_page(
 async def reasons_page(
     request: Request, ident: Identity = Depends(roles(Role.manager)), db: AsyncSession = Depends(get_db)
 ) -> Any:
-    reasons = await reasons_api.all_reasons(db)
-    tree = reasons_api.tree(reasons)
+    reasons = await reason_service.all_reasons(db)
+    tree = reason_service.tree(reasons)
     lang = ident.user.language
     return page(
         request,
@@ -90,7 +90,7 @@ async def reasons_page(
         ident,
         active="admin",
         tree=tree,
-        parent_options=[(str(top.id), reasons_api.label_of(top, lang)) for top, _kids in tree],
+        parent_options=[(str(top.id), reason_service.label_of(top, lang)) for top, _kids in tree],
     )
 
 

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes import complaint_reasons as reasons_api
-from app.routes import history as history_api
-from app.routes import recordings as recordings_api
+from app import history_service, reason_service, recording_service
+from app.models import Complaint, Contact, Interaction, Role
 from app.security import Identity, get_db
-from app.web.pages import _dispo_labels, _names, _path_id, page, page_identity
-from core.dialer_tables import Campaign
-from core.models import Complaint, Contact, Interaction, Role
+from app.web.pages import dispo_labels, page, page_identity, path_id, user_names
+from core.errors import NotFound
+from dialer.models import Campaign
 
 router = APIRouter(include_in_schema=False)
 CAMPAIGN_VIEWERS = (Role.supervisor, Role.manager, Role.admin)  # the campaign monitor's own rule
@@ -30,15 +29,15 @@ async def call_page(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    number = _path_id(call_id)
+    number = path_id(call_id)
     if not 1 <= number <= 2**62:
-        raise HTTPException(404, "no such call")
-    call = await history_api.get_call(call_id=number, ident=ident, db=db)  # 404 out of scope
+        raise NotFound("no such call")
+    call = await history_service.visible_call(db, ident, number)  # 404 out of scope
     contact = await db.get(Contact, call.contact_id) if call.contact_id else None
     campaign = await db.get(Campaign, call.campaign_id) if call.campaign_id else None
-    recordings = await recordings_api.call_recordings(call_id=number, ident=ident, db=db)
-    playable = await recordings_api.recordings_of_calls(db, ident, {number})  # those this user may hear
-    labels = await _dispo_labels(db)
+    recordings = await recording_service.call_recordings(db, ident, number)
+    playable = await recording_service.recordings_of_calls(db, ident, {number})  # those this user may hear
+    labels = await dispo_labels(db)
     codes = await db.scalars(
         select(Interaction.disposition_code)
         .where(Interaction.call_id == number, Interaction.disposition_code.is_not(None))
@@ -56,10 +55,10 @@ async def call_page(
         contact=contact,
         campaign=campaign,
         campaign_link=ident.role in CAMPAIGN_VIEWERS,
-        agent=(await _names(db, {call.agent_id})).get(call.agent_id) if call.agent_id else None,
+        agent=(await user_names(db, {call.agent_id})).get(call.agent_id) if call.agent_id else None,
         dispositions=[labels.get(c, c) for c in codes if c],
         complaints=complaints,
-        reason_labels=reasons_api.labels(await reasons_api.all_reasons(db), ident.user.language),
+        reason_labels=reason_service.labels(await reason_service.all_reasons(db), ident.user.language),
         recordings=recordings,
         playable={r.id for r in playable.values()},
     )

@@ -1,5 +1,5 @@
 """The campaign monitor page: live figures (web/static/js/campaign_monitor.js polls the monitor API) and
-the campaign's reports per pass, list and agent for a period, rendered from `app.routes.dialer_reports` (the
+the campaign's reports per pass, list and agent for a period, rendered from `app.campaign_report_service` (the
 same rows the JSON and CSV exports give)."""
 
 from __future__ import annotations
@@ -7,19 +7,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes import dialer_reports as report_api
+from app import campaign_report_service as report_api
+from app.models import Role
 from app.schemas import PathId
 from app.security import Identity, get_db
 from app.web.campaigns_view import ACTION_LABELS, STATE_LABELS
 from app.web.pages import page, roles
 from app.web.render import gettext as _
 from app.web.reports_view import day_period
-from core.dialer_tables import Campaign, CampaignState
-from core.models import Role
+from core.errors import NotFound
 from dialer.campaigns import TRANSITIONS
+from dialer.models import Campaign, CampaignState
 from dialer.store import rule_set_named
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +40,7 @@ async def campaign_monitor_page(
 ) -> Any:
     c = await db.get(Campaign, campaign_id)
     if c is None:
-        raise HTTPException(404, "no such campaign")
+        raise NotFound("no such campaign")
     first, last, since, until, error = day_period(request, start, end)
     zone = since.tzinfo
     reports = {

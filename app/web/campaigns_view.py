@@ -10,16 +10,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes import campaigns as campaigns_api
+from app import campaign_service
+from app.models import Queue, Role, Team, utcnow
 from app.routes.agent_script import script_variables
 from app.security import Identity, get_db
-from app.web.pages import _path_id, page, roles
+from app.web.pages import page, path_id, roles
 from app.web.render import N_, gettext
-from core.dialer_tables import (
+from core.errors import NotFound
+from dialer.campaign_readiness import dial_blockers
+from dialer.campaigns import DEFAULT_RETRY_RULES, TRANSITIONS
+from dialer.compliance import WEEKDAYS, RuleSet, builtin_rule_sets
+from dialer.croc import Script, load_script, render, shipped_script_paths
+from dialer.list_import import STANDARD_FIELDS
+from dialer.model_errors import ContentError
+from dialer.models import (
     CallList,
     Campaign,
     CampaignList,
@@ -32,13 +40,6 @@ from core.dialer_tables import (
     MachineAction,
     MappingTemplate,
 )
-from core.model_errors import ContentError
-from core.models import Queue, Role, Team, utcnow
-from dialer.campaign_readiness import dial_blockers
-from dialer.campaigns import DEFAULT_RETRY_RULES, TRANSITIONS
-from dialer.compliance import WEEKDAYS, RuleSet, builtin_rule_sets
-from dialer.croc import Script, load_script, render, shipped_script_paths
-from dialer.list_import import STANDARD_FIELDS
 
 router = APIRouter(include_in_schema=False)
 STATE_LABELS = {
@@ -154,10 +155,10 @@ async def campaign_page(
     ident: Identity = Depends(roles(Role.manager)),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    c = await db.get(Campaign, _path_id(campaign_id))
+    c = await db.get(Campaign, path_id(campaign_id))
     if c is None:
-        raise HTTPException(404, "no such campaign")
-    facts = await campaigns_api.readiness_facts(db, c, request.app.state.settings.default_region)
+        raise NotFound("no such campaign")
+    facts = await campaign_service.readiness_facts(db, c, request.app.state.settings.default_region)
     blockers = [
         gettext(BLOCKER_LABELS[b.code], **({"at": _when(b.at)} if b.at else {}))
         for b in dial_blockers(facts, utcnow())
@@ -254,7 +255,7 @@ async def script_page(
     db: AsyncSession = Depends(get_db),
 ) -> Any:
     if _script_path(name) is None:
-        raise HTTPException(404, "no such script")
+        raise NotFound("no such script")
     region = request.app.state.settings.default_region
     return page(
         request,

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import unhappy
-from app.routes import unhappy as unhappy_api
+from app import unhappy_service as unhappy_api
+from app.models import Role
 from app.security import Identity, get_db
 from app.web.pages import page, roles
 from app.web.render import N_, gettext
-from core.dialer_tables import Campaign
-from core.models import Role
+from dialer.models import Campaign
 
 router = APIRouter(include_in_schema=False)
 REASON_LABELS = {

@@ -13,16 +13,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes import complaint_reasons as reasons_api
-from app.routes import complaints as complaints_api
-from app.routes import customers as customers_api
-from app.routes import history as history_api
-from app.routes import recordings as recordings_api
-from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
-from app.web import i18n
-from app.web.render import render, use_language
-from core.audit import audit
-from core.models import (
+from app import complaint_service, customer_service, history_service, reason_service, recording_service
+from app.audit import audit
+from app.deps import state_of
+from app.errors import unprocessable
+from app.models import (
     Account,
     ComplaintStatus,
     Contact,
@@ -34,6 +29,10 @@ from core.models import (
     Role,
     User,
 )
+from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
+from app.web import i18n
+from app.web.render import render, use_language
+from core.errors import Invalid, NotFound
 
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "plateau_lang"
@@ -79,7 +78,7 @@ def roles(*allowed: Role):  # type: ignore[no-untyped-def]
     return dep
 
 
-def _check_csrf(ident: Identity, sent: str) -> None:
+def check_csrf(ident: Identity, sent: str) -> None:
     if not (ident.csrf_token and hmac.compare_digest(sent.encode(), ident.csrf_token.encode())):
         raise HTTPException(403, "missing or wrong CSRF token")
 
@@ -119,12 +118,10 @@ async def set_language(
 ) -> RedirectResponse:
     """Signed in: saved on the user (it follows them to any browser). Signed out: a cookie."""
     if lang not in i18n.LANGUAGES:
-        raise HTTPException(
-            422, [{"loc": ["body", "lang"], "msg": "unsupported language", "type": "value_error"}]
-        )
+        raise unprocessable("lang", "unsupported language")
     ident = await identify(db, bearer=None, cookie=request.cookies.get(SESSION_COOKIE))
     if ident is not None:
-        _check_csrf(ident, csrf_token)
+        check_csrf(ident, csrf_token)
         user = await db.get(User, ident.user.id)
         if user is not None:
             user.language = lang
@@ -142,7 +139,7 @@ async def logout(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> RedirectResponse:
-    _check_csrf(ident, csrf_token)
+    check_csrf(ident, csrf_token)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         await close_session(db, cookie)
@@ -173,7 +170,7 @@ async def desk(
             .order_by(Queue.name)
         )
     )
-    choosable = reasons_api.choosable(await reasons_api.all_reasons(db))
+    choosable = reason_service.choosable(await reason_service.all_reasons(db))
     return page(
         request,
         "desk.html",
@@ -182,8 +179,8 @@ async def desk(
         pauses=pauses,
         dispositions=dispositions,
         my_queues=my_queues,
-        reasons=reasons_api.tree(choosable),  # the complaint form's reasons (taxonomy)
-        reason_labels=reasons_api.labels(choosable, ident.user.language),
+        reasons=reason_service.tree(choosable),  # the complaint form's reasons (taxonomy)
+        reason_labels=reason_service.labels(choosable, ident.user.language),
     )
 
 
@@ -232,9 +229,11 @@ async def customers(
         if any(ord(c) < 32 for c in q):
             error = "invalid"
         else:
-            contacts = await customers_api.search_contacts(request=request, q=q, limit=50, _=ident, db=db)
+            contacts = await customer_service.search_contacts(
+                db, q, 50, state_of(request).settings.default_region
+            )
             if sum(c.isdigit() for c in q) < 6:
-                accounts = await customers_api.list_accounts(q=q, limit=20, _=ident, db=db)
+                accounts = await customer_service.search_accounts(db, q, 20)
     return page(
         request,
         "customers.html",
@@ -247,14 +246,14 @@ async def customers(
     )
 
 
-async def _names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
+async def user_names(db: AsyncSession, ids: set[int | None]) -> dict[int, str]:
     ids_ = {i for i in ids if i is not None}
     if not ids_:
         return {}
     return dict((await db.execute(select(User.id, User.display_name).where(User.id.in_(ids_)))).all())
 
 
-async def _dispo_labels(db: AsyncSession) -> dict[str, str]:
+async def dispo_labels(db: AsyncSession) -> dict[str, str]:
     return dict((await db.execute(select(DispositionCode.code, DispositionCode.label))).all())
 
 
@@ -262,16 +261,16 @@ async def _or_first_page(fetch: Callable[[str | None], Awaitable[Any]], cursor: 
     """A mangled ?cursor= (an edited or truncated link) shows the newest page instead of an error."""
     try:
         return await fetch(cursor)
-    except HTTPException as exc:
-        if exc.status_code != 422 or cursor is None:
+    except Invalid:
+        if cursor is None:
             raise
         return await fetch(None)
 
 
-def _path_id(raw: str) -> int:
+def path_id(raw: str) -> int:
     """A record id from the URL; anything else is a 'not found' page, not a JSON validation error."""
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
-        raise HTTPException(404, "not found")
+        raise NotFound("not found")
     return int(raw)
 
 
@@ -304,10 +303,10 @@ async def _timeline_view(
     call_ids = {i.call_id for i in timeline.items if i.call_id}
     return {
         "timeline": timeline,
-        "names": await _names(db, {i.agent_id for i in timeline.items} | agents),
-        "recordings": await recordings_api.recordings_of_calls(db, ident, call_ids),
-        "calls": await history_api.visible_call_ids(db, ident, call_ids),
-        "dispositions": await _dispo_labels(db),
+        "names": await user_names(db, {i.agent_id for i in timeline.items} | agents),
+        "recordings": await recording_service.recordings_of_calls(db, ident, call_ids),
+        "calls": await history_service.visible_call_ids(db, ident, call_ids),
+        "dispositions": await dispo_labels(db),
         "kind": _kind(kind),
         "kinds": list(InteractionKind),
         "cursor": cursor,
@@ -324,27 +323,16 @@ async def contact_page(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    contact_id = _path_id(contact_id)  # type: ignore[assignment]
+    contact_id = path_id(contact_id)  # type: ignore[assignment]
     if not 1 <= contact_id <= 2**62:
-        raise HTTPException(404, "no such contact")
-    contact = await customers_api.get_contact(contact_id=contact_id, _=ident, db=db)
+        raise NotFound("no such contact")
+    contact = await customer_service.contact(db, contact_id)
     timeline = await _or_first_page(
-        lambda c: history_api.contact_timeline(
-            contact_id=contact_id, cursor=c, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
-        ),
+        lambda c: history_service.contact_timeline(db, contact_id, c, TIMELINE_PAGE, _kind(kind)),
         cursor,
     )
-    complaints = await complaints_api.list_complaints(
-        request=request,
-        status=None,
-        sla=None,
-        owner_id=None,
-        contact_id=contact_id,
-        reason_id=None,
-        limit=100,
-        _=ident,
-        db=db,
-    )
+    settings = state_of(request).settings
+    complaints = await complaint_service.search(db, settings, None, None, None, contact_id, None, 100)
     row = await db.get(Contact, contact_id)
     assert row is not None  # get_contact answered 404 otherwise
     account_row = await db.get(Account, row.account_id) if row.account_id else None
@@ -369,19 +357,17 @@ async def account_page(
     ident: Identity = Depends(page_identity),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    account_id = _path_id(account_id)  # type: ignore[assignment]
+    account_id = path_id(account_id)  # type: ignore[assignment]
     if not 1 <= account_id <= 2**62:
-        raise HTTPException(404, "no such account")
-    account = await customers_api.get_account(account_id=account_id, _=ident, db=db)
+        raise NotFound("no such account")
+    account = await customer_service.account(db, account_id)
     members = list(
         await db.scalars(
             select(Contact).where(Contact.account_id == account_id).order_by(Contact.last_name, Contact.id)
         )
     )
     timeline = await _or_first_page(
-        lambda c: history_api.account_timeline(
-            account_id=account_id, cursor=c, limit=TIMELINE_PAGE, kind=_kind(kind), _=ident, db=db
-        ),
+        lambda c: history_service.account_timeline(db, account_id, c, TIMELINE_PAGE, _kind(kind)),
         cursor,
     )
     who = {c.id: f"{c.first_name} {c.last_name}".strip() for c in members}
@@ -410,44 +396,35 @@ async def complaints_page(
 ) -> Any:
     status_ = ComplaintStatus(status) if status in ComplaintStatus.__members__ else None
     sla_ = sla if sla in SLA_STATES else None
-    reasons = await reasons_api.all_reasons(db)
+    reasons = await reason_service.all_reasons(db)
     reason_ = int(reason) if reason and reason.isdigit() and int(reason) in {r.id for r in reasons} else None
-    rows = await complaints_api.list_complaints(
-        request=request,
-        status=status_,
-        sla=sla_,
-        owner_id=None,
-        contact_id=None,
-        reason_id=reason_,
-        limit=200,
-        _=ident,
-        db=db,
-    )
+    settings = state_of(request).settings
+    rows = await complaint_service.search(db, settings, status_, sla_, None, None, reason_, 200)
     contact_ids = {c.contact_id for c in rows}
     contacts = (
         {c.id: c for c in await db.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
         if contact_ids
         else {}
     )
-    pinned = await recordings_api.pinned_recordings(db, ident, {c.id for c in rows})
+    pinned = await recording_service.pinned_recordings(db, ident, {c.id for c in rows})
     call_ids = {c.call_id for c in rows if c.call_id}
-    of_call = await recordings_api.recordings_of_calls(db, ident, call_ids)
+    of_call = await recording_service.recordings_of_calls(db, ident, call_ids)
     return page(
         request,
         "complaints.html",
         ident,
         pinned=pinned,
         call_recordings=of_call,
-        calls=await history_api.visible_call_ids(db, ident, call_ids),
+        calls=await history_service.visible_call_ids(db, ident, call_ids),
         active="complaints",
         rows=rows,
         contacts=contacts,
-        names=await _names(db, {c.owner_id for c in rows}),
+        names=await user_names(db, {c.owner_id for c in rows}),
         status=status_,
         sla=sla_,
         statuses=list(ComplaintStatus),
         sla_states=SLA_STATES,
         reason=reason_,
-        reasons=reasons_api.tree(reasons),
-        reason_labels=reasons_api.labels(reasons, ident.user.language),
+        reasons=reason_service.tree(reasons),
+        reason_labels=reason_service.labels(reasons, ident.user.language),
     )

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import person_data
 from app.person_data import BadQuery, Person, PersonNotFound
 from app.security import Identity, get_db
-from app.web.pages import _check_csrf, page, roles
+from app.web.pages import check_csrf, page, roles
 from app.web.render import N_, gettext
 from core.recording_store import store_for
 
@@ -124,7 +124,7 @@ async def persons_action(
     ident: Identity = Depends(roles()),
     db: AsyncSession = Depends(get_db),
 ) -> Any:
-    _check_csrf(ident, csrf_token)
+    check_csrf(ident, csrf_token)
     if action not in ("erase", "objection"):
         return await _show(request, ident, db, {}, gettext("Unknown action."))
     try:

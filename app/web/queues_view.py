@@ -6,21 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import queue_admin
-from app.queue_admin import Live, Refused
+from app.audit import audit
+from app.deps import state_of
+from app.models import Queue, Team, User
+from app.queue_admin import Live
 from app.queue_schemas import MemberIn, QueueIn, QueuePatch
-from app.routes.admin import _apply_phones
 from app.security import Identity, get_db
-from app.web.pages import _check_csrf, page, roles
+from app.web.pages import check_csrf, page, roles
 from app.web.render import N_, gettext
-from core.audit import audit
-from core.models import Queue, Team, User
+from core.errors import Conflict, DomainError, NotFound
 from cti.phones import REALM, reset_password
 from cti.queues_conf import SKILL_MAX, SKILL_MIN, STRATEGIES
 
@@ -79,9 +80,9 @@ REFUSALS = {
 }
 
 
-def _refusal(exc: Refused) -> dict[str, str]:
+def _refusal(exc: DomainError) -> dict[str, str]:
     text = gettext(REFUSALS[exc.key], **exc.params) if exc.key in REFUSALS else exc.message
-    return {exc.field or "_": text}
+    return {str(exc.field) if exc.field is not None else "_": text}
 
 
 def _schema_errors(exc: ValidationError) -> dict[str, str]:
@@ -94,7 +95,7 @@ def _schema_errors(exc: ValidationError) -> dict[str, str]:
 
 async def _form(request: Request, ident: Identity) -> dict[str, str]:
     form = await request.form()
-    _check_csrf(ident, str(form.get("csrf_token", "")))
+    check_csrf(ident, str(form.get("csrf_token", "")))
     return {k: str(v).strip() for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
 
 
@@ -195,8 +196,8 @@ async def queues_page(
     return await _render(request, ident, db, q, notice=notice)
 
 
-def _refused_status(exc: Refused) -> int:
-    return exc.status if exc.status != 404 else 422
+def _refused_status(exc: DomainError) -> int:
+    return 409 if isinstance(exc, Conflict) else 422  # on a form, a missing thing is a refused field
 
 
 @router.post(PATH)
@@ -211,7 +212,7 @@ async def create_queue(
         return await _render(
             request, ident, db, errors=_schema_errors(exc), typed=form, form="new", status=422
         )
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, errors=_refusal(exc), typed=form, form="new", status=_refused_status(exc)
         )
@@ -230,7 +231,7 @@ async def update_queue(
         return await _render(
             request, ident, db, queue_id, errors=_schema_errors(exc), typed=form, form="edit", status=422
         )
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), typed=form, form="edit",
             status=_refused_status(exc),
@@ -245,7 +246,7 @@ async def delete_queue(
     await _form(request, ident)
     try:
         await queue_admin.delete_queue(db, Live.of(request), ident.user.id, queue_id, request)
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), form="delete", status=_refused_status(exc)
         )
@@ -267,7 +268,7 @@ async def set_member(
         return await _render(
             request, ident, db, queue_id, errors=_schema_errors(exc), typed=form, form="member", status=422
         )
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(
             request, ident, db, queue_id, errors=_refusal(exc), typed=form, form="member",
             status=_refused_status(exc),
@@ -286,7 +287,7 @@ async def remove_member(
     await _form(request, ident)
     try:
         await queue_admin.remove_member(db, Live.of(request), ident.user.id, queue_id, user_id, request)
-    except Refused as exc:
+    except DomainError as exc:
         return await _render(request, ident, db, queue_id, errors=_refusal(exc), form="member", status=422)
     return _back(queue_id, "removed")
 
@@ -299,12 +300,12 @@ async def phone_password(
     await _form(request, ident)
     user = await db.get(User, user_id)
     if user is None or not user.sip_endpoint:
-        raise HTTPException(404, "no such phone")
+        raise NotFound("no such phone")
     password = await reset_password(db, user)
     audit(db, "phone.password_reset", user_id=ident.user.id, target_type="user", target_id=user.id,
           request=request)  # fmt: skip
     await db.commit()
-    applied = await _apply_phones(request, db)
+    applied = await state_of(request).apply_phones(db)
     credentials = {
         "user": user.sip_endpoint,
         "password": password,

@@ -313,7 +313,7 @@ async def test_given_an_open_monitor_when_it_polls_then_the_attempts_are_read_ag
     api: Api,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from app.routes import dialer_monitor as monitor_api
+    from app.routes import campaign_monitor as monitor_api
 
     monkeypatch.setattr(monitor_api, "FIGURES_MIN_AGE_S", 0.0)
     ids = await seed(api)

@@ -4,7 +4,7 @@ Dial level, calls in flight, agents by state, contacts, abandons today and over 
 list penetration and the last pacing decisions with their inputs. Today's counts use the campaign
 report definitions (`dialer.campaign_reports`), so the monitor and the reports cannot disagree.
 GET /api/v1/campaign-tiles: the wallboard's campaign tiles as the feed last published them.
-The campaign reports (`app.routes.dialer_reports`) are mounted with this router.
+The campaign reports (`app.routes.campaign_reports`) are mounted with this router.
 """
 
 from __future__ import annotations
@@ -16,47 +16,43 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes import dialer_reports as report_api
+from app import campaign_report_service
+from app.deps import AppState, Db, MaybeDialer, StateDep, Supervisor
+from app.routes import campaign_reports as report_api
 from app.schemas import PathId
-from app.security import Identity, get_db, require
-from core.dialer_tables import Campaign, CampaignList, Lead
-from core.models import Role
+from core.errors import NotFound
 from dialer import campaign_reports as cr
 from dialer.campaign_feed import abandon_wire
 from dialer.compliance import RuleSet
 from dialer.engine import campaign_abandons, utc_now
+from dialer.models import Campaign, CampaignList, Lead
 from dialer.store import imported, rule_set_named
 
 router = APIRouter(tags=["campaigns"])
 router.include_router(report_api.router)
-supervisor = require(Role.supervisor, Role.manager)
 
 
 @router.get("/campaign-tiles")
-async def campaign_tiles(request: Request, _: Identity = Depends(supervisor)) -> list[dict[str, Any]]:
+async def campaign_tiles(state: StateDep, _: Supervisor) -> list[dict[str, Any]]:
     """The running campaigns' wallboard tiles (then follow the `campaign_tile` WebSocket messages)."""
-    feed = getattr(request.app.state, "campaign_feed", None)
+    feed = state.campaign_feed
     return feed.current() if feed is not None else []
 
 
 @router.get("/campaigns/{campaign_id}/monitor")
 async def campaign_monitor(
-    campaign_id: PathId,
-    request: Request,
-    _: Identity = Depends(supervisor),
-    db: AsyncSession = Depends(get_db),
+    campaign_id: PathId, state: StateDep, dialer: MaybeDialer, _: Supervisor, db: Db
 ) -> dict[str, Any]:
     c = await db.get(Campaign, campaign_id)
     if c is None:
-        raise HTTPException(404, "no such campaign")
-    dialer = getattr(request.app.state, "dialer", None)
+        raise NotFound("no such campaign")
     now = dialer.clock() if dialer is not None else utc_now()
     rs = await rule_set_named(db, c.rule_set)
-    figures = await _db_figures(request, db, c, rs, now, getattr(dialer, "attempts_written", 0))
+    figures = await _db_figures(state, db, c, rs, now, getattr(dialer, "attempts_written", 0))
     live = dialer.live_view(c.id) if dialer is not None else {"running": False, "decisions": []}
     return {
         "campaign": {"id": c.id, "name": c.name, "state": c.state.value, "dial_mode": c.dial_mode.value},
@@ -86,11 +82,9 @@ class _Figures:
 
 
 async def _db_figures(
-    request: Request, db: AsyncSession, c: Campaign, rs: RuleSet | None, now: datetime, written: int
+    state: AppState, db: AsyncSession, c: Campaign, rs: RuleSet | None, now: datetime, written: int
 ) -> dict[str, Any]:
-    cache: dict[int, _Figures] | None = getattr(request.app.state, "campaign_monitor_figures", None)
-    if cache is None:
-        cache = request.app.state.campaign_monitor_figures = {}
+    cache: dict[int, _Figures] = state.memo("campaign_monitor_figures", dict)
     hit = cache.get(c.id)
     age = time.monotonic() - hit.at if hit else math.inf
     if hit and (age < FIGURES_MIN_AGE_S or (hit.written == written and age < FIGURES_MAX_AGE_S)):
@@ -106,7 +100,7 @@ async def _db_figures(
         )
     ).one()
     day = now + timedelta(microseconds=1)
-    attempts = (await report_api.load_attempts(db, [c.id], midnight, day, passes=False))[c.id]
+    attempts = (await campaign_report_service.load_attempts(db, [c.id], midnight, day, passes=False))[c.id]
     today = cr.figures(attempts, cr.RuleSetView(rs), total)
     value: dict[str, Any] = {"abandon_today": None, "abandon_period": None}
     if rs is not None:

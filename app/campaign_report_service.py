@@ -1,12 +1,6 @@
-"""Campaign reports for supervisors and managers: JSON, or CSV with the same columns (`format=csv`).
-
-GET /api/v1/campaign-reports                       one row per campaign with attempts in the period
-GET /api/v1/campaign-reports/{id}?by=list|agent|pass   one campaign, per call list, agent or pass 1..5
-
-Every figure comes from `dialer.campaign_reports` (definitions there); this module only loads the
-attempts, with each one's pass (its rank in its lead's whole history, counted by the database) and list.
-The period is the interval reports' one (`app.routes.reports`): today by default, at most 31 days.
-"""
+"""Campaign reports: loading the attempts (each with its pass, its rank in its lead's whole history, counted
+by the database, and its list) that dialer.campaign_reports turns into figures. The API and the pages
+share these."""
 
 from __future__ import annotations
 
@@ -14,25 +8,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
 from app.csv_export import csv_response
-from app.routes.reports import CSV_CONTENT, Format
-from app.routes.reports import _period as report_period
-from app.schemas import PathId
-from app.security import Identity, get_db, require
-from core.dialer_tables import CallList, Campaign, CampaignList, Lead, LeadAttempt
-from core.models import Role
 from dialer import campaign_reports as cr
 from dialer.leads_model import Attempt, AttemptResult
+from dialer.models import CallList, Campaign, CampaignList, Lead, LeadAttempt
 from dialer.store import rule_set_named
 
-router = APIRouter(prefix="/campaign-reports", tags=["campaigns"])
-staff = require(Role.supervisor, Role.manager)  # admin always passes
 By = Literal["campaign", "list", "agent", "pass"]
 
 
@@ -218,47 +204,3 @@ def as_csv(name: str, rows: list[ReportRow], lang: str) -> Any:
     header = [*fields, *(f"results_{r}" for r in RESULT_COLUMNS)]
     body = [[getattr(r, f) for f in fields] + [r.results.get(res, 0) for res in RESULT_COLUMNS] for r in rows]
     return csv_response(name, header, body, lang)
-
-
-# --- routes --------------------------------------------------------------------------------------------
-@router.get("", response_model=list[ReportRow], responses=CSV_CONTENT)
-async def all_campaigns(
-    request: Request,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
-) -> Any:
-    """Every campaign that dialled in the period: attempts, contacts, conversions, abandons by definition."""
-    since, until = report_period(request, since, until)
-    active = select(LeadAttempt.campaign_id).where(
-        LeadAttempt.started_at >= since, LeadAttempt.started_at < until
-    )
-    campaigns = list(
-        await db.scalars(select(Campaign).where(Campaign.id.in_(active)).order_by(Campaign.name))
-    )
-    rows = await campaign_rows(db, campaigns, since, until)
-    return as_csv("campaigns.csv", rows, ident.user.language) if format == "csv" else rows
-
-
-@router.get("/{campaign_id}", response_model=list[ReportRow], responses=CSV_CONTENT)
-async def one_campaign(
-    campaign_id: PathId,
-    request: Request,
-    by: By = "campaign",
-    since: datetime | None = None,
-    until: datetime | None = None,
-    format: Format = "json",
-    ident: Identity = Depends(staff),
-    db: AsyncSession = Depends(get_db),
-) -> Any:
-    """One campaign as a whole, or per call list, per agent (calls nobody took: agent null) or per pass."""
-    c = await db.get(Campaign, campaign_id)
-    if c is None:
-        raise HTTPException(404, "no such campaign")
-    since, until = report_period(request, since, until)
-    rows = await breakdown(db, c, by, since, until)
-    if format == "csv":
-        return as_csv(f"campaign-{c.id}-{by}.csv", rows, ident.user.language)
-    return rows
