@@ -10,22 +10,22 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
 from app.campaign_schemas import Instant
 from app.errors import unprocessable
-from app.models import User
 from app.schemas import ORM, Text
+from core.audit import audit
+from core.dialer_tables import Callback as CallbackRow
+from core.dialer_tables import (
+    CallbackSource,
+    CallbackStatus,
+    Campaign,
+)
+from core.models import User
 from cti.numbers import InvalidNumber, parse
 from dialer.callbacks import CallbackError, callback_audience, schedule_callback
 from dialer.compliance import Reason, RuleSet, check
 from dialer.compliance_zones import UnknownZone, zone_info
 from dialer.leads_model import Lead, LeadNumber
-from dialer.models import Callback as CallbackRow
-from dialer.models import (
-    CallbackSource,
-    CallbackStatus,
-    Campaign,
-)
 from dialer.store import rule_set_named
 
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaign_schemas import CampaignIn
 from app.campaign_service import insert_campaign
-from app.models import Queue, Team
+from core.dialer_tables import CallList, Campaign
 from core.errors import DomainError, Invalid
-from dialer.model_errors import ContentError, format_validation_error, read_yaml
-from dialer.models import CallList, Campaign
+from core.model_errors import ContentError, format_validation_error, read_yaml
+from core.models import Queue, Team
 
 BY_NAME = {"queue": ("queue_id", Queue), "team": ("team_id", Team)}
 

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
 from app.csv_export import csv_response
+from core.dialer_tables import CallList, Campaign, CampaignList, Lead, LeadAttempt
 from dialer import campaign_reports as cr
 from dialer.leads_model import Attempt, AttemptResult
-from dialer.models import CallList, Campaign, CampaignList, Lead, LeadAttempt
 from dialer.store import rule_set_named
 
 By = Literal["campaign", "list", "agent", "pass"]

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
-from app.recordings import Policy as RecordingPolicy
 from app.schemas import ORM, Id, Name, RetentionDays, SoundName, Text
-from dialer.campaigns import (
-    DEFAULT_RETRY_RULES,
-)
-from dialer.models import (
+from core.dialer_tables import (
     CampaignState,
     DialMode,
     MachineAction,
+)
+from cti.recordings import Policy as RecordingPolicy
+from dialer.campaigns import (
+    DEFAULT_RETRY_RULES,
 )
 
 

@@ -13,11 +13,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_sounds
-from app.audit import audit
 from app.campaign_schemas import CampaignIn, CampaignOut
 from app.errors import invalid_lines, unprocessable
-from app.models import Queue, QueueMember, Role, Team, User, utcnow
+from core.audit import audit
+from core.dialer_tables import (
+    CallList,
+    Campaign,
+    CampaignList,
+    CampaignState,
+)
+from core.dialer_tables import Lead as LeadRow
 from core.errors import Conflict, NotFound
+from core.model_errors import ContentError
+from core.models import Queue, QueueMember, Role, Team, User, utcnow
 from cti.numbers import InvalidNumber, parse
 from dialer.campaign_readiness import ReadinessFacts
 from dialer.campaigns import (
@@ -30,14 +38,6 @@ from dialer.campaigns import (
 from dialer.croc import shipped_script_paths
 from dialer.engine import DialerService
 from dialer.messages import MessageError, sound_name
-from dialer.model_errors import ContentError
-from dialer.models import (
-    CallList,
-    Campaign,
-    CampaignList,
-    CampaignState,
-)
-from dialer.models import Lead as LeadRow
 from dialer.store import rule_set_named
 
 # what a PATCH may not set to null

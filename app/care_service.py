@@ -13,17 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import care_ratios as cr
 from app import care_report
-from app.audit import audit
 from app.deps import state_of
 from app.errors import unprocessable
-from app.models import Account, ComplaintReason, Contact, User, utcnow
 from app.reason_service import all_reasons, labels
 from app.report_params import report_period
 from app.satisfaction import CSAT_SCORES, NPS_SCORES, By, Satisfaction
 from app.satisfaction_report import satisfaction_report
 from app.schemas import Label
 from app.security import Identity
-from dialer.models import Campaign
+from core.audit import audit
+from core.dialer_tables import Campaign
+from core.models import Account, ComplaintReason, Contact, User, utcnow
 
 
 class CareStatusIn(BaseModel):

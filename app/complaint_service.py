@@ -10,10 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import complaints as rules
-from app.audit import audit
 from app.errors import unprocessable
 from app.history_service import check_call_visible
-from app.models import (
+from app.reason_service import usable_reason
+from app.schemas import ComplaintIn, ComplaintOut
+from app.security import Identity
+from core.audit import audit
+from core.errors import NotFound
+from core.models import (
     Complaint,
     ComplaintReason,
     ComplaintStatus,
@@ -24,11 +28,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.reason_service import usable_reason
-from app.schemas import ComplaintIn, ComplaintOut
-from app.security import Identity
-from app.settings import Settings
-from core.errors import NotFound
+from core.settings import Settings
 
 
 def complaint_out(c: Complaint, settings: Settings) -> ComplaintOut:

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from app.models import ComplaintStatus as S
 from core.errors import Conflict
+from core.models import ComplaintStatus as S
 
 
 class SlaState(StrEnum):

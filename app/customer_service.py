@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.customers import find_callers
-from app.models import Account, Contact
 from core.errors import NotFound
+from core.models import Account, Contact
 
 
 def like(q: str) -> str:

@@ -13,13 +13,13 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
-from app.bus import interface_of
-from app.db import Database
 from app.security import ANY_ROLE, STAFF, Identity, LoginRateLimiter, PasswordWork, Role, get_db, require
-from app.settings import Settings
 from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub
+from core.bus import interface_of
+from core.db import Database
 from core.errors import Conflict, Unavailable
+from core.settings import Settings
 from cti.phones import Provisioner
 from cti.queue_provision import QueueProvisioner
 from cti.service import CtiService

@@ -12,10 +12,10 @@ from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
-from app.models import Call, DispositionCode, Interaction, InteractionKind
+from core.audit import audit
 from core.errors import Conflict, Invalid, NotFound
-from cti.ami import AmiError
+from core.models import Call, DispositionCode, Interaction, InteractionKind
+from cti.ami_wire import AmiError
 from cti.service import CtiService
 
 log = logging.getLogger(__name__)

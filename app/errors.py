@@ -16,7 +16,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound, Unavailable
-from cti.ami import AmiError, AmiUnavailable
+from cti.ami_wire import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, PhoneNotRegistered
 from dialer.engine import PreviewError

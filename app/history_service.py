@@ -12,7 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reporting
 from app.errors import unprocessable
-from app.models import (
+from app.schemas import CallOut, InteractionOut, Page
+from app.security import Identity
+from app.surveys import answers_by_linkedid
+from core.errors import NotFound
+from core.models import (
     Account,
     Call,
     Contact,
@@ -21,10 +25,6 @@ from app.models import (
     Role,
     User,
 )
-from app.schemas import CallOut, InteractionOut, Page
-from app.security import Identity
-from app.surveys import answers_by_linkedid
-from core.errors import NotFound
 
 MAX_ID = 2**63 - 1  # the largest BIGINT, on both engines
 

@@ -13,11 +13,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
 from app.deps import state_of
 from app.errors import unprocessable
-from app.tabular import MalformedFile
+from core.audit import audit
+from core.dialer_tables import (
+    CallList,
+    Campaign,
+    MappingTemplate,
+)
 from core.errors import Conflict
+from core.tabular import MalformedFile
 from dialer.list_import import (
     ImportOptions,
     MappingError,
@@ -26,11 +31,6 @@ from dialer.list_import import (
     job_view,
     run_job,
     valid_target,
-)
-from dialer.models import (
-    CallList,
-    Campaign,
-    MappingTemplate,
 )
 from dialer.store import rule_set_named
 

@@ -17,7 +17,6 @@ from app.collector import service_collector
 from app.cti_wiring import build_cti
 from app.health import WriteProbe
 from app.ivr_data import AppIvrData
-from app.recording_store import store_for
 from app.routes import (
     admin,
     admin_hours,

@@ -16,15 +16,15 @@ from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
 from app.deps import state_of
-from app.models import Queue, QueueMember, Team, User
 from app.queue_schemas import NOT_NULL, MemberOut, QueueIn, QueuePatch
+from core.audit import audit
+from core.dialer_tables import Campaign
 from core.errors import Conflict, Invalid, NotFound
+from core.models import Queue, QueueMember, Team, User
 from cti.queue_provision import QueueProvisioner, member_changed
 from cti.queues_conf import penalty_of, skill_of
 from cti.service import CtiService
-from dialer.models import Campaign
 
 
 @dataclass

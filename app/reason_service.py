@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import unprocessable
-from app.models import ComplaintReason
 from app.schemas import ORM, Id, Label
+from core.models import ComplaintReason
 
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,80}$")]
 

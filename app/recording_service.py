@@ -10,10 +10,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import recordings
 from app.deps import state_of
 from app.history_service import agent_scope, check_call_visible
-from app.models import (
+from app.schemas import Id
+from app.security import Identity
+from core.errors import Forbidden, NotFound
+from core.models import (
     Call,
     Complaint,
     ComplaintRecording,
@@ -21,10 +23,8 @@ from app.models import (
     RecordingPause,
     User,
 )
-from app.recording_store import RecordingStore, store_for
-from app.schemas import Id
-from app.security import Identity
-from core.errors import Forbidden, NotFound
+from core.recording_store import RecordingStore, store_for
+from cti import recordings
 
 
 class PausedStretchOut(BaseModel):

@@ -11,7 +11,7 @@ from fastapi import Request
 from app import kpi, reporting
 from app.csv_export import csv_response
 from app.deps import state_of
-from app.models import utcnow
+from core.models import utcnow
 
 CSV_CONTENT = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 Format = Literal["json", "csv"]

@@ -10,10 +10,10 @@ from fastapi import Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.live_facts import service_live_facts
 from app import kpi, reporting
 from app.deps import state_of
-from app.models import utcnow
+from app.live_facts import service_live_facts
+from core.models import utcnow
 
 
 class QueueReport(BaseModel):

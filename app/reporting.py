@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import kpi
-from app.models import AgentStateLog, Call, CallDirection, Queue, User
 from core.errors import Invalid
+from core.models import AgentStateLog, Call, CallDirection, Queue, User
 
 MAX_DAYS = 31
 # Instants a query may carry: outside, arithmetic on them (a default period, a shift to UTC) overflows

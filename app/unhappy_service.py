@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import unhappy
 from app import unhappy_segment as segment
 from app.deps import state_of
-from app.models import utcnow
 from app.schemas import Id, Name, Text
+from core.models import utcnow
 
 Kind = Literal["account", "contact", "number"]
 

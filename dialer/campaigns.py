@@ -8,10 +8,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from core.dialer_tables import CampaignState
 from core.errors import Conflict
+from core.model_errors import ContentError, format_validation_error
 from dialer.leads_model import AttemptResult
-from dialer.model_errors import ContentError, format_validation_error
-from dialer.models import CampaignState
 
 S = CampaignState
 TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {

@@ -13,11 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import team_scope
-from app.audit import audit
 from app.campaign_schemas import Instant  # an instant the database and zone arithmetic can hold
 from app.deps import AppState
 from app.errors import unprocessable
-from app.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from app.schemas import (
     AuditOut,
     CodeIn,
@@ -34,8 +32,8 @@ from app.schemas import (
 )
 from app.security import ANY_ROLE, Identity, PasswordsBusy, end_user_sessions, get_db, require
 from core.audit import audit
-from core.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from core.errors import Conflict, Invalid, NotFound, Unavailable
+from core.models import AuditLog, DispositionCode, PauseReason, Role, Team, User
 from cti.phones import REALM, reset_password
 
 router = APIRouter(tags=["admin"])

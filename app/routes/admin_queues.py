@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import queue_admin
-from app.models import Queue
 from app.queue_admin import Live
 from app.queue_schemas import MemberIn, MemberOut, QueueIn, QueueOut, QueuePatch, SkillIn
 from app.schemas import PathId

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request, Response, WebSocket, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
-from app.audit import audit
 from app.deps import Agent, Cti, Db, state_of
 from app.deps import cti as cti  # agent_script still imports it from here
 from app.deps import my_phone as my_phone  # agent_script imports it from here
@@ -16,16 +15,17 @@ from app.disposition_service import save_disposition
 from app.disposition_service import (
     saved_disposition as saved_disposition,  # agent_script imports it from here
 )
-from app.models import (
+from app.security import SESSION_COOKIE, Role, identify, require, token_digest
+from app.surveys import offered, sent_from_desk
+from core.audit import audit
+from core.bus import Principal
+from core.errors import Conflict, Forbidden, Invalid
+from core.models import (
     PauseReason,
     Queue,
     QueueMember,
     utcnow,
 )
-from app.security import SESSION_COOKIE, Role, identify, require, token_digest
-from app.surveys import offered, sent_from_desk
-from app.ws_hub import Principal
-from core.errors import Conflict, Forbidden, Invalid
 from cti.softphone import NoBrowserPhone, softphone_config, ws_url
 
 router = APIRouter(prefix="/agent", tags=["agent"])

@@ -6,9 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit, client_ip
 from app.deps import state_of
-from app.models import ApiToken, User
 from app.schemas import LoginIn, LoginOut, MeOut, PathId, TokenCreated, TokenIn, TokenOut
 from app.security import (
     CSRF_COOKIE,
@@ -22,7 +20,9 @@ from app.security import (
     open_session,
     token_digest,
 )
+from core.audit import audit, client_ip
 from core.errors import NotFound
+from core.models import ApiToken, User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -8,17 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from app.audit import audit
 from app.callback_service import CallbackIn, CallbackOut, cb_out, schedule
 from app.campaign_schemas import Instant
 from app.deps import AnyRole, Db, state_of
-from app.models import Role, utcnow
 from app.schemas import Limit, PathId
-from core.errors import Conflict, Forbidden, NotFound
-from dialer.models import Callback as CallbackRow
-from dialer.models import (
+from core.audit import audit
+from core.dialer_tables import Callback as CallbackRow
+from core.dialer_tables import (
     CallbackStatus,
 )
+from core.errors import Conflict, Forbidden, NotFound
+from core.models import Role, utcnow
 
 router = APIRouter(tags=["campaigns"])
 

@@ -24,12 +24,12 @@ from app import campaign_report_service
 from app.deps import AppState, Db, MaybeDialer, StateDep, Supervisor
 from app.routes import campaign_reports as report_api
 from app.schemas import PathId
+from core.dialer_tables import Campaign, CampaignList, Lead
 from core.errors import NotFound
 from dialer import campaign_reports as cr
 from dialer.campaign_feed import abandon_wire
 from dialer.compliance import RuleSet
 from dialer.engine import campaign_abandons, utc_now
-from dialer.models import Campaign, CampaignList, Lead
 from dialer.store import imported, rule_set_named
 
 router = APIRouter(tags=["campaigns"])

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from app.campaign_report_service import By, ReportRow, as_csv, breakdown, campaign_rows
 from app.deps import Db, Supervisor
-from app.models import Role
 from app.report_params import CSV_CONTENT, Format, report_period
 from app.schemas import PathId
 from app.security import require
+from core.dialer_tables import Campaign, LeadAttempt
 from core.errors import NotFound
-from dialer.models import Campaign, LeadAttempt
+from core.models import Role
 
 router = APIRouter(prefix="/campaign-reports", tags=["campaigns"])
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from app import campaign_service as svc
 from app.campaign_schemas import BlockerOut, CampaignIn, CampaignOut, CampaignPatch, TransitionIn
 from app.deps import Config, Db, Manager, MaybeDialer
-from app.models import utcnow
 from app.routes.uploads import multipart, receive_file
 from app.schemas import PathId
+from core.dialer_tables import Campaign, CampaignState
+from core.models import utcnow
 from dialer.campaign_readiness import dial_blockers
-from dialer.models import Campaign, CampaignState
 
 router = APIRouter(tags=["campaigns"])
 

@@ -21,12 +21,12 @@ from app.care_service import (
     set_status,
 )
 from app.deps import AnyRole, Db, Supervisor
-from app.models import Account, Contact, Role
 from app.report_params import CSV_CONTENT, Format, csv_or_json
 from app.satisfaction import By
 from app.schemas import PathId
 from app.security import ANY_ROLE, require
 from core.errors import Conflict, NotFound
+from core.models import Account, Contact, Role
 
 staff = require(Role.supervisor, Role.manager)
 router = APIRouter(tags=["customer care"])

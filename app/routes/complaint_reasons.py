@@ -10,14 +10,14 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.audit import audit
 from app.deps import AnyRole, Db, Manager
 from app.errors import unprocessable
-from app.models import ComplaintReason, Role
 from app.reason_service import ReasonIn, ReasonOut, ReasonPatch, all_reasons, choosable, tree
 from app.schemas import PathId
 from app.security import ANY_ROLE, require
+from core.audit import audit
 from core.errors import Invalid, NotFound
+from core.models import ComplaintReason, Role
 
 router = APIRouter(prefix="/complaint-reasons", tags=["complaints"])
 

@@ -7,15 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from app import complaint_service as svc
-from app.audit import audit
 from app.complaint_service import check_owner, complaint_out, load_complaint, may_handle
 from app.deps import AnyRole, Db, state_of
-from app.models import (
-    ComplaintStatus,
-)
 from app.schemas import ComplaintIn, ComplaintOut, ComplaintPatch, Limit, PathId, TransitionIn
 from app.security import ANY_ROLE, require
+from core.audit import audit
 from core.errors import Forbidden, Invalid
+from core.models import (
+    ComplaintStatus,
+)
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 

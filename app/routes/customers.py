@@ -9,11 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import customer_service as svc
-from app.audit import audit
 from app.customers import find_callers
 from app.deps import AnyRole, Db, Manager, state_of
 from app.errors import unprocessable
-from app.models import Account, Contact, PhoneNumber, Role
 from app.schemas import (
     AccountIn,
     AccountOut,
@@ -29,7 +27,9 @@ from app.schemas import (
     SearchText,
 )
 from app.security import ANY_ROLE, require
+from core.audit import audit
 from core.errors import Conflict, NotFound
+from core.models import Account, Contact, PhoneNumber, Role
 from cti.numbers import InvalidNumber, parse
 
 router = APIRouter(tags=["customers"])

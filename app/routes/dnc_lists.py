@@ -11,24 +11,24 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import audit
 from app.deps import Db, Manager, state_of
 from app.errors import unprocessable
 from app.list_service import NoFields, commit_unique
-from app.models import Role
 from app.routes.uploads import multipart, receive_file
 from app.schemas import ORM, Label, Name, PathId, Text
 from app.security import require
-from app.tabular import MalformedFile
-from core.errors import FieldError, Invalid, NotFound
-from cti.numbers import InvalidNumber
-from dialer.bulk_numbers import Normaliser
-from dialer.models import (
+from core.audit import audit
+from core.dialer_tables import (
     Campaign,
     DncEntry,
     DncKind,
     DncList,
 )
+from core.errors import FieldError, Invalid, NotFound
+from core.models import Role
+from core.tabular import MalformedFile
+from cti.numbers import InvalidNumber
+from dialer.bulk_numbers import Normaliser
 
 router = APIRouter(tags=["call lists"])
 manager = require(Role.manager)

@@ -12,7 +12,13 @@ from app import history_service as svc
 from app.deps import AnyRole, Db
 from app.errors import unprocessable
 from app.history_service import call_scope, check_call_visible, decode_cursor, encode_cursor
-from app.models import (
+from app.reason_service import usable_reason
+from app.report_params import check_instants
+from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
+from app.security import ANY_ROLE, require
+from app.surveys import answers_by_linkedid
+from core.errors import NotFound
+from core.models import (
     Call,
     CallDirection,
     Contact,
@@ -20,12 +26,6 @@ from app.models import (
     Interaction,
     InteractionKind,
 )
-from app.reason_service import usable_reason
-from app.report_params import check_instants
-from app.schemas import CallOut, InteractionOut, Limit, NoteIn, Page, PathId
-from app.security import ANY_ROLE, require
-from app.surveys import answers_by_linkedid
-from core.errors import NotFound
 
 router = APIRouter(tags=["history"])
 

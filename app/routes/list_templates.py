@@ -8,16 +8,16 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from app.audit import audit
 from app.deps import Db, Manager
 from app.list_service import check_mapping, commit_unique
-from app.models import Role
 from app.schemas import ORM, Name, PathId, Text
 from app.security import require
-from core.errors import NotFound
-from dialer.models import (
+from core.audit import audit
+from core.dialer_tables import (
     MappingTemplate,
 )
+from core.errors import NotFound
+from core.models import Role
 
 router = APIRouter(tags=["call lists"])
 manager = require(Role.manager)

@@ -17,22 +17,22 @@ from app import list_service as svc
 from app.deps import Db, Manager, state_of
 from app.errors import unprocessable
 from app.list_service import PreviewForm, UploadForm
-from app.models import Role
 from app.routes.uploads import multipart, receive_file
 from app.schemas import ORM, Limit, Name, PathId, Text
 from app.security import require
-from app.tabular import MalformedFile
+from core.dialer_tables import (
+    CallList,
+    ImportJob,
+    ImportReject,
+)
 from core.errors import NotFound
+from core.models import Role
+from core.tabular import MalformedFile
 from dialer.list_import import (
     job_view,
     preview,
     report_head,
     report_rows,
-)
-from dialer.models import (
-    CallList,
-    ImportJob,
-    ImportReject,
 )
 
 router = APIRouter(tags=["call lists"])

@@ -15,10 +15,10 @@ from app import person_data, person_zip
 from app.deps import Admin, Db, state_of
 from app.errors import unprocessable
 from app.person_data import BadQuery, Person, PersonNotFound
-from app.recording_store import store_for
 from app.schemas import MAX_ID, Text
 from app.security import require
 from core.errors import NotFound
+from core.recording_store import store_for
 
 router = APIRouter(tags=["data rights"])
 admin = require()  # admins only

@@ -14,22 +14,22 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from app import recording_service as svc
-from app import recordings
-from app.audit import audit
 from app.deps import Admin, AnyRole, Db, state_of
 from app.errors import unprocessable
 from app.history_service import agent_scope
-from app.models import (
+from app.recording_purge import purge
+from app.recording_service import PinIn, RecordingOut, load_complaint, recording_out, store, visible_recording
+from app.schemas import PathId
+from app.security import ANY_ROLE, require
+from core.audit import audit
+from core.errors import NotFound
+from core.models import (
     ComplaintRecording,
     Recording,
     Role,
 )
-from app.recording_purge import purge
-from app.recording_service import PinIn, RecordingOut, load_complaint, recording_out, store, visible_recording
-from app.recording_store import RecordingStore
-from app.schemas import PathId
-from app.security import ANY_ROLE, require
-from core.errors import NotFound
+from core.recording_store import RecordingStore
+from cti import recordings
 
 router = APIRouter(tags=["recordings"])
 

@@ -10,7 +10,6 @@ from sqlalchemy import case, func, select
 
 from app import reporting
 from app.deps import Db, Supervisor, state_of
-from app.models import Call, Role, utcnow
 from app.report_params import CSV_CONTENT, Format, check_instants, csv_or_json, report_period
 from app.report_service import (
     AgentStateRow,
@@ -26,6 +25,7 @@ from app.report_service import (
     queue_row,
 )
 from app.security import require
+from core.models import Call, Role, utcnow
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

@@ -10,15 +10,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.audit import audit
 from app.deps import Db, Manager
 from app.errors import invalid_lines, unprocessable
-from core.errors import Conflict, NotFound
-from dialer.compliance import RuleSet, builtin_rule_sets, clone_rule_set, parse_rule_set
-from dialer.model_errors import ContentError
-from dialer.models import (
+from core.audit import audit
+from core.dialer_tables import (
     CustomRuleSet,
 )
+from core.errors import Conflict, NotFound
+from core.model_errors import ContentError
+from dialer.compliance import RuleSet, builtin_rule_sets, clone_rule_set, parse_rule_set
 from dialer.store import rule_set_named
 
 router = APIRouter(tags=["campaigns"])

@@ -8,13 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select
 
-from app.audit import audit
-from app.bus import interface_of
 from app.deps import Cti, Db, Supervisor, my_phone
-from app.models import User
 from app.security import Identity, Role, require
-from app.ws_hub import Principal
+from core.audit import audit
+from core.bus import Principal, interface_of
 from core.errors import Forbidden, NotFound
+from core.models import User
 
 router = APIRouter(prefix="/supervisor", tags=["supervisor"])
 SUPERVISOR = require(Role.supervisor)

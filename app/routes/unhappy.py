@@ -13,10 +13,8 @@ from sqlalchemy import delete
 
 from app import list_service, unhappy
 from app import unhappy_segment as segment
-from app.audit import audit
 from app.deps import Admin, Db, Manager, Supervisor
 from app.errors import unprocessable
-from app.models import Role, UnhappyRule
 from app.report_params import CSV_CONTENT, Format, csv_or_json
 from app.security import require
 from app.unhappy_service import (
@@ -30,7 +28,9 @@ from app.unhappy_service import (
     filtered,
     reasons_text,
 )
+from core.audit import audit
 from core.errors import Invalid
+from core.models import Role, UnhappyRule
 from dialer.list_import import SPOOL_PREFIX
 
 router = APIRouter(prefix="/unhappy", tags=["customer care"])

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import history_service, reason_service, recording_service
-from app.models import Complaint, Contact, Interaction, Role
 from app.security import Identity, get_db
 from app.web.pages import dispo_labels, page, page_identity, path_id, user_names
+from core.dialer_tables import Campaign
 from core.errors import NotFound
-from dialer.models import Campaign
+from core.models import Complaint, Contact, Interaction, Role
 
 router = APIRouter(include_in_schema=False)
 CAMPAIGN_VIEWERS = (Role.supervisor, Role.manager, Role.admin)  # the campaign monitor's own rule

@@ -11,16 +11,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_report_service as report_api
-from app.models import Role
 from app.schemas import PathId
 from app.security import Identity, get_db
 from app.web.campaigns_view import ACTION_LABELS, STATE_LABELS
 from app.web.pages import page, roles
 from app.web.render import gettext as _
 from app.web.reports_view import day_period
+from core.dialer_tables import Campaign, CampaignState
 from core.errors import NotFound
+from core.models import Role
 from dialer.campaigns import TRANSITIONS
-from dialer.models import Campaign, CampaignState
 from dialer.store import rule_set_named
 
 router = APIRouter(include_in_schema=False)

@@ -15,19 +15,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_service
-from app.models import Queue, Role, Team, utcnow
 from app.routes.agent_script import script_variables
 from app.security import Identity, get_db
 from app.web.pages import page, path_id, roles
 from app.web.render import N_, gettext
-from core.errors import NotFound
-from dialer.campaign_readiness import dial_blockers
-from dialer.campaigns import DEFAULT_RETRY_RULES, TRANSITIONS
-from dialer.compliance import WEEKDAYS, RuleSet, builtin_rule_sets
-from dialer.croc import Script, load_script, render, shipped_script_paths
-from dialer.list_import import STANDARD_FIELDS
-from dialer.model_errors import ContentError
-from dialer.models import (
+from core.dialer_tables import (
     CallList,
     Campaign,
     CampaignList,
@@ -40,6 +32,14 @@ from dialer.models import (
     MachineAction,
     MappingTemplate,
 )
+from core.errors import NotFound
+from core.model_errors import ContentError
+from core.models import Queue, Role, Team, utcnow
+from dialer.campaign_readiness import dial_blockers
+from dialer.campaigns import DEFAULT_RETRY_RULES, TRANSITIONS
+from dialer.compliance import WEEKDAYS, RuleSet, builtin_rule_sets
+from dialer.croc import Script, load_script, render, shipped_script_paths
+from dialer.list_import import STANDARD_FIELDS
 
 router = APIRouter(include_in_schema=False)
 STATE_LABELS = {

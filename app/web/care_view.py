@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import unhappy
 from app import unhappy_service as unhappy_api
-from app.models import Role
 from app.security import Identity, get_db
 from app.web.pages import page, roles
 from app.web.render import N_, gettext
-from dialer.models import Campaign
+from core.dialer_tables import Campaign
+from core.models import Role
 
 router = APIRouter(include_in_schema=False)
 REASON_LABELS = {

@@ -14,10 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import complaint_service, customer_service, history_service, reason_service, recording_service
-from app.audit import audit
 from app.deps import state_of
 from app.errors import unprocessable
-from app.models import (
+from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
+from app.web import i18n
+from app.web.render import render, use_language
+from core.audit import audit
+from core.errors import Invalid, NotFound
+from core.models import (
     Account,
     ComplaintStatus,
     Contact,
@@ -29,10 +33,6 @@ from app.models import (
     Role,
     User,
 )
-from app.security import CSRF_COOKIE, SESSION_COOKIE, Identity, close_session, get_db, identify
-from app.web import i18n
-from app.web.render import render, use_language
-from core.errors import Invalid, NotFound
 
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "plateau_lang"

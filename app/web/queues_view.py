@@ -13,15 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import queue_admin
-from app.audit import audit
 from app.deps import state_of
-from app.models import Queue, Team, User
 from app.queue_admin import Live
 from app.queue_schemas import MemberIn, QueueIn, QueuePatch
 from app.security import Identity, get_db
 from app.web.pages import check_csrf, page, roles
 from app.web.render import N_, gettext
+from core.audit import audit
 from core.errors import Conflict, DomainError, NotFound
+from core.models import Queue, Team, User
 from cti.phones import REALM, reset_password
 from cti.queues_conf import SKILL_MAX, SKILL_MIN, STRATEGIES
 

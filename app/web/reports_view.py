@@ -15,13 +15,13 @@ from app import care_service as care_api
 from app import report_service as reports_api
 from app import reporting
 from app.care_report import By
-from app.models import Role
 from app.satisfaction import CSAT_SCORES, NPS_SCORES
 from app.satisfaction import By as SatBy
 from app.security import Identity, get_db
 from app.web.charts import Series, horizontal_stacks, line_chart, stacked_bars
 from app.web.pages import page, roles
 from app.web.render import gettext as _
+from core.models import Role
 
 router = APIRouter(include_in_schema=False)
 STAFF = (Role.supervisor, Role.manager)

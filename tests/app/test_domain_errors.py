@@ -12,7 +12,7 @@ from app import errors
 from app.complaints import TransitionRefused
 from app.reporting import PeriodError
 from core.errors import Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound, Unavailable
-from cti.ami import AmiError, AmiUnavailable
+from cti.ami_wire import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 from cti.service import ControlError, PhoneNotRegistered
 
