@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.queue_admin import Refused
 from core.audit import audit
+from core.errors import Invalid, NotFound
 from core.ivr_tables import BusinessHoursRow
 from cti.ivr.hours import DAYS, Schedule
 from cti.ivr.model import SCHEDULE_NAME
@@ -124,14 +124,14 @@ async def all_hours(db: AsyncSession) -> list[BusinessHoursRow]:
 async def _get(db: AsyncSession, hours_id: int) -> BusinessHoursRow:
     row = await db.get(BusinessHoursRow, hours_id)
     if row is None:
-        raise Refused("no such schedule", status=404, key="not_found")
+        raise NotFound("no such schedule", key="not_found")
     return row
 
 
 async def _check_name(db: AsyncSession, name: str, hours_id: int | None) -> None:
     other = await db.scalar(select(BusinessHoursRow.id).where(BusinessHoursRow.name == name))
     if other is not None and other != hours_id:
-        raise Refused("this name is already used by another schedule", "name", key="taken")
+        raise Invalid("this name is already used by another schedule", "name", key="taken")
 
 
 async def create(
