@@ -187,7 +187,7 @@ class Contact(Timestamped, Base):
     care_status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
     lost_at: Mapped[datetime | None]
     loss_reason: Mapped[str | None] = mapped_column(String(200))
-    # the person objected to being called (app/person_data.py): their numbers are on the internal DNC list
+    # the person objected to being called (app/person_data/): their numbers are on the internal DNC list
     objected_at: Mapped[datetime | None]
     account: Mapped[Account | None] = relationship(lazy="joined")
     numbers: Mapped[list[PhoneNumber]] = relationship(
@@ -374,7 +374,7 @@ class AuditLog(Base):
 
 
 class Tombstone(Base):
-    """What is left of an erased person (app/person_data.py): a keyed hash of each of their numbers and
+    """What is left of an erased person (app/person_data/): a keyed hash of each of their numbers and
     e-mails (core/tombstones.py), never the clear value, so that imports from an old list skip them."""
 
     __tablename__ = "tombstones"

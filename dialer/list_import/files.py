@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.tabular import CsvTable, Limits, Table, XlsxTable, is_xlsx
+from core.tabular import CsvTable, Limits, Table, is_xlsx
 from core.tabular import normalise_header as _norm
+from core.tabular_xlsx import XlsxTable
 from dialer.list_import.options import AUTO_MAPPING, STANDARD_FIELDS, ImportOptions
 from dialer.list_import.rows import ColumnPlan
 

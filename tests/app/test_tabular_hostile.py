@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.tabular import CsvTable, Limits, MalformedFile, XlsxTable
+from core.tabular import CsvTable, Limits, MalformedFile
+from core.tabular_xlsx import XlsxTable
 from tests.app.hostile import files as F
 
 

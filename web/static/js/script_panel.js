@@ -1,7 +1,7 @@
 // The CROC script panel of the agent desk: the call's script (campaign or queue), its four sections, the
 // step to read with the lead's values filled in, the questions, objection snippets, and the outcome.
 //
-// The server interprets the script (dialer/croc.py): after every answer the panel posts all the answers
+// The server interprets the script (dialer/croc/): after every answer the panel posts all the answers
 // and renders the view it gets back, so branching and the required-answer rules live in one place.
 // Saving the outcome is refused here with a clear message while the server's blockers for the chosen
 // outcome are not empty, and refused again by the server (422) if it is tried anyway.
