@@ -12,6 +12,7 @@ from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.script_service import script_name_of
 from core.audit import audit
 from core.errors import Conflict, Invalid, NotFound
 from core.models import Call, DispositionCode, Interaction, InteractionKind
@@ -40,9 +41,6 @@ async def save_disposition(
         raise Invalid(f"code: unknown disposition {code_name!r}")
     pop = service.screenpop.current.get(interface)
     if pop is not None and pop["linkedid"] == linkedid:
-        # imported here: the script routes import the agent routes, which import this module
-        from app.routes.agent_script import script_name_of
-
         if await script_name_of(db, pop):
             raise Conflict("this call follows a script: save its outcome (/script/outcome)")
     if (pop is None or pop["linkedid"] != linkedid) and service.tracker.leg_of(linkedid, interface) is None:

@@ -44,7 +44,7 @@ FOREIGN: dict[type[Exception], Callable[[Any], tuple[int, str, str]]] = {
 
 def field_errors(errors: Iterable[FieldError]) -> list[dict[str, Any]]:
     """Refused fields in request validation's shape: the one place that builds a `{"loc": ...}`."""
-    return [{"loc": list(e.loc), "msg": e.msg, "type": "value_error"} for e in errors]
+    return [{"loc": list(e.loc), "msg": e.msg, "type": e.type} for e in errors]
 
 
 def unprocessable(field: str | int | Sequence[str | int], msg: str, where: str = "body") -> Invalid:

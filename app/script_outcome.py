@@ -3,23 +3,25 @@
 Once the dialer has written the call's attempt (`DialerService.attempt_written`) and the call's row is in
 the history, the outcome's dialer action is applied to the lead (`dialer.script_outcome.apply_outcome`),
 one `script` interaction (the answers) and one `disposition` interaction land on the contact's timeline,
-the pop is marked disposed and the agent's wrap-up ends. The refusals carry no HTTP status: the route maps
-them (`OutcomeRefused.kind`)."""
+the pop is marked disposed and the agent's wrap-up ends. The refusals are domain errors (core/errors.py),
+mapped to 409 and 422 once, by app/errors.py."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.routes.agent import saved_disposition
+from app.disposition_service import saved_disposition
+from app.script_service import ScriptCall
 from core.audit import audit
-from core.dialer_tables import Campaign, Lead
+from core.dialer_tables import Lead
+from core.errors import Conflict, FieldError, Invalid
 from core.models import Call, Contact, Interaction, InteractionKind, PhoneNumber
 from cti.ami_wire import AmiError
 from cti.numbers import InvalidNumber, parse
@@ -32,38 +34,14 @@ log = logging.getLogger(__name__)
 ATTEMPT_WAIT_S = 5.0  # the engine writes a dialer call's attempt just after it ends
 
 
-class OutcomeRefused(Exception):
-    """The outcome cannot be saved: `conflict` (the call's state) or `invalid` (the request's content)."""
+class OutcomeConflict(Conflict):
+    """The call's state does not allow the outcome now (not ended, already saved)."""
 
-    def __init__(self, kind: Literal["conflict", "invalid"], detail: str | list[dict[str, Any]]) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
+    code = "outcome_refused"
 
 
 class AttemptWaiter(Protocol):
     async def attempt_written(self, linkedid: str, timeout: float) -> bool: ...
-
-
-@dataclass
-class ScriptCall:
-    """The agent's current call as its script sees it."""
-
-    pop: dict[str, Any]
-    script: Script
-    lead: Lead | None
-    campaign: Campaign | None
-    contact: Contact | None
-    variables: dict[str, str]
-
-    @property
-    def dialer(self) -> dict[str, Any]:
-        return self.pop.get("dialer") or {}
-
-    @property
-    def number(self) -> str | None:
-        caller = self.pop.get("caller") or {}
-        return self.dialer.get("number") or caller.get("e164")
 
 
 @dataclass(frozen=True)
@@ -92,12 +70,12 @@ async def save_script_outcome(
     ctx, script, linkedid, answers = call_view, call_view.script, body.linkedid, body.answers
     outcome = _outcome(script, answers, body.outcome)
     if dialer is not None and not await dialer.attempt_written(linkedid, ATTEMPT_WAIT_S):
-        raise OutcomeRefused("conflict", "the call has not ended yet: save it once it is over")
+        raise OutcomeConflict("the call has not ended yet: save it once it is over")
     await cti.history.drain(timeout=5)  # the call row is written when the call ends
     call = await db.scalar(select(Call).where(Call.linkedid == linkedid))
     if await saved_disposition(db, linkedid, call, user_id) is not None:
         # its effects (lead status, callback) are done: an edit goes through the contact's timeline
-        raise OutcomeRefused("conflict", "this call's outcome is already saved")
+        raise OutcomeConflict("this call's outcome is already saved")
     now = datetime.now(UTC)
     if ctx.contact is None and call is not None and call.contact_id is not None:
         ctx.contact = await db.get(Contact, call.contact_id)
@@ -120,9 +98,7 @@ async def save_script_outcome(
         )
     except CallbackError as exc:
         await db.rollback()
-        raise OutcomeRefused(
-            "invalid", [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]
-        ) from None
+        raise Invalid(exc.message, exc.field) from None
     if call is not None and call.ended_at is not None:
         ended = call.ended_at if call.ended_at.tzinfo else call.ended_at.replace(tzinfo=UTC)
         await db.execute(
@@ -203,18 +179,15 @@ def _outcome(script: Script, answers: dict[str, Any], outcome_id: str) -> Any:
         blockers = outcome_blockers(script, answers, outcome_id)
     except KeyError:
         known = ", ".join(o.id for o in script.outcomes)
-        raise OutcomeRefused("invalid", f"outcome: {outcome_id!r} is not one of {known}") from None
+        raise Invalid(f"outcome: {outcome_id!r} is not one of {known}") from None
     if blockers:
-        raise OutcomeRefused(
-            "invalid",
-            [
-                {
-                    "loc": ["body", "answers", b.step_id] if b.step_id else ["body", "outcome"],
-                    "msg": b.message(),
-                    "type": "missing_answer" if b.step_id else "script_unfinished",
-                }
-                for b in blockers
-            ],
+        raise Invalid.fields(
+            FieldError(
+                ("body", "answers", b.step_id) if b.step_id else ("body", "outcome"),
+                b.message(),
+                "missing_answer" if b.step_id else "script_unfinished",
+            )
+            for b in blockers
         )
     return script.outcome(outcome_id)
 

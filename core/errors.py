@@ -19,6 +19,7 @@ class FieldError:
 
     loc: Loc
     msg: str
+    type: str = "value_error"  # what kind of refusal, as request validation names it
 
 
 class DomainError(Exception):

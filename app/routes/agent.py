@@ -8,14 +8,9 @@ from fastapi import APIRouter, Request, Response, WebSocket, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
-from app.deps import Agent, Cti, Db, state_of
-from app.deps import cti as cti  # agent_script still imports it from here
-from app.deps import my_phone as my_phone  # agent_script imports it from here
+from app.deps import Agent, Cti, Db, my_phone, state_of
 from app.disposition_service import save_disposition
-from app.disposition_service import (
-    saved_disposition as saved_disposition,  # agent_script imports it from here
-)
-from app.security import SESSION_COOKIE, Role, identify, require, token_digest
+from app.security import SESSION_COOKIE, identify, token_digest
 from app.surveys import offered, sent_from_desk
 from core.audit import audit
 from core.bus import Principal
@@ -29,14 +24,6 @@ from core.models import (
 from cti.softphone import NoBrowserPhone, softphone_config, ws_url
 
 router = APIRouter(prefix="/agent", tags=["agent"])
-AGENT = require(Role.agent, Role.supervisor)
-__all__ = [
-    "AGENT",
-    "Linkedid",
-    "cti",
-    "my_phone",
-    "saved_disposition",
-]  # agent_script and the preview use them
 
 Linkedid = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import campaign_service
-from app.routes.agent_script import script_variables
+from app.script_service import script_variables
 from app.security import Identity, get_db
 from app.web.pages import page, path_id, roles
 from app.web.render import N_, gettext
