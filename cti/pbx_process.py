@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import shutil
 import signal
 import socket
@@ -73,10 +74,24 @@ class PbxError(RuntimeError):
     pass
 
 
+# Listening ports are taken below the kernel's ephemeral range (32768-60999 by default): a port from that
+# range, free while its server restarts (Asterisk, Plateau), can meanwhile become the local end of any
+# outgoing connection on the machine, or of a reconnect to itself (TCP's simultaneous open), and the server
+# then never binds it again. The RTP ranges of the test PBXs start at 30000.
+LISTEN_PORTS = range(10_000, 30_000)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on now, outside the ephemeral range (tests' and benches' servers)."""
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise PbxError(f"no free port in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
 
 
 def phone_address(kind: str, n: int) -> str:

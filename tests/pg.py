@@ -17,6 +17,8 @@ from pathlib import Path
 
 import asyncpg
 
+from cti.pbx_process import free_port
+
 
 def _answers(host: str, port: int) -> bool:
     try:
@@ -24,12 +26,6 @@ def _answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _pg_bin(name: str) -> str:
@@ -49,7 +45,7 @@ class Cluster:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="plateau-pg-"))
-        self.data, self.port = self.root / "data", _free_port()
+        self.data, self.port = self.root / "data", free_port()
         self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}"
         self._as_user: list[str] = []
         if os.geteuid() == 0:  # initdb refuses root

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +43,7 @@ from core.models import (
     User,
     utcnow,
 )
+from cti.pbx_process import free_port
 
 if TYPE_CHECKING:
     from cti.pbx_process import PrivateAsterisk
@@ -80,12 +80,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _seed(url: str) -> None:
@@ -169,7 +163,7 @@ async def _seed(url: str) -> None:
 
 class LiveServer:
     def __init__(self, db_url: str, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "server.log"
         self.env = {

@@ -121,7 +121,10 @@ async def test_given_a_campaign_call_with_an_agent_when_asterisk_restarts_then_e
 
     await asyncio.to_thread(centre.pbx.restart)
     # its reconnects back off up to 10 s, and a loaded machine restarts Asterisk slowly
-    await wait_for(centre.ami_ready, 60, interval=0.2, what="Plateau back on the AMI")
+    try:
+        await wait_for(centre.ami_ready, 60, interval=0.2, what="Plateau back on the AMI")
+    except AssertionError as exc:  # say what the link says: refused, cannot connect, pings unanswered
+        raise AssertionError(f"{exc}; /healthz: {await centre.health()}") from None
 
     await _each_lead_once(centre, lead_ids)
     # a lead whose Originate Asterisk refused while shutting down was not dialled: no attempt counts

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from core.models import (
 )
 from core.settings import Settings
 from cti.numbers import parse
-from cti.pbx_process import PbxConfig, PrivateAsterisk
+from cti.pbx_process import PbxConfig, PrivateAsterisk, free_port
 from tests.cti.pbx.capture import AmiRecorder
 from tests.cti.pbx.sipp import Sipp, register_test_phones
 
@@ -68,12 +67,6 @@ async def recorder(pbx: PrivateAsterisk) -> AsyncIterator[AmiRecorder]:
     await rec.start()
     yield rec
     await rec.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -183,7 +176,7 @@ async def serve_plateau(settings: Settings) -> AsyncIterator[Plateau]:
     db = Database(settings.database_url)
     tokens, ids = await seed(db)
     app = create_app(settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
