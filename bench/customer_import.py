@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.lookup import write_csv  # noqa: E402
-from bench.support.serve import cli, free_port, health_loop, serve_env, serving  # noqa: E402
+from bench.support.serve import cli, health_loop, serve_env, serving  # noqa: E402
 from bench.support.stage import MEASURED_NICE, SERVER_NICE, pct  # noqa: E402
+from cti.pbx_process import free_port  # noqa: E402
 from tests.pg import fresh_database, postgres_server  # noqa: E402
 
 HEALTH_EVERY_S = 0.05

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests' helpers, run as a script
+
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from cti.sipp import Caller, Sipp, voice_file
 from tests.app.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MEDIA_ARGS, login
