@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     ami_trunks: list[str] = Field(default=["trunk"], description="PJSIP endpoints that are carrier trunks")
     ami_ping_interval_s: float = Field(default=5.0, gt=0)
     ami_ping_timeout_s: float = Field(default=3.0, gt=0)
+    ami_login_timeout_s: float = Field(
+        default=10.0, gt=0, description="a PBX that accepts the connection but never answers Login is dropped"
+    )
     cpu_nice: int = Field(default=0, ge=-20, le=19, description="the service's nice; see app/cpu_priority.py")
     pop_lookup_timeout_s: float = Field(default=0.25, gt=0, description="a slower store pops without data")
     wrapup_enabled: bool = Field(default=True, description="pause agents after a call until the disposition")

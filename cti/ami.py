@@ -6,6 +6,8 @@ panoramisk keeps the connection, login, reconnect and the ActionID bookkeeping. 
 - bytes are read by `cti.ami_wire.AmiReader`: incremental UTF-8, every event validated, forged ones dropped;
 - every event goes through one ordered queue; a handler that raises is logged and counted, never fatal;
 - our own ping with a deadline detects a dead or hung PBX; reconnects back off up to `backoff_max`;
+- the Login has a deadline too: a PBX caught mid-restart can accept the connection and never answer it,
+  and panoramisk would wait on that socket forever;
 - a refused login is an error in the log and in `/healthz`, and is retried like a lost connection;
 - actions still unanswered when the link drops fail at once: panoramisk would resend them after the next
   `FullyBooted`, and a stale Originate placed minutes later is a wrong call to a customer;
@@ -107,6 +109,7 @@ class AmiStats:
     handler_errors: int = 0
     unmatched_responses: int = 0
     ping_timeouts: int = 0
+    login_timeouts: int = 0
     last_event_at: float | None = None
 
 
@@ -197,6 +200,7 @@ class AmiLink:
         backoff_min: float = 0.5,
         backoff_max: float = 10.0,
         action_timeout: float = 5.0,
+        login_timeout: float = 10.0,
         require_timestamp: bool = True,
     ) -> None:
         self.host, self.port, self.username, self._secret = host, port, username, secret
@@ -204,6 +208,7 @@ class AmiLink:
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.backoff_min, self.backoff_max = backoff_min, backoff_max
         self.action_timeout = action_timeout
+        self.login_timeout = login_timeout
         self.reader = AmiReader(require_timestamp=require_timestamp)
         self.stats = AmiStats()
         self.queue: asyncio.Queue[QueueItem] = asyncio.Queue()
@@ -275,9 +280,21 @@ class AmiLink:
         return self._logged_in.is_set()
 
     # -- panoramisk callbacks ------------------------------------------------------------------------------
-    def _on_connect(self, _manager: Manager) -> None:
+    def _on_connect(self, manager: Manager) -> None:
         self.stats.connected = True
         self.stats.connects += 1
+        asyncio.get_running_loop().call_later(self.login_timeout, self._login_deadline, manager.protocol)
+
+    def _login_deadline(self, protocol: AMIProtocol | None) -> None:
+        manager = self._manager
+        if self._stopping or manager is None or protocol is None or manager.protocol is not protocol:
+            return
+        if protocol.closed or self._logged_in.is_set():
+            return
+        self.stats.login_timeouts += 1
+        self.stats.last_error = f"no reply to Login within {self.login_timeout:g}s"
+        log.error("ami: %s from %s:%s; dropping the connection", self.stats.last_error, self.host, self.port)
+        protocol.transport.abort()  # → connection_lost → reconnect after the backoff
 
     def _on_login(self, _manager: Manager) -> None:
         self.stats.authenticated = True
@@ -458,6 +475,7 @@ class AmiLink:
             "dropped_events": dict(Counter(self.reader.dropped)),
             "handler_errors": s.handler_errors,
             "ping_timeouts": s.ping_timeouts,
+            "login_timeouts": s.login_timeouts,
             "unmatched_responses": s.unmatched_responses,
             "last_event_at": s.last_event_at,
         }

@@ -60,6 +60,7 @@ class CtiService(EventPath, AgentControls, LiveViews):
             self.consume,
             ping_interval=settings.ami_ping_interval_s,
             ping_timeout=settings.ami_ping_timeout_s,
+            login_timeout=settings.ami_login_timeout_s,
         )
         self.recorder = Recorder(settings, db, store_for(settings), self.link, self.directory)
         self.bus.subscribe(self.screenpop.on_event)

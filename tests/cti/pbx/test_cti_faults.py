@@ -151,6 +151,26 @@ async def test_given_a_pbx_that_stops_answering_when_pings_time_out_then_the_lin
         await proxy.stop()
 
 
+async def test_given_a_pbx_that_accepts_but_never_answers_login_when_the_deadline_passes_then_it_reconnects(
+    pbx: PrivateAsterisk, tmp_path: Path
+) -> None:
+    proxy = AmiProxy(pbx.cfg.ami_port)
+    await proxy.start()
+    proxy.freeze(True)  # as Asterisk caught mid-restart: the connection is accepted, nothing comes back
+    settings = plateau_settings(pbx, tmp_path, ami_port=proxy.port, ami_login_timeout_s=1.0)
+    try:
+        async with serve_plateau(settings) as p:
+            await wait_for(lambda: p.cti.link.stats.login_timeouts >= 2, 15, what="two login deadlines")
+            status = p.cti.link.status()
+            assert status["ok"] is False and status["error"] == "no reply to Login within 1s"
+            assert status["connects"] >= 2  # each deadline drops the socket and dials again
+            proxy.freeze(False)
+            await wait_for(lambda: p.cti.link.ready, 20, what="the login once the PBX answers")
+            assert p.cti.link.status()["error"] is None
+    finally:
+        await proxy.stop()
+
+
 async def test_given_wrong_ami_credentials_when_plateau_runs_then_it_stays_up_says_why_and_keeps_retrying(
     pbx: PrivateAsterisk, tmp_path: Path
 ) -> None:
