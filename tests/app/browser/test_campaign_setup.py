@@ -61,7 +61,9 @@ def test_given_a_manager_when_creating_a_campaign_in_the_browser_then_it_is_chec
     preview = page.locator("#script-preview")
     expect(preview).to_contain_text("Suivi de satisfaction client")
     expect(preview).to_contain_text("Moreau")  # the lead's values, as the agent will see them
-    expect(page.locator("#windows")).to_contain_text("10:00-13:00")
+    monday = page.locator("#windows tr").first
+    expect(monday.locator("th")).to_have_text("Lundi")  # the rule set's keys (mon…) in the reader's language
+    expect(monday.locator("td")).to_have_text("10:00-13:00, 14:00-20:00")
     expect(page.locator("#dnc-lists")).to_be_visible()
 
     recording = tmp_path / "message.wav"  # 1 s of a tone, 44.1 kHz stereo: converted on upload
