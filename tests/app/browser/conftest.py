@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,12 +272,16 @@ def failed(request: pytest.FixtureRequest) -> bool:
     return rep is not None and rep.failed
 
 
+def _test_name(request: pytest.FixtureRequest) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
+
+
 def keep_screenshot(page: Page, request: pytest.FixtureRequest, name: str = "") -> None:
     """A failed test's page, pictured into var/test-artifacts (named after the test, or `name`)."""
     if not failed(request):
         return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    name = name or re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:150]
+    name = name or _test_name(request)
     try:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     except Exception as exc:  # a dead page must not hide the test's own failure
@@ -293,6 +297,28 @@ def browser_page(browser: Browser, request: pytest.FixtureRequest, **context: An
     yield pg
     keep_screenshot(pg, request)
     ctx.close()
+
+
+DESKTOP = {"width": 1366, "height": 900}
+
+
+@pytest.fixture
+def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
+    """For tests with several people at once: `open_page(url, user)` opens a page in a browser context of
+    its own on `url`, signed in as `user` (when given). Each is pictured if the test failed, then closed."""
+    made: list[Page] = []
+
+    def open_(base_url: str, user: str | None = None, password: str = PASSWORD, **context: Any) -> Page:
+        pg = browser.new_context(**({"base_url": base_url, "viewport": DESKTOP} | context)).new_page()
+        made.append(pg)
+        if user is not None:
+            login(pg, user, password)
+        return pg
+
+    yield open_
+    for n, pg in enumerate(made, 1):
+        keep_screenshot(pg, request, f"{_test_name(request)}-{n}")
+        pg.context.close()
 
 
 def record_dialogs(page: Page) -> None:
@@ -320,7 +346,7 @@ def page(browser: Browser, live_server: LiveServer, request: pytest.FixtureReque
         browser,
         request,
         base_url=live_server.url,
-        viewport={"width": 1366, "height": 900},
+        viewport=DESKTOP,
         accept_downloads=True,
     ) as pg:
         yield pg

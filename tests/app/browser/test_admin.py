@@ -5,10 +5,10 @@ The module runs its own server with a sign-in limit of 3, so that a lockout here
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.app.browser.conftest import PASSWORD, LiveServer, login, seeded_server
 
@@ -37,29 +37,14 @@ def admin_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     server.stop()
 
 
-@pytest.fixture
-def contexts(browser: Browser, admin_server: LiveServer) -> Iterator[list[BrowserContext]]:
-    made: list[BrowserContext] = []
-    yield made
-    for c in made:
-        c.close()
-
-
-def _page(browser: Browser, server: LiveServer, made: list[BrowserContext]) -> Page:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1366, "height": 900})
-    made.append(context)
-    return context.new_page()
-
-
 def _user_id(admin: Page, username: str) -> int:
     return next(u["id"] for u in admin.request.get("/api/v1/users").json() if u["username"] == username)
 
 
 def test_given_an_admin_when_creating_a_user_with_bad_input_then_errors_show_inline_and_the_fix_goes_through(
-    browser: Browser, admin_server: LiveServer, contexts: list[BrowserContext]
+    admin_server: LiveServer, open_page: Callable[..., Page]
 ) -> None:
-    admin = _page(browser, admin_server, contexts)
-    login(admin, "demo-admin")  # works in English
+    admin = open_page(admin_server.url, "demo-admin")  # works in English
     admin.goto("/admin")
     form = admin.locator("#new-user")
     form.get_by_label("Username").fill("jean dupont")
@@ -107,9 +92,9 @@ def _team_id(admin: Page, name: str) -> int:
 
 
 def test_given_a_signed_in_agent_when_the_admin_resets_their_password_then_session_and_socket_end(
-    browser: Browser, admin_server: LiveServer, contexts: list[BrowserContext]
+    admin_server: LiveServer, open_page: Callable[..., Page]
 ) -> None:
-    agent = _page(browser, admin_server, contexts)
+    agent = open_page(admin_server.url)
     agent.context.add_init_script(RECORD_WS_CLOSES)
     login(agent, "agent3")
     agent.goto("/desk")
@@ -117,8 +102,7 @@ def test_given_a_signed_in_agent_when_the_admin_resets_their_password_then_sessi
         "window.plateauLive && window.plateauLive.ws && window.plateauLive.ws.readyState === 1"
     )
 
-    admin = _page(browser, admin_server, contexts)
-    login(admin, "demo-admin")
+    admin = open_page(admin_server.url, "demo-admin")
     admin.goto(f"/admin/users/{_user_id(admin, 'agent3')}")
     reset = admin.locator("#reset-password")
     reset.get_by_label("New password").fill("short")
@@ -136,9 +120,9 @@ def test_given_a_signed_in_agent_when_the_admin_resets_their_password_then_sessi
 
 
 def test_given_a_locked_out_agent_when_the_admin_unlocks_then_deactivates_then_each_applies_and_is_audited(
-    browser: Browser, admin_server: LiveServer, contexts: list[BrowserContext]
+    admin_server: LiveServer, open_page: Callable[..., Page]
 ) -> None:
-    agent = _page(browser, admin_server, contexts)
+    agent = open_page(admin_server.url)
     for _ in range(3):
         r = agent.request.post("/api/v1/auth/login", data={"username": "agent2", "password": "pas le bon"})
         assert r.status == 401
@@ -147,8 +131,7 @@ def test_given_a_locked_out_agent_when_the_admin_unlocks_then_deactivates_then_e
         == 429
     )
 
-    admin = _page(browser, admin_server, contexts)
-    login(admin, "demo-admin")
+    admin = open_page(admin_server.url, "demo-admin")
     admin.goto("/admin")
     row = admin.locator("#users-table tr", has_text="agent2")
     expect(row).to_contain_text("Locked out")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from app.security import hash_password
@@ -32,7 +33,6 @@ from core.dialer_tables import (
 )
 from core.models import Queue, Role, User, utcnow
 from cti.pbx_process import PrivateAsterisk
-from tests.app.browser.conftest import keep_screenshot, login
 from tests.app.browser.cti_live import (
     CONTRAST_JS,
     PASSWORD,
@@ -162,23 +162,11 @@ def set_state(url: str, campaign_id: int, state: CampaignState) -> None:
     _run(go)
 
 
-def _page(browser: Browser, cti: CtiServer, user: str) -> Page:
-    context = browser.new_context(base_url=cti.url, viewport={"width": 1440, "height": 1100})
-    page = context.new_page()
-    login(page, user, PASSWORD)
-    return page
-
-
-def _keep(page: Page, request: pytest.FixtureRequest, name: str) -> None:
-    keep_screenshot(page, request, f"campaign_monitor_{name}")
-
-
 def test_given_a_running_campaign_when_the_engine_dials_then_the_monitor_and_the_wallboard_tile_follow_and_pause_stops_it(  # noqa: E501
-    browser: Browser,
+    open_page: Callable[..., Page],
     cti: CtiServer,
     pbx: PrivateAsterisk,  # noqa: F811
     sipp: Sipp,  # noqa: F811
-    request: pytest.FixtureRequest,
 ) -> None:
     url = cti.server.env["PLATEAU_DATABASE_URL"]
     cid = seed_campaign(url)
@@ -186,8 +174,9 @@ def test_given_a_running_campaign_when_the_engine_dials_then_the_monitor_and_the
     sipp.agent(1, "answer", ring_ms=200, talk_ms=60_000)
     with cti.api("agent1") as c:
         assert c.post("/api/v1/agent/login", json={"queues": ["sales"]}).status_code == 204
-    board = _page(browser, cti, "boss")
-    monitor = _page(browser, cti, "chief")
+    tall = {"width": 1440, "height": 1100}
+    board = open_page(cti.url, "boss", PASSWORD, viewport=tall)
+    monitor = open_page(cti.url, "chief", PASSWORD, viewport=tall)
     try:
         expect(board).to_have_url(re.compile(r"/wallboard$"))
         monitor.goto("/campaigns")
@@ -253,10 +242,6 @@ def test_given_a_running_campaign_when_the_engine_dials_then_the_monitor_and_the
         expect(tile).to_have_count(0, timeout=10_000)
         expect(board.locator("#wb-campaigns-section")).to_be_hidden()
     finally:
-        _keep(monitor, request, "monitor")
-        _keep(board, request, "board")
         set_state(url, cid, CampaignState.stopped)
-        monitor.context.close()
-        board.context.close()
         pbx.rx("channel request hangup all")
         cti.reset_agents()

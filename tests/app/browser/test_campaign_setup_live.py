@@ -6,15 +6,14 @@ desk shows the script with the lead's values."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from app.security import hash_password
 from core.models import Role, User
-from tests.app.browser.conftest import login
 from tests.app.browser.cti_live import PASSWORD, CtiServer
 from tests.app.browser.test_campaign_setup import _upload
 from tests.app.browser.test_script_live import ALWAYS, _db_run, _ready, desk  # noqa: F401  (fixtures)
@@ -25,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
 
 @pytest.fixture
-def manager(browser: Browser, cti: CtiServer) -> Iterator[Page]:
+def manager(open_page: Callable[..., Page], cti: CtiServer) -> Page:
     async def add(s: object) -> None:
         s.add(  # type: ignore[attr-defined]
             User(username="chef", display_name="Chef Campagnes", role=Role.manager,
@@ -33,11 +32,7 @@ def manager(browser: Browser, cti: CtiServer) -> Iterator[Page]:
         )  # fmt: skip
 
     _db_run(cti.server.env["PLATEAU_DATABASE_URL"], add)
-    context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    login(page, "chef", PASSWORD)
-    yield page
-    context.close()
+    return open_page(cti.url, "chef", PASSWORD)
 
 
 def test_given_a_campaign_created_in_the_browser_when_started_then_a_sipp_customer_reaches_agent1_with_the_script(  # noqa: E501

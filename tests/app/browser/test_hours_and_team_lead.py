@@ -4,12 +4,12 @@ team" while another team's agent stays out of reach. The module runs its own ser
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.app.browser.conftest import LiveServer, login, seeded_server
+from tests.app.browser.conftest import LiveServer, seeded_server
 
 pytestmark = pytest.mark.browser
 
@@ -22,25 +22,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.stop()
 
 
-@pytest.fixture
-def contexts(browser: Browser, server: LiveServer) -> Iterator[list[BrowserContext]]:
-    made: list[BrowserContext] = []
-    yield made
-    for c in made:
-        c.close()
-
-
-def _page(browser: Browser, server: LiveServer, made: list[BrowserContext]) -> Page:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1366, "height": 900})
-    made.append(context)
-    return context.new_page()
-
-
 def test_given_an_admin_when_setting_opening_hours_with_mistakes_then_errors_show_inline_and_the_fix_is_saved(
-    browser: Browser, server: LiveServer, contexts: list[BrowserContext]
+    server: LiveServer, open_page: Callable[..., Page]
 ) -> None:
-    admin = _page(browser, server, contexts)
-    login(admin, "demo-admin")  # in English
+    admin = open_page(server.url, "demo-admin")  # in English
     admin.goto("/admin")
     admin.get_by_role("link", name="Opening hours").click()
     form = admin.locator("#new-hours")
@@ -66,14 +51,12 @@ def test_given_an_admin_when_setting_opening_hours_with_mistakes_then_errors_sho
 
 
 def test_given_a_team_lead_when_managing_agents_then_their_own_team_only(
-    browser: Browser, server: LiveServer, contexts: list[BrowserContext]
+    server: LiveServer, open_page: Callable[..., Page]
 ) -> None:
-    admin = _page(browser, server, contexts)
-    login(admin, "demo-admin")
+    admin = open_page(server.url, "demo-admin")
     ids = {u["username"]: u["id"] for u in admin.request.get("/api/v1/users").json()}
 
-    lead = _page(browser, server, contexts)
-    login(lead, "demo-supervisor")  # Support client: agent1 and agent2; agent3 is in Ventes
+    lead = open_page(server.url, "demo-supervisor")  # Support client: agent1 and agent2; agent3 is in Ventes
     lead.get_by_role("link", name="Mon équipe").click()
     agents = lead.locator("#team-agents")
     expect(agents).to_contain_text("agent1")

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from app.security import hash_password
 from core.db import Database
 from core.models import Role, User
 from cti.pbx_process import PrivateAsterisk
-from tests.app.browser.conftest import login
 from tests.app.browser.cti_live import (
     PASSWORD,
     CtiServer,
@@ -57,12 +56,8 @@ async def _add_admin(url: str) -> None:
 
 
 @pytest.fixture
-def admin(browser: Browser, cti: CtiServer, pbx: PrivateAsterisk) -> Iterator[Page]:  # noqa: F811
-    context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    login(page, "admin", PASSWORD)
-    yield page
-    context.close()
+def admin(open_page: Callable[..., Page], cti: CtiServer, pbx: PrivateAsterisk) -> Iterator[Page]:  # noqa: F811
+    yield open_page(cti.url, "admin", PASSWORD)
     pbx.rx("channel request hangup all")
     cti.reset_agents()
 
@@ -117,7 +112,7 @@ def _login_api(cti: CtiServer, username: str) -> None:
 
 def test_given_an_admin_in_the_browser_when_a_queue_and_skills_are_made_then_calls_reach_the_best_skill_first_without_restarting_asterisk(  # noqa: E501
     admin: Page,
-    browser: Browser,
+    open_page: Callable[..., Page],
     cti: CtiServer,
     pbx: PrivateAsterisk,  # noqa: F811
     sipp: Sipp,  # noqa: F811
@@ -132,9 +127,7 @@ def test_given_an_admin_in_the_browser_when_a_queue_and_skills_are_made_then_cal
     expect(admin.locator('tr[data-member="agent1"] select')).to_have_value("1")
 
     # agent1 logs in at the desk, agent2 through the API; both SIPp phones answer
-    desk_context = browser.new_context(base_url=cti.url, viewport={"width": 1366, "height": 900})
-    desk = desk_context.new_page()
-    login(desk, "agent1", PASSWORD)
+    desk = open_page(cti.url, "agent1", PASSWORD)
     expect(desk.locator("#phone-state")).to_contain_text("Téléphone enregistré")
     desk.get_by_role("button", name="Me connecter à mes files").click()
     expect(desk.locator("#agent-state")).to_have_text("Disponible", timeout=10_000)
@@ -169,7 +162,6 @@ def test_given_an_admin_in_the_browser_when_a_queue_and_skills_are_made_then_cal
     assert _state(cti, "agent1") == "ready"
 
     assert _uptime(pbx) >= started and (pbx.proc.pid if pbx.proc else None) == pid  # never restarted
-    desk_context.close()
 
 
 def test_given_a_caller_waiting_when_the_admin_deletes_or_renames_the_queue_then_it_is_refused_with_the_reason(  # noqa: E501
