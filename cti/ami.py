@@ -117,10 +117,19 @@ class _Protocol(AMIProtocol):
     def __init__(self, link: AmiLink) -> None:
         super().__init__()
         self.link = link
+        self.lost_early = False
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.link.reader.reset()
+
+    def connection_lost(self, exc: Any) -> None:
+        if self.factory is None:
+            # Closed by the peer before panoramisk attached us (it does so in a callback one loop turn after
+            # the connect): 1.4 raises here and never dials again. The manager learns of it when it attaches.
+            self.lost_early = self.closed = True
+            return
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -178,6 +187,15 @@ class _Manager(Manager):
 
     def ping(self) -> None:  # replaced by AmiLink's watchdog, which checks the reply
         return None
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if not f.cancelled() and f.exception() is None:
+            _, protocol = f.result()
+            if getattr(protocol, "lost_early", False):  # hung up at once (a PBX going down): as a refusal
+                self.link._lost_before_login("the PBX closed the connection at once")
+                self.loop.call_later(self.reconnect_timeout, self.connect)
+                return
+        super().connection_made(f)
 
     def connection_lost(self, exc: Any) -> None:
         self.link._on_lost(exc)
@@ -289,12 +307,22 @@ class AmiLink:
         manager = self._manager
         if self._stopping or manager is None or protocol is None or manager.protocol is not protocol:
             return
-        if protocol.closed or self._logged_in.is_set():
+        if self._logged_in.is_set() or not self.stats.connected:  # logged in, or already lost and redialling
             return
         self.stats.login_timeouts += 1
         self.stats.last_error = f"no reply to Login within {self.login_timeout:g}s"
         log.error("ami: %s from %s:%s; dropping the connection", self.stats.last_error, self.host, self.port)
-        protocol.transport.abort()  # → connection_lost → reconnect after the backoff
+        if protocol.closed:  # closed without panoramisk hearing of it: nothing else would ever redial
+            manager.connection_lost(None)
+        else:
+            protocol.transport.abort()  # → connection_lost → reconnect after the backoff
+
+    def _lost_before_login(self, reason: str) -> None:
+        self.stats.last_error = reason
+        log.warning("ami: %s (%s:%s); reconnecting in %.1fs", reason, self.host, self.port, self._backoff)
+        if self._manager is not None:
+            self._manager.reconnect_timeout = self._backoff
+        self._grow_backoff()
 
     def _on_login(self, _manager: Manager) -> None:
         self.stats.authenticated = True

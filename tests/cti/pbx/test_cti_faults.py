@@ -171,6 +171,24 @@ async def test_given_a_pbx_that_accepts_but_never_answers_login_when_the_deadlin
         await proxy.stop()
 
 
+async def test_given_a_pbx_that_hangs_up_every_connection_at_once_when_it_comes_back_then_plateau_logs_in(
+    pbx: PrivateAsterisk, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    proxy = AmiProxy(dead_port)  # accepts, finds nothing behind it and closes: Asterisk going down
+    await proxy.start()
+    try:
+        async with serve_plateau(plateau_settings(pbx, tmp_path, ami_port=proxy.port)) as p:
+            await wait_for(lambda: p.cti.link.stats.connects >= 3, 15, what="three dials, each hung up")
+            assert not p.cti.link.ready
+            proxy.target_port = pbx.cfg.ami_port  # Asterisk is back
+            await wait_for(lambda: p.cti.link.ready, 20, what="the login once the PBX answers")
+    finally:
+        await proxy.stop()
+
+
 async def test_given_wrong_ami_credentials_when_plateau_runs_then_it_stays_up_says_why_and_keeps_retrying(
     pbx: PrivateAsterisk, tmp_path: Path
 ) -> None:
