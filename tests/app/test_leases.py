@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from sqlalchemy import event, select
 
-from app import migrate
 from core.db import Database
 from core.leases import LeaseKeeper, node_lease, run_while_held
 from core.models import Lease
 from cti.pbx_process import free_port
 from tests.conftest import wait_for
-from tests.pg import fresh_database
 
 pytestmark = pytest.mark.db
 
@@ -27,11 +25,9 @@ pytestmark = pytest.mark.db
 TTL, EVERY, MARGIN = 2.0, 0.3, 0.6
 
 
-@pytest.fixture(scope="module")
-def pg_url(pg_server: str) -> Iterator[str]:
-    with fresh_database(pg_server) as url:
-        migrate.upgrade(url)
-        yield url
+@pytest.fixture
+def pg_url(pg_migrated_url: str) -> str:
+    return pg_migrated_url
 
 
 @pytest_asyncio.fixture
