@@ -55,8 +55,9 @@ def renewal_due(last_attempt_at: float | None, now: float, timing: LeaseTiming) 
 
 
 def renewal_deadline(timing: LeaseTiming) -> float:
-    """How long one renewal may take before it is abandoned: the next one is due by then."""
-    return timing.renew_every_s
+    """How long one renewal (or release) may take before the driver gives it up: past the safety deadline
+    of the renewal before it the lease is lost anyway, so waiting longer serves nothing."""
+    return timing.ttl_s - timing.margin_s
 
 
 class Change(Enum):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.db import Database, make_engine
 from core.lease_rules import LeaseTiming, may_act, renewal_deadline, safe_until
@@ -49,6 +49,10 @@ _TAKE = text(
 _RELEASE = text(
     "UPDATE leases SET expires_at = now() - interval '1 second' "
     "WHERE name = :name AND owner = :owner AND token = :token"
+)
+_LIMITS = text(
+    "SELECT set_config('lock_timeout', :lock, true), set_config('statement_timeout', :statement, true), "
+    "set_config('idle_in_transaction_session_timeout', :idle, true)"
 )
 _ALL = text(
     "SELECT name, owner, token, EXTRACT(EPOCH FROM expires_at - now()) AS expires_in_s, renewed_at "
@@ -106,6 +110,7 @@ class LeaseKeeper:
         self._tasks: list[asyncio.Task[None]] = []
         self._releases: set[asyncio.Task[None]] = set()
         self._failing = False
+        self._name_warned = False
         self.rounds = 0  # renewal rounds completed, failed or not (tests and /healthz wait on it)
 
     @classmethod
@@ -183,7 +188,16 @@ class LeaseKeeper:
             return
         assert self._url is not None
         # its own small pool: renewals never queue behind the application's queries
-        self._engine = make_engine(self._url, pool_size=1, max_overflow=1)
+        # The database I/O is bounded by the driver and the server, never cancelled from here: a statement
+        # cancelled mid-flight can leave its session in a transaction that keeps the lease's row locked.
+        bound = renewal_deadline(self.timing)
+        self._engine = make_engine(
+            self._url,
+            pool_size=1,
+            max_overflow=1,
+            pool_timeout=bound,
+            connect_args={"timeout": bound, "command_timeout": bound},
+        )
         self.want(node_lease(self.node_name))
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -196,24 +210,24 @@ class LeaseKeeper:
         without it the rows stay until they expire, as after a crash."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:  # a renewal under way ends within the driver's bound
+            await asyncio.wait(self._tasks, timeout=renewal_deadline(self.timing))
         self._tasks = []
         for lease in self._leases.values():
             lease.confirmed_at = None  # holds() is False from here on; the token is kept for the release
             if lease.reported is not None:
                 self._announce(lease, None)
-        if self.local:
+        if self._engine is None:  # a lone node, or never started
             return
         held = [lease for lease in self._leases.values() if lease.token is not None]
         if release and held:
             with contextlib.suppress(Exception):  # unreachable database: the rows expire by themselves
-                await asyncio.wait_for(self._release(held), renewal_deadline(self.timing))
+                await self._release(held)
+        bound = renewal_deadline(self.timing)
         if self._releases:
-            await asyncio.wait(self._releases, timeout=renewal_deadline(self.timing))
-        if self._engine is not None:
-            await self._engine.dispose()
+            await asyncio.wait(self._releases, timeout=bound)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._engine.dispose(), bound)
 
     # -- the shell -------------------------------------------------------------------------------------------
     async def _renew_forever(self) -> None:
@@ -221,7 +235,7 @@ class LeaseKeeper:
             self._wake.clear()
             sent = self.clock()
             try:
-                await asyncio.wait_for(self._round(sent), renewal_deadline(self.timing))
+                await self._round(sent)
                 if self._failing:
                     log.warning("leases: renewals succeed again")
                 self._failing = False
@@ -241,8 +255,7 @@ class LeaseKeeper:
         leases = list(self._leases.values())
         got: dict[str, int | None] = {}
         async with self._engine.begin() as conn:
-            ms = int(renewal_deadline(self.timing) * 1000)
-            await conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+            await self._bound(conn)
             for lease in leases:
                 params = {"name": lease.name, "owner": self.node_name, "ttl": self.timing.ttl_s}
                 got[lease.name] = (await conn.execute(_TAKE, params | {"token": lease.token})).scalar()
@@ -251,6 +264,15 @@ class LeaseKeeper:
                 continue  # dropped meanwhile: drop() released it
             lease.token = got[lease.name]
             lease.confirmed_at = sent if lease.token is not None else None
+        own = node_lease(self.node_name)
+        if own in got and got[own] is None and not self._name_warned:
+            # the token check keeps two processes of one name from sharing a lease, but say so
+            log.warning(
+                "leases: %s is held by another process of this name (or this node restarted within the ttl);"
+                " give each node its own PLATEAU_NODE_NAME",
+                own,
+            )
+            self._name_warned = True
         self._settle()
 
     async def _watch(self) -> None:
@@ -292,9 +314,18 @@ class LeaseKeeper:
             except Exception:
                 log.exception("leases: a listener of %s failed", lease.name)
 
+    async def _bound(self, conn: AsyncConnection) -> None:
+        """This transaction's limits on the server: a lock held by another node's renewal is waited for one
+        period at most, and a session stuck in the transaction is ended (its row locks with it)."""
+        limit = f"{int(renewal_deadline(self.timing) * 1000)}ms"
+        await conn.execute(
+            _LIMITS, {"lock": f"{int(self.timing.renew_every_s * 1000)}ms", "statement": limit, "idle": limit}
+        )
+
     async def _release(self, leases: list[_Lease]) -> None:
         assert self._engine is not None
         async with self._engine.begin() as conn:
+            await self._bound(conn)
             for lease in leases:
                 params = {"name": lease.name, "owner": self.node_name, "token": lease.token}
                 await conn.execute(_RELEASE, params)
@@ -309,15 +340,19 @@ async def run_while_held(keeper: LeaseKeeper, name: str, work: Work) -> None:
             await keeper.held_event(name).wait()
             task = asyncio.create_task(work(), name=f"lease-work-{name}")
             lost = asyncio.create_task(keeper.free_event(name).wait())
+            ended = False
             try:
                 await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+                ended = task.done() and not lost.done()
             finally:
                 for t in (task, lost):
                     t.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await t
-            if task.done() and not lost.done() and keeper.holds(name):
-                return  # the work ended by itself
+            if ended:  # the work ended by itself: not restarted
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("leases: the work under %s failed", name, exc_info=task.exception())
+                return
     finally:
         keeper.drop(name)
 
