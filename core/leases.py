@@ -111,7 +111,8 @@ class LeaseKeeper:
         self._releases: set[asyncio.Task[None]] = set()
         self._failing = False
         self._name_warned = False
-        self.rounds = 0  # renewal rounds completed, failed or not (tests and /healthz wait on it)
+        self._stopping = False
+        self.rounds = 0  # renewal rounds ended, failed or not (what a test waits on)
 
     @classmethod
     def single(cls, node_name: str = "local") -> LeaseKeeper:
@@ -165,10 +166,15 @@ class LeaseKeeper:
             return
         if lease.reported is not None:
             self._announce(lease, None)
-        if self._engine is not None and lease.token is not None:  # the row checks it is still ours
-            task = asyncio.get_running_loop().create_task(self._release([lease]))
-            self._releases.add(task)
-            task.add_done_callback(self._releases.discard)
+        if lease.token is not None:
+            self._spawn_release(lease)
+
+    def _spawn_release(self, lease: _Lease) -> None:
+        if self._engine is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._release_soon(lease))
+        self._releases.add(task)
+        task.add_done_callback(self._releases.discard)
 
     def status(self) -> list[dict[str, Any]]:
         """The leases this node holds: name, token and how long it may still act without a renewal."""
@@ -187,9 +193,9 @@ class LeaseKeeper:
         if self.local:
             return
         assert self._url is not None
-        # its own small pool: renewals never queue behind the application's queries
-        # The database I/O is bounded by the driver and the server, never cancelled from here: a statement
-        # cancelled mid-flight can leave its session in a transaction that keeps the lease's row locked.
+        # Its own small pool: renewals never queue behind the application's queries. Its I/O is bounded by
+        # the driver and the server, never cancelled from here: a statement cancelled mid-flight can leave
+        # its session in a transaction that keeps the lease's row locked.
         bound = renewal_deadline(self.timing)
         self._engine = make_engine(
             self._url,
@@ -208,15 +214,18 @@ class LeaseKeeper:
     async def stop(self, release: bool = True) -> None:
         """Owners are told every lease is lost first, then (`release`) the rows are freed for the next node;
         without it the rows stay until they expire, as after a crash."""
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:  # a renewal under way ends within the driver's bound
-            await asyncio.wait(self._tasks, timeout=renewal_deadline(self.timing))
-        self._tasks = []
+        self._stopping = True  # a renewal that ends from now on confirms nothing
         for lease in self._leases.values():
             lease.confirmed_at = None  # holds() is False from here on; the token is kept for the release
             if lease.reported is not None:
                 self._announce(lease, None)
+        self._wake.set()
+        if self._tasks:  # a renewal under way is let end (within the driver's bound), not cancelled
+            renewer, watcher = self._tasks
+            watcher.cancel()
+            await asyncio.wait(self._tasks, timeout=renewal_deadline(self.timing))
+            renewer.cancel()
+        self._tasks = []
         if self._engine is None:  # a lone node, or never started
             return
         held = [lease for lease in self._leases.values() if lease.token is not None]
@@ -231,7 +240,7 @@ class LeaseKeeper:
 
     # -- the shell -------------------------------------------------------------------------------------------
     async def _renew_forever(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             sent = self.clock()
             try:
@@ -245,6 +254,8 @@ class LeaseKeeper:
                 self._failing = True
             self.rounds += 1
             self._changed.set()
+            if self._stopping:
+                return
             wait = sent + self.timing.renew_every_s - self.clock()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, wait))
@@ -260,10 +271,14 @@ class LeaseKeeper:
                 params = {"name": lease.name, "owner": self.node_name, "ttl": self.timing.ttl_s}
                 got[lease.name] = (await conn.execute(_TAKE, params | {"token": lease.token})).scalar()
         for lease in leases:
-            if self._leases.get(lease.name) is not lease:
-                continue  # dropped meanwhile: drop() released it
+            if self._leases.get(lease.name) is not lease:  # dropped meanwhile: this round may have renewed it
+                if got[lease.name] is not None:
+                    lease.token = got[lease.name]
+                    self._spawn_release(lease)
+                continue
             lease.token = got[lease.name]
-            lease.confirmed_at = sent if lease.token is not None else None
+            if not self._stopping:  # a stopping node acts no more; the token is kept for the release
+                lease.confirmed_at = sent if lease.token is not None else None
         own = node_lease(self.node_name)
         if own in got and got[own] is None and not self._name_warned:
             # the token check keeps two processes of one name from sharing a lease, but say so
@@ -273,7 +288,8 @@ class LeaseKeeper:
                 own,
             )
             self._name_warned = True
-        self._settle()
+        if not self._stopping:
+            self._settle()
 
     async def _watch(self) -> None:
         """Tells owners of a loss at the safety deadline itself, whether or not a renewal is under way."""
@@ -322,7 +338,12 @@ class LeaseKeeper:
             _LIMITS, {"lock": f"{int(self.timing.renew_every_s * 1000)}ms", "statement": limit, "idle": limit}
         )
 
+    async def _release_soon(self, lease: _Lease) -> None:
+        with contextlib.suppress(Exception):  # the database is away: the row expires by itself
+            await self._release([lease])
+
     async def _release(self, leases: list[_Lease]) -> None:
+        """Expires our rows at once (each checked to be still ours, with our token)."""
         assert self._engine is not None
         async with self._engine.begin() as conn:
             await self._bound(conn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.lease_rules import Change, LeaseTiming, change, may_act, renewal_due, safe_until
+from core.lease_rules import Change, LeaseTiming, change, may_act, renewal_deadline, renewal_due, safe_until
 
 TIMING = LeaseTiming(ttl_s=15.0, renew_every_s=5.0, margin_s=2.0)
 TICK = 1e-6
@@ -91,3 +91,12 @@ def test_given_what_was_held_when_it_changes_then_owners_are_told_gained_or_lost
     was: bool, now: bool, expected: Change | None
 ) -> None:
     assert change(was, now) is expected
+
+
+@pytest.mark.parametrize(
+    ("ttl", "margin", "expected"), [(15.0, 2.0, 13.0), (2.0, 0.6, 1.4), (15.0, 0.0, 15.0)]
+)
+def test_given_lease_figures_when_a_renewal_is_bounded_then_by_the_safety_deadline(
+    ttl: float, margin: float, expected: float
+) -> None:
+    assert renewal_deadline(LeaseTiming(ttl, 0.5, margin)) == pytest.approx(expected)
