@@ -11,7 +11,7 @@ from app.commands.demo import cmd_demo
 from app.commands.ivr import cmd_ivr_check, cmd_ivr_exits, cmd_ivr_try
 from app.commands.outbound import cmd_campaign_create, cmd_dnc_import, cmd_import_list
 from app.commands.queues import cmd_queue_add, cmd_queue_member
-from app.commands.server import cmd_config, cmd_migrate, cmd_recordings_purge, cmd_serve
+from app.commands.server import cmd_cluster_status, cmd_config, cmd_migrate, cmd_recordings_purge, cmd_serve
 from app.commands.users import cmd_phone_reset_password, cmd_user_add
 from core.settings import ConfigError
 
@@ -28,7 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--with-pbx", action="store_true", help="also run the private Asterisk of asterisk-conf/")
+    p.add_argument("--node-name", help="this node's name in the leases (default PLATEAU_NODE_NAME, hostname)")
     p.set_defaults(func=cmd_serve)
+
+    cluster = sub.add_parser("cluster", help="several nodes on one PostgreSQL database")
+    cluster = cluster.add_subparsers(dest="cluster_command", required=True)
+    p = cluster.add_parser("status", help="every lease (owner, token, expires in) and the nodes seen")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.set_defaults(func=cmd_cluster_status)
 
     p = sub.add_parser("config", help="print the effective configuration, secrets masked")
     p.set_defaults(func=cmd_config)

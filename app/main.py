@@ -44,6 +44,7 @@ from app.web import mount_web
 from app.ws_hub import Hub
 from core import registry  # noqa: F401  (every table module loaded before the first query)
 from core.db import Database
+from core.leases import LeaseKeeper, run_while_held
 from core.recording_store import store_for
 from core.settings import Settings, get_settings
 from cti.queue_provision import QueueProvisioner
@@ -61,6 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings.database_url)
+        # which node acts for what (core/leases.py); on SQLite this node owns everything and sends nothing
+        app.state.leases = LeaseKeeper(
+            app.state.db,
+            settings.node_name,
+            settings.lease_ttl_s,
+            settings.lease_renew_every_s,
+            settings.lease_margin_s,
+        )
+        await app.state.leases.start()
         # imports a killed process left running: failed with the reason, their leads and upload deleted
         try:
             await recover_interrupted(app.state.db)
@@ -82,15 +92,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.cti.on_link_up.append(partial(app.state.queues.resync, app.state.db))
         await app.state.cti.start()
         # the live dialer: only with a PBX to dial through
-        app.state.dialer = DialerService(app.state.cti, app.state.db)
+        app.state.dialer = DialerService(app.state.cti, app.state.db, leases=app.state.leases)
         if settings.ami_enabled:
             await app.state.dialer.start()
         # the running campaigns' wallboard tiles, pushed to supervisors
         app.state.campaign_feed = CampaignFeed(app.state.dialer, app.state.hub, app.state.db)
         await app.state.campaign_feed.start()
-        # the retention purge (recordings, call metadata): at start, then periodically
+        # the retention purge (recordings, call metadata): at start, then periodically, on one node at a time
+        purge = partial(recording_purge.run_periodically, app.state.db, store_for(settings), settings)
         app.state.purge_task = asyncio.create_task(
-            recording_purge.run_periodically(app.state.db, store_for(settings), settings), name="purge"
+            run_while_held(app.state.leases, recording_purge.LEASE, purge), name="purge"
         )
         try:
             with service_collector():
@@ -99,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await recording_purge.stop(app.state.purge_task)
             await app.state.campaign_feed.stop()
             await app.state.dialer.stop()
+            await app.state.leases.stop()  # after its owners: a clean stop hands the leases over at once
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
             await app.state.cti.stop()
@@ -148,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ami = app.state.cti.health()
         history = app.state.cti.history_health()
         ok = db_error is None and ami["ok"] and history["ok"]
+        leases: LeaseKeeper | None = getattr(app.state, "leases", None)  # None: the lifespan has not run
         if not ok:
             response.status_code = 503
         return {
@@ -159,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "engine": "sqlite" if settings.is_sqlite else "postgresql",
                 "error": db_error,
             },
+            "node": {"name": settings.node_name, "leases": leases.status() if leases is not None else []},
         }
 
     app.add_api_websocket_route("/ws", agent.websocket_endpoint)

@@ -24,6 +24,7 @@ from core.settings import Settings
 from cti import recordings
 
 log = logging.getLogger(__name__)
+LEASE = "job:recording-purge"  # the service's purge runs on the node holding it (core/leases.py)
 
 
 @dataclass

@@ -212,6 +212,7 @@ class DialerCall(Base):
     agent_connected_at: Mapped[datetime | None]
     agent: Mapped[str | None] = mapped_column(String(80))
     amd_status: Mapped[str | None] = mapped_column(String(16))
+    lease_token: Mapped[int | None] = mapped_column(BigInteger)  # the campaign lease's, when placed
 
 
 class CampaignList(Base):

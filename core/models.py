@@ -448,6 +448,18 @@ class AgentStateLog(Base):
     )
 
 
+class Lease(Base):
+    """What one node of several may act for, until `expires_at` by the database's clock (core/leases.py).
+    `token` grows on every change of owner: the fencing token a holder's writes carry."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))
+    token: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+
+
 class HealthHeartbeat(Base):
     """One row, rewritten by /healthz's write probe (app/health.py): proof the database takes writes."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.lease_rules import LeaseTiming
 from core.tabular import Limits
 from core.trunks import Trunk, TrunkError, check_trunks
 
@@ -158,6 +160,13 @@ class Settings(BaseSettings):
     max_xlsx_unzipped_bytes: int = Field(default=2**30, ge=2**20, description="a workbook, unzipped")
     max_xlsx_shared_strings: int = Field(default=1_000_000, ge=1, description="a workbook's string table")
 
+    # Several nodes on one PostgreSQL database (core/leases.py): this node's name in the leases it holds, how
+    # long a renewal holds a lease, how often it is renewed, how long before expiry a holder stops acting
+    node_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
+    lease_ttl_s: float = Field(default=15.0, gt=0)
+    lease_renew_every_s: float = Field(default=5.0, gt=0)
+    lease_margin_s: float = Field(default=2.0, ge=0)
+
     complaint_ack_working_days: int = Field(default=10, ge=1)
     complaint_answer_months: int = Field(default=2, ge=1)
     complaint_due_soon_days: int = Field(default=2, ge=0)
@@ -246,6 +255,13 @@ class Settings(BaseSettings):
                 f"PLATEAU_PBX_RTP_END ({self.pbx_rtp_end}) must be above PLATEAU_PBX_RTP_START "
                 f"({self.pbx_rtp_start})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_timing(self) -> Settings:
+        problems = LeaseTiming(self.lease_ttl_s, self.lease_renew_every_s, self.lease_margin_s).problems()
+        if problems:
+            raise ValueError(f"PLATEAU_LEASE_TTL_S, _RENEW_EVERY_S, _MARGIN_S: {'; '.join(problems)}")
         return self
 
     @model_validator(mode="after")

@@ -36,6 +36,14 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             yield url
 
 
+@pytest.fixture(scope="session")
+def pg_migrated_url(pg_server: str) -> Iterator[str]:
+    """A migrated PostgreSQL database for the tests that need PostgreSQL itself (several nodes' leases)."""
+    with fresh_database(pg_server) as url:
+        migrate.upgrade(url)
+        yield url
+
+
 @pytest_asyncio.fixture
 async def db(migrated_url: str) -> AsyncIterator[Database]:
     database = Database(migrated_url)

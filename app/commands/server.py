@@ -1,4 +1,5 @@
-"""`plateau migrate`, `serve` (its private Asterisk, CPU priority), `config` and `recordings purge`."""
+"""`plateau migrate`, `serve` (its private Asterisk, CPU priority), `config`, `recordings purge` and
+`cluster status`."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.settings import VAR
 
     settings = load_settings()
+    if args.node_name:
+        settings = settings.model_copy(update={"node_name": args.node_name})
     pbx = _start_private_pbx(settings) if args.with_pbx else None  # before: Asterisk keeps its own priority
     if args.with_pbx and settings.pbx_conf_dir is None and (VAR / "asterisk" / "etc").is_dir():
         settings = settings.model_copy(update={"pbx_conf_dir": VAR / "asterisk" / "etc"})  # provision it
@@ -151,4 +154,41 @@ def cmd_recordings_purge(_args: argparse.Namespace) -> int:
     for item in deleted:
         print(f"deleted recording {item['id']} (call {item['linkedid']}, ended {item['ended_at']})")
     print(json.dumps({"deleted": len(deleted), "held": held, "calls_anonymised": report["calls_anonymised"]}))
+    return 0
+
+
+def cmd_cluster_status(args: argparse.Namespace) -> int:
+    """Every lease as the database has it (expiry by its clock), then the nodes seen through their leases."""
+    import asyncio
+
+    from core.db import Database
+    from core.leases import cluster_status
+
+    settings = load_settings()
+
+    async def main() -> dict[str, object]:
+        db = Database(settings.database_url)
+        try:
+            return await cluster_status(db)
+        finally:
+            await db.dispose()
+
+    status = asyncio.run(main())
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    leases, nodes = status["leases"], status["nodes"]
+    assert isinstance(leases, list) and isinstance(nodes, list)
+    if status["engine"] == "sqlite":
+        print(f"SQLite: one node ({settings.node_name}) owns everything; no leases")
+        return 0
+    print(f"{'lease':<32} {'owner':<24} {'token':>8} {'expires in':>12}")
+    for lease in leases:
+        expires = lease["expires_in_s"]
+        when = f"{expires:.1f} s" if expires > 0 else "expired"
+        print(f"{lease['name']:<32} {lease['owner']:<24} {lease['token']:>8} {when:>12}")
+    print("nodes seen:")
+    for node in nodes:
+        state = "alive" if node["alive"] else "gone"
+        print(f"  {node['name']} ({state}, renewed {node['renewed_at']})")
     return 0

@@ -34,6 +34,7 @@ from dialer.engine.state import (
     POLICY_OF_MODE,
     CampaignLoop,
     EngineState,
+    campaign_lease,
     log,
 )
 from dialer.leads import Selection, select_leads
@@ -78,7 +79,13 @@ class CampaignLoops(EngineState):
         for cid, loop in self.loops.items():
             if cid not in running and cid not in newer:
                 loop.active = False  # checked before every originate: no new call from now on
+        for cid in {r[0] for r in rows} | set(self.loops):  # a deleted campaign's lease goes too
+            if cid not in running and cid not in newer:
+                self.leases.drop(campaign_lease(cid))
         for cid, mode in running.items():
+            self.leases.want(campaign_lease(cid))
+            if not self.leases.holds(campaign_lease(cid)):
+                continue  # another node runs it; a gain wakes this supervisor
             loop = self.loops.get(cid)
             if loop is None:
                 loop = self.loops[cid] = CampaignLoop(

@@ -12,7 +12,7 @@ from cti.ami_wire import AmiError, AmiUnavailable
 from dialer import leads_model as m
 from dialer.engine.actions import originate_for
 from dialer.engine.call_book import ForgetCall, LiveCall
-from dialer.engine.state import CampaignLoop, EngineState, log
+from dialer.engine.state import CampaignLoop, EngineState, campaign_lease, log
 
 
 class Originator(EngineState):
@@ -30,6 +30,11 @@ class Originator(EngineState):
 
         The call is claimed in memory before any await and written to `dialer_calls` before the action
         leaves, so neither a concurrent tick nor a restarted engine dials the lead again."""
+        lease = campaign_lease(campaign["id"])
+        token = self.leases.token(lease)
+        if token is None:
+            log.info("dialer: campaign %s is another node's; lead %s not dialled", campaign["id"], lead.id)
+            return None
         channel_id = f"dial-{uuid.uuid4().hex}"
         call = LiveCall(
             channel_id=channel_id,
@@ -58,6 +63,7 @@ class Originator(EngineState):
                         lead_status=lead.status.value,
                         for_agent=for_agent,
                         started_at=now,
+                        lease_token=token,
                     )
                 )
                 await s.commit()
@@ -65,8 +71,9 @@ class Originator(EngineState):
             log.exception("dialer: could not record the call to lead %s; not dialled", lead.id)
             self._release(call)
             return None
-        if (loop is not None and not loop.active) or not self._pbx_up():
-            await self._forget(call)  # paused, stopped or cut while the row was written: not one more call
+        if (loop is not None and not loop.active) or not self._pbx_up() or self.leases.token(lease) != token:
+            # paused, stopped, cut or the campaign's lease lost while the row was written: not one more call
+            await self._forget(call)
             return None
         if loop is not None:
             loop.originated += 1

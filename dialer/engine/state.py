@@ -14,6 +14,7 @@ from typing import Any
 
 from core.db import Database
 from core.dialer_tables import Campaign, DialMode
+from core.leases import LeaseKeeper
 from dialer import leads_model as m
 from dialer.compliance import RuleSet
 from dialer.engine.call_book import CallBook, Effect, LiveCall
@@ -38,6 +39,15 @@ ABANDON_REFRESH_S = 10.0
 SAFETY_TICK_S = 2.0
 SAFETY_POLL_S = 1.0
 MIN_TICK_GAP_S = 0.1  # a burst of transitions makes one tick, not one per event
+
+
+def campaign_lease(campaign_id: int) -> str:
+    return f"campaign:{campaign_id}"
+
+
+def campaign_of_lease(name: str) -> int | None:
+    prefix, _, rest = name.partition(":")
+    return int(rest) if prefix == "campaign" and rest.isdigit() else None
 
 
 @dataclass
@@ -90,9 +100,13 @@ class EngineState:
         tick_s: float = SAFETY_TICK_S,
         poll_s: float = SAFETY_POLL_S,
         ring_s: int = 20,
+        leases: LeaseKeeper | None = None,
     ) -> None:
         self.cti = cti
         self.db = db
+        # a campaign's loop runs, and its calls are placed, only on the node holding `campaign:<id>`
+        self.leases = leases or LeaseKeeper.single()
+        self.leases.on_change(self._lease_changed)
         self.clock = clock
         self.tick_s = tick_s
         self.poll_s = poll_s
@@ -125,6 +139,16 @@ class EngineState:
         if self._pbx_stopping_at is not None and self.cti.link.stats.connects > self._pbx_stopping_at:
             self._pbx_stopping_at = None
         return self.cti.link.ready and self._pbx_stopping_at is None
+
+    def _lease_changed(self, name: str, token: int | None) -> None:
+        campaign_id = campaign_of_lease(name)
+        if campaign_id is None:
+            return
+        loop = self.loops.get(campaign_id)
+        if token is None and loop is not None:
+            loop.active = False  # lost: not one more call from this node (every originate checks it)
+            loop.wake.set()
+        self._wake.set()  # gained: the supervisor starts the loop now
 
     def wake(self) -> None:
         """Something changed (a campaign's state, a freed lead): every loop looks now, not at its poll."""

@@ -3,20 +3,23 @@ held by another connection, a full disk) is `degraded` with the reason, HTTP 503
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app import migrate
+from app import migrate, recording_purge
 from app.health import WriteProbe
 from app.main import create_app
 from core.db import Database
 from core.settings import Settings
+from tests.conftest import wait_for
 
 
 @contextlib.asynccontextmanager
@@ -112,3 +115,45 @@ def test_given_a_full_disk_when_healthz_is_asked_then_503_degraded_with_the_reas
         assert r.json()["status"] == "degraded" and "full" in r.json()["database"]["error"]
         (tiny_disk / "filler").unlink()
         assert client.get("/healthz").status_code == 200
+
+
+def test_given_sqlite_when_healthz_is_asked_then_the_node_holds_its_jobs_without_a_lease_row(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
+    migrate.upgrade(url)
+    settings = Settings(database_url=url, secret_key="k", ami_enabled=False, node_name="solo")
+    with TestClient(create_app(settings)) as client:
+        node = client.get("/healthz").json()["node"]
+    assert node == {
+        "name": "solo",
+        "leases": [{"name": recording_purge.LEASE, "token": 0, "expires_in_s": None}],
+    }
+
+
+@pytest.mark.db
+def test_given_postgresql_when_healthz_is_asked_then_the_node_lists_the_leases_it_holds(
+    pg_migrated_url: str,
+) -> None:
+    name = f"health-{uuid.uuid4().hex[:6]}"
+    settings = Settings(
+        database_url=pg_migrated_url,
+        secret_key="k",
+        ami_enabled=False,
+        node_name=name,
+        lease_ttl_s=30,
+        lease_renew_every_s=1,
+        lease_margin_s=2,
+    )
+    with TestClient(create_app(settings)) as client:
+
+        def leases() -> dict[str, dict[str, object]]:
+            return {lease["name"]: lease for lease in client.get("/healthz").json()["node"]["leases"]}
+
+        # another test's node may hold the purge's lease on this shared database: only ours is sure
+        asyncio.run(wait_for(lambda: f"node:{name}" in leases(), what="the node's own lease"))
+        body = client.get("/healthz").json()["node"]
+    assert body["name"] == name
+    own = next(lease for lease in body["leases"] if lease["name"] == f"node:{name}")
+    assert isinstance(own["token"], int) and own["token"] >= 1
+    assert 0 < own["expires_in_s"] <= 28
