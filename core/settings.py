@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -157,6 +158,11 @@ class Settings(BaseSettings):
     max_columns: int = Field(default=200, ge=1, le=16384, description="cells in a row of an upload")
     max_xlsx_unzipped_bytes: int = Field(default=2**30, ge=2**20, description="a workbook, unzipped")
     max_xlsx_shared_strings: int = Field(default=1_000_000, ge=1, description="a workbook's string table")
+
+    # Several nodes on one PostgreSQL (core/bus_relay.py): what one node's CTI publishes for the browsers
+    # reaches the desks and wallboards connected to the others (LISTEN/NOTIFY). Ignored on SQLite.
+    cluster_bus: bool = False
+    node_name: str = Field(default_factory=socket.gethostname, description="this node's name in a cluster")
 
     complaint_ack_working_days: int = Field(default=10, ge=1)
     complaint_answer_months: int = Field(default=2, ge=1)
