@@ -7,8 +7,9 @@ means for the browsers (their sockets are closed; they reconnect and take a fres
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from app.ws_hub import Hub
 from core.bus import Message, ToAgent, ToAgentAndSupervisors, ToAgentsAndSupervisors, ToSupervisors
@@ -18,8 +19,12 @@ from core.settings import Settings
 RESYNC_CLOSE = (1012, "events missed; reconnect to resync")
 
 
-def encode(message: Message) -> str:
-    """A hub message as JSON text: `{"a": <audience>, "p": <payload>}`."""
+# as the hub's json.dumps(default=str) writes them: datetimes and dataclasses through str()
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def encode(message: Message) -> bytes:
+    """A hub message as UTF-8 JSON: `{"a": <audience>, "p": <payload>}`."""
     a = message.audience
     audience: list[Any]
     if isinstance(a, ToAgent):
@@ -32,9 +37,7 @@ def encode(message: Message) -> str:
         audience = ["sup"]
     else:
         raise TypeError(f"no wire form for the audience {type(a).__name__}")
-    return json.dumps(
-        {"a": audience, "p": message.payload}, default=str, ensure_ascii=False, separators=(",", ":")
-    )
+    return orjson.dumps({"a": audience, "p": message.payload}, default=str, option=_ORJSON)
 
 
 def decode(body: Any) -> Message:

@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 # PostgreSQL: "the payload string … must be shorter than 8000 bytes" (in the server's encoding, UTF-8)
 NOTIFY_MAX_BYTES = 7999
-
-
-def _size(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,47 +38,47 @@ def header(sender: str) -> str:
     return '{"n":' + json.dumps(sender) + ',"s":'
 
 
-def pack(sender: str, first_seq: int, events: Sequence[str], limit: int = NOTIFY_MAX_BYTES) -> list[Frame]:
-    """Cut `events` (numbered from `first_seq`, in order) into as few frames as fit `limit` bytes each.
+def pack(sender: str, first_seq: int, events: Sequence[bytes], limit: int = NOTIFY_MAX_BYTES) -> list[Frame]:
+    """Cut `events` (UTF-8 JSON, numbered from `first_seq`, in order) into as few frames as fit `limit`
+    bytes each.
 
     An event that would not fit a frame of its own is spilled (a row, `null` in the frame). Frames are
     filled in order, never reordered: the receiver applies them as they come.
     """
-    head = header(sender)
+    head = header(sender).encode()
     frames: list[Frame] = []
-    i = 0
-    while i < len(events):
+    i, n = 0, len(events)
+    while i < n:
         seq = first_seq + i
-        start = head + str(seq) + ',"e":['
-        items: list[str] = []
+        start = head + str(seq).encode() + b',"e":['
+        alone = len(start) + 2  # "]" and "}"
+        size = alone
+        items: list[bytes] = []
         refs: list[int] = []
         spilled: list[tuple[int, str]] = []
-        alone = _size(start) + 2  # "]" and "}"
-        size = alone
         refs_size = 0  # ',"r":[' + indexes and commas + ']' once there is one
-        while i < len(events):
-            text = events[i]
-            index = len(items)
-            sep = 1 if items else 0
-            if alone + _size(text) > limit:  # not even alone: a row
-                ref_cost = len(str(index)) + (1 if refs else len(',"r":[]'))
-                if size + sep + 4 + refs_size + ref_cost > limit:  # "null"
+        while i < n:
+            event = events[i]
+            cost = len(event) + (1 if items else 0)
+            if alone + len(event) > limit:  # not even alone: a row
+                ref_cost = len(str(len(items))) + (1 if refs else 7)  # 7: ',"r":[]'
+                cost = 4 + (1 if items else 0)  # "null"
+                if size + cost + refs_size + ref_cost > limit:
                     if not items:
                         raise ValueError(f"a frame of {limit} bytes cannot hold even a reference")
                     break
-                items.append("null")
-                refs.append(index)
-                spilled.append((first_seq + i, text))
-                size += sep + 4
+                refs.append(len(items))
+                items.append(b"null")
+                spilled.append((first_seq + i, event.decode()))
                 refs_size += ref_cost
+            elif size + cost + refs_size > limit:
+                break
             else:
-                if size + sep + _size(text) + refs_size > limit:
-                    break
-                items.append(text)
-                size += sep + _size(text)
+                items.append(event)
+            size += cost
             i += 1
-        tail = "]" + (',"r":[' + ",".join(map(str, refs)) + "]" if refs else "") + "}"
-        frames.append(Frame(start + ",".join(items) + tail, seq, len(items), tuple(spilled)))
+        tail = b"]" + (b',"r":[' + ",".join(map(str, refs)).encode() + b"]" if refs else b"") + b"}"
+        frames.append(Frame((start + b",".join(items) + tail).decode(), seq, len(items), tuple(spilled)))
     return frames
 
 
@@ -96,8 +94,8 @@ class Heard:
 
 
 def read(payload: str) -> Heard:
-    """Parse a frame; raises ValueError (json's included) on one that is not a frame."""
-    body = json.loads(payload)
+    """Parse a frame; raises ValueError (orjson's included) on one that is not a frame."""
+    body = orjson.loads(payload)
     if not isinstance(body, dict) or not isinstance(body.get("n"), str) or not isinstance(body.get("s"), int):
         raise ValueError("not a bus frame")
     events = body.get("e")

@@ -12,7 +12,7 @@ oldest dropped beyond it, counted); a batch whose send failed is sent again, and
 they already had. A receiver that was away, or that sees a sender's numbers jump, counts the gap and calls
 `on_gap`: the application closes its desks' sockets, which reconnect and resync from a snapshot.
 
-Serialisation is the application's (`encode` to JSON text, `decode` from the parsed JSON): core knows no
+Serialisation is the application's (`encode` to UTF-8 JSON, `decode` from the parsed JSON): core knows no
 event type.
 """
 
@@ -22,7 +22,6 @@ import asyncio
 import collections
 import contextlib
 import itertools
-import json
 import logging
 import os
 import secrets
@@ -31,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import orjson
 
 from core.bus_frames import Heard, Sequencer, header, pack, read
 
@@ -72,7 +72,7 @@ class BusRelay:
         dsn: str,
         *,
         node: str,
-        encode: Callable[[Any], str],
+        encode: Callable[[Any], bytes],
         decode: Callable[[Any], Any],
         deliver: Callable[[Any], None],
         on_gap: Callable[[], None] | None = None,
@@ -86,7 +86,7 @@ class BusRelay:
         self.node = node
         self.channel = channel
         self._encode, self._decode, self._deliver, self._on_gap = encode, decode, deliver, on_gap
-        self.backlog, self.batch_max = backlog, batch_max
+        self.backlog_max, self.batch_max = backlog, batch_max
         self.backoff_s, self.keepalive_s = backoff_s, keepalive_s
         self._own = header(node)
         self._outbox: collections.deque[tuple[int, Any]] = collections.deque()
@@ -119,7 +119,7 @@ class BusRelay:
         """Queue an event of this node for the others. No I/O, no serialisation here."""
         self._outbox.append((self._next_seq, event))
         self._next_seq += 1
-        if len(self._outbox) > self.backlog:
+        if len(self._outbox) > self.backlog_max:
             self._outbox.popleft()  # its number stays unused: the receivers see the gap
             self.dropped += 1
         self._to_send.set()
@@ -155,6 +155,11 @@ class BusRelay:
         return conn.get_server_pid() if conn is not None else None
 
     @property
+    def backlog(self) -> int:
+        """Events offered and not yet sent."""
+        return len(self._outbox)
+
+    @property
     def backlog_empty(self) -> bool:
         """Whether every event offered so far has been sent (committed with its NOTIFY)."""
         return not self._outbox
@@ -175,7 +180,7 @@ class BusRelay:
             "lost": self.lost,
             "lost_in": self.lost_in,
             "dropped": self.dropped,
-            "backlog": len(self._outbox),
+            "backlog": self.backlog,
             "bad": self.bad,
             "reconnects": self.reconnects,
             "resyncs": self.resyncs,
@@ -278,12 +283,12 @@ class BusRelay:
         self.frames += len(frames)
         self.spilled += len(spilled)
 
-    def _encode_one(self, event: Any) -> str:
+    def _encode_one(self, event: Any) -> bytes:
         try:
             return self._encode(event)
         except Exception:  # a bug in the codec must not stop the bus: its number goes as a null
             log.exception("bus: could not encode %s", type(event).__name__)
-            return "null"
+            return b"null"
 
     # -- receiving ----------------------------------------------------------------------------------------
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
@@ -335,7 +340,7 @@ class BusRelay:
                 continue
             for seq, text in rows:
                 try:
-                    events[wanted.pop(seq)] = json.loads(text)
+                    events[wanted.pop(seq)] = orjson.loads(text)
                 except ValueError:
                     self.bad += 1
             break

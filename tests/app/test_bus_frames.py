@@ -15,9 +15,9 @@ from core.bus import Message, ToAgent, ToAgentAndSupervisors, ToAgentsAndSupervi
 from core.bus_frames import NOTIFY_MAX_BYTES, Sequencer, pack, read
 
 
-def _event(n: int, size: int, char: str = "x") -> str:
-    """A JSON event text of about `size` characters."""
-    return json.dumps({"n": n, "pad": char * max(0, size - 20)})
+def _event(n: int, size: int, char: str = "x") -> bytes:
+    """A JSON event of about `size` characters."""
+    return json.dumps({"n": n, "pad": char * max(0, size - 20)}, ensure_ascii=False).encode()
 
 
 def _unpack(frames: list[Any], spilled_rows: dict[int, str] | None = None) -> list[Any]:
@@ -60,6 +60,7 @@ def test_given_events_when_packed_then_frames_fit_and_carry_every_event_in_order
 
 def test_given_multibyte_text_when_packed_then_the_limit_counts_bytes_not_characters() -> None:
     events = [_event(i, 1000, "é") for i in range(10)]  # ~2 kB each in UTF-8, ~1 kB in characters
+    assert len(events[0]) > 1.9 * len(events[0].decode())
     packed = pack("n", 1, events)
     assert all(len(f.text.encode()) <= NOTIFY_MAX_BYTES for f in packed)
     assert len(packed) >= 3

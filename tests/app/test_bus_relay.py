@@ -48,7 +48,7 @@ async def nodes(pg_url: str) -> AsyncIterator[dict[str, Node]]:
             BusRelay(
                 pg_url,
                 node=f"{name}/1",
-                encode=json.dumps,
+                encode=lambda e: json.dumps(e).encode(),
                 decode=lambda e: e,
                 deliver=lambda e: n.heard.append(e),
                 on_gap=gap,
