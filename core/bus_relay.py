@@ -45,12 +45,14 @@ KEEPALIVE_S = 5.0  # an idle connection is pinged: a silent network loss is foun
 _SEND = "SELECT count(pg_notify($1, f)) FROM unnest($2::text[]) AS f"
 _SEND_SPILLED = (
     "WITH spill AS (INSERT INTO bus_spill (sender, seq, payload)"
-    " SELECT $3, s, p FROM unnest($4::bigint[], $5::text[]) AS t(s, p))"
+    " SELECT $3, s, p FROM unnest($4::bigint[], $5::text[]) AS t(s, p) ON CONFLICT DO NOTHING)"
     " SELECT count(pg_notify($1, f)) FROM unnest($2::text[]) AS f"
 )
 _FETCH = "SELECT seq, payload FROM bus_spill WHERE sender = $1 AND seq = ANY($2::bigint[])"
 _SWEEP = "DELETE FROM bus_spill WHERE sender = $1 AND created_at < now() - make_interval(secs => $2)"
 
+# SQLSTATE classes of a refusal of the statement's data (data, integrity, syntax, limits), not of the session
+_REFUSED = frozenset({"22", "23", "42", "54"})
 _GONE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
@@ -218,6 +220,9 @@ class BusRelay:
             except _GONE as exc:
                 self.error = f"{type(exc).__name__}: {exc}"
                 log.warning("bus: connection to PostgreSQL lost (%s)", self.error)
+            except Exception as exc:  # a bug must not end the bus: log it, dial again
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.exception("bus: the relay failed; connecting again")
             finally:
                 self._up.clear()
                 self.down_since = self.down_since or time.time()
@@ -249,7 +254,17 @@ class BusRelay:
                         async with self._lock:
                             await conn.fetchval("SELECT 1", timeout=self.keepalive_s)
                         continue
-                await self._send_batch(conn)
+                try:
+                    await self._send_batch(conn)
+                except asyncpg.PostgresError as exc:
+                    if exc.sqlstate[:2] not in _REFUSED:
+                        raise
+                    # the server refuses the batch itself: sent again it would be refused again, forever
+                    n = min(self.batch_max, len(self._outbox))
+                    for _ in range(n):
+                        self._outbox.popleft()
+                    self.dropped += n
+                    log.error("bus: PostgreSQL refused %d event(s), dropped: %s", n, exc)
         finally:
             lost_wait.cancel()
 

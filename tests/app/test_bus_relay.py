@@ -150,3 +150,27 @@ async def test_given_as_backend_terminated_when_it_publishes_meanwhile_then_b_he
     await wait_for(lambda: len(b.heard) >= 50, timeout=10, what="B hears A's backlog")
     assert b.heard == sent
     assert (b.relay.lost, a.relay.lost, a.relay.reconnects) == (0, 0, 1)
+
+
+async def test_given_a_batch_postgresql_refuses_when_sent_then_it_is_dropped_counted_and_later_events_flow(
+    nodes: dict[str, Node], pg_url: str
+) -> None:
+    b = nodes["b"]
+    long_name = "n" * 130  # longer than bus_spill.sender: its spilled row is refused (22001)
+    sender = BusRelay(
+        pg_url,
+        node=long_name,
+        encode=lambda e: json.dumps(e).encode(),
+        decode=lambda e: e,
+        deliver=lambda _e: None,
+    )
+    await sender.start()
+    try:
+        await sender.wait_up()
+        sender.offer({"big": "x" * 9000})
+        await wait_for(lambda: sender.dropped == 1, what="the refused batch dropped")
+        sender.offer(_pop(1))
+        await wait_for(lambda: len(b.heard) == 1, what="B hears the next event")
+        assert b.heard == [_pop(1)] and sender.connected
+    finally:
+        await sender.stop()
