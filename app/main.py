@@ -13,6 +13,7 @@ from fastapi import FastAPI, Response
 
 from app import errors, recording_purge
 from app.body_limits import BodyLimits
+from app.cluster_bus import ClusterPublisher, cluster_relay
 from app.collector import service_collector
 from app.cti_wiring import build_cti
 from app.health import WriteProbe
@@ -83,7 +84,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, app.state.db, AppIvrData()
         )  # None unless PLATEAU_IVR_ENABLED
         app.state.unhappy = SegmentCache()  # the unhappy-customers file: the pop's badge, the unhappy routes
-        app.state.cti = build_cti(settings, app.state.db, app.state.hub, app.state.unhappy)
+        # several nodes on one PostgreSQL (PLATEAU_CLUSTER_BUS): what the CTI publishes reaches every node's
+        # browsers; otherwise the hub takes it directly, with no extra work on the event path
+        app.state.bus_relay = relay = cluster_relay(settings, app.state.hub)
+        publisher = app.state.hub if relay is None else ClusterPublisher(app.state.hub, relay)
+        if relay is not None:
+            await relay.start()
+        app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.queues = None
@@ -114,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
             await app.state.cti.stop()
+            if app.state.bus_relay is not None:
+                await app.state.bus_relay.stop()
             await app.state.db.dispose()
 
     app = FastAPI(
@@ -159,7 +168,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db_error = await app.state.db.ping() or await app.state.write_probe.error()
         ami = app.state.cti.health()
         history = app.state.cti.history_health()
-        ok = db_error is None and ami["ok"] and history["ok"]
+        relay = getattr(app.state, "bus_relay", None)
+        bus = relay.health() if relay is not None else {"ok": True, "cluster": False}
+        ok = db_error is None and ami["ok"] and history["ok"] and bus["ok"]
         leases: LeaseKeeper | None = getattr(app.state, "leases", None)  # None: the lifespan has not run
         if not ok:
             response.status_code = 503
@@ -167,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "status": "ok" if ok else "degraded",
             "ami": ami,
             "history": history,
+            "bus": bus,
             "database": {
                 "ok": db_error is None,
                 "engine": "sqlite" if settings.is_sqlite else "postgresql",

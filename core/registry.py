@@ -10,8 +10,8 @@ from types import ModuleType
 
 from sqlalchemy import MetaData
 
-from core import base, dialer_tables, ivr_tables, models
+from core import base, bus_tables, dialer_tables, ivr_tables, models
 
-MODEL_MODULES: tuple[ModuleType, ...] = (models, dialer_tables, ivr_tables)
+MODEL_MODULES: tuple[ModuleType, ...] = (models, dialer_tables, ivr_tables, bus_tables)
 
 metadata: MetaData = base.Base.metadata

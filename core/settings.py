@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(default=15.0, gt=0)
     lease_renew_every_s: float = Field(default=5.0, gt=0)
     lease_margin_s: float = Field(default=2.0, ge=0)
+    # Several nodes on one PostgreSQL (core/bus_relay.py): what one node's CTI publishes for the browsers
+    # reaches the desks and wallboards connected to the others (LISTEN/NOTIFY). Ignored on SQLite.
+    cluster_bus: bool = False
 
     complaint_ack_working_days: int = Field(default=10, ge=1)
     complaint_answer_months: int = Field(default=2, ge=1)
