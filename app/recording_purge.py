@@ -1,5 +1,6 @@
 """The retention job: deletes the recordings past their retention (unless a complaint that is not closed
-pins them: legal hold) and anonymises the call rows past the call-metadata retention (the caller's number
+pins them: legal hold; an erased person's recordings that a hold kept are expired, so they go at the first
+run after it ends) and anonymises the call rows past the call-metadata retention (the caller's number
 and name and the matched contact go; times, queue, agent and outcome stay, so reports keep their totals).
 Run by `plateau recordings purge` and every `PLATEAU_RECORDING_PURGE_INTERVAL_S` by the service; each run
 that changes something writes one audit entry saying what it deleted.
@@ -10,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
 from core.db import Database
@@ -37,25 +40,41 @@ class PurgeReport:
         return {"deleted": self.deleted, "held": self.held, "calls_anonymised": self.calls_anonymised}
 
 
+async def legal_holds(
+    s: AsyncSession, recording_ids: Iterable[int] | Select[Any]
+) -> dict[int, tuple[int, ...]]:
+    """The complaints not closed that pin each of these recordings (those on legal hold only): what the purge
+    and a person's erasure both ask before deleting a file."""
+    rows = await s.execute(
+        select(ComplaintRecording.recording_id, Complaint.id)
+        .join(Complaint, Complaint.id == ComplaintRecording.complaint_id)
+        .where(
+            ComplaintRecording.recording_id.in_(recording_ids),
+            Complaint.status != ComplaintStatus.closed,
+        )
+        .order_by(Complaint.id)
+    )
+    holds: dict[int, tuple[int, ...]] = {}
+    for rec_id, complaint_id in rows:
+        holds[rec_id] = (*holds.get(rec_id, ()), complaint_id)
+    return holds
+
+
+def candidates(
+    recs: Iterable[Recording], holds: dict[int, tuple[int, ...]]
+) -> list[recordings.PurgeCandidate]:
+    """The recordings as the pure plans (`purge_plan`, `erasure_plan`) see them."""
+    return [recordings.PurgeCandidate(r.id, r.expires_at, holds.get(r.id, ())) for r in recs]
+
+
 async def purge(db: Database, store: RecordingStore, settings: Settings, now: datetime) -> PurgeReport:
     report = PurgeReport()
-    held = exists().where(
-        ComplaintRecording.recording_id == Recording.id,
-        ComplaintRecording.complaint_id == Complaint.id,
-        Complaint.status != ComplaintStatus.closed,
-    )
+    expired = (Recording.purged_at.is_(None), Recording.expires_at <= now)
     async with db.session() as s:
-        rows = (
-            await s.execute(
-                select(Recording, held.label("held")).where(
-                    Recording.purged_at.is_(None), Recording.expires_at <= now
-                )
-            )
-        ).all()
-        by_id = {rec.id: rec for rec, _ in rows}
-        delete, report.held = recordings.purge_plan(
-            (recordings.PurgeCandidate(rec.id, rec.expires_at, bool(h)) for rec, h in rows), now
-        )
+        rows = list(await s.scalars(select(Recording).where(*expired)))
+        holds = await legal_holds(s, select(Recording.id).where(*expired))
+        by_id = {rec.id: rec for rec in rows}
+        delete, report.held = recordings.purge_plan(candidates(rows, holds), now)
         for rec_id in delete:
             rec = by_id[rec_id]
             await store.delete(rec.storage_key)  # gone already (deleted by hand): the row says purged too

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -109,7 +109,12 @@ def expires_at(ended_at: datetime, retention_days: int | None, default_days: int
 class PurgeCandidate:
     id: int
     expires_at: datetime | None
-    held: bool  # pinned to a complaint not closed: legal hold
+    held_by: tuple[int, ...] = ()  # the complaints not closed that pin it
+
+    @property
+    def held(self) -> bool:
+        """Legal hold: a complaint that is not closed pins it (the one rule the purge and erasure share)."""
+        return bool(self.held_by)
 
 
 def purge_plan(candidates: Iterable[PurgeCandidate], now: datetime) -> tuple[list[int], list[int]]:
@@ -121,6 +126,20 @@ def purge_plan(candidates: Iterable[PurgeCandidate], now: datetime) -> tuple[lis
             continue
         (held if c.held else delete).append(c.id)
     return delete, held
+
+
+def erasure_plan(candidates: Iterable[PurgeCandidate], now: datetime) -> tuple[list[int], list[int]]:
+    """(to delete, kept on legal hold) among an erased person's recordings still on disk: the purge's plan
+    with every one expired now, whatever its retention. Erasure does not reach what a claim under way needs
+    (GDPR art. 17(3)(e)); the kept ones stay expired, so the purge after their hold ends deletes them."""
+    return purge_plan((replace(c, expires_at=now) for c in candidates), now)
+
+
+def hold_reason(complaint_ids: Iterable[int]) -> str:
+    """Why a recording is kept, as the erasure's answer and audit entry say it."""
+    ids = sorted(set(complaint_ids))
+    which = ", ".join(f"#{i}" for i in ids)
+    return f"legal hold: complaint{'s' if len(ids) > 1 else ''} {which} open"
 
 
 # -- pauses ------------------------------------------------------------------------------------------------

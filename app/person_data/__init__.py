@@ -7,8 +7,10 @@ find the person's rows, and how to erase them. A new table that holds personal d
 
 Erasure keeps what reports count: a contact, call, complaint or lead attempt stays as an anonymous row
 (names, numbers, e-mails and free text removed), while the rows that only describe the person (phone numbers,
-lead numbers, do-not-call entries) are deleted. What stays is a tombstone per number and e-mail
-(`core/tombstones.py`). Accounts are companies, not persons: they are exported, not erased.
+lead numbers, do-not-call entries) are deleted. A recording that a complaint not closed pins is kept (legal
+hold, GDPR art. 17(3)(e)): the answer says so, and the retention purge deletes it once the hold ends. What
+stays is a tombstone per number and e-mail (`core/tombstones.py`). Accounts are companies, not persons: they
+are exported, not erased.
 """
 
 # the sources register themselves in SOURCES when imported
@@ -28,6 +30,7 @@ from app.person_data.person import (
     SOURCES,
     BadQuery,
     Erasure,
+    Kept,
     Person,
     PersonNotFound,
     Source,
@@ -41,6 +44,7 @@ __all__ = [
     "BadQuery",
     "Erasure",
     "Gathered",
+    "Kept",
     "Person",
     "PersonNotFound",
     "Source",

@@ -91,20 +91,22 @@ async def erase_person(
     user_id: int | None,
     request: Any = None,
 ) -> dict[str, Any]:
-    """Erase, bury the tombstones, audit (hashes and counts only) and commit; then remove the files."""
+    """Erase, bury the tombstones, audit (hashes, counts and what a legal hold kept) and commit; then remove
+    the files."""
     counts, erasure = await erase(db, person, store, now)
     hashes = await tombstones.bury(db, key, person.numbers, person.emails)
+    kept = [k.as_dict() for k in erasure.kept]
     audit_person(
         db,
         "person_erased",
         person,
-        {"counts": counts, "tombstones": hashes},
+        {"counts": counts, "tombstones": hashes, "kept": kept},
         user_id=user_id,
         request=request,
     )
     await db.commit()
     failed = erasure.unreachable + await remove_files(erasure)
-    return {"counts": counts, "tombstones": len(hashes), "files_not_removed": failed}
+    return {"counts": counts, "tombstones": len(hashes), "files_not_removed": failed, "kept": kept}
 
 
 async def object_to_calls(

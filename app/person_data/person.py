@@ -51,16 +51,37 @@ class Person:
             return True  # their last digits in a shape that does not parse: erase rather than keep
 
 
+@dataclass(frozen=True)
+class Kept:
+    """Records of a source that an erasure leaves in place, and why: a legal hold (GDPR art. 17(3)(e)), by
+    the complaints not closed that need them. Said in the erasure's answer and its audit entry."""
+
+    source: str
+    ids: tuple[int, ...]
+    complaints: tuple[int, ...]
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "count": len(self.ids),
+            "ids": list(self.ids),
+            "complaints": list(self.complaints),
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class Erasure:
     """What an erasure needs beside the database: its time, the recording store, and what it collects there:
     the keys of the files to delete once the transaction is committed (a rolled back erasure keeps them),
-    and the files it cannot reach (kept, said in the answer)."""
+    the files it cannot reach (kept, said in the answer), and what it keeps on legal hold."""
 
     now: datetime
     store: RecordingStore
     keys: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from app.person_data.matching import (
     rows_by_number,
     scrubbed,
 )
-from app.person_data.person import ERASED, Erasure, Person, Source, register
+from app.person_data.person import ERASED, Erasure, Kept, Person, Source, register
+from app.recording_purge import candidates, legal_holds
 from core.dialer_tables import (
     Callback,
     CallbackStatus,
@@ -45,6 +46,7 @@ from core.models import (
     SurveyAnswer,
 )
 from core.recording_store import RecordingStore
+from cti import recordings
 from dialer.leads_model import DIALABLE_STATUSES, LeadStatus
 
 
@@ -340,12 +342,24 @@ def _recording_files(rows: list[dict[str, Any]], _: RecordingStore) -> list[tupl
 
 
 async def _erase_recordings(db: AsyncSession, p: Person, erasure: Erasure) -> int:
+    """The files go after the commit; the rows hold no personal data (times, queue, agent) and stay as proof,
+    purged. A recording a complaint not closed pins keeps its file, its row and the pin (what the complaint's
+    handling needs; the call row loses the person's number like any other): it is expired now instead, so
+    the retention purge deletes it once the hold ends. Returns the rows erased, the kept ones excepted."""
     rows = await _recordings(db, p)
-    for rec in rows:  # the row holds no personal data (times, queue, agent): it stays as proof, purged
-        if rec.purged_at is None:
-            erasure.keys.append(rec.storage_key)
-            rec.purged_at = erasure.now
-    return len(rows)
+    on_disk = {rec.id: rec for rec in rows if rec.purged_at is None}
+    holds = await legal_holds(db, list(on_disk))
+    delete, held = recordings.erasure_plan(candidates(on_disk.values(), holds), erasure.now)
+    for rec_id in delete:
+        erasure.keys.append(on_disk[rec_id].storage_key)
+        on_disk[rec_id].purged_at = erasure.now
+    by_complaints: dict[tuple[int, ...], list[int]] = {}
+    for rec_id in held:
+        on_disk[rec_id].expires_at = erasure.now
+        by_complaints.setdefault(holds[rec_id], []).append(rec_id)
+    for complaints, ids in by_complaints.items():
+        erasure.kept.append(Kept("recordings", tuple(ids), complaints, recordings.hold_reason(complaints)))
+    return len(rows) - len(held)
 
 
 def _text_source(

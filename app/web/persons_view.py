@@ -1,6 +1,6 @@
 """The data-rights page (admins): find a person by number, e-mail or contact id, see what Plateau holds about
-them, download it as a ZIP (the API's export), record their objection to calls, erase them. Plain forms:
-the actions are `app/person_data/`'s, audited like the API's."""
+them, download it as a ZIP (the API's export), record their objection to calls, erase them (saying what a
+legal hold kept). Plain forms: the actions are `app/person_data/`'s, audited like the API's."""
 
 from __future__ import annotations
 
@@ -161,6 +161,17 @@ async def persons_action(
         rows=sum(done["counts"].values()),
         t=done["tombstones"],
     )
+    # what a legal hold kept, by the complaints that hold it (the template says it in the reader's language)
+    kept = [
+        {"count": k["count"], "complaints": ", ".join(f"#{c}" for c in k["complaints"])} for k in done["kept"]
+    ]
     return page(
-        request, "persons.html", ident, active="admin", q={}, message=message, kind_labels=KIND_LABELS
+        request,
+        "persons.html",
+        ident,
+        active="admin",
+        q={},
+        message=message,
+        kept=kept,
+        kind_labels=KIND_LABELS,
     )

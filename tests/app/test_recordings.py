@@ -19,7 +19,9 @@ from cti.recordings import (
     PurgeCandidate,
     RangeNotSatisfiable,
     byte_range,
+    erasure_plan,
     expires_at,
+    hold_reason,
     never_started,
     paused_stretches,
     policy_globals,
@@ -100,14 +102,57 @@ def test_given_retention_days_when_a_recording_ends_then_it_expires_then(
 def test_given_expired_and_pinned_recordings_when_planned_then_the_pinned_ones_are_held() -> None:
     now = T0 + timedelta(days=100)
     candidates = [
-        PurgeCandidate(1, T0, held=False),  # expired
-        PurgeCandidate(2, T0, held=True),  # expired, pinned to an open complaint
-        PurgeCandidate(3, now, held=False),  # expires this instant: goes
-        PurgeCandidate(4, now + timedelta(seconds=1), held=False),  # not yet
-        PurgeCandidate(5, None, held=False),  # kept forever
+        PurgeCandidate(1, T0),  # expired
+        PurgeCandidate(2, T0, held_by=(7,)),  # expired, pinned to an open complaint
+        PurgeCandidate(3, now),  # expires this instant: goes
+        PurgeCandidate(4, now + timedelta(seconds=1)),  # not yet
+        PurgeCandidate(5, None),  # kept forever
     ]
     assert purge_plan(candidates, now) == ([1, 3], [2])
     assert purge_plan([], now) == ([], [])
+
+
+NOW = T0 + timedelta(days=10)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "deleted"),
+    [
+        (PurgeCandidate(1, T0), True),  # expired already
+        (PurgeCandidate(1, NOW + timedelta(days=80)), True),  # retention not over: erasure does not wait
+        (PurgeCandidate(1, None), True),  # a queue that keeps forever: erasure still deletes
+        (PurgeCandidate(1, NOW + timedelta(days=80), held_by=(3,)), False),  # a complaint under way
+        (PurgeCandidate(1, None, held_by=(3, 4)), False),
+        (PurgeCandidate(1, T0, held_by=(3,)), False),
+    ],
+)
+def test_given_a_persons_recording_when_they_are_erased_then_it_goes_unless_on_legal_hold(
+    candidate: PurgeCandidate, deleted: bool
+) -> None:
+    assert erasure_plan([candidate], NOW) == (([1], []) if deleted else ([], [1]))
+
+
+def test_given_a_kept_recording_when_its_hold_ends_then_the_purge_deletes_it_at_its_erasure_time() -> None:
+    # the shell expires what erasure kept at the erasure's time: once nothing pins it, the purge's plan
+    kept = PurgeCandidate(1, NOW + timedelta(days=80), held_by=(3,))
+    assert erasure_plan([kept, PurgeCandidate(2, None)], NOW) == ([2], [1])
+    after = PurgeCandidate(1, NOW)  # the complaint closed
+    assert purge_plan([after], NOW + timedelta(days=1)) == ([1], [])
+    assert purge_plan([PurgeCandidate(1, NOW, held_by=(3,))], NOW + timedelta(days=1)) == ([], [1])
+
+
+@pytest.mark.parametrize(
+    ("complaints", "reason"),
+    [
+        ((3,), "legal hold: complaint #3 open"),
+        ((9, 4), "legal hold: complaints #4, #9 open"),
+        ((4, 4), "legal hold: complaint #4 open"),
+    ],
+)
+def test_given_the_complaints_that_pin_a_recording_when_said_then_the_reason_names_them(
+    complaints: tuple[int, ...], reason: str
+) -> None:
+    assert hold_reason(complaints) == reason
 
 
 def test_given_pauses_and_resumes_when_laid_on_the_recording_then_its_silent_stretches() -> None:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.orm import Session
 
 from app import migrate
 from app.cli import main
+from core.models import (
+    Call,
+    CallDirection,
+    Complaint,
+    ComplaintRecording,
+    ComplaintStatus,
+    Contact,
+    Recording,
+)
 from core.registry import metadata
 from core.settings import get_settings
 
@@ -271,3 +282,55 @@ def test_given_an_expired_recording_when_purged_from_the_cli_then_it_is_deleted_
     assert '"deleted": 1' in out and not (folder / "1700000000.5.wav").exists()
     assert main(["recordings", "purge"]) == 0
     assert '"deleted": 0' in capsys.readouterr().out
+
+
+def test_given_a_recording_on_legal_hold_when_erased_from_the_cli_then_kept_and_said_till_it_closes(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    monkeypatch.setenv("PLATEAU_RECORDINGS_DIR", str(folder))
+    monkeypatch.setenv("PLATEAU_TOMBSTONE_SECRET", "cli-tombstone-key")
+    get_settings.cache_clear()
+    f = tmp_path / "c.csv"
+    f.write_text("Nom;Portable\nLefèvre;06 12 34 56 78\n", encoding="utf-8")
+    assert main(["import", "customers", str(f)]) == 0
+    capsys.readouterr()
+    engine = create_engine(cli_db.replace("+aiosqlite", ""))
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with Session(engine) as s:
+        contact_id = s.scalars(select(Contact.id)).one()
+        recs = []
+        for linkedid in ("1700000000.1", "1700000000.2"):
+            (folder / f"{linkedid}.wav").write_bytes(b"RIFF")
+            s.add(Call(linkedid=linkedid, direction=CallDirection.inbound, caller_number="+33612345678",
+                       contact_id=contact_id, offered_at=at, outcome="answered"))  # fmt: skip
+            recs.append(Recording(linkedid=linkedid, storage_key=f"{linkedid}.wav", started_at=at,
+                                  ended_at=at, duration_s=1.0, size_bytes=4))  # fmt: skip
+        complaint = Complaint(contact_id=contact_id, category="billing", description="x", ack_due_at=at,
+                              answer_due_at=at, status=ComplaintStatus.in_progress)  # fmt: skip
+        s.add_all([*recs, complaint])
+        s.flush()
+        s.add(ComplaintRecording(complaint_id=complaint.id, recording_id=recs[1].id))
+        s.commit()
+        unheld, held, complaint_id = recs[0].id, recs[1].id, complaint.id
+
+    assert main(["person", "erase", "--number", "06 12 34 56 78", "--yes"]) == 0
+
+    kept = json.loads(capsys.readouterr().out)["kept"]
+    assert kept == [{"source": "recordings", "count": 1, "ids": [held], "complaints": [complaint_id],
+                     "reason": f"legal hold: complaint #{complaint_id} open"}]  # fmt: skip
+    assert not (folder / "1700000000.1.wav").exists() and (folder / "1700000000.2.wav").exists()
+    assert main(["recordings", "purge"]) == 0
+    assert (folder / "1700000000.2.wav").exists()  # still held
+    with Session(engine) as s:
+        s.get_one(Complaint, complaint_id).status = ComplaintStatus.closed
+        s.commit()
+    capsys.readouterr()
+    assert main(["recordings", "purge"]) == 0
+    assert f"deleted recording {held} " in capsys.readouterr().out
+    assert not (folder / "1700000000.2.wav").exists()
+    with Session(engine) as s:
+        assert s.get_one(Recording, unheld).purged_at is not None
+        assert s.get_one(Recording, held).purged_at is not None
+    engine.dispose()
