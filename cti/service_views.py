@@ -73,17 +73,22 @@ class LiveViews:
             items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))
             items.extend(self.call_views())
         items.extend(self.screenpop.snapshot_for(mine))
-        items.append({"type": "pbx_link", "up": self.link.ready, "reason": self.link.stats.last_error or ""})
+        for unit in self.units:
+            reason = unit.link.stats.last_error or ""
+            items.append({"type": "pbx_link", "pbx": unit.name, "up": unit.ready, "reason": reason})
         return items
 
     def health(self) -> dict[str, Any]:
         if not self.settings.ami_enabled:
             return {"ok": True, "enabled": False}
+        servers = [unit.status() for unit in self.units]
         return {
             "enabled": True,
-            **self.link.status(),
+            **self.link.status(),  # the first server's, as when there was one
+            "ok": all(server["ok"] for server in servers),
             "calls": len(self.tracker.calls),
             "history_written": self.history.written,
+            "servers": servers,  # each server's link: name (its SystemName by default), error, channels
         }
 
     def history_health(self) -> dict[str, Any]:
