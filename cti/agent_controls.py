@@ -174,8 +174,9 @@ class AgentControls:
     async def click_to_call(self, interface: str, number: str, caller_id: str | None = None) -> str:
         """Ring the agent's phone first, then the customer. Returns the call's ChannelId (its Linkedid)."""
         e164 = parse(number, self.settings.default_region).e164
-        channel_id = f"c2c-{uuid.uuid4().hex[:16]}"
-        await self.link_for(interface).originate(
+        link = self.link_for(interface)
+        channel_id = f"{link.id_prefix}c2c-{uuid.uuid4().hex[:16]}"
+        await link.originate(
             channel=interface,
             context="plateau-click-to-call",
             exten=e164,
@@ -192,9 +193,9 @@ class AgentControls:
             raise ValueError(f"mode: one of {', '.join(SPY_MODES)}")
         if self.tracker.call_of_agent(target) is None:
             raise ControlError("this agent is not on a call")
-        channel_id = f"spy-{uuid.uuid4().hex[:16]}"
-        # ChanSpy sees the channels of its own server: the agent's
-        await self.link_for(target).originate(
+        link = self.link_for(target)  # ChanSpy sees the channels of its own server: the agent's
+        channel_id = f"{link.id_prefix}spy-{uuid.uuid4().hex[:16]}"
+        await link.originate(
             channel=supervisor,
             context="plateau-spy",
             exten=mode,

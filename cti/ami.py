@@ -205,6 +205,7 @@ class AmiLink:
         login_timeout: float = 10.0,
         require_timestamp: bool = True,
         identify: Callable[[str], str | None] | None = None,
+        namespaced: bool = False,
     ) -> None:
         self.host, self.port, self.username, self._secret = host, port, username, secret
         self.consume = consume
@@ -223,6 +224,13 @@ class AmiLink:
         self._stopping = False
         self.identify = identify  # SystemName → None, or why this PBX is refused
         self.system_name: str | None = None  # its asterisk.conf `systemname`, read at login
+        self.namespaced = namespaced  # one of several servers: our ChannelIds carry its systemname too
+
+    @property
+    def id_prefix(self) -> str:
+        """Before the ChannelIds of our originates: the server's systemname with several servers (so a call
+        Plateau places is found on its server like the others), nothing with one (as before)."""
+        return f"{self.system_name}-" if self.namespaced and self.system_name else ""
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:

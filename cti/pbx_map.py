@@ -29,3 +29,9 @@ def refusal(system_name: str, others: Iterable[str | None], several: bool) -> st
 def home(pbx: str | None, names: Sequence[str]) -> int:
     """The index among `names` of the server an agent whose user names `pbx` belongs to."""
     return names.index(pbx) if pbx in names else 0
+
+
+def id_prefix(system_name: str) -> str:
+    """What Asterisk puts before the Uniqueids and Linkedids of the server named `system_name` (and what
+    Plateau puts before the ChannelIds it chooses for its own originates there, so those are its too)."""
+    return f"{system_name}-"

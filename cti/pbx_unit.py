@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.settings import PbxServer, Settings
+from cti import pbx_map
 from cti.ami import AmiLink, QueueItem
 from cti.tracker import Tracker
 
@@ -24,6 +25,7 @@ class PbxUnit:
         settings: Settings,
         consume: Callable[[QueueItem, PbxUnit], None],
         identify: Callable[[PbxUnit, str], str | None],
+        several: bool = False,
     ) -> None:
         self.server = server
         self.tracker = Tracker(trunks=[f"PJSIP/{t}" for t in server.trunks], wrapup=settings.wrapup_enabled)
@@ -37,6 +39,7 @@ class PbxUnit:
             ping_timeout=settings.ami_ping_timeout_s,
             login_timeout=settings.ami_login_timeout_s,
             identify=lambda system_name: identify(self, system_name),
+            namespaced=several,
         )
 
     @property
@@ -57,6 +60,11 @@ class PbxUnit:
 
     async def stop(self) -> None:
         await self.link.stop()
+
+    @property
+    def id_prefix(self) -> str | None:
+        """The prefix of this server's call ids (None: not known yet, it has not answered)."""
+        return pbx_map.id_prefix(self.link.system_name) if self.link.system_name else None
 
     def status(self) -> dict[str, Any]:
         return {

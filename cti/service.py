@@ -18,6 +18,7 @@ from core.bus import (
 )
 from core.db import Database
 from core.directory import AgentDirectory
+from core.errors import NotFound, Unavailable
 from core.recording_store import store_for
 from core.settings import Settings
 from cti import pbx_map
@@ -49,8 +50,10 @@ class CtiService(EventPath, AgentControls, LiveViews):
         self.directory = AgentDirectory(db)
         # one unit (link + tracker) per Asterisk server; `link` and `tracker` are the first's when there is
         # one server (as before several), and `tracker` reads all of them as one when there are several
+        servers = settings.pbx_list()
         self.units = [
-            PbxUnit(server, settings, self.consume, self._identify) for server in settings.pbx_list()
+            PbxUnit(server, settings, self.consume, self._identify, several=len(servers) > 1)
+            for server in servers
         ]
         self.link = self.units[0].link
         self.tracker: Tracker | TrackerSet = (
@@ -128,6 +131,15 @@ class CtiService(EventPath, AgentControls, LiveViews):
 
     def unit_named(self, name: str) -> PbxUnit | None:
         return next((u for u in self.units if u.name == name), None)
+
+    def id_prefix_of(self, name: str) -> str:
+        """The prefix of server `name`'s call ids, for reports of that server alone (`?pbx=`)."""
+        unit = self.unit_named(name)
+        if unit is None:
+            raise NotFound(f"pbx: no server named {name!r}")
+        if unit.id_prefix is None:
+            raise Unavailable(f"pbx: {name} has not answered yet; its call ids are not known")
+        return unit.id_prefix
 
 
 __all__ = ["AmiError", "AmiUnavailable", "ControlError", "CtiService", "PhoneNotRegistered"]

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from core.bus import Principal, interface_of, oversees
+from core.errors import NotFound
 from cti.events import CallRecord, to_wire
 
 # Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and
@@ -61,19 +62,33 @@ class LiveViews:
         return out
 
     # -- snapshots for (re)connecting browsers ---------------------------------------------------------------
-    async def snapshot(self, who: Principal) -> list[dict[str, Any]]:
+    async def snapshot(self, who: Principal, pbx: str | None = None) -> list[dict[str, Any]]:
+        """What a (re)connecting browser is shown; `pbx`: one Asterisk server's agents, queues and calls."""
+        units = self.units
+        if pbx is not None:
+            unit = self.unit_named(pbx)
+            if unit is None:
+                raise NotFound(f"pbx: no server named {pbx!r}")
+            units = [unit]
+
+        def here(agent: str) -> bool:
+            return pbx is None or self.unit_of(agent) in units
+
         mine = interface_of(who.sip_endpoint)
         supervising = who.role in ("supervisor", "manager", "admin")
         items: list[dict[str, Any]] = []
         for view in self.tracker.agent_views():  # a supervisor sees their team's agents, as over REST
-            if view.agent == mine or oversees(who, (self._team_of(view.agent),)):
+            if (view.agent == mine or oversees(who, (self._team_of(view.agent),))) and here(view.agent):
                 items.append(to_wire(view, self._agent_fields(view.agent)))
-        items.extend(to_wire(p) for p in self.tracker.phone_views() if supervising or p.agent == mine)
+        phones = self.tracker.phone_views()
+        items.extend(to_wire(p) for p in phones if (supervising or p.agent == mine) and here(p.agent))
         if supervising:
-            items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))
-            items.extend(self.call_views())
+            queues = self.tracker if pbx is None else units[0].tracker
+            items.extend(to_wire(q) for q in queues.queue_views(time.time()))
+            calls = self.call_views()
+            items.extend(c for c in calls if pbx is None or c["linkedid"] in units[0].tracker.calls)
         items.extend(self.screenpop.snapshot_for(mine))
-        for unit in self.units:
+        for unit in units:
             reason = unit.link.stats.last_error or ""
             items.append({"type": "pbx_link", "pbx": unit.name, "up": unit.ready, "reason": reason})
         return items

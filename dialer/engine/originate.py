@@ -33,7 +33,9 @@ class Originator(EngineState):
 
         The call is claimed in memory before any await and written to `dialer_calls` before the action
         leaves, so neither a concurrent tick nor a restarted engine dials the lead again."""
-        channel_id = f"dial-{uuid.uuid4().hex}"
+        if link is None:
+            link = self.cti.unit_of(for_agent).link if for_agent is not None else self.cti.link
+        channel_id = f"{link.id_prefix}dial-{uuid.uuid4().hex}"  # with several servers, the server's name too
         call = LiveCall(
             channel_id=channel_id,
             campaign_id=campaign["id"],
@@ -74,8 +76,6 @@ class Originator(EngineState):
         if loop is not None:
             loop.originated += 1
         action = originate_for(call, campaign, self.ring_s)
-        if link is None:
-            link = self.cti.unit_of(for_agent).link if for_agent is not None else self.cti.link
         try:
             await link.originate(
                 channel=action.channel,

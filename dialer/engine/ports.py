@@ -22,6 +22,9 @@ class AmiLinkPort(Protocol):
     @property
     def stats(self) -> LinkStats: ...
 
+    @property
+    def id_prefix(self) -> str: ...  # before our ChannelIds on this server ("" with one server)
+
     async def originate(
         self,
         *,

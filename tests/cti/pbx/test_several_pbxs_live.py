@@ -122,6 +122,18 @@ async def test_given_two_servers_when_a_call_comes_into_b_then_bs_agent_gets_the
         plateau.users["agent2"],
     )
 
+    # the wallboard's KPIs and the live picture, for one server
+    async with plateau.client("boss") as c:
+        offered = {}
+        for pbx in ("a", "b"):
+            (today, *_) = (await c.get("/api/v1/reports/kpi", params={"pbx": pbx})).json()
+            offered[pbx] = sum(q["offered"] for q in today["queues"])
+        assert offered == {"a": 0, "b": 1}
+        live_b = (await c.get("/api/v1/supervisor/live", params={"pbx": "b"})).json()["items"]
+        assert {i["agent"] for i in live_b if i["type"] == "agent_state_changed"} == {"PJSIP/agent2"}
+        assert [i["pbx"] for i in live_b if i["type"] == "pbx_link"] == ["b"]
+        assert (await c.get("/api/v1/reports/kpi", params={"pbx": "nowhere"})).status_code == 404
+
 
 async def test_given_agents_on_both_servers_when_a_campaign_runs_then_it_dials_over_both(
     plateau: Plateau, phones: tuple[Sipp, Sipp]

@@ -190,6 +190,8 @@ function renderKpis() {
 }
 
 let kpiTimer = null;
+// /wallboard?pbx=NAME: the KPIs of one Asterisk server's calls (several PBXs); none: all of them
+const PBX = new URLSearchParams(location.search).get("pbx");
 async function fetchCare() {
   try {
     const [care, satisfaction] = await Promise.all([
@@ -202,7 +204,7 @@ async function fetchCare() {
 
 async function fetchKpi() {
   try {
-    state.kpi = await api("GET", "/api/v1/reports/kpi");
+    state.kpi = await api("GET", PBX ? `/api/v1/reports/kpi?pbx=${encodeURIComponent(PBX)}` : "/api/v1/reports/kpi");
     fetchCare();
     $("wb-kpi-at").textContent = t("kpi_at", { time: formatTime(undefined, config.lang) });
     renderTiles();
