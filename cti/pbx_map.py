@@ -35,3 +35,10 @@ def id_prefix(system_name: str) -> str:
     """What Asterisk puts before the Uniqueids and Linkedids of the server named `system_name` (and what
     Plateau puts before the ChannelIds it chooses for its own originates there, so those are its too)."""
     return f"{system_name}-"
+
+
+def server_of_id(call_id: str, prefixes: Sequence[str | None]) -> int:
+    """The index of the server a call id belongs to: the longest of `prefixes` (id_prefix of each server,
+    None when not known yet) it starts with, should one systemname begin another; else the first."""
+    found = [(len(p), i) for i, p in enumerate(prefixes) if p and call_id.startswith(p)]
+    return max(found)[1] if found else 0

@@ -67,6 +67,7 @@ class CtiService(EventPath, AgentControls, LiveViews):
         self.state_log = plugged.state_log
         self._background = plugged.background
         self.recorder = Recorder(settings, db, store_for(settings), self.link, self.directory)
+        self.recorder.link_of_call = self.link_of_call
         self.bus.subscribe(self.screenpop.on_event)
         self.bus.subscribe(self.state_log.on_event)
         self.bus.subscribe(self.history.on_event)
@@ -125,9 +126,8 @@ class CtiService(EventPath, AgentControls, LiveViews):
         return self.unit_of(interface).link
 
     def link_of_call(self, linkedid: str) -> AmiLink:
-        """The link of the server a call is on (the first server's when none knows it)."""
-        index = self.tracker.tracker_of_call(linkedid) if isinstance(self.tracker, TrackerSet) else None
-        return self.units[index or 0].link
+        """The link of the server a call is on: the one whose systemname starts its id, else the first."""
+        return self.units[pbx_map.server_of_id(linkedid, [u.id_prefix for u in self.units])].link
 
     def unit_named(self, name: str) -> PbxUnit | None:
         return next((u for u in self.units if u.name == name), None)

@@ -63,8 +63,9 @@ class EventPath:
         elif isinstance(item, DevicesSnapshot):
             events = tracker.resync_devices(item.devices)
         elif isinstance(item, LinkState):
-            if item.up and unit is self.units[0]:  # recording policies and provisioning: the first server
-                self.recorder.on_link_up()
+            if item.up:
+                self.recorder.on_link_up(unit.link)  # each server's dialplan reads the policies
+            if item.up and unit is self.units[0]:  # queue provisioning: the first server
                 for hook in self.on_link_up:  # e.g. provisioning what changed while the PBX was away
                     self._spawn(hook())
             self.hub.publish(

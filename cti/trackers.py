@@ -55,7 +55,3 @@ class TrackerSet(Views):
 
     def phone_views(self) -> list[PhoneRegistration]:
         return [v for i, t in enumerate(self.trackers) for v in t.phone_views() if self._home(v.agent) == i]
-
-    def tracker_of_call(self, linkedid: str) -> int | None:
-        """Which server's tracker holds the call (None: none does)."""
-        return next((i for i, t in enumerate(self.trackers) if linkedid in t.calls), None)

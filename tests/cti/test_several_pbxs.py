@@ -37,6 +37,22 @@ def test_given_a_users_pbx_when_mapped_then_their_server_or_the_first(pbx: str |
     assert pbx_map.home(pbx, NAMES) == home
 
 
+@pytest.mark.parametrize(
+    ("call_id", "server"),
+    [
+        ("pbx-b-1700000000.4", 1),
+        ("pbx-a-1700000000.4", 0),
+        ("pbx-a-b-1700000000.4", 2),  # the longest systemname that fits
+        ("dial-0001", 0),  # no prefix known: the first server
+        ("pbx-c-1700000000.4", 0),
+    ],
+)
+def test_given_a_call_id_when_its_server_is_sought_then_the_systemname_it_starts_with_decides(
+    call_id: str, server: int
+) -> None:
+    assert pbx_map.server_of_id(call_id, ["pbx-a-", "pbx-b-", "pbx-a-b-", None]) == server
+
+
 def _channel(system: str, n: int, endpoint: str, queue_call: bool = True) -> dict[str, str]:
     uid = f"{system}-1700000000.{n}"
     return {
@@ -78,8 +94,6 @@ def test_given_two_servers_when_read_as_one_then_calls_and_queues_hold_both_serv
     assert sorted(several.waiting["support"]) == ["pbx-a-1700000000.1", "pbx-b-1700000000.1"]
     (queue,) = several.queue_views(105.0)
     assert (queue.queue, queue.waiting) == ("support", 2)
-    assert several.tracker_of_call("pbx-b-1700000000.1") == 1
-    assert several.tracker_of_call("nope") is None
 
 
 def test_given_an_endpoint_on_both_servers_when_read_as_one_then_the_agent_is_their_own_servers(
