@@ -71,7 +71,13 @@ class EventPath:
             self.hub.publish(
                 Message(
                     ToSupervisors(),
-                    {"type": "pbx_link", "pbx": unit.name, "up": item.up, "reason": item.reason, "at": now},
+                    {
+                        "type": "pbx_link",
+                        **self._link_id(unit),
+                        "up": item.up,
+                        "reason": item.reason,
+                        "at": now,
+                    },
                 )
             )
             return

@@ -5,11 +5,14 @@ health.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.bus import Principal, interface_of, oversees
 from core.errors import NotFound
 from cti.events import CallRecord, to_wire
+
+if TYPE_CHECKING:
+    from cti.pbx_unit import PbxUnit
 
 # Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and
 # until a row is written the call must still count; once written, the history row is the one counted.
@@ -88,10 +91,16 @@ class LiveViews:
             calls = self.call_views()
             items.extend(c for c in calls if pbx is None or c["linkedid"] in units[0].tracker.calls)
         items.extend(self.screenpop.snapshot_for(mine))
-        for unit in units:
+        # an agent's desk shows the link of their phone's server; supervisors see each server's
+        for unit in units if supervising or mine is None or pbx is not None else [self.unit_of(mine)]:
             reason = unit.link.stats.last_error or ""
-            items.append({"type": "pbx_link", "pbx": unit.name, "up": unit.ready, "reason": reason})
+            items.append({"type": "pbx_link", **self._link_id(unit), "up": unit.ready, "reason": reason})
         return items
+
+    def _link_id(self, unit: PbxUnit) -> dict[str, str]:
+        """A server's name on its pbx_link messages; with several, also their key (one item per server in
+        the browsers' store, web/static/js/ws.js)."""
+        return {"pbx": unit.name, "key": unit.name} if len(self.units) > 1 else {"pbx": unit.name}
 
     def health(self) -> dict[str, Any]:
         if not self.settings.ami_enabled:
