@@ -45,8 +45,9 @@ class Live:
 
     async def apply(self, db: AsyncSession) -> bool:
         applied = await self.provisioner.apply(db) if self.provisioner is not None else False
-        if self.cti is not None and self.cti.link.ready:  # recording policies travel as dialplan globals
-            await self.cti.recorder.push_policies()
+        for unit in self.cti.units if self.cti is not None else []:
+            if unit.ready:  # recording policies travel as dialplan globals, to every server
+                await self.cti.recorder.push_policies(unit.link)
         return applied
 
 

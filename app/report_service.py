@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import kpi, reporting
 from app.deps import state_of
 from app.live_facts import service_live_facts
+from core.errors import Unavailable
 from core.models import utcnow
 
 
@@ -145,14 +146,17 @@ async def agent_state_rows(db: AsyncSession, since: datetime, until: datetime) -
 
 
 async def kpi_windows(
-    db: AsyncSession, zone: str, live: list[kpi.CallFact] | None = None
+    db: AsyncSession, zone: str, live: list[kpi.CallFact] | None = None, id_prefix: str | None = None
 ) -> list[KpiWindowRow]:
-    """`live`: calls the history does not hold yet (in progress, or ended and not yet written)."""
+    """`live`: calls the history does not hold yet (in progress, or ended and not yet written); `id_prefix`:
+    only the calls of the server whose call ids start so (`?pbx=`, CtiService.id_prefix_of)."""
     now = utcnow()
     since_today, _ = kpi.window_bounds(kpi.Window.today, now, zone)
     earliest = min(since_today, now - timedelta(minutes=60))
     facts = await reporting.call_facts(db, earliest, now + timedelta(microseconds=1))
     facts = reporting.with_live(facts, live or [])
+    if id_prefix is not None:
+        facts = reporting.of_server(facts, id_prefix)
     configs = await reporting.queue_configs(db)
     out = []
     for w in kpi.Window:
@@ -161,6 +165,16 @@ async def kpi_windows(
         rows = [queue_row(r) for r in reporting.queue_totals(in_w, configs)]
         out.append(KpiWindowRow(window=w.value, since=since, until=until, queues=rows))
     return out
+
+
+def pbx_id_prefix(request: Request, pbx: str | None) -> str | None:
+    """`?pbx=NAME`: the prefix of that server's call ids (None: every server)."""
+    if pbx is None:
+        return None
+    service = state_of(request).cti
+    if service is None:
+        raise Unavailable("pbx: the CTI does not run in this process")
+    return service.id_prefix_of(pbx)
 
 
 def live_facts(request: Request) -> list[kpi.CallFact]:

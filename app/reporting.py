@@ -100,6 +100,11 @@ async def call_facts(
     return [fact_of_row(r) for r in await db.execute(stmt.order_by(Call.offered_at, Call.id))]
 
 
+def of_server(facts: list[kpi.CallFact], id_prefix: str) -> list[kpi.CallFact]:
+    """The calls of one Asterisk server: their ids start with its systemname (cti/pbx_map.py)."""
+    return [f for f in facts if f.linkedid is not None and f.linkedid.startswith(id_prefix)]
+
+
 def with_live(history: list[kpi.CallFact], live: Iterable[kpi.CallFact]) -> list[kpi.CallFact]:
     """The history plus the calls it does not hold yet (in progress, or ended and not yet written): a
     call counts once, as its history row when there is one."""

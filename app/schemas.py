@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from core.models import CallDirection, ComplaintStatus, InteractionKind, NumberKind, Role, Tier
+from core.settings import PBX_NAME
 from cti.sounds import SOUND_NAME, SOUND_NAME_MAX
 
 MAX_ID = 2**62  # below BIGINT's limit on PostgreSQL and SQLite
@@ -309,6 +310,8 @@ class UserIn(BaseModel):
     language: Annotated[str, StringConstraints(pattern=r"^(fr|en)$")] = "fr"
     sip_endpoint: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,80}$")] | None = None
     sip_kind: PhoneKind | None = None
+    # the Asterisk server the phone registers on (a PLATEAU_PBX_SERVERS name; None: the first)
+    pbx: Annotated[str, StringConstraints(pattern=PBX_NAME)] | None = None
     team_id: Id | None = None  # type: ignore[valid-type]
 
 
@@ -319,6 +322,8 @@ class UserPatch(BaseModel):
     language: Annotated[str, StringConstraints(pattern=r"^(fr|en)$")] | None = None
     sip_endpoint: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,80}$")] | None = None
     sip_kind: PhoneKind | None = None
+    # the Asterisk server the phone registers on (a PLATEAU_PBX_SERVERS name; None: the first)
+    pbx: Annotated[str, StringConstraints(pattern=PBX_NAME)] | None = None
     team_id: Id | None = None  # type: ignore[valid-type]
     active: bool | None = None
 
@@ -327,6 +332,7 @@ class UserOut(MeOut):
     active: bool
     sip_kind: str | None = None
     sip_password_set_at: datetime | None = None  # the phone's own password exists since (never shown)
+    pbx: str | None = None
 
 
 class TeamIn(BaseModel):

@@ -19,6 +19,7 @@ class AgentInfo:
     display_name: str
     team_id: int | None
     interface: str
+    pbx: str | None = None  # the server the phone registers on (None: the first)
 
 
 class AgentDirectory:
@@ -35,7 +36,7 @@ class AgentDirectory:
         for u in users:
             iface = interface_of(u.sip_endpoint)
             if iface:
-                table[iface] = AgentInfo(u.id, u.username, u.display_name, u.team_id, iface)
+                table[iface] = AgentInfo(u.id, u.username, u.display_name, u.team_id, iface, u.pbx)
         self.by_interface = table
         self._loaded_at = time.monotonic()
 

@@ -91,6 +91,8 @@ class User(Timestamped, Base):
     sip_ha1: Mapped[str | None] = mapped_column(String(32))
     sip_password_set_at: Mapped[datetime | None]
     sip_kind: Mapped[str | None] = mapped_column(String(10))
+    # the Asterisk server the phone registers on (a PLATEAU_PBX_SERVERS name; None: the first server)
+    pbx: Mapped[str | None] = mapped_column(String(32))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     team: Mapped[Team | None] = relationship(lazy="joined")

@@ -62,6 +62,25 @@ class TrunkSetting(BaseModel):
         )
 
 
+PBX_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+class PbxServer(BaseModel):
+    """One Asterisk of PLATEAU_PBX_SERVERS (JSON): its manager interface, its carrier trunks (PJSIP endpoints
+    whose calls are inbound) and how many channels it may carry (None: no limit; the dialer spreads its
+    calls by what is left). `name` is Plateau's label for it (users' `pbx`, `?pbx=`, /healthz); None only for
+    the one server built from the `ami_*` settings, which is then named by its Asterisk's SystemName."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, pattern=PBX_NAME)
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_user: str = "plateau"
+    ami_secret: SecretStr = SecretStr(DEV_AMI_SECRET)
+    trunks: list[str] = ["trunk"]
+    channel_limit: int | None = Field(default=None, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLATEAU_", env_file=".env", extra="ignore")
 
@@ -80,6 +99,8 @@ class Settings(BaseSettings):
     ami_login_timeout_s: float = Field(
         default=10.0, gt=0, description="a PBX that accepts the connection but never answers Login is dropped"
     )
+    # several Asterisk servers (cti/pbx_unit.py); empty: one, from the ami_* settings above
+    pbx_servers: list[PbxServer] = []
     cpu_nice: int = Field(default=0, ge=-20, le=19, description="the service's nice; see app/cpu_priority.py")
     pop_lookup_timeout_s: float = Field(default=0.25, gt=0, description="a slower store pops without data")
     wrapup_enabled: bool = Field(default=True, description="pause agents after a call until the disposition")
@@ -251,6 +272,31 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return v
 
+    @field_validator("pbx_servers")
+    @classmethod
+    def _servers(cls, v: list[PbxServer]) -> list[PbxServer]:
+        names = [server.name for server in v]
+        if any(name is None for name in names):
+            raise ValueError("each server needs a name (letters, digits, - and _)")
+        doubles = sorted({name for name in names if names.count(name) > 1 and name is not None})
+        if doubles:
+            raise ValueError(f"server names must differ; {', '.join(doubles)} given twice")
+        return v
+
+    def pbx_list(self) -> list[PbxServer]:
+        """The Asterisk servers Plateau speaks to: PLATEAU_PBX_SERVERS, or one from the ami_* settings."""
+        if self.pbx_servers:
+            return list(self.pbx_servers)
+        return [
+            PbxServer(
+                ami_host=self.ami_host,
+                ami_port=self.ami_port,
+                ami_user=self.ami_user,
+                ami_secret=self.ami_secret,
+                trunks=self.trunk_names,
+            )
+        ]
+
     @model_validator(mode="after")
     def _rtp_range(self) -> Settings:
         if self.pbx_rtp_end <= self.pbx_rtp_start:
@@ -324,6 +370,8 @@ class Settings(BaseSettings):
                 out[name] = "********" if value else None
             elif name == "pbx_trunks":
                 out[name] = [{**t, "password": "********" if t.get("password") else None} for t in value]
+            elif name == "pbx_servers":
+                out[name] = [{**p, "ami_secret": "********"} for p in value]
             elif name == "database_url":
                 out[name] = mask_url(str(value))
             else:
@@ -335,10 +383,16 @@ class Settings(BaseSettings):
         """The default AMI secret is in this repository: fine for the private Asterisk on loopback that
         `make run` starts, a manager login for anyone who reads the code on any other host."""
         if self.ami_enabled and self.ami_secret.get_secret_value() == DEV_AMI_SECRET:
-            if not _is_loopback(self.ami_host):
+            if not _is_loopback(self.ami_host) and not self.pbx_servers:
                 raise ValueError(
                     f"PLATEAU_AMI_SECRET: the development default is public; with PLATEAU_AMI_HOST="
                     f"{self.ami_host} (not loopback) set the secret of that Asterisk's manager.conf"
+                )
+        for server in self.pbx_servers if self.ami_enabled else []:
+            if server.ami_secret.get_secret_value() == DEV_AMI_SECRET and not _is_loopback(server.ami_host):
+                raise ValueError(
+                    f"PLATEAU_PBX_SERVERS ({server.name}): the development default secret is public; with "
+                    f"ami_host {server.ami_host} (not loopback) set its manager.conf secret"
                 )
         return self
 
@@ -382,7 +436,7 @@ def load_settings() -> Settings:
             where = f" (at {'.'.join(inner)})" if inner else ""
             value = err.get("input")
             # a trunk's password or a secret is never echoed back, nor a password inside the database URL
-            if field == "pbx_trunks" or "secret" in field:
+            if field in ("pbx_trunks", "pbx_servers") or "secret" in field:
                 got = ""
             elif field == "database_url" and isinstance(value, str):
                 got = f" (got {mask_url(value)!r})"

@@ -33,7 +33,7 @@ class AgentControls:
         agent = self.tracker.agents.get(interface)
         registered = agent.registered if agent is not None else None
         if registered is None:
-            reply = await self.link.send("DeviceStateList")
+            reply = await self.link_for(interface).send("DeviceStateList")
             states = {
                 str(i.get("Device")): str(i.get("State"))
                 for i in (reply if isinstance(reply, list) else [reply])
@@ -54,7 +54,7 @@ class AgentControls:
 
     async def join_queue(self, interface: str, member_name: str, queue: str, penalty: int) -> None:
         try:
-            await self.link.send(
+            await self.link_for(interface).send(
                 "QueueAdd",
                 Queue=queue,
                 Interface=interface,
@@ -67,23 +67,25 @@ class AgentControls:
             if "Already there" not in str(exc):
                 raise
             # already a member (a second login, or astdb kept them): the penalty is still today's
-            await self.link.send("QueuePenalty", Queue=queue, Interface=interface, Penalty=penalty)
+            await self.link_for(interface).send(
+                "QueuePenalty", Queue=queue, Interface=interface, Penalty=penalty
+            )
 
     async def logout(self, interface: str) -> None:
         agent = self.tracker.agents.get(interface)
         for queue in list(agent.queues if agent else []):
             with contextlib.suppress(AmiError):
-                await self.link.send("QueueRemove", Queue=queue, Interface=interface)
+                await self.link_for(interface).send("QueueRemove", Queue=queue, Interface=interface)
 
     async def pause(self, interface: str, reason: str) -> None:
-        await self.link.send("QueuePause", Interface=interface, Paused="true", Reason=reason)
+        await self.link_for(interface).send("QueuePause", Interface=interface, Paused="true", Reason=reason)
 
     async def ready(self, interface: str) -> None:
         await self.check_phone(interface)
         timer = self._wrapup_timers.pop(interface, None)
         if timer is not None:
             timer.cancel()
-        await self.link.send("QueuePause", Interface=interface, Paused="false")
+        await self.link_for(interface).send("QueuePause", Interface=interface, Paused="false")
 
     def _own_channel(self, interface: str, linkedid: str) -> str:
         channel = self.tracker.leg_of(linkedid, interface)
@@ -92,15 +94,20 @@ class AgentControls:
         return channel
 
     async def hangup(self, interface: str, linkedid: str) -> None:
-        await self.link.send("Hangup", Channel=self._own_channel(interface, linkedid), Cause=16)
+        channel = self._own_channel(interface, linkedid)
+        await self.link_for(interface).send("Hangup", Channel=channel, Cause=16)
 
     async def transfer(self, interface: str, linkedid: str, target: str, attended: bool) -> None:
         channel = self._own_channel(interface, linkedid)
         exten = self.transfer_exten(target)
         if attended:
-            await self.link.send("Atxfer", Channel=channel, Exten=exten, Context="plateau-transfer")
+            await self.link_for(interface).send(
+                "Atxfer", Channel=channel, Exten=exten, Context="plateau-transfer"
+            )
         else:
-            await self.link.send("BlindTransfer", Channel=channel, Exten=exten, Context="plateau-transfer")
+            await self.link_for(interface).send(
+                "BlindTransfer", Channel=channel, Exten=exten, Context="plateau-transfer"
+            )
 
     def transfer_exten(self, target: str) -> str:
         """An agent extension (7001…) as it is, any other number in E.164 (validated, never raw)."""
@@ -114,7 +121,7 @@ class AgentControls:
         customer = self.tracker.other_leg(linkedid, interface)
         if customer is None:
             raise ControlError("nobody to hold on this call")
-        await self.link.send(
+        await self.link_for(interface).send(
             "Redirect",
             Channel=customer,
             ExtraChannel=channel,
@@ -133,7 +140,9 @@ class AgentControls:
         customer = self.tracker.other_leg(linkedid, interface)
         if customer is None:
             raise ControlError("nobody to survey on this call")
-        await self.link.send("Redirect", Channel=customer, Context="plateau-survey", Exten="s", Priority=1)
+        await self.link_for(interface).send(
+            "Redirect", Channel=customer, Context="plateau-survey", Exten="s", Priority=1
+        )
 
     def queue_of(self, linkedid: str) -> str | None:
         call = self.tracker.calls.get(linkedid)
@@ -144,7 +153,7 @@ class AgentControls:
         customer = self.tracker.other_leg(linkedid, interface)
         if customer is None:
             raise ControlError("nobody on hold on this call")
-        await self.link.send("Bridge", Channel1=customer, Channel2=channel, Tone="no")
+        await self.link_for(interface).send("Bridge", Channel1=customer, Channel2=channel, Tone="no")
 
     async def pause_recording(self, interface: str, linkedid: str, paused: bool, user_id: int | None) -> None:
         """Pause (or resume) the recording of the agent's own call: it runs on the caller's channel."""
@@ -165,8 +174,9 @@ class AgentControls:
     async def click_to_call(self, interface: str, number: str, caller_id: str | None = None) -> str:
         """Ring the agent's phone first, then the customer. Returns the call's ChannelId (its Linkedid)."""
         e164 = parse(number, self.settings.default_region).e164
-        channel_id = f"c2c-{uuid.uuid4().hex[:16]}"
-        await self.link.originate(
+        link = self.link_for(interface)
+        channel_id = f"{link.id_prefix}c2c-{uuid.uuid4().hex[:16]}"
+        await link.originate(
             channel=interface,
             context="plateau-click-to-call",
             exten=e164,
@@ -183,8 +193,9 @@ class AgentControls:
             raise ValueError(f"mode: one of {', '.join(SPY_MODES)}")
         if self.tracker.call_of_agent(target) is None:
             raise ControlError("this agent is not on a call")
-        channel_id = f"spy-{uuid.uuid4().hex[:16]}"
-        await self.link.originate(
+        link = self.link_for(target)  # ChanSpy sees the channels of its own server: the agent's
+        channel_id = f"{link.id_prefix}spy-{uuid.uuid4().hex[:16]}"
+        await link.originate(
             channel=supervisor,
             context="plateau-spy",
             exten=mode,

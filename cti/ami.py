@@ -9,6 +9,8 @@ panoramisk keeps the connection, login, reconnect and the ActionID bookkeeping. 
 - the Login has a deadline too: a PBX caught mid-restart can accept the connection and never answer it,
   and panoramisk would wait on that socket forever;
 - a refused login is an error in the log and in `/healthz`, and is retried like a lost connection;
+- with `identify`, the PBX's SystemName (Action CoreSettings) is read before the link counts as up, and a
+  name `identify` refuses (empty, or another server's) keeps the link down, said in `/healthz`;
 - actions still unanswered when the link drops fail at once: panoramisk would resend them after the next
   `FullyBooted`, and a stale Originate placed minutes later is a wrong call to a customer;
 - QueueAdd & co. resolve on their one-line reply (1.4 waits forever for a list that never comes);
@@ -220,6 +222,8 @@ class AmiLink:
         action_timeout: float = 5.0,
         login_timeout: float = 10.0,
         require_timestamp: bool = True,
+        identify: Callable[[str], str | None] | None = None,
+        namespaced: bool = False,
     ) -> None:
         self.host, self.port, self.username, self._secret = host, port, username, secret
         self.consume = consume
@@ -236,9 +240,19 @@ class AmiLink:
         self._logged_in = asyncio.Event()
         self._snapshot_actions: dict[str, str] = {}
         self._stopping = False
+        self.identify = identify  # SystemName → None, or why this PBX is refused
+        self.system_name: str | None = None  # its asterisk.conf `systemname`, read at login
+        self.namespaced = namespaced  # one of several servers: our ChannelIds carry its systemname too
+
+    @property
+    def id_prefix(self) -> str:
+        """Before the ChannelIds of our originates: the server's systemname with several servers (so a call
+        Plateau places is found on its server like the others), nothing with one (as before)."""
+        return f"{self.system_name}-" if self.namespaced and self.system_name else ""
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._stopping = False  # a link stopped may be started again (its server's lease taken back)
         loop = asyncio.get_running_loop()
         self._manager = _Manager(
             self,
@@ -324,7 +338,33 @@ class AmiLink:
             self._manager.reconnect_timeout = self._backoff
         self._grow_backoff()
 
-    def _on_login(self, _manager: Manager) -> None:
+    def _on_login(self, manager: Manager) -> None:
+        if self.identify is None:
+            self._logged_up()
+            return
+        protocol = manager.protocol
+        action = self._send("CoreSettings", {}, as_list=False)
+
+        def _identified(f: asyncio.Future[Any]) -> None:
+            if f.cancelled() or self._stopping or manager.protocol is not protocol or self.identify is None:
+                return
+            reply = f.result() if f.exception() is None else None
+            first = reply[0] if isinstance(reply, list) else reply
+            self.system_name = str(first.get("SystemName", "")) if first is not None else ""
+            refusal = self.identify(self.system_name)
+            if refusal is None:
+                self._logged_up()
+                return
+            self.stats.authenticated = False
+            self.stats.last_error = refusal
+            self._backoff = self.backoff_max  # nothing changes until the PBX is reconfigured: retry slowly
+            log.error("ami: %s:%s refused: %s", self.host, self.port, refusal)
+            if protocol is not None:
+                protocol.transport.close()  # → connection_lost → reconnect after the backoff
+
+        action.future.add_done_callback(_identified)
+
+    def _logged_up(self) -> None:
         self.stats.authenticated = True
         self.stats.last_error = None
         self.stats.since = time.time()
@@ -492,6 +532,7 @@ class AmiLink:
         s = self.stats
         return {
             "ok": s.authenticated,
+            "system_name": self.system_name,
             "connected": s.connected,
             "authenticated": s.authenticated,
             "host": self.host,

@@ -129,6 +129,8 @@ class PbxConfig:
     queues: list[QueueConf] | None = None  # None: the built-in queues (Plateau provisions its own live)
     queue_ring_timeout: int = 15
     ivr_enabled: bool = False
+    # asterisk.conf's systemname, the prefix of its Uniqueids/Linkedids: each server of one Plateau its own
+    systemname: str = "plateau"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -160,6 +162,7 @@ class PbxConfig:
             "AMI_USER": self.ami_user,
             "AMI_SECRET": self.ami_secret,
             "QUEUE_RING_TIMEOUT": str(self.queue_ring_timeout),
+            "SYSTEM_NAME": self.systemname,
             "IVR_ENABLED": "1" if self.ivr_enabled else "0",
             "SIP_BIND": self.sip_bind,
             "SIP_NAT": self._nat(),

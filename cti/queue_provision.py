@@ -133,19 +133,22 @@ async def member_changed(
 ) -> bool:
     """Carry a membership change to the agent's live membership, if they are logged in. True when
     Asterisk has it now."""
-    if cti is None or endpoint is None or not cti.link.ready:
+    if cti is None or endpoint is None:
         return False
     interface = f"PJSIP/{endpoint}"
+    link = cti.link_for(interface)  # their membership lives on their phone's server
+    if not link.ready:
+        return False
     agent = cti.tracker.agents.get(interface)
     if agent is None or not agent.queues:
         return False  # not logged in: their next login joins with the new skill
     try:
         if penalty is None:
             if queue in agent.queues:
-                await cti.link.send("QueueRemove", Queue=queue, Interface=interface)
+                await link.send("QueueRemove", Queue=queue, Interface=interface)
             return True
         if queue in agent.queues:
-            await cti.link.send("QueuePenalty", Queue=queue, Interface=interface, Penalty=penalty)
+            await link.send("QueuePenalty", Queue=queue, Interface=interface, Penalty=penalty)
         else:
             await cti.join_queue(interface, member_name, queue, penalty)
     except (AmiError, AmiUnavailable) as exc:

@@ -45,6 +45,8 @@ class Recorder:
         directory: AgentDirectory,
     ) -> None:
         self.settings, self.db, self.store, self.link, self.directory = settings, db, store, link, directory
+        # the link of the server a call is on (several servers: by the systemname its Linkedid starts with)
+        self.link_of_call: Callable[[str], AmiLink] = lambda _linkedid: self.link
         self.filed = 0  # recordings linked to their call so far
         self.settled = 0  # answered calls looked at (recorded or not)
         self.campaign_of: Callable[[str], int | None] = lambda _linkedid: None  # the dialer's, when it runs
@@ -62,11 +64,13 @@ class Recorder:
             task.cancel()
 
     # -- the policies, as dialplan globals -----------------------------------------------------------------
-    def on_link_up(self) -> None:
-        self._spawn(self.push_policies())
+    def on_link_up(self, link: AmiLink | None = None) -> None:
+        self._spawn(self.push_policies(link))
 
-    async def push_policies(self) -> None:
-        """Set the folder and every queue's policy (on each connect: Asterisk forgets globals on restart)."""
+    async def push_policies(self, link: AmiLink | None = None) -> None:
+        """Set the folder and every queue's policy in `link`'s server (default: the first), on each connect:
+        Asterisk forgets globals on restart."""
+        link = link or self.link
         async with self.db.session() as s:
             rows = (
                 await s.execute(select(Queue.name, Queue.recording_policy, Queue.recording_announcement))
@@ -79,7 +83,7 @@ class Recorder:
                 log.error("recordings: queue %s not told its policy: %s", name, exc)
         try:
             for variable, value in values.items():
-                await self.link.send("Setvar", Variable=variable, Value=value)
+                await link.send("Setvar", Variable=variable, Value=value)
         except Exception as exc:  # the link dropped meanwhile: the next connect sets them again
             log.warning("recordings: policies not set in the PBX yet: %s", exc)
 
@@ -107,7 +111,9 @@ class Recorder:
         try:
             await self.mute(channel, linkedid, True, user_id=None, source=recordings.ARMED_SOURCE)
             # the dialplan goes on to the queue only now: no frame is written unmuted
-            await self.link.send("Setvar", Channel=channel, Variable="PLATEAU_REC_ARMED", Value="1")
+            await self.link_of_call(linkedid).send(
+                "Setvar", Channel=channel, Variable="PLATEAU_REC_ARMED", Value="1"
+            )
             self.armed[linkedid] = channel
         except Exception:  # not armed: the dialplan stops the recording itself after its wait
             log.exception("recordings: call %s's on-demand recording not armed", linkedid)
@@ -193,7 +199,7 @@ class Recorder:
         self, channel: str, linkedid: str, paused: bool, *, user_id: int | None, source: str
     ) -> None:
         """Silence (or hear again) both directions of the recording on the caller's channel, and say who."""
-        await self.link.send(
+        await self.link_of_call(linkedid).send(
             "MixMonitorMute", Channel=channel, Direction="both", State="1" if paused else "0"
         )
         async with self.db.session() as s:

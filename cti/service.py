@@ -18,19 +18,23 @@ from core.bus import (
 )
 from core.db import Database
 from core.directory import AgentDirectory
+from core.errors import NotFound, Unavailable
 from core.recording_store import store_for
 from core.settings import Settings
+from cti import pbx_map
 from cti.agent_controls import AgentControls, ControlError, PhoneNotRegistered
 from cti.ami import AmiLink
 from cti.ami_wire import AmiError, AmiEvent, AmiUnavailable
 from cti.events import (
     CallRecord,
 )
+from cti.pbx_unit import PbxUnit
 from cti.ports import FeaturesFactory, Publisher
 from cti.recorder import Recorder
 from cti.service_events import EventPath
 from cti.service_views import LiveViews
 from cti.tracker import Tracker
+from cti.trackers import TrackerSet
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +47,27 @@ class CtiService(EventPath, AgentControls, LiveViews):
         self.db = db
         self.hub = hub
         self.bus = Bus()
-        self.tracker = Tracker(
-            trunks=[f"PJSIP/{t}" for t in settings.trunk_names], wrapup=settings.wrapup_enabled
-        )
         self.directory = AgentDirectory(db)
+        # one unit (link + tracker) per Asterisk server; `link` and `tracker` are the first's when there is
+        # one server (as before several), and `tracker` reads all of them as one when there are several
+        servers = settings.pbx_list()
+        self.units = [
+            PbxUnit(server, settings, self.consume, self._identify, several=len(servers) > 1)
+            for server in servers
+        ]
+        self.link = self.units[0].link
+        self.tracker: Tracker | TrackerSet = (
+            self.units[0].tracker
+            if len(self.units) == 1
+            else TrackerSet([u.tracker for u in self.units], self.home_index)
+        )
         plugged = features(self)
         self.screenpop = plugged.screenpop
         self.history = plugged.history
         self.state_log = plugged.state_log
         self._background = plugged.background
-        self.link = AmiLink(
-            settings.ami_host,
-            settings.ami_port,
-            settings.ami_user,
-            settings.ami_secret.get_secret_value(),
-            self.consume,
-            ping_interval=settings.ami_ping_interval_s,
-            ping_timeout=settings.ami_ping_timeout_s,
-            login_timeout=settings.ami_login_timeout_s,
-        )
         self.recorder = Recorder(settings, db, store_for(settings), self.link, self.directory)
+        self.recorder.link_of_call = self.link_of_call
         self.bus.subscribe(self.screenpop.on_event)
         self.bus.subscribe(self.state_log.on_event)
         self.bus.subscribe(self.history.on_event)
@@ -91,16 +96,50 @@ class CtiService(EventPath, AgentControls, LiveViews):
         for job in self._background:
             self._spawn(job())
         if self.settings.ami_enabled:
-            await self.link.start()
+            for unit in self.units:
+                await unit.start()
 
     async def stop(self) -> None:
-        await self.link.stop()
+        for unit in self.units:
+            await unit.stop()
         for task in [*self._wrapup_timers.values(), *self._tasks]:
             task.cancel()
         await self.recorder.stop()
         await self.history.stop()
         await self.state_log.stop()
         await self.screenpop.close()
+
+    # -- which server is whose -------------------------------------------------------------------------------
+    def _identify(self, unit: PbxUnit, system_name: str) -> str | None:
+        others = [u.link.system_name for u in self.units if u is not unit and u.ready]
+        return pbx_map.refusal(system_name, others, several=len(self.units) > 1)
+
+    def home_index(self, interface: str) -> int:
+        info = self.directory.get(interface)
+        return pbx_map.home(info.pbx if info else None, [u.name for u in self.units])
+
+    def unit_of(self, interface: str) -> PbxUnit:
+        """The server an agent's phone registers on (the user's `pbx`; the first server by default)."""
+        return self.units[self.home_index(interface)] if len(self.units) > 1 else self.units[0]
+
+    def link_for(self, interface: str) -> AmiLink:
+        return self.unit_of(interface).link
+
+    def link_of_call(self, linkedid: str) -> AmiLink:
+        """The link of the server a call is on: the one whose systemname starts its id, else the first."""
+        return self.units[pbx_map.server_of_id(linkedid, [u.id_prefix for u in self.units])].link
+
+    def unit_named(self, name: str) -> PbxUnit | None:
+        return next((u for u in self.units if u.name == name), None)
+
+    def id_prefix_of(self, name: str) -> str:
+        """The prefix of server `name`'s call ids, for reports of that server alone (`?pbx=`)."""
+        unit = self.unit_named(name)
+        if unit is None:
+            raise NotFound(f"pbx: no server named {name!r}")
+        if unit.id_prefix is None:
+            raise Unavailable(f"pbx: {name} has not answered yet; its call ids are not known")
+        return unit.id_prefix
 
 
 __all__ = ["AmiError", "AmiUnavailable", "ControlError", "CtiService", "PhoneNotRegistered"]

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.bus import Message, ToAgentAndSupervisors, ToAgentsAndSupervisors, ToSupervisors
 from cti import cdr
@@ -32,6 +32,9 @@ from cti.events import (
 )
 from cti.tracker import WRAPUP_REASON
 
+if TYPE_CHECKING:
+    from cti.pbx_unit import PbxUnit
+
 log = logging.getLogger(__name__)
 # events shown to the agent concerned and to supervisors as they are
 _TO_THE_AGENT = (AgentRinging, AgentRingEnded, CallAnswered, WrapUpStarted, PhoneRegistration)
@@ -41,30 +44,40 @@ class EventPath:
     """AMI events in, domain events out: the tracker, the backfill, the browsers, and wrap-up."""
 
     # -- the event path ---------------------------------------------------------------------------------
-    def consume(self, item: QueueItem) -> None:
-        """Runs for every AMI event, in order. Keep it free of I/O."""
+    def consume(self, item: QueueItem, unit: PbxUnit | None = None) -> None:
+        """Runs for every AMI event of `unit`'s server (None: the first), in order. Keep it free of I/O."""
         now = time.time()
+        unit = unit or self.units[0]
+        tracker = unit.tracker
         if isinstance(item, AmiEvent):
             for listener in self.raw_listeners:
                 try:
                     listener(item)
                 except Exception:  # a listener's bug must not stop the event path
                     log.exception("cti: raw AMI listener failed on %s", item.name)
-            events = self.tracker.feed(item)
+            events = tracker.feed(item)
         elif isinstance(item, ChannelsSnapshot):
-            events = self.tracker.resync_channels(item.channels, now)
+            events = tracker.resync_channels(item.channels, now)
         elif isinstance(item, QueuesSnapshot):
-            events = self.tracker.resync_queues(item.members, item.entries, now)
+            events = tracker.resync_queues(item.members, item.entries, now)
         elif isinstance(item, DevicesSnapshot):
-            events = self.tracker.resync_devices(item.devices)
+            events = tracker.resync_devices(item.devices)
         elif isinstance(item, LinkState):
             if item.up:
-                self.recorder.on_link_up()
+                self.recorder.on_link_up(unit.link)  # each server's dialplan reads the policies
+            if item.up and unit is self.units[0]:  # queue provisioning: the first server
                 for hook in self.on_link_up:  # e.g. provisioning what changed while the PBX was away
                     self._spawn(hook())
             self.hub.publish(
                 Message(
-                    ToSupervisors(), {"type": "pbx_link", "up": item.up, "reason": item.reason, "at": now}
+                    ToSupervisors(),
+                    {
+                        "type": "pbx_link",
+                        **self._link_id(unit),
+                        "up": item.up,
+                        "reason": item.reason,
+                        "at": now,
+                    },
                 )
             )
             return
@@ -72,7 +85,7 @@ class EventPath:
             return
         for event in events:
             self.bus.publish(event)
-        if isinstance(item, ChannelsSnapshot):
+        if isinstance(item, ChannelsSnapshot) and unit is self.units[0]:  # PLATEAU_PBX_CDR_FILE is its
             # on every (re)connect: the calls that began and ended while Plateau was not looking, from
             # Asterisk's call records; the calls up are the tracker's. On the first since start, the calls a
             # killed run left noted in progress that ended while it was away are written from their notes.
@@ -160,7 +173,7 @@ class EventPath:
         elif isinstance(event, WrapUpStarted):
             self._spawn(self._start_wrapup(event.agent))
         elif isinstance(event, HeldPartyLeft):
-            self._spawn(self._hangup_channels(event.channels))
+            self._spawn(self._hangup_channels(event.linkedid, event.channels))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -170,7 +183,9 @@ class EventPath:
     # -- wrap-up ------------------------------------------------------------------------------------------
     async def _start_wrapup(self, interface: str) -> None:
         try:
-            await self.link.send("QueuePause", Interface=interface, Paused="true", Reason=WRAPUP_REASON)
+            await self.link_for(interface).send(
+                "QueuePause", Interface=interface, Paused="true", Reason=WRAPUP_REASON
+            )
         except AmiError as exc:
             log.warning("cti: could not pause %s for wrap-up: %s", interface, exc)
             return
@@ -197,9 +212,10 @@ class EventPath:
         paused_reasons = {r for p, r in agent.queues.values() if p}
         if paused_reasons and paused_reasons != {WRAPUP_REASON}:
             return  # the agent chose a pause during wrap-up: keep it
-        await self.link.send("QueuePause", Interface=interface, Paused="false")
+        await self.link_for(interface).send("QueuePause", Interface=interface, Paused="false")
 
-    async def _hangup_channels(self, channels: tuple[str, ...]) -> None:
+    async def _hangup_channels(self, linkedid: str, channels: tuple[str, ...]) -> None:
+        link = self.link_of_call(linkedid)
         for channel in channels:
             with contextlib.suppress(AmiError):
-                await self.link.send("Hangup", Channel=channel, Cause=16)
+                await link.send("Hangup", Channel=channel, Cause=16)

@@ -5,10 +5,14 @@ health.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.bus import Principal, interface_of, oversees
+from core.errors import NotFound
 from cti.events import CallRecord, to_wire
+
+if TYPE_CHECKING:
+    from cti.pbx_unit import PbxUnit
 
 # Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and
 # until a row is written the call must still count; once written, the history row is the one counted.
@@ -61,29 +65,54 @@ class LiveViews:
         return out
 
     # -- snapshots for (re)connecting browsers ---------------------------------------------------------------
-    async def snapshot(self, who: Principal) -> list[dict[str, Any]]:
+    async def snapshot(self, who: Principal, pbx: str | None = None) -> list[dict[str, Any]]:
+        """What a (re)connecting browser is shown; `pbx`: one Asterisk server's agents, queues and calls."""
+        units = self.units
+        if pbx is not None:
+            unit = self.unit_named(pbx)
+            if unit is None:
+                raise NotFound(f"pbx: no server named {pbx!r}")
+            units = [unit]
+
+        def here(agent: str) -> bool:
+            return pbx is None or self.unit_of(agent) in units
+
         mine = interface_of(who.sip_endpoint)
         supervising = who.role in ("supervisor", "manager", "admin")
         items: list[dict[str, Any]] = []
         for view in self.tracker.agent_views():  # a supervisor sees their team's agents, as over REST
-            if view.agent == mine or oversees(who, (self._team_of(view.agent),)):
+            if (view.agent == mine or oversees(who, (self._team_of(view.agent),))) and here(view.agent):
                 items.append(to_wire(view, self._agent_fields(view.agent)))
-        items.extend(to_wire(p) for p in self.tracker.phone_views() if supervising or p.agent == mine)
+        phones = self.tracker.phone_views()
+        items.extend(to_wire(p) for p in phones if (supervising or p.agent == mine) and here(p.agent))
         if supervising:
-            items.extend(to_wire(q) for q in self.tracker.queue_views(time.time()))
-            items.extend(self.call_views())
+            queues = self.tracker if pbx is None else units[0].tracker
+            items.extend(to_wire(q) for q in queues.queue_views(time.time()))
+            calls = self.call_views()
+            items.extend(c for c in calls if pbx is None or c["linkedid"] in units[0].tracker.calls)
         items.extend(self.screenpop.snapshot_for(mine))
-        items.append({"type": "pbx_link", "up": self.link.ready, "reason": self.link.stats.last_error or ""})
+        # an agent's desk shows the link of their phone's server; supervisors see each server's
+        for unit in units if supervising or mine is None or pbx is not None else [self.unit_of(mine)]:
+            reason = unit.link.stats.last_error or ""
+            items.append({"type": "pbx_link", **self._link_id(unit), "up": unit.ready, "reason": reason})
         return items
+
+    def _link_id(self, unit: PbxUnit) -> dict[str, str]:
+        """A server's name on its pbx_link messages; with several, also their key (one item per server in
+        the browsers' store, web/static/js/ws.js)."""
+        return {"pbx": unit.name, "key": unit.name} if len(self.units) > 1 else {"pbx": unit.name}
 
     def health(self) -> dict[str, Any]:
         if not self.settings.ami_enabled:
             return {"ok": True, "enabled": False}
+        servers = [unit.status() for unit in self.units]
         return {
             "enabled": True,
-            **self.link.status(),
+            **self.link.status(),  # the first server's, as when there was one
+            "ok": all(server["ok"] for server in servers),
             "calls": len(self.tracker.calls),
             "history_written": self.history.written,
+            "servers": servers,  # each server's link: name (its SystemName by default), error, channels
         }
 
     def history_health(self) -> dict[str, Any]:

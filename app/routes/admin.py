@@ -58,6 +58,13 @@ async def _hash(request: Request, password: str) -> str:
         raise Unavailable("too many sign-ins at once; try again in a moment") from None
 
 
+def _check_pbx(request: Request, pbx: str | None) -> None:
+    """A user's `pbx` names one of PLATEAU_PBX_SERVERS (with one server from the ami_* settings: any)."""
+    servers = AppState(request.app.state).settings.pbx_servers
+    if pbx is not None and servers and pbx not in {s.name for s in servers}:
+        raise unprocessable("pbx", f"no such server; one of {', '.join(str(s.name) for s in servers)}")
+
+
 async def _check_team(db: AsyncSession, team_id: int | None) -> None:
     if team_id is not None and await db.get(Team, team_id) is None:
         raise unprocessable("team_id", "no such team")
@@ -80,6 +87,7 @@ async def create_user(
     body: UserIn, request: Request, ident: Identity = Depends(admin), db: AsyncSession = Depends(get_db)
 ) -> Any:
     await _check_team(db, body.team_id)
+    _check_pbx(request, body.pbx)
     user = User(**body.model_dump(exclude={"password"}), password_hash=await _hash(request, body.password))
     db.add(user)
     try:
@@ -114,6 +122,7 @@ async def update_user(
     changes = body.model_dump(exclude_unset=True)
     team_scope.check_user(ident, user, changes)
     await _check_team(db, changes.get("team_id"))
+    _check_pbx(request, changes.get("pbx"))
     reset = "password" in changes
     if reset:
         pw = changes.pop("password")
@@ -147,6 +156,9 @@ async def update_user(
         request.app.state.hub.revoke(user_id=user.id)
     if {"sip_endpoint", "sip_kind", "active"} & changes.keys():
         await AppState(request.app.state).apply_phones(db)
+    cti = AppState(request.app.state).cti
+    if "pbx" in changes and cti is not None:
+        await cti.directory.load()  # their calls and controls go to their server from now on
     return user
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import case, func, select
@@ -22,12 +22,16 @@ from app.report_service import (
     agent_state_rows,
     kpi_windows,
     live_facts,
+    pbx_id_prefix,
     queue_row,
 )
 from app.security import require
 from core.models import Call, Role, utcnow
+from core.settings import PBX_NAME
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+# one Asterisk server's calls only (a name of PLATEAU_PBX_SERVERS)
+PbxName = Annotated[str | None, Query(pattern=PBX_NAME, description="one Asterisk server's calls only")]
 
 
 staff = require(Role.supervisor, Role.manager)
@@ -35,14 +39,18 @@ staff = require(Role.supervisor, Role.manager)
 
 @router.get("/queues", response_model=list[QueueReport])
 async def queues(
+    request: Request,
     _: Supervisor,
     db: Db,
     since: datetime | None = None,
     until: datetime | None = None,
+    pbx: PbxName = None,
 ) -> Any:
     check_instants(since=since, until=until)
     until = until or utcnow()
     since = since or until - timedelta(days=1)
+    prefix = pbx_id_prefix(request, pbx)
+    of_server = [Call.linkedid.startswith(prefix, autoescape=True)] if prefix is not None else []
     rows = await db.execute(
         select(
             Call.queue,
@@ -52,7 +60,7 @@ async def queues(
             func.avg(Call.wait_s),
             func.avg(Call.talk_s),
         )
-        .where(Call.offered_at >= since, Call.offered_at < until)
+        .where(Call.offered_at >= since, Call.offered_at < until, *of_server)
         .group_by(Call.queue)
         .order_by(Call.queue)
     )
@@ -112,7 +120,9 @@ async def agent_states(
 
 
 @router.get("/kpi", response_model=list[KpiWindowRow])
-async def kpi_by_window(request: Request, _: Supervisor, db: Db) -> Any:
+async def kpi_by_window(request: Request, _: Supervisor, db: Db, pbx: PbxName = None) -> Any:
     """Per-queue KPIs for today and the last 15, 30 and 60 minutes: the call history and, while the PBX
-    link runs here, the calls in progress (offered once queued, answered once an agent answered)."""
-    return await kpi_windows(db, state_of(request).settings.timezone, live_facts(request))
+    link runs here, the calls in progress (offered once queued, answered once an agent answered);
+    `pbx`: one Asterisk server's calls only."""
+    prefix = pbx_id_prefix(request, pbx)
+    return await kpi_windows(db, state_of(request).settings.timezone, live_facts(request), prefix)

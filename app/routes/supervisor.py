@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select
 
@@ -14,6 +14,7 @@ from core.audit import audit
 from core.bus import Principal, interface_of
 from core.errors import Forbidden, NotFound
 from core.models import User
+from core.settings import PBX_NAME
 
 router = APIRouter(prefix="/supervisor", tags=["supervisor"])
 SUPERVISOR = require(Role.supervisor)
@@ -55,9 +56,13 @@ async def spy(
 
 
 @router.get("/live")
-async def live(ident: Supervisor, service: Cti) -> dict[str, Any]:
+async def live(
+    ident: Supervisor,
+    service: Cti,
+    pbx: Annotated[str | None, Query(pattern=PBX_NAME, description="one Asterisk server only")] = None,
+) -> dict[str, Any]:
     """The same picture a wallboard's WebSocket snapshot gives, for integrations that poll."""
     who = Principal(
         ident.user.id, ident.user.username, ident.role.value, ident.user.team_id, ident.user.sip_endpoint
     )
-    return {"items": await service.snapshot(who), "interface": interface_of(ident.user.sip_endpoint)}
+    return {"items": await service.snapshot(who, pbx), "interface": interface_of(ident.user.sip_endpoint)}

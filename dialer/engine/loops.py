@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.dialer_tables import Campaign, CampaignList, CampaignState, DialerCall
 from core.models import Queue
 from cti.events import AgentState
 from dialer.compliance import RuleSet, abandon_stats, clone_rule_set
+from dialer.engine import spread
 from dialer.engine.call_book import PacingInputs
 from dialer.engine.facts import (
     ONE_DAY,
@@ -28,6 +30,7 @@ from dialer.engine.facts import (
     lookback,
     without_numbers,
 )
+from dialer.engine.ports import AmiLinkPort
 from dialer.engine.state import (
     ABANDON_REFRESH_S,
     MIN_TICK_GAP_S,
@@ -129,6 +132,9 @@ class CampaignLoops(EngineState):
             link_up = self._pbx_up()
             selections: list[Selection] = []
             ready = self._ready_agents(queue)
+            rooms = self._rooms(queue)
+            if rooms is not None:  # several servers: no more calls than their free channels
+                calls = int(min(calls, spread.capacity(rooms)))
             if calls > 0 and link_up:
                 selections = await self._candidates(s, c, rs, now, calls, set(ready))
             self._log(
@@ -139,9 +145,12 @@ class CampaignLoops(EngineState):
             )
             campaign = campaign_facts(c, rs, queue)
         taken: set[str] = set()
-        for sel in selections:
+        links = self._links_for(rooms, selections, ready)
+        for sel, link in zip(selections, links, strict=True):
             if not loop.active or not self._pbx_up():
                 break  # paused/stopped during this tick, or the link went down: not one more call
+            if rooms is not None and link is None:
+                continue  # no server with room for it
             for_agent = None
             if sel.for_agent is not None:
                 # an agent-only callback goes to its owner's phone, never to the queue
@@ -149,7 +158,37 @@ class CampaignLoops(EngineState):
                 if for_agent is None or for_agent in taken:
                     continue
                 taken.add(for_agent)
-            await self._originate(campaign, sel.lead, sel.number.e164, now, loop=loop, for_agent=for_agent)
+            await self._originate(
+                campaign, sel.lead, sel.number.e164, now, loop=loop, for_agent=for_agent, link=link
+            )
+
+    def _rooms(self, queue: str) -> list[spread.Room] | None:
+        """Each server as this campaign sees it (None with one server: every call goes there, as ever)."""
+        units = self.cti.units
+        if len(units) < 2:
+            return None
+        agents = Counter(self.cti.unit_of(a.endpoint).name for a in self._agents_of(queue))
+        return [
+            spread.Room(u.name, u.ready, agents[u.name], u.channels_in_use, u.server.channel_limit)
+            for u in units
+        ]
+
+    def _links_for(
+        self, rooms: list[spread.Room] | None, selections: list[Selection], ready: dict[int, str]
+    ) -> list[AmiLinkPort | None]:
+        """The link of the server that places each selected call (spread.py); None: the default link
+        (one server), or no room (several)."""
+        if rooms is None:
+            return [None] * len(selections)
+        wants: list[str | None] = []
+        for sel in selections:
+            if sel.for_agent is None:
+                wants.append(None)
+                continue
+            interface = ready.get(sel.for_agent)
+            wants.append(self.cti.unit_of(interface).name if interface is not None else "")
+        units = {u.name: u for u in self.cti.units}
+        return [units[name].link if name else None for name in spread.spread(rooms, wants)]
 
     async def _candidates(
         self,

@@ -12,6 +12,7 @@ from cti.ami_wire import AmiError, AmiUnavailable
 from dialer import leads_model as m
 from dialer.engine.actions import originate_for
 from dialer.engine.call_book import ForgetCall, LiveCall
+from dialer.engine.ports import AmiLinkPort
 from dialer.engine.state import CampaignLoop, EngineState, campaign_lease, log
 
 
@@ -25,8 +26,10 @@ class Originator(EngineState):
         *,
         loop: CampaignLoop | None,
         for_agent: str | None = None,
+        link: AmiLinkPort | None = None,
     ) -> LiveCall | None:
-        """Place one call: the customer through the queue, or (`for_agent`) the agent's phone first.
+        """Place one call: the customer through the queue, or (`for_agent`) the agent's phone first; on
+        `link`'s server (default: the agent's, else the first; the loops spread calls over the servers).
 
         The call is claimed in memory before any await and written to `dialer_calls` before the action
         leaves, so neither a concurrent tick nor a restarted engine dials the lead again."""
@@ -35,7 +38,9 @@ class Originator(EngineState):
         if token is None:
             log.info("dialer: campaign %s is another node's; lead %s not dialled", campaign["id"], lead.id)
             return None
-        channel_id = f"dial-{uuid.uuid4().hex}"
+        if link is None:
+            link = self.cti.unit_of(for_agent).link if for_agent is not None else self.cti.link
+        channel_id = f"{link.id_prefix}dial-{uuid.uuid4().hex}"  # with several servers, the server's name too
         call = LiveCall(
             channel_id=channel_id,
             campaign_id=campaign["id"],
@@ -79,7 +84,7 @@ class Originator(EngineState):
             loop.originated += 1
         action = originate_for(call, campaign, self.ring_s)
         try:
-            await self.cti.link.originate(
+            await link.originate(
                 channel=action.channel,
                 context=action.context,
                 exten=action.exten,
@@ -94,7 +99,8 @@ class Originator(EngineState):
             effects = self.book.originate_refused(call, str(exc), time.monotonic())
             if any(isinstance(e, ForgetCall) for e in effects):
                 log.info("dialer: originate to lead %s refused, Asterisk is shutting down", lead.id)
-                self._pbx_stopping_at = self.cti.link.stats.connects
+                if link is self.cti.link:
+                    self._pbx_stopping_at = link.stats.connects
                 await self._forget(call)
                 return None
             log.warning("dialer: originate to lead %s refused: %s", lead.id, exc)

@@ -22,6 +22,9 @@ class AmiLinkPort(Protocol):
     @property
     def stats(self) -> LinkStats: ...
 
+    @property
+    def id_prefix(self) -> str: ...  # before our ChannelIds on this server ("" with one server)
+
     async def originate(
         self,
         *,
@@ -86,6 +89,35 @@ class CtiSettings(Protocol):
     default_region: str
 
 
+class PbxServerPort(Protocol):
+    @property
+    def channel_limit(self) -> int | None: ...
+
+
+class PbxUnitPort(Protocol):
+    """One Asterisk server of the CTI (cti/pbx_unit.py)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def channels_in_use(self) -> int: ...
+
+    @property
+    def server(self) -> PbxServerPort: ...
+
+    @property
+    def link(self) -> AmiLinkPort: ...  # the first server's
+
+    @property
+    def units(self) -> Sequence[PbxUnitPort]: ...  # one per Asterisk server
+
+    def unit_of(self, interface: str) -> PbxUnitPort: ...  # the server an agent's phone is on
+
+
 class CtiPort(Protocol):
     """The CTI service as the dialer sees it (read-only members: a service's own types fit them)."""
 
@@ -101,7 +133,12 @@ class CtiPort(Protocol):
     def recorder(self) -> RecorderPort: ...
 
     @property
-    def link(self) -> AmiLinkPort: ...
+    def link(self) -> AmiLinkPort: ...  # the first server's
+
+    @property
+    def units(self) -> Sequence[PbxUnitPort]: ...  # one per Asterisk server
+
+    def unit_of(self, interface: str) -> PbxUnitPort: ...  # the server an agent's phone is on
 
     @property
     def tracker(self) -> TrackerPort: ...

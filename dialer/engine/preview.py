@@ -108,7 +108,7 @@ class Preview(EngineState):
             )
         if self._ready_agent(interface) is None:
             raise PreviewError(409, "be ready before dialling")
-        if not self.cti.link.ready:
+        if not self.cti.unit_of(interface).ready:  # the agent's phone's server
             raise PreviewError(503, "the PBX is unavailable")
         now = self.clock()
         async with self.db.session() as s:

@@ -19,7 +19,7 @@ from dialer import leads_model as m
 from dialer.compliance import RuleSet
 from dialer.engine.call_book import CallBook, Effect, LiveCall
 from dialer.engine.facts import utc_now
-from dialer.engine.ports import CtiPort
+from dialer.engine.ports import AmiLinkPort, CtiPort
 from dialer.leads import Selection
 from dialer.pacing import AbandonMeasure, PacingStats, Policy
 
@@ -138,6 +138,8 @@ class EngineState:
         """The link is up, and not to a PBX that said it is shutting down (wait for the restarted one)."""
         if self._pbx_stopping_at is not None and self.cti.link.stats.connects > self._pbx_stopping_at:
             self._pbx_stopping_at = None
+        if len(self.cti.units) > 1:  # several servers: the campaign's calls go where one is up (spread.py)
+            return any(unit.ready for unit in self.cti.units)
         return self.cti.link.ready and self._pbx_stopping_at is None
 
     def _lease_changed(self, name: str, token: int | None) -> None:
@@ -182,6 +184,7 @@ class EngineState:
         *,
         loop: CampaignLoop | None,
         for_agent: str | None = None,
+        link: AmiLinkPort | None = None,
     ) -> LiveCall | None:
         raise NotImplementedError
 

@@ -38,6 +38,7 @@ const state = {
   window: localStorage.getItem(WIN_KEY) || "today",
   thresholds: loadThresholds(),
   pbxUp: null,
+  links: new Map(),    // Asterisk server → its link is up
   tiles: new Map(),    // queue → {root, waiting, longest, counts: {}, kpis: {}, variant}
   campaigns: new Map(), // campaign id → campaign_tile
 };
@@ -190,6 +191,8 @@ function renderKpis() {
 }
 
 let kpiTimer = null;
+// /wallboard?pbx=NAME: the KPIs of one Asterisk server's calls (several PBXs); none: all of them
+const PBX = new URLSearchParams(location.search).get("pbx");
 async function fetchCare() {
   try {
     const [care, satisfaction] = await Promise.all([
@@ -202,7 +205,7 @@ async function fetchCare() {
 
 async function fetchKpi() {
   try {
-    state.kpi = await api("GET", "/api/v1/reports/kpi");
+    state.kpi = await api("GET", PBX ? `/api/v1/reports/kpi?pbx=${encodeURIComponent(PBX)}` : "/api/v1/reports/kpi");
     fetchCare();
     $("wb-kpi-at").textContent = t("kpi_at", { time: formatTime(undefined, config.lang) });
     renderTiles();
@@ -370,8 +373,9 @@ function apply(msg, render = true) {
       state.calls.delete(msg.record && msg.record.linkedid);
       fetchKpiSoon();
       break;
-    case "pbx_link":
-      state.pbxUp = !!msg.up;
+    case "pbx_link": // one per Asterisk server (several PBXs): up when every one is
+      state.links.set(msg.pbx ?? "", !!msg.up);
+      state.pbxUp = [...state.links.values()].every(Boolean);
       if (render) renderLink();
       break;
     case "campaign_tile":
@@ -386,6 +390,7 @@ function apply(msg, render = true) {
 function applySnapshot(items) {
   state.agents.clear();
   state.queues.clear();
+  state.links.clear();
   for (const item of items) apply(item, false);
   renderTiles();
   renderAgents();
