@@ -1282,3 +1282,58 @@ def test_given_a_removal_from_a_queue_never_joined_when_read_then_the_agent_keep
     (view, *rest) = s.tracker.agent_views()
     assert (view.agent, view.state, view.queues) == ("PJSIP/agent1", AgentState.ready, ("support",))
     assert [(v.agent, v.state) for v in rest] == [("PJSIP/agent2", AgentState.logged_out)]
+
+
+@pytest.mark.parametrize(
+    ("entry", "since"),
+    [
+        ({"Queue": "support", "Linkedid": "L1", "Wait": "30"}, 170),
+        ({"Queue": "support", "Uniqueid": "L1", "Wait": "0"}, 200),
+        ({"Queue": "support", "Linkedid": "L1"}, 200),  # no Wait: queued now
+        ({"Queue": "support", "Linkedid": "L1", "Wait": "soon"}, 200),
+    ],
+    ids=["wait", "zero_wait_by_uniqueid", "no_wait", "unreadable_wait"],
+)
+def test_given_an_entry_after_one_of_an_unknown_call_when_resynced_then_its_queue_wait_is_rebuilt(
+    entry: dict[str, str], since: float
+) -> None:
+    s = Script()
+    s.inbound(100)
+
+    out = s.tracker.resync_queues([], [{"Queue": "support", "Linkedid": "gone", "Wait": "50"}, entry], 200)
+
+    assert out == [QueueChanged("support", 1, since, 200)]
+
+
+def test_given_the_same_channels_when_resynced_again_then_nothing_is_news() -> None:
+    s = Script()
+    s.inbound(100)
+    channel = {"Uniqueid": "u1", "Linkedid": "L1", "Channel": f"{TRUNK}-00000001", "CallerIDNum": CUSTOMER}
+
+    assert s.tracker.resync_channels([channel], 200) == []
+    assert s.tracker.resync_channels([channel], 201) == []
+
+
+def test_given_an_agent_wrapping_up_when_resynced_still_in_the_queue_then_the_wrap_up_stays() -> None:
+    s = Script()
+    answered_call(s)
+    s.hangup(120, "u2")
+    s.hangup(120, "u1")
+    s.device(120, 1, "NOT_INUSE")
+
+    s.tracker.resync_queues(
+        [{"Queue": "support", "Interface": "PJSIP/agent1", "Paused": "0", "Status": "1"}], [], 130
+    )
+
+    (view,) = s.tracker.agent_views()
+    assert view.state is AgentState.wrap_up
+
+
+def test_given_a_member_paused_without_a_reason_when_resynced_then_no_reason_is_shown() -> None:
+    tracker = Tracker()
+    tracker.resync_queues(
+        [{"Queue": "support", "Interface": "PJSIP/agent1", "Paused": "1", "Status": "1"}], [], 50
+    )
+
+    (view,) = tracker.agent_views()
+    assert (view.state, view.reason) == (AgentState.paused, None)
