@@ -1337,3 +1337,95 @@ def test_given_a_member_paused_without_a_reason_when_resynced_then_no_reason_is_
 
     (view,) = tracker.agent_views()
     assert (view.state, view.reason) == (AgentState.paused, None)
+
+
+def _wrapping_up() -> Script:
+    """agent1 answered L1 and hung up at 120: in wrap-up."""
+    s = Script()
+    answered_call(s)
+    s.hangup(120, "u2")
+    s.hangup(120, "u1")
+    s.device(120, 1, "NOT_INUSE")
+    return s
+
+
+@pytest.mark.parametrize(
+    ("headers", "state", "reason"),
+    [
+        ({"Paused": 1, "PausedReason": "wrapup"}, AgentState.wrap_up, None),  # Plateau's own wrap-up pause
+        ({"Paused": 1, "Reason": "wrapup"}, AgentState.wrap_up, None),  # the older header
+        ({"Paused": 0, "PausedReason": "wrapup"}, AgentState.ready, None),  # unpaused: the disposition is in
+        ({"Paused": 1, "PausedReason": "lunch"}, AgentState.paused, "lunch"),  # their own pause ends wrap-up
+        ({"Paused": 1, "Reason": "lunch"}, AgentState.paused, "lunch"),
+    ],
+    ids=["wrapup_pause", "wrapup_pause_older_header", "unpaused", "own_pause", "own_pause_older_header"],
+)
+def test_given_an_agent_in_wrap_up_when_a_pause_event_arrives_then_only_unpausing_or_an_own_pause_ends_it(
+    headers: dict[str, object], state: AgentState, reason: str | None
+) -> None:
+    s = _wrapping_up()
+
+    s.feed(ev("QueueMemberPause", 130, Queue="support", Interface="PJSIP/agent1", **headers))
+
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.reason) == (state, reason)
+
+
+def test_given_an_agent_on_a_call_when_a_member_status_without_status_arrives_then_still_on_the_call() -> (
+    None
+):
+    s = Script()
+    answered_call(s)
+
+    s.feed(ev("QueueMemberStatus", 110, Queue="support", Interface="PJSIP/agent1", Paused=0))
+
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.linkedid) == (AgentState.on_call, "L1")
+
+
+def test_given_an_agent_on_an_answered_call_when_the_member_status_says_idle_then_wrap_up_starts_then() -> (
+    None
+):
+    s = Script()
+    answered_call(s)
+
+    out = s.feed(ev("QueueMemberStatus", 110, Queue="support", Interface="PJSIP/agent1", Paused=0, Status=1))
+
+    assert [e for e in out if isinstance(e, WrapUpStarted)] == [WrapUpStarted("PJSIP/agent1", "L1", 110)]
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.since) == (AgentState.wrap_up, 110)
+
+
+@pytest.mark.parametrize(
+    ("headers", "registered"),
+    [
+        ({"EndpointName": "agent1", "AOR": "agent9"}, "PJSIP/agent1"),
+        ({"AOR": "agent1"}, "PJSIP/agent1"),  # no EndpointName: the AOR names the phone
+    ],
+    ids=["endpoint", "aor_only"],
+)
+def test_given_a_contact_created_when_fed_then_the_phone_named_by_endpoint_or_aor_is_registered_since_then(
+    headers: dict[str, str], registered: str
+) -> None:
+    tracker = Tracker()
+
+    out = tracker.feed(ev("ContactStatus", 10, ContactStatus="Created", **headers))
+
+    expected = [PhoneRegistration(registered, True, 10)]
+    assert [e for e in out if isinstance(e, PhoneRegistration)] == expected
+    assert tracker.phone_views() == expected
+
+
+def test_given_devices_listed_after_a_reconnect_when_resynced_then_only_agent_phones_are_registered() -> None:
+    tracker = Tracker()
+
+    out = tracker.resync_devices(
+        [
+            {"Device": "PJSIP/agent1", "State": "NOT_INUSE"},
+            {"Device": "PJSIP/agent2"},  # no state: not known to be reachable
+            {"State": "NOT_INUSE"},  # no device
+            {"Device": "PJSIP/trunk", "State": "NOT_INUSE"},
+        ]
+    )
+
+    assert out == tracker.phone_views() == [PhoneRegistration("PJSIP/agent1", True, None)]
