@@ -1429,3 +1429,39 @@ def test_given_devices_listed_after_a_reconnect_when_resynced_then_only_agent_ph
     )
 
     assert out == tracker.phone_views() == [PhoneRegistration("PJSIP/agent1", True, None)]
+
+
+def _originated_phone_call(answers: list[float]) -> Script:
+    """An Originate rings agent1's phone (no Channel: nobody dials it) in call O1; it picks up at each of
+    `answers` (a repeated DialEnd changes nothing) and hangs up at 120."""
+    s = Script(linkedid="O1")
+    dest = {
+        "DestChannel": "PJSIP/agent1-00000005",
+        "DestUniqueid": "o1",
+        "DestLinkedid": "O1",
+        "DestCallerIDNum": "",
+        "DestExten": "s",
+    }
+    s.feed(ev("DialBegin", 100, **dest))
+    for at in answers:
+        s.feed(ev("DialEnd", at, DialStatus="ANSWER", **dest))
+    s.hangup(120, "o1")
+    return s
+
+
+@pytest.mark.parametrize(
+    ("answers", "answered_at", "talk_s"),
+    [([104], 104, 16.0), ([104, 110], 104, 16.0), ([], None, None)],
+    ids=["picked_up", "picked_up_once_reported_twice", "never_picked_up"],
+)
+def test_given_an_originated_call_between_phones_when_it_ends_then_it_is_answered_when_the_phone_picked_up(
+    answers: list[float], answered_at: float | None, talk_s: float | None
+) -> None:
+    r = _originated_phone_call(answers).record()
+
+    assert (r.direction, r.answered_at, r.talk_s, r.ended_at) == (
+        Direction.internal,
+        answered_at,
+        talk_s,
+        120,
+    )
