@@ -1465,3 +1465,73 @@ def test_given_an_originated_call_between_phones_when_it_ends_then_it_is_answere
         talk_s,
         120,
     )
+
+
+def _dial_agent(s: Script, ts: float) -> list[DomainEvent]:
+    """The customer's leg dials agent1's phone (a Dial, not app_queue's AgentCalled)."""
+    return s.feed(
+        ev(
+            "DialBegin",
+            ts,
+            Channel=f"{TRUNK}-00000001",
+            Uniqueid="u1",
+            Linkedid="L1",
+            DestChannel="PJSIP/agent1-00000001",
+            DestUniqueid="u2",
+            DestLinkedid="L1",
+            DestExten="s",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("left", "queue"), [(False, "support"), (True, None)], ids=["in_queue", "left_queue"]
+)
+def test_given_a_call_in_a_queue_when_it_dials_an_agent_then_the_ring_names_the_queue_while_in_it(
+    left: bool, queue: str | None
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    if left:
+        s.feed(ev("QueueCallerLeave", 102, Linkedid="L1", Queue="support"))
+
+    out = _dial_agent(s, 103)
+
+    assert [(e.agent, e.agent_leg, e.queue, e.at) for e in out if isinstance(e, AgentRinging)] == [
+        ("PJSIP/agent1", "u2", queue, 103)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("joined", "header", "queue"),
+    [(False, "support", "support"), (True, None, "support"), (True, "sales", "sales")],
+    ids=["join_unseen", "no_queue_header", "the_events_queue"],
+)
+def test_given_an_agent_called_when_fed_then_the_ring_names_the_events_queue_else_the_calls(
+    joined: bool, header: str | None, queue: str
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    if joined:
+        s.join(101)
+    headers = {"Queue": header} if header is not None else {}
+
+    out = s.feed(
+        ev(
+            "AgentCalled",
+            102,
+            Linkedid="L1",
+            DestChannel="PJSIP/agent1-00000001",
+            DestUniqueid="u2",
+            DestLinkedid="L1",
+            DestExten="s",
+            **headers,
+        )
+    )
+
+    assert [(e.agent, e.queue, e.at) for e in out if isinstance(e, AgentRinging)] == [
+        ("PJSIP/agent1", queue, 102)
+    ]
