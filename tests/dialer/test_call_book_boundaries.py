@@ -219,6 +219,7 @@ def test_given_a_call_answered_when_a_second_trunk_answer_arrives_then_nothing_m
 def test_given_a_dial_end_of_an_agent_leg_when_fed_then_the_call_is_untouched() -> None:
     call = live_call(CID)
     book = _book(call)
+    assert book.on_ami(_ev("DialEnd", Linkedid=CID, DialStatus="BUSY"), T0 + 3) == []  # no destination
 
     assert (
         book.on_ami(_ev("DialEnd", Linkedid=CID, DestChannel="PJSIP/agent1-01", DialStatus="BUSY"), T0 + 3)
@@ -389,6 +390,7 @@ ENDS = [
     EndCase("no_talk_in_record_measured_from_agent", 0.0, 70.0, 75.0, 60.0, 5.0),
     EndCase("state_change_before_the_end_reads_zero", 60.0, 70.0, 69.5, 60.0, 0.0),
     EndCase("half_a_second_of_wrap_up", 60.0, 70.0, 70.5, 60.0, 0.5),
+    EndCase("half_a_second_of_talk", 0.0, 10.5, 12.0, 0.5, 1.5),
 ]
 
 
@@ -466,6 +468,7 @@ def test_given_a_call_released_when_listed_then_it_and_its_lead_are_free() -> No
     book = _book(call, other)
 
     book.release(call)
+    book.release(call)  # a second release (forgotten, then written) changes nothing
 
     assert book.calls == {"dial-0002": other} and book.busy_leads == {43}
 
@@ -654,7 +657,7 @@ def test_given_a_campaign_floor_when_observed_then_the_policy_sees_every_line_ag
         abandon_today=AbandonMeasure(1, 50),
         abandon_period=AbandonMeasure(3, 400),
         abandon_24h=AbandonMeasure(2, 100),
-        abandon_limit_percent=3.0,
+        abandon_limit_percent=4.5,
         abandon_after_seconds=2.5,
         max_channels=12,
     )
@@ -681,7 +684,7 @@ def test_given_a_campaign_floor_when_observed_then_the_policy_sees_every_line_ag
         abandon_today=AbandonMeasure(1, 50),
         abandon_period=AbandonMeasure(3, 400),
         abandon_24h=AbandonMeasure(2, 100),
-        abandon_limit_percent=3.0,
+        abandon_limit_percent=4.5,
         abandon_after_seconds=2.5,
         max_channels=12,
     )
