@@ -1282,3 +1282,256 @@ def test_given_a_removal_from_a_queue_never_joined_when_read_then_the_agent_keep
     (view, *rest) = s.tracker.agent_views()
     assert (view.agent, view.state, view.queues) == ("PJSIP/agent1", AgentState.ready, ("support",))
     assert [(v.agent, v.state) for v in rest] == [("PJSIP/agent2", AgentState.logged_out)]
+
+
+@pytest.mark.parametrize(
+    ("entry", "since"),
+    [
+        ({"Queue": "support", "Linkedid": "L1", "Wait": "30"}, 170),
+        ({"Queue": "support", "Uniqueid": "L1", "Wait": "0"}, 200),
+        ({"Queue": "support", "Linkedid": "L1"}, 200),  # no Wait: queued now
+        ({"Queue": "support", "Linkedid": "L1", "Wait": "soon"}, 200),
+    ],
+    ids=["wait", "zero_wait_by_uniqueid", "no_wait", "unreadable_wait"],
+)
+def test_given_an_entry_after_one_of_an_unknown_call_when_resynced_then_its_queue_wait_is_rebuilt(
+    entry: dict[str, str], since: float
+) -> None:
+    s = Script()
+    s.inbound(100)
+
+    out = s.tracker.resync_queues([], [{"Queue": "support", "Linkedid": "gone", "Wait": "50"}, entry], 200)
+
+    assert out == [QueueChanged("support", 1, since, 200)]
+
+
+def test_given_the_same_channels_when_resynced_again_then_nothing_is_news() -> None:
+    s = Script()
+    s.inbound(100)
+    channel = {"Uniqueid": "u1", "Linkedid": "L1", "Channel": f"{TRUNK}-00000001", "CallerIDNum": CUSTOMER}
+
+    assert s.tracker.resync_channels([channel], 200) == []
+    assert s.tracker.resync_channels([channel], 201) == []
+
+
+def test_given_an_agent_wrapping_up_when_resynced_still_in_the_queue_then_the_wrap_up_stays() -> None:
+    s = Script()
+    answered_call(s)
+    s.hangup(120, "u2")
+    s.hangup(120, "u1")
+    s.device(120, 1, "NOT_INUSE")
+
+    s.tracker.resync_queues(
+        [{"Queue": "support", "Interface": "PJSIP/agent1", "Paused": "0", "Status": "1"}], [], 130
+    )
+
+    (view,) = s.tracker.agent_views()
+    assert view.state is AgentState.wrap_up
+
+
+def test_given_a_member_paused_without_a_reason_when_resynced_then_no_reason_is_shown() -> None:
+    tracker = Tracker()
+    tracker.resync_queues(
+        [{"Queue": "support", "Interface": "PJSIP/agent1", "Paused": "1", "Status": "1"}], [], 50
+    )
+
+    (view,) = tracker.agent_views()
+    assert (view.state, view.reason) == (AgentState.paused, None)
+
+
+def _wrapping_up() -> Script:
+    """agent1 answered L1 and hung up at 120: in wrap-up."""
+    s = Script()
+    answered_call(s)
+    s.hangup(120, "u2")
+    s.hangup(120, "u1")
+    s.device(120, 1, "NOT_INUSE")
+    return s
+
+
+@pytest.mark.parametrize(
+    ("headers", "state", "reason"),
+    [
+        ({"Paused": 1, "PausedReason": "wrapup"}, AgentState.wrap_up, None),  # Plateau's own wrap-up pause
+        ({"Paused": 1, "Reason": "wrapup"}, AgentState.wrap_up, None),  # the older header
+        ({"Paused": 0, "PausedReason": "wrapup"}, AgentState.ready, None),  # unpaused: the disposition is in
+        ({"Paused": 1, "PausedReason": "lunch"}, AgentState.paused, "lunch"),  # their own pause ends wrap-up
+        ({"Paused": 1, "Reason": "lunch"}, AgentState.paused, "lunch"),
+    ],
+    ids=["wrapup_pause", "wrapup_pause_older_header", "unpaused", "own_pause", "own_pause_older_header"],
+)
+def test_given_an_agent_in_wrap_up_when_a_pause_event_arrives_then_only_unpausing_or_an_own_pause_ends_it(
+    headers: dict[str, object], state: AgentState, reason: str | None
+) -> None:
+    s = _wrapping_up()
+
+    s.feed(ev("QueueMemberPause", 130, Queue="support", Interface="PJSIP/agent1", **headers))
+
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.reason) == (state, reason)
+
+
+def test_given_an_agent_on_a_call_when_a_member_status_without_status_arrives_then_still_on_the_call() -> (
+    None
+):
+    s = Script()
+    answered_call(s)
+
+    s.feed(ev("QueueMemberStatus", 110, Queue="support", Interface="PJSIP/agent1", Paused=0))
+
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.linkedid) == (AgentState.on_call, "L1")
+
+
+def test_given_an_agent_on_an_answered_call_when_the_member_status_says_idle_then_wrap_up_starts_then() -> (
+    None
+):
+    s = Script()
+    answered_call(s)
+
+    out = s.feed(ev("QueueMemberStatus", 110, Queue="support", Interface="PJSIP/agent1", Paused=0, Status=1))
+
+    assert [e for e in out if isinstance(e, WrapUpStarted)] == [WrapUpStarted("PJSIP/agent1", "L1", 110)]
+    (view,) = s.tracker.agent_views()
+    assert (view.state, view.since) == (AgentState.wrap_up, 110)
+
+
+@pytest.mark.parametrize(
+    ("headers", "registered"),
+    [
+        ({"EndpointName": "agent1", "AOR": "agent9"}, "PJSIP/agent1"),
+        ({"AOR": "agent1"}, "PJSIP/agent1"),  # no EndpointName: the AOR names the phone
+    ],
+    ids=["endpoint", "aor_only"],
+)
+def test_given_a_contact_created_when_fed_then_the_phone_named_by_endpoint_or_aor_is_registered_since_then(
+    headers: dict[str, str], registered: str
+) -> None:
+    tracker = Tracker()
+
+    out = tracker.feed(ev("ContactStatus", 10, ContactStatus="Created", **headers))
+
+    expected = [PhoneRegistration(registered, True, 10)]
+    assert [e for e in out if isinstance(e, PhoneRegistration)] == expected
+    assert tracker.phone_views() == expected
+
+
+def test_given_devices_listed_after_a_reconnect_when_resynced_then_only_agent_phones_are_registered() -> None:
+    tracker = Tracker()
+
+    out = tracker.resync_devices(
+        [
+            {"Device": "PJSIP/agent1", "State": "NOT_INUSE"},
+            {"Device": "PJSIP/agent2"},  # no state: not known to be reachable
+            {"State": "NOT_INUSE"},  # no device
+            {"Device": "PJSIP/trunk", "State": "NOT_INUSE"},
+        ]
+    )
+
+    assert out == tracker.phone_views() == [PhoneRegistration("PJSIP/agent1", True, None)]
+
+
+def _originated_phone_call(answers: list[float]) -> Script:
+    """An Originate rings agent1's phone (no Channel: nobody dials it) in call O1; it picks up at each of
+    `answers` (a repeated DialEnd changes nothing) and hangs up at 120."""
+    s = Script(linkedid="O1")
+    dest = {
+        "DestChannel": "PJSIP/agent1-00000005",
+        "DestUniqueid": "o1",
+        "DestLinkedid": "O1",
+        "DestCallerIDNum": "",
+        "DestExten": "s",
+    }
+    s.feed(ev("DialBegin", 100, **dest))
+    for at in answers:
+        s.feed(ev("DialEnd", at, DialStatus="ANSWER", **dest))
+    s.hangup(120, "o1")
+    return s
+
+
+@pytest.mark.parametrize(
+    ("answers", "answered_at", "talk_s"),
+    [([104], 104, 16.0), ([104, 110], 104, 16.0), ([], None, None)],
+    ids=["picked_up", "picked_up_once_reported_twice", "never_picked_up"],
+)
+def test_given_an_originated_call_between_phones_when_it_ends_then_it_is_answered_when_the_phone_picked_up(
+    answers: list[float], answered_at: float | None, talk_s: float | None
+) -> None:
+    r = _originated_phone_call(answers).record()
+
+    assert (r.direction, r.answered_at, r.talk_s, r.ended_at) == (
+        Direction.internal,
+        answered_at,
+        talk_s,
+        120,
+    )
+
+
+def _dial_agent(s: Script, ts: float) -> list[DomainEvent]:
+    """The customer's leg dials agent1's phone (a Dial, not app_queue's AgentCalled)."""
+    return s.feed(
+        ev(
+            "DialBegin",
+            ts,
+            Channel=f"{TRUNK}-00000001",
+            Uniqueid="u1",
+            Linkedid="L1",
+            DestChannel="PJSIP/agent1-00000001",
+            DestUniqueid="u2",
+            DestLinkedid="L1",
+            DestExten="s",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("left", "queue"), [(False, "support"), (True, None)], ids=["in_queue", "left_queue"]
+)
+def test_given_a_call_in_a_queue_when_it_dials_an_agent_then_the_ring_names_the_queue_while_in_it(
+    left: bool, queue: str | None
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    s.join(101)
+    if left:
+        s.feed(ev("QueueCallerLeave", 102, Linkedid="L1", Queue="support"))
+
+    out = _dial_agent(s, 103)
+
+    assert [(e.agent, e.agent_leg, e.queue, e.at) for e in out if isinstance(e, AgentRinging)] == [
+        ("PJSIP/agent1", "u2", queue, 103)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("joined", "header", "queue"),
+    [(False, "support", "support"), (True, None, "support"), (True, "sales", "sales")],
+    ids=["join_unseen", "no_queue_header", "the_events_queue"],
+)
+def test_given_an_agent_called_when_fed_then_the_ring_names_the_events_queue_else_the_calls(
+    joined: bool, header: str | None, queue: str
+) -> None:
+    s = Script()
+    s.member(90, 1)
+    s.inbound(100)
+    if joined:
+        s.join(101)
+    headers = {"Queue": header} if header is not None else {}
+
+    out = s.feed(
+        ev(
+            "AgentCalled",
+            102,
+            Linkedid="L1",
+            DestChannel="PJSIP/agent1-00000001",
+            DestUniqueid="u2",
+            DestLinkedid="L1",
+            DestExten="s",
+            **headers,
+        )
+    )
+
+    assert [(e.agent, e.queue, e.at) for e in out if isinstance(e, AgentRinging)] == [
+        ("PJSIP/agent1", queue, 102)
+    ]
