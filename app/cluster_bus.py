@@ -164,11 +164,13 @@ class ClusterView:
         self._answer_due = False
         self._asked_at = -math.inf
         self.frames_sent = 0
+        self.heard = 0  # the other nodes' messages for the browsers here
 
     # -- what the relay hands over --------------------------------------------------------------------------
     def deliver(self, sender: str, event: Any) -> None:
         now = time.monotonic()
         if isinstance(event, Message):
+            self.heard += 1
             self.hub.publish(event)
             if self.mirror.delta(sender, event, now):
                 self.ask(now)
@@ -236,7 +238,7 @@ class ClusterView:
         return self.mirror.replay(who, time.monotonic())
 
     def health(self) -> dict[str, Any]:
-        return {"frames_sent": self.frames_sent, "mirrored": self.mirror.status(time.monotonic())}
+        return {"frames_sent": self.frames_sent, "heard": self.heard, "mirrored": self.mirror.status(time.monotonic())}
 
 
 class _Views(Protocol):
