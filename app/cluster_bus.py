@@ -215,6 +215,7 @@ class ClusterView:
     async def _periodically(self) -> None:
         while True:
             self.send_state()
+            self.mirror.prune(time.monotonic())  # a gone node's state is not kept until the next snapshot
             await asyncio.sleep(self.every_s)
 
     async def stop(self) -> None:
@@ -238,7 +239,8 @@ class ClusterView:
         return self.mirror.replay(who, time.monotonic())
 
     def health(self) -> dict[str, Any]:
-        return {"frames_sent": self.frames_sent, "heard": self.heard, "mirrored": self.mirror.status(time.monotonic())}
+        mirrored = self.mirror.status(time.monotonic())
+        return {"frames_sent": self.frames_sent, "heard": self.heard, "mirrored": mirrored}
 
 
 class _Views(Protocol):

@@ -81,6 +81,7 @@ class Mirror:
 
     def status(self, now: float) -> list[dict[str, Any]]:
         """For /healthz: each origin, how old its state is, how many items and deltas since."""
+        self.prune(now)
         return [
             {
                 "origin": origin,
