@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,6 +33,8 @@ from core.bus import (
 )
 from core.bus_relay import BusRelay, relay_id
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 RESYNC_CLOSE = (1012, "events missed; reconnect to resync")
 
@@ -201,9 +204,15 @@ class ClusterView:
     def send_state(self) -> None:
         """This node's full state, offered now: in the stream, after every delta already offered."""
         self._answer_due = False
-        if self.relay is not None and self._state is not None:
-            self.relay.offer(StateFrame(self._state()))
-            self.frames_sent += 1
+        if self.relay is None or self._state is None:
+            return
+        try:
+            frame = StateFrame(self._state())
+        except Exception:  # a bug must not end the periodic frames: the others would drop this node
+            log.exception("bus: this node's state could not be read")
+            return
+        self.relay.offer(frame)
+        self.frames_sent += 1
 
     # -- life ----------------------------------------------------------------------------------------------
     async def start(self, own: OwnSnapshot, state: Callable[[], dict[str, list[Message]]]) -> None:
