@@ -184,7 +184,7 @@ def solo(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 async def test_given_a_single_node_when_it_starts_then_no_relay_and_healthz_says_so(solo: Settings) -> None:
     async with _node(solo) as (app, _url):
-        assert app.state.bus_relay is None
+        assert app.state.bus_relay is None and app.state.cluster is None  # no mirror, no frames
         assert app.state.cti.hub is app.state.hub  # the CTI publishes straight to the hub
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             assert (await c.get("/healthz")).json()["bus"] == {"ok": True, "cluster": False}
