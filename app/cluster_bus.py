@@ -204,8 +204,8 @@ class ClusterView:
     def send_state(self) -> None:
         """This node's full state, offered now: in the stream, after every delta already offered."""
         self._answer_due = False
-        if self.relay is None or self._state is None:
-            return
+        if self.relay is None or self._state is None or not self.relay.connected:
+            return  # PostgreSQL away: no stale frames piling up in the backlog; a fresh one follows the gap
         try:
             frame = StateFrame(self._state())
         except Exception:  # a bug must not end the periodic frames: the others would drop this node
@@ -222,6 +222,9 @@ class ClusterView:
         self._task = asyncio.create_task(self._periodically(), name="cluster-state")
 
     async def _periodically(self) -> None:
+        if self.relay is not None:  # the first frame as soon as the bus is up
+            with contextlib.suppress(TimeoutError):
+                await self.relay.wait_up(self.every_s)
         while True:
             self.send_state()
             self.mirror.prune(time.monotonic())  # a gone node's state is not kept until the next snapshot
