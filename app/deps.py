@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
+from app.cluster_bus import ClusterView
 from app.security import ANY_ROLE, STAFF, Identity, LoginRateLimiter, PasswordWork, Role, get_db, require
 from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub
@@ -61,6 +62,11 @@ class AppState:
     @property
     def cti(self) -> CtiService | None:
         return cast("CtiService | None", self._get("cti"))
+
+    @property
+    def cluster(self) -> ClusterView | None:
+        """The other nodes' state mirrored here (PLATEAU_CLUSTER_BUS on PostgreSQL), else None."""
+        return cast("ClusterView | None", self._get("cluster"))
 
     @property
     def dialer(self) -> DialerService | None:

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Response
 
 from app import errors, recording_purge
 from app.body_limits import BodyLimits
-from app.cluster_bus import ClusterPublisher, cluster_relay
+from app.cluster_bus import ClusterPublisher, cluster_relay, state_by_pbx
 from app.collector import service_collector
 from app.cti_wiring import build_cti
 from app.health import WriteProbe
@@ -86,12 +86,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.unhappy = SegmentCache()  # the unhappy-customers file: the pop's badge, the unhappy routes
         # several nodes on one PostgreSQL (PLATEAU_CLUSTER_BUS): what the CTI publishes reaches every node's
         # browsers; otherwise the hub takes it directly, with no extra work on the event path
-        app.state.bus_relay = relay = cluster_relay(settings, app.state.hub)
+        cluster = cluster_relay(settings, app.state.hub)
+        app.state.bus_relay, app.state.cluster = relay, view = cluster or (None, None)
         publisher = app.state.hub if relay is None else ClusterPublisher(app.state.hub, relay)
         if relay is not None:
             await relay.start()
         app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy)
-        app.state.hub.set_snapshot(app.state.cti.snapshot)
+        if view is None:
+            app.state.hub.set_snapshot(app.state.cti.snapshot)
+        else:  # a snapshot here shows the other nodes' PBXs too (their state mirrored)
+            await view.start(app.state.cti.snapshot, partial(state_by_pbx, app.state.cti))
+            app.state.hub.set_snapshot(view.snapshot, view.replay)
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.queues = None
         if settings.pbx_conf_dir is not None:  # Plateau provisions the PBX's queues (cti/queue_provision.py)
@@ -121,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
             await app.state.cti.stop()
+            if app.state.cluster is not None:
+                await app.state.cluster.stop()
             if app.state.bus_relay is not None:
                 await app.state.bus_relay.stop()
             await app.state.db.dispose()
@@ -170,6 +177,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         history = app.state.cti.history_health()
         relay = getattr(app.state, "bus_relay", None)
         bus = relay.health() if relay is not None else {"ok": True, "cluster": False}
+        view = getattr(app.state, "cluster", None)
+        if view is not None:
+            bus["state"] = view.health()  # the other nodes' state mirrored here, and ours sent
         ok = db_error is None and ami["ok"] and history["ok"] and bus["ok"]
         leases: LeaseKeeper | None = getattr(app.state, "leases", None)  # None: the lifespan has not run
         if not ok:

@@ -272,6 +272,6 @@ class ScreenPop(CallerLookup):
         name = f"{first['first_name']} {first['last_name']}".strip() or None
         return f"{name} (+{len(matches) - 1})" if name and len(matches) > 1 else name
 
-    def snapshot_for(self, interface: str | None) -> list[dict[str, Any]]:
-        pop = self.current.get(interface or "")
-        return [pop] if pop is not None else []
+    def pops(self) -> list[dict[str, Any]]:
+        """Each agent's current pop (replayed to a desk that connects)."""
+        return list(self.current.values())

@@ -61,6 +61,9 @@ class Publishable(Protocol):
 
 
 SnapshotFn = Callable[[Principal], Awaitable[list[dict[str, Any]]]]
+# messages a connection is sent right after its snapshot, heard before it joined but not in the snapshot's
+# items (another node's deltas since its last full state, app/cluster_mirror.py)
+ReplayFn = Callable[[Principal], list[Publishable]]
 # of the credentials given, those that still authenticate (session unexpired, token unrevoked, user active)
 CredentialCheck = Callable[[set[str]], Awaitable[set[str]]]
 REVALIDATE_S = 30.0  # how stale a socket's credential may go unnoticed when no route here revoked it
@@ -136,6 +139,7 @@ class Hub:
         revalidate_s: float = REVALIDATE_S,
     ) -> None:
         self._snapshot = snapshot
+        self._replay: ReplayFn | None = None
         self._check: CredentialCheck | None = None
         self.revalidate_s = revalidate_s
         self._revalidations: asyncio.Task[None] | None = None
@@ -152,8 +156,9 @@ class Hub:
         self.sent = 0
         self.overflows = 0
 
-    def set_snapshot(self, snapshot: SnapshotFn) -> None:
+    def set_snapshot(self, snapshot: SnapshotFn, replay: ReplayFn | None = None) -> None:
         self._snapshot = snapshot
+        self._replay = replay
 
     def set_credential_check(self, check: CredentialCheck) -> None:
         """Every `revalidate_s`, connections whose credential no longer authenticates are closed (4401):
@@ -326,6 +331,8 @@ class Hub:
         # clients apply deltas idempotently (they carry ids/versions), so nothing falls in between.
         try:
             snapshot = await self._snapshot(principal) if self._snapshot else []
+            # taken with the snapshot, before any delta published since joining: those follow in the outbox
+            replay = self._replay(principal) if self._replay else []
             await ws.send_text(
                 json.dumps(
                     {"type": "snapshot", "at": time.time(), "items": snapshot},
@@ -333,6 +340,11 @@ class Hub:
                     ensure_ascii=False,
                 )
             )
+            for start in range(0, len(replay), BATCH_MAX):
+                items = [m.to_wire() for m in replay[start : start + BATCH_MAX]]
+                await ws.send_text(
+                    json.dumps({"type": "batch", "items": items}, default=str, ensure_ascii=False)
+                )
             reader = asyncio.create_task(self._read(ws, conn))
             reader.add_done_callback(lambda _: (setattr(conn, "closed", True), conn.wake()))
             try:

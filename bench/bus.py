@@ -154,10 +154,10 @@ async def wait_count(count: Callable[[], int], target: int, timeout: float) -> N
 async def relay_run(url: str, events: list[Message], flood: int, seconds: float) -> dict[str, Any]:
     heard: list[float] = []
 
-    def deliver(message: Message) -> None:
+    def deliver(_sender: str, message: Message) -> None:
         heard.append(time.perf_counter() - message.payload.get("bench_t", 0.0))
 
-    a = BusRelay(url, node="bench-a/1", encode=encode, decode=decode, deliver=lambda _m: None)
+    a = BusRelay(url, node="bench-a/1", encode=encode, decode=decode, deliver=lambda _s, _m: None)
     b = BusRelay(url, node="bench-b/1", encode=encode, decode=decode, deliver=deliver)
     for r in (a, b):
         await r.start()

@@ -101,6 +101,22 @@ class ToAgentAndSupervisors:
 
 
 @dataclass(frozen=True, slots=True)
+class ToAgentAndStaff:
+    """The agent on that device, and every supervisor, manager and admin whatever their team."""
+
+    interface: str
+
+    def admits(self, who: Principal) -> bool:
+        return who.role in SUPERVISING_ROLES or interface_of(who.sip_endpoint) == self.interface
+
+    def direct(self, who: Principal) -> bool:
+        return interface_of(who.sip_endpoint) == self.interface
+
+    def groups(self) -> tuple[str, ...]:
+        return (*_STAFF_GROUPS, _ep_group(self.interface))
+
+
+@dataclass(frozen=True, slots=True)
 class ToAgentsAndSupervisors:
     interfaces: frozenset[str]
     team_ids: frozenset[int | None]
@@ -119,7 +135,7 @@ class ToAgentsAndSupervisors:
 class Message:
     """A wire message for the WebSocket hub: a JSON-ready payload and who may see it."""
 
-    audience: ToAgent | ToSupervisors | ToAgentAndSupervisors | ToAgentsAndSupervisors
+    audience: ToAgent | ToSupervisors | ToAgentAndSupervisors | ToAgentAndStaff | ToAgentsAndSupervisors
     payload: dict[str, Any]
 
     def to_wire(self) -> dict[str, Any]:

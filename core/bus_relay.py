@@ -5,7 +5,8 @@ One asyncpg connection per node LISTENs on one channel and sends. `offer` (on th
 the event with its number; a sender task takes everything queued, cuts it into frames and sends them in one
 round trip (one statement: the spilled rows inserted, then one `pg_notify` per frame, in order), so the
 batches grow with the rate instead of the round trips. Frames carry this relay's id: a node drops its own.
-What arrives is decoded and handed to `deliver` (the local hub), never to `offer`: it is not relayed again.
+What arrives is decoded and handed to `deliver` with its sender's id (the local hub, and the mirror of that
+sender's state), never to `offer`: it is not relayed again.
 
 PostgreSQL away: the connection is dialled again with backoff. Meanwhile events queue up to `backlog` (the
 oldest dropped beyond it, counted); a batch whose send failed is sent again, and receivers drop the numbers
@@ -76,7 +77,7 @@ class BusRelay:
         node: str,
         encode: Callable[[Any], bytes],
         decode: Callable[[Any], Any],
-        deliver: Callable[[Any], None],
+        deliver: Callable[[str, Any], None],
         on_gap: Callable[[], None] | None = None,
         channel: str = CHANNEL,
         backlog: int = BACKLOG,
@@ -100,6 +101,7 @@ class BusRelay:
         self._to_send = asyncio.Event()
         self._heard = asyncio.Event()
         self._up = asyncio.Event()
+        self._all_sent = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._ever_up = False
         self._swept = 0.0
@@ -124,6 +126,7 @@ class BusRelay:
         if len(self._outbox) > self.backlog_max:
             self._outbox.popleft()  # its number stays unused: the receivers see the gap
             self.dropped += 1
+        self._all_sent.clear()
         self._to_send.set()
 
     # -- life ---------------------------------------------------------------------------------------------
@@ -145,6 +148,16 @@ class BusRelay:
 
     async def wait_up(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self._up.wait(), timeout)
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until everything offered so far is sent (a clean stop's last words); False if not in time."""
+        if not self._outbox:
+            return True
+        try:
+            await asyncio.wait_for(self._all_sent.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     @property
     def connected(self) -> bool:
@@ -294,6 +307,8 @@ class BusRelay:
         # sent: only now off the queue (a failed send is sent again; receivers drop what they had)
         while self._outbox and self._outbox[0][0] < first + len(batch):
             self._outbox.popleft()
+        if not self._outbox:
+            self._all_sent.set()
         self.sent += len(batch)
         self.frames += len(frames)
         self.spilled += len(spilled)
@@ -334,7 +349,7 @@ class BusRelay:
                 if frame.refs and any(i >= skip for i in frame.refs):
                     events = await self._with_spilled(frame, skip)
                 for event in events[skip:]:
-                    self._apply(event)
+                    self._apply(frame.sender, event)
 
     async def _with_spilled(self, frame: Heard, skip: int) -> list[Any]:
         events = list(frame.events)
@@ -364,7 +379,7 @@ class BusRelay:
             self._gap()
         return events
 
-    def _apply(self, event: Any) -> None:
+    def _apply(self, sender: str, event: Any) -> None:
         if event is None:
             return  # spilled and not found, or not encodable at the sender
         try:
@@ -375,7 +390,7 @@ class BusRelay:
             return
         self.received += 1
         try:
-            self._deliver(decoded)
+            self._deliver(sender, decoded)
         except Exception:
             log.exception("bus: delivering %s failed", type(decoded).__name__)
 

@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     # Several nodes on one PostgreSQL (core/bus_relay.py): what one node's CTI publishes for the browsers
     # reaches the desks and wallboards connected to the others (LISTEN/NOTIFY). Ignored on SQLite.
     cluster_bus: bool = False
+    # with the bus, how often each node sends its full browser-facing state to the others' mirrors; a node
+    # silent for three periods is taken as gone and its entries dropped (app/cluster_mirror.py)
+    cluster_state_every_s: float = Field(default=5.0, gt=0)
 
     complaint_ack_working_days: int = Field(default=10, ge=1)
     complaint_answer_months: int = Field(default=2, ge=1)

@@ -7,7 +7,16 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from core.bus import Principal, interface_of, oversees
+from core.bus import (
+    SUPERVISING_ROLES,
+    Message,
+    Principal,
+    ToAgent,
+    ToAgentAndStaff,
+    ToAgentAndSupervisors,
+    ToSupervisors,
+    interface_of,
+)
 from core.errors import NotFound
 from cti.events import CallRecord, to_wire
 
@@ -65,8 +74,11 @@ class LiveViews:
         return out
 
     # -- snapshots for (re)connecting browsers ---------------------------------------------------------------
-    async def snapshot(self, who: Principal, pbx: str | None = None) -> list[dict[str, Any]]:
-        """What a (re)connecting browser is shown; `pbx`: one Asterisk server's agents, queues and calls."""
+    def state_messages(self, pbx: str | None = None) -> list[Message]:
+        """Everything a (re)connecting browser may be shown, each item with its audience (the hub's routing
+        rules): `snapshot` keeps what admits one user, and other nodes mirror the whole (app/cluster_bus.py).
+        `pbx`: one Asterisk server's agents, queues, calls and pops. Its links are not in it (see `snapshot`).
+        """
         units = self.units
         if pbx is not None:
             unit = self.unit_named(pbx)
@@ -77,20 +89,35 @@ class LiveViews:
         def here(agent: str) -> bool:
             return pbx is None or self.unit_of(agent) in units
 
-        mine = interface_of(who.sip_endpoint)
-        supervising = who.role in ("supervisor", "manager", "admin")
-        items: list[dict[str, Any]] = []
+        out: list[Message] = []
         for view in self.tracker.agent_views():  # a supervisor sees their team's agents, as over REST
-            if (view.agent == mine or oversees(who, (self._team_of(view.agent),))) and here(view.agent):
-                items.append(to_wire(view, self._agent_fields(view.agent)))
-        phones = self.tracker.phone_views()
-        items.extend(to_wire(p) for p in phones if (supervising or p.agent == mine) and here(p.agent))
-        if supervising:
-            queues = self.tracker if pbx is None else units[0].tracker
-            items.extend(to_wire(q) for q in queues.queue_views(time.time()))
-            calls = self.call_views()
-            items.extend(c for c in calls if pbx is None or c["linkedid"] in units[0].tracker.calls)
-        items.extend(self.screenpop.snapshot_for(mine))
+            if here(view.agent):
+                team = self._team_of(view.agent)
+                out.append(
+                    Message(
+                        ToAgentAndSupervisors(view.agent, team), to_wire(view, self._agent_fields(view.agent))
+                    )
+                )
+        out.extend(
+            Message(ToAgentAndStaff(p.agent), to_wire(p)) for p in self.tracker.phone_views() if here(p.agent)
+        )
+        queues = self.tracker if pbx is None else units[0].tracker
+        out.extend(Message(ToSupervisors(), to_wire(q)) for q in queues.queue_views(time.time()))
+        calls = self.call_views()
+        out.extend(
+            Message(ToSupervisors(), c)
+            for c in calls
+            if pbx is None or c["linkedid"] in units[0].tracker.calls
+        )
+        out.extend(Message(ToAgent(pop["agent"]), pop) for pop in self.screenpop.pops() if here(pop["agent"]))
+        return out
+
+    async def snapshot(self, who: Principal, pbx: str | None = None) -> list[dict[str, Any]]:
+        """What a (re)connecting browser is shown; `pbx`: one Asterisk server's agents, queues and calls."""
+        items = [m.payload for m in self.state_messages(pbx) if m.audience.admits(who)]
+        units = [u for u in self.units if pbx is None or u.name == pbx]
+        mine = interface_of(who.sip_endpoint)
+        supervising = who.role in SUPERVISING_ROLES
         # an agent's desk shows the link of their phone's server; supervisors see each server's
         for unit in units if supervising or mine is None or pbx is not None else [self.unit_of(mine)]:
             reason = unit.link.stats.last_error or ""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, StringConstraints
 from sqlalchemy import select
 
-from app.deps import Cti, Db, Supervisor, my_phone
+from app.deps import Cti, Db, StateDep, Supervisor, my_phone
 from app.security import Identity, Role, require
 from core.audit import audit
 from core.bus import Principal, interface_of
@@ -59,10 +59,13 @@ async def spy(
 async def live(
     ident: Supervisor,
     service: Cti,
+    state: StateDep,
     pbx: Annotated[str | None, Query(pattern=PBX_NAME, description="one Asterisk server only")] = None,
 ) -> dict[str, Any]:
     """The same picture a wallboard's WebSocket snapshot gives, for integrations that poll."""
     who = Principal(
         ident.user.id, ident.user.username, ident.role.value, ident.user.team_id, ident.user.sip_endpoint
     )
-    return {"items": await service.snapshot(who, pbx), "interface": interface_of(ident.user.sip_endpoint)}
+    cluster = state.cluster  # with several nodes, the whole centre's, as the wallboard's
+    items = await (service.snapshot(who, pbx) if cluster is None else cluster.snapshot(who, pbx))
+    return {"items": items, "interface": interface_of(ident.user.sip_endpoint)}

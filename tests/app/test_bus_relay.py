@@ -50,7 +50,7 @@ async def nodes(pg_url: str) -> AsyncIterator[dict[str, Node]]:
                 node=f"{name}/1",
                 encode=lambda e: json.dumps(e).encode(),
                 decode=lambda e: e,
-                deliver=lambda e: n.heard.append(e),
+                deliver=lambda _s, e: n.heard.append(e),
                 on_gap=gap,
                 **options,
             )
@@ -162,7 +162,7 @@ async def test_given_a_batch_postgresql_refuses_when_sent_then_it_is_dropped_cou
         node=long_name,
         encode=lambda e: json.dumps(e).encode(),
         decode=lambda e: e,
-        deliver=lambda _e: None,
+        deliver=lambda _s, _e: None,
     )
     await sender.start()
     try:

@@ -154,7 +154,7 @@ async def test_given_two_nodes_when_a_pops_an_agent_connected_to_b_then_b_sends_
         state = await _next_of(wallboard, "agent_state_changed")
         assert (state["agent"], state["state"], state["username"]) == ("PJSIP/ep-agent", "on_call", "agent")
         assert app_a.state.bus_relay.sent >= 2 and app_b.state.bus_relay.received >= 2
-        assert app_a.state.bus_relay.received == 0  # B published nothing; A never hears its own
+        assert app_a.state.cluster.heard == 0  # B published nothing for browsers; A never hears its own
     finally:
         await desk.close()
         await wallboard.close()
@@ -184,7 +184,7 @@ def solo(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 async def test_given_a_single_node_when_it_starts_then_no_relay_and_healthz_says_so(solo: Settings) -> None:
     async with _node(solo) as (app, _url):
-        assert app.state.bus_relay is None
+        assert app.state.bus_relay is None and app.state.cluster is None  # no mirror, no frames
         assert app.state.cti.hub is app.state.hub  # the CTI publishes straight to the hub
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             assert (await c.get("/healthz")).json()["bus"] == {"ok": True, "cluster": False}
