@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.customers import find_contact_ids
 from app.surveys import complete_from_calls
-from core.db import Database
+from core.db import Database, dialect_insert
 from core.directory import AgentDirectory
 from core.models import Call, CallDirection, Interaction, InteractionKind, OpenCall
 from core.settings import VAR
@@ -397,10 +396,9 @@ class CallHistoryWriter:
                         rec, agent.user_id if agent else None, contact_id, ivr.get("path") if ivr else None
                     )
                 )
-            dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
             if notes:
                 now = datetime.now(UTC)
-                upsert = dialect.insert(OpenCall)
+                upsert = dialect_insert(s, OpenCall)
                 await s.execute(
                     upsert.on_conflict_do_update(
                         index_elements=["linkedid"],
@@ -412,7 +410,7 @@ class CallHistoryWriter:
                 await s.commit()
                 return 0
             await s.execute(delete(OpenCall).where(OpenCall.linkedid.in_([r.linkedid for r in records])))
-            stmt = dialect.insert(Call).on_conflict_do_nothing(index_elements=["linkedid"])
+            stmt = dialect_insert(s, Call).on_conflict_do_nothing(index_elements=["linkedid"])
             # executemany with RETURNING (SQLAlchemy's insertmanyvalues): compiled once per batch
             inserted = (
                 await s.execute(stmt.returning(Call.id, Call.linkedid, sort_by_parameter_order=True), rows)

@@ -267,6 +267,18 @@ class OpenCall(Base):
     noted_at: Mapped[datetime]
 
 
+class ScriptDraft(Base):
+    """The CROC script answers an agent has typed on a call whose outcome is not saved yet
+    (app/script_service.py), here so that any node serves the agent's next request; deleted when the outcome
+    is saved, by the retention job after `script_draft_retention_hours`, and by a person's erasure."""
+
+    __tablename__ = "script_drafts"
+    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    answers: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Interaction(Base):
     """The timeline of a contact: calls, notes, dispositions, script answers, complaints."""
 

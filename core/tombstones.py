@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import dialect_insert
 from core.models import Tombstone, utcnow
 
 # what an import's report says of a skipped line (without the value: it is not written again, even there)
@@ -57,7 +56,7 @@ async def bury(session: AsyncSession, key: bytes, numbers: Iterable[str], emails
     rows += [{"kind": "email", "key_hash": key_hash(key, "email", e)} for e in sorted(set(emails))]
     if rows:
         now = utcnow()
-        ins = pg_insert(Tombstone) if session.bind.dialect.name == "postgresql" else sqlite_insert(Tombstone)
+        ins = dialect_insert(session, Tombstone)
         await session.execute(
             ins.on_conflict_do_nothing(index_elements=["key_hash"]), [r | {"erased_at": now} for r in rows]
         )

@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from core.db import Database
+from core.db import Database, dialect_insert
 from core.dialer_tables import Campaign
 from core.directory import AgentDirectory
 from core.models import Queue, Recording, RecordingPause
@@ -179,9 +178,8 @@ class Recorder:
                 "size_bytes": size,
                 "expires_at": recordings.expires_at(ended, days, self.settings.recording_retention_days),
             }
-            dialect = postgresql if s.bind.dialect.name == "postgresql" else sqlite
             await s.execute(
-                dialect.insert(Recording).on_conflict_do_nothing(index_elements=["linkedid"]), [row]
+                dialect_insert(s, Recording).on_conflict_do_nothing(index_elements=["linkedid"]), [row]
             )
             await s.commit()
             filed = await s.scalar(select(Recording).where(Recording.linkedid == rec.linkedid))
