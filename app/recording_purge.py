@@ -1,7 +1,9 @@
 """The retention job: deletes the recordings past their retention (unless a complaint that is not closed
 pins them: legal hold; an erased person's recordings that a hold kept are expired, so they go at the first
 run after it ends) and anonymises the call rows past the call-metadata retention (the caller's number
-and name and the matched contact go; times, queue, agent and outcome stay, so reports keep their totals).
+and name and the matched contact go; times, queue, agent and outcome stay, so reports keep their totals)
+and deletes the script drafts (answers typed, outcome never saved) untouched for
+`script_draft_retention_hours`.
 Run by `plateau recordings purge` and every `PLATEAU_RECORDING_PURGE_INTERVAL_S` by the service; each run
 that changes something writes one audit entry saying what it deleted.
 """
@@ -16,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
 from core.db import Database
-from core.models import Call, Complaint, ComplaintRecording, ComplaintStatus, Recording
+from core.models import Call, Complaint, ComplaintRecording, ComplaintStatus, Recording, ScriptDraft
 from core.recording_store import RecordingStore
 from core.settings import Settings
 from cti import recordings
@@ -35,9 +37,15 @@ class PurgeReport:
     deleted: list[dict[str, Any]] = field(default_factory=list)  # id, linkedid, ended_at, expires_at
     held: list[int] = field(default_factory=list)  # expired, kept: pinned to a complaint not closed
     calls_anonymised: int = 0
+    drafts_deleted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"deleted": self.deleted, "held": self.held, "calls_anonymised": self.calls_anonymised}
+        return {
+            "deleted": self.deleted,
+            "held": self.held,
+            "calls_anonymised": self.calls_anonymised,
+            "drafts_deleted": self.drafts_deleted,
+        }
 
 
 async def legal_holds(
@@ -74,8 +82,8 @@ async def purge(db: Database, store: RecordingStore, settings: Settings, now: da
         rows = list(await s.scalars(select(Recording).where(*expired)))
         holds = await legal_holds(s, select(Recording.id).where(*expired))
         by_id = {rec.id: rec for rec in rows}
-        delete, report.held = recordings.purge_plan(candidates(rows, holds), now)
-        for rec_id in delete:
+        doomed, report.held = recordings.purge_plan(candidates(rows, holds), now)
+        for rec_id in doomed:
             rec = by_id[rec_id]
             await store.delete(rec.storage_key)  # gone already (deleted by hand): the row says purged too
             rec.purged_at = now
@@ -102,7 +110,10 @@ async def purge(db: Database, store: RecordingStore, settings: Settings, now: da
                 .values(caller_number=None, caller_name=None, contact_id=None)
             )
             report.calls_anonymised = done.rowcount or 0
-        if report.deleted or report.calls_anonymised:
+        drafts_before = now - timedelta(hours=settings.script_draft_retention_hours)
+        done = await s.execute(delete(ScriptDraft).where(ScriptDraft.updated_at < drafts_before))
+        report.drafts_deleted = done.rowcount or 0  # type: ignore[attr-defined]
+        if report.deleted or report.calls_anonymised or report.drafts_deleted:
             audit(
                 s,
                 "recordings_purged",
@@ -112,15 +123,18 @@ async def purge(db: Database, store: RecordingStore, settings: Settings, now: da
                     "deleted": [d["id"] for d in report.deleted],
                     "held": report.held,
                     "calls_anonymised": report.calls_anonymised,
+                    "drafts_deleted": report.drafts_deleted,
                 },
             )
         await s.commit()
-    if report.deleted or report.held or report.calls_anonymised:
+    if report.deleted or report.held or report.calls_anonymised or report.drafts_deleted:
         log.info(
-            "retention: %d recording(s) deleted, %d kept on legal hold, %d call row(s) anonymised",
+            "retention: %d recording(s) deleted, %d kept on legal hold, %d call row(s) anonymised, "
+            "%d script draft(s) deleted",
             len(report.deleted),
             len(report.held),
             report.calls_anonymised,
+            report.drafts_deleted,
         )
     return report
 

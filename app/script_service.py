@@ -1,6 +1,6 @@
 """The CROC script of an agent's current call: which script, the values its placeholders take, the view
-the desk shows, the answers kept between requests. The routes (app/routes/agent_script.py) and the pages
-call it; saving the outcome is app/script_outcome.py's.
+the desk shows, the answers kept between requests (in `script_drafts`). The routes
+(app/routes/agent_script.py) and the pages call it; saving the outcome is app/script_outcome.py's.
 
 A dialer call carries its campaign's script in the pop (`dialer.script`); an inbound call takes its
 queue's (`Queue.script`). The view is `dialer.croc.interpret` of the answers so far, with variables from
@@ -11,19 +11,19 @@ desk inserts them with textContent).
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.security import Identity
+from core.db import dialect_insert
 from core.dialer_tables import Campaign, Lead
 from core.errors import Conflict, FieldError, Invalid, NotFound
-from core.models import Contact, Queue
+from core.models import Contact, Queue, ScriptDraft
 from core.settings import Settings
 from cti.numbers import try_parse
 from dialer.croc import (
@@ -39,8 +39,6 @@ from dialer.croc import (
     render,
     shipped_script_paths,
 )
-
-DRAFTS_KEPT = 500  # calls whose unsaved answers survive a reload of the desk
 
 
 @dataclass
@@ -182,23 +180,33 @@ def _display(e164: str | None, region: str) -> str | None:
 
 # --- answers kept between requests ---------------------------------------------------------------------
 class Drafts:
-    """The answers of calls whose outcome is not saved yet, so that a reload of the desk keeps them (the
-    most recent DRAFTS_KEPT calls)."""
+    """The answers of one agent's calls whose outcome is not saved yet, in `script_drafts`: a reload of the
+    desk keeps them, on whichever node serves it. Each call commits (the request's session)."""
 
-    def __init__(self) -> None:
-        self._answers: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    def __init__(self, db: AsyncSession, user_id: int) -> None:
+        self.db, self.user_id = db, user_id
 
-    def get(self, linkedid: str) -> dict[str, Any]:
-        return self._answers.get(linkedid, {})
+    def _mine(self, linkedid: str) -> tuple[Any, ...]:
+        return (ScriptDraft.linkedid == linkedid, ScriptDraft.user_id == self.user_id)
 
-    def keep(self, linkedid: str, answers: dict[str, Any]) -> None:
-        self._answers[linkedid] = answers
-        self._answers.move_to_end(linkedid)
-        while len(self._answers) > DRAFTS_KEPT:
-            self._answers.popitem(last=False)
+    async def get(self, linkedid: str) -> dict[str, Any]:
+        answers = await self.db.scalar(select(ScriptDraft.answers).where(*self._mine(linkedid)))
+        return answers or {}
 
-    def drop(self, linkedid: str) -> None:
-        self._answers.pop(linkedid, None)
+    async def keep(self, linkedid: str, answers: dict[str, Any], now: datetime) -> None:
+        row = {"linkedid": linkedid, "user_id": self.user_id, "answers": answers, "updated_at": now}
+        upsert = dialect_insert(self.db, ScriptDraft).values(row)
+        await self.db.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["linkedid", "user_id"],
+                set_={"answers": upsert.excluded.answers, "updated_at": upsert.excluded.updated_at},
+            )
+        )
+        await self.db.commit()
+
+    async def drop(self, linkedid: str) -> None:
+        await self.db.execute(delete(ScriptDraft).where(*self._mine(linkedid)))
+        await self.db.commit()
 
 
 def valid_answers(script: Script, raw: dict[str, Any]) -> dict[str, Any]:

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     recording_retention_days: int = Field(default=90, ge=0, le=36500)
     call_metadata_retention_days: int = Field(default=0, ge=0, le=36500)
     recording_purge_interval_s: float = Field(default=3600.0, gt=0)
+    # the CROC script answers an agent typed on a call whose outcome was never saved (`script_drafts`): the
+    # retention purge deletes those untouched for this long
+    script_draft_retention_hours: float = Field(default=24.0, gt=0, le=24 * 366)
 
     # where Asterisk's Playback finds sounds (the private Asterisk's too): a campaign's uploaded recording is
     # converted into its `plateau/` folder (app/campaign_sounds.py)

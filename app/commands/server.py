@@ -153,7 +153,8 @@ def cmd_recordings_purge(_args: argparse.Namespace) -> int:
     assert isinstance(deleted, list) and isinstance(held, list)
     for item in deleted:
         print(f"deleted recording {item['id']} (call {item['linkedid']}, ended {item['ended_at']})")
-    print(json.dumps({"deleted": len(deleted), "held": held, "calls_anonymised": report["calls_anonymised"]}))
+    summary = {"deleted": len(deleted), "held": held}
+    print(json.dumps(summary | {k: report[k] for k in ("calls_anonymised", "drafts_deleted")}))
     return 0
 
 

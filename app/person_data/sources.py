@@ -43,6 +43,7 @@ from core.models import (
     PhoneNumber,
     Recording,
     RecordingPause,
+    ScriptDraft,
     SurveyAnswer,
 )
 from core.recording_store import RecordingStore
@@ -318,6 +319,27 @@ async def _erase_survey_answers(db: AsyncSession, p: Person, erasure: Erasure) -
     return len(rows)
 
 
+async def _script_drafts(db: AsyncSession, p: Person) -> list[ScriptDraft]:
+    """The unsaved script answers of the person's calls, ended (`calls`) or still up (`calls_open`)."""
+    linkedids = [c.linkedid for c in await person_calls(db, p)]
+    linkedids += [c.linkedid for c in await _open_calls(db, p)]
+    if not linkedids:
+        return []
+    query = select(ScriptDraft).where(ScriptDraft.linkedid.in_(linkedids))
+    return list(await db.scalars(query.order_by(ScriptDraft.linkedid, ScriptDraft.user_id)))
+
+
+async def _find_script_drafts(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
+    return [as_dict(d) for d in await _script_drafts(db, p)]
+
+
+async def _erase_script_drafts(db: AsyncSession, p: Person, _: Erasure) -> int:
+    drafts = await _script_drafts(db, p)
+    for d in drafts:  # nothing in a draft counts anywhere: it goes whole
+        await db.delete(d)
+    return len(drafts)
+
+
 async def _recordings(db: AsyncSession, p: Person) -> list[Recording]:
     linkedids = [c.linkedid for c in await person_calls(db, p)]
     if not linkedids:
@@ -398,6 +420,7 @@ for _src in [
     Source("callbacks", _find_callbacks, _erase_callbacks),
     Source("do_not_call", _find_dnc, _erase_dnc),
     Source("survey_answers", _find_survey_answers, _erase_survey_answers, _comment_files),
+    Source("script_drafts", _find_script_drafts, _erase_script_drafts),
     Source("recordings", _find_recordings, _erase_recordings, _recording_files),
     Source("import_rejects", *_text_source(ImportReject, ImportReject.reason, lambda _v, _n: ERASED)),
     Source("audit_log", *_text_source(AuditLog, AuditLog.detail, scrubbed)),

@@ -4,13 +4,14 @@ app/script_service.py's (the script and its view) and app/script_outcome.py's (s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from app import script_service as svc
-from app.deps import Agent, Config, Cti, Db, MaybeDialer, StateDep, my_phone
+from app.deps import Agent, Config, Cti, Db, MaybeDialer, my_phone
 from app.routes.agent import Linkedid
 from app.script_outcome import OutcomeIn, save_script_outcome
 from core.errors import Conflict
@@ -38,32 +39,31 @@ async def _call(
     return await svc.script_call(db, settings, ident, pop, contact_id)
 
 
-def _drafts(state: StateDep) -> svc.Drafts:
-    return state.memo("script_drafts", svc.Drafts)  # type: ignore[no-any-return]
+def _drafts(db: Db, ident: Agent) -> svc.Drafts:
+    return svc.Drafts(db, ident.user.id)
 
 
 @router.get("/calls/{linkedid}/script")
 async def get_script(
-    linkedid: Linkedid, db: Db, settings: Config, cti: Cti, ident: Agent, state: StateDep,
-    contact_id: int | None = None,
+    linkedid: Linkedid, db: Db, settings: Config, cti: Cti, ident: Agent, contact_id: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The call's script where the agent left it (`{"script": null}` when the call has none)."""
     ctx = await _call(db, settings, cti, ident, linkedid, contact_id)
     if ctx is None:
         return {"linkedid": linkedid, "script": None}
-    return svc.script_view(ctx, _drafts(state).get(linkedid))
+    return svc.script_view(ctx, await _drafts(db, ident).get(linkedid))
 
 
 @router.post("/calls/{linkedid}/script/answers")
 async def post_answers(
-    linkedid: Linkedid, body: AnswersIn, db: Db, settings: Config, cti: Cti, ident: Agent, state: StateDep
+    linkedid: Linkedid, body: AnswersIn, db: Db, settings: Config, cti: Cti, ident: Agent
 ) -> dict[str, Any]:
     """Every answer so far (the interpreter replays them): the view back, or 422 naming the question."""
     ctx = await _call(db, settings, cti, ident, linkedid, body.contact_id)
     if ctx is None:
         raise Conflict("this call has no script")
     answers = svc.valid_answers(ctx.script, body.answers)
-    _drafts(state).keep(linkedid, answers)
+    await _drafts(db, ident).keep(linkedid, answers, datetime.now(UTC))
     return svc.script_view(ctx, answers)
 
 
@@ -77,19 +77,19 @@ async def get_objection(
 @router.post("/calls/{linkedid}/script/outcome", status_code=201)
 async def save_outcome(
     linkedid: Linkedid, body: OutcomeBody, request: Request, db: Db, settings: Config, cti: Cti,
-    dialer: MaybeDialer, ident: Agent, state: StateDep,
+    dialer: MaybeDialer, ident: Agent,
 ) -> dict[str, Any]:  # fmt: skip
     """The wrap-up of a scripted call: its outcome, once the answers it needs are in."""
     ctx = await _call(db, settings, cti, ident, linkedid, body.contact_id)
     if ctx is None:
         raise Conflict("this call has no script: use /disposition")
     answers = svc.valid_answers(ctx.script, body.answers)
-    drafts = _drafts(state)
-    drafts.keep(linkedid, answers)
+    drafts = _drafts(db, ident)
+    await drafts.keep(linkedid, answers, datetime.now(UTC))  # kept should the save fail (call not over yet)
     outcome = OutcomeIn(linkedid, answers, body.outcome, body.notes, body.callback_at)
     saved = await save_script_outcome(
         db, cti, dialer, ctx, outcome, user_id=ident.user.id, username=ident.user.username,
         phone=my_phone(ident), region=settings.default_region, request=request,
     )  # fmt: skip
-    drafts.drop(linkedid)
+    await drafts.drop(linkedid)
     return saved
