@@ -11,6 +11,7 @@ the desk) is tests/app/browser/test_script_live.py.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,8 @@ import pytest
 from sqlalchemy import select
 
 from app.cti_wiring import build_cti
+from app.main import create_app
+from core.db import Database
 from core.dialer_tables import (
     Callback,
     CallList,
@@ -33,7 +36,7 @@ from core.dialer_tables import (
     LeadAttempt,
     LeadNumber,
 )
-from core.models import Account, Contact, DispositionCode, Interaction, Queue
+from core.models import Account, Contact, DispositionCode, Interaction, Queue, ScriptDraft
 from cti.service import CtiService
 from dialer import leads_model as m
 from dialer.compliance import builtin_rule_sets, clone_rule_set
@@ -224,6 +227,53 @@ async def test_given_answers_when_posted_then_the_script_branches_and_keeps_them
         again = await c.get(_url(call))
     assert again.json()["answers"] == {"standard": "filtre"}
     assert again.json()["current"]["id"] == "barrage_objet"
+
+
+async def _other_node(api: Api) -> Api:
+    """Another node behind the load balancer: its own app, engine and CTI service on the same database, the
+    agent's pop as the bus brought it there (no process memory shared with the first)."""
+    app = create_app(api.app.state.settings)
+    app.state.db = Database(api.db.url)
+    service = app.state.cti = build_cti(app.state.settings, app.state.db, app.state.hub)
+    service.screenpop.current.update(copy.deepcopy((await _cti(api)).screenpop.current))
+    return Api(app, app.state.db, api.users)
+
+
+async def test_given_answers_posted_on_one_node_when_the_desk_reloads_on_another_then_they_are_there(
+    api: Api,
+) -> None:
+    call = await _scripted_call(api)
+    async with _client(api, "agent", "login") as c:
+        r = await c.post(_url(call, "/answers"), json={"answers": {"standard": "filtre"}})
+        assert r.status_code == 200, r.text
+    other = await _other_node(api)
+    try:
+        async with _client(other, "agent", "login") as c:
+            again = await c.get(_url(call))
+    finally:
+        await other.db.dispose()
+    assert again.status_code == 200, again.text
+    assert again.json()["answers"] == {"standard": "filtre"}
+    assert again.json()["current"]["id"] == "barrage_objet"
+
+
+async def test_given_a_call_transferred_to_another_agent_when_each_reads_its_script_then_only_their_answers(
+    api: Api,
+) -> None:
+    call = await _scripted_call(api)
+    service = await _cti(api)
+    pop = copy.deepcopy(service.screenpop.current["PJSIP/ep-agent"])
+    service.screenpop.current["PJSIP/ep-agent2"] = pop | {"agent": "PJSIP/ep-agent2"}
+    async with _client(api, "agent", "login") as first, _client(api, "agent2", "login") as second:
+        r = await first.post(_url(call, "/answers"), json={"answers": {"standard": "filtre"}})
+        assert r.status_code == 200, r.text
+        theirs = await second.get(_url(call))
+        assert theirs.status_code == 200, theirs.text
+        assert (theirs.json()["answers"], theirs.json()["current"]["id"]) == ({}, "standard")
+        r = await second.post(_url(call, "/answers"), json={"answers": {"standard": "decideur"}})
+        assert r.status_code == 200, r.text
+        mine = await first.get(_url(call))
+    assert mine.json()["answers"] == {"standard": "filtre"}
 
 
 @pytest.mark.parametrize(
@@ -478,4 +528,9 @@ async def test_given_the_dialers_attempt_when_the_outcome_is_saved_then_it_is_aw
     assert dialer.asked == [call.linkedid]
     async with api.db.session() as s:
         saved = list(await s.scalars(select(Interaction)))
+        drafts = list(
+            await s.scalars(select(ScriptDraft.answers).where(ScriptDraft.linkedid == call.linkedid))
+        )
     assert len(saved) == (2 if written else 0)
+    # the saved outcome drops the draft; a refused one keeps what the agent typed for the next try
+    assert drafts == ([] if written else [RDV_ANSWERS])

@@ -47,6 +47,7 @@ from core.models import (
     OpenCall,
     Recording,
     RecordingPause,
+    ScriptDraft,
     SurveyAnswer,
 )
 from core.recording_store import spoken_key, store_for
@@ -180,6 +181,14 @@ async def _seed(api: Api) -> int:
                              agent_id=api.users["agent"].id, queue="support", csat=2, nps=4,
                              comment_path=f"{folder}/{COMMENT_KEY}",
                              answered_at=DAY + timedelta(seconds=120)),
+                # script answers typed and not saved: on their ended call, on their call still up, and on
+                # the other customer's call (which stays)
+                ScriptDraft(linkedid="p.1", user_id=api.users["agent"].id, updated_at=DAY,
+                            answers={"standard": "decideur", "email_confirmation": EMAIL}),
+                ScriptDraft(linkedid="p.3", user_id=api.users["agent2"].id, updated_at=DAY,
+                            answers={"standard": "filtre", "participants": f"{FIRST} {LAST}"}),
+                ScriptDraft(linkedid="o.1", user_id=api.users["agent"].id, updated_at=DAY,
+                            answers={"standard": "filtre"}),
             ]
         )  # fmt: skip
         await s.commit()
@@ -215,6 +224,8 @@ async def test_given_a_person_in_every_kind_of_record_when_exported_then_the_zip
             assert zf.read(f"{name}.csv").decode("utf-8-sig").count("\r\n") == len(rows) + 1
     calls = json.loads(zf.read("calls.json"))
     assert {c["linkedid"] for c in calls} == {"p.1", "p.2"}  # the other customer's call is not theirs
+    drafts = json.loads(zf.read("script_drafts.json"))
+    assert sorted(d["linkedid"] for d in drafts) == ["p.1", "p.3"]
     assert json.loads(zf.read("contacts.json"))[0]["email"] == EMAIL
     async with api.db.session() as s:
         actions = list(await s.scalars(select(AuditLog.action).where(AuditLog.action == "person_exported")))
@@ -249,7 +260,8 @@ async def test_given_a_seeded_person_when_erased_then_no_column_of_any_table_hol
     before = await _reports(api)
     tables = await _table_rows(api)
     found_before = {t for t, rows in tables.items() for row in rows if _holds_person(row)}
-    assert {"contacts", "phone_numbers", "calls", "leads", "audit_log", "dnc_entries"} <= found_before
+    held = {"contacts", "phone_numbers", "calls", "leads", "audit_log", "dnc_entries", "script_drafts"}
+    assert held <= found_before
 
     admin = await api.bearer("admin")
     r = await admin.post("/api/v1/persons/erase", json={"number": NATIONAL, "confirm": True})
@@ -268,6 +280,7 @@ async def test_given_a_seeded_person_when_erased_then_no_column_of_any_table_hol
         erased = await s.scalar(select(AuditLog).where(AuditLog.action == "person_erased"))
         assert erased is not None and erased.user_id == api.users["admin"].id
         assert not list(await s.scalars(select(DncEntry.e164)))
+        assert list(await s.scalars(select(ScriptDraft.linkedid))) == ["o.1"]  # the other customer's
     # a second erasure finds nothing left but is not an error (the tombstones are already there)
     r = await admin.post("/api/v1/persons/erase", json={"number": MOBILE, "confirm": True})
     assert r.status_code == 200 and r.json()["tombstones"] == 1
