@@ -112,7 +112,7 @@ async def purge(db: Database, store: RecordingStore, settings: Settings, now: da
             report.calls_anonymised = done.rowcount or 0
         drafts_before = now - timedelta(hours=settings.script_draft_retention_hours)
         done = await s.execute(delete(ScriptDraft).where(ScriptDraft.updated_at < drafts_before))
-        report.drafts_deleted = done.rowcount or 0  # type: ignore[attr-defined]
+        report.drafts_deleted = done.rowcount or 0
         if report.deleted or report.calls_anonymised or report.drafts_deleted:
             audit(
                 s,
