@@ -44,6 +44,14 @@ def pg_migrated_url(pg_server: str) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def fresh_pg_url(pg_server: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of the test's own (several nodes meeting on it)."""
+    with fresh_database(pg_server) as url:
+        migrate.upgrade(url)
+        yield url
+
+
 @pytest_asyncio.fixture
 async def db(migrated_url: str) -> AsyncIterator[Database]:
     database = Database(migrated_url)

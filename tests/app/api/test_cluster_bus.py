@@ -6,12 +6,9 @@ follows A's agent states; B's desks resync when its bus connection was cut; a no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -22,14 +19,11 @@ from fastapi import FastAPI
 
 from app import migrate
 from app.cluster_bus import RESYNC_CLOSE
-from app.main import create_app
-from app.security import hash_password, new_token, token_digest
 from core.bus_relay import asyncpg_dsn
-from core.db import Database
-from core.models import ApiToken, Role, Team, User
+from core.models import Role
 from core.settings import Settings
 from cti.events import AgentRinging, AgentState, AgentStateChanged, CallerId
-from tests.app.api.live import serving
+from tests.app.api.cluster_nodes import next_of, node_settings, seed_people, serve_node
 from tests.pg import fresh_database
 
 pytestmark = pytest.mark.db
@@ -44,75 +38,19 @@ def pg_url(pg_server: str) -> Iterator[str]:
 
 async def _seed(url: str) -> dict[str, str]:
     """An agent (phone `ep-agent`) and a supervisor of the same team; their API tokens."""
-    db = Database(url)
-    tokens: dict[str, str] = {}
-    try:
-        async with db.session() as s:
-            team = Team(name="Équipe A")
-            s.add(team)
-            await s.flush()
-            for name, role in [("agent", Role.agent), ("supervisor", Role.supervisor)]:
-                user = User(
-                    username=name,
-                    display_name=name.title(),
-                    password_hash=hash_password("correct horse battery"),
-                    role=role,
-                    team_id=team.id,
-                    sip_endpoint=f"ep-{name}",
-                )
-                s.add(user)
-                await s.flush()
-                tokens[name] = new_token()
-                s.add(ApiToken(user_id=user.id, name="test", token_hash=token_digest(tokens[name])))
-            await s.commit()
-    finally:
-        await db.dispose()
-    return tokens
-
-
-def _settings(url: str, node: str, tmp: Path, **more: Any) -> Settings:
-    return Settings(
-        database_url=url,
-        secret_key="test-secret",
-        tombstone_secret="test-tombstone-key",
-        ami_enabled=False,
-        recordings_dir=tmp / node / "recordings",
-        history_dead_letter=tmp / node / "dead.jsonl",
-        pbx_cdr_file=tmp / node / "cdr.csv",
-        node_name=node,
-        **more,
+    return await seed_people(
+        url,
+        [
+            ("agent", Role.agent, "Équipe A", "ep-agent"),
+            ("supervisor", Role.supervisor, "Équipe A", "ep-supervisor"),
+        ],
     )
-
-
-@contextlib.asynccontextmanager
-async def _node(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
-    """A Plateau app with its lifespan run (CTI, relay), served on a real socket: (app, ws://host:port)."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), serving(app) as url:
-        yield app, url.replace("http://", "ws://")
 
 
 async def _socket(url: str, token: str) -> websockets.ClientConnection:
     ws = await websockets.connect(f"{url}/ws", additional_headers={"Authorization": f"Bearer {token}"})
     assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "snapshot"
     return ws
-
-
-async def _next_of(ws: websockets.ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
-    """The next message of that type (batches opened, heartbeats and others skipped)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
-        for item in msg["items"] if msg.get("type") == "batch" else [msg]:
-            if item.get("type") == kind:
-                return item
-
-
-@pytest.fixture
-def fresh_pg_url(pg_server: str) -> Iterator[str]:
-    with fresh_database(pg_server) as url:
-        migrate.upgrade(url)
-        yield url
 
 
 Nodes = tuple[FastAPI, str, FastAPI, str, dict[str, str]]
@@ -123,8 +61,8 @@ async def two_nodes(fresh_pg_url: str, tmp_path: Path) -> AsyncIterator[Nodes]:
     """Nodes A and B on one database, each with its relay connected; the users' tokens."""
     tokens = await _seed(fresh_pg_url)
     async with (
-        _node(_settings(fresh_pg_url, "node-a", tmp_path, cluster_bus=True)) as (app_a, url_a),
-        _node(_settings(fresh_pg_url, "node-b", tmp_path, cluster_bus=True)) as (app_b, url_b),
+        serve_node(node_settings(fresh_pg_url, "node-a", tmp_path, cluster_bus=True)) as (app_a, url_a),
+        serve_node(node_settings(fresh_pg_url, "node-b", tmp_path, cluster_bus=True)) as (app_b, url_b),
     ):
         for app in (app_a, app_b):
             await app.state.bus_relay.wait_up()
@@ -144,14 +82,14 @@ async def test_given_two_nodes_when_a_pops_an_agent_connected_to_b_then_b_sends_
                 "1733580000.42", "PJSIP/ep-agent", "PJSIP/ep-agent-0000002a", "support", caller, "3900", 1.0
             )
         )
-        pop = await _next_of(desk, "pop")
+        pop = await next_of(desk, "pop")
         assert (pop["linkedid"], pop["agent"], pop["phase"]) == ("1733580000.42", "PJSIP/ep-agent", "ringing")
         assert pop["caller"]["number"] == "+33612345678"
 
         app_a.state.cti.bus.publish(
             AgentStateChanged("PJSIP/ep-agent", AgentState.on_call, None, 2.0, ("support",), "1733580000.42")
         )
-        state = await _next_of(wallboard, "agent_state_changed")
+        state = await next_of(wallboard, "agent_state_changed")
         assert (state["agent"], state["state"], state["username"]) == ("PJSIP/ep-agent", "on_call", "agent")
         assert app_a.state.bus_relay.sent >= 2 and app_b.state.bus_relay.received >= 2
         assert app_a.state.cluster.heard == 0  # B published nothing for browsers; A never hears its own
@@ -178,12 +116,12 @@ def solo(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"
         migrate.upgrade(url)
-        return _settings(url, "solo", tmp_path, cluster_bus=True)
-    return _settings(request.getfixturevalue("pg_url"), "solo", tmp_path)
+        return node_settings(url, "solo", tmp_path, cluster_bus=True)
+    return node_settings(request.getfixturevalue("pg_url"), "solo", tmp_path)
 
 
 async def test_given_a_single_node_when_it_starts_then_no_relay_and_healthz_says_so(solo: Settings) -> None:
-    async with _node(solo) as (app, _url):
+    async with serve_node(solo) as (app, _url):
         assert app.state.bus_relay is None and app.state.cluster is None  # no mirror, no frames
         assert app.state.cti.hub is app.state.hub  # the CTI publishes straight to the hub
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:

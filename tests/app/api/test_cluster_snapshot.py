@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,11 @@ import pytest_asyncio
 import websockets
 from fastapi import FastAPI
 
-from app import migrate
-from app.security import hash_password, new_token, token_digest
-from core.db import Database
-from core.models import ApiToken, Role, Team, User
+from core.models import Role
 from cti.ami_wire import AmiEvent, AmiReader
-from tests.app.api.test_cluster_bus import _next_of, _node, _settings
+from tests.app.api.cluster_nodes import next_of, node_settings, seed_people, serve_node
 from tests.conftest import wait_for
 from tests.cti.transcripts import raw
-from tests.pg import fresh_database
 
 pytestmark = pytest.mark.db
 
@@ -43,41 +39,14 @@ def _transcript() -> tuple[list[AmiEvent], list[AmiEvent]]:
 
 async def _seed(url: str) -> dict[str, str]:
     """agent1 and their team's supervisor, a supervisor of another team; their API tokens."""
-    db = Database(url)
-    tokens: dict[str, str] = {}
-    try:
-        async with db.session() as s:
-            teams = [Team(name="Équipe A"), Team(name="Équipe B")]
-            s.add_all(teams)
-            await s.flush()
-            for name, role, team, phone in [
-                ("agent", Role.agent, teams[0], "agent1"),
-                ("supervisor", Role.supervisor, teams[0], "sup1"),
-                ("other", Role.supervisor, teams[1], None),
-            ]:
-                user = User(
-                    username=name,
-                    display_name=name.title(),
-                    password_hash=hash_password("correct horse battery"),
-                    role=role,
-                    team_id=team.id,
-                    sip_endpoint=phone,
-                )
-                s.add(user)
-                await s.flush()
-                tokens[name] = new_token()
-                s.add(ApiToken(user_id=user.id, name="test", token_hash=token_digest(tokens[name])))
-            await s.commit()
-    finally:
-        await db.dispose()
-    return tokens
-
-
-@pytest.fixture
-def fresh_pg_url(pg_server: str) -> Iterator[str]:
-    with fresh_database(pg_server) as url:
-        migrate.upgrade(url)
-        yield url
+    return await seed_people(
+        url,
+        [
+            ("agent", Role.agent, "Équipe A", "agent1"),
+            ("supervisor", Role.supervisor, "Équipe A", "sup1"),
+            ("other", Role.supervisor, "Équipe B", None),
+        ],
+    )
 
 
 Nodes = tuple[FastAPI, FastAPI, str, dict[str, str]]
@@ -89,8 +58,8 @@ async def _two_nodes(url: str, tmp: Path, every_s: float) -> AsyncIterator[Nodes
     tokens = await _seed(url)
     more = {"cluster_bus": True, "cluster_state_every_s": every_s}
     async with (
-        _node(_settings(url, "node-a", tmp, **more)) as (app_a, _url_a),
-        _node(_settings(url, "node-b", tmp, **more)) as (app_b, url_b),
+        serve_node(node_settings(url, "node-a", tmp, **more)) as (app_a, _url_a),
+        serve_node(node_settings(url, "node-b", tmp, **more)) as (app_b, url_b),
     ):
         for app in (app_a, app_b):
             await app.state.bus_relay.wait_up()
@@ -176,7 +145,7 @@ async def test_given_a_call_ended_on_a_since_its_full_state_when_a_wallboard_joi
     wallboard, items = await _connect(url_b, tokens["supervisor"])
     try:
         assert len(_of(items, "call_live")) == 1  # as of A's last full state ...
-        ended = await _next_of(wallboard, "call_ended", timeout=5)  # ... then what A sent since
+        ended = await next_of(wallboard, "call_ended", timeout=5)  # ... then what A sent since
         assert ended["agents"] == [AGENT]
     finally:
         await wallboard.close()
