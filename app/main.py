@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher = app.state.hub if relay is None else ClusterPublisher(app.state.hub, relay)
         if relay is not None:
             await relay.start()
-        app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy)
+        app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy, app.state.leases)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.queues = None
@@ -184,7 +184,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "engine": "sqlite" if settings.is_sqlite else "postgresql",
                 "error": db_error,
             },
-            "node": {"name": settings.node_name, "leases": leases.status() if leases is not None else []},
+            "node": {
+                "name": settings.node_name,
+                "leases": leases.status() if leases is not None else [],
+                "pbx_links": ami.get("owned", []),  # the leases `pbx:<name>` whose link runs here
+            },
         }
 
     app.add_api_websocket_route("/ws", agent.websocket_endpoint)
