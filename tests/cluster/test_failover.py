@@ -1,0 +1,137 @@
+"""Three nodes, two PBXs: n1 runs both links (the harness starts it first). A desk on another node gets the
+pops of n1's link; killing n1 (SIGKILL) or cutting it from PostgreSQL moves both links to another node,
+which writes the calls n1 left in progress; every call that ended is exactly one history row."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from tests.cluster.conftest import LINKS, Node, Site
+from tests.conftest import wait_for
+from tests.cti.pbx.conftest import KNOWN_NUMBER
+from tests.cti.pbx.sipp import Caller, Sipp
+
+pytestmark = pytest.mark.cluster
+TAKEOVER_WAIT_S = 30  # a deadline to poll against, far above ttl + one renewal (3 + 1 s): no timing asserted
+
+
+async def _login(node: Node, n: int, queue: str = "support") -> None:
+    async with node.client(f"agent{n}") as c:
+        r = await c.post("/api/v1/agent/login", json={"queues": [queue]})
+    assert r.status_code == 204, r.text
+
+
+async def _rows(site: Site, n: int) -> bool:
+    return await site.row_count() >= n
+
+
+async def _taken_over(site: Site) -> dict[str, str | None]:
+    return {lease: await site.owner_of(lease) for lease in LINKS}
+
+
+def _caller(name: str) -> list[Caller]:
+    return [Caller(KNOWN_NUMBER, "5551000", name)]
+
+
+async def test_given_b_run_by_n1_when_a_call_comes_into_b_then_agent2s_desk_on_n2_pops_and_one_row_is_written(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, n2 = site.nodes["n1"], site.nodes["n2"]
+    assert await n2.links() == []
+    desk = await n2.ws("agent2")  # the desk's socket went to a node that does not run B's link
+    await wait_for(lambda: desk.of_type("snapshot"), 10, what="agent2's snapshot from n2")
+    on_b.agent(2, "answer", ring_ms=500)
+    # a control for a server another node runs: refused with the reason, then done on the node that runs it
+    async with n2.client("agent2") as c:
+        refused = await c.post("/api/v1/agent/login", json={"queues": ["support"]})
+    assert refused.status_code == 503 and "pbx:b is run by another node" in refused.text, refused.text
+    await _login(n1, 2)
+
+    on_b.call(_caller("Jose Muller"), hold_ms=2000)
+    await wait_for(lambda: desk.pops(phase="ringing", partial=False), 15, what="the pop on n2's desk")
+    pop = desk.pops(phase="ringing", partial=False)[0]
+    assert pop["linkedid"].startswith("pbx-b-")
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the history row")
+    rows = await site.rows()
+    assert [(r.linkedid, r.outcome, r.agent_id) for r in rows] == [
+        (pop["linkedid"], "answered", site.users["agent2"])
+    ]
+
+
+async def test_given_n1_running_both_links_when_killed_then_another_node_takes_them_and_writes_calls_once(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    on_a, on_b = phones
+    n1 = site.nodes["n1"]
+    on_a.agent(1, "answer", ring_ms=300)
+    on_b.agent(2, "answer", ring_ms=300)
+    await _login(n1, 1)
+    await _login(n1, 2)
+    on_b.call(_caller("Before"), hold_ms=1000)
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the call ended before the kill")
+    # one call on each server in progress when n1 dies; they end after another node has taken the links
+    on_a.call(_caller("AcrossA"), hold_ms=12_000)
+    on_b.call(_caller("AcrossB"), hold_ms=12_000)
+    await wait_for(lambda: _in_progress(site), 15, interval=0.2, what="both calls answered")
+
+    await asyncio.to_thread(n1.process.kill)
+    killed = time.monotonic()
+    owners = await _wait_owners(site)
+    took = time.monotonic() - killed
+    print(f"takeover after kill -9: {took:.1f} s, owners {owners}")  # the figure for the README's table
+    assert set(owners.values()) <= {"n2", "n3"}, owners
+
+    await wait_for(lambda: _rows(site, 3), 40, interval=0.2, what="the two calls across the kill written")
+    rows = await site.rows()
+    assert len(rows) == len({r.linkedid for r in rows}) == 3, [(r.linkedid, r.caller_name) for r in rows]
+    by_name = {r.caller_name: r for r in rows}
+    assert sorted(by_name) == ["AcrossA", "AcrossB", "Before"]
+    assert by_name["AcrossA"].linkedid.startswith("pbx-a-")
+    assert by_name["AcrossB"].linkedid.startswith("pbx-b-")
+    assert {by_name[n].outcome for n in ("AcrossA", "AcrossB")} == {"answered"}
+
+
+async def test_given_n1_running_both_links_when_cut_from_postgresql_then_it_drops_them_before_another_takes(
+    site: Site,
+) -> None:
+    n1 = site.nodes["n1"]
+    assert n1.proxy is not None
+    a, b = site.pbxs
+    assert [site.ami_sessions(a), site.ami_sessions(b)] == [1, 1]  # n1's links only
+    n1.proxy.cut()
+    # what the PBXs see, in order: n1's sessions end, then the new owner's begin; never two at once
+    seen: list[tuple[int, int, dict[str, str | None]]] = []
+
+    async def moved() -> bool:
+        owners = await _taken_over(site)
+        seen.append((site.ami_sessions(a), site.ami_sessions(b), owners))
+        return all(owner in {"n2", "n3"} for owner in owners.values())
+
+    await wait_for(moved, TAKEOVER_WAIT_S, interval=0.1, what="both links run by n2 or n3")
+    assert all(sa <= 1 and sb <= 1 for sa, sb, _ in seen), seen
+    assert any(sa == 0 or sb == 0 for sa, sb, _ in seen), seen  # n1 had let go before the new login
+    assert await n1.links() == []  # n1 runs no link (its /healthz still answers)
+
+
+async def _in_progress(site: Site) -> bool:
+    """A caller's channel and the agent's on each server."""
+    return all(_channels(p.rx("core show channels count")) >= 2 for p in site.pbxs)
+
+
+def _channels(out: str) -> int:
+    return int(next(line for line in out.splitlines() if "active channel" in line).split()[0])
+
+
+async def _wait_owners(site: Site) -> dict[str, str | None]:
+    owners: dict[str, str | None] = {}
+
+    async def moved() -> bool:
+        owners.update(await _taken_over(site))
+        return all(owner in {"n2", "n3"} for owner in owners.values())
+
+    await wait_for(moved, TAKEOVER_WAIT_S, interval=0.1, what="both links run by n2 or n3")
+    return owners
