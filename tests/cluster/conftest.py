@@ -30,6 +30,7 @@ from cti.pbx_process import PbxConfig, PrivateAsterisk
 from tests.app.test_leases import Proxy
 from tests.conftest import wait_for
 from tests.cti.pbx.conftest import WsClient, seed
+from tests.cti.pbx.faults import AmiProxy
 from tests.cti.pbx.plateau_process import PlateauProcess, serve_env
 from tests.cti.pbx.sipp import Sipp, register_test_phones
 from tests.pg import fresh_database, postgres_server
@@ -129,6 +130,7 @@ class Site:
     pbxs: tuple[PrivateAsterisk, PrivateAsterisk]
     nodes: dict[str, Node]
     users: dict[str, int]
+    a_proxy: AmiProxy  # every node reaches A through it: it sees every Originate, whichever node sent it
 
     async def owner_of(self, lease: str) -> str | None:
         """The node whose /healthz says it runs `lease`'s link, logged in (None: none yet)."""
@@ -151,12 +153,11 @@ class Site:
         return sum(1 for line in out.splitlines() if line.split()[:1] == [pbx.cfg.ami_user])
 
 
-def _servers(a: PrivateAsterisk, b: PrivateAsterisk) -> str:
+def _servers(a: PrivateAsterisk, a_port: int, b: PrivateAsterisk) -> str:
     return json.dumps(
         [
-            {"name": name, "ami_port": p.cfg.ami_port, "ami_user": p.cfg.ami_user}
-            | {"ami_secret": p.cfg.ami_secret}
-            for name, p in (("a", a), ("b", b))
+            {"name": name, "ami_port": port, "ami_user": p.cfg.ami_user, "ami_secret": p.cfg.ami_secret}
+            for name, p, port in (("a", a, a_port), ("b", b, b.cfg.ami_port))
         ]
     )
 
@@ -178,13 +179,15 @@ async def site(
     proxy = Proxy(int(host.rsplit(":", 1)[1]))
     await proxy.start()
     a, b = two_pbxs
+    a_proxy = AmiProxy(a.cfg.ami_port)
+    await a_proxy.start()
     nodes: dict[str, Node] = {}
     for name in ("n1", "n2", "n3"):
         node_url = url if name != "n1" else url.replace(host, f"{host.rsplit(':', 1)[0]}:{proxy.port}")
         env = serve_env(
             node_url,
             a.cfg,
-            PLATEAU_PBX_SERVERS=_servers(a, b),
+            PLATEAU_PBX_SERVERS=_servers(a, a_proxy.port, b),
             PLATEAU_NODE_NAME=name,
             PLATEAU_CLUSTER_BUS="true",
             PLATEAU_AMI_PING_INTERVAL_S="1",
@@ -196,7 +199,7 @@ async def site(
         env.pop("PLATEAU_PBX_CDR_FILE")  # the CDR file is the first server's, shared by the module's tests
         process = PlateauProcess(env, tmp_path / f"{name}.log")
         nodes[name] = Node(name, process, tokens, proxy if name == "n1" else None)
-    site = Site(db, two_pbxs, nodes, users)
+    site = Site(db, two_pbxs, nodes, users, a_proxy)
     try:
         await asyncio.to_thread(nodes["n1"].process.start)
         await wait_for(lambda: _owns_all(nodes["n1"]), 30, interval=0.2, what="n1 running both links")
@@ -213,6 +216,7 @@ async def site(
             await asyncio.to_thread(node.process.stop)
         with contextlib.suppress(Exception):
             proxy.cut()
+        await a_proxy.stop()
         for pbx in two_pbxs:
             for n in (1, 2):
                 for queue in ("support", "sales", "hotline"):

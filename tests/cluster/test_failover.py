@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 
 import pytest
 from sqlalchemy import select
 
+from core.dialer_tables import DialerCall, LeadAttempt
 from core.models import OpenCall
 from tests.cluster.conftest import LINKS, Node, Site
 from tests.conftest import wait_for
 from tests.cti.pbx.conftest import KNOWN_NUMBER
 from tests.cti.pbx.sipp import Caller, Sipp
+from tests.dialer.engine.conftest import add_all_day_rule_set, add_campaign
 
 pytestmark = pytest.mark.cluster
+NUMBERS = ["+33611000801", "+33611000802", "+33611000803"]
 TAKEOVER_WAIT_S = 30  # a deadline to poll against, far above ttl + one renewal (3 + 1 s): no timing asserted
 
 
@@ -148,3 +152,53 @@ async def _wait_owners(site: Site) -> dict[str, str | None]:
 
     await wait_for(moved, TAKEOVER_WAIT_S, interval=0.1, what="both links run by n2 or n3")
     return owners
+
+
+async def test_given_a_campaign_run_by_n1_when_n1_is_killed_then_another_node_goes_on_dialling_no_lead_twice(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    on_a, _ = phones
+    n1 = site.nodes["n1"]
+    rule_set = await add_all_day_rule_set(site.db)
+    on_a.customer("answer", ring_ms=200)
+    on_a.agent(1, "answer", ring_ms=200, talk_ms=5000)
+    await _login(n1, 1, queue="sales")
+    _, lead_ids = await add_campaign(site.db, NUMBERS, rule_set=rule_set)
+    # n2 and n3 run no link: only n1 contends for the campaign, and places its first call
+    await wait_for(lambda: _with_agent(site), 30, interval=0.2, what="the first call with the agent")
+
+    await asyncio.to_thread(n1.process.kill)
+    assert [r.lead_id for r in await _in_flight(site)] == lead_ids[:1]  # what the next node adopts
+    owners = await _wait_owners(site)
+    assert set(owners.values()) <= {"n2", "n3"}, owners
+
+    async def each_lead_once() -> bool:
+        return sorted(a.lead_id for a in await _attempts(site)) == sorted(lead_ids)
+
+    await wait_for(each_lead_once, 60, interval=0.2, what="one attempt per lead")
+    dialled = Counter(o["number"] for o in site.a_proxy.originates())
+    assert dialled == Counter(NUMBERS)  # the call in flight was adopted by the next node, not dialled again
+    first = (await _attempts(site))[0]
+    assert (first.lead_id, first.result, first.agent_id) == (lead_ids[0], "contact", site.users["agent1"])
+    await wait_for(lambda: _no_row_in_flight(site), 20, interval=0.2, what="no call left in flight")
+    await wait_for(lambda: _rows(site, len(NUMBERS)), 20, interval=0.2, what="a history row per call")
+    rows = await site.rows()
+    assert len(rows) == len({r.linkedid for r in rows}) == len(NUMBERS), [r.linkedid for r in rows]
+
+
+async def _attempts(site: Site) -> list[LeadAttempt]:
+    async with site.db.session() as s:
+        return list(await s.scalars(select(LeadAttempt).order_by(LeadAttempt.id)))
+
+
+async def _in_flight(site: Site) -> list[DialerCall]:
+    async with site.db.session() as s:
+        return list(await s.scalars(select(DialerCall)))
+
+
+async def _with_agent(site: Site) -> bool:
+    return any(r.agent_connected_at is not None for r in await _in_flight(site))
+
+
+async def _no_row_in_flight(site: Site) -> bool:
+    return await _in_flight(site) == []
