@@ -33,17 +33,11 @@ from tests.cti.pbx.conftest import WsClient, seed
 from tests.cti.pbx.faults import AmiProxy
 from tests.cti.pbx.plateau_process import PlateauProcess, serve_env
 from tests.cti.pbx.sipp import Sipp, register_test_phones
-from tests.pg import fresh_database, postgres_server
+from tests.pg import fresh_database
 
 # a dead node's links move within ttl + one renewal; a cut node stops at its last renewal + ttl - margin
 LEASES = {"PLATEAU_LEASE_TTL_S": "3", "PLATEAU_LEASE_RENEW_EVERY_S": "1", "PLATEAU_LEASE_MARGIN_S": "0.5"}
 LINKS = ["pbx:a", "pbx:b"]
-
-
-@pytest.fixture(scope="package")
-def pg_server() -> Iterator[str]:
-    with postgres_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="package")
