@@ -90,7 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher = app.state.hub if relay is None else ClusterPublisher(app.state.hub, relay)
         if relay is not None:
             await relay.start()
-        app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy, app.state.leases)
+        # several nodes (the bus on): a PBX link runs on the holder of `pbx:<name>` only; else here, always
+        links = app.state.leases if relay is not None else None
+        app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy, links)
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.queues = None
