@@ -49,6 +49,7 @@ async def test_given_b_run_by_n1_when_a_call_comes_into_b_then_agent2s_desk_on_n
     _, on_b = phones
     n1, n2 = site.nodes["n1"], site.nodes["n2"]
     assert await n2.links() == []
+    assert (await n1.health())["node"]["pbx_links"] == LINKS
     desk = await n2.ws("agent2")  # the desk's socket went to a node that does not run B's link
     await wait_for(lambda: desk.of_type("snapshot"), 10, what="agent2's snapshot from n2")
     on_b.agent(2, "answer", ring_ms=500)
