@@ -5,6 +5,7 @@ which writes the calls n1 left in progress; every call that ended is exactly one
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import Counter
@@ -22,7 +23,13 @@ from tests.dialer.engine.conftest import add_all_day_rule_set, add_campaign
 
 pytestmark = pytest.mark.cluster
 NUMBERS = ["+33611000801", "+33611000802", "+33611000803"]
+FIGURE = "cluster-figure"
 TAKEOVER_WAIT_S = 30  # a deadline to poll against, far above ttl + one renewal (3 + 1 s): no timing asserted
+
+
+def figure(values: dict[str, object]) -> None:
+    """A measured figure, not asserted: bench/failover.py reads these lines (pytest -s)."""
+    print(FIGURE, json.dumps(values))
 
 
 async def _login(node: Node, n: int, queue: str = "support") -> None:
@@ -90,7 +97,7 @@ async def test_given_n1_running_both_links_when_killed_then_another_node_takes_t
     killed = time.monotonic()
     owners = await _wait_owners(site)
     took = time.monotonic() - killed
-    print(f"takeover after kill -9: {took:.1f} s, owners {owners}")  # the figure for the README's table
+    figure({"fault": "kill -9", "links_taken_s": round(took, 2)})
     assert set(owners.values()) <= {"n2", "n3"}, owners
 
     await wait_for(lambda: _rows(site, 3), 40, interval=0.2, what="the two calls across the kill written")
@@ -133,7 +140,13 @@ async def test_given_n1_running_both_links_when_cut_from_postgresql_then_it_drop
         runs = [count for i, count in enumerate(counts) if i == 0 or count != counts[i - 1]]
         assert runs == [1, 0, 1], counts
     dropped = max(next(sample[0] for sample in samples if sample[pbx] == 0) for pbx in (1, 2)) - cut
-    print(f"cut from PostgreSQL: links dropped after {dropped:.1f} s, taken after {took:.1f} s, {owners}")
+    figure(
+        {
+            "fault": "cut from PostgreSQL",
+            "links_dropped_s": round(dropped, 2),
+            "links_taken_s": round(took, 2),
+        }
+    )
     assert await n1.links() == []  # n1 runs no link (its /healthz still answers)
 
 
