@@ -13,7 +13,7 @@ from fastapi import FastAPI, Response
 
 from app import errors, recording_purge
 from app.body_limits import BodyLimits
-from app.cluster_bus import ClusterPublisher, cluster_relay
+from app.cluster_bus import ClusterPublisher, ControlForwarder, cluster_relay
 from app.collector import service_collector
 from app.cti_wiring import build_cti
 from app.health import WriteProbe
@@ -86,13 +86,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.unhappy = SegmentCache()  # the unhappy-customers file: the pop's badge, the unhappy routes
         # several nodes on one PostgreSQL (PLATEAU_CLUSTER_BUS): what the CTI publishes reaches every node's
         # browsers; otherwise the hub takes it directly, with no extra work on the event path
-        app.state.bus_relay = relay = cluster_relay(settings, app.state.hub)
+        app.state.controls = controls = ControlForwarder()  # controls for a server another node runs
+        app.state.bus_relay = relay = cluster_relay(settings, app.state.hub, controls)
         publisher = app.state.hub if relay is None else ClusterPublisher(app.state.hub, relay)
         if relay is not None:
             await relay.start()
         # several nodes (the bus on): a PBX link runs on the holder of `pbx:<name>` only; else here, always
         links = app.state.leases if relay is not None else None
         app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy, links)
+        if relay is not None:
+            controls.cti, app.state.cti.forward = app.state.cti, controls.forward
         app.state.hub.set_snapshot(app.state.cti.snapshot)
         app.state.hub.set_credential_check(credential_check(app.state.db))
         app.state.queues = None
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.leases.stop()  # after its owners: a clean stop hands the leases over at once
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
+            await controls.stop()
             await app.state.cti.stop()
             if app.state.bus_relay is not None:
                 await app.state.bus_relay.stop()

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from core.dialer_tables import DialerCall, LeadAttempt
 from core.models import OpenCall
+from cti.pbx_process import PrivateAsterisk
 from tests.cluster.conftest import LINKS, Node, Site
 from tests.conftest import wait_for
 from tests.cti.pbx.conftest import KNOWN_NUMBER
@@ -36,6 +37,10 @@ async def _login(node: Node, n: int, queue: str = "support") -> None:
     async with node.client(f"agent{n}") as c:
         r = await c.post("/api/v1/agent/login", json={"queues": [queue]})
     assert r.status_code == 204, r.text
+
+
+def _member(pbx: PrivateAsterisk, agent: str, queue: str) -> bool:
+    return f"PJSIP/{agent}" in pbx.rx(f"queue show {queue}")
 
 
 async def _rows(site: Site, n: int) -> bool:
@@ -60,11 +65,12 @@ async def test_given_b_run_by_n1_when_a_call_comes_into_b_then_agent2s_desk_on_n
     desk = await n2.ws("agent2")  # the desk's socket went to a node that does not run B's link
     await wait_for(lambda: desk.of_type("snapshot"), 10, what="agent2's snapshot from n2")
     on_b.agent(2, "answer", ring_ms=500)
-    # a control for a server another node runs: refused with the reason, then done on the node that runs it
-    async with n2.client("agent2") as c:
-        refused = await c.post("/api/v1/agent/login", json={"queues": ["support"]})
-    assert refused.status_code == 503 and "pbx:b is run by another node" in refused.text, refused.text
-    await _login(n1, 2)
+    # the desk's controls go to its node too: n2 forwards them over the bus to n1, which runs B
+    await _login(n2, 2)
+    assert _member(site.pbxs[1], "agent2", "support")  # done on B before the answer came back
+    async with n2.client("agent2") as c:  # an error on n1 comes back as it would have been raised on n2
+        r = await c.post("/api/v1/agent/calls/pbx-b-nosuchcall/hangup")
+    assert r.status_code == 404 and r.headers["X-Plateau-Error"] == "no_such_call", r.text
 
     on_b.call(_caller("Jose Muller"), hold_ms=2000)
     await wait_for(lambda: desk.pops(phase="ringing", partial=False), 15, what="the pop on n2's desk")
