@@ -180,10 +180,7 @@ class CtiService(EventPath, AgentControls, LiveViews):
     def link_for(self, interface: str) -> AmiLink:
         unit = self.unit_of(interface)
         if not unit.owned and not self.leases.local:
-            raise AmiUnavailable(
-                f"the link to {unit.lease} is run by another node; ask that node (its address: "
-                "`plateau cluster status`), or through the load balancer again"
-            )
+            raise AmiUnavailable(f"the link to {unit.lease} is run by another node, or by none right now")
         return unit.link
 
     def link_of_call(self, linkedid: str) -> AmiLink:
