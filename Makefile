@@ -69,7 +69,7 @@ fmt: setup
 # their peers, the others mostly compute: `make test` runs the two sets side by side, one per core, the
 # computing set niced so that it never starves the live set's timing. Both logs are printed; either failing
 # fails the target.
-LIVE_TIERS := asterisk or browser or faults or hostile
+LIVE_TIERS := asterisk or browser or faults or hostile or cluster
 test: setup lint
 	@mkdir -p var
 	@nice -n 10 $(BIN)/pytest -q -p no:cacheprovider --durations=15 -m "not ($(LIVE_TIERS))" \

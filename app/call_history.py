@@ -191,6 +191,7 @@ class CallHistoryWriter:
         self._dirty: set[str] = set()  # notes changed since written
         self._notes_queued = False
         self.recovered: dict[str, dict[str, Any]] = {}  # notes a previous run left (`load_open`)
+        self.adopting: set[str] = set()  # servers' links gained from another node: their notes to `adopt`
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -222,6 +223,34 @@ class CallHistoryWriter:
         self.recovered = {linkedid: dict(data) for linkedid, data in rows}
         if rows:
             log.info("history: %d call(s) in progress when the previous run stopped", len(rows))
+
+    async def adopt(self, prefix: str, live: Callable[[], set[str]], now: float) -> int:
+        """A server's link taken over from another node, after its first snapshot: the calls that node noted
+        in progress there (ids starting with `prefix`) are this node's to write. Those Asterisk no longer
+        carries (`live()`) ended meanwhile and are written from their notes; the others end as they go."""
+        async with self.db.session() as s:
+            query = select(OpenCall.linkedid, OpenCall.data).where(
+                OpenCall.linkedid.startswith(prefix, autoescape=True)
+            )
+            rows = (await s.execute(query)).all()
+        for linkedid, data in rows:
+            if linkedid not in self._open:  # one this node has followed since the snapshot keeps its note
+                self.recovered[linkedid] = dict(data)
+        mine = {linkedid for linkedid, _data in rows if linkedid in self.recovered}
+        gone = mine - live()
+        for linkedid in gone:
+            self._enqueue(record_from_note(linkedid, self.recovered.pop(linkedid), now))
+        if rows:
+            log.info("history: took over %d call(s) in progress, %d ended", len(mine), len(gone))
+        return len(gone)
+
+    def forget(self, prefix: str) -> None:
+        """A server's link lost to another node: its calls in progress (ids starting with `prefix`) are that
+        node's to write; their notes stay in the database for it, and none is rewritten from here."""
+        for notes in (self._open, self.recovered):
+            for linkedid in [k for k in notes if k.startswith(prefix)]:
+                del notes[linkedid]
+        self._dirty = {k for k in self._dirty if not k.startswith(prefix)}
 
     def close_unseen(self, live: set[str], now: float) -> int:
         """After the first channel snapshot: the recovered calls Asterisk no longer carries ended while

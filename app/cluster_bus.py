@@ -4,7 +4,8 @@ queues) reach the desks and wallboards connected to the other nodes, through cor
 Here is what core must not know: the wire form of a hub message (its audience and payload) and what a gap
 means for the browsers (their sockets are closed; they reconnect and take a fresh snapshot). And what makes
 that snapshot the whole centre's: each node sends its full state now and then, the others mirror it
-(`ClusterView`, app/cluster_mirror.py).
+(`ClusterView`, app/cluster_mirror.py). And controls for an agent whose server another node runs, asked of
+that node and answered over the same bus (`ControlForwarder`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import logging
 import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,6 +35,9 @@ from core.bus import (
 )
 from core.bus_relay import BusRelay, relay_id
 from core.settings import Settings
+from cti.agent_controls import FORWARDED_ERRORS
+from cti.ami_wire import AmiError, AmiUnavailable
+from cti.service import CtiService
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,25 @@ class StateWanted:
 class NodeLeaving:
     """A node stops cleanly: the others drop its mirrored state at once rather than after the bound."""
 
+
+@dataclass(frozen=True, slots=True)
+class ControlAsked:
+    """A control for an agent of a server this node does not run: done by the node that runs it."""
+
+    id: str
+    lease: str  # `pbx:<name>` of the server
+    control: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlDone:
+    id: str
+    result: Any = None
+    error: list[str] | None = None  # [the exception's class name, its message]
+
+
+BusEvent = Message | StateFrame | StateWanted | NodeLeaving | ControlAsked | ControlDone
 
 Audience = ToAgent | ToSupervisors | ToAgentAndSupervisors | ToAgentAndStaff | ToAgentsAndSupervisors
 
@@ -99,9 +123,10 @@ def _message(wire: Any) -> Message:
     return Message(_audience(audience), payload)
 
 
-def encode(event: Message | StateFrame | StateWanted | NodeLeaving) -> bytes:
+def encode(event: BusEvent) -> bytes:
     """A hub message as UTF-8 JSON, `{"a": <audience>, "p": <payload>}`; a state frame as
-    `{"s": {<pbx>: [[<audience>, <payload>], …]}}`; `{"q": 1}` asks for them; `{"bye": 1}` says goodbye."""
+    `{"s": {<pbx>: [[<audience>, <payload>], …]}}`; `{"q": 1}` asks for them; `{"bye": 1}` says goodbye;
+    a control asked or done: `{"c": "asked" | "done", …}`."""
     body: dict[str, Any]
     if isinstance(event, Message):
         body = {"a": _audience_wire(event.audience), "p": event.payload}
@@ -116,13 +141,24 @@ def encode(event: Message | StateFrame | StateWanted | NodeLeaving) -> bytes:
         body = {"q": 1}
     elif isinstance(event, NodeLeaving):
         body = {"bye": 1}
+    elif isinstance(event, ControlAsked):
+        body = {"c": "asked", "id": event.id, "lease": event.lease, "control": event.control}
+        body["arguments"] = event.arguments
+    elif isinstance(event, ControlDone):
+        body = {"c": "done", "id": event.id, "result": event.result, "error": event.error}
     else:
         raise TypeError(f"no wire form for {type(event).__name__}")
     return orjson.dumps(body, default=str, option=_ORJSON)
 
 
-def decode(body: Any) -> Message | StateFrame | StateWanted | NodeLeaving:
+def decode(body: Any) -> BusEvent:
     """The inverse of `encode`, from the parsed JSON; raises on anything else."""
+    if body.get("c") == "asked":
+        control, arguments = str(body["control"]), dict(body["arguments"])
+        return ControlAsked(str(body["id"]), str(body["lease"]), control, arguments)
+    if body.get("c") == "done":
+        error = body.get("error")
+        return ControlDone(str(body["id"]), body.get("result"), [str(e) for e in error] if error else None)
     if "a" in body:
         return _message((body["a"], body["p"]))
     if "s" in body:
@@ -149,6 +185,62 @@ class ClusterPublisher:
         self.relay.offer(message)
 
 
+class ControlForwarder:
+    """Controls (cti/agent_controls.py) for a server another node runs: asked over the bus, done by the node
+    that runs its link, and its result or error sent back to the node that asked (a request and its reply
+    on the relay). Every node hears a request; only the one running the server answers it."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+        self.relay: BusRelay | None = None
+        self.cti: CtiService | None = None
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def forward(self, lease: str, control: str, arguments: dict[str, Any]) -> Any:
+        assert self.relay is not None
+        asked = ControlAsked(uuid.uuid4().hex, lease, control, arguments)
+        future = self._waiting[asked.id] = asyncio.get_running_loop().create_future()
+        try:
+            self.relay.offer(asked)
+            return await asyncio.wait_for(future, self.timeout_s)
+        except TimeoutError:
+            raise AmiUnavailable(f"no node runs the link to {lease} now; try again in a moment") from None
+        finally:
+            self._waiting.pop(asked.id, None)
+
+    def deliver(self, item: ControlAsked | ControlDone) -> None:
+        if isinstance(item, ControlAsked):
+            cti = self.cti
+            if cti is not None and any(u.owned and u.lease == item.lease for u in cti.units):
+                task = asyncio.get_running_loop().create_task(self._do(cti, item))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return
+        future = self._waiting.get(item.id)
+        if future is None or future.done():
+            return  # another node's, or given up
+        if item.error is None:
+            future.set_result(item.result)
+        else:
+            name, message = item.error
+            future.set_exception(FORWARDED_ERRORS.get(name, AmiError)(message))
+
+    async def _do(self, cti: CtiService, asked: ControlAsked) -> None:
+        try:
+            done = ControlDone(asked.id, await cti.run_forwarded(asked.control, asked.arguments))
+        except Exception as exc:  # given back to the node that asked, as it would have been raised there
+            done = ControlDone(asked.id, error=[type(exc).__name__, str(exc)])
+        if self.relay is not None:
+            self.relay.offer(done)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
 OwnSnapshot = Callable[[Principal, str | None], Awaitable[list[dict[str, Any]]]]
 
 
@@ -156,9 +248,10 @@ class ClusterView:
     """This node's part in the centre-wide snapshot: its own state sent to the others (every
     `every_s`, and when one asks), theirs mirrored (app/cluster_mirror.py), both in every snapshot here."""
 
-    def __init__(self, hub: Hub, every_s: float) -> None:
+    def __init__(self, hub: Hub, every_s: float, controls: ControlForwarder | None = None) -> None:
         self.hub = hub
         self.every_s = every_s
+        self.controls = controls
         self.mirror = Mirror(stale_after_s=3 * every_s)
         self.relay: BusRelay | None = None
         self._own: OwnSnapshot | None = None
@@ -183,6 +276,8 @@ class ClusterView:
             self._answer_soon()
         elif isinstance(event, NodeLeaving):
             self.mirror.forget(sender)
+        elif isinstance(event, ControlAsked | ControlDone) and self.controls is not None:
+            self.controls.deliver(event)
 
     def on_gap(self) -> None:
         """Events were missed: the desks here resync, from a mirror the others refresh at once."""
@@ -262,9 +357,9 @@ class _Views(Protocol):
 
 
 def state_by_pbx(cti: _Views) -> dict[str, list[Message]]:
-    """This node's full browser-facing state, per PBX (each name once: several nodes' items are told apart
-    by the browsers by their ids, a mirror by its origin and PBX)."""
-    return {unit.name: cti.state_messages(unit.name) for unit in cti.units}
+    """This node's full browser-facing state, per PBX it runs the link of (each name once: several nodes'
+    items are told apart by the browsers by their ids, a mirror by its origin and PBX)."""
+    return {unit.name: cti.state_messages(unit.name) for unit in cti.units if unit.owned}
 
 
 def resync_desks(hub: Hub) -> None:
@@ -273,12 +368,14 @@ def resync_desks(hub: Hub) -> None:
         hub.close(conn, *RESYNC_CLOSE)
 
 
-def cluster_relay(settings: Settings, hub: Hub) -> tuple[BusRelay, ClusterView] | None:
+def cluster_relay(
+    settings: Settings, hub: Hub, controls: ControlForwarder | None = None
+) -> tuple[BusRelay, ClusterView] | None:
     """The relay of this node and its view of the others, or None when the bus stays in-process (the
-    default, and always on SQLite)."""
+    default, and always on SQLite); `controls`: what carries the controls for servers another node runs."""
     if not settings.cluster_bus or settings.is_sqlite:
         return None
-    view = ClusterView(hub, settings.cluster_state_every_s)
+    view = ClusterView(hub, settings.cluster_state_every_s, controls)
     view.relay = BusRelay(
         settings.database_url,
         node=relay_id(settings.node_name),
@@ -287,4 +384,6 @@ def cluster_relay(settings: Settings, hub: Hub) -> tuple[BusRelay, ClusterView] 
         deliver=view.deliver,
         on_gap=view.on_gap,
     )
+    if controls is not None:
+        controls.relay = view.relay
     return view.relay, view

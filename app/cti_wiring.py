@@ -13,6 +13,7 @@ from app.call_history import CallHistoryWriter
 from app.screenpop import ScreenPop
 from app.unhappy_segment import SegmentCache
 from core.db import Database
+from core.leases import LeaseKeeper
 from core.settings import Settings
 from cti.ports import CtiFeatures, CtiShell, FeaturesFactory, Publisher
 from cti.service import CtiService
@@ -58,7 +59,13 @@ def cti_features(unhappy: SegmentCache) -> FeaturesFactory:
 
 
 def build_cti(
-    settings: Settings, db: Database, hub: Publisher, unhappy: SegmentCache | None = None
+    settings: Settings,
+    db: Database,
+    hub: Publisher,
+    unhappy: SegmentCache | None = None,
+    leases: LeaseKeeper | None = None,
 ) -> CtiService:
-    """The CTI service with the application's features (a fresh unhappy-customers cache unless given)."""
-    return CtiService(settings, db, hub, cti_features(unhappy if unhappy is not None else SegmentCache()))
+    """The CTI service with the application's features (a fresh unhappy-customers cache unless given);
+    `leases`: which PBX links this node runs (None: all of them, a lone node)."""
+    features = cti_features(unhappy if unhappy is not None else SegmentCache())
+    return CtiService(settings, db, hub, features, leases)

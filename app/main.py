@@ -13,7 +13,7 @@ from fastapi import FastAPI, Response
 
 from app import errors, recording_purge
 from app.body_limits import BodyLimits
-from app.cluster_bus import ClusterPublisher, cluster_relay, state_by_pbx
+from app.cluster_bus import ClusterPublisher, ControlForwarder, cluster_relay, state_by_pbx
 from app.collector import service_collector
 from app.cti_wiring import build_cti
 from app.health import WriteProbe
@@ -86,15 +86,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.unhappy = SegmentCache()  # the unhappy-customers file: the pop's badge, the unhappy routes
         # several nodes on one PostgreSQL (PLATEAU_CLUSTER_BUS): what the CTI publishes reaches every node's
         # browsers; otherwise the hub takes it directly, with no extra work on the event path
-        cluster = cluster_relay(settings, app.state.hub)
+        app.state.controls = controls = ControlForwarder()  # controls for a server another node runs
+        cluster = cluster_relay(settings, app.state.hub, controls)
         app.state.bus_relay, app.state.cluster = relay, view = cluster or (None, None)
         publisher = app.state.hub if relay is None else ClusterPublisher(app.state.hub, relay)
         if relay is not None:
             await relay.start()
-        app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy)
+        # several nodes (the bus on): a PBX link runs on the holder of `pbx:<name>` only; else here, always
+        links = app.state.leases if relay is not None else None
+        app.state.cti = build_cti(settings, app.state.db, publisher, app.state.unhappy, links)
         if view is None:
             app.state.hub.set_snapshot(app.state.cti.snapshot)
         else:  # a snapshot here shows the other nodes' PBXs too (their state mirrored)
+            controls.cti, app.state.cti.forward = app.state.cti, controls.forward
             await view.start(app.state.cti.snapshot, partial(state_by_pbx, app.state.cti))
             app.state.hub.set_snapshot(view.snapshot, view.replay)
         app.state.hub.set_credential_check(credential_check(app.state.db))
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.leases.stop()  # after its owners: a clean stop hands the leases over at once
             if app.state.ivr is not None:
                 await app.state.ivr.stop()
+            await controls.stop()
             await app.state.cti.stop()
             if app.state.cluster is not None:
                 await app.state.cluster.stop()
@@ -194,7 +199,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "engine": "sqlite" if settings.is_sqlite else "postgresql",
                 "error": db_error,
             },
-            "node": {"name": settings.node_name, "leases": leases.status() if leases is not None else []},
+            "node": {
+                "name": settings.node_name,
+                "leases": leases.status() if leases is not None else [],
+                "pbx_links": ami.get("owned", []),  # the leases `pbx:<name>` whose link runs here
+            },
         }
 
     app.add_api_websocket_route("/ws", agent.websocket_endpoint)

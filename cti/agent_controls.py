@@ -5,10 +5,13 @@ hold, record, call, listen in.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
-from cti.ami_wire import AUTO_ANSWER, AmiError
+from cti.ami_wire import AUTO_ANSWER, AmiError, AmiUnavailable
 from cti.numbers import parse
 from cti.tracker import reachable
 
@@ -23,8 +26,50 @@ class PhoneNotRegistered(RuntimeError):
     """The agent's phone has no registration: they cannot be offered calls."""
 
 
+# (lease of the server, control, its arguments) → the control's result on the node that runs the server
+Forward = Callable[[str, str, dict[str, Any]], Awaitable[Any]]
+# what a control done on another node may raise here again, by name (anything else comes back an AmiError)
+FORWARDED_ERRORS: dict[str, type[Exception]] = {
+    cls.__name__: cls for cls in (ControlError, PhoneNotRegistered, AmiError, AmiUnavailable, ValueError)
+}
+FORWARDABLE: set[str] = set()  # the controls another node may ask this one to do
+C = TypeVar("C", bound=Callable[..., Awaitable[Any]])
+
+
+def on_the_owner(by: str = "interface") -> Callable[[C], C]:
+    """The control runs on the node that runs the PBX link of argument `by`'s server: here, or forwarded
+    over the bus (several nodes) and its result or error given back."""
+
+    def wrap(method: C) -> C:
+        signature = inspect.signature(method)
+        FORWARDABLE.add(method.__name__)
+
+        @functools.wraps(method)
+        async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            arguments = signature.bind(self, *args, **kwargs).arguments
+            arguments.pop("self")
+            unit = self.unit_of(arguments[by])
+            if unit.owned or self.leases.local or self.forward is None:
+                return await method(self, *args, **kwargs)
+            return await self.forward(unit.lease, method.__name__, dict(arguments))
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
 class AgentControls:
     """Agent and supervisor controls, each checked against the tracker's state before the AMI action."""
+
+    forward: Forward | None = None  # several nodes: a control for a server another node runs goes there
+
+    async def run_forwarded(self, control: str, arguments: dict[str, Any]) -> Any:
+        """A control another node forwarded here (this node runs the server): done as if asked here; if
+        this node no longer runs it, refused like any control without its link (never forwarded again)."""
+        if control not in FORWARDABLE:
+            raise ControlError(f"not a control: {control}")
+        method = getattr(type(self), control).__wrapped__
+        return await method(self, **arguments)
 
     # -- agent controls -----------------------------------------------------------------------------------
     async def check_phone(self, interface: str) -> None:
@@ -46,6 +91,7 @@ class AgentControls:
                 "or desk phone and sign it in with its own SIP user and password, then try again"
             )
 
+    @on_the_owner()
     async def login(self, interface: str, member_name: str, queues: Mapping[str, int]) -> None:
         """Join each queue with the agent's penalty there (their skill, cti/queues_conf.py)."""
         await self.check_phone(interface)
@@ -71,15 +117,18 @@ class AgentControls:
                 "QueuePenalty", Queue=queue, Interface=interface, Penalty=penalty
             )
 
+    @on_the_owner()
     async def logout(self, interface: str) -> None:
         agent = self.tracker.agents.get(interface)
         for queue in list(agent.queues if agent else []):
             with contextlib.suppress(AmiError):
                 await self.link_for(interface).send("QueueRemove", Queue=queue, Interface=interface)
 
+    @on_the_owner()
     async def pause(self, interface: str, reason: str) -> None:
         await self.link_for(interface).send("QueuePause", Interface=interface, Paused="true", Reason=reason)
 
+    @on_the_owner()
     async def ready(self, interface: str) -> None:
         await self.check_phone(interface)
         timer = self._wrapup_timers.pop(interface, None)
@@ -93,10 +142,12 @@ class AgentControls:
             raise ControlError("no such call on your phone")
         return channel
 
+    @on_the_owner()
     async def hangup(self, interface: str, linkedid: str) -> None:
         channel = self._own_channel(interface, linkedid)
         await self.link_for(interface).send("Hangup", Channel=channel, Cause=16)
 
+    @on_the_owner()
     async def transfer(self, interface: str, linkedid: str, target: str, attended: bool) -> None:
         channel = self._own_channel(interface, linkedid)
         exten = self.transfer_exten(target)
@@ -116,6 +167,7 @@ class AgentControls:
             return target
         return parse(target, self.settings.default_region).e164
 
+    @on_the_owner()
     async def hold(self, interface: str, linkedid: str) -> None:
         channel = self._own_channel(interface, linkedid)
         customer = self.tracker.other_leg(linkedid, interface)
@@ -133,6 +185,7 @@ class AgentControls:
             ExtraPriority=1,
         )
 
+    @on_the_owner()
     async def send_to_survey(self, interface: str, linkedid: str) -> None:
         """The customer goes to the post-call survey (`[plateau-survey]`); the agent's leg ends with the
         bridge. The call keeps its Linkedid, so the answers are stored with it."""
@@ -148,6 +201,7 @@ class AgentControls:
         call = self.tracker.calls.get(linkedid)
         return call.queue if call is not None else None
 
+    @on_the_owner()
     async def unhold(self, interface: str, linkedid: str) -> None:
         channel = self._own_channel(interface, linkedid)
         customer = self.tracker.other_leg(linkedid, interface)
@@ -155,6 +209,7 @@ class AgentControls:
             raise ControlError("nobody on hold on this call")
         await self.link_for(interface).send("Bridge", Channel1=customer, Channel2=channel, Tone="no")
 
+    @on_the_owner()
     async def pause_recording(self, interface: str, linkedid: str, paused: bool, user_id: int | None) -> None:
         """Pause (or resume) the recording of the agent's own call: it runs on the caller's channel."""
         self._own_channel(interface, linkedid)
@@ -163,6 +218,7 @@ class AgentControls:
             raise ControlError("no recording on this call")
         await self.recorder.mute(customer, linkedid, paused, user_id=user_id, source="desk")
 
+    @on_the_owner()
     async def start_recording(self, interface: str, linkedid: str, user_id: int | None) -> None:
         """Start the `on_demand` recording of the agent's own call (it waits muted since the bridge)."""
         self._own_channel(interface, linkedid)
@@ -171,6 +227,7 @@ class AgentControls:
         except LookupError as exc:
             raise ControlError(str(exc)) from None
 
+    @on_the_owner()
     async def click_to_call(self, interface: str, number: str, caller_id: str | None = None) -> str:
         """Ring the agent's phone first, then the customer. Returns the call's ChannelId (its Linkedid)."""
         e164 = parse(number, self.settings.default_region).e164
@@ -187,6 +244,7 @@ class AgentControls:
         )
         return channel_id
 
+    @on_the_owner(by="target")
     async def spy(self, supervisor: str, target: str, mode: str) -> str:
         """Ring the supervisor's phone into ChanSpy on the agent's channel: listen, whisper or barge."""
         if mode not in SPY_MODES:

@@ -290,6 +290,9 @@ class AmiLink:
 
     async def stop(self) -> None:
         self._stopping = True
+        # not ready from this instant (a lost lease fences here), before the socket's close is noticed
+        self._logged_in.clear()
+        self.stats.connected = self.stats.authenticated = False
         if self._manager is not None:
             self._manager.reconnect_timeout = 3600
             self._manager.close()

@@ -28,6 +28,9 @@ class PbxUnit:
         several: bool = False,
     ) -> None:
         self.server = server
+        self.settings = settings
+        # while this node holds the lease `pbx:<name>` (always on one node): only then is the link started
+        self.owned = False
         self.tracker = Tracker(trunks=[f"PJSIP/{t}" for t in server.trunks], wrapup=settings.wrapup_enabled)
         self.link = AmiLink(
             server.ami_host,
@@ -46,6 +49,16 @@ class PbxUnit:
     def name(self) -> str:
         """The configured name; for the one server of the ami_* settings, its Asterisk's SystemName."""
         return self.server.name or self.link.system_name or UNNAMED
+
+    @property
+    def lease(self) -> str:
+        """The lease whose holder runs this server's link (its configured name: known before login)."""
+        return f"pbx:{self.server.name or UNNAMED}"
+
+    def forget_calls(self) -> None:
+        """The link is lost to another node: what this tracker knew of the server's calls and agents is
+        that node's to follow now; a fresh tracker is filled by the snapshot of the next gain."""
+        self.tracker = Tracker(trunks=self.tracker.trunks, wrapup=self.settings.wrapup_enabled)
 
     @property
     def ready(self) -> bool:

@@ -8,9 +8,11 @@ requests into AMI actions on the agent's own calls only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from core.bus import (
@@ -19,6 +21,7 @@ from core.bus import (
 from core.db import Database
 from core.directory import AgentDirectory
 from core.errors import NotFound, Unavailable
+from core.leases import LeaseKeeper, run_while_held
 from core.recording_store import store_for
 from core.settings import Settings
 from cti import pbx_map
@@ -40,10 +43,20 @@ log = logging.getLogger(__name__)
 
 
 class CtiService(EventPath, AgentControls, LiveViews):
-    def __init__(self, settings: Settings, db: Database, hub: Publisher, features: FeaturesFactory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        hub: Publisher,
+        features: FeaturesFactory,
+        leases: LeaseKeeper | None = None,
+    ) -> None:
         """`features` builds the application's parts (screen pop, history, state log) around this service:
-        app/cti_wiring.py's `cti_features`."""
+        app/cti_wiring.py's `cti_features`. `leases`: each server's link runs only on the node holding
+        `pbx:<name>` (a lone node, the default, holds them all)."""
         self.settings = settings
+        self.leases = leases or LeaseKeeper.single(settings.node_name)
+        self._owners: list[asyncio.Task[None]] = []
         self.db = db
         self.hub = hub
         self.bus = Bus()
@@ -87,7 +100,8 @@ class CtiService(EventPath, AgentControls, LiveViews):
     async def start(self) -> None:
         await self.directory.load()
         await self.screenpop.warm()
-        await self.history.load_open()  # calls a killed run left in progress: closed after the snapshot
+        if self.leases.local:  # calls a killed run left in progress: closed after the snapshot
+            await self.history.load_open()  # (several nodes: each server's, when its link is gained)
         self._cdr_since = (
             await self.history.last_ended_at()
         )  # the backfill reads Asterisk's records from there
@@ -95,11 +109,52 @@ class CtiService(EventPath, AgentControls, LiveViews):
         self.state_log.start()
         for job in self._background:
             self._spawn(job())
-        if self.settings.ami_enabled:
+        if not self.settings.ami_enabled:
+            return
+        if self.leases.local:  # one node: every link is its own, started here as before
             for unit in self.units:
+                unit.owned = True
                 await unit.start()
+            return
+        for unit in self.units:
+            work = partial(self._own, unit)
+            self._owners.append(asyncio.create_task(run_while_held(self.leases, unit.lease, work)))
+
+    async def _own(self, unit: PbxUnit) -> None:
+        """While this node holds the server's lease: its link runs, and with it everything its events drive
+        (history, pops, the dialer's calls there). A loss stops the link at once (fencing)."""
+        unit.owned = True
+        log.info("cti: this node owns the link to %s", unit.lease)
+        # the notes of the server's calls the previous owner left in progress: read after the first snapshot
+        self.history.adopting.add(unit.lease)
+        try:
+            await unit.start()
+            await asyncio.Event().wait()  # until the lease is lost (cancelled)
+        finally:
+            unit.owned = False
+            await unit.stop()
+            self._forget(unit)
+            log.warning("cti: this node no longer owns the link to %s", unit.lease)
+
+    def _forget(self, unit: PbxUnit) -> None:
+        """What this node knew of a server it no longer owns is the new owner's: nothing more is written
+        from it here (the notes of its calls in progress stay in the database for the new owner)."""
+        prefix = self.calls_prefix(unit)
+        unit.forget_calls()
+        if isinstance(self.tracker, TrackerSet):
+            self.tracker.trackers[self.units.index(unit)] = unit.tracker
+        else:
+            self.tracker = unit.tracker
+        if prefix is not None:
+            self.history.forget(prefix)
 
     async def stop(self) -> None:
+        for task in self._owners:
+            task.cancel()
+        for task in self._owners:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._owners = []
         for unit in self.units:
             await unit.stop()
         for task in [*self._wrapup_timers.values(), *self._tasks]:
@@ -123,11 +178,19 @@ class CtiService(EventPath, AgentControls, LiveViews):
         return self.units[self.home_index(interface)] if len(self.units) > 1 else self.units[0]
 
     def link_for(self, interface: str) -> AmiLink:
-        return self.unit_of(interface).link
+        unit = self.unit_of(interface)
+        if not unit.owned and not self.leases.local:
+            raise AmiUnavailable(f"the link to {unit.lease} is run by another node, or by none right now")
+        return unit.link
 
     def link_of_call(self, linkedid: str) -> AmiLink:
         """The link of the server a call is on: the one whose systemname starts its id, else the first."""
         return self.units[pbx_map.server_of_id(linkedid, [u.id_prefix for u in self.units])].link
+
+    def calls_prefix(self, unit: PbxUnit) -> str | None:
+        """What starts the ids of `unit`'s calls: every id with one server, else its systemname's prefix
+        (None until it has answered)."""
+        return "" if len(self.units) == 1 else unit.id_prefix
 
     def unit_named(self, name: str) -> PbxUnit | None:
         return next((u for u in self.units if u.name == name), None)

@@ -85,6 +85,11 @@ class EventPath:
             return
         for event in events:
             self.bus.publish(event)
+        if isinstance(item, ChannelsSnapshot) and unit.lease in self.history.adopting:
+            prefix = self.calls_prefix(unit)
+            if prefix is not None:  # a link taken over: the previous owner's notes of its calls
+                self.history.adopting.discard(unit.lease)
+                self._spawn(self.history.adopt(prefix, lambda: set(self.tracker.calls), now))
         if isinstance(item, ChannelsSnapshot) and unit is self.units[0]:  # PLATEAU_PBX_CDR_FILE is its
             # on every (re)connect: the calls that began and ended while Plateau was not looking, from
             # Asterisk's call records; the calls up are the tracker's. On the first since start, the calls a

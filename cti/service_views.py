@@ -132,11 +132,13 @@ class LiveViews:
     def health(self) -> dict[str, Any]:
         if not self.settings.ami_enabled:
             return {"ok": True, "enabled": False}
-        servers = [unit.status() for unit in self.units]
+        servers = [{**unit.status(), "owned": unit.owned} for unit in self.units]
         return {
             "enabled": True,
             **self.link.status(),  # the first server's, as when there was one
-            "ok": all(server["ok"] for server in servers),
+            # a link another node runs is that node's to report (several nodes: `pbx:<name>` leases)
+            "ok": all(server["ok"] for server in servers if server["owned"] or self.leases.local),
+            "owned": [unit.lease for unit in self.units if unit.owned],
             "calls": len(self.tracker.calls),
             "history_written": self.history.written,
             "servers": servers,  # each server's link: name (its SystemName by default), error, channels

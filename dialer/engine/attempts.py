@@ -56,7 +56,14 @@ class Attempts(EngineState):
             for cid, call in self.book.calls.items()
             if cid in tracker.calls
         }
-        self._apply(self.book.sweep(time.monotonic(), self.cti.link.ready, carried, self.ring_s))
+        units = self.cti.units
+        if len(units) < 2:
+            self._apply(self.book.sweep(time.monotonic(), self.cti.link.ready, carried, self.ring_s))
+            return
+        # several servers: a call is judged only by its own server's link (maybe run by another node)
+        on_link = lambda cid: self.cti.link_of_call(cid).ready  # noqa: E731
+        ready = any(u.ready for u in units)
+        self._apply(self.book.sweep(time.monotonic(), ready, carried, self.ring_s, on_link))
 
     def _agent_on(self, linkedid: str) -> str | None:
         """The agent endpoint on one of the tracked call's legs, if any."""
@@ -186,17 +193,19 @@ class Attempts(EngineState):
         self._spawn(write())
 
     # -- restart recovery ----------------------------------------------------------------------------------
-    async def _recover(self) -> None:
-        """Adopt the calls a previous run left in flight: they keep their lead busy, their events are
-        followed again, and the sweep closes those Asterisk no longer carries. Nothing is re-dialled."""
+    async def _recover(self, campaign_id: int | None = None) -> None:
+        """Adopt the calls a previous run (or another node, before this one took `campaign:<id>`) left in
+        flight: they keep their lead busy, their events are followed again, and the sweep closes those
+        Asterisk no longer carries. Nothing is re-dialled."""
+        query = (
+            select(DialerCall, Campaign.name, Campaign.script, Lead.fields)
+            .join(Campaign, Campaign.id == DialerCall.campaign_id)
+            .join(Lead, Lead.id == DialerCall.lead_id)
+        )
+        if campaign_id is not None:
+            query = query.where(DialerCall.campaign_id == campaign_id)
         async with self.db.session() as s:
-            rows = (
-                await s.execute(
-                    select(DialerCall, Campaign.name, Campaign.script, Lead.fields)
-                    .join(Campaign, Campaign.id == DialerCall.campaign_id)
-                    .join(Lead, Lead.id == DialerCall.lead_id)
-                )
-            ).all()
+            rows = [r for r in (await s.execute(query)).all() if r[0].channel_id not in self.book.calls]
         now, mono = self.clock(), time.monotonic()
         for row, name, script, fields in rows:
             started = aware(row.started_at)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -305,11 +305,17 @@ class CallBook:
 
     # -- the link's view -----------------------------------------------------------------------------------
     def sweep(
-        self, now: float, link_ready: bool, carried: Mapping[str, str | None], ring_s: int
+        self,
+        now: float,
+        link_ready: bool,
+        carried: Mapping[str, str | None],
+        ring_s: int,
+        on_link: Callable[[str], bool] | None = None,
     ) -> list[Effect]:
         """Close calls Asterisk forgot: lost with the link (restart), or never heard of again.
 
-        `carried`: the calls the tracker knows, by Linkedid, with the agent endpoint on one of their legs."""
+        `carried`: the calls the tracker knows, by Linkedid, with the agent endpoint on one of their legs.
+        `on_link`: with several servers, whether a call's own server's link is up here (else it waits)."""
         if not link_ready:
             self.link_up_since = None
             for call in self.calls.values():
@@ -321,6 +327,9 @@ class CallBook:
         out: list[Effect] = []
         for call in list(self.calls.values()):
             if call.ending:
+                continue
+            if on_link is not None and not on_link(call.channel_id):
+                call.link_lost = True  # its server's link is down here: nothing known of it yet
                 continue
             known = call.channel_id in carried
             if call.recovered and settled and known:

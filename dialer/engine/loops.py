@@ -85,7 +85,14 @@ class CampaignLoops(EngineState):
         for cid in {r[0] for r in rows} | set(self.loops):  # a deleted campaign's lease goes too
             if cid not in running and cid not in newer:
                 self.leases.drop(campaign_lease(cid))
+        # several nodes: a campaign runs where a PBX link runs (a node that owns none could dial nowhere)
+        settings = getattr(self.cti, "settings", None)
+        without_pbx = settings is None or not settings.ami_enabled  # (the tests of the loops alone)
+        links_here = self.leases.local or without_pbx or any(unit.owned for unit in self.cti.units)
         for cid, mode in running.items():
+            if not links_here:
+                self.leases.drop(campaign_lease(cid))
+                continue
             self.leases.want(campaign_lease(cid))
             if not self.leases.holds(campaign_lease(cid)):
                 continue  # another node runs it; a gain wakes this supervisor

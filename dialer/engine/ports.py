@@ -104,6 +104,9 @@ class PbxUnitPort(Protocol):
     def ready(self) -> bool: ...
 
     @property
+    def owned(self) -> bool: ...  # this node holds its lease `pbx:<name>` (so runs its link)
+
+    @property
     def channels_in_use(self) -> int: ...
 
     @property
@@ -139,6 +142,8 @@ class CtiPort(Protocol):
     def units(self) -> Sequence[PbxUnitPort]: ...  # one per Asterisk server
 
     def unit_of(self, interface: str) -> PbxUnitPort: ...  # the server an agent's phone is on
+
+    def link_of_call(self, linkedid: str) -> AmiLinkPort: ...  # the link of the server a call is on
 
     @property
     def tracker(self) -> TrackerPort: ...

@@ -18,7 +18,8 @@ class DialerService(CampaignLoops, Originator, Attempts, Preview, MonitorView):
 
     async def start(self) -> None:
         try:
-            await self._recover()
+            if self.leases.local:  # several nodes: each campaign's calls, when its lease is gained
+                await self._recover()
         except Exception:  # the leads stay blocked by their rows: nothing is dialled twice meanwhile
             log.exception("dialer: could not adopt the calls in flight")
         self.cti.raw_listeners.append(self.on_ami)

@@ -144,12 +144,19 @@ class EngineState:
 
     def _lease_changed(self, name: str, token: int | None) -> None:
         campaign_id = campaign_of_lease(name)
-        if campaign_id is None:
+        if campaign_id is None:  # a PBX link gained or lost here: which campaigns this node contends for
+            self._wake.set()
             return
         loop = self.loops.get(campaign_id)
         if token is None and loop is not None:
             loop.active = False  # lost: not one more call from this node (every originate checks it)
             loop.wake.set()
+        if not self.leases.local:
+            if token is None:  # its calls in flight are the next holder's: their rows stay, for it to adopt
+                for call in self.book.of_campaign(campaign_id):
+                    self.book.release(call)
+            else:  # the calls a previous holder left in flight (a lone node adopts them all at start)
+                self._spawn(self._recover(campaign_id))
         self._wake.set()  # gained: the supervisor starts the loop now
 
     def wake(self) -> None:
@@ -173,6 +180,9 @@ class EngineState:
 
     # -- implemented by the shells (the service class combines them) ---------------------------------------
     def _sweep(self) -> None:
+        raise NotImplementedError
+
+    async def _recover(self, campaign_id: int | None = None) -> None:
         raise NotImplementedError
 
     async def _originate(

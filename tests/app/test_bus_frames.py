@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.cluster_bus import decode, encode
+from app.cluster_bus import ControlAsked, ControlDone, decode, encode
 from core.bus import Message, ToAgent, ToAgentAndSupervisors, ToAgentsAndSupervisors, ToSupervisors
 from core.bus_frames import NOTIFY_MAX_BYTES, Sequencer, pack, read
 
@@ -146,3 +146,18 @@ def test_given_a_hub_message_when_encoded_and_decoded_then_the_same_message(audi
 def test_given_a_body_that_is_not_a_message_when_decoded_then_refused(body: dict[str, Any]) -> None:
     with pytest.raises((ValueError, KeyError)):
         decode(body)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        ControlAsked("id1", "pbx:b", "login", {"interface": "PJSIP/agent2", "queues": {"support": 0}}),
+        ControlDone("id1"),
+        ControlDone("id2", result="pbx-b-c2c-0123"),
+        ControlDone("id3", error=["ControlError", 'no such call "x"']),
+    ],
+)
+def test_given_a_control_asked_or_done_when_encoded_and_decoded_then_the_same(
+    frame: ControlAsked | ControlDone,
+) -> None:
+    assert decode(json.loads(encode(frame))) == frame

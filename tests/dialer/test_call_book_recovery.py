@@ -123,3 +123,22 @@ def test_given_a_ringing_call_never_heard_of_again_when_swept_then_it_is_closed_
 
     assert [type(e).__name__ for e in closed] == ["DialResolved", "WriteAttempt"]
     assert attempt_of(call, T0 + 51, None)[0].result is AttemptResult.FAILED
+
+
+@pytest.mark.parametrize(
+    ("its_link_up_here", "closed"),
+    [(False, False), (True, True)],
+    ids=["its_server_run_by_another_node", "its_server_run_here"],
+)
+def test_given_an_adopted_call_on_one_of_several_servers_when_swept_then_only_its_own_link_may_close_it(
+    its_link_up_here: bool, closed: bool
+) -> None:
+    """Several servers, several nodes: another server's link being up here says nothing of this call."""
+    book, call = _adopted()
+    on_link = lambda _channel_id: its_link_up_here  # noqa: E731
+    book.sweep(T0 + 10, link_ready=True, carried={}, ring_s=RING_S, on_link=on_link)
+    out = book.sweep(
+        T0 + 10 + LOST_CALL_GRACE_S + 0.1, link_ready=True, carried={}, ring_s=RING_S, on_link=on_link
+    )
+    assert ([type(e) for e in out] == [WriteAttempt]) is closed
+    assert (call.channel_id in book.calls) is True  # released only once its attempt is written

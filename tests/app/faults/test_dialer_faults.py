@@ -12,19 +12,17 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from core.dialer_tables import CustomRuleSet, DialerCall, LeadAttempt
+from core.dialer_tables import DialerCall, LeadAttempt
 from cti.pbx_process import PrivateAsterisk
-from dialer.compliance import builtin_rule_sets
 from tests.app.faults.conftest import Centre, centre_on
 from tests.conftest import wait_for
 from tests.cti.pbx.faults import AmiProxy
 from tests.cti.pbx.sipp import Sipp
-from tests.dialer.engine.conftest import add_campaign
+from tests.dialer.engine.conftest import ALL_DAY, add_all_day_rule_set, add_campaign
 from tests.pg import Cluster, fresh_database
 
 pytestmark = pytest.mark.faults
 
-ALL_DAY = "FAULTS-ALL-DAY"  # FR-2023 with every hour of every day: the serving process runs on the real clock
 NUMBERS = ["+33611000801", "+33611000802", "+33611000803"]
 
 
@@ -38,16 +36,7 @@ async def dialing(
     url = await asyncio.to_thread(database.__enter__)
     try:
         async with centre_on(url, pbx, tmp_path, ami_port=proxy.port) as centre:
-            data = builtin_rule_sets()["FR-2023"].model_dump(mode="json")
-            days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-            data.update(
-                name=ALL_DAY,
-                windows={day: ["00:00-23:59"] for day in days},
-                no_calls_on_public_holidays=False,
-            )
-            async with centre.db.session() as s:
-                s.add(CustomRuleSet(name=ALL_DAY, data=data))
-                await s.commit()
+            await add_all_day_rule_set(centre.db)
             yield centre, proxy
     finally:
         await proxy.stop()

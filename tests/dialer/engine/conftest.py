@@ -22,6 +22,7 @@ from core.dialer_tables import (
     Campaign,
     CampaignList,
     CampaignState,
+    CustomRuleSet,
     DialMode,
     Lead,
     LeadAttempt,
@@ -30,6 +31,7 @@ from core.dialer_tables import (
 from core.models import ApiToken, Queue, Role, User
 from cti.events import AgentState
 from cti.pbx_process import PrivateAsterisk
+from dialer.compliance import builtin_rule_sets
 from tests.cti.pbx.conftest import Plateau, pbx, plateau_settings, recorder, serve_plateau, sipp  # noqa: F401
 from tests.cti.pbx.faults import AmiProxy
 from tests.cti.pbx.sipp import Sipp
@@ -66,6 +68,21 @@ async def wait_for_async(fn: Callable[[], Any], timeout: float = 15.0, what: str
 def customer(sipp: Sipp, behaviour: str, ring_ms: int = 1000) -> None:  # noqa: F811
     """The far end of the trunk: `answer`, `noanswer`, or rejecting with 486 (`busy`) / 503 (`congestion`)."""
     sipp.customer(behaviour, ring_ms=ring_ms)
+
+
+ALL_DAY = "FAULTS-ALL-DAY"  # FR-2023 with every hour of every day: a serving process runs on the real clock
+
+
+async def add_all_day_rule_set(db: Database) -> str:
+    """Adds the rule set ALL_DAY (for campaigns of a `plateau serve` process, whose clock is the real one)."""
+    data = builtin_rule_sets()["FR-2023"].model_dump(mode="json")
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    windows = {day: ["00:00-23:59"] for day in days}
+    data.update(name=ALL_DAY, windows=windows, no_calls_on_public_holidays=False)
+    async with db.session() as s:
+        s.add(CustomRuleSet(name=ALL_DAY, data=data))
+        await s.commit()
+    return ALL_DAY
 
 
 async def add_campaign(

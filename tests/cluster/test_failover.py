@@ -1,0 +1,224 @@
+"""Three nodes, two PBXs: n1 runs both links (the harness starts it first). A desk on another node gets the
+pops of n1's link; killing n1 (SIGKILL) or cutting it from PostgreSQL moves both links to another node,
+which writes the calls n1 left in progress; every call that ended is exactly one history row."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from core.dialer_tables import DialerCall, LeadAttempt
+from core.models import OpenCall
+from cti.pbx_process import PrivateAsterisk
+from tests.cluster.conftest import LINKS, Node, Site
+from tests.conftest import wait_for
+from tests.cti.pbx.conftest import KNOWN_NUMBER
+from tests.cti.pbx.sipp import Caller, Sipp
+from tests.dialer.engine.conftest import add_all_day_rule_set, add_campaign
+
+pytestmark = pytest.mark.cluster
+NUMBERS = ["+33611000801", "+33611000802", "+33611000803"]
+FIGURE = "cluster-figure"
+TAKEOVER_WAIT_S = 30  # a deadline to poll against, far above ttl + one renewal (3 + 1 s): no timing asserted
+
+
+def figure(values: dict[str, object]) -> None:
+    """A measured figure, not asserted: bench/failover.py reads these lines (pytest -s)."""
+    print(FIGURE, json.dumps(values))
+
+
+async def _login(node: Node, n: int, queue: str = "support") -> None:
+    async with node.client(f"agent{n}") as c:
+        r = await c.post("/api/v1/agent/login", json={"queues": [queue]})
+    assert r.status_code == 204, r.text
+
+
+def _member(pbx: PrivateAsterisk, agent: str, queue: str) -> bool:
+    return f"PJSIP/{agent}" in pbx.rx(f"queue show {queue}")
+
+
+async def _rows(site: Site, n: int) -> bool:
+    return await site.row_count() >= n
+
+
+async def _taken_over(site: Site) -> dict[str, str | None]:
+    return {lease: await site.owner_of(lease) for lease in LINKS}
+
+
+def _caller(name: str) -> list[Caller]:
+    return [Caller(KNOWN_NUMBER, "5551000", name)]
+
+
+async def test_given_b_run_by_n1_when_a_call_comes_into_b_then_agent2s_desk_on_n2_pops_and_one_row_is_written(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, n2 = site.nodes["n1"], site.nodes["n2"]
+    assert await n2.links() == []
+    assert (await n1.health())["node"]["pbx_links"] == LINKS
+    desk = await n2.ws("agent2")  # the desk's socket went to a node that does not run B's link
+    await wait_for(lambda: desk.of_type("snapshot"), 10, what="agent2's snapshot from n2")
+    on_b.agent(2, "answer", ring_ms=500)
+    # the desk's controls go to its node too: n2 forwards them over the bus to n1, which runs B
+    await _login(n2, 2)
+    assert _member(site.pbxs[1], "agent2", "support")  # done on B before the answer came back
+    async with n2.client("agent2") as c:  # an error on n1 comes back as it would have been raised on n2
+        r = await c.post("/api/v1/agent/calls/pbx-b-nosuchcall/hangup")
+    assert r.status_code == 404 and r.headers["X-Plateau-Error"] == "no_such_call", r.text
+
+    on_b.call(_caller("Jose Muller"), hold_ms=2000)
+    await wait_for(lambda: desk.pops(phase="ringing", partial=False), 15, what="the pop on n2's desk")
+    pop = desk.pops(phase="ringing", partial=False)[0]
+    assert pop["linkedid"].startswith("pbx-b-")
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the history row")
+    rows = await site.rows()
+    assert [(r.linkedid, r.outcome, r.agent_id) for r in rows] == [
+        (pop["linkedid"], "answered", site.users["agent2"])
+    ]
+
+
+async def test_given_n1_running_both_links_when_killed_then_another_node_takes_them_and_writes_calls_once(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    on_a, on_b = phones
+    n1 = site.nodes["n1"]
+    on_a.agent(1, "answer", ring_ms=300)
+    on_b.agent(2, "answer", ring_ms=300)
+    await _login(n1, 1)
+    await _login(n1, 2)
+    on_b.call(_caller("Before"), hold_ms=1000)
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the call ended before the kill")
+    # one call on each server in progress when n1 dies; they end after another node has taken the links
+    on_a.call(_caller("AcrossA"), hold_ms=12_000)
+    on_b.call(_caller("AcrossB"), hold_ms=12_000)
+    await wait_for(lambda: _noted_answered(site, 2), 15, interval=0.2, what="both calls noted answered by n1")
+
+    await asyncio.to_thread(n1.process.kill)
+    killed = time.monotonic()
+    owners = await _wait_owners(site)
+    took = time.monotonic() - killed
+    figure({"fault": "kill -9", "links_taken_s": round(took, 2)})
+    assert set(owners.values()) <= {"n2", "n3"}, owners
+
+    await wait_for(lambda: _rows(site, 3), 40, interval=0.2, what="the two calls across the kill written")
+    rows = await site.rows()
+    assert len(rows) == len({r.linkedid for r in rows}) == 3, [(r.linkedid, r.caller_name) for r in rows]
+    by_name = {r.caller_name: r for r in rows}
+    assert sorted(by_name) == ["AcrossA", "AcrossB", "Before"]
+    assert by_name["AcrossA"].linkedid.startswith("pbx-a-")
+    assert by_name["AcrossB"].linkedid.startswith("pbx-b-")
+    assert {by_name[n].outcome for n in ("AcrossA", "AcrossB")} == {"answered"}
+
+
+async def test_given_n1_running_both_links_when_cut_from_postgresql_then_it_drops_them_before_another_takes(
+    site: Site,
+) -> None:
+    n1 = site.nodes["n1"]
+    assert n1.proxy is not None
+    a, b = site.pbxs
+    # what the PBXs themselves count of Plateau's sessions, sampled all along, in order
+    samples: list[tuple[float, int, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.monotonic(), site.ami_sessions(a), site.ami_sessions(b)))
+            done.wait(0.05)
+
+    sampler = asyncio.create_task(asyncio.to_thread(sample))
+    await wait_for(lambda: len(samples) > 2, 10, what="the first samples")
+    cut = time.monotonic()
+    n1.proxy.cut()
+    owners = await _wait_owners(site)
+    took = time.monotonic() - cut
+    await wait_for(lambda: samples[-1][1:] == (1, 1), 10, what="the new owner's sessions counted")
+    done.set()
+    await sampler
+    assert set(owners.values()) <= {"n2", "n3"}, owners
+    for pbx in (1, 2):  # n1's session, none (n1 let go), the new owner's: never two at once
+        counts = [sample[pbx] for sample in samples]
+        runs = [count for i, count in enumerate(counts) if i == 0 or count != counts[i - 1]]
+        assert runs == [1, 0, 1], counts
+    dropped = max(next(sample[0] for sample in samples if sample[pbx] == 0) for pbx in (1, 2)) - cut
+    figure(
+        {
+            "fault": "cut from PostgreSQL",
+            "links_dropped_s": round(dropped, 2),
+            "links_taken_s": round(took, 2),
+        }
+    )
+    assert await n1.links() == []  # n1 runs no link (its /healthz still answers)
+
+
+async def _noted_answered(site: Site, n: int) -> bool:
+    """The owner's notes of its calls in progress (what the next owner adopts) say `n` were answered."""
+    async with site.db.session() as s:
+        notes = list(await s.scalars(select(OpenCall.data)))
+    return sum(1 for note in notes if note.get("answered_at") is not None) >= n
+
+
+async def _wait_owners(site: Site) -> dict[str, str | None]:
+    owners: dict[str, str | None] = {}
+
+    async def moved() -> bool:
+        owners.update(await _taken_over(site))
+        return all(owner in {"n2", "n3"} for owner in owners.values())
+
+    await wait_for(moved, TAKEOVER_WAIT_S, interval=0.1, what="both links run by n2 or n3")
+    return owners
+
+
+async def test_given_a_campaign_run_by_n1_when_n1_is_killed_then_another_node_goes_on_dialling_no_lead_twice(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    on_a, _ = phones
+    n1 = site.nodes["n1"]
+    rule_set = await add_all_day_rule_set(site.db)
+    on_a.customer("answer", ring_ms=200)
+    on_a.agent(1, "answer", ring_ms=200, talk_ms=5000)
+    await _login(n1, 1, queue="sales")
+    _, lead_ids = await add_campaign(site.db, NUMBERS, rule_set=rule_set)
+    # n2 and n3 run no link: only n1 contends for the campaign, and places its first call
+    await wait_for(lambda: _with_agent(site), 30, interval=0.2, what="the first call with the agent")
+
+    await asyncio.to_thread(n1.process.kill)
+    assert [r.lead_id for r in await _in_flight(site)] == lead_ids[:1]  # what the next node adopts
+    owners = await _wait_owners(site)
+    assert set(owners.values()) <= {"n2", "n3"}, owners
+
+    async def each_lead_once() -> bool:
+        return sorted(a.lead_id for a in await _attempts(site)) == sorted(lead_ids)
+
+    await wait_for(each_lead_once, 60, interval=0.2, what="one attempt per lead")
+    dialled = Counter(o["number"] for o in site.a_proxy.originates())
+    assert dialled == Counter(NUMBERS)  # the call in flight was adopted by the next node, not dialled again
+    first = (await _attempts(site))[0]
+    assert (first.lead_id, first.result, first.agent_id) == (lead_ids[0], "contact", site.users["agent1"])
+    await wait_for(lambda: _no_row_in_flight(site), 20, interval=0.2, what="no call left in flight")
+    await wait_for(lambda: _rows(site, len(NUMBERS)), 20, interval=0.2, what="a history row per call")
+    rows = await site.rows()
+    assert len(rows) == len({r.linkedid for r in rows}) == len(NUMBERS), [r.linkedid for r in rows]
+
+
+async def _attempts(site: Site) -> list[LeadAttempt]:
+    async with site.db.session() as s:
+        return list(await s.scalars(select(LeadAttempt).order_by(LeadAttempt.id)))
+
+
+async def _in_flight(site: Site) -> list[DialerCall]:
+    async with site.db.session() as s:
+        return list(await s.scalars(select(DialerCall)))
+
+
+async def _with_agent(site: Site) -> bool:
+    return any(r.agent_connected_at is not None for r in await _in_flight(site))
+
+
+async def _no_row_in_flight(site: Site) -> bool:
+    return await _in_flight(site) == []
