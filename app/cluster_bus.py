@@ -357,9 +357,10 @@ class _Views(Protocol):
 
 
 def state_by_pbx(cti: _Views) -> dict[str, list[Message]]:
-    """This node's full browser-facing state, per PBX it runs the link of (each name once: several nodes'
-    items are told apart by the browsers by their ids, a mirror by its origin and PBX)."""
-    return {unit.name: cti.state_messages(unit.name) for unit in cti.units if unit.owned}
+    """This node's full browser-facing state, per PBX (each name once: several nodes' items are told apart
+    by the browsers by their ids, a mirror by its origin and PBX). A PBX whose link runs elsewhere is empty
+    here: its tracker was reset when the link left (cti/service.py `_forget`)."""
+    return {unit.name: cti.state_messages(unit.name) for unit in cti.units}
 
 
 def resync_desks(hub: Hub) -> None:
