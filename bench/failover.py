@@ -1,8 +1,8 @@
 """Failover of the PBX links between nodes: how long after a fault another node runs the links.
 
-Runs the cluster tier's `kill -9` and cut tests (tests/cluster/: three `plateau serve` nodes on one PostgreSQL,
-two private Asterisk servers, leases ttl 3 s / renewal 1 s / margin 0.5 s) under the live-tests lock and
-reads the figures they print:
+Runs the cluster tier's `kill -9` and cut tests (tests/cluster/: three `plateau serve` nodes on one
+PostgreSQL, two private Asterisk servers, leases ttl 3 s / renewal 1 s / margin 0.5 s) under the live-tests
+lock and reads the figures they print:
 - kill -9 of the node running both links: seconds until another node's /healthz shows both links up,
   and, for a desk connected to it during a call, until its reconnect to another node gets a snapshot
   showing the call (`desk_back_s`);
