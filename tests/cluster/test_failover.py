@@ -237,6 +237,8 @@ async def test_given_agents_on_both_servers_when_n1_runs_a_campaign_then_it_dial
         sipp.customer("answer", ring_ms=200)
         sipp.agent(n, "answer", ring_ms=200, talk_ms=1500)
         await _login(n1, n, queue="sales")  # agent2's login goes to B, run by n1 too
+    # both ready before the campaign exists: its first turn places a call for each, one per server
+    await wait_for(lambda: _ready(n1, {"PJSIP/agent1", "PJSIP/agent2"}), 15, interval=0.2, what="both ready")
     numbers = [*NUMBERS, "+33611000804"]
     _, lead_ids = await add_campaign(site.db, numbers, rule_set=rule_set)
 
@@ -301,6 +303,14 @@ async def test_given_a_desk_on_n1_during_a_call_when_n1_is_killed_then_it_comes_
 
     await wait_for(call_ended, 10, interval=0.2, what="the end of the call on the desk back on n2")
     assert [r.linkedid for r in await site.rows()] == [linkedid]
+
+
+async def _ready(node: Node, agents: set[str]) -> bool:
+    """Whether the node's live picture (a supervisor's) shows every one of `agents` ready."""
+    async with node.client("boss") as c:
+        items = (await c.get("/api/v1/supervisor/live")).json()["items"]
+    ready = {i["agent"] for i in items if i["type"] == "agent_state_changed" and i["state"] == "ready"}
+    return agents <= ready
 
 
 def _on_call(items: list[dict[str, object]]) -> str | None:
