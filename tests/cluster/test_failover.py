@@ -279,7 +279,10 @@ async def test_given_a_desk_on_n1_during_a_call_when_n1_is_killed_then_it_comes_
     await wait_for(lambda: desk.task is not None and desk.task.done(), 10, what="the desk's socket closed")
     back = await n2.ws("agent1")  # reconnecting to a survivor, as the browser does
     left = DESK_BOUND_S - (time.monotonic() - killed)
-    shown = lambda: _on_call(_view(back)) == linkedid  # noqa: E731
+
+    def shown() -> bool:
+        return _on_call(_view(back)) == linkedid
+
     await wait_for(shown, left, interval=0.05, what="the desk back, showing the call, within the bound")
     desk_back = time.monotonic() - killed
     owners = await _wait_owners(site)
