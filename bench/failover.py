@@ -1,9 +1,11 @@
 """Failover of the PBX links between nodes: how long after a fault another node runs the links.
 
-Runs the cluster tier's two fault tests (tests/cluster/: three `plateau serve` nodes on one PostgreSQL,
-two private Asterisk servers, leases ttl 3 s / renewal 1 s / margin 0.5 s) under the live-tests lock and
-reads the figures they print:
-- kill -9 of the node running both links: seconds until another node's /healthz shows both links up;
+Runs the cluster tier's `kill -9` and cut tests (tests/cluster/: three `plateau serve` nodes on one
+PostgreSQL, two private Asterisk servers, leases ttl 3 s / renewal 1 s / margin 0.5 s) under the live-tests
+lock and reads the figures they print:
+- kill -9 of the node running both links: seconds until another node's /healthz shows both links up,
+  and, for a desk connected to it during a call, until its reconnect to another node gets a snapshot
+  showing the call (`desk_back_s`);
 - that node cut from PostgreSQL (its TCP relay closed): seconds until the PBXs count none of its AMI
   sessions, and until another node runs both links.
 Each takes a bound of ttl + one renewal; the defaults (15/5/2) scale it to about 20 s. Prints one JSON line.
