@@ -158,7 +158,7 @@ class Owners:
     async def run(self) -> None:
         while True:
             await self.poll()
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.25)  # three /healthz a poll: the instrument must not load the nodes
 
     def at(self, epoch: float, lease: str) -> str | None:
         owner = None
@@ -196,7 +196,7 @@ async def failover(site: Site, owners: Owners) -> dict[str, Any]:
         now = await owners.poll()
         return all(o is not None and o != victim_name for o in now.values())
 
-    await _wait(moved, TAKEOVER_DEADLINE_S, f"both links run by a node other than {victim_name}")
+    await _wait(moved, TAKEOVER_DEADLINE_S, f"both links run by a node other than {victim_name}", 0.1)
     took = time.monotonic() - killed
     await asyncio.to_thread(victim.process.start)
     links = sorted(k for k, o in current.items() if o == victim_name)
@@ -230,7 +230,7 @@ async def run(
             if not await asyncio.to_thread(ready.wait, 150):
                 raise RuntimeError("the desks did not connect")
             # more calls than the run needs: SIPp is told to stop placing them once the failovers are done
-            per_pbx = int(args.cps / 2 * (args.failovers * (args.settle_s + 12) + 30))
+            per_pbx = int(args.cps / 2 * (args.failovers * (args.settle_s + 15) + 40))
             for sipp, pbx in zip(phones, ("a", "b"), strict=True):
                 calls = [Caller(KNOWN_NUMBER, "5551000", f"{pbx}{i}") for i in range(per_pbx)]
                 callers.append(
@@ -279,7 +279,10 @@ async def run(
         written, duplicates, unobserved = await history(site.db.url)
     seen = set().union(*(t.linkedids for t in trunks))
     across, own, unplaced = [], [], 0
-    for node, _pop_id, linkedid, event_at, lat in parts["pops"]:
+    firsts: dict[tuple[str, str], tuple[str, float, float]] = {}  # a pop sent again on a socket counts once
+    for node, pop_id, linkedid, event_at, lat in parts["pops"]:
+        firsts.setdefault((node, pop_id), (linkedid, event_at, lat))
+    for (node, _pop_id), (linkedid, event_at, lat) in firsts.items():
         lease = next(k for k, prefix in PBX_OF.items() if linkedid.startswith(prefix))
         owner = owners.at(event_at, lease)
         if owner is None:
