@@ -182,6 +182,7 @@ async def site_running(
 ) -> AsyncIterator[Site]:
     """A fresh database seeded (then `users_of` sets who is on which PBX: it may add users and their tokens),
     n1 started and running both links, then n2 and n3; all stopped and dropped on the way out."""
+    await asyncio.to_thread(tmp_path.mkdir, parents=True, exist_ok=True)
     database = fresh_database(pg_server)
     url = await asyncio.to_thread(database.__enter__)
     await asyncio.to_thread(migrate.upgrade, url)
