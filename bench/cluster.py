@@ -311,11 +311,11 @@ async def run(
     }
 
 
-async def bus_rate(pg: str, flood: int) -> dict[str, Any]:
+def bus_rate(pg: str, flood: int) -> dict[str, Any]:
     with fresh_database(pg) as url:
-        await asyncio.to_thread(migrate.upgrade, url)
+        migrate.upgrade(url)
         events = [m for n in range(1000) for m in call_messages(n)]
-        return await relay_run(url, events, flood, 1.0)
+        return asyncio.run(relay_run(url, events, flood, 1.0))
 
 
 def main() -> None:
@@ -337,7 +337,7 @@ def main() -> None:
         pg = stack.enter_context(postgres_server())
         pbxs = stack.enter_context(pbxs_running(work, agents=2 * args.agents))  # agents of A, then of B
         result = asyncio.run(run(args, pg, work, pbxs))
-        bus = asyncio.run(bus_rate(pg, args.bus_flood))
+        bus = bus_rate(pg, args.bus_flood)
     print(
         json.dumps(
             {
