@@ -51,7 +51,7 @@ from bench.support.stage import LOAD_NICE, MEASURED_NICE, pct
 from core.db import Database
 from core.models import ApiToken, Queue, QueueMember, Role, User
 from cti.pbx_process import PrivateAsterisk
-from tests.cluster.conftest import LINKS, Node, Site, pbxs_running, site_running
+from tests.cluster.conftest import LINKS, Node, Site, UsersHook, pbxs_running, site_running
 from tests.cti.pbx.conftest import KNOWN_NUMBER
 from tests.cti.pbx.sipp import Caller, Sipp
 from tests.pg import fresh_database, postgres_server
@@ -62,7 +62,7 @@ TAKEOVER_DEADLINE_S = 30
 WATCHDOG = ("-watchdog_minor_maxtriggers", "1000000", "-watchdog_major_maxtriggers", "1000")
 
 
-def agents_hook(per_pbx: int) -> Any:
+def agents_hook(per_pbx: int) -> UsersHook:
     """Users agent1..agent<2*per_pbx>, each on its own phone agent<n> (endpoints are unique): the first half
     on A, the rest on B."""
 
