@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,17 +38,22 @@ from tests.pg import fresh_database
 # a dead node's links move within ttl + one renewal; a cut node stops at its last renewal + ttl - margin
 LEASES = {"PLATEAU_LEASE_TTL_S": "3", "PLATEAU_LEASE_RENEW_EVERY_S": "1", "PLATEAU_LEASE_MARGIN_S": "0.5"}
 LINKS = ["pbx:a", "pbx:b"]
+# (database, tokens, user ids) after the seed, before any node starts
+UsersHook = Callable[[Database, dict[str, str], dict[str, int]], Awaitable[None]]
 
 
-@pytest.fixture(scope="package")
-def two_pbxs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrivateAsterisk, PrivateAsterisk]]:
+@contextlib.contextmanager
+def pbxs_running(root: Path, agents: int = 2) -> Iterator[tuple[PrivateAsterisk, PrivateAsterisk]]:
+    """A and B started in `root`, each with `agents` test phones registered (the tier's and the bench's)."""
+    (root / "pbx-a").mkdir(parents=True, exist_ok=True)
+    (root / "pbx-b").mkdir(parents=True, exist_ok=True)
     a_cfg = PbxConfig.for_tests(
-        tmp_path_factory.mktemp("pbx-a"), agents=2, supervisors=1, queue_ring_timeout=3, systemname="pbx-a"
+        root / "pbx-a", agents=agents, supervisors=1, queue_ring_timeout=3, systemname="pbx-a"
     )
     rtp_b = 30000 + (a_cfg.rtp_start - 30000 + 10000) % 19000  # never A's range
     b_cfg = PbxConfig.for_tests(
-        tmp_path_factory.mktemp("pbx-b"),
-        agents=2,
+        root / "pbx-b",
+        agents=agents,
         supervisors=1,
         queue_ring_timeout=3,
         systemname="pbx-b",
@@ -64,6 +69,12 @@ def two_pbxs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Private
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope="package")
+def two_pbxs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrivateAsterisk, PrivateAsterisk]]:
+    with pbxs_running(tmp_path_factory.mktemp("pbxs")) as servers:
+        yield servers
 
 
 @pytest.fixture
@@ -156,18 +167,28 @@ def _servers(a: PrivateAsterisk, a_port: int, b: PrivateAsterisk) -> str:
     )
 
 
-@pytest_asyncio.fixture
-async def site(
-    pg_server: str, two_pbxs: tuple[PrivateAsterisk, PrivateAsterisk], tmp_path: Path
+async def _agent2_on_b(db: Database, _tokens: dict[str, str], _users: dict[str, int]) -> None:
+    async with db.session() as s:
+        await s.execute(update(User).where(User.username == "agent2").values(pbx="b"))
+        await s.commit()
+
+
+@contextlib.asynccontextmanager
+async def site_running(
+    pg_server: str,
+    two_pbxs: tuple[PrivateAsterisk, PrivateAsterisk],
+    tmp_path: Path,
+    users_of: UsersHook = _agent2_on_b,
 ) -> AsyncIterator[Site]:
+    """A fresh database seeded (then `users_of` sets who is on which PBX: it may add users and their tokens),
+    n1 started and running both links, then n2 and n3; all stopped and dropped on the way out."""
+    await asyncio.to_thread(tmp_path.mkdir, parents=True, exist_ok=True)
     database = fresh_database(pg_server)
     url = await asyncio.to_thread(database.__enter__)
     await asyncio.to_thread(migrate.upgrade, url)
     db = Database(url)
     tokens, users = await seed(db)
-    async with db.session() as s:
-        await s.execute(update(User).where(User.username == "agent2").values(pbx="b"))
-        await s.commit()
+    await users_of(db, tokens, users)
     # n1 reaches PostgreSQL through a relay a test can cut (the others directly)
     host, _, _name = url.removeprefix("postgresql+asyncpg://").partition("/")
     proxy = Proxy(int(host.rsplit(":", 1)[1]))
@@ -212,12 +233,20 @@ async def site(
             proxy.cut()
         await a_proxy.stop()
         for pbx in two_pbxs:
-            for n in (1, 2):
+            for n in range(1, pbx.cfg.agents + 1):
                 for queue in ("support", "sales", "hotline"):
                     with contextlib.suppress(Exception):
                         pbx.rx(f"queue remove member PJSIP/agent{n} from {queue}")
         await db.dispose()
         await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+@pytest_asyncio.fixture
+async def site(
+    pg_server: str, two_pbxs: tuple[PrivateAsterisk, PrivateAsterisk], tmp_path: Path
+) -> AsyncIterator[Site]:
+    async with site_running(pg_server, two_pbxs, tmp_path) as running:
+        yield running
 
 
 async def _owns_all(node: Node) -> bool:
