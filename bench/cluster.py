@@ -51,8 +51,8 @@ from bench.support.stage import LOAD_NICE, MEASURED_NICE, pct
 from core.db import Database
 from core.models import ApiToken, Queue, QueueMember, Role, User
 from cti.pbx_process import PrivateAsterisk
-from tests.cluster.conftest import LINKS, Node, Site, UsersHook, pbxs_running, site_running
-from tests.cti.pbx.conftest import KNOWN_NUMBER
+from tests.cluster.conftest import LINKS, Node, Site, UsersHook, site_running
+from tests.cti.pbx.conftest import KNOWN_NUMBER, pbxs_running
 from tests.cti.pbx.sipp import Caller, Sipp
 from tests.pg import fresh_database, postgres_server
 

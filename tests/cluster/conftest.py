@@ -26,13 +26,13 @@ from sqlalchemy import func, select, update
 from app import migrate
 from core.db import Database
 from core.models import Call, User
-from cti.pbx_process import PbxConfig, PrivateAsterisk
+from cti.pbx_process import PrivateAsterisk
 from tests.app.test_leases import Proxy
 from tests.conftest import wait_for
-from tests.cti.pbx.conftest import WsClient, seed
+from tests.cti.pbx.conftest import WsClient, pbxs_running, seed
 from tests.cti.pbx.faults import AmiProxy
 from tests.cti.pbx.plateau_process import PlateauProcess, serve_env
-from tests.cti.pbx.sipp import Sipp, register_test_phones
+from tests.cti.pbx.sipp import Sipp
 from tests.pg import fresh_database
 
 # a dead node's links move within ttl + one renewal; a cut node stops at its last renewal + ttl - margin
@@ -40,35 +40,6 @@ LEASES = {"PLATEAU_LEASE_TTL_S": "3", "PLATEAU_LEASE_RENEW_EVERY_S": "1", "PLATE
 LINKS = ["pbx:a", "pbx:b"]
 # (database, tokens, user ids) after the seed, before any node starts
 UsersHook = Callable[[Database, dict[str, str], dict[str, int]], Awaitable[None]]
-
-
-@contextlib.contextmanager
-def pbxs_running(root: Path, agents: int = 2) -> Iterator[tuple[PrivateAsterisk, PrivateAsterisk]]:
-    """A and B started in `root`, each with `agents` test phones registered (the tier's and the bench's)."""
-    (root / "pbx-a").mkdir(parents=True, exist_ok=True)
-    (root / "pbx-b").mkdir(parents=True, exist_ok=True)
-    a_cfg = PbxConfig.for_tests(
-        root / "pbx-a", agents=agents, supervisors=1, queue_ring_timeout=3, systemname="pbx-a"
-    )
-    rtp_b = 30000 + (a_cfg.rtp_start - 30000 + 10000) % 19000  # never A's range
-    b_cfg = PbxConfig.for_tests(
-        root / "pbx-b",
-        agents=agents,
-        supervisors=1,
-        queue_ring_timeout=3,
-        systemname="pbx-b",
-        rtp_start=rtp_b,
-        rtp_end=rtp_b + 998,
-    )
-    servers = PrivateAsterisk(a_cfg), PrivateAsterisk(b_cfg)
-    try:
-        for server in servers:
-            server.start()
-            register_test_phones(server.cfg, server.cfg.runtime / "register")
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 @pytest.fixture(scope="package")

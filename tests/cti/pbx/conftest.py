@@ -226,3 +226,33 @@ async def plateau(pbx: PrivateAsterisk, tmp_path: Path) -> AsyncIterator[Plateau
         for n in range(1, 7):
             with contextlib.suppress(Exception):
                 await p.cti.logout(f"PJSIP/agent{n}")
+
+
+@contextlib.contextmanager
+def pbxs_running(root: Path, agents: int = 2) -> Iterator[tuple[PrivateAsterisk, PrivateAsterisk]]:
+    """Two private Asterisk servers, A and B (systemnames pbx-a, pbx-b; RTP ranges apart) started in
+    `root`, each with `agents` test phones registered: the several-PBX tests, the cluster tier, its bench."""
+    (root / "pbx-a").mkdir(parents=True, exist_ok=True)
+    (root / "pbx-b").mkdir(parents=True, exist_ok=True)
+    a_cfg = PbxConfig.for_tests(
+        root / "pbx-a", agents=agents, supervisors=1, queue_ring_timeout=3, systemname="pbx-a"
+    )
+    rtp_b = 30000 + (a_cfg.rtp_start - 30000 + 10000) % 19000  # never A's range
+    b_cfg = PbxConfig.for_tests(
+        root / "pbx-b",
+        agents=agents,
+        supervisors=1,
+        queue_ring_timeout=3,
+        systemname="pbx-b",
+        rtp_start=rtp_b,
+        rtp_end=rtp_b + 998,
+    )
+    servers = PrivateAsterisk(a_cfg), PrivateAsterisk(b_cfg)
+    try:
+        for server in servers:
+            server.start()
+            register_test_phones(server.cfg, server.cfg.runtime / "register")
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

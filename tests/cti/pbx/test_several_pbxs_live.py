@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from core.dialer_tables import LeadAttempt
 from core.models import Call, User
 from core.settings import PbxServer
-from cti.pbx_process import PbxConfig, PrivateAsterisk
+from cti.pbx_process import PrivateAsterisk
 from tests.conftest import wait_for
-from tests.cti.pbx.conftest import KNOWN_NUMBER, Plateau, plateau_settings, serve_plateau
-from tests.cti.pbx.sipp import Caller, Sipp, register_test_phones
+from tests.cti.pbx.conftest import KNOWN_NUMBER, Plateau, pbxs_running, plateau_settings, serve_plateau
+from tests.cti.pbx.sipp import Caller, Sipp
 from tests.dialer.engine.conftest import IN_WINDOW, add_campaign
 
 pytestmark = pytest.mark.asterisk
@@ -35,28 +35,8 @@ def _server(name: str, pbx: PrivateAsterisk) -> PbxServer:
 
 @pytest.fixture(scope="module")
 def two_pbxs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrivateAsterisk, PrivateAsterisk]]:
-    a_cfg = PbxConfig.for_tests(
-        tmp_path_factory.mktemp("pbx-a"), agents=2, supervisors=1, queue_ring_timeout=3, systemname="pbx-a"
-    )
-    rtp_b = 30000 + (a_cfg.rtp_start - 30000 + 10000) % 19000  # never A's range
-    b_cfg = PbxConfig.for_tests(
-        tmp_path_factory.mktemp("pbx-b"),
-        agents=2,
-        supervisors=1,
-        queue_ring_timeout=3,
-        systemname="pbx-b",
-        rtp_start=rtp_b,
-        rtp_end=rtp_b + 998,
-    )
-    servers = PrivateAsterisk(a_cfg), PrivateAsterisk(b_cfg)
-    try:
-        for server in servers:
-            server.start()
-            register_test_phones(server.cfg, server.cfg.runtime / "register")
+    with pbxs_running(tmp_path_factory.mktemp("pbxs")) as servers:
         yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 @pytest.fixture
