@@ -35,7 +35,7 @@ from core.bus import (
 )
 from core.bus_relay import BusRelay, relay_id
 from core.settings import Settings
-from cti.agent_controls import FORWARDED_ERRORS
+from cti.agent_controls import FORWARDED_ERRORS, forwarded_error_name
 from cti.ami_wire import AmiError, AmiUnavailable
 from cti.service import CtiService
 
@@ -230,7 +230,7 @@ class ControlForwarder:
         try:
             done = ControlDone(asked.id, await cti.run_forwarded(asked.control, asked.arguments))
         except Exception as exc:  # given back to the node that asked, as it would have been raised there
-            done = ControlDone(asked.id, error=[type(exc).__name__, str(exc)])
+            done = ControlDone(asked.id, error=[forwarded_error_name(exc), str(exc)])
         if self.relay is not None:
             self.relay.offer(done)
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from cti.ami_wire import AUTO_ANSWER, AmiError, AmiUnavailable
-from cti.numbers import parse
+from cti.numbers import InvalidNumber, parse
 from cti.tracker import reachable
 
 SPY_MODES = ("listen", "whisper", "barge")
@@ -30,8 +30,20 @@ class PhoneNotRegistered(RuntimeError):
 Forward = Callable[[str, str, dict[str, Any]], Awaitable[Any]]
 # what a control done on another node may raise here again, by name (anything else comes back an AmiError)
 FORWARDED_ERRORS: dict[str, type[Exception]] = {
-    cls.__name__: cls for cls in (ControlError, PhoneNotRegistered, AmiError, AmiUnavailable, ValueError)
+    cls.__name__: cls
+    for cls in (ControlError, PhoneNotRegistered, AmiError, AmiUnavailable, InvalidNumber, ValueError)
 }
+
+
+def forwarded_error_name(exc: BaseException) -> str:
+    """The name an error raised on the node that did a control goes back under: its own class's, or its
+    nearest base's that the asking node raises again (an AmiError there, when none is)."""
+    for cls in type(exc).__mro__:
+        if FORWARDED_ERRORS.get(cls.__name__) is cls:
+            return cls.__name__
+    return type(exc).__name__
+
+
 FORWARDABLE: set[str] = set()  # the controls another node may ask this one to do
 C = TypeVar("C", bound=Callable[..., Awaitable[Any]])
 

@@ -75,6 +75,9 @@ async def test_given_b_run_by_n1_when_a_call_comes_into_b_then_agent2s_desk_on_n
     async with n2.client("agent2") as c:  # an error on n1 comes back as it would have been raised on n2
         r = await c.post("/api/v1/agent/calls/pbx-b-nosuchcall/hangup")
     assert r.status_code == 404 and r.headers["X-Plateau-Error"] == "no_such_call", r.text
+    async with n2.client("agent2") as c:  # a number n1 cannot dial is the caller's mistake there too
+        r = await c.post("/api/v1/agent/dial", json={"number": "12"})
+    assert r.status_code == 422 and r.headers["X-Plateau-Error"] == "invalid_number", r.text
 
     on_b.call(_caller("Jose Muller"), hold_ms=2000)
     await wait_for(lambda: desk.pops(phase="ringing", partial=False), 15, what="the pop on n2's desk")
