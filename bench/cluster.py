@@ -10,9 +10,15 @@ the killed node again (so there are always three) and lets the load run `--settl
 - lost: calls that reached Asterisk (a bare AMI client of the bench's own per server notes each trunk leg's
   Linkedid) and ended without a `calls` row; duplicates: Linkedids with more than one row. No campaign runs
   here (leads dialled twice after a kill: tests/cluster/test_failover.py).
-- pop_p99_ms: from the AMI event that rang the agent (its Timestamp, the pop's `event_at`) to the complete pop
-  on the agent's desk socket connected to a node that does not run that server's link (the pop crosses the
-  bus). The peer, in the same run: the same pops on the desk socket connected to the owning node.
+- pop_p99_ms: from the AMI event that rang the agent (its Timestamp, the pop's `event_at`) to the complete
+  ringing pop on the agent's desk socket connected to a node that does not run that server's link (the pop
+  crosses the bus). The peer, in the same run: the same pops on the desk socket connected to the owning node.
+  It is split into the owner's part (event to pop sent, `pop_made_p99_ms`) and the bus's (arrival across
+  minus arrival on the owner, `bus_added_*`). Counted apart: pops that rang while no node ran the link
+  (`pops_unplaced`), and pops made before the desk's socket was up again after its node's restart (its
+  snapshot brought them: `pops_resynced`, `pops_later_phase`; the failover tests bound that return).
+- The nodes run at `--server-nice` (-5), as `make run` starts Plateau; the phones and callers at nice 19, as
+  devices on other hosts (bench/support/stage.py); the desks' process at -5, as the instrument.
 - bus_events_per_s: the bus relay's throughput (bench/bus.py's flood) on a fresh database of the same
   PostgreSQL, once the cluster has stopped; the goal is 5x two saturated Asterisk servers (bench/bus.py).
 
@@ -28,6 +34,7 @@ import fcntl
 import json
 import multiprocessing as mp
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -47,7 +54,7 @@ from app.security import token_digest
 from bench.bus import GOAL as BUS_GOAL
 from bench.bus import call_messages, relay_run
 from bench.soak import TrunkCalls, history
-from bench.support.stage import LOAD_NICE, MEASURED_NICE, pct
+from bench.support.stage import LOAD_NICE, MEASURED_NICE, SERVER_NICE, pct
 from core.db import Database
 from core.models import ApiToken, Queue, QueueMember, Role, User
 from cti.pbx_process import PrivateAsterisk
@@ -88,20 +95,28 @@ def agents_hook(per_pbx: int) -> UsersHook:
     return hook
 
 
+# the desk's reconnect policy (web/static/js/ws.js): full jitter over a doubling ceiling, reset by a snapshot
+RECONNECT_FIRST_S, RECONNECT_CAP_S = 0.5, 4.0
+
+
 def desks(urls: dict[str, str], tokens: dict[str, str], ready: Any, stop: Any, out: Any) -> None:
     """In its own process: every agent's desk on every node, reconnecting as ws.js does (a killed node's
-    sockets come back once it is restarted); notes each complete pop's (node, linkedid, epoch latency)."""
+    sockets come back once it is restarted). Notes each ringing pop's arrival (node, pop_id, linkedid,
+    event_at, sent_at, arrival) when the desk's socket was up (its snapshot in) before the pop was made:
+    what a desk connecting later shows came in its snapshot, which the failover's desk bound measures."""
     os.setsid()
     apply_cpu_nice(MEASURED_NICE)
 
     async def main() -> None:
-        pops: list[tuple[str, str, str, float, float]] = []  # node, pop_id, linkedid, event_at, latency s
-        snapshots: set[tuple[str, str]] = set()
+        pops: list[tuple[str, str, str, float, float, float]] = []
+        synced: dict[tuple[str, str], float] = {}  # (node, agent) -> when its socket's snapshot came
+        first: set[tuple[str, str]] = set()
         all_in = asyncio.Event()
-        counts = {"reconnects": 0}
+        counts = {"reconnects": 0, "resynced": 0, "later_phase": 0}
 
         async def desk(node: str, name: str, token: str) -> None:
             url = urls[node].replace("http", "ws") + "/ws"
+            failures = 0
             while True:
                 try:
                     async with websockets.connect(
@@ -110,19 +125,39 @@ def desks(urls: dict[str, str], tokens: dict[str, str], ready: Any, stop: Any, o
                         async for raw in ws:
                             now = time.time()
                             if '"type": "snapshot"' in raw[:40]:
-                                snapshots.add((node, name))
-                                if len(snapshots) == len(urls) * len(tokens):
+                                synced[(node, name)], failures = now, 0
+                                if len(synced) == len(urls) * len(tokens):
                                     all_in.set()
                             if '"type": "pop"' not in raw:
                                 continue
                             frame = json.loads(raw)
                             for msg in frame["items"] if frame.get("type") == "batch" else [frame]:
-                                if msg.get("type") == "pop" and not msg["partial"]:
-                                    lat = now - msg["event_at"]
-                                    pops.append((node, msg["pop_id"], msg["linkedid"], msg["event_at"], lat))
+                                if msg.get("type") != "pop" or msg["partial"]:
+                                    continue
+                                if (node, msg["pop_id"]) in first:
+                                    continue
+                                first.add((node, msg["pop_id"]))
+                                if msg["phase"] != "ringing":
+                                    counts["later_phase"] += 1  # its ring came before this socket was up
+                                elif msg["sent_at"] < synced[(node, name)]:
+                                    counts["resynced"] += 1
+                                else:
+                                    pops.append(
+                                        (
+                                            node,
+                                            msg["pop_id"],
+                                            msg["linkedid"],
+                                            msg["event_at"],
+                                            msg["sent_at"],
+                                            now,
+                                        )
+                                    )
                 except (OSError, websockets.exceptions.WebSocketException):
                     counts["reconnects"] += 1
-                    await asyncio.sleep(0.2)  # a node is back in seconds: retried often, no backoff
+                    failures += 1
+                    await asyncio.sleep(
+                        random.uniform(0, min(RECONNECT_CAP_S, RECONNECT_FIRST_S * 2**failures))
+                    )
 
         tasks = [asyncio.create_task(desk(node, n, t)) for node in urls for n, t in tokens.items()]
         with contextlib.suppress(TimeoutError):
@@ -131,7 +166,7 @@ def desks(urls: dict[str, str], tokens: dict[str, str], ready: Any, stop: Any, o
         await asyncio.to_thread(stop.wait)
         for task in tasks:
             task.cancel()
-        out.put({"pops": pops, "reconnects": counts["reconnects"]})
+        out.put({"pops": pops, **counts})
 
     asyncio.run(main())
 
@@ -206,7 +241,9 @@ async def failover(site: Site, owners: Owners) -> dict[str, Any]:
 async def run(
     args: argparse.Namespace, pg: str, work: Path, pbxs: tuple[PrivateAsterisk, ...]
 ) -> dict[str, Any]:
-    async with site_running(pg, (pbxs[0], pbxs[1]), work / "site", users_of=agents_hook(args.agents)) as site:
+    nice = {"PLATEAU_CPU_NICE": str(args.server_nice)}
+    hook = agents_hook(args.agents)
+    async with site_running(pg, (pbxs[0], pbxs[1]), work / "site", users_of=hook, node_env=nice) as site:
         phones = [Sipp(p.cfg, work / f"sipp-{p.cfg.systemname}", nice=LOAD_NICE) for p in pbxs]
         trunks = [TrunkCalls(p.cfg.ami_port, p.cfg.ami_user, p.cfg.ami_secret) for p in pbxs]
         watchers = [asyncio.create_task(t.run()) for t in trunks]
@@ -267,7 +304,8 @@ async def run(
                 await _wait(all_written, 60, "every call's row", interval=0.5)
         finally:
             stop.set()
-            parts = out.get(timeout=60) if clients.pid is not None else {"pops": [], "reconnects": 0}
+            empty = {"pops": [], "reconnects": 0, "resynced": 0, "later_phase": 0}
+            parts = out.get(timeout=60) if clients.pid is not None else empty
             if clients.pid is not None:
                 clients.join(30)
             for t in trunks:
@@ -278,18 +316,26 @@ async def run(
                 sipp.stop()
         written, duplicates, unobserved = await history(site.db.url)
     seen = set().union(*(t.linkedids for t in trunks))
-    across, own, unplaced = [], [], 0
-    firsts: dict[tuple[str, str], tuple[str, float, float]] = {}  # a pop sent again on a socket counts once
-    for node, pop_id, linkedid, event_at, lat in parts["pops"]:
-        firsts.setdefault((node, pop_id), (linkedid, event_at, lat))
-    for (node, _pop_id), (linkedid, event_at, lat) in firsts.items():
+    across, own, made, bus_added, unplaced = [], [], [], [], 0
+    on_owner: dict[str, float] = {}  # pop_id -> its arrival on a desk of the node running the link
+    placed = []
+    for node, pop_id, linkedid, event_at, sent_at, arrived in parts["pops"]:
         lease = next(k for k, prefix in PBX_OF.items() if linkedid.startswith(prefix))
         owner = owners.at(event_at, lease)
         if owner is None:
             unplaced += 1
-        else:
-            (own if node == owner else across).append(lat * 1000)
+            continue
+        placed.append((node == owner, pop_id, (arrived - event_at) * 1000, arrived))
+        if node == owner:
+            on_owner[pop_id] = arrived
+            made.append((sent_at - event_at) * 1000)
+    for is_owner, pop_id, lat, arrived in placed:
+        (own if is_owner else across).append(lat)
+        if not is_owner and pop_id in on_owner:
+            bus_added.append((arrived - on_owner[pop_id]) * 1000)
     takes = [f["failover_s"] for f in faults]
+    if args.raw:
+        args.raw.write_text(json.dumps({"desks": parts, "failovers": faults, "owners": owners.timeline}))
     return {
         "calls": len(seen),
         "history_rows": len(written),
@@ -306,7 +352,14 @@ async def run(
         "killed": [f["killed"] for f in faults],
         # the peer, in the same run: the same pops on the desk connected to the node running the link
         "peer": {"pops_on_owner": len(own), "pop_p50_ms": pct(own, 0.5), "pop_p99_ms": pct(own, 0.99)},
-        "pops_unplaced": unplaced,
+        # of the pop across nodes: the owner making it (AMI event to pop sent), then the bus's part (its
+        # arrival across minus the same pop's arrival on the owner's desk)
+        "pop_made_p99_ms": pct(made, 0.99),
+        "bus_added_p50_ms": pct(bus_added, 0.5),
+        "bus_added_p99_ms": pct(bus_added, 0.99),
+        "pops_unplaced": unplaced,  # rang while no node ran the link (the failover gap)
+        "pops_resynced": parts["resynced"],  # made before the desk's socket was up: in its snapshot
+        "pops_later_phase": parts["later_phase"],
         "desk_reconnects": parts["reconnects"],
     }
 
@@ -326,6 +379,10 @@ def main() -> None:
     parser.add_argument("--hold-ms", type=int, default=2500, help="each call, from the queue's answer")
     parser.add_argument("--ring-ms", type=int, default=200)
     parser.add_argument("--settle-s", type=float, default=6, help="load between a restart and the next kill")
+    parser.add_argument("--server-nice", type=int, default=SERVER_NICE, help="PLATEAU_CPU_NICE of the nodes")
+    parser.add_argument(
+        "--raw", type=Path, help="also write each pop, failover and owner change there (JSON)"
+    )
     parser.add_argument("--bus-flood", type=int, default=30_000)
     parser.add_argument("--live-lock", default="/tmp/plateau-live.lock", help="'' to take no lock")
     args = parser.parse_args()
@@ -354,6 +411,7 @@ def main() -> None:
                 "bus_goal_events_per_s": BUS_GOAL,
                 **result,
                 "cps": args.cps,
+                "server_nice": args.server_nice,
                 "agents_per_pbx": args.agents,
                 "hold_ms": args.hold_ms,
                 "lease": {"ttl_s": 3, "renew_every_s": 1, "margin_s": 0.5},

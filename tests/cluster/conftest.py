@@ -150,9 +150,11 @@ async def site_running(
     two_pbxs: tuple[PrivateAsterisk, PrivateAsterisk],
     tmp_path: Path,
     users_of: UsersHook = _agent2_on_b,
+    node_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Site]:
     """A fresh database seeded (then `users_of` sets who is on which PBX: it may add users and their tokens),
-    n1 started and running both links, then n2 and n3; all stopped and dropped on the way out."""
+    n1 started and running both links, then n2 and n3 (`node_env`: more settings of every node); all stopped
+    and dropped on the way out."""
     await asyncio.to_thread(tmp_path.mkdir, parents=True, exist_ok=True)
     database = fresh_database(pg_server)
     url = await asyncio.to_thread(database.__enter__)
@@ -181,6 +183,7 @@ async def site_running(
             PLATEAU_WRAPUP_ENABLED="false",
             PLATEAU_HISTORY_DEAD_LETTER=str(tmp_path / f"dead-letter-{name}.jsonl"),
             **LEASES,
+            **(node_env or {}),
         )
         env.pop("PLATEAU_PBX_CDR_FILE")  # the CDR file is the first server's, shared by the module's tests
         process = PlateauProcess(env, tmp_path / f"{name}.log")
