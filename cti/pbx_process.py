@@ -81,17 +81,17 @@ class PbxError(RuntimeError):
 LISTEN_PORTS = range(10_000, 30_000)
 
 
-def free_port() -> int:
-    """A port nothing listens on now, outside the ephemeral range (tests' and benches' servers)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now on `host`, outside the ephemeral range (tests' and benches' servers)."""
     for _ in range(200):
         port = random.choice(LISTEN_PORTS)
         with socket.socket() as s:
             try:
-                s.bind(("127.0.0.1", port))
+                s.bind((host, port))
             except OSError:
                 continue
             return port
-    raise PbxError(f"no free port in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
+    raise PbxError(f"no free port on {host} in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
 
 
 def phone_address(kind: str, n: int) -> str:

@@ -1,6 +1,8 @@
 """The cluster tier: one PostgreSQL, two private Asterisk servers (systemnames pbx-a and pbx-b) and three
-`plateau serve` nodes (n1, n2, n3) on it, each in its own process and port, with the bus relay on and short
-leases, as several machines behind a load balancer would run them.
+`plateau serve` nodes (n1, n2, n3) on it, each in its own process listening on its own loopback address
+(`NODE_HOSTS`, 127.0.0.11 to .13: Linux routes all of 127.0.0.0/8 to lo), with the bus relay on and short
+leases, as several machines behind a load balancer would run them. Their outgoing connections (PostgreSQL,
+the bus, AMI) still leave from 127.0.0.1: neither asyncpg nor panoramisk can be given a source address.
 
 The tests start n1 first and wait until it owns both PBX links (`pbx:a`, `pbx:b`), then n2 and n3: who
 owns what is then known, and each test kills or cuts n1. n1 may reach PostgreSQL through a TCP relay the
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +41,8 @@ from tests.pg import fresh_database
 # a dead node's links move within ttl + one renewal; a cut node stops at its last renewal + ttl - margin
 LEASES = {"PLATEAU_LEASE_TTL_S": "3", "PLATEAU_LEASE_RENEW_EVERY_S": "1", "PLATEAU_LEASE_MARGIN_S": "0.5"}
 LINKS = ["pbx:a", "pbx:b"]
+# each node as its own machine: an address of its own, so that nothing reaches a node by its port alone
+NODE_HOSTS = {"n1": "127.0.0.11", "n2": "127.0.0.12", "n3": "127.0.0.13"}
 # (database, tokens, user ids) after the seed, before any node starts
 UsersHook = Callable[[Database, dict[str, str], dict[str, int]], Awaitable[None]]
 
@@ -186,7 +191,7 @@ async def site_running(
             **(node_env or {}),
         )
         env.pop("PLATEAU_PBX_CDR_FILE")  # the CDR file is the first server's, shared by the module's tests
-        process = PlateauProcess(env, tmp_path / f"{name}.log")
+        process = PlateauProcess(env, tmp_path / f"{name}.log", host=_bindable(NODE_HOSTS[name]))
         nodes[name] = Node(name, process, tokens, proxy if name == "n1" else None)
     site = Site(db, two_pbxs, nodes, users, a_proxy)
     try:
@@ -221,6 +226,16 @@ async def site(
 ) -> AsyncIterator[Site]:
     async with site_running(pg_server, two_pbxs, tmp_path) as running:
         yield running
+
+
+def _bindable(host: str) -> str:
+    """`host`, once a socket could bind it: loopback beyond 127.0.0.1 is Linux's, not every system's."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, 0))
+        except OSError as exc:
+            raise RuntimeError(f"the cluster tier's node address {host} cannot be bound ({exc})") from exc
+    return host
 
 
 async def _owns_all(node: Node) -> bool:

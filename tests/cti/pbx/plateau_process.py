@@ -34,11 +34,14 @@ def serve_env(database_url: str, cfg: PbxConfig, ami_port: int | None = None, **
 
 
 class PlateauProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.http_port = int(env.get("PLATEAU_HTTP_PORT") or free_port())
-        self.env = {**env, "PLATEAU_HTTP_PORT": str(self.http_port)}
+    """Listens on `host` (loopback: the cluster tier gives each node an address of its own), a free port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.http_port = int(env.get("PLATEAU_HTTP_PORT") or free_port(host))
+        self.env = {**env, "PLATEAU_HTTP_HOST": host, "PLATEAU_HTTP_PORT": str(self.http_port)}
         self.log_path = log_path
-        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.url = f"http://{host}:{self.http_port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -62,7 +65,7 @@ class PlateauProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", self.http_port), timeout=0.5):
+                with socket.create_connection((self.host, self.http_port), timeout=0.5):
                     return
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -6,7 +6,9 @@
 //
 // What this module guarantees to the page:
 // - a visible banner (#conn-banner, role=status) while disconnected, with the next retry time;
-// - reconnection with exponential backoff and jitter (0.5 s doubling to 15 s), reset by a snapshot;
+// - reconnection with exponential backoff and full jitter (retryDelayMs: the n-th retry waits a random
+//   time below 0.5 s·2^n, at most 4 s), the attempts counted again from the first once a connection has
+//   delivered its snapshot;
 // - a dead-connection watchdog: no message at all for `staleMs` means the socket is gone even if the
 //   browser has not noticed (NAT timeout, server killed), so it is closed and reopened;
 // - a LiveStore: the snapshot REPLACES the store, deltas are applied after it (see keyOf); a delta
@@ -53,12 +55,23 @@ export class LiveStore extends EventTarget {
   }
 }
 
+// How long the retry numbered `attempt` (0 for the first after a loss) waits: "full jitter", a uniformly
+// random time in [0, min(maxMs, baseMs·2^attempt)). When a node dies, every desk on it loses its socket
+// at the same instant; equal delays (or ±20 % around them) would bring them back to the survivors in
+// waves, each retry step at once. Spread over the whole window, the first retries come back within
+// baseMs, and a node gone for longer is tried at most every maxMs by each desk.
+export function retryDelayMs(attempt, baseMs = 500, maxMs = 4000, random = Math.random) {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * ceiling);
+}
+
 export class LiveSocket {
   constructor({ url = "/ws", store = new LiveStore(), banner = document.getElementById("conn-banner"),
-                status = document.getElementById("live-status"), minDelayMs = 500, maxDelayMs = 15000,
+                status = document.getElementById("live-status"), retryBaseMs = 500, retryMaxMs = 4000,
                 staleMs = 40000, pingMs = 20000 } = {}) {
-    Object.assign(this, { url, store, banner, status, minDelayMs, maxDelayMs, staleMs, pingMs });
-    this.attempt = 0;
+    Object.assign(this, { url, store, banner, status, retryBaseMs, retryMaxMs, staleMs, pingMs });
+    this.attempt = 0;  // retries since the last snapshot
+    this.retryInMs = null;  // the pending retry's delay (null: none pending)
     this.ws = null;
     this.timers = {};
     this.everConnected = false;
@@ -88,6 +101,7 @@ export class LiveSocket {
   retryNow() {
     if (this.stopped || (this.ws && this.ws.readyState <= 1)) return;
     clearTimeout(this.timers.retry);
+    this.retryInMs = null;
     this.open();
   }
 
@@ -138,12 +152,12 @@ export class LiveSocket {
   }
 
   scheduleRetry() {
-    const base = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this.attempt);
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const delay = retryDelayMs(this.attempt, this.retryBaseMs, this.retryMaxMs);
     this.attempt += 1;
+    this.retryInMs = delay;
     this.setState("down", false, Math.max(1, Math.round(delay / 1000)));
     clearTimeout(this.timers.retry);
-    this.timers.retry = setTimeout(() => this.open(), delay);
+    this.timers.retry = setTimeout(() => { this.retryInMs = null; this.open(); }, delay);
   }
 
   armWatchdog() {
