@@ -35,8 +35,8 @@ from core.bus import (
 )
 from core.bus_relay import BusRelay, relay_id
 from core.settings import Settings
-from cti.agent_controls import FORWARDED_ERRORS, forwarded_error_name
-from cti.ami_wire import AmiError, AmiUnavailable
+from cti.agent_controls import forwarded_error_name, raised_again
+from cti.ami_wire import AmiUnavailable
 from cti.service import CtiService
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ class ControlForwarder:
             future.set_result(item.result)
         else:
             name, message = item.error
-            future.set_exception(FORWARDED_ERRORS.get(name, AmiError)(message))
+            future.set_exception(raised_again(name, message))
 
     async def _do(self, cti: CtiService, asked: ControlAsked) -> None:
         try:

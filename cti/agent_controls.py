@@ -44,6 +44,16 @@ def forwarded_error_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def raised_again(name: str, message: str) -> Exception:
+    """The error a control done on another node failed with, as the asking node raises it: its class by name
+    (an AmiError when unknown here) with the owner's message as it was (some classes, InvalidNumber, are not
+    built from a message alone)."""
+    cls = FORWARDED_ERRORS.get(name, AmiError)
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    return exc
+
+
 FORWARDABLE: set[str] = set()  # the controls another node may ask this one to do
 C = TypeVar("C", bound=Callable[..., Awaitable[Any]])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cti.agent_controls import FORWARDED_ERRORS, ControlError, PhoneNotRegistered, forwarded_error_name
+from cti.agent_controls import ControlError, PhoneNotRegistered, forwarded_error_name, raised_again
 from cti.ami_wire import AmiError, AmiUnavailable
 from cti.numbers import InvalidNumber
 
@@ -15,7 +15,7 @@ class _NoSuchQueue(ControlError):
 
 
 @pytest.mark.parametrize(
-    ("raised", "sent_as", "raised_again"),
+    ("raised", "sent_as", "raised_class"),
     [
         (
             InvalidNumber("12", "wrong number of digits for FR"),
@@ -32,7 +32,8 @@ class _NoSuchQueue(ControlError):
     ],
 )
 def test_given_an_error_on_the_owner_when_sent_back_then_it_goes_under_its_nearest_known_class(
-    raised: Exception, sent_as: str, raised_again: type[Exception]
+    raised: Exception, sent_as: str, raised_class: type[Exception]
 ) -> None:
     assert forwarded_error_name(raised) == sent_as
-    assert FORWARDED_ERRORS.get(sent_as, AmiError) is raised_again  # as app/cluster_bus.py raises it
+    again = raised_again(sent_as, str(raised))  # on the node that asked
+    assert type(again) is raised_class and str(again) == str(raised)
