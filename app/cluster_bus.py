@@ -345,6 +345,13 @@ class ClusterView:
     def replay(self, who: Principal) -> list[Message]:
         return self.mirror.replay(who, time.monotonic())
 
+    def link_elsewhere(self, pbx: str) -> dict[str, Any] | None:
+        """The pbx_link of server `pbx` as the node running its link last said (None: no live node says)."""
+        latest = {o: p for o, p in self.mirror.payloads("pbx_link", time.monotonic()) if p.get("pbx") == pbx}
+        # a node killed while running it says "up" until its state goes stale: any node saying up is right
+        # for that while, since the link moves within the leases' bound
+        return next((p for p in latest.values() if p.get("up")), next(iter(latest.values()), None))
+
     def health(self) -> dict[str, Any]:
         mirrored = self.mirror.status(time.monotonic())
         return {"frames_sent": self.frames_sent, "heard": self.heard, "mirrored": mirrored}
@@ -355,12 +362,14 @@ class _Views(Protocol):
 
     def state_messages(self, pbx: str | None = None) -> list[Message]: ...
 
+    def link_messages(self, pbx: str) -> list[Message]: ...
+
 
 def state_by_pbx(cti: _Views) -> dict[str, list[Message]]:
     """This node's full browser-facing state, per PBX (each name once: several nodes' items are told apart
     by the browsers by their ids, a mirror by its origin and PBX). A PBX whose link runs elsewhere is empty
     here: its tracker was reset when the link left (cti/service.py `_forget`)."""
-    return {unit.name: cti.state_messages(unit.name) for unit in cti.units}
+    return {unit.name: cti.state_messages(unit.name) + cti.link_messages(unit.name) for unit in cti.units}
 
 
 def resync_desks(hub: Hub) -> None:

@@ -79,6 +79,17 @@ class Mirror:
         self.prune(now)
         return [m for entry in self._origins.values() for m in entry.since if m.audience.admits(who)]
 
+    def payloads(self, kind: str, now: float) -> list[tuple[str, dict[str, Any]]]:
+        """Every mirrored item of type `kind` whatever its audience, as (origin, payload), origin by origin:
+        each origin's frame then its deltas (an origin's last is its latest word)."""
+        self.prune(now)
+        return [
+            (origin, m.payload)
+            for origin, entry in self._origins.items()
+            for m in (*(m for ms in entry.groups.values() for m in ms), *entry.since)
+            if m.payload.get("type") == kind
+        ]
+
     def status(self, now: float) -> list[dict[str, Any]]:
         """For /healthz: each origin, how old its state is, how many items and deltas since."""
         self.prune(now)

@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.hub.set_snapshot(app.state.cti.snapshot)
         else:  # a snapshot here shows the other nodes' PBXs too (their state mirrored)
             controls.cti, app.state.cti.forward = app.state.cti, controls.forward
+            app.state.cti.link_elsewhere = view.link_elsewhere
             await view.start(app.state.cti.snapshot, partial(state_by_pbx, app.state.cti))
             app.state.hub.set_snapshot(view.snapshot, view.replay)
         app.state.hub.set_credential_check(credential_check(app.state.db))

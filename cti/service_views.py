@@ -5,6 +5,7 @@ health.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.bus import (
@@ -26,10 +27,14 @@ if TYPE_CHECKING:
 # Ended calls stay among the live facts this long: the history writer batches its rows (and retries), and
 # until a row is written the call must still count; once written, the history row is the one counted.
 RECENT_ENDED_S = 300.0
+NO_NODE_RUNS_IT = "no node runs the link now"
 
 
 class LiveViews:
     """Calls not in the history yet, browser snapshots and health."""
+
+    # several nodes: a server's pbx_link as the node running its link says (app/cluster_bus.py ClusterView)
+    link_elsewhere: Callable[[str], dict[str, Any] | None] | None = None
 
     # -- what the KPIs and the wallboard need from calls not in the history yet ----------------------------
     def _forget_ended(self, now: float) -> None:
@@ -120,9 +125,31 @@ class LiveViews:
         supervising = who.role in SUPERVISING_ROLES
         # an agent's desk shows the link of their phone's server; supervisors see each server's
         for unit in units if supervising or mine is None or pbx is not None else [self.unit_of(mine)]:
-            reason = unit.link.stats.last_error or ""
-            items.append({"type": "pbx_link", **self._link_id(unit), "up": unit.ready, "reason": reason})
+            items.append(self._link_state(unit))
         return items
+
+    def _runs_here(self, unit: PbxUnit) -> bool:
+        return unit.owned or self.leases.local
+
+    def _link_state(self, unit: PbxUnit) -> dict[str, Any]:
+        """A server's pbx_link item: this node's link, or the one another node runs, as its state says
+        (several nodes: `link_elsewhere`, from the mirror of the others' state)."""
+        if self._runs_here(unit) or self.link_elsewhere is None:
+            reason = unit.link.stats.last_error or ""
+            return {"type": "pbx_link", **self._link_id(unit), "up": unit.ready, "reason": reason}
+        there = self.link_elsewhere(unit.name)
+        if there is None:
+            return {"type": "pbx_link", **self._link_id(unit), "up": False, "reason": NO_NODE_RUNS_IT}
+        return {**there, **self._link_id(unit)}
+
+    def link_messages(self, pbx: str) -> list[Message]:
+        """The pbx_link of server `pbx` if its link runs here, for the other nodes' mirrors: their desks
+        and wallboards show it (`link_elsewhere` there; supervisors straight from the mirror)."""
+        return [
+            Message(ToSupervisors(), self._link_state(u))
+            for u in self.units
+            if u.name == pbx and self._runs_here(u)
+        ]
 
     def _link_id(self, unit: PbxUnit) -> dict[str, str]:
         """A server's name on its pbx_link messages; with several, also their key (one item per server in

@@ -5,10 +5,12 @@ dropped, one PBX's items; every bus event through encode/decode and back."""
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 
-from app.cluster_bus import NodeLeaving, StateFrame, StateWanted, decode, encode
+from app.cluster_bus import ClusterView, NodeLeaving, StateFrame, StateWanted, decode, encode
 from app.cluster_mirror import Mirror
 from core.bus import (
     Message,
@@ -195,3 +197,42 @@ def test_given_a_bus_event_when_encoded_and_decoded_then_it_comes_back_equal(eve
 def test_given_a_body_that_is_no_bus_event_when_decoded_then_it_is_refused(body: object) -> None:
     with pytest.raises((ValueError, KeyError, TypeError)):
         decode(body)
+
+
+def _link(pbx: str, up: bool, reason: str = "") -> Message:
+    return Message(ToSupervisors(), {"type": "pbx_link", "pbx": pbx, "key": pbx, "up": up, "reason": reason})
+
+
+@pytest.mark.parametrize(
+    ("origins", "asked", "said"),
+    [
+        # n1 runs B: a desk on this node shows B's link as n1 says, whatever the audience
+        ({"n1": ([_link("b", True)], [])}, "b", {"up": True, "reason": ""}),
+        ({"n1": ([_link("b", True)], [])}, "a", None),  # nobody says anything of A
+        # a delta after the frame is the origin's latest word
+        ({"n1": ([_link("b", True)], [_link("b", False, "Connection refused")])}, "b", {"up": False}),
+        # a dead owner's last frame says down, the new owner's says up: up
+        ({"n1": ([_link("b", False)], []), "n2": ([_link("b", True)], [])}, "b", {"up": True}),
+        ({"n2": ([_link("b", True)], []), "n1": ([_link("b", False)], [])}, "b", {"up": True}),
+    ],
+)
+def test_given_the_nodes_state_when_a_servers_link_is_asked_then_the_node_running_it_is_believed(
+    origins: dict[str, tuple[list[Message], list[Message]]], asked: str, said: dict[str, object] | None
+) -> None:
+    view = ClusterView(hub=None, every_s=5.0)  # type: ignore[arg-type]  # the hub plays no part here
+    for origin, (frame, deltas) in origins.items():
+        view.mirror.frame(origin, {"a": [AGENT1], "b": frame}, now=time.monotonic())
+        for message in deltas:
+            view.mirror.delta(origin, message, now=time.monotonic())
+    got = view.link_elsewhere(asked)
+    if said is None:
+        assert got is None
+    else:
+        assert got is not None and {k: got[k] for k in said} == said
+
+
+def test_given_a_silent_origin_when_its_state_goes_stale_then_its_link_is_no_longer_believed() -> None:
+    mirror = Mirror(stale_after_s=15)
+    mirror.frame("n1", {"b": [_link("b", True)]}, now=100.0)
+    assert [(o, p["up"]) for o, p in mirror.payloads("pbx_link", now=114.0)] == [("n1", True)]
+    assert mirror.payloads("pbx_link", now=115.0) == []

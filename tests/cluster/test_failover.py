@@ -68,6 +68,9 @@ async def test_given_b_run_by_n1_when_a_call_comes_into_b_then_agent2s_desk_on_n
     assert (await n1.health())["node"]["pbx_links"] == LINKS
     desk = await n2.ws("agent2")  # the desk's socket went to a node that does not run B's link
     await wait_for(lambda: desk.of_type("snapshot"), 10, what="agent2's snapshot from n2")
+    # B's link runs on n1, up: n2 says so from n1's state (not "down" because it does not run it itself)
+    links = [i for i in desk.of_type("snapshot")[0]["items"] if i["type"] == "pbx_link"]
+    assert [(i["pbx"], i["up"]) for i in links] == [("b", True)], links
     on_b.agent(2, "answer", ring_ms=500)
     # the desk's controls go to its node too: n2 forwards them over the bus to n1, which runs B
     await _login(n2, 2)
