@@ -31,6 +31,14 @@ def _team_options(teams: list[Team]) -> list[tuple[str, str]]:
     return [("", "—"), *((str(t.id), t.name) for t in teams)]
 
 
+def _pbx(request: Request) -> dict[str, Any]:
+    """The PLATEAU_PBX_SERVERS names and their choices; none with a single server, where a user's `pbx`
+    changes nothing and the pages show no field for it."""
+    servers = request.app.state.settings.pbx_servers
+    names = [str(s.name) for s in servers] if len(servers) > 1 else []
+    return {"pbx_names": names, "pbx_options": [(name, name) for name in names]}
+
+
 @router.get("/admin")
 async def admin_page(
     request: Request, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
@@ -49,6 +57,7 @@ async def admin_page(
         team_list=teams,
         team_options=_team_options(teams),
         teams={t.id: t.name for t in teams},
+        **_pbx(request),
         pauses=list(await db.scalars(select(PauseReason).order_by(PauseReason.code))),
         dispositions=list(await db.scalars(select(DispositionCode).order_by(DispositionCode.code))),
     )
@@ -73,6 +82,7 @@ async def user_page(
         u=user,
         locked=request.app.state.login_limiter.locked(user.username),
         team_options=_team_options(await _teams(db)),
+        **_pbx(request),
         lead=ident.role is not Role.admin,
     )
 
