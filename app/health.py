@@ -74,8 +74,8 @@ class WriteProbe:
 
 
 BUS_OFF_WARNING = (
-    "other nodes run on this database with PLATEAU_CLUSTER_BUS off: each node runs every PBX link and shows "
-    "its browsers only its own events; set PLATEAU_CLUSTER_BUS=true on every node"
+    "other nodes run on this database with PLATEAU_CLUSTER_BUS off: each node runs every PBX link as if "
+    "alone (an AMI session per node on each PBX); set PLATEAU_CLUSTER_BUS=true on every node"
 )
 
 

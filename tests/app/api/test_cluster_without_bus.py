@@ -78,7 +78,7 @@ async def test_given_two_nodes_on_one_postgresql_without_the_bus_when_running_th
             await _rounds(app_b, 3)
             errors = _bus_errors(caplog)
             assert sorted(errors) == sorted(
-                f"cluster: {BUS_OFF_WARNING} (other nodes: {n})" for n in "ba"
+                f"cluster: {BUS_OFF_WARNING} (other nodes: node-{n})" for n in "ba"
             )  # once
         # B stopped cleanly (its node lease released): A is alone again
         await wait_for(lambda: not app_a.state.cluster_check.other_nodes, timeout=10, what="B gone")
