@@ -18,6 +18,7 @@ from app.collector import service_collector
 from app.cti_wiring import build_cti
 from app.health import ClusterCheck, WriteProbe
 from app.ivr_data import AppIvrData
+from app.login_limits import SharedLoginLimiter
 from app.routes import (
     admin,
     admin_hours,
@@ -150,9 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.register(app)  # domain errors (core/errors.py) become responses here, once
     app.add_middleware(BodyLimits, settings=settings)  # oversize bodies refused before they are read
     app.state.hub = Hub()
-    app.state.login_limiter = LoginRateLimiter(
-        settings.login_rate_limit, settings.login_rate_window_s, settings.login_ip_rate_limit
-    )
+    # several nodes (PostgreSQL, the bus on) count sign-in failures together; one node in its memory
+    limits = (settings.login_rate_limit, settings.login_rate_window_s, settings.login_ip_rate_limit)
+    shared = settings.cluster_bus and not settings.is_sqlite
+    app.state.login_limiter = SharedLoginLimiter(*limits) if shared else LoginRateLimiter(*limits)
     app.state.passwords = PasswordWork(settings.password_workers, waiting=8 * settings.password_workers)
     for module in (
         auth,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reason_service, team_scope
+from app.login_limits import limits_of
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
 from app.web.pages import page, path_id, roles
@@ -44,7 +45,7 @@ async def admin_page(
     request: Request, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
 ) -> Any:
     users = list(await db.scalars(select(User).order_by(User.username)))
-    limiter = request.app.state.login_limiter
+    locked = await limits_of(request.app.state).locked(db, [u.username for u in users])
     teams = await _teams(db)
     return page(
         request,
@@ -52,7 +53,7 @@ async def admin_page(
         ident,
         active="admin",
         users=users,
-        locked={u.id for u in users if limiter.locked(u.username)},
+        locked={u.id for u in users if u.username.lower() in locked},
         queues=list(await db.scalars(select(Queue).order_by(Queue.name))),
         team_list=teams,
         team_options=_team_options(teams),
@@ -80,7 +81,7 @@ async def user_page(
         ident,
         active="admin",
         u=user,
-        locked=request.app.state.login_limiter.locked(user.username),
+        locked=bool(await limits_of(request.app.state).locked(db, [user.username])),
         team_options=_team_options(await _teams(db)),
         **_pbx(request),
         lead=ident.role is not Role.admin,
