@@ -58,12 +58,14 @@ async def _two_nodes(
 async def test_given_two_nodes_with_the_bus_when_a_name_fails_on_both_then_the_limit_is_one_nodes(
     fresh_pg_url: str, tmp_path: Path
 ) -> None:
-    async with _two_nodes(fresh_pg_url, tmp_path, cluster_bus=True) as (a, b, tokens):
+    async with _two_nodes(fresh_pg_url, tmp_path, cluster_bus=True) as (a, b, _tokens):
         assert isinstance(a.state.login_limiter, SharedLoginLimiter)
         assert [await _login(node, "agent", "wrong password") for node in (a, b, a)] == [401, 401, 401]
         assert await _login(b, "agent", PASSWORD) == 429  # three failures in all: locked on every node
         assert await _login(a, "Agent", PASSWORD) == 429
-        async with _client(b, authorization=f"Bearer {tokens['boss']}") as boss:
+        async with _client(b) as boss:  # an admin signed in on B (the pages take a session, not a token)
+            r = await boss.post("/api/v1/auth/login", json={"username": "boss", "password": PASSWORD})
+            boss.headers["X-CSRF-Token"] = r.json()["csrf_token"]
             page = await boss.get("/admin", headers={"accept": "text/html"})
             assert page.text.count("badge-warn") == 1  # the agent shows locked on the other node's page
             agent_id = next(
