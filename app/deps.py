@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import State
 
 from app.cluster_bus import ClusterView
-from app.security import ANY_ROLE, STAFF, Identity, LoginRateLimiter, PasswordWork, Role, get_db, require
+from app.login_limits import LoginLimits, limits_of
+from app.security import ANY_ROLE, STAFF, Identity, PasswordWork, Role, get_db, require
 from app.unhappy_segment import SegmentCache
 from app.ws_hub import Hub
 from core.bus import interface_of
@@ -47,8 +48,9 @@ class AppState:
         return cast(Hub, self._state.hub)
 
     @property
-    def login_limiter(self) -> LoginRateLimiter:
-        return cast(LoginRateLimiter, self._state.login_limiter)
+    def login_limits(self) -> LoginLimits:
+        """The sign-in limiter (one node's, or shared through PostgreSQL: app/login_limits.py)."""
+        return limits_of(self._state)
 
     @property
     def passwords(self) -> PasswordWork:

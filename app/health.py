@@ -1,4 +1,5 @@
-"""What /healthz reports about the database: it answers a read (ping) and takes a write (the probe).
+"""What /healthz reports about the database: it answers a read (ping) and takes a write (the probe); and
+about the cluster: other nodes on this database while the bus is off (ClusterCheck).
 
 A database can answer SELECT 1 while refusing every write — a full disk, a SQLite file whose write lock
 another process holds — and then every login fails while a read-only check says "ok". The probe rewrites
@@ -9,13 +10,16 @@ once every `every_s` seconds: in between, and while one runs, /healthz reuses th
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db import Database
 from core.models import HealthHeartbeat, utcnow
 
+log = logging.getLogger(__name__)
 PROBE_EVERY_S = 5.0
 LOCK_WAIT_MS = 500  # a healthy database's writers hold the lock for milliseconds
 
@@ -69,4 +73,34 @@ class WriteProbe:
                     await conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout or 0)}")
 
 
-__all__ = ["WriteProbe"]
+BUS_OFF_WARNING = (
+    "other nodes run on this database with PLATEAU_CLUSTER_BUS off: each node runs every PBX link as if "
+    "alone (an AMI session per node on each PBX); set PLATEAU_CLUSTER_BUS=true on every node"
+)
+
+
+class ClusterCheck:
+    """Other live nodes on this PostgreSQL database (their `node:` leases, read by core/leases.py): with the
+    bus off, every node links to every PBX as if alone, and nothing else would say so. This only reports
+    (an error logged on each change, a warning in /healthz); it does not lease a lone node's links, whose
+    AMI link must not drop on a database blip. Not a 503: a load balancer would drop every node at once."""
+
+    def __init__(self, bus: bool) -> None:
+        self.bus = bus
+        self.other_nodes: list[str] = []
+
+    def nodes_changed(self, others: list[str]) -> None:
+        before, self.other_nodes = self.other_nodes, list(others)
+        if self.bus:
+            return
+        if others:
+            log.error("cluster: %s (other nodes: %s)", BUS_OFF_WARNING, ", ".join(others))
+        elif before:
+            log.info("cluster: no other node on this database any more")
+
+    def health(self) -> dict[str, Any]:
+        warning = BUS_OFF_WARNING if self.other_nodes and not self.bus else None
+        return {"bus": self.bus, "other_nodes": self.other_nodes, "warning": warning}
+
+
+__all__ = ["BUS_OFF_WARNING", "ClusterCheck", "WriteProbe"]

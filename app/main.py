@@ -16,8 +16,9 @@ from app.body_limits import BodyLimits
 from app.cluster_bus import ClusterPublisher, ControlForwarder, cluster_relay, state_by_pbx
 from app.collector import service_collector
 from app.cti_wiring import build_cti
-from app.health import WriteProbe
+from app.health import ClusterCheck, WriteProbe
 from app.ivr_data import AppIvrData
+from app.login_limits import SharedLoginLimiter
 from app.routes import (
     admin,
     admin_hours,
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.lease_renew_every_s,
             settings.lease_margin_s,
         )
+        # other nodes on this database: fine with the bus on, a misconfiguration without (app/health.py)
+        app.state.cluster_check = ClusterCheck(bus=settings.cluster_bus and not settings.is_sqlite)
+        app.state.leases.on_other_nodes(app.state.cluster_check.nodes_changed)
         await app.state.leases.start()
         # imports a killed process left running: failed with the reason, their leads and upload deleted
         try:
@@ -148,9 +152,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.register(app)  # domain errors (core/errors.py) become responses here, once
     app.add_middleware(BodyLimits, settings=settings)  # oversize bodies refused before they are read
     app.state.hub = Hub()
-    app.state.login_limiter = LoginRateLimiter(
-        settings.login_rate_limit, settings.login_rate_window_s, settings.login_ip_rate_limit
-    )
+    # several nodes (PostgreSQL, the bus on) count sign-in failures together; one node in its memory
+    limits = (settings.login_rate_limit, settings.login_rate_window_s, settings.login_ip_rate_limit)
+    shared = settings.cluster_bus and not settings.is_sqlite
+    app.state.login_limiter = SharedLoginLimiter(*limits) if shared else LoginRateLimiter(*limits)
     app.state.passwords = PasswordWork(settings.password_workers, waiting=8 * settings.password_workers)
     for module in (
         auth,
@@ -188,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bus["state"] = view.health()  # the other nodes' state mirrored here, and ours sent
         ok = db_error is None and ami["ok"] and history["ok"] and bus["ok"]
         leases: LeaseKeeper | None = getattr(app.state, "leases", None)  # None: the lifespan has not run
+        check: ClusterCheck | None = getattr(app.state, "cluster_check", None)
         if not ok:
             response.status_code = 503
         return {
@@ -205,6 +211,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "leases": leases.status() if leases is not None else [],
                 "pbx_links": ami.get("owned", []),  # the leases `pbx:<name>` whose link runs here
             },
+            # other nodes on this database; a warning when they run without the bus
+            "cluster": check.health() if check is not None else ClusterCheck(relay is not None).health(),
         }
 
     app.add_api_websocket_route("/ws", agent.websocket_endpoint)

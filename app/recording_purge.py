@@ -3,7 +3,8 @@ pins them: legal hold; an erased person's recordings that a hold kept are expire
 run after it ends) and anonymises the call rows past the call-metadata retention (the caller's number
 and name and the matched contact go; times, queue, agent and outcome stay, so reports keep their totals)
 and deletes the script drafts (answers typed, outcome never saved) untouched for
-`script_draft_retention_hours`.
+`script_draft_retention_hours`, and the bus's spilled events older than `SPILL_KEEP_S` (the nodes sweep
+them while the bus runs; this catches those left when it was turned off).
 Run by `plateau recordings purge` and every `PLATEAU_RECORDING_PURGE_INTERVAL_S` by the service; each run
 that changes something writes one audit entry saying what it deleted.
 """
@@ -22,6 +23,8 @@ from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from core.bus_relay import SPILL_KEEP_S
+from core.bus_tables import BusSpill
 from core.db import Database
 from core.models import Call, Complaint, ComplaintRecording, ComplaintStatus, Recording, ScriptDraft
 from core.recording_store import RecordingStore
@@ -113,6 +116,8 @@ async def purge(db: Database, store: RecordingStore, settings: Settings, now: da
         drafts_before = now - timedelta(hours=settings.script_draft_retention_hours)
         done = await s.execute(delete(ScriptDraft).where(ScriptDraft.updated_at < drafts_before))
         report.drafts_deleted = done.rowcount or 0
+        # transient copies of bus events (they may quote a caller): not audited, like the bus itself
+        await s.execute(delete(BusSpill).where(BusSpill.created_at < now - timedelta(seconds=SPILL_KEEP_S)))
         if report.deleted or report.calls_anonymised or report.drafts_deleted:
             audit(
                 s,

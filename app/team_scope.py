@@ -64,7 +64,7 @@ def _person(user: User) -> Person:
 
 def _current(user: User) -> dict[str, Any]:
     values = {k: getattr(user, k) for k in ("display_name", "role", "team_id", "language", "sip_endpoint",
-                                            "sip_kind", "active")}  # fmt: skip
+                                            "sip_kind", "pbx", "active")}  # fmt: skip
     values["role"] = user.role.value
     return values
 

@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 CHANNEL = "plateau_bus"
 BACKLOG = 20_000  # events kept while PostgreSQL is away (about ten seconds of two busy PBXs)
 BATCH_MAX = 2_000  # events per round trip
-SPILL_KEEP_S = 600.0  # a spilled row outlives any receiver's reconnect
+# a spilled row outlives any receiver's reconnect; it may quote a caller (a pop's number and name), so
+# every sending node sweeps every sender's older rows (a node gone for good leaves none behind), at most a
+# quarter of this later; the retention purge sweeps too, for a bus turned off since (app/recording_purge.py)
+SPILL_KEEP_S = 600.0
 KEEPALIVE_S = 5.0  # an idle connection is pinged: a silent network loss is found within seconds
 
 _SEND = "SELECT count(pg_notify($1, f)) FROM unnest($2::text[]) AS f"
@@ -50,7 +53,7 @@ _SEND_SPILLED = (
     " SELECT count(pg_notify($1, f)) FROM unnest($2::text[]) AS f"
 )
 _FETCH = "SELECT seq, payload FROM bus_spill WHERE sender = $1 AND seq = ANY($2::bigint[])"
-_SWEEP = "DELETE FROM bus_spill WHERE sender = $1 AND created_at < now() - make_interval(secs => $2)"
+_SWEEP = "DELETE FROM bus_spill WHERE created_at < now() - make_interval(secs => $1)"
 
 # SQLSTATE classes of a refusal of the statement's data (data, integrity, syntax, limits), not of the session
 _REFUSED = frozenset({"22", "23", "42", "54"})
@@ -298,11 +301,11 @@ class BusRelay:
                     [p for _, p in spilled],
                     timeout=10,
                 )
-                self._swept = self._swept or time.monotonic()
             else:
                 await conn.fetchval(_SEND, self.channel, texts, timeout=10)
-            if self._swept and time.monotonic() - self._swept > SPILL_KEEP_S / 4:
-                await conn.execute(_SWEEP, self.node, SPILL_KEEP_S, timeout=10)
+            self._swept = self._swept or time.monotonic()
+            if time.monotonic() - self._swept > SPILL_KEEP_S / 4:
+                await conn.execute(_SWEEP, SPILL_KEEP_S, timeout=10)
                 self._swept = time.monotonic()
         # sent: only now off the queue (a failed send is sent again; receivers drop what they had)
         while self._outbox and self._outbox[0][0] < first + len(batch):

@@ -28,6 +28,7 @@ from core.lease_rules import LeaseTiming, may_act, renewal_deadline, safe_until
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, int | None], None]  # (lease name, its token on a gain or None on a loss)
+NodesListener = Callable[[list[str]], None]  # the other live nodes' names, on each change
 Work = Callable[[], Coroutine[Any, Any, None]]
 
 _TAKE = text(
@@ -60,6 +61,11 @@ _ALL = text(
 )
 
 NODE_PREFIX = "node:"  # every node holds `node:<its name>`: the nodes seen are read from these rows
+# the other nodes alive on this database (their node lease unexpired), read in each renewal's transaction
+_OTHER_NODES = text(
+    "SELECT owner FROM leases WHERE name LIKE 'node:%' AND name = 'node:' || owner AND owner <> :own "
+    "AND expires_at > now() ORDER BY owner"
+)
 
 
 def node_lease(node_name: str) -> str:
@@ -105,6 +111,8 @@ class LeaseKeeper:
         self._engine: AsyncEngine | None = None
         self._leases: dict[str, _Lease] = {}
         self._listeners: list[Listener] = []
+        self._nodes_listeners: list[NodesListener] = []
+        self.other_nodes: list[str] = []  # the other nodes alive at the last successful round
         self._wake = asyncio.Event()  # a lease was wanted: contend now, not at the next round
         self._changed = asyncio.Event()  # a round ended: the watcher looks again
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,6 +148,11 @@ class LeaseKeeper:
     def on_change(self, listener: Listener) -> None:
         """`listener(name, token)` on a gain, `listener(name, None)` on a loss, called in the event loop."""
         self._listeners.append(listener)
+
+    def on_other_nodes(self, listener: NodesListener) -> None:
+        """`listener(names)` whenever the set of other live nodes on this database changes (never on SQLite);
+        a database that cannot be reached changes nothing: the last names seen stay."""
+        self._nodes_listeners.append(listener)
 
     def held_event(self, name: str) -> asyncio.Event:
         """Set while the lease is held (as last announced); `want(name)` first."""
@@ -270,6 +283,7 @@ class LeaseKeeper:
             for lease in leases:
                 params = {"name": lease.name, "owner": self.node_name, "ttl": self.timing.ttl_s}
                 got[lease.name] = (await conn.execute(_TAKE, params | {"token": lease.token})).scalar()
+            others = list((await conn.execute(_OTHER_NODES, {"own": self.node_name})).scalars())
         for lease in leases:
             if self._leases.get(lease.name) is not lease:  # dropped meanwhile: this round may have renewed it
                 if got[lease.name] is not None:
@@ -290,6 +304,13 @@ class LeaseKeeper:
             self._name_warned = True
         if not self._stopping:
             self._settle()
+        if others != self.other_nodes:
+            self.other_nodes = others
+            for listener in list(self._nodes_listeners):
+                try:
+                    listener(list(others))
+                except Exception:
+                    log.exception("leases: a listener of the other nodes failed")
 
     async def _watch(self) -> None:
         """Tells owners of a loss at the safety deadline itself, whether or not a renewal is under way."""

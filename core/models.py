@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -472,6 +473,21 @@ class Lease(Base):
     token: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A failed sign-in, for the limiter shared by several nodes on PostgreSQL with the bus on
+    (app/login_limits.py); rows older than the window are deleted as new ones come."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_username_ip_at", "username", "ip", "at"),
+                      Index("ix_login_failures_ip_at", "ip", "at"))  # fmt: skip
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))  # lower case, as typed (a user's or not)
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+    # a success or an admin's unlock clears the name's failures; the address's count keeps them
+    cleared: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class HealthHeartbeat(Base):

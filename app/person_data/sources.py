@@ -22,6 +22,7 @@ from app.person_data.matching import (
 )
 from app.person_data.person import ERASED, Erasure, Kept, Person, Source, register
 from app.recording_purge import candidates, legal_holds
+from core.bus_tables import BusSpill
 from core.dialer_tables import (
     Callback,
     CallbackStatus,
@@ -408,6 +409,27 @@ def _text_source(
     return find, erase
 
 
+async def _spilled(db: AsyncSession, p: Person) -> list[BusSpill]:
+    needles = person_needles(p)
+    if not needles:
+        return []
+    query = select(BusSpill).where(column_holds(BusSpill.payload, needles))
+    return list(await db.scalars(query.order_by(BusSpill.created_at, BusSpill.sender, BusSpill.seq)))
+
+
+async def _find_spilled(db: AsyncSession, p: Person) -> list[dict[str, Any]]:
+    return [as_dict(r) for r in await _spilled(db, p)]
+
+
+async def _erase_spilled(db: AsyncSession, p: Person, _: Erasure) -> int:
+    """The bus's spilled events (several nodes; kept 10 minutes) that quote their number or e-mail: deleted. A
+    node still to read one sees a gap and resyncs its desks; one quoting only their name stays until swept."""
+    found = await _spilled(db, p)
+    for row in found:
+        await db.delete(row)
+    return len(found)
+
+
 for _src in [
     Source("contacts", _find_contacts, _erase_contacts),
     Source("accounts", _find_accounts, _keep),
@@ -424,5 +446,6 @@ for _src in [
     Source("recordings", _find_recordings, _erase_recordings, _recording_files),
     Source("import_rejects", *_text_source(ImportReject, ImportReject.reason, lambda _v, _n: ERASED)),
     Source("audit_log", *_text_source(AuditLog, AuditLog.detail, scrubbed)),
+    Source("bus_spill", _find_spilled, _erase_spilled),
 ]:
     register(_src)

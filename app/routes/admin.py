@@ -16,6 +16,7 @@ from app import team_scope
 from app.campaign_schemas import Instant  # an instant the database and zone arithmetic can hold
 from app.deps import AppState
 from app.errors import unprocessable
+from app.login_limits import limits_of
 from app.schemas import (
     AuditOut,
     CodeIn,
@@ -171,7 +172,7 @@ async def unlock_user(
     if user is None:
         raise NotFound("no such user")
     team_scope.check_user(ident, user)
-    lifted = request.app.state.login_limiter.unlock(user.username)
+    lifted = await limits_of(request.app.state).unlock(db, user.username)
     audit(
         db,
         "user_unlocked",

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import state_of
+from app.login_limits import limits_of
 from app.schemas import LoginIn, LoginOut, MeOut, PathId, TokenCreated, TokenIn, TokenOut
 from app.security import (
     CSRF_COOKIE,
@@ -31,9 +32,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 async def login(
     body: LoginIn, request: Request, response: Response, db: AsyncSession = Depends(get_db)
 ) -> LoginOut:
-    settings, limiter = state_of(request).settings, state_of(request).login_limiter
+    settings, limiter = state_of(request).settings, limits_of(request.app.state)
     ip = client_ip(request) or "?"
-    wait = limiter.retry_after(body.username, ip)
+    wait = await limiter.retry_after(db, body.username, ip)
     if wait:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -55,7 +56,7 @@ async def login(
             headers={"Retry-After": "1"},
         ) from None
     if not ok or user is None:
-        limiter.failed(body.username, ip, known=user is not None)
+        await limiter.failed(db, body.username, ip, known=user is not None)
         audit(
             db,
             "login_failed",
@@ -65,7 +66,7 @@ async def login(
         )
         await db.commit()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    limiter.succeeded(body.username, ip)
+    await limiter.succeeded(db, body.username, ip)
     if rehash:
         user.password_hash = rehash
     token, csrf = await open_session(db, user, settings.session_max_age_s)

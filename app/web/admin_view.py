@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import reason_service, team_scope
+from app.login_limits import limits_of
 from app.routes.admin import audit_rows
 from app.security import Identity, get_db
 from app.web.pages import page, path_id, roles
@@ -31,12 +32,20 @@ def _team_options(teams: list[Team]) -> list[tuple[str, str]]:
     return [("", "—"), *((str(t.id), t.name) for t in teams)]
 
 
+def _pbx(request: Request) -> dict[str, Any]:
+    """The PLATEAU_PBX_SERVERS names and their choices; none with a single server, where a user's `pbx`
+    changes nothing and the pages show no field for it."""
+    servers = request.app.state.settings.pbx_servers
+    names = [str(s.name) for s in servers] if len(servers) > 1 else []
+    return {"pbx_names": names, "pbx_options": [(name, name) for name in names]}
+
+
 @router.get("/admin")
 async def admin_page(
     request: Request, ident: Identity = Depends(roles()), db: AsyncSession = Depends(get_db)
 ) -> Any:
     users = list(await db.scalars(select(User).order_by(User.username)))
-    limiter = request.app.state.login_limiter
+    locked = await limits_of(request.app.state).locked(db, [u.username for u in users])
     teams = await _teams(db)
     return page(
         request,
@@ -44,11 +53,12 @@ async def admin_page(
         ident,
         active="admin",
         users=users,
-        locked={u.id for u in users if limiter.locked(u.username)},
+        locked={u.id for u in users if u.username.lower() in locked},
         queues=list(await db.scalars(select(Queue).order_by(Queue.name))),
         team_list=teams,
         team_options=_team_options(teams),
         teams={t.id: t.name for t in teams},
+        **_pbx(request),
         pauses=list(await db.scalars(select(PauseReason).order_by(PauseReason.code))),
         dispositions=list(await db.scalars(select(DispositionCode).order_by(DispositionCode.code))),
     )
@@ -71,8 +81,9 @@ async def user_page(
         ident,
         active="admin",
         u=user,
-        locked=request.app.state.login_limiter.locked(user.username),
+        locked=bool(await limits_of(request.app.state).locked(db, [user.username])),
         team_options=_team_options(await _teams(db)),
+        **_pbx(request),
         lead=ident.role is not Role.admin,
     )
 

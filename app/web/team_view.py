@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.login_limits import limits_of
 from app.security import Identity, get_db
 from app.web.pages import page, roles
 from core.models import Queue, QueueMember, Role, Team, User
@@ -38,7 +39,7 @@ async def team_page(
         ids = [a.id for a in agents]
         rows = await db.scalars(select(QueueMember).where(QueueMember.user_id.in_(ids))) if ids else []
         skills = {(m.queue_id, m.user_id): skill_of(m.penalty) for m in rows}
-    limiter = request.app.state.login_limiter
+    locked = await limits_of(request.app.state).locked(db, [a.username for a in agents])
     return page(
         request,
         "admin_team.html",
@@ -46,7 +47,7 @@ async def team_page(
         active="team",
         team=team,
         agents=agents,
-        locked={a.id for a in agents if limiter.locked(a.username)},
+        locked={a.id for a in agents if a.username.lower() in locked},
         queues=queues,
         skills=skills,
         skill_options=[(str(n), str(n)) for n in range(1, 10)],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,7 @@ import pytest
 import pytest_asyncio
 
 from app import migrate
-from core.bus_relay import BusRelay, asyncpg_dsn
+from core.bus_relay import SPILL_KEEP_S, BusRelay, asyncpg_dsn
 from tests.conftest import wait_for
 from tests.pg import fresh_database
 
@@ -174,3 +175,33 @@ async def test_given_a_batch_postgresql_refuses_when_sent_then_it_is_dropped_cou
         assert b.heard == [_pop(1)] and sender.connected
     finally:
         await sender.stop()
+
+
+async def test_given_spilled_rows_of_a_node_gone_for_good_when_another_sends_then_it_sweeps_the_expired_ones(
+    nodes: dict[str, Node], pg_url: str
+) -> None:
+    a = nodes["a"]
+    conn = await asyncpg.connect(asyncpg_dsn(pg_url))
+    try:
+        insert = (
+            "INSERT INTO bus_spill (sender, seq, payload, created_at)"
+            " VALUES ($1, $2, '{}', now() - $3::interval)"
+        )
+        await conn.execute(insert, "gone/1", 1, timedelta(seconds=SPILL_KEEP_S + 60))
+        await conn.execute(insert, "gone/1", 2, timedelta(seconds=1))
+        a.relay.offer(_pop(1))
+        await wait_for(lambda: a.relay.sent >= 1, what="A's first send")
+        assert (
+            await conn.fetchval("SELECT count(*) FROM bus_spill WHERE sender = 'gone/1'") == 2
+        )  # not yet due
+        a.relay._swept -= SPILL_KEEP_S  # its last sweep a keep period ago (the clock is not waited for)
+        a.relay.offer(_pop(2))
+
+        async def swept() -> bool:
+            return await conn.fetchval("SELECT count(*) FROM bus_spill WHERE sender = 'gone/1'") == 1
+
+        await wait_for(swept, what="the expired row swept")
+        assert await conn.fetchval("SELECT seq FROM bus_spill WHERE sender = 'gone/1'") == 2
+    finally:
+        await conn.execute("DELETE FROM bus_spill WHERE sender = 'gone/1'")
+        await conn.close()

@@ -249,3 +249,23 @@ async def test_given_a_node_when_it_runs_then_it_holds_its_own_node_lease(pg: Da
         (status,) = keeper.status()
         assert status["name"] == node_lease(keeper.node_name) and status["token"] >= 1
         assert 0 < status["expires_in_s"] <= TTL - MARGIN
+
+
+async def test_given_two_keepers_of_different_names_on_one_database_when_they_run_then_each_sees_the_other(
+    fresh_pg_url: str,
+) -> None:
+    db = Database(fresh_pg_url)
+    seen: list[list[str]] = []
+    try:
+        async with _keepers(db, "node-a") as (a,):
+            a.on_other_nodes(seen.append)
+            await wait_for(lambda: a.rounds >= 2, what="A's rounds")
+            assert a.other_nodes == [] and seen == []  # alone: nothing to say
+            async with _keepers(db, "node-b") as (b,):
+                await wait_for(
+                    lambda: a.other_nodes == ["node-b"] and b.other_nodes == ["node-a"], what="both"
+                )
+            await wait_for(lambda: a.other_nodes == [], what="B's released node lease")
+        assert seen == [["node-b"], []]
+    finally:
+        await db.dispose()

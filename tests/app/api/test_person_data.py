@@ -22,6 +22,7 @@ from sqlalchemy import MetaData, select
 from app import person_data
 from app.customer_import import import_customers
 from core import tombstones
+from core.bus_tables import BusSpill
 from core.dialer_tables import (
     Callback,
     CallbackSource,
@@ -87,6 +88,12 @@ def _tone(seconds: float) -> bytes:
 
 
 AUDIO, COMMENT_AUDIO = _tone(1.0), _tone(0.5)
+
+
+def _pop(number: str, name: str) -> str:
+    """A spilled bus event as the relay writes it (UTF-8 JSON, like orjson's: accents unescaped)."""
+    pop = {"a": ["user", 1], "p": {"type": "pop", "caller": number, "name": name}}
+    return json.dumps(pop, ensure_ascii=False)
 
 
 async def _seed(api: Api) -> int:
@@ -189,6 +196,9 @@ async def _seed(api: Api) -> int:
                             answers={"standard": "filtre", "participants": f"{FIRST} {LAST}"}),
                 ScriptDraft(linkedid="o.1", user_id=api.users["agent"].id, updated_at=DAY,
                             answers={"standard": "filtre"}),
+                # the bus between nodes' spilled events (a pop too large for a NOTIFY): theirs, the other's
+                BusSpill(sender="node-a/1", seq=7, payload=_pop("0612345678", f"{FIRST} {LAST}")),
+                BusSpill(sender="node-a/1", seq=8, payload=_pop("+33699999999", "Autre")),
             ]
         )  # fmt: skip
         await s.commit()
@@ -260,7 +270,8 @@ async def test_given_a_seeded_person_when_erased_then_no_column_of_any_table_hol
     before = await _reports(api)
     tables = await _table_rows(api)
     found_before = {t for t, rows in tables.items() for row in rows if _holds_person(row)}
-    held = {"contacts", "phone_numbers", "calls", "leads", "audit_log", "dnc_entries", "script_drafts"}
+    held = {"contacts", "phone_numbers", "calls", "leads", "audit_log", "dnc_entries", "script_drafts",
+            "bus_spill"}  # fmt: skip
     assert held <= found_before
 
     admin = await api.bearer("admin")
@@ -281,6 +292,7 @@ async def test_given_a_seeded_person_when_erased_then_no_column_of_any_table_hol
         assert erased is not None and erased.user_id == api.users["admin"].id
         assert not list(await s.scalars(select(DncEntry.e164)))
         assert list(await s.scalars(select(ScriptDraft.linkedid))) == ["o.1"]  # the other customer's
+        assert list(await s.scalars(select(BusSpill.seq))) == [8]  # the other customer's spilled pop
     # a second erasure finds nothing left but is not an error (the tombstones are already there)
     r = await admin.post("/api/v1/persons/erase", json={"number": MOBILE, "confirm": True})
     assert r.status_code == 200 and r.json()["tombstones"] == 1
