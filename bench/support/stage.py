@@ -19,7 +19,7 @@ import random
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +255,9 @@ def ws_clients(
 
 
 @contextlib.contextmanager
-def client_processes(url: str, tokens: dict[str, str], stop_within: float) -> Iterator[Any]:
+def client_processes(
+    url: str, tokens: dict[str, str], stop_within: float
+) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The clients in two processes (see `CallCentre.run`), connected; yields `results()`, which stops them
     and returns their figures. Whatever happens in the block, both processes are gone when it is left: a
     bench that fails says why and exits, instead of waiting at exit for clients that wait for their stop."""
