@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing as mp
 import random
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import httpx
 import psutil
 
 from bench.lookup import mobile
-from bench.support.stage import LOAD_NICE, MEASURED_NICE, SERVER_NICE, CallCentre, _measured, pct, ws_clients
+from bench.support.stage import SERVER_NICE, CallCentre, client_processes, pct
 from tests.cti.pbx.sipp import Caller
 
 FLOW = """\
@@ -202,18 +201,7 @@ def _phase(linkedid: str, walls: dict[str, float]) -> str:
 
 
 def run(centre: CallCentre, calls: int, cps: float, seconds: float) -> dict[str, Any]:
-    measured = {n: t for n, t in centre.tokens.items() if _measured(n)}
-    bulk = {n: t for n, t in centre.tokens.items() if n not in measured}
     url = f"ws://127.0.0.1:{centre.http_port}/ws"
-    stop, out = mp.Event(), mp.Queue()
-    groups = [(mp.Event(), g, nice) for g, nice in ((measured, MEASURED_NICE), (bulk, LOAD_NICE)) if g]
-    procs = [
-        mp.Process(target=ws_clients, args=(url, g, ready, stop, out, nice)) for ready, g, nice in groups
-    ]
-    for proc in procs:
-        proc.start()
-    for ready, _g, _n in groups:
-        assert ready.wait(180), "WebSocket clients did not connect"
     rnd = random.Random(5)
     callers = [Caller(mobile(rnd.randrange(centre.contacts)), "5551000", f"soak{i}") for i in range(calls)]
     sampler = Sampler(centre)
@@ -265,13 +253,15 @@ def run(centre: CallCentre, calls: int, cps: float, seconds: float) -> dict[str,
         await watcher
         return trunk
 
-    trunk = asyncio.run(place())
-    sampler.done.set()
-    sampler.join(10)
-    stop.set()
-    parts = [out.get(timeout=120) for _ in procs]
-    for proc in procs:
-        proc.join(30)
+    # place() ends within seconds + 240 (SIPp) + 60 (the last rows) + a restart of each peer
+    with client_processes(url, centre.tokens, stop_within=seconds + 1800) as results:
+        try:
+            trunk = asyncio.run(place())
+        finally:
+            sampler.done.set()
+            if sampler.ident is not None:  # started
+                sampler.join(10)
+        parts = results()
     written, duplicates, unobserved = asyncio.run(history(centre.database_url))
     lost = sorted(trunk.linkedids - written)
     if lost:  # where each lost call began, against the faults (a Linkedid holds its start in epoch seconds)

@@ -14,10 +14,12 @@ import fcntl
 import json
 import multiprocessing as mp
 import os
+import queue
 import random
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ from bench.lookup import mobile, write_csv
 from core.db import Database
 from core.models import ApiToken, Queue, QueueMember, Role, Team, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk
+from cti.sipp import voice_file
 from tests.cti.pbx.capture import AmiRecorder
 from tests.cti.pbx.plateau_process import PlateauProcess, serve_env
 from tests.cti.pbx.sipp import Caller, Sipp
@@ -50,6 +53,13 @@ LOAD_NICE = 19
 # its loop waited 40-110 ms for a core at times, in runs where it used a fifth of one (`--server-nice 0`).
 SERVER_NICE = -5
 MEASURED_NICE = -5  # the clients whose arrival times are the figures: the instrument must not add a wait
+# The client processes' deadlines. Each waits for every snapshot up to CONNECT_S, then says it is ready: the
+# parent gives it READY_S in all. A client process left without its stop (the parent failed, or died) ends
+# by itself once its parent is gone or `stop_within` has passed, so that no bench can outlive its run.
+CONNECT_S = 170.0
+READY_S = 200.0
+RESULTS_S = 120.0  # from the stop to each process's figures on the queue (950 sockets to close, at nice 19)
+EXIT_S = 30.0  # then to its exit, before it is terminated
 
 
 def pct(values: list[float], p: float) -> float:
@@ -112,13 +122,25 @@ def _measured(name: str) -> bool:
     return name.startswith("sup") and int(name[3:]) % SAMPLE_EVERY == 1
 
 
-def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any, nice: int = 0) -> None:
+def ws_clients(
+    url: str,
+    tokens: dict[str, str],
+    ready: Any,
+    stop: Any,
+    out: Any,
+    nice: int = 0,
+    stop_within: float = 3600.0,
+) -> None:
     """In its own process: hold every connection and note when messages arrive (epoch seconds).
 
     Agents: each complete pop, from the ring's AMI Timestamp (`event_at`). Wallboards (one in
     SAMPLE_EVERY): every event that carries an AMI Timestamp (`at`), i.e. its staleness on arrival.
-    `ready` is set once every client has received its snapshot (or after a deadline; `connected` says).
+    `ready` is set once every client has received its snapshot (or after CONNECT_S; `connected` says).
+    The figures are put on `out` once `stop` is set; without it, the process ends (figures unsent) when its
+    parent is gone or `stop_within` seconds after it started: a failed parent must not wait on it forever.
     """
+    parent = os.getppid()
+    give_up = time.monotonic() + stop_within
     # A session of its own, so that the scheduler weighs this group of clients at its own nice (autogroups):
     # the bulk below everything; the measured desks not queued behind the load (as on their own PCs).
     os.setsid()
@@ -202,10 +224,14 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
         tasks = [asyncio.create_task(client(n, t)) for n, t in tokens.items()]
         # the calls start once every client holds its snapshot: a connection storm is not what is measured
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_in.wait(), 170)
+            await asyncio.wait_for(all_in.wait(), CONNECT_S)
         counts["connected"] = len(connected)
         ready.set()
-        await asyncio.to_thread(stop.wait)
+        while not await asyncio.to_thread(stop.wait, 1.0):
+            if os.getppid() != parent or time.monotonic() > give_up:
+                for t in tasks:
+                    t.cancel()
+                return  # nobody to read the figures
         for t in tasks:
             t.cancel()
         failed = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception())
@@ -226,6 +252,60 @@ def ws_clients(url: str, tokens: dict[str, str], ready: Any, stop: Any, out: Any
         )
 
     asyncio.run(main())
+
+
+@contextlib.contextmanager
+def client_processes(
+    url: str, tokens: dict[str, str], stop_within: float
+) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The clients in two processes (see `CallCentre.run`), connected; yields `results()`, which stops them
+    and returns their figures. Whatever happens in the block, both processes are gone when it is left: a
+    bench that fails says why and exits, instead of waiting at exit for clients that wait for their stop."""
+    measured = {n: t for n, t in tokens.items() if _measured(n)}
+    bulk = {n: t for n, t in tokens.items() if n not in measured}
+    stop, out = mp.Event(), mp.Queue()
+    niced = ((measured, MEASURED_NICE), (bulk, LOAD_NICE))
+    groups = [(mp.Event(), group, nice) for group, nice in niced if group]
+    procs = [
+        mp.Process(target=ws_clients, args=(url, g, ready, stop, out, nice, stop_within))
+        for ready, g, nice in groups
+    ]
+
+    def results() -> list[dict[str, Any]]:
+        stop.set()
+        parts = []
+        for _ in procs:
+            try:
+                parts.append(out.get(timeout=RESULTS_S))
+            except queue.Empty:
+                raise RuntimeError(
+                    f"WebSocket client processes: {len(parts)} of {len(procs)} sent their figures within "
+                    f"{RESULTS_S:.0f} s of the stop"
+                ) from None
+        return parts
+
+    try:
+        for proc in procs:
+            proc.start()
+        deadline = time.monotonic() + READY_S
+        for (ready, group, _nice), proc in zip(groups, procs, strict=True):
+            while not ready.wait(1.0):
+                if proc.exitcode is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"WebSocket clients: the process of {len(group)} was not ready within "
+                        f"{READY_S:.0f} s (exit code {proc.exitcode})"
+                    )
+        yield results
+    finally:
+        stop.set()
+        deadline = time.monotonic() + EXIT_S
+        for proc in procs:
+            if proc.pid is not None:
+                proc.join(max(0.0, deadline - time.monotonic()))
+        for proc in procs:
+            if proc.is_alive():  # its queue's feeder waits for a reader that has gone, or a socket hangs
+                proc.kill()
+                proc.join(5)
 
 
 @dataclass
@@ -320,40 +400,31 @@ class CallCentre:
         # The clients that are read (agents' desks, one wallboard in SAMPLE_EVERY) live in a process of their
         # own, as each browser has its own machine: the bulk's frame handling (websockets in Python, on the
         # same cores) must not delay the reading of the frames measured. The server serves them all alike.
-        measured = {n: t for n, t in self.tokens.items() if _measured(n)}
-        bulk = {n: t for n, t in self.tokens.items() if n not in measured}
         url = f"ws://127.0.0.1:{self.http_port}/ws"
-        stop, out = mp.Event(), mp.Queue()
-        niced = ((measured, MEASURED_NICE), (bulk, LOAD_NICE))
-        groups = [(mp.Event(), group, nice) for group, nice in niced if group]
-        procs = [
-            mp.Process(target=ws_clients, args=(url, g, ready, stop, out, nice)) for ready, g, nice in groups
-        ]
-        for proc in procs:
-            proc.start()
-        for ready, _group, _nice in groups:
-            assert ready.wait(180), "WebSocket clients did not connect"
         rnd = random.Random(3)
         callers = [Caller(mobile(rnd.randrange(self.contacts)), "5551000", "Bench") for _ in range(calls)]
         server = psutil.Process(self.plateau.pid)
+        calls_s = calls / cps + 120  # SIPp's calls (4 s each, at most 400 up at once), with room
 
         async def place() -> tuple[AmiRecorder, float, float]:
             rec = AmiRecorder(self.cfg.ami_port, self.cfg.ami_user, self.cfg.ami_secret)
             await rec.start()
             cpu0, t0 = server.cpu_times(), time.monotonic()
-            proc = self.sipp.call(callers, hold_ms=4000, rate=cps, limit=400, voice=self.voice)
-            await asyncio.to_thread(proc.wait, calls / cps + 120)
+            audio = voice_file(self.work) if self.voice else None
+            proc = self.sipp.call(callers, hold_ms=4000, rate=cps, limit=400, audio=audio)
+            try:
+                await asyncio.to_thread(proc.wait, calls_s)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"SIPp's {calls} calls did not end within {calls_s:.0f} s") from None
             await asyncio.sleep(3)  # the last events
             cpu1, t1 = server.cpu_times(), time.monotonic()
             busy = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
             await rec.stop()
             return rec, t1 - t0, 100 * busy / (t1 - t0)
 
-        rec, elapsed, cpu_percent = asyncio.run(place())
-        stop.set()
-        parts = [out.get(timeout=120) for _ in procs]
-        for proc in procs:
-            proc.join(30)
+        with client_processes(url, self.tokens, stop_within=READY_S + calls_s + 600) as results:
+            rec, elapsed, cpu_percent = asyncio.run(place())
+            parts = results()
         result: dict[str, Any] = {
             key: (
                 {k: v for p in parts for k, v in p[key].items()}
