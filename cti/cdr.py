@@ -39,6 +39,7 @@ CDR_FIELDS = (
 _PLAIN = CDR_FIELDS.index("src")
 MAX_TAIL_BYTES = 32 * 1024 * 1024  # about 150,000 records: hours of a busy centre
 MARGIN_S = 60.0  # records ending this long before the last call written are read again (written once)
+SETTLE_S = 1.0  # after a snapshot, before reading: Asterisk writes a call's record as its channels go
 
 
 @dataclass(frozen=True, slots=True)

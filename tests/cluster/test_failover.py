@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import threading
 import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.dialer_tables import DialerCall, LeadAttempt
 from core.models import OpenCall
@@ -118,6 +120,45 @@ async def test_given_n1_running_both_links_when_killed_then_another_node_takes_t
     assert by_name["AcrossA"].linkedid.startswith("pbx-a-")
     assert by_name["AcrossB"].linkedid.startswith("pbx-b-")
     assert {by_name[n].outcome for n in ("AcrossA", "AcrossB")} == {"answered"}
+
+
+async def test_given_b_run_by_n1_when_a_call_begins_and_ends_before_any_node_takes_b_then_it_is_written_once(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, survivors = site.nodes["n1"], [site.nodes["n2"], site.nodes["n3"]]
+    on_b.agent(2, "answer", ring_ms=300)
+    await _login(n1, 2)
+    on_b.call(_caller("Before"), hold_ms=500)  # B's last call written: its records are read from there
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the call before the kill written")
+
+    # the survivors frozen: no node can take B's link until the call has begun and ended on B
+    for node in survivors:
+        os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        await asyncio.to_thread(n1.process.kill)
+        await asyncio.to_thread(on_b.call, _caller("InTheGap"), 1000, wait=True)
+        assert "0 active calls" in site.pbxs[1].rx("core show channels count")
+        assert await _lease_owner(site, "pbx:b") == "n1"  # dead: no node followed B during the call
+    finally:
+        for node in survivors:
+            os.kill(node.process.pid, signal.SIGCONT)
+    owners = await _wait_owners(site)
+    assert set(owners.values()) <= {"n2", "n3"}, owners
+
+    await wait_for(lambda: _rows(site, 2), 30, interval=0.2, what="the call in the gap written")
+    rows = [r for r in await site.rows() if r.caller_name == "InTheGap"]
+    assert [(r.caller_number, r.agent_id, r.outcome) for r in rows] == [
+        (KNOWN_NUMBER, site.users["agent2"], "answered")
+    ]
+    assert rows[0].linkedid.startswith("pbx-b-")
+    assert await site.row_count() == 2
+
+
+async def _lease_owner(site: Site, lease: str) -> str | None:
+    async with site.db.session() as s:
+        owner = await s.scalar(text("SELECT owner FROM leases WHERE name = :name"), {"name": lease})
+    return str(owner) if owner is not None else None
 
 
 async def test_given_n1_running_both_links_when_cut_from_postgresql_then_it_drops_them_before_another_takes(
