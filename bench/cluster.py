@@ -278,6 +278,8 @@ async def run(
                 sipp.stop()
         written, duplicates, unobserved = await history(site.db.url)
     seen = set().union(*(t.linkedids for t in trunks))
+    if seen - written:  # to look them up in the nodes' logs and Asterisk's records
+        print(json.dumps({"lost_linkedids": sorted(seen - written)}), file=sys.stderr, flush=True)
     across, own, unplaced = [], [], 0
     firsts: dict[tuple[str, str], tuple[str, float, float]] = {}  # a pop sent again on a socket counts once
     for node, pop_id, linkedid, event_at, lat in parts["pops"]:
