@@ -155,6 +155,53 @@ async def test_given_b_run_by_n1_when_a_call_begins_and_ends_before_any_node_tak
     assert await site.row_count() == 2
 
 
+async def test_given_a_call_ringing_on_b_when_n1_dies_and_is_answered_before_a_takeover_then_its_row_says_so(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, survivors = site.nodes["n1"], [site.nodes["n2"], site.nodes["n3"]]
+    on_b.agent(2, "answer", ring_ms=2000)  # under the queue's ring timeout (3 s): answered on the first ring
+    await _login(n1, 2)
+    on_b.call(_caller("Ringing"), hold_ms=8000)  # ends well after another node has taken B's link
+
+    async def ringing() -> bool:
+        return _agent2_leg(site.pbxs[1]) == "Ringing" and await _queued(site)
+
+    await wait_for(ringing, 15, interval=0.1, what="agent2 ringing, the call noted queued by n1")
+    for node in survivors:  # frozen: the answer happens while no node follows B
+        os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        await asyncio.to_thread(n1.process.kill)
+        await wait_for(lambda: _agent2_leg(site.pbxs[1]) == "Up", 10, interval=0.1, what="agent2 answered")
+        assert await _lease_owner(site, "pbx:b") == "n1"
+    finally:
+        for node in survivors:
+            os.kill(node.process.pid, signal.SIGCONT)
+    await _wait_owners(site)
+
+    await wait_for(lambda: _rows(site, 1), 40, interval=0.2, what="the call's row")
+    rows = await site.rows()
+    assert [(r.caller_name, r.outcome, r.agent_id, r.queue) for r in rows] == [
+        ("Ringing", "answered", site.users["agent2"], "support")
+    ]
+    assert rows[0].answered_at is not None
+
+
+def _agent2_leg(pbx: PrivateAsterisk) -> str | None:
+    """The state of agent2's channel on the PBX (`Ringing`, `Up`), None without one."""
+    for line in pbx.rx("core show channels concise").splitlines():
+        fields = line.split("!")
+        if fields[0].startswith("PJSIP/agent2-") and len(fields) > 4:
+            return fields[4]
+    return None
+
+
+async def _queued(site: Site) -> bool:
+    """n1's note of the call says which queue it waits in (what the next owner learns it from)."""
+    async with site.db.session() as s:
+        return any(note.get("queue") for note in await s.scalars(select(OpenCall.data)))
+
+
 async def _lease_owner(site: Site, lease: str) -> str | None:
     async with site.db.session() as s:
         owner = await s.scalar(text("SELECT owner FROM leases WHERE name = :name"), {"name": lease})
