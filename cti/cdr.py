@@ -144,6 +144,14 @@ def calls_from_lines(lines: Iterable[CdrLine], since: float, until: float) -> li
     return sorted(out, key=lambda r: r.offered_at)
 
 
+def read_from(last_written: float | None, noted: Iterable[float]) -> float | None:
+    """Where a server's records are read from after a gap: the end of its last call written, or the start of
+    the earliest of its calls noted in progress when earlier (they ended after they began). None when there
+    is neither: nothing of that server was ever followed, no gap to fill."""
+    starts = [*noted, *([last_written] if last_written is not None else [])]
+    return min(starts) if starts else None
+
+
 def read_tail(path: Path, max_bytes: int = MAX_TAIL_BYTES) -> tuple[list[CdrLine], int]:
     """The records of the file's last `max_bytes` (the first, partial line dropped), and how many lines did
     not parse. A missing file has none."""

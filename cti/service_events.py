@@ -106,7 +106,12 @@ class EventPath:
                 await self.history.take_notes(prefix)
             since = self._cdr_since.get(unit.lease)
             if since is None:  # first snapshot since start or since the link was gained: what is written
-                since = await self.history.last_ended_at(prefix)
+                noted = [
+                    float(note["offered_at"])
+                    for linkedid, note in self.history.recovered.items()
+                    if linkedid.startswith(prefix) and note.get("offered_at") is not None
+                ]
+                since = cdr.read_from(await self.history.last_ended_at(prefix), noted)
             found = await self._records(unit, prefix, since, until)
         except Exception:
             log.exception("history: the calls of %s that ended unseen could not be read", unit.lease)

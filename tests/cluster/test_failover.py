@@ -187,6 +187,40 @@ async def test_given_a_call_ringing_on_b_when_n1_dies_and_is_answered_before_a_t
     assert rows[0].answered_at is not None
 
 
+async def test_given_a_call_answered_on_b_when_n1_dies_and_ends_before_a_takeover_then_its_true_end_is_kept(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, survivors = site.nodes["n1"], [site.nodes["n2"], site.nodes["n3"]]
+    on_b.agent(2, "answer", ring_ms=300)
+    await _login(n1, 2)
+    on_b.call(_caller("Across"), hold_ms=3000)
+    await wait_for(lambda: _noted_answered(site, 1), 15, interval=0.1, what="the call noted answered by n1")
+    for node in survivors:  # frozen: the call ends while no node follows B
+        os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        await asyncio.to_thread(n1.process.kill)
+        await wait_for(lambda: _agent2_leg(site.pbxs[1]) is None, 15, interval=0.1, what="the call's end")
+        ended = time.time()
+    finally:
+        for node in survivors:
+            os.kill(node.process.pid, signal.SIGCONT)
+    await _wait_owners(site)
+
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the call's row")
+    (row,) = await site.rows()
+    assert (row.caller_name, row.outcome, row.agent_id, row.queue) == (
+        "Across",
+        "answered",
+        site.users["agent2"],
+        "support",
+    )
+    # from B's call records, not when the next owner found it gone; its talk time known
+    assert row.ended_at is not None and row.ended_at.timestamp() <= ended
+    assert row.answered_at is not None and row.talk_s is not None and row.talk_s > 1
+    assert abs(row.talk_s - (row.ended_at - row.answered_at).total_seconds()) < 0.01
+
+
 def _agent2_leg(pbx: PrivateAsterisk) -> str | None:
     """The state of agent2's channel on the PBX (`Ringing`, `Up`), None without one."""
     for line in pbx.rx("core show channels concise").splitlines():
