@@ -1,9 +1,10 @@
 """Three nodes, two PBXs: n1 runs both links (the harness starts it first). A desk on another node gets the
 pops of n1's link; killing n1 (SIGKILL) or cutting it from PostgreSQL moves both links to another node,
 which writes the calls n1 left in progress; every call that ended is exactly one history row, those that
-ended or were answered while no node followed the server (the survivors frozen) from its call records. A campaign
-run by n1 with an agent on each server dials over both; a desk whose node is killed during its call is back
-on a survivor, showing the call, within ttl + one renewal + a margin, and then follows the new owner."""
+ended or were answered while no node followed the server (the survivors frozen) from its call records. A
+campaign run by n1 with an agent on each server dials over both; a desk whose node is killed during its call
+is back on a survivor, showing the call, within ttl + one renewal + a margin, and then follows the new
+owner."""
 
 from __future__ import annotations
 
