@@ -116,6 +116,28 @@ def merge_note(rec: CallRecord, note: dict[str, Any]) -> CallRecord:
     )
 
 
+def settle_gap(
+    notes: dict[str, dict[str, Any]],
+    live: set[str],
+    found: list[CallRecord],
+    seen: set[str],
+    now: float,
+) -> list[CallRecord]:
+    """What to write of a server's calls that ended while no one followed it (Plateau down, or its link
+    between two nodes), once its channels are listed again (`live`). A call noted in progress (`notes`) and
+    gone: Asterisk's record of it (`found`: true end, agent) with what the note knew, else the note alone
+    (ended at the latest `now`). A call in the records alone began and ended unseen; written unless it is
+    up or was seen ending (`seen`)."""
+    by_id = {rec.linkedid: rec for rec in found}
+    out = [
+        merge_note(by_id[linkedid], note) if linkedid in by_id else record_from_note(linkedid, note, now)
+        for linkedid, note in notes.items()
+        if linkedid not in live
+    ]
+    out += [rec for rec in found if rec.linkedid not in notes and rec.linkedid not in live | seen]
+    return sorted(out, key=lambda rec: rec.offered_at)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """The database is away or cannot write (connection refused or cut, server shutting down, disk full),
     as opposed to refusing a row's data: the first is waited for, the second is dead-lettered."""
@@ -190,8 +212,9 @@ class CallHistoryWriter:
         self._open: dict[str, dict[str, Any]] = {}  # calls in progress → their note
         self._dirty: set[str] = set()  # notes changed since written
         self._notes_queued = False
+        self._held: set[str] = set()  # prefixes whose notes wait for `take_notes`
         self.recovered: dict[str, dict[str, Any]] = {}  # notes a previous run left (`load_open`)
-        self.adopting: set[str] = set()  # servers' links gained from another node: their notes to `adopt`
+        self.adopting: set[str] = set()  # servers' links gained from another node: their notes to take
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -207,9 +230,12 @@ class CallHistoryWriter:
             note = self._open.setdefault(event.linkedid, {})
             note_event(note, event, self.direction_of(event.linkedid))
             self._dirty.add(event.linkedid)
-            if not self._notes_queued:
-                self._notes_queued = True
-                self.queue.put_nowait(_NOTES)  # type: ignore[arg-type]
+            self._queue_notes()
+
+    def _queue_notes(self) -> None:
+        if not self._notes_queued:
+            self._notes_queued = True
+            self.queue.put_nowait(_NOTES)  # type: ignore[arg-type]
 
     def _enqueue(self, rec: CallRecord) -> None:
         self._idle.clear()
@@ -224,25 +250,47 @@ class CallHistoryWriter:
         if rows:
             log.info("history: %d call(s) in progress when the previous run stopped", len(rows))
 
-    async def adopt(self, prefix: str, live: Callable[[], set[str]], now: float) -> int:
-        """A server's link taken over from another node, after its first snapshot: the calls that node noted
-        in progress there (ids starting with `prefix`) are this node's to write. Those Asterisk no longer
-        carries (`live()`) ended meanwhile and are written from their notes; the others end as they go."""
-        async with self.db.session() as s:
-            query = select(OpenCall.linkedid, OpenCall.data).where(
-                OpenCall.linkedid.startswith(prefix, autoescape=True)
-            )
-            rows = (await s.execute(query)).all()
+    def hold_notes(self, prefix: str) -> None:
+        """A server's link just gained: this node's notes of its calls (ids starting with `prefix`) are not
+        written until the previous owner's are read (`take_notes`), which they would replace."""
+        self._held.add(prefix)
+
+    async def take_notes(self, prefix: str) -> int:
+        """A server's link taken over from another node: the notes that node left of its calls in progress
+        there (ids starting with `prefix`) are this node's to write (`close_gap`, or at their end). What it
+        knew first (start, caller, answer) wins over what this node saw of the same call since."""
+        try:
+            async with self.db.session() as s:
+                query = select(OpenCall.linkedid, OpenCall.data).where(
+                    OpenCall.linkedid.startswith(prefix, autoescape=True)
+                )
+                rows = (await s.execute(query)).all()
+        finally:
+            self._held.discard(prefix)
         for linkedid, data in rows:
-            if linkedid not in self._open:  # one this node has followed since the snapshot keeps its note
-                self.recovered[linkedid] = dict(data)
-        mine = {linkedid for linkedid, _data in rows if linkedid in self.recovered}
-        gone = mine - live()
-        for linkedid in gone:
-            self._enqueue(record_from_note(linkedid, self.recovered.pop(linkedid), now))
-        if rows:
-            log.info("history: took over %d call(s) in progress, %d ended", len(mine), len(gone))
-        return len(gone)
+            self.recovered[linkedid] = dict(data)
+            if linkedid in self._open:
+                self._open[linkedid] = {**self._open[linkedid], **data}
+                self._dirty.add(linkedid)
+        if any(linkedid.startswith(prefix) for linkedid in self._dirty):
+            self._queue_notes()  # those held meanwhile
+        return len(rows)
+
+    def close_gap(
+        self, prefix: str, live: set[str], found: list[CallRecord], seen: set[str], now: float
+    ) -> list[CallRecord]:
+        """After a server's channel snapshot (`live`: the calls it carries): its calls that ended while no
+        one followed it are written, from Asterisk's records (`found`) and the notes left (`recovered`);
+        `seen`: calls this node saw end. The calls still up end as adopted calls."""
+        notes = {k: v for k, v in self.recovered.items() if k.startswith(prefix)}
+        records = settle_gap(notes, live, found, seen, now)
+        for rec in records:
+            self.recovered.pop(rec.linkedid, None)
+            self._enqueue(rec)
+        if records:
+            gone = sum(1 for k in notes if k not in live)
+            log.info("history: %d call(s) ended unseen (%d noted in progress)", len(records), gone)
+        return records
 
     def forget(self, prefix: str) -> None:
         """A server's link lost to another node: its calls in progress (ids starting with `prefix`) are that
@@ -252,26 +300,25 @@ class CallHistoryWriter:
                 del notes[linkedid]
         self._dirty = {k for k in self._dirty if not k.startswith(prefix)}
 
-    def close_unseen(self, live: set[str], now: float) -> int:
-        """After the first channel snapshot: the recovered calls Asterisk no longer carries ended while
-        Plateau was away; they are written from their notes. The others end as adopted calls."""
-        gone = [linkedid for linkedid in self.recovered if linkedid not in live]
-        for linkedid in gone:
-            self._enqueue(record_from_note(linkedid, self.recovered.pop(linkedid), now))
-        return len(gone)
-
-    def backfill(self, records: list[CallRecord]) -> None:
-        """Calls Plateau did not see, from Asterisk's call records: written unless already there."""
-        for rec in records:
-            self._enqueue(rec)
-
-    async def last_ended_at(self) -> float | None:
-        """When the last call written ended (the backfill reads Asterisk's records from there)."""
+    async def last_ended_at(self, prefix: str = "") -> float | None:
+        """When the last call written whose id starts with `prefix` (a server's) ended: Asterisk's records of
+        that server are read from there on."""
+        query = select(func.max(Call.ended_at))
+        if prefix:
+            query = query.where(Call.linkedid.startswith(prefix, autoescape=True))
         async with self.db.session() as s:
-            last = await s.scalar(select(func.max(Call.ended_at)))
+            last = await s.scalar(query)
         if last is None:
             return None
         return (last if last.tzinfo else last.replace(tzinfo=UTC)).timestamp()
+
+    async def unwritten(self, linkedids: list[str]) -> set[str]:
+        """Those of `linkedids` that have no row yet."""
+        if not linkedids:
+            return set()
+        async with self.db.session() as s:
+            there = set(await s.scalars(select(Call.linkedid).where(Call.linkedid.in_(linkedids))))
+        return set(linkedids) - there
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="call-history")
@@ -398,7 +445,11 @@ class CallHistoryWriter:
     async def write(self, records: list[CallRecord]) -> int:
         """Insert the calls that are not there yet, with a timeline entry for the matched contact; in the same
         transaction, note the calls in progress and drop the notes of those written."""
-        notes = {linkedid: dict(self._open[linkedid]) for linkedid in self._dirty if linkedid in self._open}
+        notes = {
+            linkedid: dict(self._open[linkedid])
+            for linkedid in self._dirty
+            if linkedid in self._open and not any(linkedid.startswith(p) for p in self._held)
+        }
         self._dirty.difference_update(notes)
         if not records and not notes:
             return 0

@@ -316,6 +316,8 @@ async def run(
                 sipp.stop()
         written, duplicates, unobserved = await history(site.db.url)
     seen = set().union(*(t.linkedids for t in trunks))
+    if seen - written:  # to look them up in the nodes' logs and Asterisk's records
+        print(json.dumps({"lost_linkedids": sorted(seen - written)}), file=sys.stderr, flush=True)
     across, own, made, bus_added, unplaced = [], [], [], [], 0
     on_owner: dict[str, float] = {}  # pop_id -> its arrival on a desk of the node running the link
     placed = []

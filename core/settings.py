@@ -69,7 +69,10 @@ class PbxServer(BaseModel):
     """One Asterisk of PLATEAU_PBX_SERVERS (JSON): its manager interface, its carrier trunks (PJSIP endpoints
     whose calls are inbound) and how many channels it may carry (None: no limit; the dialer spreads its
     calls by what is left). `name` is Plateau's label for it (users' `pbx`, `?pbx=`, /healthz); None only for
-    the one server built from the `ami_*` settings, which is then named by its Asterisk's SystemName."""
+    the one server built from the `ami_*` settings, which is then named by its Asterisk's SystemName.
+    `cdr_file`: that Asterisk's call records (cti/cdr.py) as this node reads them (e.g. a read-only mount of
+    its log folder), from which the calls that began and ended while no node followed it are written; None:
+    none are (the one server of the `ami_*` settings reads PLATEAU_PBX_CDR_FILE)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, pattern=PBX_NAME)
@@ -79,6 +82,7 @@ class PbxServer(BaseModel):
     ami_secret: SecretStr = SecretStr(DEV_AMI_SECRET)
     trunks: list[str] = ["trunk"]
     channel_limit: int | None = Field(default=None, ge=1)
+    cdr_file: Path | None = None
 
 
 class Settings(BaseSettings):
@@ -300,6 +304,7 @@ class Settings(BaseSettings):
                 ami_user=self.ami_user,
                 ami_secret=self.ami_secret,
                 trunks=self.trunk_names,
+                cdr_file=self.pbx_cdr_file,
             )
         ]
 

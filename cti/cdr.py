@@ -39,6 +39,7 @@ CDR_FIELDS = (
 _PLAIN = CDR_FIELDS.index("src")
 MAX_TAIL_BYTES = 32 * 1024 * 1024  # about 150,000 records: hours of a busy centre
 MARGIN_S = 60.0  # records ending this long before the last call written are read again (written once)
+SETTLE_S = 1.0  # after a snapshot, before reading: Asterisk writes a call's record as its channels go
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,14 @@ def calls_from_lines(lines: Iterable[CdrLine], since: float, until: float) -> li
             )
         )
     return sorted(out, key=lambda r: r.offered_at)
+
+
+def read_from(last_written: float | None, noted: Iterable[float]) -> float | None:
+    """Where a server's records are read from after a gap: the end of its last call written, or the start of
+    the earliest of its calls noted in progress when earlier (they ended after they began). None when there
+    is neither: nothing of that server was ever followed, no gap to fill."""
+    starts = [*noted, *([last_written] if last_written is not None else [])]
+    return min(starts) if starts else None
 
 
 def read_tail(path: Path, max_bytes: int = MAX_TAIL_BYTES) -> tuple[list[CdrLine], int]:

@@ -90,7 +90,9 @@ class CtiService(EventPath, AgentControls, LiveViews):
         self._wrapup_timers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._channels_seen = False
-        self._cdr_since: float | None = None  # Asterisk's call records are read from there on (re)connect
+        # per server's lease: its Asterisk's call records are read from there on (re)connect; unset, from
+        # the last call of the server written (read at the first snapshot since start or since gained)
+        self._cdr_since: dict[str, float] = {}
         self._ended_recently: OrderedDict[str, tuple[float, CallRecord]] = OrderedDict()
         # called with every validated AmiEvent before the tracker (the dialer follows its own channels)
         self.raw_listeners: list[Callable[[AmiEvent], None]] = [self.recorder.on_raw]
@@ -102,9 +104,6 @@ class CtiService(EventPath, AgentControls, LiveViews):
         await self.screenpop.warm()
         if self.leases.local:  # calls a killed run left in progress: closed after the snapshot
             await self.history.load_open()  # (several nodes: each server's, when its link is gained)
-        self._cdr_since = (
-            await self.history.last_ended_at()
-        )  # the backfill reads Asterisk's records from there
         self.history.start()
         self.state_log.start()
         for job in self._background:
@@ -141,6 +140,7 @@ class CtiService(EventPath, AgentControls, LiveViews):
         from it here (the notes of its calls in progress stay in the database for the new owner)."""
         prefix = self.calls_prefix(unit)
         unit.forget_calls()
+        self._cdr_since.pop(unit.lease, None)  # the next owner writes what ends from now on
         if isinstance(self.tracker, TrackerSet):
             self.tracker.trackers[self.units.index(unit)] = unit.tracker
         else:

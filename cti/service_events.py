@@ -22,6 +22,7 @@ from cti.events import (
     CallLeftQueue,
     CallOffered,
     CallQueued,
+    CallRecord,
     CallTransferred,
     Direction,
     HeldPartyLeft,
@@ -85,44 +86,62 @@ class EventPath:
             return
         for event in events:
             self.bus.publish(event)
-        if isinstance(item, ChannelsSnapshot) and unit.lease in self.history.adopting:
-            prefix = self.calls_prefix(unit)
-            if prefix is not None:  # a link taken over: the previous owner's notes of its calls
-                self.history.adopting.discard(unit.lease)
-                self._spawn(self.history.adopt(prefix, lambda: set(self.tracker.calls), now))
-        if isinstance(item, ChannelsSnapshot) and unit is self.units[0]:  # PLATEAU_PBX_CDR_FILE is its
-            # on every (re)connect: the calls that began and ended while Plateau was not looking, from
-            # Asterisk's call records; the calls up are the tracker's. On the first since start, the calls a
-            # killed run left noted in progress that ended while it was away are written from their notes.
-            live = set(self.tracker.calls)
-            skip = live | set(self.history.recovered)
-            if self.history.recovered:
-                self.history.close_unseen(live, now)
-            self._spawn(self._backfill(skip, now))
+        if isinstance(item, ChannelsSnapshot) and (prefix := self.calls_prefix(unit)) is not None:
+            # on every (re)connect or takeover: the server's calls that ended while no one followed them,
+            # from the notes left of those in progress and from Asterisk's records; the calls up are the
+            # tracker's (adopted)
+            taken = unit.lease in self.history.adopting
+            self.history.adopting.discard(unit.lease)
+            if taken:
+                self.history.hold_notes(prefix)
+            self._spawn(self._close_gap(unit, prefix, set(unit.tracker.calls), taken, now))
 
-    async def _backfill(self, skip: set[str], until: float) -> None:
-        """Write the inbound calls Asterisk recorded (its CDR file) that ended after the last call written
-        and before this snapshot, and that Plateau did not see: once each (ON CONFLICT by Linkedid)."""
-        path, since = self.settings.pbx_cdr_file, self._cdr_since
-        if since is None:  # nothing written yet: no outage to fill
-            self._cdr_since = until
-            return
+    async def _close_gap(self, unit: PbxUnit, prefix: str, live: set[str], taken: bool, until: float) -> None:
+        """Write the calls of `unit`'s server (ids starting with `prefix`) that ended before this snapshot
+        unseen: those noted in progress (by a killed run, or by the node the link was `taken` from) that
+        Asterisk no longer carries, and the inbound calls its records (the server's `cdr_file`) say ended
+        after the last one of the server written. Once each (ON CONFLICT by Linkedid)."""
         try:
-            lines, bad = await asyncio.to_thread(cdr.read_tail, path)
-            calls = [
-                c
-                for c in cdr.calls_from_lines(lines, since - cdr.MARGIN_S, until)
-                if c.linkedid not in skip and c.linkedid not in self._ended_recently
-            ]
+            if taken:
+                await self.history.take_notes(prefix)
+            since = self._cdr_since.get(unit.lease)
+            if since is None:  # first snapshot since start or since the link was gained: what is written
+                noted = [
+                    float(note["offered_at"])
+                    for linkedid, note in self.history.recovered.items()
+                    if linkedid.startswith(prefix) and note.get("offered_at") is not None
+                ]
+                since = cdr.read_from(await self.history.last_ended_at(prefix), noted)
+            found = await self._records(unit, prefix, since, until)
         except Exception:
-            log.exception("history: Asterisk's call records %s could not be read", path)
-            return
+            log.exception("history: the calls of %s that ended unseen could not be read", unit.lease)
+            found = []
+        if not unit.owned and not self.leases.local:
+            return  # the link was lost meanwhile: its next owner writes them
+        self._cdr_since[unit.lease] = max(until, self._cdr_since.get(unit.lease) or until)
+        self.history.close_gap(prefix, live, found, set(self._ended_recently), until)
+
+    async def _records(
+        self, unit: PbxUnit, prefix: str, since: float | None, until: float
+    ) -> list[CallRecord]:
+        """The inbound calls of Asterisk's records of `unit` that ended between `since` (less a margin) and
+        `until`, not written yet. None before anything of the server was written: no outage to fill."""
+        path = unit.server.cdr_file
+        if since is None or path is None:
+            return []
+        await asyncio.sleep(cdr.SETTLE_S)  # the records of the calls that ended just before the snapshot
+        lines, bad = await asyncio.to_thread(cdr.read_tail, path)
         if bad:
             log.warning("history: %d line(s) of %s are not call records; skipped", bad, path)
-        self._cdr_since = max(since, until)  # the tracker saw the calls that ended since this snapshot
-        self.history.backfill(calls)
-        if calls:
-            log.info("history: %d call(s) found in Asterisk's call records (not seen by Plateau)", len(calls))
+        calls = [
+            c
+            for c in cdr.calls_from_lines(lines, since - cdr.MARGIN_S, until)
+            if c.linkedid.startswith(prefix)
+        ]
+        new = await self.history.unwritten([c.linkedid for c in calls])
+        if new:
+            log.info("history: %d call(s) of %s found in Asterisk's call records", len(new), unit.lease)
+        return [c for c in calls if c.linkedid in new]
 
     def direction_of(self, linkedid: str) -> Direction | None:
         call = self.tracker.calls.get(linkedid)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from cti.events import (
+    Direction,
     DomainEvent,
     Snapshot,
 )
 from cti.tracking.core import TrackerCore
 from cti.tracking.state import (
+    CHANNEL_UP,
     STATUS_NAMES,
 )
 
@@ -30,9 +32,25 @@ class Resync(TrackerCore):
                 call.ringing.pop(uid, None)
         for call in [c for c in self.calls.values() if not c.legs]:
             self._end(call, at, out, "interrupted")
-        for uid, ch in live.items():
+        # a call's first channel (its Uniqueid is the Linkedid) first: it tells the call's direction
+        for uid, ch in sorted(live.items(), key=lambda item: item[0] != item[1].get("Linkedid")):
             if uid and uid not in self.legs:
                 self._add_leg(self._leg_from(ch, "", at), out)
+        for uid, ch in live.items():  # an agent's phone up on a call not known answered: answered unseen
+            leg = self.legs.get(uid)
+            call = self.calls.get(leg.linkedid) if leg is not None else None
+            if (
+                leg is not None
+                and call is not None
+                and call.direction is Direction.inbound
+                and call.answered_at is None
+                and ch.get("ChannelState") == CHANNEL_UP
+                and leg.endpoint not in self.trunks
+                and self._is_agent(leg.endpoint)
+            ):
+                if call.queue and call.left_queue_at is None:
+                    self._leave_queue(call, "answered", at, out)
+                self._answer(call, leg.endpoint, at, out)
         return out
 
     def resync_queues(

@@ -13,6 +13,7 @@ from cti.events import (
 WRAPUP_REASON = "wrapup"
 BUSY_CAUSES = frozenset({"17", "21"})  # user busy, call rejected
 CHANNEL_RINGING = "5"  # AST_STATE_RINGING: the phone is ringing
+CHANNEL_UP = "6"  # AST_STATE_UP: answered
 SOFTHANGUP_SHUTDOWN = "4"  # AST_SOFTHANGUP_SHUTDOWN, as SoftHangupRequest reports it on `core restart`
 RINGING = frozenset({"RINGING", "RINGINUSE", "6", "7"})
 BUSY = frozenset({"INUSE", "BUSY", "ONHOLD", "2", "3", "8"})

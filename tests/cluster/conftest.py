@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from app import migrate
 from core.db import Database
 from core.models import Call, User
-from cti.pbx_process import PrivateAsterisk
+from cti.pbx_process import PrivateAsterisk, cdr_file
 from tests.app.test_leases import Proxy
 from tests.conftest import wait_for
 from tests.cti.pbx.conftest import WsClient, pbxs_running, seed
@@ -135,9 +135,16 @@ class Site:
 
 
 def _servers(a: PrivateAsterisk, a_port: int, b: PrivateAsterisk) -> str:
+    """Each server's manager and its call records (cdr_custom's file, read by every node)."""
     return json.dumps(
         [
-            {"name": name, "ami_port": port, "ami_user": p.cfg.ami_user, "ami_secret": p.cfg.ami_secret}
+            {
+                "name": name,
+                "ami_port": port,
+                "ami_user": p.cfg.ami_user,
+                "ami_secret": p.cfg.ami_secret,
+                "cdr_file": str(cdr_file(p.cfg.runtime)),
+            }
             for name, p, port in (("a", a, a_port), ("b", b, b.cfg.ami_port))
         ]
     )
@@ -172,6 +179,8 @@ async def site_running(
     proxy = Proxy(int(host.rsplit(":", 1)[1]))
     await proxy.start()
     a, b = two_pbxs
+    for pbx in two_pbxs:  # the PBXs serve every test: the calls of the tests before are not this site's
+        await asyncio.to_thread(cdr_file(pbx.cfg.runtime).write_bytes, b"")  # (opened for each record)
     a_proxy = AmiProxy(a.cfg.ami_port)
     await a_proxy.start()
     nodes: dict[str, Node] = {}
@@ -190,7 +199,6 @@ async def site_running(
             **LEASES,
             **(node_env or {}),
         )
-        env.pop("PLATEAU_PBX_CDR_FILE")  # the CDR file is the first server's, shared by the module's tests
         process = PlateauProcess(env, tmp_path / f"{name}.log", host=_bindable(NODE_HOSTS[name]))
         nodes[name] = Node(name, process, tokens, proxy if name == "n1" else None)
     site = Site(db, two_pbxs, nodes, users, a_proxy)

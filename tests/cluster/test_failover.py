@@ -1,19 +1,23 @@
 """Three nodes, two PBXs: n1 runs both links (the harness starts it first). A desk on another node gets the
 pops of n1's link; killing n1 (SIGKILL) or cutting it from PostgreSQL moves both links to another node,
-which writes the calls n1 left in progress; every call that ended is exactly one history row. A campaign
-run by n1 with an agent on each server dials over both; a desk whose node is killed during its call is back
-on a survivor, showing the call, within ttl + one renewal + a margin, and then follows the new owner."""
+which writes the calls n1 left in progress; every call that ended is exactly one history row, those that
+ended or were answered while no node followed the server (the survivors frozen) from its call records. A
+campaign run by n1 with an agent on each server dials over both; a desk whose node is killed during its call
+is back on a survivor, showing the call, within ttl + one renewal + a margin, and then follows the new
+owner."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import threading
 import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.dialer_tables import DialerCall, LeadAttempt
 from core.models import OpenCall
@@ -124,6 +128,126 @@ async def test_given_n1_running_both_links_when_killed_then_another_node_takes_t
     assert by_name["AcrossA"].linkedid.startswith("pbx-a-")
     assert by_name["AcrossB"].linkedid.startswith("pbx-b-")
     assert {by_name[n].outcome for n in ("AcrossA", "AcrossB")} == {"answered"}
+
+
+async def test_given_b_run_by_n1_when_a_call_begins_and_ends_before_any_node_takes_b_then_it_is_written_once(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, survivors = site.nodes["n1"], [site.nodes["n2"], site.nodes["n3"]]
+    on_b.agent(2, "answer", ring_ms=300)
+    await _login(n1, 2)
+    on_b.call(_caller("Before"), hold_ms=500)  # B's last call written: its records are read from there
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the call before the kill written")
+
+    # the survivors frozen: no node can take B's link until the call has begun and ended on B
+    for node in survivors:
+        os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        await asyncio.to_thread(n1.process.kill)
+        await asyncio.to_thread(on_b.call, _caller("InTheGap"), 1000, wait=True)
+        assert "0 active calls" in site.pbxs[1].rx("core show channels count")
+        assert await _lease_owner(site, "pbx:b") == "n1"  # dead: no node followed B during the call
+    finally:
+        for node in survivors:
+            os.kill(node.process.pid, signal.SIGCONT)
+    owners = await _wait_owners(site)
+    assert set(owners.values()) <= {"n2", "n3"}, owners
+
+    await wait_for(lambda: _rows(site, 2), 30, interval=0.2, what="the call in the gap written")
+    rows = [r for r in await site.rows() if r.caller_name == "InTheGap"]
+    assert [(r.caller_number, r.agent_id, r.outcome) for r in rows] == [
+        (KNOWN_NUMBER, site.users["agent2"], "answered")
+    ]
+    assert rows[0].linkedid.startswith("pbx-b-")
+    assert await site.row_count() == 2
+
+
+async def test_given_a_call_ringing_on_b_when_n1_dies_and_is_answered_before_a_takeover_then_its_row_says_so(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, survivors = site.nodes["n1"], [site.nodes["n2"], site.nodes["n3"]]
+    on_b.agent(2, "answer", ring_ms=2000)  # under the queue's ring timeout (3 s): answered on the first ring
+    await _login(n1, 2)
+    on_b.call(_caller("Ringing"), hold_ms=8000)  # ends well after another node has taken B's link
+
+    async def ringing() -> bool:
+        return _agent2_leg(site.pbxs[1]) == "Ringing" and await _queued(site)
+
+    await wait_for(ringing, 15, interval=0.1, what="agent2 ringing, the call noted queued by n1")
+    for node in survivors:  # frozen: the answer happens while no node follows B
+        os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        await asyncio.to_thread(n1.process.kill)
+        await wait_for(lambda: _agent2_leg(site.pbxs[1]) == "Up", 10, interval=0.1, what="agent2 answered")
+        assert await _lease_owner(site, "pbx:b") == "n1"
+    finally:
+        for node in survivors:
+            os.kill(node.process.pid, signal.SIGCONT)
+    await _wait_owners(site)
+
+    await wait_for(lambda: _rows(site, 1), 40, interval=0.2, what="the call's row")
+    rows = await site.rows()
+    assert [(r.caller_name, r.outcome, r.agent_id, r.queue) for r in rows] == [
+        ("Ringing", "answered", site.users["agent2"], "support")
+    ]
+    assert rows[0].answered_at is not None
+
+
+async def test_given_a_call_answered_on_b_when_n1_dies_and_ends_before_a_takeover_then_its_true_end_is_kept(
+    site: Site, phones: tuple[Sipp, Sipp]
+) -> None:
+    _, on_b = phones
+    n1, survivors = site.nodes["n1"], [site.nodes["n2"], site.nodes["n3"]]
+    on_b.agent(2, "answer", ring_ms=300)
+    await _login(n1, 2)
+    on_b.call(_caller("Across"), hold_ms=3000)
+    await wait_for(lambda: _noted_answered(site, 1), 15, interval=0.1, what="the call noted answered by n1")
+    for node in survivors:  # frozen: the call ends while no node follows B
+        os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        await asyncio.to_thread(n1.process.kill)
+        await wait_for(lambda: _agent2_leg(site.pbxs[1]) is None, 15, interval=0.1, what="the call's end")
+        ended = time.time()
+    finally:
+        for node in survivors:
+            os.kill(node.process.pid, signal.SIGCONT)
+    await _wait_owners(site)
+
+    await wait_for(lambda: _rows(site, 1), 30, interval=0.2, what="the call's row")
+    (row,) = await site.rows()
+    assert (row.caller_name, row.outcome, row.agent_id, row.queue) == (
+        "Across",
+        "answered",
+        site.users["agent2"],
+        "support",
+    )
+    # from B's call records, not when the next owner found it gone; its talk time known
+    assert row.ended_at is not None and row.ended_at.timestamp() <= ended
+    assert row.answered_at is not None and row.talk_s is not None and row.talk_s > 1
+    assert abs(row.talk_s - (row.ended_at - row.answered_at).total_seconds()) < 0.01
+
+
+def _agent2_leg(pbx: PrivateAsterisk) -> str | None:
+    """The state of agent2's channel on the PBX (`Ringing`, `Up`), None without one."""
+    for line in pbx.rx("core show channels concise").splitlines():
+        fields = line.split("!")
+        if fields[0].startswith("PJSIP/agent2-") and len(fields) > 4:
+            return fields[4]
+    return None
+
+
+async def _queued(site: Site) -> bool:
+    """n1's note of the call says which queue it waits in (what the next owner learns it from)."""
+    async with site.db.session() as s:
+        return any(note.get("queue") for note in await s.scalars(select(OpenCall.data)))
+
+
+async def _lease_owner(site: Site, lease: str) -> str | None:
+    async with site.db.session() as s:
+        owner = await s.scalar(text("SELECT owner FROM leases WHERE name = :name"), {"name": lease})
+    return str(owner) if owner is not None else None
 
 
 async def test_given_n1_running_both_links_when_cut_from_postgresql_then_it_drops_them_before_another_takes(

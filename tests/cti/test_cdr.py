@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cti.cdr import CDR_FIELDS, CdrLine, caller_of, calls_from_lines, parse_line, read_tail
+from cti.cdr import CDR_FIELDS, CdrLine, caller_of, calls_from_lines, parse_line, read_from, read_tail
 from cti.events import CallerId, Direction
 
 T0 = 1_796_634_138.6
@@ -188,3 +188,19 @@ def test_given_a_big_file_when_its_tail_is_read_then_it_stays_within_the_bound_a
     path.write_text(old + new + cdr(linkedid="writing")[:30])  # a line still being written
     got, bad = read_tail(path, max_bytes=len(new) + 100)
     assert [g.linkedid for g in got] == ["new"] and bad == 1  # the cut first line is dropped, not counted
+
+
+@pytest.mark.parametrize(
+    ("last_written", "noted", "expected"),
+    [
+        (None, [], None),  # nothing of the server ever followed: no gap to fill
+        (500.0, [], 500.0),
+        (None, [450.0, 420.0], 420.0),  # its first calls, in progress when their node died
+        (500.0, [450.0], 450.0),
+        (500.0, [520.0], 500.0),
+    ],
+)
+def test_given_a_servers_last_call_written_and_its_calls_noted_when_read_again_then_from_the_earliest(
+    last_written: float | None, noted: list[float], expected: float | None
+) -> None:
+    assert read_from(last_written, noted) == expected

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.call_history import UNOBSERVED, merge_note, note_event, record_from_note
+from app.call_history import UNOBSERVED, merge_note, note_event, record_from_note, settle_gap
 from cti.events import CallAnswered, CallerId, CallOffered, CallQueued, CallRecord, Direction
 
 CALLER = CallerId("0612345678", "José", False)
@@ -123,3 +123,93 @@ def test_given_a_call_adopted_after_a_restart_when_it_ends_then_its_note_gives_i
     )
     assert (rec.offered_at, rec.answered_at, rec.wait_s, rec.talk_s) == (100.0, 106.0, 6.0, 54.0)
     assert (rec.outcome, rec.ended_at, rec.hangup_cause) == ("answered", 160.0, 16)
+
+
+def _cdr(linkedid: str, answered_at: float | None, agent: str | None, end: float = 130.0) -> CallRecord:
+    """A call as Asterisk's records tell it (cti/cdr.py): its true end, the agent who answered if one did."""
+    return CallRecord(
+        linkedid=linkedid,
+        direction=Direction.inbound,
+        caller=CALLER,
+        called_number="5551000",
+        queue="support",
+        agent=agent,
+        offered_at=100.0,
+        answered_at=answered_at,
+        ended_at=end,
+        wait_s=None,
+        talk_s=round(end - answered_at, 3) if answered_at is not None else None,
+        hold_s=0.0,
+        outcome="answered" if answered_at is not None else UNOBSERVED,
+        hangup_cause=None,
+    )
+
+
+RINGING_NOTE = _note(OFFERED, QUEUED, direction=Direction.inbound)
+ANSWERED_NOTE = _note(OFFERED, QUEUED, ANSWERED, direction=Direction.inbound)
+
+
+@pytest.mark.parametrize(
+    ("notes", "live", "found", "seen", "expected"),
+    [
+        (  # up at the snapshot: the tracker follows it and writes it at its end
+            {"L1": ANSWERED_NOTE},
+            {"L1"},
+            [_cdr("L1", 106.0, "PJSIP/agent1")],
+            set(),
+            [],
+        ),
+        (  # noted answered, gone, no record (an outbound call, or no CDR file): from the note, ended at now
+            {"L1": ANSWERED_NOTE},
+            set(),
+            [],
+            set(),
+            [("L1", "answered", "PJSIP/agent1", 106.0, 200.0)],
+        ),
+        (  # noted answered, gone, and recorded: the record's true end, the note's answer
+            {"L1": ANSWERED_NOTE},
+            set(),
+            [_cdr("L1", 106.5, "PJSIP/agent1")],
+            set(),
+            [("L1", "answered", "PJSIP/agent1", 106.0, 130.0)],
+        ),
+        (  # ringing when noted, answered in the gap: the record says who answered and when
+            {"L1": RINGING_NOTE},
+            set(),
+            [_cdr("L1", 110.0, "PJSIP/agent2")],
+            set(),
+            [("L1", "answered", "PJSIP/agent2", 110.0, 130.0)],
+        ),
+        (  # ringing when noted, given up in the gap
+            {"L1": RINGING_NOTE},
+            set(),
+            [_cdr("L1", None, None)],
+            set(),
+            [("L1", UNOBSERVED, None, None, 130.0)],
+        ),
+        (  # began and ended in the gap: from the record alone
+            {},
+            set(),
+            [_cdr("L2", 103.0, "PJSIP/agent1", end=104.0)],
+            set(),
+            [("L2", "answered", "PJSIP/agent1", 103.0, 104.0)],
+        ),
+        (  # recorded, but this node saw it end (or it is still up): the tracker's record is the one
+            {},
+            {"L3"},
+            [_cdr("L2", 103.0, "PJSIP/agent1"), _cdr("L3", None, None)],
+            {"L2"},
+            [],
+        ),
+    ],
+)
+def test_given_a_gap_in_a_servers_events_when_its_channels_are_listed_then_each_call_ended_is_written_once(
+    notes: dict[str, dict[str, Any]],
+    live: set[str],
+    found: list[CallRecord],
+    seen: set[str],
+    expected: list[tuple[str, str, str | None, float | None, float]],
+) -> None:
+    records = settle_gap(notes, live, found, seen, now=200.0)
+
+    assert [(r.linkedid, r.outcome, r.agent, r.answered_at, r.ended_at) for r in records] == expected

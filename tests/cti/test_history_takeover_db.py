@@ -1,4 +1,5 @@
-"""A server's link taken over from another node (app/call_history.py `adopt`, `forget`): the previous owner's
+"""A server's link taken over from another node (app/call_history.py `take_notes`, `close_gap`,
+`forget`): the previous owner's
 notes of that server's calls are this node's to write, those of the other servers are left alone."""
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ async def test_given_notes_of_two_servers_when_a_is_taken_over_then_its_ended_ca
 ) -> None:
     await _notes(db, {"pbx-a-1.1": ANSWERED, "pbx-a-2.1": NOTE, "pbx-b-1.1": ANSWERED})
 
-    gone = await writer.adopt("pbx-a-", lambda: {"pbx-a-2.1"}, now=200.0)
+    await writer.take_notes("pbx-a-")
+    gone = writer.close_gap("pbx-a-", {"pbx-a-2.1"}, [], set(), now=200.0)
     await writer.drain()
 
-    assert gone == 1
+    assert [r.linkedid for r in gone] == ["pbx-a-1.1"]
     async with db.session() as s:
         rows = [(c.linkedid, c.outcome) for c in await s.scalars(select(Call))]
         left = set(await s.scalars(select(OpenCall.linkedid)))

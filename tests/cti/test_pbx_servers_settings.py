@@ -17,9 +17,21 @@ def test_given_no_servers_when_loaded_then_one_server_from_the_ami_settings(
     monkeypatch.delenv("PLATEAU_PBX_SERVERS", raising=False)
     monkeypatch.setenv("PLATEAU_AMI_PORT", "5999")
     monkeypatch.setenv("PLATEAU_AMI_TRUNKS", '["carrier"]')
+    monkeypatch.setenv("PLATEAU_PBX_CDR_FILE", "/var/log/asterisk/cdr-custom/plateau.csv")
     (server,) = load_settings().pbx_list()
     assert (server.name, server.ami_port, server.channel_limit) == (None, 5999, None)
     assert "carrier" in server.trunks
+    assert str(server.cdr_file) == "/var/log/asterisk/cdr-custom/plateau.csv"
+
+
+def test_given_servers_with_and_without_call_records_when_loaded_then_each_keeps_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PLATEAU_PBX_CDR_FILE", "/elsewhere/plateau.csv")
+    servers = [{"name": "a", "cdr_file": "/mnt/pbx-a/cdr-custom/plateau.csv"}, B]
+    monkeypatch.setenv("PLATEAU_PBX_SERVERS", json.dumps(servers))
+    files = [(s.name, s.cdr_file and str(s.cdr_file)) for s in load_settings().pbx_list()]
+    assert files == [("a", "/mnt/pbx-a/cdr-custom/plateau.csv"), ("b", None)]
 
 
 @pytest.mark.parametrize(
