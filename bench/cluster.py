@@ -163,7 +163,10 @@ def desks(urls: dict[str, str], tokens: dict[str, str], ready: Any, stop: Any, o
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_in.wait(), 120)
         ready.set()
-        await asyncio.to_thread(stop.wait)
+        parent = os.getppid()
+        while not await asyncio.to_thread(stop.wait, 1.0):  # a bench that died takes its desks with it
+            if os.getppid() != parent:
+                break
         for task in tasks:
             task.cancel()
         out.put({"pops": pops, **counts})
@@ -255,7 +258,7 @@ async def run(
         stop, out, ready = spawn.Event(), spawn.Queue(), spawn.Event()
         urls = {name: node.process.url for name, node in site.nodes.items()}
         tokens = {a: n1.tokens[a] for a in agents}
-        clients = spawn.Process(target=desks, args=(urls, tokens, ready, stop, out))
+        clients = spawn.Process(target=desks, args=(urls, tokens, ready, stop, out), daemon=True)
         callers: list[subprocess.Popen[bytes]] = []
         try:
             for i, sipp in enumerate(phones):
@@ -305,9 +308,13 @@ async def run(
         finally:
             stop.set()
             empty = {"pops": [], "reconnects": 0, "resynced": 0, "later_phase": 0}
-            parts = out.get(timeout=60) if clients.pid is not None else empty
-            if clients.pid is not None:
-                clients.join(30)
+            try:
+                parts = out.get(timeout=60) if clients.pid is not None else empty
+            finally:
+                if clients.pid is not None:
+                    clients.join(30)
+                    if clients.is_alive():
+                        clients.kill()
             for t in trunks:
                 t.stop()
             await asyncio.gather(*watchers, return_exceptions=True)
