@@ -212,9 +212,11 @@ class BusRelay:
         while True:
             lost = asyncio.Event()
             try:
-                conn = await asyncpg.connect(
-                    self.dsn, timeout=5, server_settings={"application_name": f"plateau-bus {self.node}"[:63]}
-                )
+                # synchronous_commit off: a NOTIFY takes an XID, so each send would wait for its commit's WAL
+                # flush (the disk's tail latency, 100+ ms at times) though nothing of it needs to survive a
+                # crash of PostgreSQL: the receivers resync on a gap. Delivery still happens at commit.
+                settings = {"application_name": f"plateau-bus {self.node}"[:63], "synchronous_commit": "off"}
+                conn = await asyncpg.connect(self.dsn, timeout=5, server_settings=settings)
             except _GONE as exc:
                 self.error = f"{type(exc).__name__}: {exc}"
                 log.warning("bus: cannot reach PostgreSQL (%s); again in %.1f s", self.error, delay)

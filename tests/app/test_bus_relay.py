@@ -205,3 +205,13 @@ async def test_given_spilled_rows_of_a_node_gone_for_good_when_another_sends_the
     finally:
         await conn.execute("DELETE FROM bus_spill WHERE sender = 'gone/1'")
         await conn.close()
+
+
+async def test_given_a_relay_up_when_its_session_is_read_then_its_notifies_do_not_wait_for_the_disk(
+    nodes: dict[str, Node],
+) -> None:
+    relay = nodes["a"].relay
+    conn = relay._conn  # its own session: a setting of another session cannot be read from outside
+    assert conn is not None
+    async with relay._lock:
+        assert await conn.fetchval("SHOW synchronous_commit") == "off"

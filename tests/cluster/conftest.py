@@ -111,7 +111,7 @@ class Site:
     pbxs: tuple[PrivateAsterisk, PrivateAsterisk]
     nodes: dict[str, Node]
     users: dict[str, int]
-    a_proxy: AmiProxy  # every node reaches A through it: it sees every Originate, whichever node sent it
+    a_proxy: AmiProxy  # the nodes reach A through it (unless told not to): it sees every Originate
 
     async def owner_of(self, lease: str) -> str | None:
         """The node whose /healthz says it runs `lease`'s link, logged in (None: none yet)."""
@@ -163,10 +163,12 @@ async def site_running(
     tmp_path: Path,
     users_of: UsersHook = _agent2_on_b,
     node_env: dict[str, str] | None = None,
+    a_proxied: bool = True,
 ) -> AsyncIterator[Site]:
     """A fresh database seeded (then `users_of` sets who is on which PBX: it may add users and their tokens),
     n1 started and running both links, then n2 and n3 (`node_env`: more settings of every node); all stopped
-    and dropped on the way out."""
+    and dropped on the way out. `a_proxied=False`: the nodes reach A directly, as B (a bench: the proxy runs
+    in the calling process, whose other work would delay A's events)."""
     await asyncio.to_thread(tmp_path.mkdir, parents=True, exist_ok=True)
     database = fresh_database(pg_server)
     url = await asyncio.to_thread(database.__enter__)
@@ -189,7 +191,7 @@ async def site_running(
         env = serve_env(
             node_url,
             a.cfg,
-            PLATEAU_PBX_SERVERS=_servers(a, a_proxy.port, b),
+            PLATEAU_PBX_SERVERS=_servers(a, a_proxy.port if a_proxied else a.cfg.ami_port, b),
             PLATEAU_NODE_NAME=name,
             PLATEAU_CLUSTER_BUS="true",
             PLATEAU_AMI_PING_INTERVAL_S="1",
