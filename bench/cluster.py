@@ -102,7 +102,7 @@ RECONNECT_FIRST_S, RECONNECT_CAP_S = 0.5, 4.0
 def desks(urls: dict[str, str], tokens: dict[str, str], ready: Any, stop: Any, out: Any) -> None:
     """In its own process: every agent's desk on every node, reconnecting as ws.js does (a killed node's
     sockets come back once it is restarted). Notes each ringing pop's arrival (node, pop_id, linkedid,
-    event_at, sent_at, arrival) when the desk's socket was up (its snapshot in) before the pop was made:
+    event_at, sent_at, arrival, lookup_ms) when the desk's socket was up (its snapshot in) before the pop was made:
     what a desk connecting later shows came in its snapshot, which the failover's desk bound measures."""
     os.setsid()
     apply_cpu_nice(MEASURED_NICE)
@@ -150,6 +150,7 @@ def desks(urls: dict[str, str], tokens: dict[str, str], ready: Any, stop: Any, o
                                             msg["event_at"],
                                             msg["sent_at"],
                                             now,
+                                            msg.get("lookup_ms"),
                                         )
                                     )
                 except (OSError, websockets.exceptions.WebSocketException):
@@ -246,7 +247,10 @@ async def run(
 ) -> dict[str, Any]:
     nice = {"PLATEAU_CPU_NICE": str(args.server_nice)}
     hook = agents_hook(args.agents)
-    async with site_running(pg, (pbxs[0], pbxs[1]), work / "site", users_of=hook, node_env=nice) as site:
+    # the nodes reach both servers directly (the tier's proxy before A runs in this busy process)
+    async with site_running(
+        pg, (pbxs[0], pbxs[1]), work / "site", users_of=hook, node_env=nice, a_proxied=False
+    ) as site:
         phones = [Sipp(p.cfg, work / f"sipp-{p.cfg.systemname}", nice=LOAD_NICE) for p in pbxs]
         trunks = [TrunkCalls(p.cfg.ami_port, p.cfg.ami_user, p.cfg.ami_secret) for p in pbxs]
         watchers = [asyncio.create_task(t.run()) for t in trunks]
@@ -336,7 +340,7 @@ async def run(
     across, own, made, bus_added, unplaced = [], [], [], [], 0
     on_owner: dict[str, float] = {}  # pop_id -> its arrival on a desk of the node running the link
     placed = []
-    for node, pop_id, linkedid, event_at, sent_at, arrived in parts["pops"]:
+    for node, pop_id, linkedid, event_at, sent_at, arrived, _lookup_ms in parts["pops"]:
         lease = next(k for k, prefix in PBX_OF.items() if linkedid.startswith(prefix))
         owner = owners.at(event_at, lease)
         if owner is None:
