@@ -102,8 +102,9 @@ RECONNECT_FIRST_S, RECONNECT_CAP_S = 0.5, 4.0
 def desks(urls: dict[str, str], tokens: dict[str, str], ready: Any, stop: Any, out: Any) -> None:
     """In its own process: every agent's desk on every node, reconnecting as ws.js does (a killed node's
     sockets come back once it is restarted). Notes each ringing pop's arrival (node, pop_id, linkedid,
-    event_at, sent_at, arrival, lookup_ms) when the desk's socket was up (its snapshot in) before the pop was made:
-    what a desk connecting later shows came in its snapshot, which the failover's desk bound measures."""
+    event_at, sent_at, arrival, lookup_ms) when the desk's socket was up (its snapshot in) before the pop
+    was made: what a desk connecting later shows came in its snapshot, which the failover's desk bound
+    measures."""
     os.setsid()
     apply_cpu_nice(MEASURED_NICE)
 
