@@ -263,8 +263,8 @@ async def run(
         stop, out = spawn.Event(), spawn.Queue()
         urls = {name: node.process.url for name, node in site.nodes.items()}
         tokens = {a: n1.tokens[a] for a in agents}
-        readies = {"all": spawn.Event()}  # one process for every desk (three, one a node, measured no better)
-        clients = [spawn.Process(target=desks, args=(urls, tokens, readies["all"], stop, out), daemon=True)]
+        ready = spawn.Event()  # one process for every desk (three, one a node, measured no better)
+        clients = spawn.Process(target=desks, args=(urls, tokens, ready, stop, out), daemon=True)
         callers: list[subprocess.Popen[bytes]] = []
         try:
             for i, sipp in enumerate(phones):
@@ -272,11 +272,9 @@ async def run(
                     await asyncio.to_thread(sipp.agent, k, "answer", args.ring_ms)
             for name in agents:
                 await _login(n1, name)
-            for process in clients:
-                process.start()
-            for name, ready in readies.items():
-                if not await asyncio.to_thread(ready.wait, 150):
-                    raise RuntimeError(f"the desks did not connect to {name}")
+            clients.start()
+            if not await asyncio.to_thread(ready.wait, 150):
+                raise RuntimeError("the desks did not connect")
             # more calls than the run needs: SIPp is told to stop placing them once the failovers are done
             per_pbx = int(args.cps / 2 * (args.failovers * (args.settle_s + 15) + 40))
             for sipp, pbx in zip(phones, ("a", "b"), strict=True):
@@ -316,18 +314,13 @@ async def run(
         finally:
             stop.set()
             empty = {"pops": [], "reconnects": 0, "resynced": 0, "later_phase": 0}
-            parts = dict(empty)
             try:
-                for process in clients:
-                    if process.pid is not None:
-                        got = out.get(timeout=60)
-                        parts = {k: parts[k] + got[k] for k in empty}
+                parts = out.get(timeout=60) if clients.pid is not None else empty
             finally:
-                for process in clients:
-                    if process.pid is not None:
-                        process.join(30)
-                        if process.is_alive():
-                            process.kill()
+                if clients.pid is not None:
+                    clients.join(30)
+                    if clients.is_alive():
+                        clients.kill()
             for t in trunks:
                 t.stop()
             await asyncio.gather(*watchers, return_exceptions=True)
