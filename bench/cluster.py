@@ -248,9 +248,9 @@ async def run(
 ) -> dict[str, Any]:
     nice = {"PLATEAU_CPU_NICE": str(args.server_nice)}
     hook = agents_hook(args.agents)
-    # the nodes reach both servers directly (the tier's proxy before A runs in this busy process)
+    # the nodes reach PostgreSQL and both servers directly (the tier's proxies run in this busy process)
     async with site_running(
-        pg, (pbxs[0], pbxs[1]), work / "site", users_of=hook, node_env=nice, a_proxied=False
+        pg, (pbxs[0], pbxs[1]), work / "site", users_of=hook, node_env=nice, proxied=False
     ) as site:
         phones = [Sipp(p.cfg, work / f"sipp-{p.cfg.systemname}", nice=LOAD_NICE) for p in pbxs]
         trunks = [TrunkCalls(p.cfg.ami_port, p.cfg.ami_user, p.cfg.ami_secret) for p in pbxs]

@@ -163,12 +163,13 @@ async def site_running(
     tmp_path: Path,
     users_of: UsersHook = _agent2_on_b,
     node_env: dict[str, str] | None = None,
-    a_proxied: bool = True,
+    proxied: bool = True,
 ) -> AsyncIterator[Site]:
     """A fresh database seeded (then `users_of` sets who is on which PBX: it may add users and their tokens),
     n1 started and running both links, then n2 and n3 (`node_env`: more settings of every node); all stopped
-    and dropped on the way out. `a_proxied=False`: the nodes reach A directly, as B (a bench: the proxy runs
-    in the calling process, whose other work would delay A's events)."""
+    and dropped on the way out. `proxied=False`: n1 reaches PostgreSQL and every node A directly, as the
+    others do (a bench: the proxies run in the calling process, whose other work would delay what they carry,
+    the bus's NOTIFYs to and from n1 among them)."""
     await asyncio.to_thread(tmp_path.mkdir, parents=True, exist_ok=True)
     database = fresh_database(pg_server)
     url = await asyncio.to_thread(database.__enter__)
@@ -187,11 +188,12 @@ async def site_running(
     await a_proxy.start()
     nodes: dict[str, Node] = {}
     for name in ("n1", "n2", "n3"):
-        node_url = url if name != "n1" else url.replace(host, f"{host.rsplit(':', 1)[0]}:{proxy.port}")
+        cut_by_proxy = proxied and name == "n1"
+        node_url = url.replace(host, f"{host.rsplit(':', 1)[0]}:{proxy.port}") if cut_by_proxy else url
         env = serve_env(
             node_url,
             a.cfg,
-            PLATEAU_PBX_SERVERS=_servers(a, a_proxy.port if a_proxied else a.cfg.ami_port, b),
+            PLATEAU_PBX_SERVERS=_servers(a, a_proxy.port if proxied else a.cfg.ami_port, b),
             PLATEAU_NODE_NAME=name,
             PLATEAU_CLUSTER_BUS="true",
             PLATEAU_AMI_PING_INTERVAL_S="1",
@@ -202,7 +204,7 @@ async def site_running(
             **(node_env or {}),
         )
         process = PlateauProcess(env, tmp_path / f"{name}.log", host=_bindable(NODE_HOSTS[name]))
-        nodes[name] = Node(name, process, tokens, proxy if name == "n1" else None)
+        nodes[name] = Node(name, process, tokens, proxy if cut_by_proxy else None)
     site = Site(db, two_pbxs, nodes, users, a_proxy)
     try:
         await asyncio.to_thread(nodes["n1"].process.start)
