@@ -64,48 +64,51 @@ nodes:
 
 class TrunkCalls:
     """A bare AMI client noting the Linkedid of every call the trunk brings in; it logs in again after an
-    Asterisk restart (a call arriving in the second before that is not counted, lost or not)."""
+    Asterisk restart (a call arriving in the second before that is not counted, lost or not). It reads whole
+    event blocks and parses only the trunk's Newchannel ones: an instrument that parsed every line of two
+    busy servers' streams took half a core from what it measures."""
 
     def __init__(self, port: int, user: str, secret: str) -> None:
         self.port, self.user, self.secret = port, user, secret
         self.linkedids: set[str] = set()
         self.sessions = 0
         self._stop = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
 
     async def run(self) -> None:
         while not self._stop.is_set():
             try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
             except OSError:
                 await asyncio.sleep(0.2)
                 continue
+            self._writer = writer
             login = f"Action: Login\r\nUsername: {self.user}\r\nSecret: {self.secret}\r\nEvents: call\r\n\r\n"
             writer.write(login.encode())
             self.sessions += 1
-            block: dict[str, str] = {}
-            stop = asyncio.create_task(self._stop.wait())
-            while True:
-                line_task = asyncio.create_task(reader.readline())
-                done, _ = await asyncio.wait({line_task, stop}, return_when=asyncio.FIRST_COMPLETED)
-                if stop in done:
-                    line_task.cancel()
-                    break
-                raw = line_task.result()
-                if not raw:
-                    break
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if line:
-                    key, _, value = line.partition(": ")
-                    block.setdefault(key, value)
-                    continue
-                if block.get("Event") == "Newchannel" and block.get("Channel", "").startswith("PJSIP/trunk"):
-                    self.linkedids.add(block.get("Linkedid", ""))
-                block = {}
-            stop.cancel()
-            writer.close()
+            try:
+                while not self._stop.is_set():
+                    block = await reader.readuntil(b"\r\n\r\n")
+                    if block.startswith(b"Event: Newchannel\r\n") and b"\r\nChannel: PJSIP/trunk" in block:
+                        self._note(block)
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+                pass  # Asterisk restarting, or stop(): dial again unless stopped
+            finally:
+                self._writer = None
+                writer.close()
+
+    def _note(self, block: bytes) -> None:
+        fields: dict[str, str] = {}
+        for line in block.decode("utf-8", "replace").split("\r\n"):
+            key, _, value = line.partition(": ")
+            fields.setdefault(key, value)
+        if fields.get("Channel", "").startswith("PJSIP/trunk"):
+            self.linkedids.add(fields.get("Linkedid", ""))
 
     def stop(self) -> None:
         self._stop.set()
+        if self._writer is not None:
+            self._writer.close()  # the read under way ends at once
 
 
 class Sampler(threading.Thread):

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +62,11 @@ def phones(two_pbxs: tuple[PrivateAsterisk, PrivateAsterisk], tmp_path: Path) ->
     b.stop()
 
 
+# made once: a client making its own loads the CA store again, tens of milliseconds of CPU (the bench polls
+# every node's /healthz four times a second)
+_TLS = ssl.create_default_context()
+
+
 @dataclass
 class Node:
     name: str
@@ -70,7 +76,7 @@ class Node:
     sockets: list[Any] = field(default_factory=list)
 
     async def health(self) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.process.url, timeout=5) as http:
+        async with httpx.AsyncClient(base_url=self.process.url, timeout=5, verify=_TLS) as http:
             return dict((await http.get("/healthz")).json())
 
     async def links(self) -> list[str]:
@@ -82,7 +88,7 @@ class Node:
 
     def client(self, username: str) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.tokens[username]}"}
-        return httpx.AsyncClient(base_url=self.process.url, headers=headers, timeout=10)
+        return httpx.AsyncClient(base_url=self.process.url, headers=headers, timeout=10, verify=_TLS)
 
     async def ws(self, username: str) -> WsClient:
         client = WsClient()
