@@ -77,6 +77,11 @@ async def test_given_several_servers_when_an_admin_creates_a_user_with_the_form_
     assert row and '<td class="mono">lyon</td>' in row.group(0)
     agent_row = re.search(r">agent</a>.*?</tr>", table, re.S)  # no pbx: the first server
     assert agent_row and '<td class="mono">paris</td>' in agent_row.group(0)
+    body = {"username": "no-phone", "display_name": "N", "password": "0123456789", "role": "agent"}
+    assert (await admin.post(path.group(1), json=body)).status_code == 201
+    table = _users_table((await admin.get("/admin", headers=HTML)).text)
+    row = re.search(r"no-phone</a>.*?</tr>", table, re.S)  # neither a server nor a phone: no server to show
+    assert row and '<td class="mono">—</td><td class="mono">—</td>' in row.group(0)
 
 
 async def test_given_a_user_on_a_server_when_the_admin_picks_the_empty_choice_then_pbx_is_cleared(
@@ -109,6 +114,8 @@ async def test_given_a_user_on_a_server_since_removed_when_the_edit_page_opens_t
     form = _form((await admin.get(f"/admin/users/{api.users['agent'].id}", headers=HTML)).text, "edit-user")
     values, selected, _attrs = _pbx_select(form)
     assert values == ["", "paris", "lyon", "marseille"] and selected == "marseille"
+    row = re.search(r">agent</a>.*?</tr>", _users_table((await admin.get("/admin", headers=HTML)).text), re.S)
+    assert row and '<td class="mono">marseille (non configuré)</td>' in row.group(0)
 
 
 @pytest.mark.parametrize("names", [(), ("solo",)])
