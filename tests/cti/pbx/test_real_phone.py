@@ -79,8 +79,11 @@ async def test_given_baresip_with_its_own_password_when_a_customer_calls_the_did
     sipp = Sipp(pbx.cfg, tmp_path / "sipp", register=False)
     try:
         await wait_for(lambda: _registered(plateau, "agent1"), 15, what=f"baresip registered: {phone.said()}")
-        assert "200 OK" in phone.said()
-        assert [m for m in ws.of_type("phone_registration") if m["registered"]]  # the desk shows it
+        await wait_for(lambda: "200 OK" in phone.said(), 10, what=f"baresip told: {phone.said()}")
+        # the desk shows it (the tracker knew first: the message is on its way to the socket)
+        await wait_for(
+            lambda: [m for m in ws.of_type("phone_registration") if m["registered"]], 10, what="the desk told"
+        )
         await _login(plateau, "agent1", "support")
         sipp.call([Caller(KNOWN_NUMBER, "5551000", "Jose")], hold_ms=4000)
         await wait_for(lambda: ws.pops(phase="ringing"), 20, what="the pop while baresip rings")
