@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import os
@@ -38,8 +39,13 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 T = TypeVar("T")
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so that both paths cost one argon2 verification.
-_DUMMY_HASH = _hasher.hash("plateau-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that both paths cost one argon2 verification;
+    made at the first sign-in, not at import (an argon2 hash costs every process start 0.1 s of CPU)."""
+    return _hasher.hash("plateau-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -49,7 +55,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> tuple[bool, str | None]:
     """(ok, new hash when the stored one uses outdated parameters)."""
     try:
-        _hasher.verify(stored_hash or _DUMMY_HASH, password)
+        _hasher.verify(stored_hash or _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False, None
     if stored_hash is None:
