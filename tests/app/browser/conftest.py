@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 from sqlalchemy import select
 
 from app import migrate
@@ -338,6 +338,23 @@ def cti(
     from tests.app.browser.cti_live import serve_with_pbx  # it imports this module: not at the top
 
     yield from serve_with_pbx(pbx, tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+
+
+@pytest.fixture
+def contexts(
+    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, request: pytest.FixtureRequest
+) -> Iterator[list[BrowserContext]]:
+    """Browser contexts a test opens on its module's `cti` (each one a browser profile of its own), closed
+    after the test, pictures kept on a failure; the PBX left without calls and the agents logged out."""
+    made: list[BrowserContext] = []
+    yield made
+    name = _test_name(request)
+    for i, context in enumerate(made):
+        for j, pg in enumerate(context.pages):
+            keep_screenshot(pg, request, f"{name}-{i}-{j}")
+        context.close()
+    pbx.rx("channel request hangup all")
+    cti.reset_agents()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from core.models import ApiToken, Role, User
 from cti.pbx_process import PbxConfig, PrivateAsterisk
 from cti.phones import ha1
 from cti.sipp import Caller, Sipp, voice_file
-from tests.app.browser.conftest import keep_screenshot, login
+from tests.app.browser.conftest import login
 from tests.app.browser.cti_live import (
     PASSWORD,
     CtiServer,
@@ -60,8 +60,8 @@ RTP_STATS = """async () => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAsterisk]:
+def browser_phones_pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAsterisk]:
+    """A private Asterisk whose agent1, agent2 and supervisor1 are browser phones (agent3 a SIP phone)."""
     cfg = PbxConfig.for_tests(
         tmp_path_factory.mktemp("pbx"), agents=3, supervisors=1, queue_ring_timeout=15, webrtc=BROWSER_PHONES
     )
@@ -69,6 +69,11 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAsterisk]:
     asterisk.start()
     yield asterisk
     asterisk.stop()
+
+
+@pytest.fixture(scope="module")
+def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAsterisk]:
+    yield from browser_phones_pbx(tmp_path_factory)
 
 
 def _phones_in_db(cfg: PbxConfig) -> Callable[[str], None]:
@@ -108,26 +113,11 @@ def sipp(pbx: PrivateAsterisk, tmp_path: Path) -> Iterator[Sipp]:
     s.stop()
 
 
-@pytest.fixture
-def contexts(
-    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, request: pytest.FixtureRequest
-) -> Iterator[list[BrowserContext]]:
-    """Browser contexts (each one a browser profile of its own) closed after the test, pictures kept on a
-    failure; the PBX left without calls and the agents logged out."""
-    made: list[BrowserContext] = []
-    yield made
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:140]
-    for i, context in enumerate(made):
-        for j, pg in enumerate(context.pages):
-            keep_screenshot(pg, request, f"{name}-{i}-{j}")
-        context.close()
-    pbx.rx("channel request hangup all")
-    cti.reset_agents()
-
-
-def _context(browser: Browser, cti: CtiServer, made: list[BrowserContext]) -> BrowserContext:
+def _context(browser: Browser, cti: CtiServer, made: list[BrowserContext], **options: Any) -> BrowserContext:
+    """A browser profile of its own on the desk, closed by the `contexts` fixture (`options`: more of
+    Playwright's new_context arguments)."""
     context = browser.new_context(
-        base_url=cti.url, viewport={"width": 1366, "height": 1000}, permissions=["microphone"]
+        base_url=cti.url, viewport={"width": 1366, "height": 1000}, permissions=["microphone"], **options
     )
     made.append(context)
     return context

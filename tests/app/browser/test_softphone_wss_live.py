@@ -6,25 +6,24 @@ with a click and carries audio both ways. The same flow over ws:// is test_softp
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from cti.pbx_process import PbxConfig, PrivateAsterisk
+from cti.pbx_process import PrivateAsterisk
 from cti.sipp import Caller, Sipp, voice_file
-from tests.app.browser.conftest import keep_screenshot
 from tests.app.browser.cti_live import CtiServer, serve_with_pbx, wait_until
 from tests.app.browser.test_softphone_live import (
-    BROWSER_PHONES,
     RTP_STATS,
     _asterisk_rx_packets,
     _contacts,
+    _context,
     _desk,
     _phones_in_db,
     _ready,
+    browser_phones_pbx,
 )
 from tests.cti.pbx.conftest import KNOWN_NUMBER
 
@@ -33,17 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAsterisk]:
-    cfg = PbxConfig.for_tests(
-        tmp_path_factory.mktemp("pbx-wss"),
-        agents=3,
-        supervisors=1,
-        queue_ring_timeout=15,
-        webrtc=BROWSER_PHONES,
-    )
-    asterisk = PrivateAsterisk(cfg)
-    asterisk.start()
-    yield asterisk
-    asterisk.stop()
+    yield from browser_phones_pbx(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -58,29 +47,15 @@ def cti(pbx: PrivateAsterisk, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
 
 
-@pytest.fixture
-def context(
-    media_browser: Browser, cti: CtiServer, pbx: PrivateAsterisk, request: pytest.FixtureRequest
-) -> Iterator[BrowserContext]:
-    made = media_browser.new_context(
-        base_url=cti.url,
-        viewport={"width": 1366, "height": 1000},
-        permissions=["microphone"],
-        ignore_https_errors=True,  # the self-signed certificate, accepted once by the agent
-    )
-    yield made
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid.split("::", 1)[-1])[:140]
-    for j, page in enumerate(made.pages):
-        keep_screenshot(page, request, f"{name}-{j}")
-    made.close()
-    pbx.rx("channel request hangup all")
-    cti.reset_agents()
-
-
 def test_given_a_desk_on_wss_when_a_customer_calls_then_it_registers_over_tls_rings_with_the_pop_and_audio_flows_both_ways(  # noqa: E501
-    context: BrowserContext, cti: CtiServer, pbx: PrivateAsterisk, tmp_path: Path
+    media_browser: Browser,
+    cti: CtiServer,
+    pbx: PrivateAsterisk,
+    contexts: list[BrowserContext],
+    tmp_path: Path,
 ) -> None:
-    desk = _desk(context, "agent1")
+    # the self-signed certificate, accepted once by the agent
+    desk = _desk(_context(media_browser, cti, contexts, ignore_https_errors=True), "agent1")
     _ready(desk)
     # registered through the one socket its user agent has: Asterisk's TLS WebSocket
     assert desk.evaluate("window.plateauDesk.softphone.config.ws_url") == cti.server.env["PLATEAU_PBX_WS_URL"]
