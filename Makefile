@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml $(BIN)/activate
 setup: system-deps $(VENV)/.installed $(VENDOR)/jssip.min.js
 	@# the project's bytecode, written once: with PYTHONDONTWRITEBYTECODE set (as on CI) every `plateau`
 	@# process would compile it again at start (the tiers and benches start hundreds of them)
-	@$(BIN)/python -m compileall -q -j 0 app cti dialer core scripts ivr_flows bench tests >/dev/null
+	@$(BIN)/python -m compileall -q -j 0 app cti dialer core bench tests >/dev/null
 
 # Front-end libraries from npm, pinned by package-lock.json: JsSIP (the desk's browser phone), bundled into
 # one classic script by esbuild (JsSIP ships CommonJS), served from web/static/vendor/ with its licence.

@@ -36,6 +36,7 @@ import psutil
 
 from bench.lookup import mobile
 from bench.support.stage import SERVER_NICE, CallCentre, client_processes, pct
+from cti.ami_wire import AmiEvent, AmiReader
 from tests.cti.pbx.sipp import Caller
 
 FLOW = """\
@@ -90,20 +91,15 @@ class TrunkCalls:
                 while not self._stop.is_set():
                     block = await reader.readuntil(b"\r\n\r\n")
                     if block.startswith(b"Event: Newchannel\r\n") and b"\r\nChannel: PJSIP/trunk" in block:
-                        self._note(block)
+                        # the few that pass, read as Plateau reads them
+                        for event in AmiReader(require_timestamp=False).feed(block):
+                            if isinstance(event, AmiEvent):
+                                self.linkedids.add(event.get("Linkedid"))
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
                 pass  # Asterisk restarting, or stop(): dial again unless stopped
             finally:
                 self._writer = None
                 writer.close()
-
-    def _note(self, block: bytes) -> None:
-        fields: dict[str, str] = {}
-        for line in block.decode("utf-8", "replace").split("\r\n"):
-            key, _, value = line.partition(": ")
-            fields.setdefault(key, value)
-        if fields.get("Channel", "").startswith("PJSIP/trunk"):
-            self.linkedids.add(fields.get("Linkedid", ""))
 
     def stop(self) -> None:
         self._stop.set()
